@@ -1,0 +1,8 @@
+//! Lessons: the data model, the markdown parser and the course linter.
+//!
+//! A lesson is one markdown file with YAML front matter; level-2 headings
+//! with an `{#id}` attribute are its steps. See `docs/lesson-format.md`.
+
+pub mod model;
+
+pub use model::*;

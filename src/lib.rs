@@ -1,0 +1,17 @@
+//! kubetutor: an interactive terminal tutorial that teaches Kubernetes storage.
+//!
+//! See `docs/architecture.md` for a map of the modules and how data flows
+//! between them.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod check;
+pub mod cli;
+pub mod cluster;
+pub mod course;
+pub mod lesson;
+pub mod paths;
+pub mod progress;
+pub mod sandbox;
+pub mod tui;

@@ -1,0 +1,1 @@
+//! Where kubetutor keeps its files.

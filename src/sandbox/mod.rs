@@ -1,0 +1,2 @@
+//! The embedded sandbox: a single-node Kubernetes API served in-process on
+//! loopback, with storage semantics faithful to upstream.
