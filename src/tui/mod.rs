@@ -1,1 +1,5 @@
 //! The split-pane terminal UI.
+
+pub mod highlight;
+pub mod markdown;
+pub mod theme;
