@@ -63,7 +63,10 @@ pub fn highlight(lang: CodeLang, code: &str) -> Vec<HlLine> {
                 .map(|l| shell_line(l, console, &mut cont))
                 .collect()
         }
-        CodeLang::Plain => code.lines().map(|l| vec![(Tok::Plain, l.to_owned())]).collect(),
+        CodeLang::Plain => code
+            .lines()
+            .map(|l| vec![(Tok::Plain, l.to_owned())])
+            .collect(),
     }
 }
 
@@ -135,7 +138,10 @@ fn yaml_key_len(s: &str) -> Option<usize> {
         return (after.starts_with(':') && (after.len() == 1 || after[1..].starts_with(' ')))
             .then_some(close + 1);
     }
-    if matches!(first, '{' | '[' | '#' | '|' | '>' | '&' | '*' | '!' | '%' | '@' | '`') {
+    if matches!(
+        first,
+        '{' | '[' | '#' | '|' | '>' | '&' | '*' | '!' | '%' | '@' | '`'
+    ) {
         return None;
     }
     let bytes = s.as_bytes();
@@ -193,7 +199,8 @@ fn is_number(s: &str) -> bool {
     let s = s.strip_prefix(['-', '+']).unwrap_or(s);
     !s.is_empty()
         && s.chars().next().is_some_and(|c| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == '_')
         && s.matches('.').count() <= 1
 }
 
@@ -273,9 +280,9 @@ fn shell_line(line: &str, console: bool, cont: &mut bool) -> HlLine {
             break;
         }
         let is_assign = expect_cmd
-            && word
-                .split_once('=')
-                .is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            && word.split_once('=').is_some_and(|(k, _)| {
+                !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
         let tok = if is_assign {
             Tok::Plain
         } else if quoted && (word.starts_with('"') || word.starts_with('\'')) {
@@ -326,7 +333,10 @@ mod tests {
 
     #[test]
     fn yaml_keys_values_comments() {
-        let t = toks(CodeLang::Yaml, "metadata:\n  name: web # the name\n  replicas: 3\n");
+        let t = toks(
+            CodeLang::Yaml,
+            "metadata:\n  name: web # the name\n  replicas: 3\n",
+        );
         assert_eq!(t[0], vec![(Tok::Key, "metadata"), (Tok::Punct, ":")]);
         assert_eq!(
             t[1],
@@ -394,7 +404,14 @@ mod tests {
         assert_eq!(t[1], vec![(Tok::Plain, "web-1 Running")]);
         assert_eq!(t[2].last(), Some(&(Tok::Punct, "\\")));
         // The continuation line has no prompt and is not output.
-        assert_eq!(t[3], vec![(Tok::Plain, "  "), (Tok::Flag, "-f"), (Tok::Plain, " pod.yaml")]);
+        assert_eq!(
+            t[3],
+            vec![
+                (Tok::Plain, "  "),
+                (Tok::Flag, "-f"),
+                (Tok::Plain, " pod.yaml")
+            ]
+        );
     }
 
     #[test]
@@ -408,7 +425,20 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_input() {
-        for s in ["", "\"", "'", ":", "- ", "-", "#", "a:\u{e9}:", "\\", "é: 'ü", "$ ", "|>&;"] {
+        for s in [
+            "",
+            "\"",
+            "'",
+            ":",
+            "- ",
+            "-",
+            "#",
+            "a:\u{e9}:",
+            "\\",
+            "é: 'ü",
+            "$ ",
+            "|>&;",
+        ] {
             highlight(CodeLang::Yaml, s);
             highlight(CodeLang::Shell, s);
         }

@@ -146,7 +146,9 @@ impl DocBuilder {
     }
 
     fn style(&self) -> Style {
-        self.styles.iter().fold(Style::new(), |acc, s| acc.patch(*s))
+        self.styles
+            .iter()
+            .fold(Style::new(), |acc, s| acc.patch(*s))
     }
 
     fn push_text(&mut self, text: &str, style: Style) {
@@ -488,7 +490,9 @@ impl DocBuilder {
             Some(tb) => tb.rows.last().and_then(|r| r.last()).and_then(|c| c.last()),
             None => self.inline.last(),
         };
-        last.is_some_and(|s| !url.is_empty() && s.content.ends_with(url.trim_start_matches("mailto:")))
+        last.is_some_and(|s| {
+            !url.is_empty() && s.content.ends_with(url.trim_start_matches("mailto:"))
+        })
     }
 
     fn code_block(&mut self, info: &str, code: &str) {
@@ -582,7 +586,11 @@ impl DocBuilder {
                         .map(|c| {
                             c.iter()
                                 .map(|s| {
-                                    let st = if head { s.style.patch(t.table_head()) } else { s.style };
+                                    let st = if head {
+                                        s.style.patch(t.table_head())
+                                    } else {
+                                        s.style
+                                    };
                                     Span::styled(s.content.clone(), st)
                                 })
                                 .collect()
@@ -671,7 +679,10 @@ fn chunks(spans: &[Span<'static>]) -> Vec<Chunk> {
                 return;
             }
             if space {
-                out.push(Chunk::Space(Span::styled(piece.replace(['\n', '\t'], " "), s.style)));
+                out.push(Chunk::Space(Span::styled(
+                    piece.replace(['\n', '\t'], " "),
+                    s.style,
+                )));
             } else {
                 let sp = Span::styled(piece.to_owned(), s.style);
                 match out.last_mut() {
@@ -814,7 +825,10 @@ mod tests {
     #[test]
     fn paragraphs_wrap_to_width_and_are_separated() {
         let t = plain("one two three four five six\n\nnext para", 10);
-        assert_eq!(t, vec!["one two", "three four", "five six", "", "next para"]);
+        assert_eq!(
+            t,
+            vec!["one two", "three four", "five six", "", "next para"]
+        );
     }
 
     #[test]
@@ -838,7 +852,12 @@ mod tests {
     fn emphasis_strong_strike_and_inline_code_are_styled() {
         let d = render("a *b* **c** ~~d~~ `e`", 80, &Theme::default());
         let spans = &d.lines[0].spans;
-        let find = |s: &str| spans.iter().find(|sp| sp.content.contains(s)).map(|sp| sp.style);
+        let find = |s: &str| {
+            spans
+                .iter()
+                .find(|sp| sp.content.contains(s))
+                .map(|sp| sp.style)
+        };
         assert!(find("b").is_some_and(|s| s.add_modifier.contains(Modifier::ITALIC)));
         assert!(find("c").is_some_and(|s| s.add_modifier.contains(Modifier::BOLD)));
         assert!(find("d").is_some_and(|s| s.add_modifier.contains(Modifier::CROSSED_OUT)));
@@ -856,15 +875,32 @@ mod tests {
     fn headings_are_styled_without_markup() {
         let d = render("# Title {#t}\n\ntext", 80, &Theme::default());
         assert_eq!(text(&d), vec!["Title", "", "text"]);
-        assert!(d.lines[0].spans[0].style.add_modifier.contains(Modifier::BOLD));
+        assert!(
+            d.lines[0].spans[0]
+                .style
+                .add_modifier
+                .contains(Modifier::BOLD)
+        );
     }
 
     #[test]
     fn nested_and_ordered_lists() {
-        let t = plain("- a\n- b long text here\n  - c\n  - d\n\n1. one\n2. two\n", 12);
+        let t = plain(
+            "- a\n- b long text here\n  - c\n  - d\n\n1. one\n2. two\n",
+            12,
+        );
         assert_eq!(
             t,
-            vec!["• a", "• b long", "  text here", "  ◦ c", "  ◦ d", "", "1. one", "2. two"]
+            vec![
+                "• a",
+                "• b long",
+                "  text here",
+                "  ◦ c",
+                "  ◦ d",
+                "",
+                "1. one",
+                "2. two"
+            ]
         );
         let t = plain("3. x\n4. y", 20);
         assert_eq!(t, vec!["3. x", "4. y"]);
@@ -872,7 +908,10 @@ mod tests {
 
     #[test]
     fn ascii_bullets() {
-        let th = Theme { color: true, ascii: true };
+        let th = Theme {
+            color: true,
+            ascii: true,
+        };
         let d = render("- a\n  - b", 20, &th);
         assert_eq!(text(&d), vec!["* a", "  - b"]);
     }
@@ -880,7 +919,10 @@ mod tests {
     #[test]
     fn blockquotes_have_a_bar_on_every_line() {
         let t = plain("> quoted text that wraps\n>\n> second", 12);
-        assert_eq!(t, vec!["│ quoted", "│ text that", "│ wraps", "│", "│ second"]);
+        assert_eq!(
+            t,
+            vec!["│ quoted", "│ text that", "│ wraps", "│", "│ second"]
+        );
     }
 
     #[test]
@@ -897,10 +939,21 @@ mod tests {
 
     #[test]
     fn code_blocks_are_framed_highlighted_and_recorded() {
-        let d = render("intro\n\n```yaml\nkind: Pod\n```\n\nafter", 30, &Theme::default());
+        let d = render(
+            "intro\n\n```yaml\nkind: Pod\n```\n\nafter",
+            30,
+            &Theme::default(),
+        );
         assert_eq!(
             text(&d),
-            vec!["intro", "", "╭─ yaml ──────────────────────", "│ kind: Pod", "", "after"]
+            vec![
+                "intro",
+                "",
+                "╭─ yaml ──────────────────────",
+                "│ kind: Pod",
+                "",
+                "after"
+            ]
         );
         assert_eq!(d.code_blocks.len(), 1);
         let cb = &d.code_blocks[0];
@@ -909,7 +962,10 @@ mod tests {
         assert_eq!(cb.copy, "kind: Pod");
         // The key is highlighted.
         let key = d.lines[3].spans.iter().find(|s| s.content == "kind");
-        assert_eq!(key.map(|s| s.style), Some(Theme::default().tok(super::super::theme::Tok::Key)));
+        assert_eq!(
+            key.map(|s| s.style),
+            Some(Theme::default().tok(super::super::theme::Tok::Key))
+        );
     }
 
     #[test]
@@ -931,14 +987,24 @@ mod tests {
 
     #[test]
     fn console_blocks_copy_only_commands() {
-        let d = render("```console\n$ kubectl get pods \\\n  -A\nNAME READY\n$ ls\n```", 40, &Theme::default());
+        let d = render(
+            "```console\n$ kubectl get pods \\\n  -A\nNAME READY\n$ ls\n```",
+            40,
+            &Theme::default(),
+        );
         assert_eq!(d.code_blocks[0].copy, "kubectl get pods \\\n  -A\nls");
     }
 
     #[test]
     fn tables_align_columns() {
-        let t = plain("| Name | Size |\n|:-----|-----:|\n| data | 1Gi |\n| x | 10Gi |", 40);
-        assert_eq!(t, vec!["Name │ Size", "─────┼─────", "data │  1Gi", "x    │ 10Gi"]);
+        let t = plain(
+            "| Name | Size |\n|:-----|-----:|\n| data | 1Gi |\n| x | 10Gi |",
+            40,
+        );
+        assert_eq!(
+            t,
+            vec!["Name │ Size", "─────┼─────", "data │  1Gi", "x    │ 10Gi"]
+        );
     }
 
     #[test]
@@ -952,7 +1018,11 @@ mod tests {
 
     #[test]
     fn no_color_theme_uses_no_colors() {
-        let d = render("# T\n\n*a* `b` [c](d)\n\n```yaml\nk: 1\n```", 40, &Theme::no_color());
+        let d = render(
+            "# T\n\n*a* `b` [c](d)\n\n```yaml\nk: 1\n```",
+            40,
+            &Theme::no_color(),
+        );
         for l in &d.lines {
             for s in &l.spans {
                 assert_eq!(s.style.fg, None, "{s:?}");

@@ -89,7 +89,9 @@ impl Theme {
     pub fn heading(&self, level: u8) -> Style {
         let base = Style::new().add_modifier(Modifier::BOLD);
         match level {
-            1 => base.patch(self.fg(Color::Cyan)).add_modifier(Modifier::UNDERLINED),
+            1 => base
+                .patch(self.fg(Color::Cyan))
+                .add_modifier(Modifier::UNDERLINED),
             2 => base.patch(self.fg(Color::Cyan)),
             _ => base,
         }
@@ -153,7 +155,9 @@ impl Theme {
             Tok::Plain | Tok::Punct => Style::new(),
             Tok::Key => Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD),
             Tok::Str => Style::new().fg(Color::Green),
-            Tok::Comment => Style::new().fg(Color::DarkGray).add_modifier(Modifier::ITALIC),
+            Tok::Comment => Style::new()
+                .fg(Color::DarkGray)
+                .add_modifier(Modifier::ITALIC),
             Tok::Number => Style::new().fg(Color::Magenta),
             Tok::Dash => Style::new().fg(Color::Yellow),
             Tok::Command => Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
