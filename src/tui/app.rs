@@ -172,6 +172,39 @@ impl App {
         &self.progress
     }
 
+    /// First line of the instructions shown at the top of the pane.
+    pub fn scroll(&self) -> u16 {
+        self.scroll
+    }
+
+    pub fn focus(&self) -> Pane {
+        self.focus
+    }
+
+    pub fn overlay(&self) -> Option<&Overlay> {
+        self.overlay.as_ref()
+    }
+
+    /// The highlighted code block of the instructions (index in the page).
+    pub fn code_focus(&self) -> Option<usize> {
+        self.code_focus
+    }
+
+    /// The selected step of the steps pane.
+    pub fn selected_step(&self) -> usize {
+        self.step_sel
+    }
+
+    /// The one-line message shown in the status bar until the next key.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Index of the open lesson in `lessons()`.
+    pub fn lesson_index(&self) -> usize {
+        self.lesson
+    }
+
     pub fn lessons(&self) -> &[Lesson] {
         self.course.lessons(self.lang)
     }
