@@ -163,11 +163,9 @@ impl Progress {
         match lesson {
             Some(id) => {
                 self.lessons.remove(id);
-                if self.current.as_ref().is_some_and(|c| c.lesson == id) {
-                    if let Some(current) = &mut self.current {
-                        current.step = None;
-                        current.scroll = 0;
-                    }
+                if let Some(current) = self.current.as_mut().filter(|c| c.lesson == id) {
+                    current.step = None;
+                    current.scroll = 0;
                 }
             }
             None => {
