@@ -1332,6 +1332,15 @@ pub(crate) fn is_slug(s: &str, sep: char) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == sep)
 }
 
+impl crate::lesson::CheckBlock {
+    /// The validated check of this block. Lessons from `parse_lesson` always
+    /// parse (it rejects bad checks), so this only fails on hand-built blocks.
+    /// Positions in the error are relative to the block.
+    pub fn spec(&self) -> Result<CheckSpec, (Pos, String)> {
+        parse_check(&self.source)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
