@@ -289,18 +289,18 @@ fn resumes_lesson_step_and_scroll() {
     send(&mut a, ch('j'));
     send(&mut a, ch('j'));
     send(&mut a, ch('q'));
-    let cur = a.progress().current.clone().unwrap_or_default();
-    assert_eq!(
-        (cur.lesson.as_str(), cur.step.as_deref(), cur.scroll),
-        ("ephemeral", Some("create-pod"), 2)
-    );
+    let cur = a.progress().current.clone();
+    let cur = cur
+        .as_ref()
+        .map(|c| (c.lesson.as_str(), c.step.as_deref(), c.scroll));
+    assert_eq!(cur, Some(("ephemeral", Some("create-pod"), 2)));
 
     // A start lesson wins over the saved one.
     let a = kubetutor::tui::App::new(
         course(),
         kubetutor::lesson::Lang::En,
         progress,
-        kubetutor::progress::ProgressSaver::disabled(),
+        saver().0,
         Some("pvc"),
         Default::default(),
         Theme::default(),
@@ -371,4 +371,38 @@ fn tick_only_while_a_clock_is_shown() {
     let t = draw(&mut a, 120, 40);
     assert!(screen(&t).contains("pod/web Running"));
     assert!(screen(&t).contains("updated"));
+}
+
+#[test]
+fn progress_reaches_the_disk_and_resumes() {
+    use kubetutor::progress::ProgressSaver;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let store = || kubetutor::progress::ProgressStore::new(dir.path().join("progress.json"));
+    let (saver, thread) = ProgressSaver::spawn(store()).unwrap_or_else(|e| panic!("{e}"));
+    let mut a = kubetutor::tui::App::new(
+        course(),
+        kubetutor::lesson::Lang::En,
+        Progress::default(),
+        saver,
+        None,
+        Default::default(),
+        Theme::default(),
+    );
+    let _ = draw(&mut a, 80, 24);
+    send(&mut a, check("ephemeral", "create-pod", StepState::Done));
+    send(&mut a, ch('h'));
+    send(&mut a, key(KeyCode::Home));
+    for _ in 0..5 {
+        send(&mut a, ch('j'));
+    }
+    send(&mut a, ch('q'));
+    drop(a);
+    thread.finish();
+
+    let loaded = store().load();
+    let a = app_with(loaded.progress, Theme::default());
+    assert!(a.progress().is_done("ephemeral", "create-pod"));
+    assert_eq!(a.progress().hints_revealed("ephemeral", "write-file"), 1);
+    assert_eq!(a.scroll(), 5);
+    assert_eq!(a.selected_step(), 1);
 }

@@ -4,5 +4,7 @@
 //! with an `{#id}` attribute are its steps. See `docs/lesson-format.md`.
 
 pub mod model;
+pub mod parse;
 
 pub use model::*;
+pub use parse::{markdown_options, parse_lesson};

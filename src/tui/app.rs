@@ -641,7 +641,10 @@ impl App {
             self.message = Some("No more hints for this step (s shows the solution).".into());
             return;
         }
-        let n = self.progress.reveal_hint(&lid, &sid) as usize;
+        let n = self
+            .progress
+            .reveal_hint(&lid, &sid, u32::try_from(total).unwrap_or(u32::MAX))
+            as usize;
         self.revision += 1;
         self.record_current();
         self.save();

@@ -109,11 +109,8 @@ impl DocBuilder {
 
     /// Appends a markdown source.
     pub fn markdown(&mut self, src: &str) {
-        let opts = Options::ENABLE_TABLES
-            | Options::ENABLE_STRIKETHROUGH
-            | Options::ENABLE_TASKLISTS
-            | Options::ENABLE_FOOTNOTES
-            | Options::ENABLE_HEADING_ATTRIBUTES;
+        // The parser's options, so both see the same structure.
+        let opts = crate::lesson::parse::markdown_options() | Options::ENABLE_FOOTNOTES;
         for ev in Parser::new_ext(src, opts) {
             self.event(ev);
         }

@@ -9,11 +9,21 @@ use crate::progress::StepState;
 use ratatui::text::Span;
 
 /// What the page needs to know about each step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StepView {
     pub state: StepState,
     pub hints: u32,
     pub solution: bool,
+}
+
+impl Default for StepView {
+    fn default() -> Self {
+        Self {
+            state: StepState::Pending,
+            hints: 0,
+            solution: false,
+        }
+    }
 }
 
 /// The rendered page and the lines the UI scrolls to.

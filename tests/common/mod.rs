@@ -1,129 +1,44 @@
-//! Fixture course for the TUI tests, built in code until the lesson parser
-//! lands on main (then it is parsed from tests/fixtures/).
+//! Fixture course and helpers for the TUI tests.
 #![allow(dead_code)]
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kubetutor::course::Course;
-use kubetutor::lesson::{FrontMatter, Hint, Lang, Lesson, Markdown, Pos, Requires, Step};
-use kubetutor::progress::{Progress, ProgressSaver};
+use kubetutor::lesson::Lang;
+use kubetutor::lesson::parse::parse_lesson;
+use kubetutor::progress::{Progress, ProgressSaver, ProgressStore};
 use kubetutor::tui::{App, AppEvent, ConnectionInfo, Theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn md(s: &str) -> Markdown {
-    Markdown {
-        source: s.to_owned(),
-        pos: Pos::default(),
-    }
-}
-
-fn step(id: &str, title: &str, body: &str, hints: &[(&str, &str)], solution: Option<&str>) -> Step {
-    Step {
-        id: id.into(),
-        title: title.into(),
-        pos: Pos::default(),
-        body: md(body),
-        check: None,
-        hints: hints
-            .iter()
-            .map(|(l, b)| Hint {
-                label: (*l).into(),
-                body: md(b),
-            })
-            .collect(),
-        solution: solution.map(md),
-    }
-}
-
-fn lesson(id: &str, order: u32, title: &str, intro: &str, steps: Vec<Step>) -> Lesson {
-    Lesson {
-        lang: Lang::En,
-        path: format!("lessons/en/{id}.md"),
-        meta: FrontMatter {
-            id: id.into(),
-            title: title.into(),
-            summary: format!("{title} summary"),
-            minutes: 10,
-            order,
-            requires: Requires::default(),
-        },
-        intro: md(intro),
-        steps,
-    }
-}
-
-pub const INTRO: &str = "# The container filesystem\n\n\
-Files written inside a container live in its **writable layer**. \
-That layer is *deleted* with the pod: nothing in it survives.\n\n\
-> Pods are cattle, not pets.\n\n\
-| Storage | Survives pod deletion |\n|---|:---:|\n| container layer | no |\n| emptyDir | no |\n| PVC | yes |\n\n\
-See [volumes](https://kubernetes.io/docs/concepts/storage/volumes/).";
-
+/// The fixture course, parsed from tests/fixtures/lessons/ with the real
+/// lesson parser.
 pub fn course() -> Course {
-    let l1 = lesson(
-        "ephemeral",
-        1,
-        "Ephemeral storage",
-        INTRO,
-        vec![
-            step(
-                "create-pod",
-                "Create a pod",
-                "Save this manifest as `pod.yaml`:\n\n```yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web # the pod\nspec:\n  containers:\n    - name: web\n      image: \"nginx:1.27\"\n```\n\nThen apply it:\n\n```bash\nkubectl apply -f pod.yaml\n```",
-                &[
-                    ("Which command?", "Use `kubectl apply`."),
-                    ("The flag", "`-f` takes a file name."),
-                ],
-                Some("```console\n$ kubectl apply -f pod.yaml\npod/web created\n```"),
-            ),
-            step(
-                "write-file",
-                "Write a file",
-                "Write a file in the container:\n\n1. Open a shell\n2. Write the file\n   - in `/usr/share/nginx/html`\n   - named `hello.txt`\n\n```sh\nkubectl exec web -- sh -c 'echo hello > /usr/share/nginx/html/hello.txt'\n```",
-                &[(
-                    "Exec",
-                    "`kubectl exec web -- ...` runs a command in the pod.",
-                )],
-                Some(
-                    "```sh\nkubectl exec web -- sh -c 'echo hello > /usr/share/nginx/html/hello.txt'\n```",
-                ),
-            ),
-            step(
-                "delete-pod",
-                "Delete and recreate the pod",
-                "Delete the pod, apply the manifest again and look for the file. ~~It is there.~~ It is gone.\n\n```bash\nkubectl delete pod web && kubectl apply -f pod.yaml\n```",
-                &[],
-                None,
-            ),
-        ],
-    );
-    let l2 = lesson(
-        "emptydir",
-        2,
-        "Sharing with emptyDir",
-        "# emptyDir\n\nAn `emptyDir` is shared by the containers of one pod.",
-        vec![step(
-            "shared",
-            "Share a volume",
-            "Mount the same `emptyDir` in two containers.",
-            &[],
-            None,
-        )],
-    );
-    let l3 = lesson(
-        "pvc",
-        3,
-        "Claims that outlive pods",
-        "# PersistentVolumeClaims\n\nA PVC keeps the data when the pod is replaced.",
-        vec![step(
-            "claim",
-            "Create a claim",
-            "Create a PVC named `data`.",
-            &[],
-            None,
-        )],
-    );
-    Course::from_lessons(vec![l2, l1, l3])
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lessons/en");
+    let mut lessons = Vec::new();
+    for name in ["01-ephemeral.md", "02-emptydir.md", "03-pvc.md"] {
+        let text = match std::fs::read_to_string(dir.join(name)) {
+            Ok(t) => t,
+            Err(e) => panic!("{name}: {e}"),
+        };
+        match parse_lesson(&format!("lessons/en/{name}"), Lang::En, &text) {
+            Ok(l) => lessons.push(l),
+            Err(d) => panic!("{name}: {d:?}"),
+        }
+    }
+    Course::from_lessons(lessons)
+}
+
+/// A saver writing into a temporary directory that outlives the test.
+pub fn saver() -> (ProgressSaver, ProgressStore) {
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d.keep(),
+        Err(e) => panic!("tempdir: {e}"),
+    };
+    let store = ProgressStore::new(dir.join("progress.json"));
+    match ProgressSaver::spawn(ProgressStore::new(dir.join("progress.json"))) {
+        Ok((s, _thread)) => (s, store),
+        Err(e) => panic!("saver: {e}"),
+    }
 }
 
 pub fn app_with(progress: Progress, theme: Theme) -> App {
@@ -131,7 +46,7 @@ pub fn app_with(progress: Progress, theme: Theme) -> App {
         course(),
         Lang::En,
         progress,
-        ProgressSaver::disabled(),
+        saver().0,
         None,
         ConnectionInfo {
             context: "sandbox".into(),
