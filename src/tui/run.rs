@@ -69,15 +69,16 @@ pub async fn run(cfg: TuiConfig) -> anyhow::Result<()> {
         theme,
     );
     let EventChannel { tx, mut rx } = cfg.events;
+    // Listen for signals before touching the terminal, so that a SIGTERM
+    // during start-up also restores it.
+    let signals = tokio::spawn(signal_task(tx.clone(), Signals::listen()));
 
     let guard =
         TerminalGuard::enter().context("could not switch the terminal to full-screen mode")?;
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
         .context("could not set up the terminal")?;
-    terminal.clear()?;
 
     let input = tokio::spawn(input_task(tx.clone()));
-    let signals = tokio::spawn(signal_task(tx.clone()));
     drop(tx);
 
     let result = event_loop(&mut terminal, &mut app, &mut rx).await;
@@ -150,21 +151,39 @@ async fn input_task(tx: mpsc::Sender<AppEvent>) {
     }
 }
 
+/// SIGTERM, SIGINT and SIGHUP listeners (registered when created).
 #[cfg(unix)]
-async fn signal_task(tx: mpsc::Sender<AppEvent>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (term, int, hup) = match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) {
-        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
-        _ => {
-            tracing::warn!("could not listen for SIGTERM/SIGINT/SIGHUP");
-            return;
+struct Signals(
+    Option<(
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+    )>,
+);
+
+#[cfg(unix)]
+impl Signals {
+    fn listen() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(t), Ok(i), Ok(h)) => Signals(Some((t, i, h))),
+            _ => {
+                tracing::warn!("could not listen for SIGTERM/SIGINT/SIGHUP");
+                Signals(None)
+            }
         }
+    }
+}
+
+#[cfg(unix)]
+async fn signal_task(tx: mpsc::Sender<AppEvent>, signals: Signals) {
+    let Some((mut term, mut int, mut hup)) = signals.0 else {
+        return;
     };
-    let (mut term, mut int, mut hup) = (term, int, hup);
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
@@ -174,7 +193,17 @@ async fn signal_task(tx: mpsc::Sender<AppEvent>) {
 }
 
 #[cfg(not(unix))]
-async fn signal_task(tx: mpsc::Sender<AppEvent>) {
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn listen() -> Signals {
+        Signals
+    }
+}
+
+#[cfg(not(unix))]
+async fn signal_task(tx: mpsc::Sender<AppEvent>, _: Signals) {
     if tokio::signal::ctrl_c().await.is_ok() {
         let _ = tx.send(AppEvent::Quit).await;
     }

@@ -7,7 +7,7 @@ use crossterm::cursor::Show;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
 use crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use std::io::{self, Write};
 use std::sync::Once;
@@ -30,7 +30,15 @@ impl TerminalGuard {
         ACTIVE.store(true, Ordering::SeqCst);
         let guard = TerminalGuard { _private: () };
         enable_raw_mode()?;
-        execute!(io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        // Cleared here rather than with `Terminal::clear`, which asks the
+        // terminal for the cursor position and fails on terminals that do
+        // not answer.
+        execute!(
+            io::stdout(),
+            EnterAlternateScreen,
+            EnableMouseCapture,
+            Clear(ClearType::All)
+        )?;
         Ok(guard)
     }
 }
