@@ -178,3 +178,19 @@ fn narrow_single_pane_switches_with_tab() {
     let t = draw(&mut app, 50, 14);
     assert!(screen(&t).contains("Steps 0/3"), "{}", screen(&t));
 }
+
+#[test]
+fn french_lesson_80x24() {
+    let mut app = kubetutor::tui::App::new(
+        course(),
+        kubetutor::lesson::Lang::Fr,
+        Progress::default(),
+        saver().0,
+        None,
+        Default::default(),
+        Theme::default(),
+    );
+    send(&mut app, ch('h'));
+    let t = draw(&mut app, 80, 24);
+    insta::assert_snapshot!(t.backend());
+}

@@ -6,6 +6,7 @@
 
 use super::event::{AppEvent, ClusterEvent, ClusterView, ConnectionInfo};
 use super::page::{self, Page, StepView};
+use super::strings::{Strings, fill, strings};
 use super::theme::Theme;
 use crate::course::Course;
 use crate::lesson::{Lang, Lesson};
@@ -172,6 +173,16 @@ impl App {
         &self.progress
     }
 
+    /// The UI's words in the course language.
+    pub fn strings(&self) -> &'static Strings {
+        strings(self.lang)
+    }
+
+    /// Why the last progress write failed, if it did.
+    pub fn save_error(&self) -> Option<String> {
+        self.saver.last_error()
+    }
+
     /// First line of the instructions shown at the top of the pane.
     pub fn scroll(&self) -> u16 {
         self.scroll
@@ -296,7 +307,14 @@ impl App {
         let fresh = matches!(&self.page, Some((k, _)) if *k == key);
         if !fresh {
             let page = match self.current_lesson() {
-                Some(l) => page::build(l, &self.step_views(l), width, self.theme, self.code_focus),
+                Some(l) => page::build(
+                    l,
+                    &self.step_views(l),
+                    width,
+                    self.theme,
+                    self.code_focus,
+                    strings(self.lang),
+                ),
                 None => Page::default(),
             };
             self.page = Some((key, page));
@@ -422,14 +440,14 @@ impl App {
                 let current = self.current_lesson().is_some_and(|l| l.id() == lesson);
                 if current {
                     self.message = Some(match self.active_step() {
-                        None => "Lesson complete! Press n for the next lesson.".into(),
+                        None => self.strings().msg_lesson_complete.into(),
                         Some(_) => {
                             let title = self
                                 .course
                                 .lesson(self.lang, &lesson)
                                 .and_then(|l| l.step(&step))
                                 .map_or(String::new(), |s| s.title.clone());
-                            format!("Step done: {title}")
+                            fill(self.strings().msg_step_done, &[&title])
                         }
                     });
                     if let Some(i) = self.active_step() {
@@ -538,14 +556,14 @@ impl App {
                 if self.lesson + 1 < self.lessons().len() {
                     self.open_lesson(self.lesson + 1);
                 } else {
-                    self.message = Some("This is the last lesson.".into());
+                    self.message = Some(self.strings().msg_last_lesson.into());
                 }
             }
             KeyCode::Char('p') => {
                 if self.lesson > 0 {
                     self.open_lesson(self.lesson - 1);
                 } else {
-                    self.message = Some("This is the first lesson.".into());
+                    self.message = Some(self.strings().msg_first_lesson.into());
                 }
             }
             _ => return Redraw::No,
@@ -627,18 +645,18 @@ impl App {
             return;
         };
         let Some(i) = self.active_step() else {
-            self.message = Some("Every step is done: no hints needed.".into());
+            self.message = Some(self.strings().msg_all_done.into());
             return;
         };
         let (lid, step) = (l.id().to_owned(), &l.steps[i]);
         let (sid, total) = (step.id.clone(), step.hints.len());
         let shown = self.progress.hints_revealed(&lid, &sid) as usize;
         if total == 0 {
-            self.message = Some("This step has no hints.".into());
+            self.message = Some(self.strings().msg_no_hints.into());
             return;
         }
         if shown >= total {
-            self.message = Some("No more hints for this step (s shows the solution).".into());
+            self.message = Some(self.strings().msg_no_more_hints.into());
             return;
         }
         let n = self
@@ -648,7 +666,7 @@ impl App {
         self.revision += 1;
         self.record_current();
         self.save();
-        self.message = Some(format!("Hint {n}/{total} revealed."));
+        self.message = Some(fill(self.strings().msg_hint_revealed, &[&n, &total]));
         let w = self.page_width();
         let line = self
             .page(w)
@@ -666,11 +684,11 @@ impl App {
             return;
         };
         let Some(i) = self.active_step() else {
-            self.message = Some("Every step is done.".into());
+            self.message = Some(self.strings().msg_all_done.into());
             return;
         };
         if l.steps[i].solution.is_none() {
-            self.message = Some("This step has no solution to show.".into());
+            self.message = Some(self.strings().msg_no_solution.into());
             return;
         }
         if self.progress.solution_revealed(l.id(), &l.steps[i].id) {
@@ -714,7 +732,7 @@ impl App {
             .map(|b| (b.start, b.end))
             .collect();
         if blocks.is_empty() {
-            self.message = Some("This lesson has no code blocks.".into());
+            self.message = Some(self.strings().msg_no_code.into());
             return;
         }
         let next = match (focus, forward) {
@@ -746,18 +764,14 @@ impl App {
         let Some(i) = self.code_focus else {
             self.move_code_focus(true);
             if self.code_focus.is_some() {
-                self.message =
-                    Some("Press y again to copy the highlighted block ([ ] pick another).".into());
+                self.message = Some(self.strings().msg_copy_again.into());
             }
             return;
         };
         let text = self.page(w).doc.code_blocks.get(i).map(|b| b.copy.clone());
         if let Some(text) = text {
             let n = text.lines().count();
-            self.message = Some(format!(
-                "Copied {n} line{} to the clipboard.",
-                if n == 1 { "" } else { "s" }
-            ));
+            self.message = Some(fill(self.strings().msg_copied, &[&n]));
             self.copy_request = Some(text);
         }
     }

@@ -66,6 +66,7 @@ pub struct DocBuilder {
     code: Option<(String, String)>,
     table: Option<Table>,
     pending_blank: bool,
+    copy_label: &'static str,
 }
 
 impl DocBuilder {
@@ -83,7 +84,14 @@ impl DocBuilder {
             code: None,
             table: None,
             pending_blank: false,
+            copy_label: "y: copy",
         }
+    }
+
+    /// What the focused code block's header says about copying.
+    pub fn copy_label(mut self, label: &'static str) -> Self {
+        self.copy_label = label;
+        self
     }
 
     /// Number of lines so far.
@@ -511,7 +519,11 @@ impl DocBuilder {
             .filter(|s| !s.is_empty())
             .unwrap_or("code");
         let head = if focused {
-            format!("{} {label} · y: copy ", if t.ascii { "#=" } else { "┏━" })
+            format!(
+                "{} {label} · {} ",
+                if t.ascii { "#=" } else { "┏━" },
+                self.copy_label
+            )
         } else {
             format!("{} {label} ", if t.ascii { "+-" } else { "╭─" })
         };

@@ -3,6 +3,7 @@
 //! shown.
 
 use super::markdown::{Doc, DocBuilder};
+use super::strings::{Strings, fill};
 use super::theme::Theme;
 use crate::lesson::Lesson;
 use crate::progress::StepState;
@@ -68,8 +69,9 @@ pub fn build(
     width: u16,
     theme: Theme,
     focused_code: Option<usize>,
+    s: &Strings,
 ) -> Page {
-    let mut b = DocBuilder::new(width, theme, focused_code);
+    let mut b = DocBuilder::new(width, theme, focused_code).copy_label(s.copy_label);
     b.markdown(&lesson.intro.source);
     let n = lesson.steps.len();
     let mut page = Page::default();
@@ -79,7 +81,7 @@ pub fn build(
         let heading = theme.heading(2);
         let at = b.paragraph(vec![
             Span::styled(format!("{m} "), style),
-            Span::styled(format!("Step {}/{n} · ", i + 1), heading),
+            Span::styled(fill(s.step_heading, &[&(i + 1), &n]), heading),
             Span::styled(step.title.clone(), heading),
         ]);
         page.step_lines.push(at);
@@ -87,9 +89,16 @@ pub fn build(
         let mut hints = Vec::new();
         for (k, hint) in step.hints.iter().take(view.hints as usize).enumerate() {
             let label = if hint.label.trim().is_empty() {
-                format!("Hint {}/{}", k + 1, step.hints.len())
+                fill(s.hint, &[&(k + 1), &step.hints.len()])
             } else {
-                format!("Hint {}/{}: {}", k + 1, step.hints.len(), hint.label.trim())
+                fill(
+                    s.hint_labelled,
+                    &[
+                        &(k + 1) as &dyn std::fmt::Display,
+                        &step.hints.len(),
+                        &hint.label.trim(),
+                    ],
+                )
             };
             hints.push(b.paragraph(vec![Span::styled(label, theme.hint_label())]));
             b.markdown(&quoted(&hint.body.source));
@@ -97,7 +106,7 @@ pub fn build(
         page.hint_lines.push(hints);
         let sol = match (&step.solution, view.solution) {
             (Some(sol), true) => {
-                let at = b.paragraph(vec![Span::styled("Solution", theme.solution_label())]);
+                let at = b.paragraph(vec![Span::styled(s.solution, theme.solution_label())]);
                 b.markdown(&quoted(&sol.source));
                 Some(at)
             }
