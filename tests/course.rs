@@ -315,3 +315,32 @@ fn message_api_in_memory_and_in_a_file() {
     let api = start_api(&script, Some(&db));
     assert_eq!(messages(api.port), serde_json::json!([]));
 }
+
+/// The examples of docs/lesson-format.md stay valid.
+#[test]
+fn documented_examples_parse() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/lesson-format.md"),
+    )
+    .unwrap();
+    let start = doc.find("````markdown\n").unwrap() + "````markdown\n".len();
+    let end = start + doc[start..].find("\n````").unwrap() + 1;
+    let lesson = kubetutor::lesson::parse_lesson("example.md", Lang::En, &doc[start..end])
+        .unwrap_or_else(|d| panic!("{}", report(&d)));
+    assert_eq!(lesson.steps[0].hints.len(), 2);
+    assert_eq!(lesson.meta.requires.min_nodes, Some(1));
+
+    let mut checked = 0;
+    for block in doc.split("```yaml\n").skip(1) {
+        let yaml = &block[..block.find("```").unwrap()];
+        if ["sequence:", "quiz:", "http:"]
+            .iter()
+            .any(|g| yaml.starts_with(g))
+        {
+            kubetutor::check::spec::parse_check(yaml)
+                .unwrap_or_else(|(pos, msg)| panic!("{pos}: {msg}\n{yaml}"));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3);
+}
