@@ -344,3 +344,34 @@ fn documented_examples_parse() {
     }
     assert_eq!(checked, 3);
 }
+
+/// Malformed lessons never panic: every truncation and every line removal of
+/// the real lessons either parses or yields diagnostics with sane positions.
+#[test]
+fn mutilated_lessons_never_panic() {
+    let files = CourseFiles::embedded();
+    for (path, bytes) in files.iter().filter(|(p, _)| p.ends_with(".md")) {
+        let text = std::str::from_utf8(bytes).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut variants: Vec<String> = (0..text.len())
+            .step_by(97)
+            .filter(|&i| text.is_char_boundary(i))
+            .map(|i| text[..i].to_string())
+            .collect();
+        for skip in (0..lines.len()).step_by(3) {
+            let mut v: Vec<&str> = lines.clone();
+            v.remove(skip);
+            variants.push(v.join("\n"));
+        }
+        for v in &variants {
+            if let Err(diags) = kubetutor::lesson::parse_lesson(path, Lang::En, v) {
+                assert!(!diags.is_empty());
+                let max_line = v.lines().count().max(1) + 1;
+                for d in &diags {
+                    assert!(d.pos.line >= 1 && d.pos.line <= max_line, "{d}");
+                    assert!(d.pos.col >= 1, "{d}");
+                }
+            }
+        }
+    }
+}
