@@ -224,10 +224,13 @@ impl Env {
         if let Some(l) = lessons.iter().find(|l| l.id() == key) {
             return Ok(l);
         }
-        if let Ok(n) = key.parse::<usize>() {
-            if let Some(l) = n.checked_sub(1).and_then(|i| lessons.get(i)) {
-                return Ok(l);
-            }
+        if let Some(l) = key
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| lessons.get(i))
+        {
+            return Ok(l);
         }
         let ids: Vec<&str> = lessons.iter().map(|l| l.id()).collect();
         bail!(
