@@ -34,10 +34,11 @@ pub fn stderr(o: &Output) -> String {
 /// Finds an external tool the test needs. In CI (`CI` set) a missing tool is
 /// a failure; on a developer's machine the test is skipped with a notice.
 pub fn require_tool(name: &str, env_override: Option<&str>) -> Option<PathBuf> {
-    if let Some(var) = env_override {
-        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(p));
-        }
+    if let Some(p) = env_override
+        .and_then(std::env::var_os)
+        .filter(|p| !p.is_empty())
+    {
+        return Some(PathBuf::from(p));
     }
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
