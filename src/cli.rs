@@ -5,7 +5,8 @@
 use crate::course::{Course, CourseFiles};
 use crate::lesson::{Lang, Lesson};
 use crate::paths;
-use crate::progress::{Progress, ProgressStore, StepState};
+use crate::progress::{Progress, ProgressSaver, ProgressStore, StepState};
+use crate::tui::{ConnectionInfo, TuiConfig};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
@@ -410,8 +411,34 @@ impl Env {
     }
 
     fn start_tui(self, lesson: Option<String>) -> Result<ExitCode> {
-        let _ = (&self.data_dir, lesson);
-        bail!("the terminal UI is not wired yet")
+        self.warn();
+        let (saver, writer) = ProgressSaver::spawn(self.store.clone()).with_context(|| {
+            format!(
+                "cannot start the progress writer for {}",
+                self.store.path().display()
+            )
+        })?;
+        let mut progress = self.progress;
+        progress.lang = Some(self.lang);
+        let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
+        cfg.start = lesson;
+        cfg.connection = ConnectionInfo {
+            context: "none".into(),
+            namespace: "kubetutor".into(),
+            ..ConnectionInfo::default()
+        };
+        let _ = &self.data_dir;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let result = runtime.block_on(crate::tui::run(cfg));
+        // The UI dropped its saver; wait until every queued save is on disk.
+        drop(runtime);
+        writer.finish();
+        result?;
+        Ok(ExitCode::SUCCESS)
     }
 }
 

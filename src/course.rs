@@ -151,6 +151,22 @@ impl Course {
         })
     }
 
+    /// A course from lessons parsed elsewhere (fixtures), sorted by `order`,
+    /// with no assets.
+    pub fn from_lessons(lessons: Vec<Lesson>) -> Course {
+        let mut by_lang: HashMap<Lang, Vec<Lesson>> = HashMap::new();
+        for l in lessons {
+            by_lang.entry(l.lang).or_default().push(l);
+        }
+        for list in by_lang.values_mut() {
+            list.sort_by_key(|l| l.meta.order);
+        }
+        Course {
+            lessons: Arc::new(by_lang),
+            files: CourseFiles::default(),
+        }
+    }
+
     /// The course compiled into the binary.
     pub fn embedded() -> Result<Course, Vec<Diagnostic>> {
         Course::load(&CourseFiles::embedded())
