@@ -406,3 +406,34 @@ fn progress_reaches_the_disk_and_resumes() {
     assert_eq!(a.scroll(), 5);
     assert_eq!(a.selected_step(), 1);
 }
+
+#[test]
+fn quizzes_are_answered_in_a_dialog() {
+    let mut a = app();
+    send(&mut a, ch('a'));
+    assert_eq!(a.overlay(), None);
+    assert!(a.message().is_some_and(|m| m.contains("not a question")));
+
+    send(&mut a, ch('n'));
+    send(&mut a, check("emptydir", "shared", StepState::Done));
+    send(&mut a, ch('a'));
+    assert!(matches!(a.overlay(), Some(Overlay::Quiz { step: 1, .. })));
+    // A wrong answer keeps the dialog open and says so.
+    send(&mut a, ch('a'));
+    send(&mut a, key(KeyCode::Enter));
+    assert!(matches!(
+        a.overlay(),
+        Some(Overlay::Quiz { wrong: true, .. })
+    ));
+    assert!(!a.progress().is_done("emptydir", "why"));
+    let t = draw(&mut a, 100, 30);
+    assert!(screen(&t).contains("Not quite"), "{}", screen(&t));
+    // Single-answer quizzes: picking b replaces a.
+    send(&mut a, ch('b'));
+    send(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.overlay(), None);
+    assert!(a.progress().is_done("emptydir", "why"));
+    // Once answered, the page shows the right answer and the explanation.
+    let t = draw(&mut a, 100, 30);
+    assert!(screen(&t).contains("An emptyDir lives exactly as long as its pod."));
+}

@@ -265,3 +265,23 @@ fn check_done(lesson: &str, step: &str) -> AppEvent {
         reason: None,
     }
 }
+
+#[test]
+fn quiz_dialog() {
+    let mut app = app();
+    send(&mut app, ch('n'));
+    send(
+        &mut app,
+        AppEvent::Check {
+            lesson: "emptydir".into(),
+            step: "shared".into(),
+            state: StepState::Done,
+            reason: None,
+        },
+    );
+    send(&mut app, ch('a'));
+    send(&mut app, key(crossterm::event::KeyCode::Down));
+    send(&mut app, ch(' '));
+    let t = draw(&mut app, 100, 30);
+    insta::assert_snapshot!(t.backend());
+}

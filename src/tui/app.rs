@@ -50,8 +50,20 @@ impl Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     Help,
-    Lessons { selected: usize },
-    ConfirmSolution { step: usize },
+    Lessons {
+        selected: usize,
+    },
+    ConfirmSolution {
+        step: usize,
+    },
+    /// Answering the quiz of a step: which choices are picked, where the
+    /// cursor is, whether the last answer was wrong.
+    Quiz {
+        step: usize,
+        picked: Vec<bool>,
+        cursor: usize,
+        wrong: bool,
+    },
 }
 
 /// Where things were drawn last time, for mouse hits and paging. Written by
@@ -271,6 +283,14 @@ impl App {
         (v.state == StepState::Failing && !self.progress.is_done(lesson.id(), &step.id))
             .then_some(v.reason.as_deref())
             .flatten()
+    }
+
+    /// Whether the active step is a question to answer with `a`.
+    pub fn active_is_quiz(&self) -> bool {
+        self.active_step()
+            .and_then(|i| self.current_lesson()?.steps.get(i))
+            .and_then(page::quiz)
+            .is_some()
     }
 
     /// The first step of the current lesson that is not done.
@@ -514,6 +534,75 @@ impl App {
                 self.overlay = None;
             }
             (Overlay::ConfirmSolution { .. }, _) => return Redraw::No,
+            (
+                Overlay::Quiz {
+                    step,
+                    mut picked,
+                    mut cursor,
+                    ..
+                },
+                code,
+            ) => {
+                let Some(q) = self
+                    .current_lesson()
+                    .and_then(|l| l.steps.get(step))
+                    .and_then(page::quiz)
+                else {
+                    self.overlay = None;
+                    return Redraw::Yes;
+                };
+                let n = picked.len();
+                let single = q.answers.len() == 1;
+                let toggle = |picked: &mut Vec<bool>, i: usize| {
+                    if single {
+                        let was = picked[i];
+                        picked.iter_mut().for_each(|p| *p = false);
+                        picked[i] = !was;
+                    } else {
+                        picked[i] = !picked[i];
+                    }
+                };
+                match code {
+                    KeyCode::Up => cursor = cursor.saturating_sub(1),
+                    KeyCode::Down => cursor = (cursor + 1).min(n.saturating_sub(1)),
+                    KeyCode::Char(' ') if cursor < n => toggle(&mut picked, cursor),
+                    KeyCode::Char(c @ 'a'..='z') => {
+                        let i = usize::from(c as u8 - b'a');
+                        if i >= n {
+                            return Redraw::No;
+                        }
+                        cursor = i;
+                        toggle(&mut picked, i);
+                    }
+                    KeyCode::Enter => {
+                        if single && !picked.iter().any(|p| *p) && cursor < n {
+                            picked[cursor] = true;
+                        }
+                        let chosen: Vec<usize> = (0..n).filter(|i| picked[*i]).collect();
+                        let mut right = q.answers.clone();
+                        right.sort_unstable();
+                        if chosen == right {
+                            self.overlay = None;
+                            self.quiz_passed(step);
+                            return Redraw::Yes;
+                        }
+                        self.overlay = Some(Overlay::Quiz {
+                            step,
+                            picked,
+                            cursor,
+                            wrong: true,
+                        });
+                        return Redraw::Yes;
+                    }
+                    _ => return Redraw::No,
+                }
+                self.overlay = Some(Overlay::Quiz {
+                    step,
+                    picked,
+                    cursor,
+                    wrong: false,
+                });
+            }
         }
         Redraw::Yes
     }
@@ -544,6 +633,7 @@ impl App {
             }
             KeyCode::Char('h') => self.reveal_hint(),
             KeyCode::Char('s') => self.ask_solution(),
+            KeyCode::Char('a') => self.open_quiz(),
             KeyCode::Char('y') => self.copy(),
             KeyCode::Char(']') => self.move_code_focus(true),
             KeyCode::Char('[') => self.move_code_focus(false),
@@ -676,6 +766,42 @@ impl App {
             .copied();
         if let Some(line) = line {
             self.reveal_line(line);
+        }
+    }
+
+    fn open_quiz(&mut self) {
+        let quiz = self
+            .active_step()
+            .and_then(|i| Some((i, self.current_lesson()?.steps.get(i)?)))
+            .and_then(|(i, s)| Some((i, page::quiz(s)?)));
+        match quiz {
+            Some((step, q)) => {
+                self.overlay = Some(Overlay::Quiz {
+                    step,
+                    picked: vec![false; q.choices.len()],
+                    cursor: 0,
+                    wrong: false,
+                });
+            }
+            None => self.message = Some(self.strings().msg_not_a_quiz.into()),
+        }
+    }
+
+    /// A quiz has no cluster state to watch: the UI marks it done itself.
+    fn quiz_passed(&mut self, step: usize) {
+        let Some(l) = self.current_lesson() else {
+            return;
+        };
+        let Some(s) = l.steps.get(step) else { return };
+        let (lid, sid) = (l.id().to_owned(), s.id.clone());
+        let _ = self.update(AppEvent::Check {
+            lesson: lid,
+            step: sid,
+            state: StepState::Done,
+            reason: None,
+        });
+        if self.active_step().is_some() {
+            self.message = Some(self.strings().quiz_right.into());
         }
     }
 

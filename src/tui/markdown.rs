@@ -115,6 +115,26 @@ impl DocBuilder {
         at
     }
 
+    /// Adds pre-styled text right under the previous line (no blank line),
+    /// wrapped with a hanging indent the width of its first two spans.
+    pub fn list_line(&mut self, spans: Vec<Span<'static>>) {
+        self.flush_inline();
+        self.pending_blank = false;
+        let indent: usize = spans.iter().take(2).map(|s| s.content.width()).sum();
+        let avail = self.avail().saturating_sub(indent).max(1);
+        let (head, body) = spans.split_at(spans.len().min(2));
+        for (i, mut l) in wrap(body, avail).into_iter().enumerate() {
+            let mut line = if i == 0 {
+                head.to_vec()
+            } else {
+                vec![Span::raw(" ".repeat(indent))]
+            };
+            line.append(&mut l);
+            self.emit(line);
+        }
+        self.pending_blank = true;
+    }
+
     /// Appends a markdown source.
     pub fn markdown(&mut self, src: &str) {
         // The parser's options, so both see the same structure.

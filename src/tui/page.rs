@@ -5,7 +5,8 @@
 use super::markdown::{Doc, DocBuilder};
 use super::strings::{Strings, fill};
 use super::theme::Theme;
-use crate::lesson::Lesson;
+use crate::check::spec::{Goal, Quiz};
+use crate::lesson::{Lesson, Step};
 use crate::progress::StepState;
 use ratatui::text::Span;
 
@@ -63,6 +64,22 @@ fn quoted(src: &str) -> String {
         .join("\n")
 }
 
+/// The quiz of a step whose check is a question.
+pub fn quiz(step: &Step) -> Option<Quiz> {
+    match step.check.as_ref()?.spec().ok()?.goal {
+        Goal::Quiz(q) => Some(q),
+        _ => None,
+    }
+}
+
+/// `a`, `b`, `c`... for choice indices.
+pub fn letter(i: usize) -> char {
+    u8::try_from(i)
+        .ok()
+        .filter(|i| *i < 26)
+        .map_or('?', |i| char::from(b'a' + i))
+}
+
 pub fn build(
     lesson: &Lesson,
     steps: &[StepView],
@@ -86,6 +103,30 @@ pub fn build(
         ]);
         page.step_lines.push(at);
         b.markdown(&step.body.source);
+        if let Some(q) = quiz(step) {
+            let done = view.state == StepState::Done;
+            b.paragraph(vec![Span::styled(q.question.clone(), theme.strong())]);
+            for (c, choice) in q.choices.iter().enumerate() {
+                let right = done && q.answers.contains(&c);
+                let (mark, st) = if right {
+                    (theme.markers()[2], theme.done())
+                } else {
+                    (" ", ratatui::style::Style::new())
+                };
+                b.list_line(vec![
+                    Span::styled(format!("{mark} "), st),
+                    Span::styled(format!("{}) ", letter(c)), theme.list_marker()),
+                    Span::styled(choice.clone(), st),
+                ]);
+            }
+            if done {
+                if let Some(ex) = &q.explain {
+                    b.markdown(&quoted(ex));
+                }
+            } else {
+                b.paragraph(vec![Span::styled(s.quiz_prompt, theme.dim())]);
+            }
+        }
         let mut hints = Vec::new();
         for (k, hint) in step.hints.iter().take(view.hints as usize).enumerate() {
             let label = if hint.label.trim().is_empty() {

@@ -24,7 +24,8 @@ pub struct Strings {
     pub key_hint: &'static str,
     pub key_lessons: &'static str,
     pub key_quit: &'static str,
-    pub keys: [(&'static str, &'static str); 15],
+    pub key_answer: &'static str,
+    pub keys: [(&'static str, &'static str); 16],
     pub help_title: &'static str,
     pub help_footer: &'static str,
     pub esc_closes: &'static str,
@@ -51,6 +52,13 @@ pub struct Strings {
     pub msg_copy_again: &'static str,
     pub msg_copied: &'static str,
     pub copy_label: &'static str,
+    pub quiz_prompt: &'static str,
+    pub quiz_title: &'static str,
+    pub quiz_footer: &'static str,
+    pub quiz_right: &'static str,
+    pub quiz_wrong: &'static str,
+    pub quiz_pick_all: &'static str,
+    pub msg_not_a_quiz: &'static str,
 }
 
 /// Replaces `{0}`, `{1}`... with `args`.
@@ -90,6 +98,7 @@ static EN: Strings = Strings {
     key_hint: "hint",
     key_lessons: "lessons",
     key_quit: "quit",
+    key_answer: "answer",
     keys: [
         ("↑ ↓  j k", "scroll, or move the selection"),
         ("PgUp PgDn", "page up / down"),
@@ -101,6 +110,7 @@ static EN: Strings = Strings {
         ("y", "copy the highlighted code block"),
         ("h", "reveal the next hint"),
         ("s", "show the solution (asks first)"),
+        ("a", "answer the question of the step"),
         ("l", "lesson list"),
         ("n  p", "next / previous lesson"),
         ("?", "this help"),
@@ -133,6 +143,13 @@ static EN: Strings = Strings {
     msg_copy_again: "Press y again to copy the highlighted block ([ ] pick another).",
     msg_copied: "Copied {0} line(s) to the clipboard.",
     copy_label: "y: copy",
+    quiz_prompt: "Press a to answer.",
+    quiz_title: " Question ",
+    quiz_footer: " a-z/Space choose · Enter answer · Esc ",
+    quiz_right: "Right!",
+    quiz_wrong: "Not quite: try again.",
+    quiz_pick_all: "(pick every right answer)",
+    msg_not_a_quiz: "The current step is not a question: do it in the cluster.",
 };
 
 static FR: Strings = Strings {
@@ -156,6 +173,7 @@ static FR: Strings = Strings {
     key_hint: "indice",
     key_lessons: "leçons",
     key_quit: "quitter",
+    key_answer: "répondre",
     keys: [
         ("↑ ↓  j k", "défiler, ou déplacer la sélection"),
         ("PgUp PgDn", "page précédente / suivante"),
@@ -167,6 +185,7 @@ static FR: Strings = Strings {
         ("y", "copier le bloc de code en surbrillance"),
         ("h", "afficher l'indice suivant"),
         ("s", "afficher la solution (avec confirmation)"),
+        ("a", "répondre à la question de l'étape"),
         ("l", "liste des leçons"),
         ("n  p", "leçon suivante / précédente"),
         ("?", "cette aide"),
@@ -199,6 +218,13 @@ static FR: Strings = Strings {
     msg_copy_again: "y encore pour copier le bloc en surbrillance ([ ] pour en choisir un autre).",
     msg_copied: "{0} ligne(s) copiée(s) dans le presse-papiers.",
     copy_label: "y : copier",
+    quiz_prompt: "Appuyez sur a pour répondre.",
+    quiz_title: " Question ",
+    quiz_footer: " a-z/Espace choisir · Entrée répondre · Échap ",
+    quiz_right: "Bonne réponse !",
+    quiz_wrong: "Pas tout à fait : réessayez.",
+    quiz_pick_all: "(choisissez toutes les bonnes réponses)",
+    msg_not_a_quiz: "L'étape en cours n'est pas une question : faites-la dans le cluster.",
 };
 
 #[cfg(test)]

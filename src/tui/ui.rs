@@ -43,6 +43,12 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Some(Overlay::Help) => draw_help(frame, app, main),
         Some(Overlay::Lessons { selected }) => draw_lessons(frame, app, main, selected),
         Some(Overlay::ConfirmSolution { step }) => draw_confirm(frame, app, main, step),
+        Some(Overlay::Quiz {
+            step,
+            picked,
+            cursor,
+            wrong,
+        }) => draw_quiz(frame, app, main, step, &picked, cursor, wrong),
         None => {}
     }
 }
@@ -325,12 +331,15 @@ fn draw_status(frame: &mut Frame, app: &mut App, area: Rect) {
         sep,
         Span::raw(fill(s.status_step, &[&si, &sn])),
     ]);
-    let keys = [
+    let mut keys = vec![
         ("?", s.key_help),
         ("h", s.key_hint),
         ("l", s.key_lessons),
         ("q", s.key_quit),
     ];
+    if app.active_is_quiz() {
+        keys.insert(0, ("a", s.key_answer));
+    }
     let width_of = |v: &[Span<'static>]| -> usize { v.iter().map(|s| s.content.width()).sum() };
     let w = usize::from(area.width);
     let lw = width_of(&left);
@@ -461,6 +470,84 @@ fn draw_lessons(frame: &mut Frame, app: &App, area: Rect, selected: usize) {
         .border_style(t.border(true))
         .title(Line::styled(s.lessons_title, t.title(true)))
         .title_bottom(Line::styled(s.lessons_footer, t.dim()).right_aligned());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+fn draw_quiz(
+    frame: &mut Frame,
+    app: &App,
+    area: Rect,
+    step: usize,
+    picked: &[bool],
+    cursor: usize,
+    wrong: bool,
+) {
+    let t = app.theme;
+    let s = app.strings();
+    let Some(q) = app
+        .current_lesson()
+        .and_then(|l| l.steps.get(step))
+        .and_then(super::page::quiz)
+    else {
+        return;
+    };
+    let w = area.width.saturating_sub(4).min(76);
+    let inner = usize::from(w.saturating_sub(4)).max(1);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let question = vec![Span::styled(q.question.clone(), t.strong())];
+    lines.extend(
+        super::markdown::wrap(&question, inner)
+            .into_iter()
+            .map(Line::from),
+    );
+    if q.answers.len() > 1 {
+        lines.push(Line::styled(s.quiz_pick_all, t.dim()));
+    }
+    lines.push(Line::raw(""));
+    let single = q.answers.len() == 1;
+    for (i, choice) in q.choices.iter().enumerate() {
+        let on = picked.get(i).copied().unwrap_or(false);
+        let mark = match (single, on, t.ascii) {
+            (true, true, false) => "◉",
+            (true, false, false) => "○",
+            (true, true, true) => "(*)",
+            (true, false, true) => "( )",
+            (false, true, _) => "[x]",
+            (false, false, _) => "[ ]",
+        };
+        let head = format!("{mark} {}) ", super::page::letter(i));
+        let indent = head.width();
+        let style = if i == cursor {
+            t.selected()
+        } else {
+            Style::new()
+        };
+        let body = vec![Span::styled(choice.clone(), style)];
+        for (k, mut l) in super::markdown::wrap(&body, inner.saturating_sub(indent).max(1))
+            .into_iter()
+            .enumerate()
+        {
+            let mut line = if k == 0 {
+                vec![Span::styled(head.clone(), t.list_marker())]
+            } else {
+                vec![Span::raw(" ".repeat(indent))]
+            };
+            line.append(&mut l);
+            lines.push(Line::from(line));
+        }
+    }
+    if wrong {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(s.quiz_wrong, t.failing()));
+    }
+    let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let r = centered(area, w, h);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_style(t.border(true))
+        .padding(Padding::horizontal(1))
+        .title(Line::styled(s.quiz_title, t.title(true)))
+        .title_bottom(Line::styled(s.quiz_footer, t.dim()).right_aligned());
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }
 
