@@ -437,3 +437,32 @@ fn quizzes_are_answered_in_a_dialog() {
     let t = draw(&mut a, 100, 30);
     assert!(screen(&t).contains("An emptyDir lives exactly as long as its pod."));
 }
+
+#[test]
+fn resizing_keeps_the_same_text_in_view() {
+    let mut a = app();
+    let _ = draw(&mut a, 120, 40);
+    send(&mut a, ch('G'));
+    let t = draw(&mut a, 120, 40);
+    let before = screen(&t);
+    assert!(before.contains("Step 3/3"));
+    let _ = draw(&mut a, 100, 40);
+    let t = draw(&mut a, 120, 40);
+    assert!(screen(&t).contains("Step 3/3"));
+    // Narrower then wider again: the same line at the top.
+    let _ = draw(&mut a, 120, 20);
+    send(&mut a, ch('g'));
+    for _ in 0..20 {
+        send(&mut a, ch('j'));
+    }
+    let t = draw(&mut a, 120, 20);
+    assert_eq!(a.scroll(), 20);
+    let top = screen(&t).lines().nth(1).unwrap_or_default().to_owned();
+    let t = draw(&mut a, 60, 20);
+    let narrow_top = screen(&t).lines().nth(1).unwrap_or_default().to_owned();
+    let t = draw(&mut a, 120, 20);
+    assert_eq!(a.scroll(), 20);
+    assert_eq!(screen(&t).lines().nth(1).unwrap_or_default(), top);
+    let words = |s: &str| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    assert_eq!(words(&narrow_top), words(&top), "{narrow_top} / {top}");
+}

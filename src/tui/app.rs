@@ -117,6 +117,8 @@ pub struct App {
     revision: u64,
     pub(crate) view: View,
     page: Option<(PageKey, Page)>,
+    /// Lesson, width and anchors of the page as last drawn.
+    pub(crate) drawn: Option<(usize, u16, Vec<usize>)>,
 }
 
 impl App {
@@ -165,6 +167,7 @@ impl App {
             revision: 0,
             view: View::default(),
             page: None,
+            drawn: None,
         };
         app.step_sel = app.active_step().unwrap_or(0);
         if let (Some(c), Some(l)) = (&resume, app.current_lesson())

@@ -40,6 +40,48 @@ pub struct Page {
     pub solution_lines: Vec<Option<usize>>,
 }
 
+impl Page {
+    /// Lines that mark the same place in the text at any width: the top,
+    /// step headings, code block edges, hints, solutions and the end. Used
+    /// to keep the same text in view when the width changes.
+    pub fn anchors(&self) -> Vec<usize> {
+        let mut a = vec![0];
+        a.extend(&self.step_lines);
+        for b in &self.doc.code_blocks {
+            a.push(b.start);
+            a.push(b.end);
+        }
+        a.extend(self.hint_lines.iter().flatten());
+        a.extend(self.solution_lines.iter().flatten());
+        a.push(self.doc.lines.len());
+        a.sort_unstable();
+        a
+    }
+}
+
+/// Maps a scroll offset from one wrapping of a page to another, through
+/// their anchors (see `Page::anchors`).
+pub fn rescale(scroll: usize, old: &[usize], new: &[usize]) -> usize {
+    let (Some(&old_end), Some(&new_end)) = (old.last(), new.last()) else {
+        return scroll;
+    };
+    if old.len() != new.len() {
+        // Not the same document: keep the proportion.
+        return (scroll * new_end + old_end / 2) / old_end.max(1);
+    }
+    let i = old.iter().rposition(|&a| a <= scroll).unwrap_or(0);
+    let (o0, n0) = (old[i], new[i]);
+    let (o1, n1) = (
+        old.get(i + 1).copied().unwrap_or(old_end),
+        new.get(i + 1).copied().unwrap_or(new_end),
+    );
+    let within = scroll.saturating_sub(o0);
+    if o1 <= o0 {
+        return n0;
+    }
+    n0 + (within * n1.saturating_sub(n0) + (o1 - o0) / 2) / (o1 - o0)
+}
+
 pub fn marker(theme: &Theme, state: StepState) -> (&'static str, ratatui::style::Style) {
     let m = theme.markers();
     match state {
@@ -157,4 +199,24 @@ pub fn build(
     }
     page.doc = b.finish();
     page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rescale;
+
+    #[test]
+    fn rescale_follows_anchors() {
+        let old = [0, 10, 20, 30];
+        let new = [0, 20, 25, 40];
+        assert_eq!(rescale(0, &old, &new), 0);
+        assert_eq!(rescale(5, &old, &new), 10);
+        assert_eq!(rescale(10, &old, &new), 20);
+        assert_eq!(rescale(15, &old, &new), 23);
+        assert_eq!(rescale(30, &old, &new), 40);
+        // Different documents: proportional.
+        assert_eq!(rescale(10, &[0, 20], &[0, 5, 40]), 20);
+        assert_eq!(rescale(3, &[], &[]), 3);
+        assert_eq!(rescale(3, &[0, 0], &[0, 0]), 0);
+    }
 }

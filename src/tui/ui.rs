@@ -119,9 +119,20 @@ fn draw_instructions(frame: &mut Frame, app: &mut App, area: Rect) {
     let block = pane_block(&theme, Line::raw(title), focused);
     let inner = block.inner(area);
     app.view.instructions = inner;
-    let scroll = app.scroll;
+    let mut scroll = app.scroll;
+    let (lesson, drawn) = (app.lesson, app.drawn.take());
     let page = app.page(inner.width);
     let total = page.doc.lines.len();
+    let anchors = page.anchors();
+    // A new width re-wraps the page: keep the same text in view (lines are
+    // a width-dependent unit).
+    if let Some((l, w, old)) = drawn
+        && l == lesson
+        && w != inner.width
+    {
+        let mapped = super::page::rescale(usize::from(scroll), &old, &anchors);
+        scroll = u16::try_from(mapped).unwrap_or(u16::MAX);
+    }
     let max = total.saturating_sub(usize::from(inner.height));
     let top = usize::from(scroll).min(max);
     let end = (top + usize::from(inner.height)).min(total);
@@ -132,6 +143,7 @@ fn draw_instructions(frame: &mut Frame, app: &mut App, area: Rect) {
         format!(" {}%", end * 100 / total.max(1))
     };
     app.scroll = u16::try_from(top).unwrap_or(u16::MAX);
+    app.drawn = Some((lesson, inner.width, anchors));
     let block = block.title_bottom(Line::styled(pos, theme.dim()).right_aligned());
     let text = if app.lessons().is_empty() {
         Text::raw(app.strings().no_lessons)
