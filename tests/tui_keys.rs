@@ -466,3 +466,28 @@ fn resizing_keeps_the_same_text_in_view() {
     let words = |s: &str| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
     assert_eq!(words(&narrow_top), words(&top), "{narrow_top} / {top}");
 }
+
+#[test]
+fn esc_then_key_read_as_alt_closes_the_dialog_first() {
+    let mut a = app();
+    let _ = draw(&mut a, 120, 40);
+    send(&mut a, ch('l'));
+    send(
+        &mut a,
+        AppEvent::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('h'),
+            KeyModifiers::ALT,
+        )),
+    );
+    assert_eq!(a.overlay(), None);
+    assert_eq!(a.progress().hints_revealed("ephemeral", "create-pod"), 1);
+    // Without a dialog, Alt+key is just the key (never a quit).
+    send(
+        &mut a,
+        AppEvent::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('j'),
+            KeyModifiers::ALT,
+        )),
+    );
+    assert!(!a.should_quit());
+}

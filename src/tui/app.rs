@@ -492,18 +492,30 @@ impl App {
         Redraw::Yes
     }
 
-    fn key(&mut self, k: KeyEvent) -> Redraw {
+    fn key(&mut self, mut k: KeyEvent) -> Redraw {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(k.code, KeyCode::Char('c') | KeyCode::Char('q')) {
             self.quit_now();
             return Redraw::No;
         }
         let had_message = self.message.take().is_some();
+        let mut closed = false;
+        // Esc followed quickly by a key reads as Alt+key: with a dialog
+        // open, that is "close it, then the key". Without one the Esc part
+        // is dropped rather than quitting.
+        if k.modifiers.contains(KeyModifiers::ALT) && matches!(k.code, KeyCode::Char(_)) {
+            k.modifiers.remove(KeyModifiers::ALT);
+            closed = self.overlay.take().is_some();
+        }
         let r = match self.overlay.clone() {
             Some(o) => self.overlay_key(o, k),
             None => self.main_key(k),
         };
-        if had_message { Redraw::Yes } else { r }
+        if had_message || closed {
+            Redraw::Yes
+        } else {
+            r
+        }
     }
 
     fn overlay_key(&mut self, o: Overlay, k: KeyEvent) -> Redraw {
