@@ -491,3 +491,22 @@ fn esc_then_key_read_as_alt_closes_the_dialog_first() {
     );
     assert!(!a.should_quit());
 }
+
+#[test]
+fn live_hints_show_under_the_step() {
+    let mut a = app();
+    send(
+        &mut a,
+        AppEvent::Check {
+            lesson: "ephemeral".into(),
+            step: "create-pod".into(),
+            state: StepState::Active,
+            reason: Some("pod web exists but is not Running yet".into()),
+        },
+    );
+    let t = draw(&mut a, 120, 40);
+    assert!(screen(&t).contains("pod web exists but is not Running yet"));
+    send(&mut a, check("ephemeral", "create-pod", StepState::Done));
+    let t = draw(&mut a, 120, 40);
+    assert!(!screen(&t).contains("not Running yet"));
+}

@@ -277,15 +277,17 @@ impl App {
         }
     }
 
-    /// Why a failing step fails.
+    /// What the checker last said about a step that is not done: why it
+    /// fails, or a live hint.
     pub fn step_reason(&self, lesson: &Lesson, index: usize) -> Option<&str> {
         let step = lesson.steps.get(index)?;
         let v = self
             .verdicts
             .get(&(lesson.id().to_owned(), step.id.clone()))?;
-        (v.state == StepState::Failing && !self.progress.is_done(lesson.id(), &step.id))
-            .then_some(v.reason.as_deref())
-            .flatten()
+        if self.progress.is_done(lesson.id(), &step.id) {
+            return None;
+        }
+        v.reason.as_deref().filter(|r| !r.trim().is_empty())
     }
 
     /// Whether the active step is a question to answer with `a`.

@@ -213,7 +213,14 @@ fn draw_steps(frame: &mut Frame, app: &mut App, area: Rect) {
             rows.push((
                 Line::from(vec![
                     Span::raw(" ".repeat(indent)),
-                    Span::styled(r, theme.failing()),
+                    Span::styled(
+                        r,
+                        if state == StepState::Failing {
+                            theme.failing()
+                        } else {
+                            theme.dim()
+                        },
+                    ),
                 ]),
                 i,
             ));
