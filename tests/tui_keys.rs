@@ -510,3 +510,32 @@ fn live_hints_show_under_the_step() {
     let t = draw(&mut a, 120, 40);
     assert!(!screen(&t).contains("not Running yet"));
 }
+
+#[test]
+fn clicking_a_lesson_in_the_list_opens_it() {
+    let mut a = app();
+    send(&mut a, ch('l'));
+    let t = draw(&mut a, 120, 40);
+    let row = screen(&t)
+        .lines()
+        .position(|l| l.contains("3. Claims that outlive pods"))
+        .unwrap_or(0);
+    send(
+        &mut a,
+        AppEvent::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 60,
+            row: u16::try_from(row).unwrap_or(0),
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(a.overlay(), None);
+    assert_eq!(a.lesson_index(), 2);
+}
+
+#[test]
+fn small_terminals_show_one_pane_and_say_tab() {
+    let mut a = app();
+    let t = draw(&mut a, 50, 14);
+    assert!(screen(&t).contains("Tab pane"), "{}", screen(&t));
+}

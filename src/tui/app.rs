@@ -75,6 +75,10 @@ pub struct View {
     pub cluster: Rect,
     /// Screen row of each line of the steps pane → step index.
     pub step_rows: Vec<(u16, usize)>,
+    /// Screen row of each lesson of the lesson list → lesson index.
+    pub lesson_rows: Vec<(u16, usize)>,
+    /// Only the focused pane is shown (small terminals); Tab switches.
+    pub single_pane: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -920,6 +924,29 @@ impl App {
     }
 
     fn mouse(&mut self, m: MouseEvent) -> Redraw {
+        if let Some(Overlay::Lessons { .. }) = self.overlay {
+            // A click opens a lesson; the wheel moves the selection.
+            let hit = self.view.lesson_rows.iter().find(|(y, _)| *y == m.row);
+            let n = self.lessons().len();
+            match (m.kind, hit) {
+                (MouseEventKind::Down(MouseButton::Left), Some(&(_, i))) => {
+                    self.overlay = None;
+                    self.open_lesson(i);
+                    return Redraw::Yes;
+                }
+                (MouseEventKind::ScrollUp | MouseEventKind::ScrollDown, _) => {
+                    if let Some(Overlay::Lessons { selected }) = &mut self.overlay {
+                        *selected = if m.kind == MouseEventKind::ScrollUp {
+                            selected.saturating_sub(1)
+                        } else {
+                            (*selected + 1).min(n.saturating_sub(1))
+                        };
+                    }
+                    return Redraw::Yes;
+                }
+                _ => return Redraw::No,
+            }
+        }
         if self.overlay.is_some() {
             return Redraw::No;
         }

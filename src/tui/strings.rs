@@ -25,6 +25,7 @@ pub struct Strings {
     pub key_lessons: &'static str,
     pub key_quit: &'static str,
     pub key_answer: &'static str,
+    pub key_pane: &'static str,
     pub keys: [(&'static str, &'static str); 17],
     pub help_title: &'static str,
     pub help_footer: &'static str,
@@ -99,6 +100,7 @@ static EN: Strings = Strings {
     key_lessons: "lessons",
     key_quit: "quit",
     key_answer: "answer",
+    key_pane: "pane",
     keys: [
         ("↑ ↓  j k", "scroll, or move the selection"),
         ("PgUp PgDn", "page up / down"),
@@ -175,6 +177,7 @@ static FR: Strings = Strings {
     key_lessons: "leçons",
     key_quit: "quitter",
     key_answer: "répondre",
+    key_pane: "panneau",
     keys: [
         ("↑ ↓  j k", "défiler, ou déplacer la sélection"),
         ("PgUp PgDn", "page précédente / suivante"),

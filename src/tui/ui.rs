@@ -29,6 +29,11 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     }
     let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
     let (inst, steps, cluster) = panes(main, app.focus);
+    app.view.single_pane = [inst, steps, cluster]
+        .iter()
+        .filter(|p| p.is_some())
+        .count()
+        == 1;
     if let Some(r) = inst {
         draw_instructions(frame, app, r);
     }
@@ -359,6 +364,9 @@ fn draw_status(frame: &mut Frame, app: &mut App, area: Rect) {
     if app.active_is_quiz() {
         keys.insert(0, ("a", s.key_answer));
     }
+    if app.view.single_pane {
+        keys.insert(0, ("Tab", s.key_pane));
+    }
     let width_of = |v: &[Span<'static>]| -> usize { v.iter().map(|s| s.content.width()).sum() };
     let w = usize::from(area.width);
     let lw = width_of(&left);
@@ -436,10 +444,11 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }
 
-fn draw_lessons(frame: &mut Frame, app: &App, area: Rect, selected: usize) {
+fn draw_lessons(frame: &mut Frame, app: &mut App, area: Rect, selected: usize) {
     let t = app.theme;
     let s = app.strings();
     let lessons = app.lessons();
+    let count = lessons.len();
     let p = app.progress();
     let mut lines = Vec::new();
     for (i, l) in lessons.iter().enumerate() {
@@ -484,12 +493,18 @@ fn draw_lessons(frame: &mut Frame, app: &App, area: Rect, selected: usize) {
     let inner_h = usize::from(r.height.saturating_sub(2)).max(1);
     let top = (selected + 1).saturating_sub(inner_h);
     let lines: Vec<Line<'static>> = lines.into_iter().skip(top).collect();
+    let rows: Vec<(u16, usize)> = (top..count)
+        .take(inner_h)
+        .enumerate()
+        .map(|(k, i)| (r.y + 1 + u16::try_from(k).unwrap_or(u16::MAX), i))
+        .collect();
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_style(t.border(true))
         .title(Line::styled(s.lessons_title, t.title(true)))
         .title_bottom(Line::styled(s.lessons_footer, t.dim()).right_aligned());
     frame.render_widget(Paragraph::new(lines).block(block), r);
+    app.view.lesson_rows = rows;
 }
 
 fn draw_quiz(
