@@ -539,3 +539,21 @@ fn small_terminals_show_one_pane_and_say_tab() {
     let t = draw(&mut a, 50, 14);
     assert!(screen(&t).contains("Tab pane"), "{}", screen(&t));
 }
+
+#[test]
+fn q_quits_from_dialogs_but_not_from_a_quiz() {
+    for open in ['?', 'l', 's'] {
+        let mut a = app();
+        send(&mut a, ch(open));
+        assert!(a.overlay().is_some());
+        send(&mut a, ch('q'));
+        assert!(a.should_quit(), "q in the {open} dialog");
+    }
+    let mut a = app();
+    send(&mut a, ch('n'));
+    send(&mut a, check("emptydir", "shared", StepState::Done));
+    send(&mut a, ch('a'));
+    send(&mut a, ch('q'));
+    assert!(!a.should_quit());
+    assert!(a.overlay().is_some());
+}

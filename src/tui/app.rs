@@ -526,10 +526,18 @@ impl App {
 
     fn overlay_key(&mut self, o: Overlay, k: KeyEvent) -> Redraw {
         match (o, k.code) {
-            (_, KeyCode::Esc) | (Overlay::Help, KeyCode::Char('q' | '?')) => {
+            // `q` quits from anywhere but a quiz, where letters are answers.
+            (
+                Overlay::Help | Overlay::Lessons { .. } | Overlay::ConfirmSolution { .. },
+                KeyCode::Char('q'),
+            ) => {
+                self.quit_now();
+                return Redraw::No;
+            }
+            (_, KeyCode::Esc) | (Overlay::Help, KeyCode::Char('?')) => {
                 self.overlay = None;
             }
-            (Overlay::Lessons { .. }, KeyCode::Char('q' | 'l')) => self.overlay = None,
+            (Overlay::Lessons { .. }, KeyCode::Char('l')) => self.overlay = None,
             (Overlay::Help, _) => return Redraw::No,
             (Overlay::Lessons { selected }, code) => {
                 let n = self.lessons().len();
@@ -551,7 +559,7 @@ impl App {
                 self.overlay = None;
                 self.reveal_solution(step);
             }
-            (Overlay::ConfirmSolution { .. }, KeyCode::Char('n' | 'N' | 'q')) => {
+            (Overlay::ConfirmSolution { .. }, KeyCode::Char('n' | 'N')) => {
                 self.overlay = None;
             }
             (Overlay::ConfirmSolution { .. }, _) => return Redraw::No,
