@@ -366,11 +366,14 @@ fn tick_only_while_a_clock_is_shown() {
             lines: vec!["pod/web Running".into()],
         })),
     );
+    let t = draw(&mut a, 120, 40);
     assert!(a.wants_tick());
     assert_eq!(a.update(AppEvent::Tick), Redraw::Yes);
-    let t = draw(&mut a, 120, 40);
     assert!(screen(&t).contains("pod/web Running"));
     assert!(screen(&t).contains("updated"));
+    // Hidden cluster pane (one pane at a time): no clock on screen.
+    let _ = draw(&mut a, 50, 14);
+    assert!(!a.wants_tick());
 }
 
 #[test]

@@ -251,7 +251,7 @@ impl App {
     /// Whether something on screen shows a clock ("updated 3s ago"), i.e.
     /// whether the loop must send `AppEvent::Tick` every second.
     pub fn wants_tick(&self) -> bool {
-        self.cluster.is_some()
+        self.cluster.is_some() && !self.view.cluster.is_empty()
     }
 
     /// The state shown for a step.
