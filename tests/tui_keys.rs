@@ -259,6 +259,13 @@ fn checks_tick_steps_off_without_moving_the_text() {
     send(&mut a, check("ephemeral", "delete-pod", StepState::Done));
     assert_eq!(a.lesson_index(), 0);
     assert!(a.message().is_some_and(|m| m.contains("Lesson complete")));
+    send(&mut a, ch('j'));
+    let t = draw(&mut a, 120, 40);
+    assert!(
+        screen(&t).contains("Lesson complete: n for the next one."),
+        "{}",
+        screen(&t)
+    );
 }
 
 #[test]

@@ -26,6 +26,7 @@ pub struct Strings {
     pub key_quit: &'static str,
     pub key_answer: &'static str,
     pub key_pane: &'static str,
+    pub lesson_done: &'static str,
     pub keys: [(&'static str, &'static str); 17],
     pub help_title: &'static str,
     pub help_footer: &'static str,
@@ -101,6 +102,7 @@ static EN: Strings = Strings {
     key_quit: "quit",
     key_answer: "answer",
     key_pane: "pane",
+    lesson_done: "Lesson complete: n for the next one.",
     keys: [
         ("↑ ↓  j k", "scroll, or move the selection"),
         ("PgUp PgDn", "page up / down"),
@@ -178,6 +180,7 @@ static FR: Strings = Strings {
     key_quit: "quitter",
     key_answer: "répondre",
     key_pane: "panneau",
+    lesson_done: "Leçon terminée : n pour la suivante.",
     keys: [
         ("↑ ↓  j k", "défiler, ou déplacer la sélection"),
         ("PgUp PgDn", "page précédente / suivante"),

@@ -231,6 +231,12 @@ fn draw_steps(frame: &mut Frame, app: &mut App, area: Rect) {
             ));
         }
     }
+    if n > 0 && done == n {
+        let last = n - 1;
+        rows.push((Line::raw(""), last));
+        let text = truncate(s.lesson_done, width);
+        rows.push((Line::styled(text, theme.done()), last));
+    }
     // Keep the selection in view.
     let h = usize::from(inner.height);
     let top = if h == 0 {
