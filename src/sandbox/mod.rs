@@ -1,2 +1,4 @@
 //! The embedded sandbox: a single-node Kubernetes API served in-process on
 //! loopback, with storage semantics faithful to upstream.
+
+pub mod patch;
