@@ -2,3 +2,4 @@
 //! loopback, with storage semantics faithful to upstream.
 
 pub mod patch;
+pub mod protobuf;
