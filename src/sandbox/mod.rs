@@ -1,5 +1,6 @@
 //! The embedded sandbox: a single-node Kubernetes API served in-process on
 //! loopback, with storage semantics faithful to upstream.
 
+pub mod fsroot;
 pub mod patch;
 pub mod protobuf;
