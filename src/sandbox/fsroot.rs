@@ -259,6 +259,9 @@ pub struct Mount {
     pub kind: MountKind,
     /// A human label for the source (volume name, PV name, node path).
     pub source: String,
+    /// The size `df` reports (a PV's capacity, an emptyDir's sizeLimit);
+    /// `None` for the node's disk.
+    pub capacity: Option<u64>,
 }
 
 /// A container's filesystem: its writable layer plus its mounts.
@@ -321,8 +324,26 @@ impl ContainerFs {
             read_only,
             kind,
             source: source.into(),
+            capacity: None,
         });
         Ok(())
+    }
+
+    /// Sets the size `df` shows for the mount at `container_path`; false if
+    /// there is no such mount.
+    pub fn set_capacity(&mut self, container_path: &str, bytes: u64) -> bool {
+        let container_path = absolute("/", container_path);
+        match self
+            .mounts
+            .iter_mut()
+            .find(|m| m.container_path == container_path)
+        {
+            Some(m) => {
+                m.capacity = Some(bytes);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The mount serving `container_path` (longest prefix), if any.

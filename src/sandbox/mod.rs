@@ -4,3 +4,4 @@
 pub mod fsroot;
 pub mod patch;
 pub mod protobuf;
+pub mod shell;
