@@ -5,3 +5,4 @@ pub mod fsroot;
 pub mod patch;
 pub mod protobuf;
 pub mod shell;
+pub mod wsexec;
