@@ -2,6 +2,7 @@
 //! loopback, with storage semantics faithful to upstream.
 
 pub mod fsroot;
+pub mod netns;
 pub mod patch;
 pub mod protobuf;
 pub mod shell;
