@@ -1,6 +1,7 @@
 //! The embedded sandbox: a single-node Kubernetes API served in-process on
 //! loopback, with storage semantics faithful to upstream.
 
+pub mod apps;
 pub mod fsroot;
 pub mod netns;
 pub mod patch;
