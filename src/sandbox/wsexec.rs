@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::shell::Output;
 
@@ -242,7 +244,7 @@ where
         status_frame(output.exit_code, &request.command).into(),
     ))
     .await?;
-    ws.close(None).await?;
+    ws.close(Some(normal_close())).await?;
     Ok(output.exit_code)
 }
 
@@ -272,6 +274,15 @@ where
         }
     }
     Ok(())
+}
+
+/// A close frame with status 1000: kubectl reports a close without a status
+/// code (1005) as an error even after a successful command.
+fn normal_close() -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::Normal,
+        reason: "".into(),
+    }
 }
 
 /// Terminals want `\r\n`.
@@ -383,7 +394,7 @@ where
         status_frame(exit_code, &request.command).into(),
     ))
     .await?;
-    ws.close(None).await?;
+    ws.close(Some(normal_close())).await?;
     Ok(exit_code)
 }
 
@@ -466,8 +477,13 @@ mod tests {
     async fn drain(client: &mut WebSocketStream<tokio::io::DuplexStream>) -> Vec<(u8, Vec<u8>)> {
         let mut frames = Vec::new();
         while let Some(Ok(m)) = client.next().await {
-            if let Message::Binary(d) = m {
-                frames.push((d[0], d[1..].to_vec()));
+            match m {
+                Message::Binary(d) => frames.push((d[0], d[1..].to_vec())),
+                // kubectl needs a 1000 close, not a bare one.
+                Message::Close(frame) => {
+                    assert_eq!(frame.map(|f| f.code), Some(CloseCode::Normal));
+                }
+                _ => {}
             }
         }
         frames
