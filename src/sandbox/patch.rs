@@ -17,11 +17,12 @@ pub enum PatchError {
     /// The patch document is not of the expected JSON shape.
     #[error("{0}")]
     Invalid(String),
-    /// A list item lacks the field the list is merged by.
+    /// A list item lacks the field the list is merged by (`item` is
+    /// printed like Go prints a map, as upstream's message does).
     #[error("map: {item} does not contain declared merge key: {key}")]
     MissingMergeKey { item: String, key: String },
-    /// `$patch` with a value other than replace, delete or merge.
-    #[error("Unknown patch type: {kind} in map: {map}")]
+    /// `$patch` with a value other than replace or delete.
+    #[error("unknown patch type: {kind} in map: {map}")]
     UnknownPatchType { kind: String, map: String },
     /// A JSON patch operation failed.
     #[error("{0}")]
@@ -145,9 +146,7 @@ const DELETE_PRIMITIVE: &str = "$deleteFromPrimitiveList/";
 /// to `original`, an object of `kind` (`Deployment`, `apps/v1, Kind=Deployment`...).
 pub fn strategic_merge(original: &Value, patch: &Value, kind: &str) -> Result<Value, PatchError> {
     let Value::Object(patch) = patch else {
-        return Err(PatchError::Invalid(format!(
-            "unable to find api field in struct {kind} for the json field: the patch is not a JSON object"
-        )));
+        return Err(PatchError::Invalid("invalid JSON document".to_string()));
     };
     let original = match original {
         Value::Object(m) => m.clone(),
@@ -166,30 +165,23 @@ fn merge_map(
     ty: Ty,
 ) -> Result<Option<Map<String, Value>>, PatchError> {
     if let Some(directive) = patch.get(DIRECTIVE) {
-        match directive.as_str() {
-            Some("replace") => return Ok(Some(strip_directives_map(patch))),
-            Some("delete") => return Ok(None),
-            Some("merge") => {}
-            _ => {
-                return Err(PatchError::UnknownPatchType {
-                    kind: value_text(directive),
-                    map: Value::Object(patch.clone()).to_string(),
-                });
-            }
-        }
+        // Upstream: replace uses the patch as is, delete leaves an empty map.
+        return match directive.as_str() {
+            Some("replace") => Ok(Some(strip_directives_map(patch))),
+            Some("delete") => Ok(Some(Map::new())),
+            _ => Err(PatchError::UnknownPatchType {
+                kind: value_text(directive),
+                map: go_fmt(&Value::Object(patch.clone())),
+            }),
+        };
     }
 
     if let Some(retain) = patch.get(RETAIN_KEYS) {
-        let Some(list) = retain.as_array() else {
-            return Err(PatchError::Invalid(format!(
-                "invalid patch: $retainKeys must be a list of strings, got {retain}"
-            )));
-        };
+        let bad = || PatchError::Invalid("invalid patch format of retainKeys".to_string());
+        let list = retain.as_array().ok_or_else(bad)?;
         let keep: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
         if keep.len() != list.len() {
-            return Err(PatchError::Invalid(format!(
-                "invalid patch: $retainKeys must be a list of strings, got {retain}"
-            )));
+            return Err(bad());
         }
         // A null only clears the field, so it need not be listed.
         let set_keys = patch
@@ -197,9 +189,7 @@ fn merge_map(
             .filter(|(k, v)| !k.starts_with('$') && !v.is_null());
         for (key, _) in set_keys {
             if !keep.contains(&key.as_str()) {
-                return Err(PatchError::Invalid(format!(
-                    "{key} is not present in the $retainKeys list: {retain}"
-                )));
+                return Err(bad());
             }
         }
         original.retain(|k, _| keep.contains(&k.as_str()));
@@ -211,9 +201,9 @@ fn merge_map(
             continue;
         };
         let Some(remove) = values.as_array() else {
-            return Err(PatchError::Invalid(format!(
-                "invalid patch: {key} must be a list, got {values}"
-            )));
+            return Err(PatchError::Invalid(
+                "invalid patch format of primitive list".to_string(),
+            ));
         };
         if let Some(Value::Array(items)) = original.get_mut(field) {
             items.retain(|v| !remove.contains(v));
@@ -240,6 +230,12 @@ fn merge_map(
             (None, Value::Array(p)) if strategy != ListStrategy::Replace => Some(Value::Array(
                 merge_list(Vec::new(), p, strategy, child_ty, order)?,
             )),
+            // A deleted map the original lacks is not added.
+            (None, Value::Object(p))
+                if p.get(DIRECTIVE).and_then(Value::as_str) == Some("delete") =>
+            {
+                None
+            }
             (None, Value::Object(p)) => merge_map(Map::new(), p, child_ty)?.map(Value::Object),
             (_, other) => Some(strip_directives(other)),
         };
@@ -308,7 +304,7 @@ fn merge_list(
         };
         let Some(id) = item_map.get(key) else {
             return Err(PatchError::MissingMergeKey {
-                item: item.to_string(),
+                item: go_fmt(item),
                 key: key.to_string(),
             });
         };
@@ -318,11 +314,16 @@ fn merge_list(
                 merged.retain(|o| o.get(key) != Some(id));
                 continue;
             }
-            Some("merge") | None => {}
+            None => {}
+            Some("merge") => {
+                return Err(PatchError::Invalid(
+                    "merging lists cannot yet be specified in the patch".to_string(),
+                ));
+            }
             Some(other) => {
                 return Err(PatchError::UnknownPatchType {
                     kind: other.to_string(),
-                    map: item.to_string(),
+                    map: go_fmt(item),
                 });
             }
         }
@@ -371,10 +372,10 @@ fn reorder(
     };
     let patch_order: Vec<Value> = match order {
         Some(Value::Array(o)) => o.iter().map(&ident).collect(),
-        Some(other) => {
-            return Err(PatchError::Invalid(format!(
-                "invalid patch: $setElementOrder must be a list, got {other}"
-            )));
+        Some(_) => {
+            return Err(PatchError::Invalid(
+                "invalid patch format of setElementOrder list".to_string(),
+            ));
         }
         None => patch.iter().map(&ident).collect(),
     };
@@ -428,6 +429,27 @@ fn strip_directives_map(m: &Map<String, Value>) -> Map<String, Value> {
         .filter(|(k, v)| !k.starts_with('$') && !v.is_null())
         .map(|(k, v)| (k.clone(), strip_directives(v)))
         .collect()
+}
+
+/// A value printed like Go's `%v` prints the decoded JSON
+/// (`map[image:x name:app]`, `[a b]`), for upstream-identical messages.
+fn go_fmt(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(go_fmt).collect::<Vec<_>>().join(" ")
+        ),
+        Value::Object(m) => format!(
+            "map[{}]",
+            m.iter()
+                .map(|(k, v)| format!("{k}:{}", go_fmt(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        other => other.to_string(),
+    }
 }
 
 fn value_text(v: &Value) -> String {
@@ -990,11 +1012,13 @@ mod tests {
     fn patch_delete_directive_on_map() {
         let out = strategic_merge(
             &deployment(),
-            &json!({"spec":{"strategy":{"$patch":"delete"}}}),
+            &json!({"spec":{"strategy":{"$patch":"delete"},"paused":{"$patch":"delete"}}}),
             "Deployment",
         )
         .unwrap();
-        assert!(out["spec"].get("strategy").is_none());
+        // Upstream empties the map; a field the original lacks is not added.
+        assert_eq!(out["spec"]["strategy"], json!({}));
+        assert!(out["spec"].get("paused").is_none());
     }
 
     #[test]
@@ -1015,10 +1039,7 @@ mod tests {
 
         let bad = json!({"spec":{"strategy":{"$retainKeys":["type"],"rollingUpdate":{}}}});
         let err = strategic_merge(&deployment(), &bad, "Deployment").unwrap_err();
-        assert!(
-            err.to_string().contains("rollingUpdate is not present"),
-            "{err}"
-        );
+        assert_eq!(err.to_string(), "invalid patch format of retainKeys");
     }
 
     #[test]
@@ -1030,9 +1051,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, PatchError::MissingMergeKey { ref key, .. } if key == "name"));
-        assert!(
-            err.to_string()
-                .contains("does not contain declared merge key: name")
+        assert_eq!(
+            err.to_string(),
+            "map: map[image:x] does not contain declared merge key: name"
+        );
+        let err = strategic_merge(
+            &deployment(),
+            &json!({"spec":{"template":{"spec":{"containers":[{"$patch":"merge","name":"app"}]}}}}),
+            "Deployment",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "merging lists cannot yet be specified in the patch"
         );
 
         let err = strategic_merge(
@@ -1041,9 +1072,9 @@ mod tests {
             "Deployment",
         )
         .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("Unknown patch type: bogus in map")
+        assert_eq!(
+            err.to_string(),
+            "unknown patch type: bogus in map: map[$patch:bogus]"
         );
         assert!(strategic_merge(&deployment(), &json!([1]), "Deployment").is_err());
     }
