@@ -53,6 +53,8 @@ pub struct Shell {
     exported: Vec<String>,
     positional: Vec<String>,
     last_status: i32,
+    /// `exit` ran: an interactive session should end.
+    exited: bool,
     sleeper: Box<dyn FnMut(Duration) + Send>,
 }
 
@@ -78,6 +80,7 @@ impl Shell {
             exported: Vec::new(),
             positional: vec!["sh".to_string()],
             last_status: 0,
+            exited: false,
             sleeper: Box::new(std::thread::sleep),
         };
         let defaults = [
@@ -105,6 +108,24 @@ impl Shell {
 
     pub fn cwd(&self) -> &str {
         &self.cwd
+    }
+
+    /// Whether a script ran `exit` (an interactive session then ends).
+    pub fn has_exited(&self) -> bool {
+        self.exited
+    }
+
+    /// busybox ash's default root prompt (`\w # `): `/data # `, `~ # ` at home.
+    pub fn prompt(&self) -> String {
+        let home = self.vars.get("HOME").map(String::as_str).unwrap_or("/root");
+        let dir = if self.cwd == home {
+            "~".to_string()
+        } else if let Some(rest) = self.cwd.strip_prefix(&format!("{home}/")) {
+            format!("~/{rest}")
+        } else {
+            self.cwd.clone()
+        };
+        format!("{dir} # ")
     }
 
     fn export(&mut self, name: &str, value: &str) {
@@ -198,6 +219,7 @@ impl Shell {
                 Status::Code(c) => self.last_status = c,
                 Status::Exit(c) => {
                     self.last_status = c;
+                    self.exited = true;
                     break;
                 }
             }
@@ -593,6 +615,7 @@ impl Shell {
                     exported: self.exported.clone(),
                     positional: vec![name.clone()],
                     last_status: 0,
+                    exited: false,
                     sleeper: Box::new(|_| {}),
                 };
                 std::mem::swap(&mut sub.sleeper, &mut self.sleeper);
@@ -1843,6 +1866,20 @@ mod tests {
         assert!(text.contains("/dev/vda1 on /data type ext4 (rw,relatime)\n"));
         assert!(text.contains("tmpfs on /etc/config type tmpfs (ro,relatime)\n"));
         assert!(text.contains("tmpfs on /dev type tmpfs"));
+    }
+
+    #[test]
+    fn interactive_state_persists_between_lines() {
+        let mut f = fixture();
+        assert_eq!(f.shell.prompt(), "/ # ");
+        f.shell.run_script("mkdir -p /root && cd /data", b"");
+        assert_eq!(f.shell.prompt(), "/data # ");
+        f.shell.run_script("cd", b"");
+        assert_eq!(f.shell.prompt(), "~ # ");
+        assert!(!f.shell.has_exited());
+        let out = f.shell.run_script("exit 5", b"");
+        assert_eq!(out.exit_code, 5);
+        assert!(f.shell.has_exited());
     }
 
     #[test]

@@ -304,6 +304,8 @@ pub struct LineResult {
     pub output: Output,
     /// The shell exited (`exit`): the session ends with `output.exit_code`.
     pub exit: bool,
+    /// The prompt to show next (it follows `cd`); `None` keeps the last one.
+    pub prompt: Option<String>,
 }
 
 /// Runs an interactive session (`kubectl exec -it ... -- sh`): shows
@@ -315,7 +317,7 @@ pub async fn run_interactive<S, F>(
     mut ws: WebSocketStream<S>,
     protocol: Protocol,
     request: &ExecRequest,
-    prompt: &str,
+    prompt: String,
     mut on_line: F,
 ) -> Result<i32, SessionError>
 where
@@ -323,6 +325,7 @@ where
     F: FnMut(&str) -> LineResult,
 {
     let _ = protocol;
+    let mut prompt = prompt;
     let echo = request.tty;
     let send = |data: Vec<u8>| Message::Binary(encode(STDOUT, &data).into());
     if echo {
@@ -356,6 +359,9 @@ where
                     send_output(&mut ws, request, &result.output).await?;
                     if result.exit {
                         break 'session;
+                    }
+                    if let Some(p) = result.prompt {
+                        prompt = p;
                     }
                     if echo {
                         echoed.extend_from_slice(prompt.as_bytes());
@@ -536,13 +542,16 @@ mod tests {
             ..ExecRequest::default()
         };
         let task = tokio::spawn(async move {
-            run_interactive(server, Protocol::V5, &req, "/ # ", |line| LineResult {
-                output: Output {
-                    stdout: format!("ran {line}\n").into_bytes(),
-                    stderr: Vec::new(),
-                    exit_code: if line == "exit" { 0 } else { 1 },
-                },
-                exit: line == "exit",
+            run_interactive(server, Protocol::V5, &req, "/ # ".into(), |line| {
+                LineResult {
+                    output: Output {
+                        stdout: format!("ran {line}\n").into_bytes(),
+                        stderr: Vec::new(),
+                        exit_code: if line == "exit" { 0 } else { 1 },
+                    },
+                    exit: line == "exit",
+                    prompt: Some("/data # ".into()),
+                }
             })
             .await
             .unwrap()
@@ -562,7 +571,7 @@ mod tests {
             .collect();
         let text = String::from_utf8_lossy(&stdout);
         assert!(
-            text.starts_with("/ # lx\x08 \x08s\r\nran ls\r\n/ # "),
+            text.starts_with("/ # lx\x08 \x08s\r\nran ls\r\n/data # "),
             "{text:?}"
         );
         assert!(text.ends_with("ran exit\r\n"), "{text:?}");
