@@ -643,8 +643,9 @@ impl Shell {
     fn ls(&self, args: &[String], out: &mut Vec<u8>, err: &mut Vec<u8>) -> i32 {
         let (flags, paths) = split_flags(args);
         let long = flags.contains('l');
+        let human = flags.contains('h');
         let all = flags.contains('a');
-        if let Some(bad) = flags.chars().find(|c| !"la1".contains(*c)) {
+        if let Some(bad) = flags.chars().find(|c| !"la1h".contains(*c)) {
             let _ = writeln!(err, "ls: unrecognized option: {bad}");
             let _ = writeln!(
                 err,
@@ -679,7 +680,7 @@ impl Shell {
         files.sort_by(|a, b| a.0.cmp(&b.0));
         dirs.sort();
         for (name, r) in &files {
-            self.ls_entry(name, &r.host, long, out);
+            self.ls_entry(name, &r.host, long, human, out);
         }
         let headers = files.len() + dirs.len() > 1;
         for (i, d) in dirs.iter().enumerate() {
@@ -722,7 +723,7 @@ impl Shell {
             }
             for n in &names {
                 match self.resolve(&dir_path(n)) {
-                    Ok(r) => self.ls_entry(n, &r.host, long, out),
+                    Ok(r) => self.ls_entry(n, &r.host, long, human, out),
                     Err(_) => {
                         let _ = writeln!(out, "{n}");
                     }
@@ -732,7 +733,7 @@ impl Shell {
         code
     }
 
-    fn ls_entry(&self, name: &str, host: &Path, long: bool, out: &mut Vec<u8>) {
+    fn ls_entry(&self, name: &str, host: &Path, long: bool, human: bool, out: &mut Vec<u8>) {
         if !long {
             let _ = writeln!(out, "{name}");
             return;
@@ -762,7 +763,11 @@ impl Shell {
             meta.nlink(),
             "root",
             "root",
-            meta.len(),
+            if human {
+                human_size(meta.len())
+            } else {
+                meta.len().to_string()
+            },
         );
     }
 
@@ -1842,6 +1847,13 @@ mod tests {
             "{line}"
         );
         assert!(line.ends_with(" f"));
+        std::fs::write(f.root.volume("pv-1").unwrap().join("big"), vec![0u8; 5000]).unwrap();
+        let out = sh(&mut f, "ls -lh /data/big");
+        assert!(
+            out.stdout_text().contains("     4.9K "),
+            "{}",
+            out.stdout_text()
+        );
     }
 
     #[test]
