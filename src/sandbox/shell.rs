@@ -552,7 +552,7 @@ impl Shell {
             "mkdir" => self.mkdir(args, err),
             "rm" => self.rm(args, err),
             "touch" => self.touch(args, err),
-            "df" => self.df(args, out),
+            "df" => self.df(args, out, err),
             "mount" => self.mount_table(out),
             "pwd" => {
                 let _ = writeln!(out, "{}", self.cwd);
@@ -1037,9 +1037,39 @@ impl Shell {
         0
     }
 
-    fn df(&self, args: &[String], out: &mut Vec<u8>) -> i32 {
-        let (flags, _) = split_flags(args);
+    fn df(&self, args: &[String], out: &mut Vec<u8>, err: &mut Vec<u8>) -> i32 {
+        let (flags, paths) = split_flags(args);
         let human = flags.contains('h');
+        let all = self.filesystems();
+        // `df PATH` shows the filesystem holding PATH (longest mount prefix).
+        let mut shown: Vec<&Fs> = Vec::new();
+        let mut code = 0;
+        for p in &paths {
+            let target = match self.resolve(p) {
+                Ok(r) if r.host.exists() || self.is_mount_point(&r.container_path) => {
+                    r.container_path
+                }
+                _ => {
+                    let _ = writeln!(err, "df: {p}: can't find mount point");
+                    code = 1;
+                    continue;
+                }
+            };
+            let holder = all
+                .iter()
+                .filter(|fs| {
+                    fs.target == "/"
+                        || target == fs.target
+                        || target.starts_with(&format!("{}/", fs.target))
+                })
+                .max_by_key(|fs| fs.target.len());
+            if let Some(fs) = holder {
+                shown.push(fs);
+            }
+        }
+        if paths.is_empty() {
+            shown = all.iter().collect();
+        }
         if human {
             let _ = writeln!(
                 out,
@@ -1051,7 +1081,7 @@ impl Shell {
                 "Filesystem           1K-blocks      Used Available Use% Mounted on"
             );
         }
-        for fs in self.filesystems() {
+        for fs in shown {
             let used = fs.dir.as_deref().map(disk_usage).unwrap_or(0).min(fs.size);
             let avail = fs.size - used;
             let pct = if fs.size == 0 {
@@ -1086,7 +1116,7 @@ impl Shell {
                 );
             }
         }
-        0
+        code
     }
 }
 
@@ -1870,6 +1900,13 @@ mod tests {
         let data = text.lines().find(|l| l.ends_with(" /data")).unwrap();
         assert!(data.starts_with("/dev/vda1                 1.0G"), "{data}");
         let out = sh(&mut f, "df");
+        assert!(out.stdout_text().contains("1K-blocks"));
+        let out = sh(&mut f, "df -h /data/");
+        let text = out.stdout_text();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.ends_with(" /data\n"), "{text}");
+        let out = sh(&mut f, "df /nope");
+        assert_eq!(out.stderr_text(), "df: /nope: can't find mount point\n");
         assert!(out.stdout_text().contains("1K-blocks"));
 
         let out = sh(&mut f, "mount");
