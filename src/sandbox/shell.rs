@@ -56,7 +56,13 @@ pub struct Shell {
     /// `exit` ran: an interactive session should end.
     exited: bool,
     sleeper: Box<dyn FnMut(Duration) + Send>,
+    /// Receives (stdout, stderr) after each pipeline of a script, so a
+    /// long-running container's log shows lines as they are printed.
+    sink: Option<OutputSink>,
 }
+
+/// A callback for streamed output: (stdout bytes, stderr bytes).
+pub type OutputSink = Box<dyn FnMut(&[u8], &[u8]) + Send>;
 
 /// How a command ended: normally, or by `exit` (which stops the script).
 enum Status {
@@ -82,6 +88,7 @@ impl Shell {
             last_status: 0,
             exited: false,
             sleeper: Box::new(std::thread::sleep),
+            sink: None,
         };
         let defaults = [
             (
@@ -101,6 +108,13 @@ impl Shell {
     }
 
     /// Replaces how `sleep` waits (tests use a no-op; servers may cap it).
+    /// Streams output to `sink` after each pipeline instead of collecting it
+    /// all (what is streamed is no longer in the returned [`Output`]).
+    pub fn with_output_sink(mut self, sink: impl FnMut(&[u8], &[u8]) + Send + 'static) -> Self {
+        self.sink = Some(Box::new(sink));
+        self
+    }
+
     pub fn with_sleeper(mut self, sleeper: impl FnMut(Duration) + Send + 'static) -> Self {
         self.sleeper = Box::new(sleeper);
         self
@@ -215,7 +229,15 @@ impl Shell {
                 continue;
             }
             // Only the first command that reads stdin gets it.
-            match self.pipeline(&pipeline, stdin.take().unwrap_or(b""), &mut out) {
+            let status = self.pipeline(&pipeline, stdin.take().unwrap_or(b""), &mut out);
+            if let Some(sink) = &mut self.sink
+                && (!out.stdout.is_empty() || !out.stderr.is_empty())
+            {
+                sink(&out.stdout, &out.stderr);
+                out.stdout.clear();
+                out.stderr.clear();
+            }
+            match status {
                 Status::Code(c) => self.last_status = c,
                 Status::Exit(c) => {
                     self.last_status = c;
@@ -617,6 +639,7 @@ impl Shell {
                     last_status: 0,
                     exited: false,
                     sleeper: Box::new(|_| {}),
+                    sink: None,
                 };
                 std::mem::swap(&mut sub.sleeper, &mut self.sleeper);
                 let result = sub.exec(argv, stdin);

@@ -214,8 +214,17 @@ impl EmulatedApp for ShellApp {
                 }
             };
             let argv = ctx.argv();
+            let sink_log = Arc::clone(&ctx.log);
+            let sink = move |stdout: &[u8], stderr: &[u8]| {
+                for chunk in [stdout, stderr] {
+                    for line in String::from_utf8_lossy(chunk).lines() {
+                        sink_log(line);
+                    }
+                }
+            };
             let mut shell = Shell::new(ctx.fs.clone(), ctx.env.clone(), ctx.pod_name.clone())
-                .with_sleeper(sleeper);
+                .with_sleeper(sleeper)
+                .with_output_sink(sink);
             let log = Arc::clone(&ctx.log);
             let mut job = tokio::task::spawn_blocking(move || shell.exec(&argv, b""));
             let output = tokio::select! {
@@ -367,9 +376,21 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn shell_app_sleep_is_interrupted_by_stop() {
         let h = Harness::new();
-        let ctx = h.ctx("p", "w", "busybox", &["sh", "-c", "sleep 3600"]);
+        let ctx = h.ctx(
+            "p",
+            "w",
+            "busybox",
+            &["sh", "-c", "echo started; sleep 3600"],
+        );
         let handle = start(Box::new(ShellApp), ctx);
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The line is in the log while the script sleeps.
+        for _ in 0..200 {
+            if !h.log().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(h.log(), ["started"]);
         assert_eq!(handle.stop().await, EXIT_TERMINATED);
     }
 }
