@@ -176,6 +176,9 @@ impl Api {
         } else {
             Bytes::new()
         };
+        if !matches!(method, Method::GET | Method::POST) {
+            return self.unsupported(&method, &path);
+        }
         let (status, payload) = self.route(&method, &path, length, &body);
         if path != "/healthz" {
             (self.log)(&format!("{method} {path} -> {}", status.as_u16()));
@@ -192,6 +195,27 @@ impl Api {
                 http::HeaderValue::from_static("BaseHTTP/0.6 Python/3.12.12"),
             );
         }
+        response
+    }
+
+    /// Python's `http.server` answer to a method the handler lacks: an HTML
+    /// 501 page, logged twice through the script's `log_message`.
+    fn unsupported(&self, method: &Method, path: &str) -> Response<Full<Bytes>> {
+        let message = format!("Unsupported method ('{method}')");
+        (self.log)(&format!("{method} {path} -> {message}"));
+        (self.log)(&format!("{method} {path} -> 501"));
+        let page = format!(
+            "<!DOCTYPE HTML>\n<html lang=\"en\">\n    <head>\n        <meta charset=\"utf-8\">\n        \
+             <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n        \
+             <p>Error code: 501</p>\n        <p>Message: {message}.</p>\n        \
+             <p>Error code explanation: 501 - Server does not support this operation.</p>\n    </body>\n</html>\n"
+        );
+        let mut response = Response::new(Full::new(Bytes::from(page)));
+        *response.status_mut() = StatusCode::NOT_IMPLEMENTED;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/html;charset=utf-8"),
+        );
         response
     }
 
@@ -554,6 +578,12 @@ mod tests {
             request(addr, "GET", "/x", "").await,
             (404, r#"{"error": "no route for GET /x"}"#.into())
         );
+        let (status, page) = request(addr, "PUT", "/messages", "").await;
+        assert_eq!(status, 501);
+        assert!(
+            page.contains("<p>Message: Unsupported method ('PUT').</p>"),
+            "{page}"
+        );
         assert_eq!(handle.stop().await, EXIT_TERMINATED);
         assert_eq!(h.netns.lookup("p1", 8080), None, "port released on stop");
 
@@ -568,6 +598,8 @@ mod tests {
                 "GET /messages -> 200",
                 "POST /messages -> 400",
                 "GET /x -> 404",
+                "PUT /messages -> Unsupported method ('PUT')",
+                "PUT /messages -> 501",
             ]
         );
     }
