@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use kubetutor::sandbox::fsroot::{ContainerFs, MountKind, SandboxRoot};
 use kubetutor::sandbox::shell::Shell;
-use kubetutor::sandbox::wsexec::{ExecRequest, Protocol, run_session};
+use kubetutor::sandbox::wsexec::{ExecRequest, LineResult, Protocol, run_interactive, run_session};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
@@ -75,6 +75,22 @@ async fn serve(stream: TcpStream, fs: ContainerFs) {
             .await
             .unwrap();
         let protocol = chosen.lock().unwrap().unwrap();
+        if request.tty {
+            // `kubectl exec -it ... -- sh`: a line-by-line session.
+            let mut shell = Shell::new(fs, Vec::new(), "web");
+            let prompt = shell.prompt();
+            run_interactive(ws, protocol, &request, prompt, move |line| {
+                let output = shell.run_script(line, b"");
+                LineResult {
+                    output,
+                    exit: shell.has_exited(),
+                    prompt: Some(shell.prompt()),
+                }
+            })
+            .await
+            .unwrap();
+            return;
+        }
         let argv = request.command.clone();
         run_session(ws, protocol, &request, move |stdin| {
             Shell::new(fs, Vec::new(), "web").exec(&argv, &stdin)
@@ -119,12 +135,8 @@ async fn kubectl(dir: &Path, args: &[&str], stdin: &[u8]) -> (i32, String, Strin
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_exec_runs_the_mini_shell() {
-    if !Path::new(KUBECTL).exists() {
-        eprintln!("skipped: {KUBECTL} not installed");
-        return;
-    }
+/// Starts the stub API server over a fresh data dir; writes its kubeconfig.
+async fn start_server() -> (tempfile::TempDir, SandboxRoot) {
     let tmp = tempfile::tempdir().unwrap();
     let root = SandboxRoot::new(tmp.path().join("data")).unwrap();
     let mut fs = ContainerFs::new(root.container_rootfs("uid-1", "app").unwrap());
@@ -154,6 +166,16 @@ async fn kubectl_exec_runs_the_mini_shell() {
         ),
     )
     .unwrap();
+    (tmp, root)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_runs_the_mini_shell() {
+    if !Path::new(KUBECTL).exists() {
+        eprintln!("skipped: {KUBECTL} not installed");
+        return;
+    }
+    let (tmp, root) = start_server().await;
 
     let (code, out, err) = kubectl(
         tmp.path(),
@@ -195,4 +217,41 @@ async fn kubectl_exec_runs_the_mini_shell() {
     )
     .await;
     assert_eq!((code, out.as_str()), (0, "from stdin\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_exec_it_gets_an_interactive_shell() {
+    if !Path::new(KUBECTL).exists() || !Path::new("/usr/bin/script").exists() {
+        eprintln!("skipped: kubectl or script(1) not installed");
+        return;
+    }
+    let (tmp, root) = start_server().await;
+    // script(1) gives kubectl the terminal `-t` requires; its stdin is ours.
+    let command = format!(
+        "{KUBECTL} --kubeconfig {} --cache-dir {} exec -it web -- sh",
+        tmp.path().join("kubeconfig").display(),
+        tmp.path().join("cache").display()
+    );
+    let mut child = tokio::process::Command::new("/usr/bin/script")
+        .args(["-qfec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input
+        .write_all(b"cd /data\recho typed > t\rexit 4\r")
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    drop(input);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/data # "), "{text}");
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    let real = root.empty_dir("uid-1", "data").unwrap().join("t");
+    assert_eq!(std::fs::read_to_string(real).unwrap(), "typed\n");
 }
