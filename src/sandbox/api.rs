@@ -176,7 +176,9 @@ async fn dispatch(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<B
 }
 
 fn self_subject_access_review(req: &Req<'_>) -> Result<Response<Body>, ApiError> {
-    let body = decode_json_or_yaml(req)?;
+    // Everything is allowed, so a body we cannot read (kubectl sends
+    // protobuf here) still gets an answer.
+    let body = decode_json_or_yaml(req).unwrap_or_default();
     Ok(h::json(
         201,
         &json!({

@@ -12,7 +12,9 @@ pub const CONTEXT: &str = "kubetutor-sandbox";
 /// The namespace the context points at.
 pub const NAMESPACE: &str = "kubetutor";
 
-/// The kubeconfig text.
+/// The kubeconfig text. kubectl sends no credentials to a plain-HTTP
+/// server, except the server URL's userinfo (as Basic auth), so the token
+/// is there too; kube-rs sends the `token` as a bearer token.
 pub fn render(addr: SocketAddr, token: &str) -> String {
     format!(
         "apiVersion: v1\n\
@@ -20,7 +22,7 @@ kind: Config\n\
 clusters:\n\
 - name: {CONTEXT}\n\
 \x20 cluster:\n\
-\x20   server: http://{addr}\n\
+\x20   server: http://{CONTEXT}:{token}@{addr}\n\
 users:\n\
 - name: {CONTEXT}\n\
 \x20 user:\n\
@@ -89,7 +91,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("kubeconfig");
         let text = render("127.0.0.1:1234".parse().unwrap(), "abc");
-        assert!(text.contains("server: http://127.0.0.1:1234"));
+        assert!(text.contains("server: http://kubetutor-sandbox:abc@127.0.0.1:1234"));
         assert!(text.contains("namespace: kubetutor"));
         write_private(&p, &text).unwrap();
         #[cfg(unix)]

@@ -74,10 +74,24 @@ fn authorized(ctx: &Ctx, req: &Request<Incoming>) -> bool {
         return false;
     };
     let Ok(v) = v.to_str() else { return false };
-    match v.strip_prefix("Bearer ") {
-        Some(t) => constant_time_eq(t.trim().as_bytes(), ctx.token.as_bytes()),
-        None => false,
+    if let Some(t) = v.strip_prefix("Bearer ") {
+        return constant_time_eq(t.trim().as_bytes(), ctx.token.as_bytes());
     }
+    // kubectl sends no credentials to a plain-HTTP server except the
+    // userinfo of the server URL, as Basic auth: the token is the password.
+    if let Some(b) = v.strip_prefix("Basic ") {
+        use base64::Engine as _;
+        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b.trim()) else {
+            return false;
+        };
+        let Ok(text) = String::from_utf8(raw) else {
+            return false;
+        };
+        return text
+            .split_once(':')
+            .is_some_and(|(_, pass)| constant_time_eq(pass.as_bytes(), ctx.token.as_bytes()));
+    }
+    false
 }
 
 fn version() -> serde_json::Value {

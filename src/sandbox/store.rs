@@ -391,6 +391,16 @@ impl Store {
         meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
         meta["generation"] = json!(1);
         defaults::apply(res, &mut obj);
+        if res.group.is_empty()
+            && res.plural == "persistentvolumeclaims"
+            && obj["spec"].is_object()
+            && obj["spec"].get("storageClassName").is_none()
+        {
+            // What the DefaultStorageClass admission plugin does.
+            if let Some(class) = self.default_storage_class() {
+                obj["spec"]["storageClassName"] = json!(class);
+            }
+        }
         let _guard = lock(&self.inner.write_lock);
         let ns = namespace_of(&obj).to_string();
         if res.namespaced {
@@ -444,6 +454,20 @@ impl Store {
         }
         let mut done = self.commit(changes)?;
         Ok(done.swap_remove(0))
+    }
+
+    /// The name of the default StorageClass, if one is marked so.
+    pub fn default_storage_class(&self) -> Option<String> {
+        let (classes, _) = self.list(resources::get("storageclasses.storage.k8s.io"), None);
+        classes
+            .iter()
+            .filter(|c| {
+                let a = &c["metadata"]["annotations"];
+                a["storageclass.kubernetes.io/is-default-class"] == "true"
+                    || a["storageclass.beta.kubernetes.io/is-default-class"] == "true"
+            })
+            .map(|c| name_of(c).to_string())
+            .next()
     }
 
     fn generate_name(&self, res: &ResourceDef, ns: &str, prefix: &str) -> String {
