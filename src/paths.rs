@@ -1,1 +1,90 @@
 //! Where kubetutor keeps its files.
+//!
+//! Everything lives under one data directory so that `reset` and the sandbox's
+//! `--reset` know exactly what they own. `KUBETUTOR_DATA_DIR` overrides the
+//! platform default (tests and classrooms use it).
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// Environment variable that overrides the data directory.
+pub const DATA_DIR_ENV: &str = "KUBETUTOR_DATA_DIR";
+
+/// The data directory: `$KUBETUTOR_DATA_DIR`, else the platform's data dir
+/// (`~/.local/share/kubetutor` on Linux, `~/Library/Application
+/// Support/dev.kubetutor.kubetutor` on macOS).
+pub fn data_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("dev", "kubetutor", "kubetutor")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .context(
+            "cannot find a home directory for kubetutor's data; \
+             set KUBETUTOR_DATA_DIR to a writable directory",
+        )
+}
+
+/// The progress file inside a data directory.
+pub fn progress_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("progress.json")
+}
+
+/// The embedded sandbox's own directory inside a data directory.
+pub fn sandbox_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("sandbox")
+}
+
+/// Where the course writes the manifests a learner applies and edits.
+pub fn lab_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("lab")
+}
+
+/// Writes `bytes` to `path` so that a crash at any moment leaves either the old
+/// file or the new one, never a torn mix: temp file in the same directory,
+/// fsync, rename, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".to_owned());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)?;
+        // The rename is only durable once the directory entry is on disk.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_atomic_replaces_content_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("p.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("p.json")]);
+    }
+}
