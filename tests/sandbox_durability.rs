@@ -48,6 +48,8 @@ impl Drop for ChildSandbox {
     }
 }
 
+// The child is waited for in `ChildSandbox::drop`.
+#[allow(clippy::zombie_processes)]
 fn spawn_child(dir: &Path) -> ChildSandbox {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
