@@ -177,4 +177,3 @@ pub fn reset(data_dir: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
