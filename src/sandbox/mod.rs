@@ -7,17 +7,21 @@
 
 pub mod api;
 pub mod apps;
+pub mod controllers;
 pub mod defaults;
 pub mod discovery;
 pub mod fsroot;
 pub mod http;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod netns;
 pub mod openapi;
 pub mod patch;
 pub mod patching;
+pub mod podapi;
 pub mod protobuf;
 pub mod resources;
+pub mod scheduler;
 pub mod selectors;
 pub mod server;
 pub mod shell;
@@ -51,6 +55,8 @@ pub struct SandboxConfig {
     pub data_dir: PathBuf,
     /// The port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// Controller and kubelet tunables (back-off delays...).
+    pub runtime: controllers::RuntimeConfig,
 }
 
 impl SandboxConfig {
@@ -58,6 +64,7 @@ impl SandboxConfig {
         SandboxConfig {
             data_dir: data_dir.into(),
             port: 0,
+            runtime: controllers::RuntimeConfig::default(),
         }
     }
 }
@@ -70,6 +77,8 @@ pub struct Sandbox {
     store: Store,
     cancel: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
+    runtime: Arc<controllers::Runtime>,
+    controllers: Option<tokio::task::JoinHandle<()>>,
 }
 
 fn random_token() -> String {
@@ -105,12 +114,18 @@ impl Sandbox {
         let kubeconfig = cfg.data_dir.join(KUBECONFIG_FILE);
         kubeconfig::write_private(&kubeconfig, &kubeconfig::render(addr, &token))?;
         let cancel = CancellationToken::new();
+        let root = fsroot::SandboxRoot::new(&cfg.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot use the sandbox data directory: {e}"))?;
+        let runtime =
+            controllers::Runtime::new(store.clone(), root, cfg.runtime.clone(), cancel.clone());
         let ctx = Arc::new(server::Ctx {
             store: store.clone(),
             token: token.clone(),
             addr,
+            runtime: Some(runtime.clone()),
         });
         let task = tokio::spawn(server::serve(listener, ctx, cancel.clone()));
+        let controllers = tokio::spawn(controllers::run(runtime.clone()));
         Ok(Sandbox {
             addr,
             kubeconfig,
@@ -118,6 +133,8 @@ impl Sandbox {
             store,
             cancel,
             task: Some(task),
+            runtime,
+            controllers: Some(controllers),
         })
     }
 
@@ -141,10 +158,18 @@ impl Sandbox {
         &self.store
     }
 
-    /// Stops serving and waits for every connection to close.
+    /// The controllers, scheduler and kubelet (running containers, logs).
+    pub fn runtime(&self) -> &Arc<controllers::Runtime> {
+        &self.runtime
+    }
+
+    /// Stops serving and every container, and waits for both.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if let Some(task) = self.controllers.take() {
             let _ = task.await;
         }
     }

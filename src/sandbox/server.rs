@@ -30,6 +30,8 @@ pub struct Ctx {
     pub store: Store,
     pub token: String,
     pub addr: SocketAddr,
+    /// Running pods (logs, exec, proxy); None serves objects only.
+    pub runtime: Option<Arc<super::controllers::Runtime>>,
 }
 
 /// Accepts connections until `cancel` fires, then stops every connection.
