@@ -19,6 +19,7 @@ use super::api;
 use super::discovery;
 use super::http::{self as h, Body};
 use super::openapi;
+use super::podapi;
 use super::status::ApiError;
 use super::store::Store;
 
@@ -166,6 +167,12 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let Some(target) = api::parse_target(&segs) else {
         return h::error(&ApiError::path_not_found());
     };
+    if podapi::handles(&target) {
+        return match &ctx.runtime {
+            Some(rt) => podapi::handle(rt, target, req).await,
+            None => h::error(&ApiError::path_not_found()),
+        };
+    }
     let method = req.method().clone();
     let query = h::parse_query(req.uri().query());
     let content_type = req
