@@ -511,7 +511,7 @@ impl Env {
         let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
         cfg.start = lesson;
         cfg.connection = ConnectionInfo {
-            context: "none".into(),
+            context: String::new(),
             namespace: "kubetutor".into(),
             ..ConnectionInfo::default()
         };
