@@ -12,6 +12,27 @@ fn assets() -> String {
     format!("{}/assets/01-ephemeral", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A plain HTTP GET on 127.0.0.1:port; the response body.
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(
+        text.starts_with("HTTP/1.1 200") || text.starts_with("HTTP/1.0 200"),
+        "{text}"
+    );
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
+
 fn pod_names(out: &str) -> Vec<String> {
     out.split_whitespace()
         .map(|s| s.trim_start_matches("pod/").to_string())
@@ -108,6 +129,37 @@ async fn message_api_lesson_flow() {
     }
     let out = run(k(&["get", "--raw", proxy])).await;
     assert_eq!(out.matches("\"ada\"").count(), 2, "{out}");
+
+    // And through `kubectl proxy`, as the lesson does it.
+    let mut proxy_cmd = tokio::process::Command::new(&env.kubectl)
+        .arg("--kubeconfig")
+        .arg(env.sandbox.kubeconfig_path())
+        .args(["proxy", "--port=0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = proxy_cmd.stdout.take().unwrap();
+    let mut banner = Vec::new();
+    let port = loop {
+        use tokio::io::AsyncReadExt as _;
+        let mut buf = [0u8; 256];
+        let n = stdout.read(&mut buf).await.unwrap();
+        assert!(n > 0, "kubectl proxy exited");
+        banner.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&banner);
+        if let Some(p) = text
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+        {
+            break p;
+        }
+    };
+    let body = http_get(port, proxy).await;
+    assert_eq!(body.matches("\"ada\"").count(), 2, "{body}");
+    drop(proxy_cmd);
 
     // The file really is in the container's writable layer.
     let uid = run(k(&["get", "pod", &pod, "-o", "jsonpath={.metadata.uid}"])).await;

@@ -12,17 +12,25 @@ pub const CONTEXT: &str = "kubetutor-sandbox";
 /// The namespace the context points at.
 pub const NAMESPACE: &str = "kubetutor";
 
+/// The first path segment of the server URL, which carries the token.
+pub fn path_prefix(token: &str) -> String {
+    format!("{CONTEXT}-{token}")
+}
+
 /// The kubeconfig text. kubectl sends no credentials to a plain-HTTP
-/// server, except the server URL's userinfo (as Basic auth), so the token
-/// is there too; kube-rs sends the `token` as a bearer token.
+/// server (neither a token nor basic auth), and URL userinfo breaks its
+/// WebSocket dialer (`kubectl exec`: "malformed ws or wss URL"), so the
+/// token is the first segment of the server's path; kube-rs sends the
+/// `token` as a bearer token too.
 pub fn render(addr: SocketAddr, token: &str) -> String {
+    let prefix = path_prefix(token);
     format!(
         "apiVersion: v1\n\
 kind: Config\n\
 clusters:\n\
 - name: {CONTEXT}\n\
 \x20 cluster:\n\
-\x20   server: http://{CONTEXT}:{token}@{addr}\n\
+\x20   server: http://{addr}/{prefix}\n\
 users:\n\
 - name: {CONTEXT}\n\
 \x20 user:\n\
@@ -91,7 +99,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("kubeconfig");
         let text = render("127.0.0.1:1234".parse().unwrap(), "abc");
-        assert!(text.contains("server: http://kubetutor-sandbox:abc@127.0.0.1:1234"));
+        assert!(text.contains("server: http://127.0.0.1:1234/kubetutor-sandbox-abc\n"));
         assert!(text.contains("namespace: kubetutor"));
         write_private(&p, &text).unwrap();
         #[cfg(unix)]

@@ -30,6 +30,25 @@ use super::store::{self, name_of, namespace_of};
 
 /// Lines kept per container instance.
 const LOG_CAP: usize = 10_000;
+/// Directories of a fresh writable layer (the image's skeleton).
+const IMAGE_DIRS: &[&str] = &[
+    "bin",
+    "dev",
+    "etc",
+    "home",
+    "lib",
+    "proc",
+    "root",
+    "run",
+    "sbin",
+    "sys",
+    "tmp",
+    "usr/bin",
+    "usr/local/bin",
+    "var/lib",
+    "var/log",
+    "var/tmp",
+];
 /// How long a failed setup (missing ConfigMap...) waits before retrying.
 const RETRY: Duration = Duration::from_secs(2);
 
@@ -417,7 +436,21 @@ async fn run_pod(rt: Arc<Runtime>, prt: Arc<PodRt>) {
     *lock(&prt.init_done) = true;
     rt.wake();
     let mut handles = Vec::new();
-    for c in &prt.containers {
+    for (i, c) in prt.containers.iter().enumerate() {
+        if i > 0 {
+            // Containers start in order, as the kubelet starts them: the
+            // previous one gets a moment to open its ports first.
+            let prev = &prt.containers[i - 1];
+            for _ in 0..50 {
+                if prev.state().started_once || prt.cancel.is_cancelled() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if !sleep_or_cancel(Duration::from_millis(200), &prt.cancel).await {
+                break;
+            }
+        }
         let (rt2, prt2, c2, p2) = (rt.clone(), prt.clone(), c.clone(), policy.clone());
         handles.push(tokio::spawn(async move {
             supervise(&rt2, &prt2, &c2, &p2).await;
@@ -822,6 +855,10 @@ fn build_fs(rt: &Runtime, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Contain
         .root
         .container_rootfs(&prt.uid, &c.name)
         .map_err(|e| e.to_string())?;
+    // What every image has, so `echo x > /tmp/f` works as in busybox.
+    for d in IMAGE_DIRS {
+        let _ = std::fs::create_dir_all(rootfs.join(d));
+    }
     let mut fs = ContainerFs::new(rootfs);
     let vols = lock(&prt.volumes).clone().unwrap_or_default();
     for m in c.spec["volumeMounts"]

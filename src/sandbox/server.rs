@@ -97,6 +97,51 @@ fn authorized(ctx: &Ctx, req: &Request<Incoming>) -> bool {
     false
 }
 
+/// Strips the `/<context>-<token>` prefix the kubeconfig's server URL
+/// carries (see [`super::kubeconfig::render`]); true when it was there.
+fn strip_token_prefix(ctx: &Ctx, req: &mut Request<Incoming>) -> bool {
+    let prefix = super::kubeconfig::path_prefix(&ctx.token);
+    let path = req.uri().path();
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    let (first, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    if !constant_time_eq(first.as_bytes(), prefix.as_bytes()) {
+        return false;
+    }
+    let new = match req.uri().query() {
+        Some(q) => format!("/{tail}?{q}"),
+        None => format!("/{tail}"),
+    };
+    match new.parse::<http::Uri>() {
+        Ok(uri) => {
+            *req.uri_mut() = uri;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Service and pod proxy paths reach only the emulated apps, never the
+/// API: `kubectl proxy` and `kubectl get --raw` drop the server URL's path
+/// (where the token is) and send no credentials over plain HTTP, so these
+/// are served without the token.
+fn app_proxy(segs: &[&str]) -> bool {
+    matches!(
+        segs,
+        [
+            "api",
+            "v1",
+            "namespaces",
+            _,
+            "services" | "pods",
+            _,
+            "proxy",
+            ..
+        ]
+    )
+}
+
 fn version() -> serde_json::Value {
     json!({
         "major": "1",
@@ -116,7 +161,8 @@ fn version() -> serde_json::Value {
 }
 
 /// Routes one request.
-pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
+pub async fn route(ctx: &Ctx, mut req: Request<Incoming>) -> Response<Body> {
+    let by_path = strip_token_prefix(ctx, &mut req);
     let path = req.uri().path().to_string();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
@@ -124,7 +170,7 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         ["healthz" | "livez" | "readyz", ..] => return h::with_type(200, "text/plain", "ok"),
         _ => {}
     }
-    if !authorized(ctx, &req) {
+    if !by_path && !authorized(ctx, &req) && !app_proxy(&segs) {
         return h::error(&ApiError::unauthorized());
     }
     let accept = req

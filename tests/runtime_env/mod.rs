@@ -46,14 +46,18 @@ fn seq() -> u64 {
 
 impl Env {
     pub async fn kubectl(&self, args: &[&str]) -> (i32, String, String) {
-        let out = tokio::process::Command::new(&self.kubectl)
+        let run = tokio::process::Command::new(&self.kubectl)
             .arg("--kubeconfig")
             .arg(self.sandbox.kubeconfig_path())
             .arg("--cache-dir")
             .arg(self.dir.join("cache"))
             .args(args)
-            .output()
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), run)
             .await
+            .unwrap_or_else(|_| panic!("kubectl {args:?} hung"))
             .unwrap();
         (
             out.status.code().unwrap_or(-1),
