@@ -1,2 +1,10 @@
-//! Connection to a cluster (the embedded sandbox or a kubeconfig context) and
-//! the watchers that feed the cluster pane. Filled by the cluster issue.
+//! Connection to a cluster (the embedded sandbox or a kubeconfig context),
+//! the watchers that follow it, the snapshot they maintain, and what the
+//! cluster pane shows of it (rows and storage lineage).
+
+pub mod connection;
+pub mod printers;
+pub mod state;
+
+pub use connection::{ConnectOptions, ConnectionInfo, ConnectionState};
+pub use state::{ClusterState, ClusterUpdate, Object};
