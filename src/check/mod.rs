@@ -1,5 +1,7 @@
-//! The step checker (declarative conditions, probes, quizzes and sequences).
-//! Filled by the checker issue; the TUI already receives its results as
-//! `tui::event::AppEvent::Check`.
+//! The step checker: the check language (`spec`), its pure evaluation
+//! against the cluster snapshot (`eval`), and the engine that follows the
+//! active step, asks for logs and probes, and reports `CheckUpdate`s
+//! (`engine`).
 
+pub mod eval;
 pub mod spec;
