@@ -69,6 +69,9 @@ pub struct Matched {
     pub uid: Option<String>,
     /// The JSON a probe of this pod returned (for `seen_by`).
     pub probe_json: Option<Value>,
+    /// Controller uids above this object (ReplicaSet, then Deployment),
+    /// filled when a sequence binds it.
+    pub owners: Vec<String>,
 }
 
 /// The result of evaluating a condition.
@@ -128,7 +131,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The cached answer for `key` if fresh enough; records the need.
-    fn fetch(&mut self, key: IoKey) -> Option<&'a Fetched> {
+    pub fn fetch(&mut self, key: IoKey) -> Option<&'a Fetched> {
         let io: &'a IoCache = self.io;
         let got = io.get(&key).filter(|f| f.issued_at >= self.fresh_after);
         self.needs.insert(key);
@@ -260,12 +263,19 @@ fn describe_target(r: &ResourceCheck, ctx: &Ctx) -> String {
 }
 
 fn matched_of(o: &Object) -> Matched {
-    let m = o.meta();
+    matched_of_meta(o.kind(), o.meta())
+}
+
+fn matched_of_meta(
+    kind: Kind,
+    m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Matched {
     Matched {
-        kind: o.kind(),
+        kind,
         key: ObjKey::of(m),
         uid: m.uid.clone(),
         probe_json: None,
+        owners: Vec::new(),
     }
 }
 
@@ -1051,8 +1061,10 @@ pub fn field_holds(f: &FieldMatch, root: &Value, seen: Option<&Value>) -> Result
 #[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedProbe {
     pub request: ProbeRequest,
-    /// The pod probed (a pod target, or the only ready pod behind a service).
+    /// The pod probed (a pod target, or the only ready pod behind a
+    /// service); else the service.
     pub pod: Option<Matched>,
+    pub service: Option<Matched>,
     /// Human name of the target (`service msg-api`, `pod msg-api-7d9-x`).
     pub target: String,
 }
@@ -1097,6 +1109,7 @@ fn pod_matched(p: &Pod) -> Matched {
         key: ObjKey::of(&p.metadata),
         uid: p.metadata.uid.clone(),
         probe_json: None,
+        owners: Vec::new(),
     }
 }
 
@@ -1144,6 +1157,7 @@ pub fn resolve_probe(p: &HttpProbe, ctx: &Ctx) -> Result<ResolvedProbe, String> 
                 body,
             },
             pod,
+            service: Some(matched_of_meta(Kind::Service, &svc.metadata)),
             target: format!("service {svc_name}"),
         });
     }
@@ -1201,11 +1215,13 @@ pub fn resolve_probe(p: &HttpProbe, ctx: &Ctx) -> Result<ResolvedProbe, String> 
             body,
         },
         pod: Some(pod_matched(pod)),
+        service: None,
         target: format!("pod {name}"),
     })
 }
 
-fn eval_probe(p: &HttpProbe, ctx: &mut Ctx) -> Verdict {
+/// Evaluate an HTTP probe (a condition or a `probe_sees` stage).
+pub fn eval_probe(p: &HttpProbe, ctx: &mut Ctx) -> Verdict {
     let resolved = match resolve_probe(p, ctx) {
         Ok(r) => r,
         Err(e) => return Verdict::no(e),
@@ -1224,6 +1240,7 @@ fn eval_probe(p: &HttpProbe, ctx: &mut Ctx) -> Verdict {
         Ok(json) => {
             let matched = resolved
                 .pod
+                .or(resolved.service)
                 .map(|mut m| {
                     m.probe_json = json;
                     vec![m]

@@ -3,5 +3,6 @@
 //! active step, asks for logs and probes, and reports `CheckUpdate`s
 //! (`engine`).
 
+pub mod engine;
 pub mod eval;
 pub mod spec;

@@ -26,23 +26,22 @@ use std::time::{Duration, Instant};
 pub const TOMBSTONE_TTL: Duration = Duration::from_secs(3);
 
 /// One object of any kind the cluster pane and the checker look at.
-// Objects are moved once from the watcher into an `Arc`; boxing each
-// variant would only add an allocation.
-#[allow(clippy::large_enum_variant)]
+// Boxed so an object costs its own size, not the largest kind's (a
+// PersistentVolume is ~3.5 KB), in the store and in channels.
 #[derive(Debug, Clone)]
 pub enum Object {
-    Pod(Pod),
-    PersistentVolumeClaim(PersistentVolumeClaim),
-    PersistentVolume(PersistentVolume),
-    StorageClass(StorageClass),
-    Deployment(Deployment),
-    ReplicaSet(ReplicaSet),
-    ConfigMap(ConfigMap),
+    Pod(Box<Pod>),
+    PersistentVolumeClaim(Box<PersistentVolumeClaim>),
+    PersistentVolume(Box<PersistentVolume>),
+    StorageClass(Box<StorageClass>),
+    Deployment(Box<Deployment>),
+    ReplicaSet(Box<ReplicaSet>),
+    ConfigMap(Box<ConfigMap>),
     /// Metadata only: secret values are never fetched.
-    Secret(PartialObjectMeta<Secret>),
-    Service(Service),
-    Job(Job),
-    Event(CoreEvent),
+    Secret(Box<PartialObjectMeta<Secret>>),
+    Service(Box<Service>),
+    Job(Box<Job>),
+    Event(Box<CoreEvent>),
 }
 
 impl Object {
@@ -81,18 +80,18 @@ impl Object {
     /// The object as JSON, for field matchers. A secret is metadata only.
     pub fn to_json(&self) -> serde_json::Value {
         let r = match self {
-            Object::Pod(o) => serde_json::to_value(o),
-            Object::PersistentVolumeClaim(o) => serde_json::to_value(o),
-            Object::PersistentVolume(o) => serde_json::to_value(o),
-            Object::StorageClass(o) => serde_json::to_value(o),
-            Object::Deployment(o) => serde_json::to_value(o),
-            Object::ReplicaSet(o) => serde_json::to_value(o),
-            Object::ConfigMap(o) => serde_json::to_value(o),
+            Object::Pod(o) => serde_json::to_value(o.as_ref()),
+            Object::PersistentVolumeClaim(o) => serde_json::to_value(o.as_ref()),
+            Object::PersistentVolume(o) => serde_json::to_value(o.as_ref()),
+            Object::StorageClass(o) => serde_json::to_value(o.as_ref()),
+            Object::Deployment(o) => serde_json::to_value(o.as_ref()),
+            Object::ReplicaSet(o) => serde_json::to_value(o.as_ref()),
+            Object::ConfigMap(o) => serde_json::to_value(o.as_ref()),
             Object::Secret(o) => serde_json::to_value(&o.metadata)
                 .map(|m| serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": m})),
-            Object::Service(o) => serde_json::to_value(o),
-            Object::Job(o) => serde_json::to_value(o),
-            Object::Event(o) => serde_json::to_value(o),
+            Object::Service(o) => serde_json::to_value(o.as_ref()),
+            Object::Job(o) => serde_json::to_value(o.as_ref()),
+            Object::Event(o) => serde_json::to_value(o.as_ref()),
         };
         r.unwrap_or(serde_json::Value::Null)
     }
@@ -110,24 +109,24 @@ impl Object {
             serde_saphyr::from_str(yaml).map_err(|e| e.to_string())
         }
         Ok(match head.kind.as_str() {
-            "Pod" => Object::Pod(de(yaml)?),
-            "PersistentVolumeClaim" => Object::PersistentVolumeClaim(de(yaml)?),
-            "PersistentVolume" => Object::PersistentVolume(de(yaml)?),
-            "StorageClass" => Object::StorageClass(de(yaml)?),
-            "Deployment" => Object::Deployment(de(yaml)?),
-            "ReplicaSet" => Object::ReplicaSet(de(yaml)?),
-            "ConfigMap" => Object::ConfigMap(de(yaml)?),
+            "Pod" => Object::Pod(Box::new(de(yaml)?)),
+            "PersistentVolumeClaim" => Object::PersistentVolumeClaim(Box::new(de(yaml)?)),
+            "PersistentVolume" => Object::PersistentVolume(Box::new(de(yaml)?)),
+            "StorageClass" => Object::StorageClass(Box::new(de(yaml)?)),
+            "Deployment" => Object::Deployment(Box::new(de(yaml)?)),
+            "ReplicaSet" => Object::ReplicaSet(Box::new(de(yaml)?)),
+            "ConfigMap" => Object::ConfigMap(Box::new(de(yaml)?)),
             "Secret" => {
                 let s: Secret = de(yaml)?;
-                Object::Secret(PartialObjectMeta {
+                Object::Secret(Box::new(PartialObjectMeta {
                     types: None,
                     metadata: s.metadata,
                     _phantom: std::marker::PhantomData,
-                })
+                }))
             }
-            "Service" => Object::Service(de(yaml)?),
-            "Job" => Object::Job(de(yaml)?),
-            "Event" => Object::Event(de(yaml)?),
+            "Service" => Object::Service(Box::new(de(yaml)?)),
+            "Job" => Object::Job(Box::new(de(yaml)?)),
+            "Event" => Object::Event(Box::new(de(yaml)?)),
             other => return Err(format!("kind `{other}` is not watched by kubetutor")),
         })
     }
@@ -135,7 +134,6 @@ impl Object {
 
 /// What the watchers send: a connection change, or one watch event of one
 /// kind (the kind is needed for `Init`/`InitDone`, which carry no object).
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ClusterUpdate {
     Connection(ConnectionState),
@@ -366,6 +364,14 @@ impl ClusterState {
             .collect()
     }
 
+    /// The tombstone of one deleted object (any age still kept).
+    pub fn tombstone_of(&self, kind: Kind, key: &ObjKey) -> Option<&Tombstone> {
+        self.tombstones
+            .iter()
+            .rev()
+            .find(|t| t.kind == kind && &t.key == key)
+    }
+
     /// When the oldest tombstone expires (the pane redraws then).
     pub fn next_expiry(&self) -> Option<Instant> {
         self.tombstones
@@ -408,7 +414,7 @@ impl ClusterState {
 
     pub fn pods(&self) -> impl Iterator<Item = &Pod> {
         self.objects(Kind::Pod).filter_map(|o| match o {
-            Object::Pod(p) => Some(p),
+            Object::Pod(p) => Some(p.as_ref()),
             _ => None,
         })
     }
@@ -423,7 +429,7 @@ impl ClusterState {
     pub fn pvcs(&self) -> impl Iterator<Item = &PersistentVolumeClaim> {
         self.objects(Kind::PersistentVolumeClaim)
             .filter_map(|o| match o {
-                Object::PersistentVolumeClaim(p) => Some(p),
+                Object::PersistentVolumeClaim(p) => Some(p.as_ref()),
                 _ => None,
             })
     }
@@ -438,7 +444,7 @@ impl ClusterState {
     pub fn pvs(&self) -> impl Iterator<Item = &PersistentVolume> {
         self.objects(Kind::PersistentVolume)
             .filter_map(|o| match o {
-                Object::PersistentVolume(p) => Some(p),
+                Object::PersistentVolume(p) => Some(p.as_ref()),
                 _ => None,
             })
     }
@@ -467,7 +473,7 @@ impl ClusterState {
                         .is_some_and(|v| v == "true")
                 }) =>
             {
-                Some(s)
+                Some(s.as_ref())
             }
             _ => None,
         })
@@ -479,7 +485,7 @@ impl ClusterState {
         let mut out: Vec<&CoreEvent> = self
             .objects(Kind::Event)
             .filter_map(|o| match o {
-                Object::Event(e) => Some(e),
+                Object::Event(e) => Some(e.as_ref()),
                 _ => None,
             })
             .filter(|e| {
