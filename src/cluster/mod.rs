@@ -5,6 +5,7 @@
 pub mod connection;
 pub mod printers;
 pub mod state;
+pub mod watch;
 
 pub use connection::{ConnectOptions, ConnectionInfo, ConnectionState};
 pub use state::{ClusterState, ClusterUpdate, Object};
