@@ -3,6 +3,7 @@
 //! cluster pane shows of it (rows and storage lineage).
 
 pub mod connection;
+pub mod lineage;
 pub mod printers;
 pub mod state;
 pub mod watch;
