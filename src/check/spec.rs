@@ -128,6 +128,33 @@ impl Kind {
         !matches!(self, Kind::PersistentVolume | Kind::StorageClass)
     }
 
+    /// `apiVersion` of the kind (`v1`, `apps/v1`...).
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Kind::Deployment | Kind::ReplicaSet => "apps/v1",
+            Kind::StorageClass => "storage.k8s.io/v1",
+            Kind::Job => "batch/v1",
+            _ => "v1",
+        }
+    }
+
+    /// The resource name in API paths (`pods`, `persistentvolumeclaims`...).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Pod => "pods",
+            Kind::Deployment => "deployments",
+            Kind::ReplicaSet => "replicasets",
+            Kind::PersistentVolumeClaim => "persistentvolumeclaims",
+            Kind::PersistentVolume => "persistentvolumes",
+            Kind::StorageClass => "storageclasses",
+            Kind::ConfigMap => "configmaps",
+            Kind::Secret => "secrets",
+            Kind::Service => "services",
+            Kind::Job => "jobs",
+            Kind::Event => "events",
+        }
+    }
+
     /// Kinds whose objects carry a pod template (or are pods).
     fn has_pod_spec(self) -> bool {
         matches!(
@@ -1597,6 +1624,18 @@ sequence:
             eprintln!("{pos}: {msg}");
             assert!(!msg.is_empty());
         }
+    }
+
+    #[test]
+    fn kinds_know_their_api() {
+        assert_eq!(Kind::Deployment.api_version(), "apps/v1");
+        assert_eq!(
+            Kind::PersistentVolumeClaim.plural(),
+            "persistentvolumeclaims"
+        );
+        assert!(!Kind::StorageClass.is_namespaced());
+        let (_, msg) = err("resource: {kind: PersistentVolume, namespace: x}\n");
+        assert!(msg.contains("not namespaced"), "{msg}");
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! A lesson is one markdown file with YAML front matter; level-2 headings
 //! with an `{#id}` attribute are its steps. See `docs/lesson-format.md`.
 
+pub mod lint;
 pub mod model;
 pub mod parse;
 
+pub use lint::lint;
 pub use model::*;
 pub use parse::{markdown_options, parse_lesson};

@@ -48,28 +48,40 @@ pub(crate) struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineIndex { text, starts }
+        LineIndex {
+            text,
+            starts: line_starts(text),
+        }
     }
 
     pub(crate) fn pos(&self, offset: usize) -> Pos {
-        let offset = offset.min(self.text.len());
-        let line = self.starts.partition_point(|&s| s <= offset).max(1);
-        let start = self.starts[line - 1];
-        let col = self
-            .text
-            .get(start..offset)
-            .map(|s| s.chars().count())
-            .unwrap_or(0);
-        Pos { line, col: col + 1 }
+        pos_at(self.text, &self.starts, offset)
     }
+}
+
+fn line_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+    starts
+}
+
+fn pos_at(text: &str, starts: &[usize], offset: usize) -> Pos {
+    let offset = offset.min(text.len());
+    let line = starts.partition_point(|&s| s <= offset).max(1);
+    let start = starts.get(line - 1).copied().unwrap_or(0);
+    let col = text
+        .get(start..offset)
+        .map(|s| s.chars().count())
+        .unwrap_or(0);
+    Pos { line, col: col + 1 }
 }
 
 struct LessonParser<'a> {
     path: &'a str,
     /// The source with CRLF turned into LF (line numbers do not change).
     text: String,
+    /// Byte offset of each line start in `text`.
+    starts: Vec<usize>,
     /// Where the markdown body starts (after the front matter).
     body_start: usize,
     diags: Vec<Diagnostic>,
@@ -122,9 +134,11 @@ impl Mark {
 impl<'a> LessonParser<'a> {
     fn new(path: &'a str, text: &str) -> Self {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = text.replace("\r\n", "\n");
         LessonParser {
             path,
-            text: text.replace("\r\n", "\n"),
+            starts: line_starts(&text),
+            text,
             body_start: 0,
             diags: Vec::new(),
         }
@@ -179,7 +193,7 @@ impl<'a> LessonParser<'a> {
         };
         self.body_start = body_start;
         let yaml = self.text[yaml_start..yaml_end].to_string();
-        let first_line = LineIndex::new(&self.text).pos(yaml_start).line;
+        let first_line = self.pos(yaml_start).line;
         if yaml.trim().is_empty() {
             self.error(
                 Pos {
@@ -337,7 +351,7 @@ impl<'a> LessonParser<'a> {
     }
 
     fn pos(&self, offset: usize) -> Pos {
-        LineIndex::new(&self.text).pos(offset)
+        pos_at(&self.text, &self.starts, offset)
     }
 
     /// Verbatim markdown for `range`, without leading blank lines and

@@ -1,1 +1,21 @@
 //! The split-pane terminal UI.
+//!
+//! One task owns the state (`app::App`); every input (keys, signals,
+//! timers, cluster watchers, the checker) arrives as an `event::AppEvent`
+//! on one channel, and the screen is drawn only when an event changed
+//! something. Entry point: `run::run`.
+
+pub mod app;
+pub mod event;
+pub mod highlight;
+pub mod markdown;
+pub mod page;
+pub mod run;
+pub mod terminal;
+pub mod theme;
+pub mod ui;
+
+pub use app::{App, Redraw};
+pub use event::{AppEvent, ClusterEvent, ClusterView, ConnState, ConnectionInfo, EventChannel};
+pub use run::{TuiConfig, run};
+pub use theme::Theme;

@@ -1,0 +1,833 @@
+//! The UI state and its one entry point, `App::update`.
+//!
+//! `App` is owned by the UI task alone; producers send `AppEvent`s. `update`
+//! never does I/O: progress goes to the non-blocking `ProgressSaver`, and a
+//! clipboard copy is left in `take_copy_request` for the loop to write.
+
+use super::event::{AppEvent, ClusterEvent, ClusterView, ConnectionInfo};
+use super::page::{self, Page, StepView};
+use super::theme::Theme;
+use crate::course::Course;
+use crate::lesson::{Lang, Lesson};
+use crate::progress::{Current, Progress, ProgressSaver, StepState};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// Whether the screen must be drawn again.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redraw {
+    Yes,
+    No,
+}
+
+impl Redraw {
+    pub fn needed(self) -> bool {
+        self == Redraw::Yes
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Instructions,
+    Steps,
+    Cluster,
+}
+
+impl Pane {
+    const ORDER: [Pane; 3] = [Pane::Instructions, Pane::Steps, Pane::Cluster];
+
+    fn next(self, back: bool) -> Pane {
+        let i = Self::ORDER.iter().position(|p| *p == self).unwrap_or(0);
+        let n = Self::ORDER.len();
+        Self::ORDER[if back { (i + n - 1) % n } else { (i + 1) % n }]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    Lessons { selected: usize },
+    ConfirmSolution { step: usize },
+}
+
+/// Where things were drawn last time, for mouse hits and paging. Written by
+/// `ui::draw`.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub instructions: Rect,
+    pub steps: Rect,
+    pub cluster: Rect,
+    /// Screen row of each line of the steps pane → step index.
+    pub step_rows: Vec<(u16, usize)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PageKey {
+    lesson: usize,
+    width: u16,
+    focus: Option<usize>,
+    revision: u64,
+    theme: Theme,
+}
+
+/// What a runtime check said about a step that is not done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Verdict {
+    state: StepState,
+    reason: Option<String>,
+}
+
+pub struct App {
+    course: Course,
+    lang: Lang,
+    pub(crate) theme: Theme,
+    progress: Progress,
+    saver: ProgressSaver,
+    pub(crate) lesson: usize,
+    pub(crate) scroll: u16,
+    pub(crate) focus: Pane,
+    pub(crate) step_sel: usize,
+    pub(crate) cluster_scroll: u16,
+    pub(crate) overlay: Option<Overlay>,
+    pub(crate) code_focus: Option<usize>,
+    verdicts: HashMap<(String, String), Verdict>,
+    pub(crate) connection: ConnectionInfo,
+    pub(crate) cluster: Option<(ClusterView, Instant)>,
+    pub(crate) now: Instant,
+    pub(crate) message: Option<String>,
+    quit: bool,
+    copy_request: Option<String>,
+    /// Bumped whenever the page content changes (markers, hints...).
+    revision: u64,
+    pub(crate) view: View,
+    page: Option<(PageKey, Page)>,
+}
+
+impl App {
+    /// `start`: a lesson id to open; otherwise the one in `progress.current`,
+    /// otherwise the first lesson.
+    pub fn new(
+        course: Course,
+        lang: Lang,
+        progress: Progress,
+        saver: ProgressSaver,
+        start: Option<&str>,
+        connection: ConnectionInfo,
+        theme: Theme,
+    ) -> App {
+        let lessons = course.lessons(lang);
+        let by_id = |id: &str| lessons.iter().position(|l| l.id() == id);
+        let resume = progress.current.clone();
+        let (lesson, scroll) = match (start.and_then(by_id), &resume) {
+            (Some(i), Some(c)) if lessons.get(i).is_some_and(|l| l.id() == c.lesson) => {
+                (i, c.scroll)
+            }
+            (Some(i), _) => (i, 0),
+            (None, Some(c)) => by_id(&c.lesson).map_or((0, 0), |i| (i, c.scroll)),
+            (None, None) => (0, 0),
+        };
+        let mut app = App {
+            course,
+            lang,
+            theme,
+            progress,
+            saver,
+            lesson,
+            scroll,
+            focus: Pane::Instructions,
+            step_sel: 0,
+            cluster_scroll: 0,
+            overlay: None,
+            code_focus: None,
+            verdicts: HashMap::new(),
+            connection,
+            cluster: None,
+            now: Instant::now(),
+            message: None,
+            quit: false,
+            copy_request: None,
+            revision: 0,
+            view: View::default(),
+            page: None,
+        };
+        app.step_sel = app.active_step().unwrap_or(0);
+        if let (Some(c), Some(l)) = (&resume, app.current_lesson())
+            && c.lesson == l.id()
+            && let Some(i) = c.step.as_deref().and_then(|s| l.step_index(s))
+        {
+            app.step_sel = i;
+        }
+        app.record_current();
+        app
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// First line of the instructions shown at the top of the pane.
+    pub fn scroll(&self) -> u16 {
+        self.scroll
+    }
+
+    pub fn focus(&self) -> Pane {
+        self.focus
+    }
+
+    pub fn overlay(&self) -> Option<&Overlay> {
+        self.overlay.as_ref()
+    }
+
+    /// The highlighted code block of the instructions (index in the page).
+    pub fn code_focus(&self) -> Option<usize> {
+        self.code_focus
+    }
+
+    /// The selected step of the steps pane.
+    pub fn selected_step(&self) -> usize {
+        self.step_sel
+    }
+
+    /// The one-line message shown in the status bar until the next key.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// Index of the open lesson in `lessons()`.
+    pub fn lesson_index(&self) -> usize {
+        self.lesson
+    }
+
+    pub fn lessons(&self) -> &[Lesson] {
+        self.course.lessons(self.lang)
+    }
+
+    pub fn current_lesson(&self) -> Option<&Lesson> {
+        self.lessons().get(self.lesson)
+    }
+
+    /// Text to put on the clipboard (OSC 52), taken by the event loop.
+    pub fn take_copy_request(&mut self) -> Option<String> {
+        self.copy_request.take()
+    }
+
+    /// Whether something on screen shows a clock ("updated 3s ago"), i.e.
+    /// whether the loop must send `AppEvent::Tick` every second.
+    pub fn wants_tick(&self) -> bool {
+        self.cluster.is_some()
+    }
+
+    /// The state shown for a step.
+    pub fn step_state(&self, lesson: &Lesson, index: usize) -> StepState {
+        let Some(step) = lesson.steps.get(index) else {
+            return StepState::Pending;
+        };
+        if self.progress.is_done(lesson.id(), &step.id) {
+            return StepState::Done;
+        }
+        let key = (lesson.id().to_owned(), step.id.clone());
+        if self
+            .verdicts
+            .get(&key)
+            .is_some_and(|v| v.state == StepState::Failing)
+        {
+            return StepState::Failing;
+        }
+        let first_open = lesson
+            .steps
+            .iter()
+            .position(|s| !self.progress.is_done(lesson.id(), &s.id));
+        if first_open == Some(index) {
+            StepState::Active
+        } else {
+            StepState::Pending
+        }
+    }
+
+    /// Why a failing step fails.
+    pub fn step_reason(&self, lesson: &Lesson, index: usize) -> Option<&str> {
+        let step = lesson.steps.get(index)?;
+        let v = self
+            .verdicts
+            .get(&(lesson.id().to_owned(), step.id.clone()))?;
+        (v.state == StepState::Failing && !self.progress.is_done(lesson.id(), &step.id))
+            .then_some(v.reason.as_deref())
+            .flatten()
+    }
+
+    /// The first step of the current lesson that is not done.
+    pub fn active_step(&self) -> Option<usize> {
+        let l = self.current_lesson()?;
+        l.steps
+            .iter()
+            .position(|s| !self.progress.is_done(l.id(), &s.id))
+    }
+
+    fn step_views(&self, lesson: &Lesson) -> Vec<StepView> {
+        (0..lesson.steps.len())
+            .map(|i| StepView {
+                state: self.step_state(lesson, i),
+                hints: self
+                    .progress
+                    .hints_revealed(lesson.id(), &lesson.steps[i].id),
+                solution: self
+                    .progress
+                    .solution_revealed(lesson.id(), &lesson.steps[i].id),
+            })
+            .collect()
+    }
+
+    /// The instructions page at `width`, rendered once and cached.
+    pub fn page(&mut self, width: u16) -> &Page {
+        let key = PageKey {
+            lesson: self.lesson,
+            width,
+            focus: self.code_focus,
+            revision: self.revision,
+            theme: self.theme,
+        };
+        let fresh = matches!(&self.page, Some((k, _)) if *k == key);
+        if !fresh {
+            let page = match self.current_lesson() {
+                Some(l) => page::build(l, &self.step_views(l), width, self.theme, self.code_focus),
+                None => Page::default(),
+            };
+            self.page = Some((key, page));
+        }
+        match &self.page {
+            Some((_, p)) => p,
+            None => unreachable_page(),
+        }
+    }
+
+    fn page_width(&self) -> u16 {
+        match self.view.instructions.width {
+            0 => 80,
+            w => w,
+        }
+    }
+
+    fn viewport(&self) -> u16 {
+        self.view.instructions.height.max(1)
+    }
+
+    fn max_scroll(&mut self) -> u16 {
+        let w = self.page_width();
+        let vp = self.viewport();
+        let len = self.page(w).doc.lines.len();
+        u16::try_from(len.saturating_sub(usize::from(vp))).unwrap_or(u16::MAX)
+    }
+
+    /// Scrolls the instructions so that `line` is visible (at the top if it
+    /// was not).
+    fn reveal_line(&mut self, line: usize) {
+        let top = usize::from(self.scroll);
+        let vp = usize::from(self.viewport());
+        if line < top || line >= top + vp {
+            self.scroll = u16::try_from(line).unwrap_or(u16::MAX);
+        }
+        self.scroll = self.scroll.min(self.max_scroll());
+    }
+
+    fn save(&self) {
+        self.saver.save(&self.progress);
+    }
+
+    fn record_current(&mut self) {
+        let Some(l) = self.current_lesson() else {
+            return;
+        };
+        let lesson = l.id().to_owned();
+        let step = self
+            .active_step()
+            .and_then(|i| l.steps.get(i))
+            .map(|s| s.id.clone());
+        self.progress.lang = Some(self.lang);
+        self.progress.current = Some(Current {
+            lesson,
+            step,
+            scroll: self.scroll,
+        });
+    }
+
+    pub fn update(&mut self, ev: AppEvent) -> Redraw {
+        match ev {
+            AppEvent::Key(k) => self.key(k),
+            AppEvent::Mouse(m) => self.mouse(m),
+            AppEvent::Resize(..) => Redraw::Yes,
+            AppEvent::Tick => {
+                self.now = Instant::now();
+                if self.wants_tick() {
+                    Redraw::Yes
+                } else {
+                    Redraw::No
+                }
+            }
+            AppEvent::Quit => {
+                self.quit_now();
+                Redraw::No
+            }
+            AppEvent::Cluster(ClusterEvent::Connection(c)) => {
+                self.connection = c;
+                Redraw::Yes
+            }
+            AppEvent::Cluster(ClusterEvent::View(v)) => {
+                self.now = Instant::now();
+                self.cluster = Some((v, self.now));
+                Redraw::Yes
+            }
+            AppEvent::Check {
+                lesson,
+                step,
+                state,
+                reason,
+            } => self.check(lesson, step, state, reason),
+        }
+    }
+
+    fn quit_now(&mut self) {
+        self.record_current();
+        self.save();
+        self.quit = true;
+    }
+
+    fn check(
+        &mut self,
+        lesson: String,
+        step: String,
+        state: StepState,
+        reason: Option<String>,
+    ) -> Redraw {
+        let known = self
+            .course
+            .lesson(self.lang, &lesson)
+            .is_some_and(|l| l.step(&step).is_some());
+        if !known {
+            return Redraw::No;
+        }
+        let key = (lesson.clone(), step.clone());
+        let before = self.verdicts.get(&key).cloned();
+        let was_done = self.progress.is_done(&lesson, &step);
+        if state == StepState::Done {
+            self.verdicts.remove(&key);
+            if !was_done {
+                self.progress.mark_done(&lesson, &step);
+                let current = self.current_lesson().is_some_and(|l| l.id() == lesson);
+                if current {
+                    self.message = Some(match self.active_step() {
+                        None => "Lesson complete! Press n for the next lesson.".into(),
+                        Some(_) => {
+                            let title = self
+                                .course
+                                .lesson(self.lang, &lesson)
+                                .and_then(|l| l.step(&step))
+                                .map_or(String::new(), |s| s.title.clone());
+                            format!("Step done: {title}")
+                        }
+                    });
+                    if let Some(i) = self.active_step() {
+                        self.step_sel = i;
+                    }
+                }
+                self.record_current();
+                self.save();
+            }
+        } else {
+            let v = Verdict { state, reason };
+            if before.as_ref() == Some(&v) {
+                return Redraw::No;
+            }
+            self.verdicts.insert(key, v);
+        }
+        // Markers change width never, so the scroll offset stays valid.
+        self.revision += 1;
+        Redraw::Yes
+    }
+
+    fn key(&mut self, k: KeyEvent) -> Redraw {
+        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && matches!(k.code, KeyCode::Char('c') | KeyCode::Char('q')) {
+            self.quit_now();
+            return Redraw::No;
+        }
+        let had_message = self.message.take().is_some();
+        let r = match self.overlay.clone() {
+            Some(o) => self.overlay_key(o, k),
+            None => self.main_key(k),
+        };
+        if had_message { Redraw::Yes } else { r }
+    }
+
+    fn overlay_key(&mut self, o: Overlay, k: KeyEvent) -> Redraw {
+        match (o, k.code) {
+            (_, KeyCode::Esc) | (Overlay::Help, KeyCode::Char('q' | '?')) => {
+                self.overlay = None;
+            }
+            (Overlay::Lessons { .. }, KeyCode::Char('q' | 'l')) => self.overlay = None,
+            (Overlay::Help, _) => return Redraw::No,
+            (Overlay::Lessons { selected }, code) => {
+                let n = self.lessons().len();
+                let sel = match code {
+                    KeyCode::Up | KeyCode::Char('k') => selected.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => (selected + 1).min(n.saturating_sub(1)),
+                    KeyCode::Home | KeyCode::Char('g') => 0,
+                    KeyCode::End | KeyCode::Char('G') => n.saturating_sub(1),
+                    KeyCode::Enter => {
+                        self.overlay = None;
+                        self.open_lesson(selected);
+                        return Redraw::Yes;
+                    }
+                    _ => return Redraw::No,
+                };
+                self.overlay = Some(Overlay::Lessons { selected: sel });
+            }
+            (Overlay::ConfirmSolution { step }, KeyCode::Char('y' | 'Y') | KeyCode::Enter) => {
+                self.overlay = None;
+                self.reveal_solution(step);
+            }
+            (Overlay::ConfirmSolution { .. }, KeyCode::Char('n' | 'N' | 'q')) => {
+                self.overlay = None;
+            }
+            (Overlay::ConfirmSolution { .. }, _) => return Redraw::No,
+        }
+        Redraw::Yes
+    }
+
+    fn main_key(&mut self, k: KeyEvent) -> Redraw {
+        let shift = k.modifiers.contains(KeyModifiers::SHIFT);
+        match k.code {
+            KeyCode::Char('q') | KeyCode::Esc => {
+                self.quit_now();
+                return Redraw::No;
+            }
+            KeyCode::Char('?') => self.overlay = Some(Overlay::Help),
+            KeyCode::Tab if !shift => self.focus = self.focus.next(false),
+            KeyCode::BackTab | KeyCode::Tab => self.focus = self.focus.next(true),
+            KeyCode::Up | KeyCode::Char('k') => return self.scroll_by(-1),
+            KeyCode::Down | KeyCode::Char('j') => return self.scroll_by(1),
+            KeyCode::PageUp => return self.scroll_by(-self.page_step()),
+            KeyCode::PageDown | KeyCode::Char(' ') => return self.scroll_by(self.page_step()),
+            KeyCode::Home | KeyCode::Char('g') => return self.scroll_by(-i32::from(u16::MAX)),
+            KeyCode::End | KeyCode::Char('G') => return self.scroll_by(i32::from(u16::MAX)),
+            KeyCode::Enter if self.focus == Pane::Steps => {
+                let w = self.page_width();
+                let sel = self.step_sel;
+                if let Some(&line) = self.page(w).step_lines.get(sel) {
+                    self.scroll = u16::try_from(line).unwrap_or(u16::MAX);
+                    self.scroll = self.scroll.min(self.max_scroll());
+                }
+            }
+            KeyCode::Char('h') => self.reveal_hint(),
+            KeyCode::Char('s') => self.ask_solution(),
+            KeyCode::Char('y') => self.copy(),
+            KeyCode::Char(']') => self.move_code_focus(true),
+            KeyCode::Char('[') => self.move_code_focus(false),
+            KeyCode::Char('l') => {
+                self.overlay = Some(Overlay::Lessons {
+                    selected: self.lesson,
+                })
+            }
+            KeyCode::Char('n') => {
+                if self.lesson + 1 < self.lessons().len() {
+                    self.open_lesson(self.lesson + 1);
+                } else {
+                    self.message = Some("This is the last lesson.".into());
+                }
+            }
+            KeyCode::Char('p') => {
+                if self.lesson > 0 {
+                    self.open_lesson(self.lesson - 1);
+                } else {
+                    self.message = Some("This is the first lesson.".into());
+                }
+            }
+            _ => return Redraw::No,
+        }
+        Redraw::Yes
+    }
+
+    fn page_step(&self) -> i32 {
+        let h = match self.focus {
+            Pane::Instructions => self.view.instructions.height,
+            Pane::Steps => self.view.steps.height,
+            Pane::Cluster => self.view.cluster.height,
+        };
+        i32::from(h.saturating_sub(1).max(1))
+    }
+
+    fn scroll_by(&mut self, delta: i32) -> Redraw {
+        self.scroll_pane(self.focus, delta)
+    }
+
+    fn scroll_pane(&mut self, pane: Pane, delta: i32) -> Redraw {
+        let add = |v: i64, max: i64| (v + i64::from(delta)).clamp(0, max.max(0));
+        match pane {
+            Pane::Instructions => {
+                let max = i64::from(self.max_scroll());
+                let new = add(i64::from(self.scroll), max);
+                let new = u16::try_from(new).unwrap_or(u16::MAX);
+                if new == self.scroll {
+                    return Redraw::No;
+                }
+                self.scroll = new;
+            }
+            Pane::Steps => {
+                let n = self.current_lesson().map_or(0, |l| l.steps.len());
+                let max = i64::try_from(n.saturating_sub(1)).unwrap_or(0);
+                let new = add(i64::try_from(self.step_sel).unwrap_or(0), max);
+                let new = usize::try_from(new).unwrap_or(0);
+                if new == self.step_sel {
+                    return Redraw::No;
+                }
+                self.step_sel = new;
+            }
+            Pane::Cluster => {
+                let n = self.cluster_lines();
+                let vp = usize::from(self.view.cluster.height);
+                let max = i64::try_from(n.saturating_sub(vp)).unwrap_or(0);
+                let new = add(i64::from(self.cluster_scroll), max);
+                let new = u16::try_from(new).unwrap_or(u16::MAX);
+                if new == self.cluster_scroll {
+                    return Redraw::No;
+                }
+                self.cluster_scroll = new;
+            }
+        }
+        Redraw::Yes
+    }
+
+    fn cluster_lines(&self) -> usize {
+        self.cluster.as_ref().map_or(0, |(v, _)| v.lines.len())
+    }
+
+    fn open_lesson(&mut self, index: usize) {
+        if index >= self.lessons().len() {
+            return;
+        }
+        if index != self.lesson {
+            self.lesson = index;
+            self.scroll = 0;
+            self.code_focus = None;
+            self.cluster_scroll = 0;
+        }
+        self.step_sel = self.active_step().unwrap_or(0);
+        self.record_current();
+        self.save();
+    }
+
+    fn reveal_hint(&mut self) {
+        let Some(l) = self.current_lesson() else {
+            return;
+        };
+        let Some(i) = self.active_step() else {
+            self.message = Some("Every step is done: no hints needed.".into());
+            return;
+        };
+        let (lid, step) = (l.id().to_owned(), &l.steps[i]);
+        let (sid, total) = (step.id.clone(), step.hints.len());
+        let shown = self.progress.hints_revealed(&lid, &sid) as usize;
+        if total == 0 {
+            self.message = Some("This step has no hints.".into());
+            return;
+        }
+        if shown >= total {
+            self.message = Some("No more hints for this step (s shows the solution).".into());
+            return;
+        }
+        let n = self
+            .progress
+            .reveal_hint(&lid, &sid, u32::try_from(total).unwrap_or(u32::MAX))
+            as usize;
+        self.revision += 1;
+        self.record_current();
+        self.save();
+        self.message = Some(format!("Hint {n}/{total} revealed."));
+        let w = self.page_width();
+        let line = self
+            .page(w)
+            .hint_lines
+            .get(i)
+            .and_then(|h| h.get(n.saturating_sub(1)))
+            .copied();
+        if let Some(line) = line {
+            self.reveal_line(line);
+        }
+    }
+
+    fn ask_solution(&mut self) {
+        let Some(l) = self.current_lesson() else {
+            return;
+        };
+        let Some(i) = self.active_step() else {
+            self.message = Some("Every step is done.".into());
+            return;
+        };
+        if l.steps[i].solution.is_none() {
+            self.message = Some("This step has no solution to show.".into());
+            return;
+        }
+        if self.progress.solution_revealed(l.id(), &l.steps[i].id) {
+            self.scroll_to_solution(i);
+            return;
+        }
+        self.overlay = Some(Overlay::ConfirmSolution { step: i });
+    }
+
+    fn reveal_solution(&mut self, step: usize) {
+        let Some(l) = self.current_lesson() else {
+            return;
+        };
+        let Some(s) = l.steps.get(step) else { return };
+        let (lid, sid) = (l.id().to_owned(), s.id.clone());
+        self.progress.reveal_solution(&lid, &sid);
+        self.revision += 1;
+        self.record_current();
+        self.save();
+        self.scroll_to_solution(step);
+    }
+
+    fn scroll_to_solution(&mut self, step: usize) {
+        let w = self.page_width();
+        let line = self.page(w).solution_lines.get(step).copied().flatten();
+        if let Some(line) = line {
+            self.reveal_line(line);
+        }
+    }
+
+    fn move_code_focus(&mut self, forward: bool) {
+        let w = self.page_width();
+        let top = usize::from(self.scroll);
+        let bottom = top + usize::from(self.viewport());
+        let focus = self.code_focus;
+        let blocks: Vec<(usize, usize)> = self
+            .page(w)
+            .doc
+            .code_blocks
+            .iter()
+            .map(|b| (b.start, b.end))
+            .collect();
+        if blocks.is_empty() {
+            self.message = Some("This lesson has no code blocks.".into());
+            return;
+        }
+        let next = match (focus, forward) {
+            (Some(i), true) => (i + 1).min(blocks.len() - 1),
+            (Some(i), false) => i.saturating_sub(1),
+            // Start from what is on screen.
+            (None, true) => blocks
+                .iter()
+                .position(|(s, _)| *s >= top)
+                .unwrap_or(blocks.len() - 1),
+            (None, false) => blocks.iter().rposition(|(s, _)| *s < bottom).unwrap_or(0),
+        };
+        self.code_focus = Some(next);
+        let (start, end) = blocks[next];
+        let vp = usize::from(self.viewport());
+        if start < top || end > bottom {
+            let want = if end - start > vp || start < top {
+                start
+            } else {
+                end.saturating_sub(vp)
+            };
+            self.scroll = u16::try_from(want).unwrap_or(u16::MAX);
+            self.scroll = self.scroll.min(self.max_scroll());
+        }
+    }
+
+    fn copy(&mut self) {
+        let w = self.page_width();
+        let Some(i) = self.code_focus else {
+            self.move_code_focus(true);
+            if self.code_focus.is_some() {
+                self.message =
+                    Some("Press y again to copy the highlighted block ([ ] pick another).".into());
+            }
+            return;
+        };
+        let text = self.page(w).doc.code_blocks.get(i).map(|b| b.copy.clone());
+        if let Some(text) = text {
+            let n = text.lines().count();
+            self.message = Some(format!(
+                "Copied {n} line{} to the clipboard.",
+                if n == 1 { "" } else { "s" }
+            ));
+            self.copy_request = Some(text);
+        }
+    }
+
+    fn mouse(&mut self, m: MouseEvent) -> Redraw {
+        if self.overlay.is_some() {
+            return Redraw::No;
+        }
+        let pos = Position::new(m.column, m.row);
+        let pane = [
+            (Pane::Instructions, self.view.instructions),
+            (Pane::Steps, self.view.steps),
+            (Pane::Cluster, self.view.cluster),
+        ]
+        .into_iter()
+        // Count the border as part of the pane.
+        .find(|(_, r)| grow(*r).contains(pos))
+        .map(|(p, _)| p);
+        let Some(pane) = pane else {
+            return Redraw::No;
+        };
+        match m.kind {
+            MouseEventKind::ScrollUp => self.scroll_pane(pane, -3),
+            MouseEventKind::ScrollDown => self.scroll_pane(pane, 3),
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.focus = pane;
+                match pane {
+                    Pane::Instructions => {
+                        let r = self.view.instructions;
+                        if r.contains(pos) {
+                            let line = usize::from(self.scroll) + usize::from(m.row - r.y);
+                            let w = self.page_width();
+                            let hit = self
+                                .page(w)
+                                .doc
+                                .code_blocks
+                                .iter()
+                                .position(|b| (b.start..b.end).contains(&line));
+                            if hit.is_some() {
+                                self.code_focus = hit;
+                            }
+                        }
+                    }
+                    Pane::Steps => {
+                        if let Some(&(_, i)) = self.view.step_rows.iter().find(|(y, _)| *y == m.row)
+                        {
+                            self.step_sel = i;
+                        }
+                    }
+                    Pane::Cluster => {}
+                }
+                Redraw::Yes
+            }
+            _ => Redraw::No,
+        }
+    }
+}
+
+fn grow(r: Rect) -> Rect {
+    Rect::new(
+        r.x.saturating_sub(1),
+        r.y.saturating_sub(1),
+        r.width.saturating_add(2),
+        r.height.saturating_add(2),
+    )
+}
+
+/// `page()` always fills the cache before reading it; an empty page keeps
+/// this path panic-free anyway.
+fn unreachable_page() -> &'static Page {
+    static EMPTY: std::sync::OnceLock<Page> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Page::default)
+}

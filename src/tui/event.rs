@@ -1,0 +1,106 @@
+//! Everything the UI task reacts to, funnelled through one channel.
+
+use crate::progress::StepState;
+use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseEvent};
+use tokio::sync::mpsc;
+
+/// How far along the connection to the cluster is.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ConnState {
+    #[default]
+    NotConnected,
+    Connecting,
+    Connected,
+    /// Lost or failed, with what went wrong.
+    Error(String),
+}
+
+/// What the status bar and the cluster pane say about the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// `sandbox` or the kubeconfig context name.
+    pub context: String,
+    pub namespace: String,
+    pub state: ConnState,
+}
+
+impl Default for ConnectionInfo {
+    fn default() -> Self {
+        Self {
+            context: "none".into(),
+            namespace: "default".into(),
+            state: ConnState::NotConnected,
+        }
+    }
+}
+
+/// What the cluster pane shows. A placeholder until the cluster issue
+/// brings the real view model (pods, PVCs, PVs and their links).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClusterView {
+    pub lines: Vec<String>,
+}
+
+/// News from the cluster watchers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterEvent {
+    Connection(ConnectionInfo),
+    View(ClusterView),
+}
+
+/// One event for `App::update`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppEvent {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    /// The 1 Hz clock, sent only while something on screen shows a time.
+    Tick,
+    /// SIGTERM, SIGINT or SIGHUP.
+    Quit,
+    Cluster(ClusterEvent),
+    /// A checker verdict for one step.
+    Check {
+        lesson: String,
+        step: String,
+        state: StepState,
+        reason: Option<String>,
+    },
+}
+
+impl AppEvent {
+    /// The events worth waking the UI for (key presses, not releases).
+    pub fn from_terminal(ev: Event) -> Option<AppEvent> {
+        match ev {
+            Event::Key(k) if k.kind != KeyEventKind::Release => Some(AppEvent::Key(k)),
+            Event::Mouse(m) => Some(AppEvent::Mouse(m)),
+            Event::Resize(w, h) => Some(AppEvent::Resize(w, h)),
+            _ => None,
+        }
+    }
+}
+
+/// The UI's event channel. Create it first, hand clones of `sender()` to
+/// the producers (cluster watchers, checker), then pass it in `TuiConfig`.
+#[derive(Debug)]
+pub struct EventChannel {
+    pub(crate) tx: mpsc::Sender<AppEvent>,
+    pub(crate) rx: mpsc::Receiver<AppEvent>,
+}
+
+impl EventChannel {
+    pub fn new() -> Self {
+        let (tx, rx) = mpsc::channel(1024);
+        Self { tx, rx }
+    }
+
+    pub fn sender(&self) -> mpsc::Sender<AppEvent> {
+        self.tx.clone()
+    }
+}
+
+impl Default for EventChannel {
+    fn default() -> Self {
+        Self::new()
+    }
+}

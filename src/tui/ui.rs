@@ -1,0 +1,495 @@
+//! Drawing: layout, panes, status bar and overlays. `draw` records where
+//! things went in `App::view` for mouse hits and paging.
+
+use super::app::{App, Overlay, Pane};
+use super::event::ConnState;
+use super::page::marker;
+use super::theme::Theme;
+use crate::progress::StepState;
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
+use unicode_width::UnicodeWidthStr;
+
+/// Below this size only a "terminal too small" notice is drawn.
+pub const MIN_WIDTH: u16 = 20;
+pub const MIN_HEIGHT: u16 = 6;
+/// Below this width the side panes move under the instructions.
+pub const WIDE: u16 = 100;
+
+pub fn draw(frame: &mut Frame, app: &mut App) {
+    let area = frame.area();
+    app.view = Default::default();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, area, &app.theme);
+        return;
+    }
+    let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+    let (inst, steps, cluster) = panes(main, app.focus);
+    if let Some(r) = inst {
+        draw_instructions(frame, app, r);
+    }
+    if let Some(r) = steps {
+        draw_steps(frame, app, r);
+    }
+    if let Some(r) = cluster {
+        draw_cluster(frame, app, r);
+    }
+    draw_status(frame, app, status);
+    match app.overlay.clone() {
+        Some(Overlay::Help) => draw_help(frame, app, main),
+        Some(Overlay::Lessons { selected }) => draw_lessons(frame, app, main, selected),
+        Some(Overlay::ConfirmSolution { step }) => draw_confirm(frame, app, main, step),
+        None => {}
+    }
+}
+
+/// Where each pane goes; `None` for a pane not shown at this size.
+fn panes(main: Rect, focus: Pane) -> (Option<Rect>, Option<Rect>, Option<Rect>) {
+    if main.width >= WIDE {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(main);
+        let [cluster, steps] =
+            Layout::vertical([Constraint::Percentage(45), Constraint::Fill(1)]).areas(right);
+        return (Some(left), Some(steps), Some(cluster));
+    }
+    if main.height >= 16 && main.width >= 60 {
+        let bottom = (main.height / 3).clamp(6, 10);
+        let [top, low] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(bottom)]).areas(main);
+        let [steps, cluster] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(low);
+        return (Some(top), Some(steps), Some(cluster));
+    }
+    // Too small to share: the focused pane alone, Tab switches.
+    match focus {
+        Pane::Instructions => (Some(main), None, None),
+        Pane::Steps => (None, Some(main), None),
+        Pane::Cluster => (None, None, Some(main)),
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let lines = vec![
+        Line::styled("terminal too small", theme.message()),
+        Line::raw(format!(
+            "{}x{}, need {MIN_WIDTH}x{MIN_HEIGHT}",
+            area.width, area.height
+        )),
+    ];
+    // Room for the lines to wrap once each.
+    let h = 4.min(area.height);
+    let y = area.y + (area.height - h) / 2;
+    let r = Rect::new(area.x, y, area.width, h);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        r,
+    );
+}
+
+fn pane_block<'a>(theme: &Theme, title: Line<'a>, focused: bool) -> Block<'a> {
+    Block::bordered()
+        .border_style(theme.border(focused))
+        .title(title.style(theme.title(focused)))
+        .padding(Padding::horizontal(1))
+}
+
+fn draw_instructions(frame: &mut Frame, app: &mut App, area: Rect) {
+    let theme = app.theme;
+    let focused = app.focus == Pane::Instructions;
+    let n = app.lessons().len();
+    let title = match app.current_lesson() {
+        Some(l) => format!(" {}/{n} {} ", app.lesson + 1, l.meta.title),
+        None => " No lesson ".to_owned(),
+    };
+    let block = pane_block(&theme, Line::raw(title), focused);
+    let inner = block.inner(area);
+    app.view.instructions = inner;
+    let scroll = app.scroll;
+    let page = app.page(inner.width);
+    let total = page.doc.lines.len();
+    let max = total.saturating_sub(usize::from(inner.height));
+    let top = usize::from(scroll).min(max);
+    let end = (top + usize::from(inner.height)).min(total);
+    let lines: Vec<Line<'static>> = page.doc.lines[top..end].to_vec();
+    let pos = if total <= usize::from(inner.height) {
+        String::new()
+    } else {
+        format!(" {}%", end * 100 / total.max(1))
+    };
+    app.scroll = u16::try_from(top).unwrap_or(u16::MAX);
+    let block = block.title_bottom(Line::styled(pos, theme.dim()).right_aligned());
+    let text = if app.lessons().is_empty() {
+        Text::raw("The course has no lessons in this language.")
+    } else {
+        Text::from(lines)
+    };
+    frame.render_widget(Paragraph::new(text).block(block), area);
+}
+
+fn state_style(theme: &Theme, s: StepState) -> Style {
+    marker(theme, s).1
+}
+
+fn draw_steps(frame: &mut Frame, app: &mut App, area: Rect) {
+    let theme = app.theme;
+    let focused = app.focus == Pane::Steps;
+    let Some(lesson) = app.current_lesson() else {
+        frame.render_widget(pane_block(&theme, Line::raw(" Steps "), focused), area);
+        return;
+    };
+    let n = lesson.steps.len();
+    let done = (0..n)
+        .filter(|i| app.step_state(lesson, *i) == StepState::Done)
+        .count();
+    let block = pane_block(&theme, Line::raw(format!(" Steps {done}/{n} ")), focused);
+    let inner = block.inner(area);
+    let width = usize::from(inner.width);
+    // (line, step index) so that clicks can find their step.
+    let mut rows: Vec<(Line<'static>, usize)> = Vec::new();
+    let mut sel_row = 0;
+    for (i, step) in lesson.steps.iter().enumerate() {
+        let state = app.step_state(lesson, i);
+        let (m, mstyle) = marker(&theme, state);
+        let mut title_style = state_style(&theme, state);
+        if state == StepState::Pending {
+            title_style = Style::new();
+        }
+        if i == app.step_sel {
+            sel_row = rows.len();
+            if focused {
+                title_style = title_style.patch(theme.selected());
+            }
+        }
+        let label = truncate(
+            &format!("{}. {}", i + 1, step.title),
+            width.saturating_sub(m.width() + 1),
+        );
+        rows.push((
+            Line::from(vec![
+                Span::styled(format!("{m} "), mstyle),
+                Span::styled(label, title_style),
+            ]),
+            i,
+        ));
+        if let Some(reason) = app.step_reason(lesson, i) {
+            let indent = m.width() + 1;
+            let r = truncate(
+                reason.lines().next().unwrap_or(""),
+                width.saturating_sub(indent),
+            );
+            rows.push((
+                Line::from(vec![
+                    Span::raw(" ".repeat(indent)),
+                    Span::styled(r, theme.failing()),
+                ]),
+                i,
+            ));
+        }
+    }
+    // Keep the selection in view.
+    let h = usize::from(inner.height);
+    let top = if h == 0 {
+        0
+    } else {
+        (sel_row + 1).saturating_sub(h)
+    };
+    let visible: Vec<(Line<'static>, usize)> = rows.into_iter().skip(top).take(h).collect();
+    app.view.steps = inner;
+    app.view.step_rows = visible
+        .iter()
+        .enumerate()
+        .map(|(k, (_, i))| (inner.y + u16::try_from(k).unwrap_or(u16::MAX), *i))
+        .collect();
+    let lines: Vec<Line<'static>> = visible.into_iter().map(|(l, _)| l).collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut w = 0;
+    for c in s.chars() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if w + cw + 1 > width {
+            break;
+        }
+        out.push(c);
+        w += cw;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+fn conn_span(app: &App) -> Span<'static> {
+    let t = &app.theme;
+    match &app.connection.state {
+        ConnState::NotConnected => Span::styled("not connected", t.disconnected()),
+        ConnState::Connecting => Span::styled("connecting…", t.active()),
+        ConnState::Connected => Span::styled("connected", t.connected()),
+        ConnState::Error(e) => Span::styled(format!("error: {e}"), t.disconnected()),
+    }
+}
+
+fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
+    let theme = app.theme;
+    let focused = app.focus == Pane::Cluster;
+    let mut block = pane_block(&theme, Line::raw(" Cluster "), focused);
+    if let Some((_, at)) = &app.cluster {
+        let secs = app.now.saturating_duration_since(*at).as_secs();
+        block = block.title_bottom(
+            Line::styled(format!(" updated {secs}s ago "), theme.dim()).right_aligned(),
+        );
+    }
+    let inner = block.inner(area);
+    app.view.cluster = inner;
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} ", app.connection.context), theme.strong()),
+        conn_span(app),
+    ])];
+    match &app.cluster {
+        Some((view, _)) => {
+            lines.extend(
+                view.lines
+                    .iter()
+                    .skip(usize::from(app.cluster_scroll))
+                    .map(|l| Line::raw(l.clone())),
+            );
+        }
+        None => {
+            lines.push(Line::raw(""));
+            let msg = match app.connection.state {
+                ConnState::Connected => "Waiting for the first watch events…",
+                _ => {
+                    "The live view of pods, volumes and claims appears here once a cluster is connected."
+                }
+            };
+            lines.push(Line::styled(msg, theme.dim()));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
+}
+
+fn draw_status(frame: &mut Frame, app: &mut App, area: Rect) {
+    let t = app.theme;
+    let sep = Span::raw(" │ ");
+    let (li, ln) = (app.lesson + 1, app.lessons().len());
+    let (si, sn) = match app.current_lesson() {
+        Some(l) => (
+            app.active_step().map_or(l.steps.len(), |i| i + 1),
+            l.steps.len(),
+        ),
+        None => (0, 0),
+    };
+    let left = vec![
+        Span::raw(" "),
+        Span::raw(app.connection.context.clone()),
+        sep.clone(),
+        conn_span(app),
+        sep.clone(),
+        Span::raw(format!("ns {}", app.connection.namespace)),
+        sep.clone(),
+        Span::raw(format!("lesson {li}/{ln}")),
+        sep,
+        Span::raw(format!("step {si}/{sn}")),
+    ];
+    let keys = [
+        ("?", "help"),
+        ("h", "hint"),
+        ("l", "lessons"),
+        ("q", "quit"),
+    ];
+    let width_of = |v: &[Span<'static>]| -> usize { v.iter().map(|s| s.content.width()).sum() };
+    let w = usize::from(area.width);
+    let lw = width_of(&left);
+    let right: Vec<Span<'static>> = match &app.message {
+        Some(m) => vec![Span::styled(format!(" {m} "), t.message())],
+        None => {
+            // As many key hints as fit, `? help` first.
+            let mut r: Vec<Span<'static>> = Vec::new();
+            for n in (1..=keys.len()).rev() {
+                r = keys[..n]
+                    .iter()
+                    .flat_map(|(k, d)| [Span::styled(*k, t.key()), Span::raw(format!(" {d}  "))])
+                    .collect();
+                if lw + width_of(&r) <= w {
+                    break;
+                }
+            }
+            r
+        }
+    };
+    let rw = width_of(&right);
+    let mut spans = left;
+    if lw + rw <= w {
+        spans.push(Span::raw(" ".repeat(w - lw - rw)));
+        spans.extend(right);
+    } else {
+        // The message or `? help` matters more than the context details.
+        spans = right;
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(t.status()), area);
+}
+
+/// A centered rectangle of at most `w` x `h` inside `area`.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+/// Every key, for the help overlay (kept next to the drawing so it cannot
+/// drift from what the title bar promises).
+pub const KEYS: &[(&str, &str)] = &[
+    ("↑ ↓  j k", "scroll, or move the selection"),
+    ("PgUp PgDn", "page up / down"),
+    ("Home End  g G", "top / bottom"),
+    ("Tab  Shift-Tab", "next / previous pane"),
+    ("mouse", "wheel scrolls, click focuses"),
+    ("Enter", "steps pane: show the step"),
+    ("[  ]", "previous / next code block"),
+    ("y", "copy the highlighted code block"),
+    ("h", "reveal the next hint"),
+    ("s", "show the solution (asks first)"),
+    ("l", "lesson list"),
+    ("n  p", "next / previous lesson"),
+    ("?", "this help"),
+    ("Esc", "close a dialog, or quit"),
+    ("q  Ctrl-C", "quit (progress is saved)"),
+];
+
+fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
+    let t = app.theme;
+    let kw = KEYS.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
+    let mut lines: Vec<Line<'static>> = KEYS
+        .iter()
+        .map(|(k, d)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<kw$}  "), t.key()),
+                Span::raw((*d).to_owned()),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        " Steps tick themselves off when the cluster shows the result.",
+        t.dim(),
+    ));
+    let w = lines.iter().map(Line::width).max().unwrap_or(0) + 3;
+    let h = lines.len() + 2;
+    let r = centered(
+        area,
+        u16::try_from(w).unwrap_or(u16::MAX),
+        u16::try_from(h).unwrap_or(u16::MAX),
+    );
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_style(t.border(true))
+        .title(Line::styled(" Keys ", t.title(true)))
+        .title_bottom(Line::styled(" Esc closes ", t.dim()).right_aligned());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+fn draw_lessons(frame: &mut Frame, app: &App, area: Rect, selected: usize) {
+    let t = app.theme;
+    let lessons = app.lessons();
+    let p = app.progress();
+    let mut lines = Vec::new();
+    for (i, l) in lessons.iter().enumerate() {
+        let n = l.steps.len();
+        let done = l.steps.iter().filter(|s| p.is_done(l.id(), &s.id)).count();
+        let m = t.markers();
+        let (mark, ms) = if n > 0 && done == n {
+            (m[2], t.done())
+        } else if i == app.lesson {
+            (m[1], t.active())
+        } else {
+            (m[0], t.pending())
+        };
+        let mut title = Style::new();
+        if i == selected {
+            title = t.selected();
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {mark} "), ms),
+            Span::styled(format!("{}. {} ", i + 1, l.meta.title), title),
+            Span::styled(format!(" {done}/{n} · {} min", l.meta.minutes), t.dim()),
+        ]));
+    }
+    if lines.is_empty() {
+        lines.push(Line::raw(" No lessons."));
+    }
+    let w = lines.iter().map(Line::width).max().unwrap_or(0) + 3;
+    let h = lines.len() + 2;
+    let r = centered(
+        area,
+        u16::try_from(w.max(30)).unwrap_or(u16::MAX),
+        u16::try_from(h).unwrap_or(u16::MAX),
+    );
+    // Keep the selection visible in a short box.
+    let inner_h = usize::from(r.height.saturating_sub(2)).max(1);
+    let top = (selected + 1).saturating_sub(inner_h);
+    let lines: Vec<Line<'static>> = lines.into_iter().skip(top).collect();
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_style(t.border(true))
+        .title(Line::styled(" Lessons ", t.title(true)))
+        .title_bottom(Line::styled(" ↑↓ Enter open · Esc ", t.dim()).right_aligned());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+fn draw_confirm(frame: &mut Frame, app: &App, area: Rect, step: usize) {
+    let t = app.theme;
+    let title = app
+        .current_lesson()
+        .and_then(|l| l.steps.get(step))
+        .map_or(String::new(), |s| s.title.clone());
+    let text = vec![
+        Line::raw(""),
+        Line::from(vec![
+            Span::raw(" Show the solution of "),
+            Span::styled(title, t.strong()),
+            Span::raw("?"),
+        ]),
+        Line::raw(" Trying with the hints first teaches more."),
+        Line::raw(""),
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled("y", t.key()),
+            Span::raw(" show it   "),
+            Span::styled("n", t.key()),
+            Span::raw(" not now"),
+        ]),
+    ];
+    let w = text.iter().map(Line::width).max().unwrap_or(0) + 3;
+    let r = centered(area, u16::try_from(w).unwrap_or(u16::MAX), 7);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_style(t.border(true))
+        .title(Line::styled(" Solution ", t.title(true)));
+    frame.render_widget(
+        Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
+        r,
+    );
+}

@@ -1,0 +1,180 @@
+//! Whole-screen snapshots of the TUI (TestBackend + insta).
+
+mod common;
+
+use common::*;
+use kubetutor::progress::{Progress, StepState};
+use kubetutor::tui::{AppEvent, Theme};
+
+#[test]
+fn lesson_80x24() {
+    let mut app = app();
+    let t = draw(&mut app, 80, 24);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn lesson_120x40() {
+    let mut app = app();
+    let t = draw(&mut app, 120, 40);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app();
+    send(&mut app, ch('?'));
+    let t = draw(&mut app, 100, 30);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn lesson_list() {
+    let mut progress = Progress::default();
+    progress.mark_done("emptydir", "shared");
+    let mut app = app_with(progress, Theme::default());
+    send(&mut app, ch('l'));
+    send(&mut app, key(crossterm::event::KeyCode::Down));
+    let t = draw(&mut app, 100, 30);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn solution_confirmation() {
+    let mut app = app();
+    send(&mut app, ch('s'));
+    let t = draw(&mut app, 100, 30);
+    insta::assert_snapshot!(t.backend());
+}
+
+fn check(lesson: &str, step: &str, state: StepState, reason: Option<&str>) -> AppEvent {
+    AppEvent::Check {
+        lesson: lesson.into(),
+        step: step.into(),
+        state,
+        reason: reason.map(str::to_owned),
+    }
+}
+
+#[test]
+fn done_and_failing_steps() {
+    let mut app = app();
+    send(
+        &mut app,
+        check("ephemeral", "create-pod", StepState::Done, None),
+    );
+    send(
+        &mut app,
+        check(
+            "ephemeral",
+            "write-file",
+            StepState::Failing,
+            Some("pod web has no file /usr/share/nginx/html/hello.txt"),
+        ),
+    );
+    let t = draw(&mut app, 120, 40);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn hints_and_solution_revealed() {
+    let mut app = app();
+    let _ = draw(&mut app, 120, 40);
+    send(&mut app, ch('h'));
+    send(&mut app, ch('h'));
+    send(&mut app, ch('s'));
+    send(&mut app, ch('y'));
+    let t = draw(&mut app, 120, 40);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn no_color() {
+    let mut app = app_with(Progress::default(), Theme::no_color());
+    send(
+        &mut app,
+        check("ephemeral", "create-pod", StepState::Done, None),
+    );
+    send(
+        &mut app,
+        check(
+            "ephemeral",
+            "write-file",
+            StepState::Failing,
+            Some("no file"),
+        ),
+    );
+    send(&mut app, ch(']'));
+    let t = draw(&mut app, 120, 40);
+    for cell in t.backend().buffer().content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset, "{cell:?}");
+        assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
+    }
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn colors_are_ansi_16_without_backgrounds() {
+    let mut app = app();
+    send(&mut app, ch(']'));
+    let t = draw(&mut app, 120, 40);
+    for cell in t.backend().buffer().content() {
+        assert!(!matches!(
+            cell.fg,
+            ratatui::style::Color::Rgb(..) | ratatui::style::Color::Indexed(_)
+        ));
+        assert_eq!(cell.bg, ratatui::style::Color::Reset, "{cell:?}");
+    }
+}
+
+#[test]
+fn terminal_too_small() {
+    let mut app = app();
+    let t = draw(&mut app, 19, 5);
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn any_size_never_panics() {
+    let mut app = app();
+    send(&mut app, ch('h'));
+    for (w, h) in [
+        (0, 0),
+        (1, 1),
+        (19, 5),
+        (20, 6),
+        (21, 7),
+        (40, 10),
+        (59, 15),
+        (60, 16),
+        (99, 30),
+        (100, 12),
+        (300, 100),
+    ] {
+        let _ = draw(&mut app, w, h);
+        for ev in [
+            ch('?'),
+            ch('l'),
+            ch('j'),
+            key(crossterm::event::KeyCode::Esc),
+            ch('s'),
+            ch('n'),
+            ch(']'),
+            ch('G'),
+            ch('\t'),
+        ] {
+            send(&mut app, ev);
+            let _ = draw(&mut app, w, h);
+        }
+    }
+}
+
+#[test]
+fn narrow_single_pane_switches_with_tab() {
+    let mut app = app();
+    let t = draw(&mut app, 50, 14);
+    assert!(screen(&t).contains("Ephemeral storage"));
+    send(&mut app, key(crossterm::event::KeyCode::Tab));
+    let t = draw(&mut app, 50, 14);
+    assert!(screen(&t).contains("Steps 0/3"), "{}", screen(&t));
+}
