@@ -5,7 +5,7 @@
 use kube::runtime::watcher::Event;
 use kubetutor::check::engine::{CheckUpdate, Engine, Output};
 use kubetutor::check::eval::{IoKey, Response};
-use kubetutor::check::spec::parse_check;
+use kubetutor::check::spec::{Kind, parse_check};
 use kubetutor::cluster::state::{ClusterState, ClusterUpdate, Object};
 use kubetutor::progress::StepState;
 use std::collections::HashMap;
@@ -232,6 +232,12 @@ fn ephemeral_sequence_passes_in_order() {
     );
     s.activate(EPHEMERAL);
     assert_eq!(s.last().state, StepState::Active);
+    // The pod that answered is what the pane highlights.
+    let lit = s.engine.highlighted(&s.state);
+    assert!(
+        lit.iter()
+            .any(|(k, key)| *k == Kind::Pod && key.name == "msg-api-a")
+    );
     let reason = s.last().reason.clone().unwrap();
     assert!(
         reason.contains("step 2 of 4") && reason.contains("msg-api-a (first_pod) to be deleted"),

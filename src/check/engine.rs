@@ -18,7 +18,7 @@ use crate::cluster::state::{Change, ClusterState, ClusterUpdate, ObjKey, Object}
 use crate::progress::StepState;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -170,6 +170,72 @@ impl Engine {
     /// The clock: call at [`Engine::next_wakeup`].
     pub fn on_tick(&mut self, state: &ClusterState, now: Instant) -> Output {
         self.evaluate(state, now)
+    }
+
+    /// The objects the active step is about (what its conditions name, what
+    /// its sequence bound), for the pane to highlight.
+    pub fn highlighted(&self, state: &ClusterState) -> HashSet<(Kind, ObjKey)> {
+        let mut out = HashSet::new();
+        let Some(a) = self.active.as_ref() else {
+            return out;
+        };
+        let mut conds: Vec<&Condition> = Vec::new();
+        let mut probes: Vec<&HttpProbe> = Vec::new();
+        match &a.spec.goal {
+            Goal::Condition(c) => conds.push(c),
+            Goal::Sequence(stages) => {
+                for s in stages {
+                    match &s.kind {
+                        StageKind::ProbeSees(p) => probes.push(p),
+                        StageKind::Holds(c) => conds.push(c),
+                        _ => {}
+                    }
+                }
+            }
+            Goal::Quiz(_) => {}
+        }
+        while let Some(c) = conds.pop() {
+            match c {
+                Condition::Resource(r) => {
+                    for o in eval::candidates(r, state) {
+                        out.insert((o.kind(), ObjKey::of(o.meta())));
+                    }
+                }
+                Condition::Http(p) => probes.push(p),
+                Condition::All(cs) | Condition::Any(cs) => conds.extend(cs.iter()),
+                Condition::Not(c) => conds.push(c),
+            }
+        }
+        for p in probes {
+            let ns = p
+                .namespace
+                .clone()
+                .unwrap_or_else(|| state.namespace.clone());
+            if let Some(s) = &p.service {
+                out.insert((
+                    Kind::Service,
+                    ObjKey {
+                        namespace: ns.clone(),
+                        name: s.clone(),
+                    },
+                ));
+            }
+            if let Some(name) = p.pod.as_ref().and_then(|r| r.name.clone()) {
+                out.insert((
+                    Kind::Pod,
+                    ObjKey {
+                        namespace: ns,
+                        name,
+                    },
+                ));
+            }
+        }
+        if let Some(seq) = &a.seq {
+            for m in seq.bindings.values() {
+                out.insert((m.kind, m.key.clone()));
+            }
+        }
+        out
     }
 
     /// When the engine next wants [`Engine::on_tick`]: a fetch the active

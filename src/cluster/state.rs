@@ -510,6 +510,66 @@ impl ClusterState {
         self.pods().map(|p| printers::pod_row(p, now)).collect()
     }
 
+    /// Only the pod rows on screen (`offset..offset+len` in name order), so
+    /// thousands of pods cost only what is visible.
+    pub fn pod_rows_window(
+        &self,
+        offset: usize,
+        len: usize,
+        now: jiff::Timestamp,
+    ) -> Vec<printers::PodRow> {
+        self.pods()
+            .skip(offset)
+            .take(len)
+            .map(|p| printers::pod_row(p, now))
+            .collect()
+    }
+
+    /// Rows of recently deleted pods, with how faded each is (0 → 1).
+    pub fn ghost_pod_rows(
+        &self,
+        now: Instant,
+        wall: jiff::Timestamp,
+    ) -> Vec<(printers::PodRow, f32)> {
+        self.tombstones(Kind::Pod, now)
+            .into_iter()
+            .filter_map(|(t, fade)| match t.last.as_ref() {
+                Object::Pod(p) => Some((printers::pod_row(p, wall), fade)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Rows of recently deleted PVCs, with how faded each is.
+    pub fn ghost_pvc_rows(
+        &self,
+        now: Instant,
+        wall: jiff::Timestamp,
+    ) -> Vec<(printers::PvcRow, f32)> {
+        self.tombstones(Kind::PersistentVolumeClaim, now)
+            .into_iter()
+            .filter_map(|(t, fade)| match t.last.as_ref() {
+                Object::PersistentVolumeClaim(p) => Some((printers::pvc_row(p, wall), fade)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Rows of recently deleted PVs, with how faded each is.
+    pub fn ghost_pv_rows(
+        &self,
+        now: Instant,
+        wall: jiff::Timestamp,
+    ) -> Vec<(printers::PvRow, f32)> {
+        self.tombstones(Kind::PersistentVolume, now)
+            .into_iter()
+            .filter_map(|(t, fade)| match t.last.as_ref() {
+                Object::PersistentVolume(p) => Some((printers::pv_row(p, wall), fade)),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn pvc_rows(&self, now: jiff::Timestamp) -> Vec<printers::PvcRow> {
         self.pvcs().map(|p| printers::pvc_row(p, now)).collect()
     }
@@ -572,6 +632,8 @@ status: {phase: Running}
         assert!(s.pod("kubetutor", "web").is_none());
         let ghosts = s.tombstones(Kind::Pod, t0 + Duration::from_secs(1));
         assert_eq!(ghosts.len(), 1);
+        let rows = s.ghost_pod_rows(t0, jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(rows[0].0.name, "web");
         assert!(ghosts[0].1 > 0.3 && ghosts[0].1 < 0.4);
         assert_eq!(s.next_expiry(), Some(t0 + TOMBSTONE_TTL));
         s.prune_tombstones(t0 + Duration::from_secs(3));
@@ -590,6 +652,9 @@ status: {phase: Running}
         }
         assert!(s.is_synced(Kind::Pod));
         assert!(s.pod("kubetutor", "web").is_none());
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        assert_eq!(s.pod_rows_window(0, 10, now).len(), 1);
+        assert!(s.pod_rows_window(1, 10, now).is_empty());
         assert!(s.pod("kubetutor", "api").is_some());
         assert_eq!(s.tombstones(Kind::Pod, t0).len(), 1);
     }

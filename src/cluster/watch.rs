@@ -201,25 +201,9 @@ fn map_event<K>(ev: Event<K>, wrap: fn(K) -> Object) -> Event<Object> {
     }
 }
 
-fn plural(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Pod => "pods",
-        Kind::Deployment => "deployments",
-        Kind::ReplicaSet => "replicasets",
-        Kind::PersistentVolumeClaim => "persistentvolumeclaims",
-        Kind::PersistentVolume => "persistentvolumes",
-        Kind::StorageClass => "storageclasses",
-        Kind::ConfigMap => "configmaps",
-        Kind::Secret => "secrets",
-        Kind::Service => "services",
-        Kind::Job => "jobs",
-        Kind::Event => "events",
-    }
-}
-
 /// One line saying what went wrong and, when the learner can act, what to do.
 pub fn describe_error(kind: Kind, e: &watcher::Error) -> String {
-    let what = plural(kind);
+    let what = kind.plural();
     let status = match e {
         watcher::Error::InitialListFailed(kube::Error::Api(s))
         | watcher::Error::WatchStartFailed(kube::Error::Api(s))
@@ -267,13 +251,13 @@ async fn merge(
             Msg::Event(kind, ev) => {
                 // `Init` comes before the list request: it proves nothing.
                 if !matches!(ev, Event::Init) {
-                    failing.remove(plural(kind));
+                    failing.remove(kind.plural());
                     proven = true;
                 }
                 Some(ClusterUpdate::Watch(kind, ev))
             }
             Msg::Error(kind, reason) => {
-                failing.insert(plural(kind).to_string(), reason);
+                failing.insert(kind.plural().to_string(), reason);
                 None
             }
         };
