@@ -25,10 +25,13 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// What a watcher task tells the merger.
+/// What a watcher task tells the merger. `source` names the stream (two
+/// streams may carry the same kind).
 enum Msg {
-    Event(Kind, Event<Object>),
-    Error(Kind, String),
+    /// An event to forward, or `None`: the stream is healthy, nothing to say.
+    Event(&'static str, Kind, Option<Event<Object>>),
+    /// Why, and whether the cause is the connection rather than this kind.
+    Error(&'static str, String, bool),
 }
 
 /// The running watchers; dropping it stops them.
@@ -144,25 +147,20 @@ pub fn spawn_watchers(
     // must not relist over the first, so it only ever adds and deletes.
     if ns != "default" {
         let pv_events = watcher(
-            Api::<CoreEvent>::namespaced(client, "default"),
+            Api::<CoreEvent>::namespaced(client.clone(), "default"),
             cfg().fields("involvedObject.kind=PersistentVolume"),
-        )
-        .filter_map(|r| async move {
-            match r {
-                Ok(Event::InitApply(e)) => Some(Ok(Event::Apply(e))),
-                Ok(Event::Init | Event::InitDone) => None,
-                other => Some(other),
-            }
-        });
-        tasks.push(spawn_stream(
+        );
+        tasks.push(spawn_stream_with(
+            "events about volumes",
             Kind::Event,
             pv_events,
             |o| Object::Event(Box::new(o)),
+            true,
             tx.clone(),
         ));
     }
     drop(tx);
-    tasks.push(tokio::spawn(merge(rx, out, ns)));
+    tasks.push(tokio::spawn(merge(rx, out, Some(client))));
     Watchers { tasks }
 }
 
@@ -177,12 +175,43 @@ where
     K: Send + 'static,
     S: Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
 {
+    spawn_stream_with(kind.plural(), kind, stream, wrap, false, tx)
+}
+
+/// `additive`: the stream shares its kind with another one, so its relists
+/// must not replace the store: they become plain applies.
+fn spawn_stream_with<K, S>(
+    source: &'static str,
+    kind: Kind,
+    stream: S,
+    wrap: fn(K) -> Object,
+    additive: bool,
+    tx: mpsc::UnboundedSender<Msg>,
+) -> JoinHandle<()>
+where
+    K: Send + 'static,
+    S: Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
+{
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream.default_backoff());
         while let Some(item) = stream.next().await {
             let msg = match item {
-                Ok(ev) => Msg::Event(kind, map_event(ev, wrap)),
-                Err(e) => Msg::Error(kind, describe_error(kind, &e)),
+                Ok(ev) => {
+                    let ev = map_event(ev, wrap);
+                    let ev = if additive {
+                        match ev {
+                            Event::InitApply(o) => Some(Event::Apply(o)),
+                            // `Init` precedes the list: it proves nothing.
+                            Event::Init => continue,
+                            Event::InitDone => None,
+                            other => Some(other),
+                        }
+                    } else {
+                        Some(ev)
+                    };
+                    Msg::Event(source, kind, ev)
+                }
+                Err(e) => Msg::Error(source, describe_error(kind, &e), is_transient(&e)),
             };
             if tx.send(msg).is_err() {
                 break;
@@ -199,6 +228,20 @@ fn map_event<K>(ev: Event<K>, wrap: fn(K) -> Object) -> Event<Object> {
         Event::InitApply(o) => Event::InitApply(wrap(o)),
         Event::InitDone => Event::InitDone,
     }
+}
+
+/// Whether an error is about the connection (or a passing server state)
+/// rather than about this kind: transport errors, 410 Gone, 429, 5xx.
+fn is_transient(e: &watcher::Error) -> bool {
+    let code = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code,
+        watcher::Error::WatchError(s) => s.code,
+        watcher::Error::NoResourceVersion => return false,
+        _ => return true,
+    };
+    code == 410 || code == 429 || code >= 500
 }
 
 /// One line saying what went wrong and, when the learner can act, what to do.
@@ -231,37 +274,68 @@ pub fn describe_error(kind: Kind, e: &watcher::Error) -> String {
     }
 }
 
-/// Forward events, and turn per-kind errors into one connection state:
+/// How often the merger checks whether a lost server is back.
+const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One failing stream: why, and whether the cause is the connection (it
+/// heals when the server answers again) or this kind (403...: it heals when
+/// this stream yields again).
+struct Failure {
+    reason: String,
+    transient: bool,
+}
+
+/// Forward events, and turn per-stream errors into one connection state:
 /// `Reconnecting` while any watcher is failing, `Connected` once all that
-/// failed have yielded again.
+/// failed are back.
+///
+/// A watch that fails mid-stream resumes from its resource version without
+/// a relist, so a quiet kind may never yield again: while a connection
+/// failure is pending, the merger asks the server for `/version` every
+/// couple of seconds and clears connection failures when it answers.
 async fn merge(
     mut rx: mpsc::UnboundedReceiver<Msg>,
     out: mpsc::UnboundedSender<ClusterUpdate>,
-    namespace: String,
+    client: Option<Client>,
 ) {
-    let _ = namespace;
-    let mut failing: BTreeMap<String, String> = BTreeMap::new();
+    let mut failing: BTreeMap<&'static str, Failure> = BTreeMap::new();
     let mut shown = ConnectionState::Connecting;
     let mut proven = false;
     if out.send(ClusterUpdate::Connection(shown.clone())).is_err() {
         return;
     }
-    while let Some(msg) = rx.recv().await {
-        let update = match msg {
-            Msg::Event(kind, ev) => {
-                // `Init` comes before the list request: it proves nothing.
-                if !matches!(ev, Event::Init) {
-                    failing.remove(kind.plural());
-                    proven = true;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let must_ping = client.is_some() && failing.values().any(|f| f.transient);
+        let update = tokio::select! {
+            msg = rx.recv() => {
+                let Some(msg) = msg else { return };
+                match msg {
+                    Msg::Event(source, kind, ev) => {
+                        // `Init` comes before the list request: it proves nothing.
+                        if !matches!(ev, Some(Event::Init)) {
+                            failing.remove(source);
+                            proven = true;
+                        }
+                        ev.map(|ev| ClusterUpdate::Watch(kind, ev))
+                    }
+                    Msg::Error(source, reason, transient) => {
+                        failing.insert(source, Failure { reason, transient });
+                        None
+                    }
                 }
-                Some(ClusterUpdate::Watch(kind, ev))
             }
-            Msg::Error(kind, reason) => {
-                failing.insert(kind.plural().to_string(), reason);
+            _ = ping.tick(), if must_ping => {
+                if let Some(c) = &client
+                    && tokio::time::timeout(PING_EVERY, c.apiserver_version()).await.is_ok_and(|r| r.is_ok())
+                {
+                    failing.retain(|_, f| !f.transient);
+                }
                 None
             }
         };
-        let state = health(&failing);
+        let state = health(&failing, &shown);
         // Connecting → Connected once the server has answered.
         let next = match (&shown, &state) {
             (ConnectionState::Connecting, ConnectionState::Connected) if !proven => shown.clone(),
@@ -281,12 +355,18 @@ async fn merge(
     }
 }
 
-fn health(failing: &BTreeMap<String, String>) -> ConnectionState {
-    // The same cause usually hits every watcher; say it once.
+fn health(failing: &BTreeMap<&'static str, Failure>, shown: &ConnectionState) -> ConnectionState {
+    // The same cause usually hits every watcher: keep saying the reason
+    // already shown while it still holds, rather than flapping between them.
+    if let ConnectionState::Reconnecting { reason } = shown
+        && failing.values().any(|f| &f.reason == reason)
+    {
+        return shown.clone();
+    }
     match failing.values().next() {
         None => ConnectionState::Connected,
-        Some(reason) => ConnectionState::Reconnecting {
-            reason: reason.clone(),
+        Some(f) => ConnectionState::Reconnecting {
+            reason: f.reason.clone(),
         },
     }
 }
@@ -313,17 +393,29 @@ mod tests {
     async fn merge_reports_reconnecting_and_recovery() {
         let (tx, rx) = mpsc::unbounded_channel();
         let (out, mut got) = mpsc::unbounded_channel();
-        let task = tokio::spawn(merge(rx, out, "kubetutor".into()));
+        let task = tokio::spawn(merge(rx, out, None));
         let send = |m| tx.send(m).map_err(|_| ()).unwrap();
-        send(Msg::Event(Kind::Pod, Event::Init));
-        send(Msg::Event(Kind::Pod, Event::InitDone));
-        send(Msg::Error(Kind::Pod, "cannot reach the API server".into()));
+        send(Msg::Event("pods", Kind::Pod, Some(Event::Init)));
+        send(Msg::Event("pods", Kind::Pod, Some(Event::InitDone)));
         send(Msg::Error(
-            Kind::Service,
+            "pods",
             "cannot reach the API server".into(),
+            true,
         ));
-        send(Msg::Event(Kind::Pod, Event::InitDone));
-        send(Msg::Event(Kind::Service, Event::InitDone));
+        send(Msg::Error(
+            "services",
+            "cannot reach the API server".into(),
+            true,
+        ));
+        send(Msg::Error(
+            "events about volumes",
+            "cannot reach the API server".into(),
+            true,
+        ));
+        send(Msg::Event("pods", Kind::Pod, Some(Event::InitDone)));
+        send(Msg::Event("services", Kind::Service, Some(Event::InitDone)));
+        // A stream with nothing to forward still proves it is back.
+        send(Msg::Event("events about volumes", Kind::Event, None));
         drop(tx);
         task.await.unwrap();
         let mut seen = Vec::new();
@@ -342,8 +434,8 @@ mod tests {
                 "Pod".into(),
                 "Reconnecting { reason: \"cannot reach the API server\" }".into(),
                 "Pod".into(),
-                "Connected".into(),
                 "Service".into(),
+                "Connected".into(),
             ]
         );
     }
