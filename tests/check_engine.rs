@@ -611,3 +611,37 @@ fn unreachable_probe_says_so() {
         "{reason}"
     );
 }
+
+#[test]
+fn holds_stages_after_the_first_must_happen_after_activation() {
+    // Both conditions already hold when the step starts: nothing happened.
+    let check = "
+sequence:
+  - holds: {resource: {kind: Pod, name: msg-api-a}}
+    as: p
+  - holds: {resource: {kind: ConfigMap, name: marker}}
+";
+    let mut s = Sim::new();
+    let a = pod("msg-api-a", "uid-a", T0, true);
+    let marker =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: marker, namespace: kubetutor}\n";
+    s.apply(&a);
+    s.apply(marker);
+    s.activate(check);
+    s.wait(2.0);
+    assert!(!s.is_done());
+    assert!(
+        s.last()
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("waiting for this to happen"),
+        "{:?}",
+        s.last()
+    );
+    // It goes away and comes back: now it happened.
+    s.delete(marker);
+    assert!(!s.is_done());
+    s.apply(marker);
+    assert!(s.is_done(), "{:?}", s.updates);
+}

@@ -56,6 +56,10 @@ struct Sequence {
     uids_at_stage_start: BTreeSet<String>,
     /// ...or created after the bound pod began to be deleted.
     deletion_began: Option<jiff::Timestamp>,
+    /// The current stage's condition has been seen false since the stage
+    /// started (a `holds` stage after the first must *happen*, not merely
+    /// be already true).
+    seen_false: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +118,7 @@ impl Engine {
             stage_started: now,
             uids_at_stage_start: pod_uids(state),
             deletion_began: None,
+            seen_false: false,
         });
         self.active = Some(Active {
             lesson: lesson.to_string(),
@@ -320,6 +325,7 @@ impl Engine {
                     stage_started: a.activated_at,
                     uids_at_stage_start: BTreeSet::new(),
                     deletion_began: None,
+                    seen_false: false,
                 });
                 let out = run_sequence(stages, seq, state, &self.io, now, &mut needs);
                 (out.0, out.1, out.2)
@@ -477,7 +483,19 @@ fn run_sequence(
     while seq.stage < n {
         let stage = &stages[seq.stage];
         let mut ctx = Ctx::new(state, io, &seq.bindings, seq.stage_started);
-        let result = eval_stage(stage, seq, &mut ctx);
+        let mut result = eval_stage(stage, seq, &mut ctx);
+        if seq.stage > 0 && matches!(stage.kind, StageKind::Holds(_)) {
+            if !result.holds {
+                seq.seen_false = true;
+            } else if !seq.seen_false {
+                // Already true when the previous stage completed: that is
+                // not the story happening. Wait until it turns true again.
+                result = no(format!(
+                    "waiting for this to happen after step {} ({} already)",
+                    seq.stage, result.detail
+                ));
+            }
+        }
         let trouble = if result.holds {
             None
         } else {
@@ -510,6 +528,7 @@ fn run_sequence(
             seq.bindings.insert(b.clone(), m);
         }
         seq.stage += 1;
+        seq.seen_false = false;
         seq.stage_started = now;
         seq.uids_at_stage_start = pod_uids(state);
     }
