@@ -224,15 +224,11 @@ fn kind_word(kind: Kind) -> &'static str {
 }
 
 /// The objects a resource check names (kind, namespace, name, selector),
-/// before its properties are looked at. Objects being deleted are left out
-/// unless a field matcher looks at `metadata.deletionTimestamp`.
+/// before its properties are looked at. Objects being deleted are included,
+/// as `kubectl get` shows them (Terminating).
 pub fn candidates<'s>(r: &ResourceCheck, state: &'s ClusterState) -> Vec<&'s Object> {
     let kind = r.kind.value;
     let ns = r.namespace.as_deref().unwrap_or(&state.namespace);
-    let wants_deleting = r
-        .fields
-        .iter()
-        .any(|f| f.path.value.text.contains("deletionTimestamp"));
     state
         .objects(kind)
         .filter(|o| {
@@ -242,7 +238,6 @@ pub fn candidates<'s>(r: &ResourceCheck, state: &'s ClusterState) -> Vec<&'s Obj
                 && r.selector
                     .as_ref()
                     .is_none_or(|s| labels_match(m.labels.as_ref(), s))
-                && (wants_deleting || kind == Kind::Event || m.deletion_timestamp.is_none())
         })
         .collect()
 }
@@ -1457,12 +1452,16 @@ status: {phase: Bound}
         assert!(w.holds(
             "resource: {kind: Pod, fields: [{path: spec.volumes, length: 3}, {path: metadata.labels, contains: app}]}"
         ));
-        // A pod being deleted is gone for the checker.
+        // A pod being deleted still counts (kubectl shows it Terminating),
+        // unless the check leaves such objects out.
         w.add(&READY_POD.replace(
             "uid: pod-1",
             "uid: pod-1\n  deletionTimestamp: '2026-01-01T00:00:00Z'",
         ));
-        assert!(w.holds("resource: {kind: Pod, name: msg-api-1, absent: true}"));
+        assert!(!w.holds("resource: {kind: Pod, name: msg-api-1, absent: true}"));
+        assert!(w.holds(
+            "resource: {kind: Pod, name: msg-api-1, fields: [{path: metadata.deletionTimestamp, present: false}], absent: true}"
+        ));
     }
 
     #[test]
