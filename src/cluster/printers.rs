@@ -108,13 +108,14 @@ pub fn pod_status(pod: &Pod) -> (String, usize, usize, i32, Option<jiff::Timesta
     let mut restarts = 0i32;
     let mut sidecar_restarts = 0i32;
     let mut last_restart: Option<jiff::Timestamp> = None;
-    let mut note_restart = |t: Option<&Time>| {
+    let mut sidecar_last_restart: Option<jiff::Timestamp> = None;
+    fn later(acc: &mut Option<jiff::Timestamp>, t: Option<&Time>) {
         if let Some(t) = t
-            && last_restart.is_none_or(|l| t.0 > l)
+            && acc.is_none_or(|l| t.0 > l)
         {
-            last_restart = Some(t.0);
+            *acc = Some(t.0);
         }
-    };
+    }
 
     let mut reason = status
         .and_then(|s| s.phase.clone())
@@ -144,19 +145,17 @@ pub fn pod_status(pod: &Pod) -> (String, usize, usize, i32, Option<jiff::Timesta
         .unwrap_or_default();
     for (i, cs) in init_statuses.iter().enumerate() {
         restarts += cs.restart_count;
-        note_restart(
-            cs.last_state
-                .as_ref()
-                .and_then(|l| l.terminated.as_ref())
-                .and_then(|t| t.finished_at.as_ref()),
-        );
+        let finished = cs
+            .last_state
+            .as_ref()
+            .and_then(|l| l.terminated.as_ref())
+            .and_then(|t| t.finished_at.as_ref());
+        later(&mut last_restart, finished);
         let spec_c = init_specs.iter().find(|c| c.name == cs.name).copied();
         let sidecar = is_restartable_init(spec_c);
         if sidecar {
             sidecar_restarts += cs.restart_count;
-            if cs.started == Some(true) && cs.ready {
-                ready += 1;
-            }
+            later(&mut sidecar_last_restart, finished);
         }
         let state = cs.state.as_ref();
         let term = state.and_then(|s| s.terminated.as_ref());
@@ -165,6 +164,9 @@ pub fn pod_status(pod: &Pod) -> (String, usize, usize, i32, Option<jiff::Timesta
             continue;
         }
         if sidecar && cs.started == Some(true) {
+            if cs.ready {
+                ready += 1;
+            }
             continue;
         }
         if let Some(t) = term {
@@ -188,14 +190,17 @@ pub fn pod_status(pod: &Pod) -> (String, usize, usize, i32, Option<jiff::Timesta
     }
 
     if !initializing || condition_true(pod, "Initialized") {
+        // Only sidecars' restarts count from the init phase.
         restarts = sidecar_restarts;
+        last_restart = sidecar_last_restart;
         let mut has_running = false;
         let statuses = status
             .and_then(|s| s.container_statuses.as_deref())
             .unwrap_or_default();
         for cs in statuses.iter().rev() {
             restarts += cs.restart_count;
-            note_restart(
+            later(
+                &mut last_restart,
                 cs.last_state
                     .as_ref()
                     .and_then(|l| l.terminated.as_ref())
@@ -567,6 +572,23 @@ status:
 "
         ));
         assert_eq!(pod_status(&p).0, "Init:Error");
+        // A sidecar (restartable init container) counts as a container.
+        let p = pod(&format!(
+            "{HEAD}spec: {{initContainers: [{{name: log, image: x, restartPolicy: Always}}], containers: [{{name: a, image: x}}]}}
+status:
+  phase: Running
+  conditions: [{{type: Initialized, status: 'True'}}, {{type: Ready, status: 'True'}}]
+  initContainerStatuses:
+    - {{name: log, ready: true, started: true, restartCount: 1, image: x, imageID: '', state: {{running: {{}}}}}}
+  containerStatuses:
+    - {{name: a, ready: true, restartCount: 0, image: x, imageID: '', state: {{running: {{}}}}}}
+"
+        ));
+        let (status, ready, total, restarts, _) = pod_status(&p);
+        assert_eq!(
+            (status.as_str(), ready, total, restarts),
+            ("Running", 2, 2, 1)
+        );
         let p = pod(
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p, deletionTimestamp: '2026-01-01T00:00:00Z'}\nspec: {containers: [{name: a, image: x}]}\nstatus: {phase: Running}\n",
         );
