@@ -72,6 +72,12 @@ fn handle(req: &Request<hyper::body::Incoming>, b: &Behaviour) -> Response<Body>
             .body(StreamBody::new(stream))
             .unwrap_or_else(|_| Response::new(body_once(String::new())));
     }
+    if path == "/api/v1/namespaces/kubetutor" {
+        return json(
+            404,
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"namespaces \"kubetutor\" not found","reason":"NotFound","code":404}"#.into(),
+        );
+    }
     if resource == "services" && b.forbid_services.load(Ordering::SeqCst) {
         return json(
             403,
@@ -222,5 +228,44 @@ async fn forbidden_expired_and_lost_server_all_recover() {
             && s.pod("kubetutor", "pod-a").is_none()
     })
     .await;
+    server.abort();
+}
+
+#[tokio::test]
+async fn session_reports_a_missing_namespace_and_watches() {
+    let addr: SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let server = serve(
+        addr,
+        Arc::new(Behaviour {
+            rv: "5",
+            pods: vec!["pod-a"],
+            forbid_services: AtomicBool::new(false),
+            expire_configmaps_once: AtomicBool::new(false),
+        }),
+    )
+    .await;
+    let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+    let client = kube::Client::try_from(config).unwrap();
+    let info = kubetutor::cluster::ConnectionInfo {
+        context: "kubetutor-sandbox".into(),
+        kubeconfig_path: None,
+        namespace: "kubetutor".into(),
+        server: format!("http://{addr}"),
+        state: ConnectionState::Connected,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let session = kubetutor::cluster::Session::with_client(client, info, tx)
+        .await
+        .unwrap();
+    assert!(!session.namespace_exists);
+    let mut state = ClusterState::new("kubetutor");
+    until(&mut rx, &mut state, "pods listed", |s| {
+        s.pod("kubetutor", "pod-a").is_some() && s.connection == ConnectionState::Connected
+    })
+    .await;
+    drop(session);
     server.abort();
 }

@@ -5,8 +5,10 @@
 pub mod connection;
 pub mod lineage;
 pub mod printers;
+pub mod session;
 pub mod state;
 pub mod watch;
 
 pub use connection::{ConnectOptions, ConnectionInfo, ConnectionState};
+pub use session::Session;
 pub use state::{ClusterState, ClusterUpdate, Object};
