@@ -72,6 +72,18 @@ fn handle(req: &Request<hyper::body::Incoming>, b: &Behaviour) -> Response<Body>
             .body(StreamBody::new(stream))
             .unwrap_or_else(|_| Response::new(body_once(String::new())));
     }
+    if path == "/version" {
+        return json(
+            200,
+            r#"{"major":"1","minor":"34","gitVersion":"v1.34.0","gitCommit":"x","gitTreeState":"clean","buildDate":"2025-01-01T00:00:00Z","goVersion":"go1.24","compiler":"gc","platform":"linux/amd64"}"#.into(),
+        );
+    }
+    if resource == "selfsubjectaccessreviews" {
+        return json(
+            201,
+            r#"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","metadata":{},"spec":{},"status":{"allowed":true}}"#.into(),
+        );
+    }
     if path == "/api/v1/namespaces/kubetutor" {
         return json(
             404,
@@ -89,7 +101,9 @@ fn handle(req: &Request<hyper::body::Incoming>, b: &Behaviour) -> Response<Body>
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let items = if resource == "pods" {
+    let items = if resource == "nodes" {
+        r#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadata","metadata":{"name":"node-1","resourceVersion":"1"}}"#.to_string()
+    } else if resource == "pods" {
         b.pods
             .iter()
             .map(|p| pod_json(p, b.rv))
@@ -267,5 +281,52 @@ async fn session_reports_a_missing_namespace_and_watches() {
     })
     .await;
     drop(session);
+    server.abort();
+}
+
+#[tokio::test]
+async fn doctor_reports_on_a_reachable_cluster() {
+    use kubetutor::cluster::doctor::{Status, run_doctor};
+    let addr: SocketAddr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let server = serve(
+        addr,
+        Arc::new(Behaviour {
+            rv: "5",
+            pods: vec![],
+            forbid_services: AtomicBool::new(false),
+            expire_configmaps_once: AtomicBool::new(false),
+        }),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: kind-test\nclusters:\n- name: c\n  cluster: {{server: 'http://{addr}'}}\ncontexts:\n- name: kind-test\n  context: {{cluster: c, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
+        ),
+    )
+    .unwrap();
+    let opts = kubetutor::cluster::ConnectOptions {
+        kubeconfig: Some(kubeconfig),
+        ..Default::default()
+    };
+    let findings = run_doctor(&opts, Some(&dir.path().join("no-kubectl"))).await;
+    let by = |c: &str| {
+        findings
+            .iter()
+            .find(|f| f.check == c)
+            .unwrap_or_else(|| panic!("no {c} in {findings:?}"))
+    };
+    assert_eq!(by("kubectl").status, Status::Fail);
+    assert_eq!(by("kubeconfig").status, Status::Ok);
+    assert!(by("cluster").detail.contains("v1.34.0"), "{findings:?}");
+    assert_eq!(by("namespace").status, Status::Warn);
+    assert_eq!(by("permissions").status, Status::Ok, "{findings:?}");
+    assert_eq!(by("storage").status, Status::Warn);
+    assert_eq!(by("nodes").detail, "1 node");
     server.abort();
 }

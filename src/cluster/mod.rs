@@ -3,6 +3,7 @@
 //! cluster pane shows of it (rows and storage lineage).
 
 pub mod connection;
+pub mod doctor;
 pub mod lineage;
 pub mod printers;
 pub mod session;
