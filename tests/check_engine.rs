@@ -645,3 +645,23 @@ sequence:
     s.apply(marker);
     assert!(s.is_done(), "{:?}", s.updates);
 }
+
+#[test]
+fn a_step_that_asks_for_a_crash_is_not_failing_on_the_way() {
+    let mut s = Sim::new();
+    s.apply(RS);
+    let erroring = pod("msg-api-a", "uid-a", T0, false).replace(
+        "waiting: {reason: ContainerCreating}",
+        "terminated: {exitCode: 1, reason: Error}",
+    );
+    s.apply(&erroring);
+    s.activate(
+        "resource: {kind: Pod, selector: {app: msg-api}, container: {reason: CrashLoopBackOff}}",
+    );
+    assert_eq!(s.last().state, StepState::Active, "{:?}", s.last());
+    s.apply(
+        &pod("msg-api-a", "uid-a", T0, false)
+            .replace("reason: ContainerCreating", "reason: CrashLoopBackOff"),
+    );
+    assert_eq!(s.last().state, StepState::Done);
+}

@@ -703,7 +703,9 @@ fn trouble_in_condition(c: &Condition, ctx: &mut Ctx) -> Option<String> {
 }
 
 fn trouble_in_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Option<String> {
-    if r.absent {
+    // A check that asks for a container state, an unready pod or an
+    // absence expects what would otherwise look like trouble.
+    if r.absent || r.container.is_some() || r.ready == Some(false) {
         return None;
     }
     let objects: Vec<Object> = eval::candidates(r, ctx.state)
