@@ -708,17 +708,14 @@ fn trouble_in_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Option<String> {
     if r.absent || r.container.is_some() || r.ready == Some(false) {
         return None;
     }
-    let objects: Vec<Object> = eval::candidates(r, ctx.state)
-        .into_iter()
-        .cloned()
-        .collect();
-    for o in &objects {
+    // The snapshot outlives the borrow of `ctx`: no need to copy objects.
+    let state = ctx.state;
+    for o in eval::candidates(r, state) {
         let found = match o {
             Object::Pod(p) => pod_trouble(p, ctx),
             Object::Deployment(_) | Object::ReplicaSet(_) | Object::Job(_) => {
                 let sel = workload_selector(o);
-                let pods: Vec<Pod> = ctx
-                    .state
+                let pods: Vec<&Pod> = state
                     .pods()
                     .filter(|p| {
                         p.metadata.namespace == o.meta().namespace
@@ -729,16 +726,15 @@ fn trouble_in_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Option<String> {
                                     })
                             })
                     })
-                    .cloned()
                     .collect();
-                pods.iter().find_map(|p| pod_trouble(p, ctx))
+                pods.into_iter().find_map(|p| pod_trouble(p, ctx))
             }
             Object::PersistentVolumeClaim(pvc) => {
                 let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref());
                 if phase == Some("Bound") {
                     None
                 } else {
-                    ctx.state
+                    state
                         .events_for(Kind::PersistentVolumeClaim, &pvc.metadata)
                         .into_iter()
                         .rev()
@@ -782,6 +778,7 @@ fn workload_selector(o: &Object) -> Option<BTreeMap<String, String>> {
 }
 
 fn trouble_in_probe(p: &HttpProbe, ctx: &mut Ctx) -> Option<String> {
+    let state = ctx.state;
     let ns = p
         .namespace
         .clone()
@@ -793,25 +790,21 @@ fn trouble_in_probe(p: &HttpProbe, ctx: &mut Ctx) -> Option<String> {
         }
     } else if let Some(pr) = &p.pod {
         if let Some(name) = &pr.name {
-            let pod = ctx.state.pod(&ns, name).cloned();
-            return pod.and_then(|p| pod_trouble(&p, ctx));
+            return state.pod(&ns, name).and_then(|p| pod_trouble(p, ctx));
         }
         if let Some(r) = &pr.reference {
             let m = ctx.bindings.get(&r.value)?;
-            let pod = ctx
-                .state
+            return state
                 .pod(&m.key.namespace, &m.key.name)
                 .filter(|p| p.metadata.uid == m.uid)
-                .cloned();
-            return pod.and_then(|p| pod_trouble(&p, ctx));
+                .and_then(|p| pod_trouble(p, ctx));
         }
         pr.selector.clone()
     } else {
         None
     };
     let sel = selector.filter(|s| !s.is_empty())?;
-    let pods: Vec<Pod> = ctx
-        .state
+    let pods: Vec<&Pod> = state
         .pods()
         .filter(|p| {
             p.metadata.namespace.as_deref() == Some(ns.as_str())
@@ -819,9 +812,8 @@ fn trouble_in_probe(p: &HttpProbe, ctx: &mut Ctx) -> Option<String> {
                     .iter()
                     .all(|(k, v)| p.metadata.labels.as_ref().and_then(|l| l.get(k)) == Some(v))
         })
-        .cloned()
         .collect();
-    pods.iter().find_map(|p| pod_trouble(p, ctx))
+    pods.into_iter().find_map(|p| pod_trouble(p, ctx))
 }
 
 /// "pod msg-api-7d9 is CrashLoopBackOff: <last log line>", or None when the
@@ -849,7 +841,7 @@ fn pod_trouble(p: &Pod, ctx: &mut Ctx) -> Option<String> {
     }
     // The container that is in trouble, and why.
     let statuses = st
-        .and_then(|s| s.container_statuses.clone())
+        .and_then(|s| s.container_statuses.as_deref())
         .unwrap_or_default();
     let bad = statuses.iter().find(|cs| {
         let s = cs.state.as_ref();
