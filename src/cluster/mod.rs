@@ -8,6 +8,7 @@ pub mod lineage;
 pub mod printers;
 pub mod session;
 pub mod state;
+pub mod view;
 pub mod watch;
 
 pub use connection::{ConnectOptions, ConnectionInfo, ConnectionState};
