@@ -305,10 +305,16 @@ impl ClusterState {
             Event::InitDone => {
                 let seen = store.relisting.take().unwrap_or_default();
                 store.synced = true;
+                // Watchers of namespaced kinds list the course namespace
+                // only; objects from elsewhere (events about PVs, recorded
+                // in `default`) come from another stream and stay.
+                let course_ns = self.namespace.as_str();
                 let gone: Vec<ObjKey> = store
                     .items
                     .keys()
-                    .filter(|k| !seen.contains(*k))
+                    .filter(|k| {
+                        !seen.contains(*k) && (k.namespace.is_empty() || k.namespace == course_ns)
+                    })
                     .cloned()
                     .collect();
                 let mut removed = Vec::new();
@@ -652,6 +658,16 @@ status: {phase: Running}
         }
         assert!(s.is_synced(Kind::Pod));
         assert!(s.pod("kubetutor", "web").is_none());
+        // Events about PVs live in `default` and come from another stream:
+        // a relist of the course namespace's events keeps them.
+        apply(
+            &mut s,
+            "apiVersion: v1\nkind: Event\nmetadata: {name: pv-ev, namespace: default}\ninvolvedObject: {kind: PersistentVolume, name: pv-1}\n",
+        );
+        for ev in [Event::Init, Event::InitDone] {
+            s.apply_at(ClusterUpdate::Watch(Kind::Event, ev), t0);
+        }
+        assert_eq!(s.count(Kind::Event), 1);
         let now = jiff::Timestamp::UNIX_EPOCH;
         assert_eq!(s.pod_rows_window(0, 10, now).len(), 1);
         assert!(s.pod_rows_window(1, 10, now).is_empty());
