@@ -903,7 +903,7 @@ pub trait Io: Send + Sync + 'static {
     fn fetch(&self, key: IoKey) -> BoxFuture<'static, Result<Response, String>>;
 }
 
-/// Fetches through a kube client: pod logs (`tailLines=200`) and requests
+/// Fetches through a kube client: pod logs (up to 4 MiB) and requests
 /// through the API server's service/pod proxy.
 #[derive(Clone)]
 pub struct KubeIo {
@@ -920,6 +920,8 @@ impl KubeIo {
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most of a response body kept.
 const MAX_BODY: usize = 1 << 20;
+/// The most of a log read.
+const MAX_LOG: i64 = 4 << 20;
 
 impl Io for KubeIo {
     fn fetch(&self, key: IoKey) -> BoxFuture<'static, Result<Response, String>> {
@@ -929,10 +931,13 @@ impl Io for KubeIo {
                 match key {
                     IoKey::Logs(k) => {
                         let api: kube::Api<Pod> = kube::Api::namespaced(client, &k.namespace);
+                        // The whole log, not a tail: start-up lines (what
+                        // `log.contains` usually looks for) must not scroll
+                        // away under the request lines our own probes cause.
                         let params = kube::api::LogParams {
                             container: Some(k.container.clone()),
                             previous: k.previous,
-                            tail_lines: Some(200),
+                            limit_bytes: Some(MAX_LOG),
                             ..Default::default()
                         };
                         api.logs(&k.pod, &params)
