@@ -201,7 +201,7 @@ impl EmulatedApp for ShellApp {
     fn run(self: Box<Self>, ctx: AppContext, mut stop: Stop) -> BoxFuture<'static, i32> {
         Box::pin(async move {
             // `sleep` in the script waits in slices so a stop ends it quickly;
-            // once stopped, remaining sleeps return at once.
+            // the shell checks the same flag before each command.
             let stopped = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&stopped);
             let sleeper = move |d: Duration| {
@@ -224,7 +224,8 @@ impl EmulatedApp for ShellApp {
             };
             let mut shell = Shell::new(ctx.fs.clone(), ctx.env.clone(), ctx.pod_name.clone())
                 .with_sleeper(sleeper)
-                .with_output_sink(sink);
+                .with_output_sink(sink)
+                .with_stop_flag(Arc::clone(&stopped));
             let log = Arc::clone(&ctx.log);
             let mut job = tokio::task::spawn_blocking(move || shell.exec(&argv, b""));
             let output = tokio::select! {
@@ -380,7 +381,7 @@ pub(crate) mod tests {
             "p",
             "w",
             "busybox",
-            &["sh", "-c", "echo started; sleep 3600"],
+            &["sh", "-c", "echo started; while true; do sleep 3600; done"],
         );
         let handle = start(Box::new(ShellApp), ctx);
         // The line is in the log while the script sleeps.
