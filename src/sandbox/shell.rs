@@ -68,7 +68,13 @@ pub struct Shell {
     /// Errors met while expanding words (`$(...)` stderr, bad arithmetic),
     /// printed by the command that expanded them.
     expansion_stderr: Vec<u8>,
+    /// How many subshells deep this one is (bounded, so nesting cannot
+    /// exhaust the stack).
+    depth: usize,
 }
+
+/// The deepest nesting of subshells, `$(...)`, and compound commands.
+const MAX_DEPTH: usize = 48;
 
 /// A callback for streamed output: (stdout bytes, stderr bytes).
 pub type OutputSink = Box<dyn FnMut(&[u8], &[u8]) + Send>;
@@ -108,6 +114,7 @@ impl Shell {
             stop: None,
             busy_iterations: 0,
             expansion_stderr: Vec::new(),
+            depth: 0,
         };
         let defaults = [
             (
@@ -163,6 +170,7 @@ impl Shell {
             stop: self.stop.clone(),
             busy_iterations: self.busy_iterations,
             expansion_stderr: Vec::new(),
+            depth: self.depth + 1,
         };
         std::mem::swap(&mut sub.sleeper, &mut self.sleeper);
         sub
@@ -667,6 +675,11 @@ impl Shell {
 
     /// Runs `$(script)` in a subshell: its stdout without trailing newlines.
     fn substitute(&mut self, script: &str) -> String {
+        if self.depth >= MAX_DEPTH {
+            self.expansion_stderr
+                .extend_from_slice(b"sh: command substitutions nested too deeply\n");
+            return String::new();
+        }
         let mut sub = self.subshell("sh");
         let result = sub.run_script(script, b"");
         self.end_subshell(sub);
@@ -916,6 +929,10 @@ impl Shell {
                 return Status::Exit(code);
             }
             "sh" | "ash" | "bash" => {
+                if self.depth >= MAX_DEPTH {
+                    let _ = writeln!(err, "sh: shells nested too deeply");
+                    return Status::Code(2);
+                }
                 let mut sub = self.subshell(name);
                 sub.last_status = 0;
                 let result = sub.exec(argv, stdin);
@@ -2181,6 +2198,8 @@ fn plain(word: &Word) -> Option<&str> {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// Compound commands open around the current position.
+    depth: usize,
 }
 
 impl Parser {
@@ -2271,6 +2290,21 @@ impl Parser {
     }
 
     fn command(&mut self) -> Result<Node, String> {
+        let compound = self.reserved().is_some();
+        if compound {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err("commands nested too deeply".to_string());
+            }
+        }
+        let node = self.compound_or_simple();
+        if compound {
+            self.depth -= 1;
+        }
+        node
+    }
+
+    fn compound_or_simple(&mut self) -> Result<Node, String> {
         let node = match self.reserved() {
             Some(kw @ ("while" | "until")) => {
                 let until = kw == "until";
@@ -2426,10 +2460,22 @@ fn describe(token: &Token) -> String {
     }
 }
 
+/// Checks a script's syntax without running it (`sh -n`): the message is
+/// what `sh` would print after `sh: syntax error: `.
+pub fn check_syntax(script: &str) -> Result<(), String> {
+    parse(script).map(drop)
+}
+
+/// Evaluates `$((expr))` with every variable unset (for fuzzing).
+pub fn check_arithmetic(expr: &str) -> Result<i64, String> {
+    arithmetic(expr, &|_| String::new())
+}
+
 fn parse(script: &str) -> Result<Node, String> {
     let mut parser = Parser {
         tokens: tokenize(script)?,
         pos: 0,
+        depth: 0,
     };
     let list = parser.list(&[])?;
     match parser.peek() {
@@ -2463,6 +2509,27 @@ fn arith_binary(
     min_prec: u8,
     var: &dyn Fn(&str) -> String,
 ) -> Result<i64, String> {
+    ARITH_DEPTH.with(|d| d.set(d.get() + 1));
+    let result = arith_binary_inner(chars, pos, min_prec, var);
+    ARITH_DEPTH.with(|d| d.set(d.get() - 1));
+    result
+}
+
+thread_local! {
+    /// Recursion depth of the arithmetic evaluator (bounded: `((((...` must
+    /// not exhaust the stack).
+    static ARITH_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn arith_binary_inner(
+    chars: &[char],
+    pos: &mut usize,
+    min_prec: u8,
+    var: &dyn Fn(&str) -> String,
+) -> Result<i64, String> {
+    if ARITH_DEPTH.with(std::cell::Cell::get) > 2 * MAX_DEPTH {
+        return Err("arithmetic expression nested too deeply".to_string());
+    }
     let mut left = arith_unary(chars, pos, var)?;
     loop {
         arith_space(chars, pos);
@@ -2510,13 +2577,16 @@ fn arith_unary(
 ) -> Result<i64, String> {
     arith_space(chars, pos);
     match chars.get(*pos) {
-        Some('-') => {
-            *pos += 1;
-            Ok(arith_unary(chars, pos, var)?.wrapping_neg())
-        }
-        Some('+') => {
-            *pos += 1;
-            arith_unary(chars, pos, var)
+        Some('-') | Some('+') => {
+            // Signs are folded in a loop, not by recursion.
+            let mut negate = false;
+            while let Some(c @ ('-' | '+')) = chars.get(*pos) {
+                negate ^= *c == '-';
+                *pos += 1;
+                arith_space(chars, pos);
+            }
+            let v = arith_unary(chars, pos, var)?;
+            Ok(if negate { v.wrapping_neg() } else { v })
         }
         Some('(') => {
             *pos += 1;
@@ -2986,6 +3056,26 @@ mod tests {
         );
         assert!(out.stdout.is_empty());
         assert_eq!(*seen.lock().unwrap(), ["1\n2\n", "end\n"]);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        assert!(check_syntax(&"{ ".repeat(100_000)).is_err());
+        assert!(check_syntax(&"while true; do ".repeat(10_000)).is_err());
+        assert!(check_arithmetic(&"(".repeat(100_000)).is_err());
+        assert!(check_arithmetic(&"-".repeat(100_000)).is_err());
+        assert_eq!(check_arithmetic("- - 3"), Ok(3));
+        assert_eq!(check_arithmetic("-(2+3)*2"), Ok(-10));
+        let script = format!("{}1{}", "$(echo ".repeat(100), ")".repeat(100));
+        let mut f = fixture();
+        let out = sh(&mut f, &format!("echo {script}"));
+        assert!(
+            out.stderr_text().contains("nested too deeply"),
+            "{}",
+            out.stderr_text()
+        );
+        let out = sh(&mut f, "sh -c 'echo hi'");
+        assert_eq!(out.stdout_text(), "hi\n");
     }
 
     #[test]
