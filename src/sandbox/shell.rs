@@ -900,7 +900,26 @@ impl Shell {
                 0
             }
             "seq" => seq(args, out, err),
-            "head" | "tail" => head_tail(&base, args, stdin, out, err, self),
+            "tail" if args.iter().any(|a| a == "-f" || a == "-F") && self.can_follow() => {
+                let rest: Vec<String> = args
+                    .iter()
+                    .filter(|a| *a != "-f" && *a != "-F")
+                    .cloned()
+                    .collect();
+                let code = head_tail("tail", &rest, stdin, out, err, self);
+                if code != 0 {
+                    return Status::Code(code);
+                }
+                return self.follow(&rest, out, err);
+            }
+            "head" | "tail" => {
+                let rest: Vec<String> = args
+                    .iter()
+                    .filter(|a| *a != "-f" && *a != "-F")
+                    .cloned()
+                    .collect();
+                head_tail(&base, &rest, stdin, out, err, self)
+            }
             "wc" => wc(args, stdin, out, err, self),
             "grep" => grep(args, stdin, out, err, self),
             "break" | "continue" => {
@@ -1257,6 +1276,58 @@ impl Shell {
             Err(e) => {
                 let _ = writeln!(err, "sh: cd: can't cd to {target}: {}", errno(&e));
                 2
+            }
+        }
+    }
+
+    /// `tail -f` only follows in a container's own process (it has a stop
+    /// flag and streams to the log); in `kubectl exec` it prints and returns,
+    /// rather than holding the session open forever.
+    fn can_follow(&self) -> bool {
+        self.stop.is_some() && self.sink.is_some()
+    }
+
+    /// Streams what is appended to the files named in `args` until stopped.
+    fn follow(&mut self, args: &[String], out: &mut Vec<u8>, err: &mut Vec<u8>) -> Status {
+        let files: Vec<String> = split_flags(args)
+            .1
+            .into_iter()
+            .filter(|a| a.parse::<usize>().is_err())
+            .collect();
+        let mut offsets: Vec<u64> = files
+            .iter()
+            .map(|f| {
+                self.resolve(f)
+                    .ok()
+                    .and_then(|r| std::fs::metadata(r.host).ok())
+                    .map_or(0, |m| m.len())
+            })
+            .collect();
+        loop {
+            if let Some(sink) = &mut self.sink {
+                sink(out, err);
+                out.clear();
+                err.clear();
+            }
+            if self.stopped() {
+                return Status::Exit(super::apps::EXIT_TERMINATED);
+            }
+            self.busy_iterations = 0;
+            (self.sleeper)(Duration::from_millis(500));
+            for (f, offset) in files.iter().zip(offsets.iter_mut()) {
+                let Ok(data) = self.read_file(f) else {
+                    continue;
+                };
+                let len = data.len() as u64;
+                if len < *offset {
+                    // Truncated: start over, as tail -F does.
+                    *offset = 0;
+                }
+                let start = usize::try_from(*offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                out.extend_from_slice(&data[start..]);
+                *offset = len;
             }
         }
     }
@@ -3056,6 +3127,41 @@ mod tests {
         );
         assert!(out.stdout.is_empty());
         assert_eq!(*seen.lock().unwrap(), ["1\n2\n", "end\n"]);
+    }
+
+    #[test]
+    fn tail_f_follows_in_a_container_and_not_in_exec() {
+        let mut f = fixture();
+        let out = sh(&mut f, "echo one > /data/log; tail -f /data/log");
+        assert_eq!((out.exit_code, out.stdout_text().as_str()), (0, "one\n"));
+
+        let log = f.root.volume("pv-1").unwrap().join("log");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let seen = Arc::new(std::sync::Mutex::new(String::new()));
+        let sink_seen = Arc::clone(&seen);
+        let mut ticks = 0;
+        let mut shell = Shell::new(f.shell.fs.clone(), Vec::new(), "h")
+            .with_stop_flag(stop)
+            .with_output_sink(move |o, _| {
+                sink_seen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(o))
+            })
+            .with_sleeper(move |_| {
+                // Another container appends while this one follows.
+                ticks += 1;
+                let mut text = std::fs::read_to_string(&log).unwrap();
+                text.push_str(&format!("tick {ticks}\n"));
+                std::fs::write(&log, text).unwrap();
+                if ticks == 2 {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            });
+        let out = shell.exec(&["tail".into(), "-f".into(), "/data/log".into()], b"");
+        assert_eq!(out.exit_code, 143);
+        assert_eq!(*seen.lock().unwrap(), "one\ntick 1\ntick 2\n");
     }
 
     #[test]

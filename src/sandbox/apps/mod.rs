@@ -145,7 +145,8 @@ pub fn image_repository(image: &str) -> &str {
 
 /// The shells and commands [`ShellApp`] can run as a container's process.
 const SHELL_PROGRAMS: &[&str] = &[
-    "sh", "ash", "bash", "echo", "cat", "sleep", "ls", "touch", "mkdir", "true", "false",
+    "sh", "ash", "bash", "echo", "cat", "sleep", "ls", "touch", "mkdir", "true", "false", "tail",
+    "date",
 ];
 
 /// Picks the emulation for a container.
