@@ -141,6 +141,12 @@ impl Shell {
         self
     }
 
+    /// Starts in the container's `workingDir` instead of `/`.
+    pub fn with_cwd(mut self, dir: &str) -> Self {
+        self.cwd = super::fsroot::absolute("/", dir);
+        self
+    }
+
     /// Ends running scripts (status 143) once `flag` is set.
     pub fn with_stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
         self.stop = Some(flag);
@@ -2997,6 +3003,8 @@ mod tests {
     #[test]
     fn interactive_state_persists_between_lines() {
         let mut f = fixture();
+        let shell = Shell::new(f.shell.fs.clone(), Vec::new(), "h").with_cwd("data/../data/");
+        assert_eq!(shell.prompt(), "/data # ");
         assert_eq!(f.shell.prompt(), "/ # ");
         f.shell.run_script("mkdir -p /root && cd /data", b"");
         assert_eq!(f.shell.prompt(), "/data # ");
