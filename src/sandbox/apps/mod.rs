@@ -46,6 +46,8 @@ pub struct AppContext {
     pub args: Vec<String>,
     /// The resolved environment (env and envFrom), in order.
     pub env: Vec<(String, String)>,
+    /// The container's `workingDir` (`/` when empty): where relative paths start.
+    pub working_dir: String,
     pub fs: ContainerFs,
     pub netns: NetNamespaces,
     pub log: LogSink,
@@ -63,6 +65,11 @@ impl AppContext {
     /// The process argv: command then args.
     pub fn argv(&self) -> Vec<String> {
         self.command.iter().chain(&self.args).cloned().collect()
+    }
+
+    /// The working directory as an absolute container path.
+    pub fn cwd(&self) -> String {
+        super::fsroot::absolute("/", &self.working_dir)
     }
 
     pub fn log(&self, line: &str) {
@@ -224,6 +231,7 @@ impl EmulatedApp for ShellApp {
                 }
             };
             let mut shell = Shell::new(ctx.fs.clone(), ctx.env.clone(), ctx.pod_name.clone())
+                .with_cwd(&ctx.cwd())
                 .with_sleeper(sleeper)
                 .with_output_sink(sink)
                 .with_stop_flag(Arc::clone(&stopped));
@@ -299,6 +307,7 @@ pub(crate) mod tests {
                 command: argv.iter().map(|s| s.to_string()).collect(),
                 args: Vec::new(),
                 env: Vec::new(),
+                working_dir: String::new(),
                 fs,
                 netns: self.netns.clone(),
                 log: Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string())),

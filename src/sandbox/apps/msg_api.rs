@@ -71,7 +71,10 @@ impl EmulatedApp for MsgApi {
 async fn run(flavour: Flavour, ctx: AppContext, mut stop: Stop) -> i32 {
     if let Flavour::Python { script } = &flavour {
         // python3 fails like this when the ConfigMap with the code is not mounted.
-        let exists = ctx.fs.resolve("/", script).is_ok_and(|r| r.host.is_file());
+        let exists = ctx
+            .fs
+            .resolve(&ctx.cwd(), script)
+            .is_ok_and(|r| r.host.is_file());
         if !exists {
             ctx.log(&format!(
                 "python3: can't open file '{script}': [Errno 2] No such file or directory"
@@ -97,6 +100,7 @@ async fn run(flavour: Flavour, ctx: AppContext, mut stop: Stop) -> i32 {
 
     let store = Store::open(
         ctx.fs.clone(),
+        ctx.cwd(),
         ctx.env_var("API_DB_FILEPATH").filter(|p| !p.is_empty()),
         &ctx.log,
     );
@@ -299,14 +303,17 @@ fn python_str_or(value: Option<&Value>, default: &str) -> String {
 /// The messages, and the file they are saved to.
 struct Store {
     fs: ContainerFs,
+    /// The process's working directory (relative paths start there).
+    cwd: String,
     path: Option<String>,
     messages: Vec<Value>,
 }
 
 impl Store {
-    fn open(fs: ContainerFs, path: Option<&str>, log: &super::LogSink) -> Store {
+    fn open(fs: ContainerFs, cwd: String, path: Option<&str>, log: &super::LogSink) -> Store {
         let mut store = Store {
             fs,
+            cwd,
             path: path.map(str::to_string),
             messages: Vec::new(),
         };
@@ -323,7 +330,7 @@ impl Store {
     }
 
     fn load(&self, path: &str, log: &super::LogSink) -> Vec<Value> {
-        let bytes = match self.fs.resolve("/", path) {
+        let bytes = match self.fs.resolve(&self.cwd, path) {
             Ok(r) => std::fs::read(&r.host),
             Err(_) => Err(io::Error::from(io::ErrorKind::PermissionDenied)),
         };
@@ -371,7 +378,10 @@ impl Store {
             None => None,
         };
         if let Some(dir) = dir {
-            let r = self.fs.resolve("/", dir).map_err(|_| os_denied(dir))?;
+            let r = self
+                .fs
+                .resolve(&self.cwd, dir)
+                .map_err(|_| os_denied(dir))?;
             if !r.host.is_dir() {
                 if r.read_only {
                     return Err(format!("[Errno 30] Read-only file system: '{dir}'"));
@@ -382,12 +392,15 @@ impl Store {
         let tmp_path = format!("{path}.tmp");
         let tmp = self
             .fs
-            .resolve("/", &tmp_path)
+            .resolve(&self.cwd, &tmp_path)
             .map_err(|_| os_denied(&tmp_path))?;
         if tmp.read_only {
             return Err(format!("[Errno 30] Read-only file system: '{tmp_path}'"));
         }
-        let target = self.fs.resolve("/", path).map_err(|_| os_denied(path))?;
+        let target = self
+            .fs
+            .resolve(&self.cwd, path)
+            .map_err(|_| os_denied(path))?;
         let content = python_json(&json!({"messages": self.messages}));
         std::fs::write(&tmp.host, content).map_err(|e| os_error(&e, &tmp_path))?;
         std::fs::rename(&tmp.host, &target.host).map_err(|e| {
