@@ -680,6 +680,25 @@ mod tests {
                 .is_file()
         );
 
+        // A relative path starts in the container's workingDir.
+        let mut ctx = python_ctx(&h, "p4", &[("API_DB_FILEPATH", "db/messages.json")]);
+        ctx.working_dir = "/data".into();
+        let handle = start_ctx(ctx);
+        let addr = wait_listening(&h, "p4", 8080).await;
+        assert_eq!(
+            request(addr, "POST", "/messages", r#"{"text":"x"}"#)
+                .await
+                .0,
+            201
+        );
+        handle.stop().await;
+        let file = h
+            .root
+            .empty_dir("p4", "data")
+            .unwrap()
+            .join("db/messages.json");
+        assert!(file.is_file());
+
         let handle = start_ctx(python_ctx(
             &h,
             "p3",
