@@ -47,7 +47,8 @@ async fn serve(stream: TcpStream, fs: ContainerFs) {
     // Peek at the request head to tell plain GETs from the exec upgrade.
     let mut head = vec![0u8; 8192];
     let mut n = 0;
-    for _ in 0..100 {
+    // Headers normally arrive at once; a loaded machine may split them.
+    for _ in 0..1000 {
         n = stream.peek(&mut head).await.unwrap_or(0);
         if head[..n].windows(4).any(|w| w == b"\r\n\r\n") {
             break;
