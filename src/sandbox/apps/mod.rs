@@ -102,35 +102,59 @@ pub trait EmulatedApp: Send {
     fn run(self: Box<Self>, ctx: AppContext, stop: Stop) -> BoxFuture<'static, i32>;
 }
 
-/// A started app.
+/// A started app. Dropping the handle stops it, as killing its process would.
 pub struct AppHandle {
     stop: watch::Sender<bool>,
-    task: JoinHandle<i32>,
+    exit: watch::Receiver<Option<i32>>,
+    _task: JoinHandle<()>,
 }
 
 impl AppHandle {
-    /// Stops the app and waits for its exit code.
-    pub async fn stop(self) -> i32 {
+    /// Asks the app to stop (SIGTERM) without waiting.
+    pub fn request_stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// Stops the app and waits for its exit code.
+    pub async fn stop(mut self) -> i32 {
+        self.request_stop();
         self.wait().await
     }
 
-    /// Waits for the app to exit by itself.
-    pub async fn wait(self) -> i32 {
-        // A panicking app is reported like a crashed process.
-        self.task.await.unwrap_or(EXIT_TERMINATED)
+    /// Waits for the app to exit and returns its exit code. Cancel-safe and
+    /// repeatable, so a kubelet loop can `select!` on it.
+    pub async fn wait(&mut self) -> i32 {
+        match self.exit.wait_for(Option::is_some).await {
+            Ok(code) => code.unwrap_or(EXIT_TERMINATED),
+            // The task died without reporting (it panicked): a crashed process.
+            Err(_) => EXIT_TERMINATED,
+        }
+    }
+
+    /// The exit code, once the app has exited.
+    pub fn exit_code(&self) -> Option<i32> {
+        *self.exit.borrow()
     }
 
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.exit_code().is_some() || self.exit.has_changed().is_err()
     }
 }
 
 /// Spawns `app` on the tokio runtime.
 pub fn start(app: Box<dyn EmulatedApp>, ctx: AppContext) -> AppHandle {
-    let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(app.run(ctx, Stop(rx)));
-    AppHandle { stop: tx, task }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (exit_tx, exit_rx) = watch::channel(None);
+    let run = app.run(ctx, Stop(stop_rx));
+    let task = tokio::spawn(async move {
+        let code = run.await;
+        let _ = exit_tx.send(Some(code));
+    });
+    AppHandle {
+        stop: stop_tx,
+        exit: exit_rx,
+        _task: task,
+    }
 }
 
 /// `docker.io/library/python:3.12-alpine@sha256:..` → `python`.
@@ -349,6 +373,30 @@ pub(crate) mod tests {
         assert_eq!(s("busybox", &["sh", "-c", "echo hi"]), "shell");
         assert_eq!(s("busybox", &["/bin/sleep", "3600"]), "shell");
         assert_eq!(s("postgres:16", &[]), "idle");
+    }
+
+    #[tokio::test]
+    async fn handle_wait_is_repeatable_and_drop_stops() {
+        let h = Harness::new();
+        let ctx = h.ctx("p", "w", "busybox", &["sh", "-c", "exit 7"]);
+        let mut handle = start(Box::new(ShellApp), ctx);
+        assert_eq!(handle.wait().await, 7);
+        assert_eq!(handle.wait().await, 7);
+        assert_eq!(handle.exit_code(), Some(7));
+        assert!(handle.is_finished());
+
+        let ctx = h.ctx("p", "idle", "postgres", &[]);
+        let handle = start(Box::new(IdleApp), ctx);
+        let exit = handle.exit.clone();
+        drop(handle);
+        let mut exit = exit;
+        let code = exit
+            .wait_for(Option::is_some)
+            .await
+            .map(|c| *c)
+            .ok()
+            .flatten();
+        assert_eq!(code, Some(EXIT_TERMINATED));
     }
 
     #[tokio::test]
