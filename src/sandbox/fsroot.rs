@@ -85,6 +85,22 @@ impl SandboxRoot {
         create(&dir)
     }
 
+    /// A fresh, empty writable layer for a container that is (re)starting:
+    /// Kubernetes gives every container start a new layer, so files written
+    /// outside volumes are lost when a container restarts, while emptyDirs
+    /// (and the pod's other volumes) survive. The kubelet emulation calls this
+    /// before each start, then [`container_fs`] (which recreates the mount
+    /// points); `kubectl exec` uses [`SandboxRoot::container_rootfs`].
+    pub fn reset_container_rootfs(
+        &self,
+        pod_uid: &str,
+        container: &str,
+    ) -> Result<PathBuf, FsError> {
+        let dir = self.container_rootfs(pod_uid, container)?;
+        remove_dir(&dir)?;
+        create(&dir)
+    }
+
     /// An emptyDir volume of a pod, created if missing.
     pub fn empty_dir(&self, pod_uid: &str, volume: &str) -> Result<PathBuf, FsError> {
         let dir = self
@@ -624,6 +640,16 @@ mod tests {
             assert!(root.container_rootfs("u1", bad).is_err());
             assert!(root.pod_dir(bad).is_err());
         }
+
+        let layer = root.container_rootfs("u1", "app").unwrap();
+        std::fs::write(layer.join("f"), "x").unwrap();
+        std::fs::write(r.join("pods/u1/volumes/empty-dir/cache/f"), "x").unwrap();
+        assert_eq!(root.reset_container_rootfs("u1", "app").unwrap(), layer);
+        assert!(!layer.join("f").exists() && layer.is_dir());
+        assert!(
+            r.join("pods/u1/volumes/empty-dir/cache/f").exists(),
+            "emptyDir survives"
+        );
 
         root.remove_pod("u1").unwrap();
         assert!(!r.join("pods/u1").exists());

@@ -637,7 +637,8 @@ mod tests {
             std::fs::read_to_string(&file).unwrap(),
             r#"{"messages": [{"author": "a", "text": "t"}]}"#
         );
-        // Same container restarted (same layer): the messages come back.
+        // The file is read back at start-up (same layer: a process restart
+        // inside the container, which the script supports).
         let handle = start_ctx(python_ctx(&h, "p1", &env));
         let addr = wait_listening(&h, "p1", 8080).await;
         assert!(
@@ -651,7 +652,10 @@ mod tests {
             h.log()[0],
             "API_DB_FILEPATH is set: messages are saved to /var/lib/synergychat/api/db.json"
         );
-        // A new pod has a new layer: the messages are gone.
+        // A container restart gets a fresh writable layer, as in Kubernetes.
+        h.root.reset_container_rootfs("p1", "api").unwrap();
+        assert!(!file.exists());
+        // A new pod has a new layer too.
         h.root.remove_pod("p1").unwrap();
         assert!(!file.exists());
     }
