@@ -555,7 +555,7 @@ impl Shell {
                 },
                 RedirectKind::Out | RedirectKind::Append => {
                     let append = matches!(r.kind, RedirectKind::Append);
-                    if let Err(e) = self.open_for_write(&target, false) {
+                    if let Err(e) = self.open_for_write(&target) {
                         let _ = writeln!(stderr, "sh: can't create {target}: {e}");
                         return Err(Status::Code(1));
                     }
@@ -758,7 +758,7 @@ impl Shell {
     }
 
     /// Checks a file can be created/truncated; busybox-worded error text.
-    fn open_for_write(&self, path: &str, _append: bool) -> Result<(), String> {
+    fn open_for_write(&self, path: &str) -> Result<(), String> {
         let r = self.resolve(path).map_err(|e| errno(&e).to_string())?;
         if r.container_path == DEV_NULL {
             return Ok(());
@@ -780,7 +780,7 @@ impl Shell {
     }
 
     fn write_file(&self, path: &str, bytes: &[u8], append: bool) -> Result<(), String> {
-        self.open_for_write(path, append)?;
+        self.open_for_write(path)?;
         let r = self.resolve(path).map_err(|e| errno(&e).to_string())?;
         if r.container_path == DEV_NULL {
             return Ok(());

@@ -276,10 +276,8 @@ impl Api {
                     ),
                 }
             }
-            _ => (
-                StatusCode::NOT_IMPLEMENTED,
-                json!({"error": format!("Unsupported method ('{method}')")}),
-            ),
+            // `handle` answers other methods before routing.
+            _ => (StatusCode::NOT_IMPLEMENTED, Value::Null),
         }
     }
 }
