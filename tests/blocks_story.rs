@@ -89,7 +89,6 @@ async fn run_pod(root: &SandboxRoot, netns: &NetNamespaces, pod: &Value) -> Runn
                 )
             })
             .collect(),
-        working_dir: String::new(),
         fs,
         netns: netns.clone(),
         log: Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),

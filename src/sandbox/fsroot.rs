@@ -288,6 +288,8 @@ pub struct Mount {
 pub struct ContainerFs {
     rootfs: PathBuf,
     mounts: Vec<Mount>,
+    /// The container's `workingDir`, where its processes start.
+    working_dir: String,
 }
 
 /// Where a container path really is.
@@ -306,7 +308,18 @@ impl ContainerFs {
         Self {
             rootfs: rootfs.into(),
             mounts: Vec::new(),
+            working_dir: "/".to_string(),
         }
+    }
+
+    /// The container's working directory (absolute; `/` unless set).
+    pub fn working_dir(&self) -> &str {
+        &self.working_dir
+    }
+
+    /// Sets the container's `workingDir` (an empty value means `/`).
+    pub fn set_working_dir(&mut self, dir: &str) {
+        self.working_dir = absolute("/", dir);
     }
 
     pub fn rootfs(&self) -> &Path {
@@ -478,6 +491,7 @@ pub fn container_fs(
             MountError::Invalid(format!("container {container} is not valid for pod"))
         })?;
     let mut fs = ContainerFs::new(root.container_rootfs(uid, container)?);
+    fs.set_working_dir(c["workingDir"].as_str().unwrap_or("/"));
     let empty = Vec::new();
     let volumes = spec["volumes"].as_array().unwrap_or(&empty);
     for (m, mount) in c["volumeMounts"]
@@ -776,6 +790,7 @@ mod tests {
             "spec": {
                 "containers": [{
                     "name": "api",
+                    "workingDir": "/app",
                     "volumeMounts": [
                         {"name": "cache", "mountPath": "/cache"},
                         {"name": "disk", "mountPath": "/var/lib/pg", "subPath": "pgdata"},
@@ -827,6 +842,7 @@ mod tests {
             at("/etc/hosts").host,
             r.join("pods/u-1/containers/api/rootfs/etc/hosts")
         );
+        assert_eq!(fs.working_dir(), "/app");
         let caps: Vec<_> = fs.mounts().iter().map(|m| m.capacity).collect();
         assert_eq!(caps, [Some(64 << 20), None, Some(1 << 30), None]);
     }

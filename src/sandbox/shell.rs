@@ -100,10 +100,11 @@ impl Shell {
         hostname: impl Into<String>,
     ) -> Self {
         let hostname = hostname.into();
+        let cwd = fs.working_dir().to_string();
         let mut shell = Self {
             fs,
             hostname: hostname.clone(),
-            cwd: "/".to_string(),
+            cwd,
             vars: BTreeMap::new(),
             exported: Vec::new(),
             positional: vec!["sh".to_string()],

@@ -46,8 +46,6 @@ pub struct AppContext {
     pub args: Vec<String>,
     /// The resolved environment (env and envFrom), in order.
     pub env: Vec<(String, String)>,
-    /// The container's `workingDir` (`/` when empty): where relative paths start.
-    pub working_dir: String,
     pub fs: ContainerFs,
     pub netns: NetNamespaces,
     pub log: LogSink,
@@ -67,9 +65,10 @@ impl AppContext {
         self.command.iter().chain(&self.args).cloned().collect()
     }
 
-    /// The working directory as an absolute container path.
+    /// The working directory (the container's `workingDir`, carried by its
+    /// filesystem view; `/` by default).
     pub fn cwd(&self) -> String {
-        super::fsroot::absolute("/", &self.working_dir)
+        self.fs.working_dir().to_string()
     }
 
     pub fn log(&self, line: &str) {
@@ -118,12 +117,17 @@ impl AppHandle {
     /// Stops the app and waits for its exit code.
     pub async fn stop(mut self) -> i32 {
         self.request_stop();
-        self.wait().await
+        self.exited().await
     }
 
-    /// Waits for the app to exit and returns its exit code. Cancel-safe and
-    /// repeatable, so a kubelet loop can `select!` on it.
-    pub async fn wait(&mut self) -> i32 {
+    /// Waits for the app to exit by itself and returns its exit code.
+    pub async fn wait(mut self) -> i32 {
+        self.exited().await
+    }
+
+    /// Like [`AppHandle::wait`] but without consuming the handle: cancel-safe
+    /// and repeatable, so a kubelet loop can `select!` on it.
+    pub async fn exited(&mut self) -> i32 {
         match self.exit.wait_for(Option::is_some).await {
             Ok(code) => code.unwrap_or(EXIT_TERMINATED),
             // The task died without reporting (it panicked): a crashed process.
@@ -331,7 +335,6 @@ pub(crate) mod tests {
                 command: argv.iter().map(|s| s.to_string()).collect(),
                 args: Vec::new(),
                 env: Vec::new(),
-                working_dir: String::new(),
                 fs,
                 netns: self.netns.clone(),
                 log: Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string())),
@@ -380,8 +383,8 @@ pub(crate) mod tests {
         let h = Harness::new();
         let ctx = h.ctx("p", "w", "busybox", &["sh", "-c", "exit 7"]);
         let mut handle = start(Box::new(ShellApp), ctx);
-        assert_eq!(handle.wait().await, 7);
-        assert_eq!(handle.wait().await, 7);
+        assert_eq!(handle.exited().await, 7);
+        assert_eq!(handle.exited().await, 7);
         assert_eq!(handle.exit_code(), Some(7));
         assert!(handle.is_finished());
 

@@ -684,7 +684,7 @@ mod tests {
 
         // A relative path starts in the container's workingDir.
         let mut ctx = python_ctx(&h, "p4", &[("API_DB_FILEPATH", "db/messages.json")]);
-        ctx.working_dir = "/data".into();
+        ctx.fs.set_working_dir("/data");
         let handle = start_ctx(ctx);
         let addr = wait_listening(&h, "p4", 8080).await;
         assert_eq!(
