@@ -17,9 +17,9 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
-/// The kubectl to drive: `KUBETUTOR_TEST_KUBECTL`, else the machine's.
+/// The kubectl to drive: `KUBETUTOR_KUBECTL`, else the machine's.
 fn kubectl_bin() -> String {
-    std::env::var("KUBETUTOR_TEST_KUBECTL").unwrap_or_else(|_| "/usr/bin/kubectl".to_string())
+    std::env::var("KUBETUTOR_KUBECTL").unwrap_or_else(|_| "/usr/bin/kubectl".to_string())
 }
 
 fn discovery(path: &str) -> Option<String> {
