@@ -1,0 +1,1026 @@
+//! The object store: every object as JSON, keyed by (resource, namespace,
+//! name), behind one monotonically increasing resourceVersion counter.
+//!
+//! Each API write is one redb write transaction committed with immediate
+//! durability *before* the write is acknowledged or visible, so `kill -9`
+//! at any moment loses no acknowledged write. Reads are served from an
+//! in-memory index; recent changes are kept in a ring so that watches can
+//! replay from a resourceVersion (410 Gone below the ring's start).
+//!
+//! In-process controllers use the same API as the HTTP handlers:
+//! [`Store::get`], [`Store::list`], [`Store::create`], [`Store::update`],
+//! [`Store::update_status`], [`Store::delete`] and [`Store::subscribe`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::Context as _;
+use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::defaults;
+use super::resources::{self, RESOURCES, ResourceDef};
+use super::status::ApiError;
+
+const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const RV_KEY: &str = "resourceVersion";
+
+/// How many recent events are kept for watch replay.
+const RING_CAPACITY: usize = 20_000;
+/// Buffer of the live broadcast; a watcher that falls further behind gets a 410.
+const BROADCAST_CAPACITY: usize = 8_192;
+
+/// What happened to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One change, as broadcast to watchers and controllers.
+#[derive(Debug)]
+pub struct Event {
+    pub kind: EventType,
+    pub resource: &'static ResourceDef,
+    /// The object after the change (for deletes: the last state, with the
+    /// deletion's resourceVersion).
+    pub object: Arc<Value>,
+    /// The object before the change (none for creates).
+    pub old: Option<Arc<Value>>,
+    pub rv: u64,
+}
+
+/// Deletion propagation for dependents (found by ownerReferences).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Propagation {
+    #[default]
+    Background,
+    Foreground,
+    Orphan,
+}
+
+/// Options of a delete.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub propagation: Option<Propagation>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+    pub grace_period_seconds: Option<i64>,
+}
+
+/// What a delete did.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    /// The last state of the object.
+    pub object: Arc<Value>,
+    /// True when the object is gone; false when it only got a
+    /// deletionTimestamp because finalizers remain.
+    pub removed: bool,
+}
+
+/// Which part of an object an update may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateScope {
+    /// The main resource: status changes are ignored where a status
+    /// subresource exists.
+    Main,
+    /// The status subresource: only `.status` changes.
+    Status,
+    /// Everything (for in-process controllers that own the whole object).
+    All,
+}
+
+type ObjKey = (String, String);
+
+/// Events to replay and the receiver for the ones after them.
+pub type Replay = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
+
+type Staged = (
+    EventType,
+    &'static ResourceDef,
+    Arc<Value>,
+    Option<Arc<Value>>,
+    u64,
+);
+
+struct State {
+    rv: u64,
+    /// Indexed like `RESOURCES`.
+    objects: Vec<BTreeMap<ObjKey, Arc<Value>>>,
+    ring: VecDeque<Arc<Event>>,
+    /// Watches may start from any resourceVersion >= this.
+    ring_start: u64,
+}
+
+struct Inner {
+    db: redb::Database,
+    /// Serialises writers: computing a change and committing it is atomic.
+    write_lock: Mutex<()>,
+    state: RwLock<State>,
+    events: broadcast::Sender<Arc<Event>>,
+}
+
+/// A handle on the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+/// A change computed under the write lock, committed in one transaction.
+enum Change {
+    Put {
+        res: &'static ResourceDef,
+        obj: Value,
+        old: Option<Arc<Value>>,
+    },
+    Remove {
+        res: &'static ResourceDef,
+        old: Arc<Value>,
+    },
+}
+
+fn db_key(res: &ResourceDef, ns: &str, name: &str) -> String {
+    format!("{}/{ns}/{name}", res.qualified())
+}
+
+/// `metadata.namespace` of an object ("" when absent).
+pub fn namespace_of(obj: &Value) -> &str {
+    obj["metadata"]["namespace"].as_str().unwrap_or("")
+}
+
+/// `metadata.name` of an object ("" when absent).
+pub fn name_of(obj: &Value) -> &str {
+    obj["metadata"]["name"].as_str().unwrap_or("")
+}
+
+/// `metadata.resourceVersion` parsed as a number (0 when absent).
+pub fn rv_of(obj: &Value) -> u64 {
+    obj["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// RFC 3339 timestamp in seconds, as upstream writes metadata times.
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Store {
+    /// Opens (or creates) the store in `path`, loading every object into memory.
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        let db = redb::Database::create(path)
+            .with_context(|| format!("cannot open the sandbox database {}: is another sandbox using this data directory? Stop it or pass another --data-dir", path.display()))?;
+        let mut objects: Vec<BTreeMap<ObjKey, Arc<Value>>> = vec![BTreeMap::new(); RESOURCES.len()];
+        let mut rv = 0;
+        {
+            // Make sure the tables exist so that reads below succeed.
+            let tx = db.begin_write()?;
+            tx.open_table(OBJECTS)?;
+            tx.open_table(META)?;
+            tx.commit()?;
+        }
+        {
+            let tx = db.begin_read()?;
+            let meta = tx.open_table(META)?;
+            if let Some(v) = meta.get(RV_KEY)? {
+                rv = v.value();
+            }
+            let table = tx.open_table(OBJECTS)?;
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                let key = k.value();
+                let mut parts = key.splitn(3, '/');
+                let (Some(q), Some(ns), Some(name)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let Some(res) = resources::by_qualified(q) else {
+                    continue;
+                };
+                let obj: Value = match serde_json::from_slice(v.value()) {
+                    Ok(o) => o,
+                    Err(_) => continue,
+                };
+                rv = rv.max(rv_of(&obj));
+                if let Some(map) = res_index(res).and_then(|i| objects.get_mut(i)) {
+                    map.insert((ns.to_string(), name.to_string()), Arc::new(obj));
+                }
+            }
+        }
+        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let store = Store {
+            inner: Arc::new(Inner {
+                db,
+                write_lock: Mutex::new(()),
+                state: RwLock::new(State {
+                    rv,
+                    objects,
+                    ring: VecDeque::new(),
+                    ring_start: rv,
+                }),
+                events,
+            }),
+        };
+        store.bootstrap()?;
+        Ok(store)
+    }
+
+    /// Creates the objects every cluster has (namespaces, the node, the
+    /// default service account, storage classes) when they are missing.
+    fn bootstrap(&self) -> anyhow::Result<()> {
+        for obj in defaults::bootstrap_objects() {
+            let res = match resources::find_kind(
+                obj["apiVersion"]
+                    .as_str()
+                    .and_then(|a| a.rsplit_once('/').map(|(g, _)| g))
+                    .unwrap_or(""),
+                obj["kind"].as_str().unwrap_or(""),
+            ) {
+                Some(r) => r,
+                None => continue,
+            };
+            if self.get(res, namespace_of(&obj), name_of(&obj)).is_some() {
+                continue;
+            }
+            match self.create(res, obj) {
+                Ok(_) | Err(ApiError { code: 409, .. }) => {}
+                Err(e) => anyhow::bail!("cannot create the sandbox's initial objects: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The current resourceVersion (of the latest write).
+    pub fn resource_version(&self) -> u64 {
+        self.read().rv
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.inner.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.inner.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One object, or None.
+    pub fn get(&self, res: &ResourceDef, ns: &str, name: &str) -> Option<Arc<Value>> {
+        let st = self.read();
+        st.objects
+            .get(res_index(res)?)?
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Every object of a resource (in one namespace when `ns` is given),
+    /// ordered by namespace then name, with the resourceVersion of the snapshot.
+    pub fn list(&self, res: &ResourceDef, ns: Option<&str>) -> (Vec<Arc<Value>>, u64) {
+        let st = self.read();
+        let Some(map) = res_index(res).and_then(|i| st.objects.get(i)) else {
+            return (Vec::new(), st.rv);
+        };
+        let items = match ns {
+            Some(ns) => map
+                .range((ns.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+                .map(|(_, v)| v.clone())
+                .collect(),
+            None => map.values().cloned().collect(),
+        };
+        (items, st.rv)
+    }
+
+    /// A receiver of every future change (for in-process controllers).
+    /// A receiver that lags more than the channel's capacity gets
+    /// `RecvError::Lagged` and should re-list.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.inner.events.subscribe()
+    }
+
+    /// Events after `rv` still in the ring, plus a receiver for later ones,
+    /// taken atomically so that nothing is missed or repeated.
+    /// Err(()) when `rv` is older than the ring (answer 410 Gone).
+    pub fn watch_from(&self, rv: u64) -> Result<Replay, u64> {
+        let st = self.read();
+        if rv < st.ring_start {
+            return Err(st.ring_start);
+        }
+        let rx = self.inner.events.subscribe();
+        let skip = st.ring.partition_point(|e| e.rv <= rv);
+        Ok((st.ring.iter().skip(skip).cloned().collect(), rx))
+    }
+
+    /// A snapshot of a resource plus a receiver for the changes after it.
+    pub fn list_and_subscribe(
+        &self,
+        res: &ResourceDef,
+        ns: Option<&str>,
+    ) -> (Vec<Arc<Value>>, u64, broadcast::Receiver<Arc<Event>>) {
+        let st = self.read();
+        let rx = self.inner.events.subscribe();
+        let rv = st.rv;
+        let items = match res_index(res).and_then(|i| st.objects.get(i)) {
+            Some(map) => map
+                .iter()
+                .filter(|((n, _), _)| ns.is_none_or(|ns| ns == n))
+                .map(|(_, v)| v.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        (items, rv, rx)
+    }
+
+    /// Creates an object. Its namespace comes from `metadata.namespace`
+    /// (ignored for cluster-scoped resources). Fills in uid,
+    /// creationTimestamp, generation, resourceVersion and the defaults
+    /// upstream applies; validates; handles `generateName`.
+    pub fn create(
+        &self,
+        res: &'static ResourceDef,
+        mut obj: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request must be an object",
+            ));
+        }
+        if !obj["metadata"].is_object() {
+            obj["metadata"] = json!({});
+        }
+        obj["apiVersion"] = json!(res.api_version());
+        obj["kind"] = json!(res.kind);
+        let meta = &mut obj["metadata"];
+        if !res.namespaced
+            && let Some(m) = meta.as_object_mut()
+        {
+            m.remove("namespace");
+        }
+        for k in [
+            "uid",
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
+            if let Some(m) = meta.as_object_mut() {
+                m.remove(k);
+            }
+        }
+        meta["creationTimestamp"] = json!(now_rfc3339());
+        meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
+        meta["generation"] = json!(1);
+        defaults::apply(res, &mut obj);
+        if res.group.is_empty()
+            && res.plural == "persistentvolumeclaims"
+            && obj["spec"].is_object()
+            && obj["spec"].get("storageClassName").is_none()
+        {
+            // What the DefaultStorageClass admission plugin does.
+            if let Some(class) = self.default_storage_class() {
+                obj["spec"]["storageClassName"] = json!(class);
+            }
+        }
+        let _guard = lock(&self.inner.write_lock);
+        let ns = namespace_of(&obj).to_string();
+        if res.namespaced {
+            if ns.is_empty() {
+                return Err(ApiError::bad_request(
+                    "the server could not find the requested resource: a namespace must be specified",
+                ));
+            }
+            match self.get(resources::get("namespaces"), "", &ns) {
+                None => return Err(ApiError::not_found(resources::get("namespaces"), &ns)),
+                Some(n) if !n["metadata"]["deletionTimestamp"].is_null() => {
+                    return Err(ApiError::new(
+                        403,
+                        "Forbidden",
+                        format!(
+                            "{} {:?} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                            res.qualified(),
+                            name_of(&obj)
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        if name_of(&obj).is_empty()
+            && let Some(prefix) = obj["metadata"]["generateName"].as_str().map(str::to_string)
+        {
+            let name = self.generate_name(res, &ns, &prefix);
+            obj["metadata"]["name"] = json!(name);
+        }
+        let name = name_of(&obj).to_string();
+        let causes = defaults::validate(res, &obj, None);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(res, &name, causes));
+        }
+        if self.get(res, &ns, &name).is_some() {
+            return Err(ApiError::already_exists(res, &name));
+        }
+        let mut changes = vec![Change::Put {
+            res,
+            obj,
+            old: None,
+        }];
+        if res.plural == "namespaces" && res.group.is_empty() {
+            // What the service-account controller does upstream.
+            changes.push(Change::Put {
+                res: resources::get("serviceaccounts"),
+                obj: defaults::default_service_account(&name),
+                old: None,
+            });
+        }
+        let mut done = self.commit(changes)?;
+        Ok(done.swap_remove(0))
+    }
+
+    /// The name of the default StorageClass, if one is marked so.
+    pub fn default_storage_class(&self) -> Option<String> {
+        let (classes, _) = self.list(resources::get("storageclasses.storage.k8s.io"), None);
+        classes
+            .iter()
+            .filter(|c| {
+                let a = &c["metadata"]["annotations"];
+                a["storageclass.kubernetes.io/is-default-class"] == "true"
+                    || a["storageclass.beta.kubernetes.io/is-default-class"] == "true"
+            })
+            .map(|c| name_of(c).to_string())
+            .next()
+    }
+
+    fn generate_name(&self, res: &ResourceDef, ns: &str, prefix: &str) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        use rand::Rng as _;
+        let mut rng = rand::rng();
+        let base: String = prefix.chars().take(58).collect();
+        loop {
+            let suffix: String = (0..5)
+                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+                .collect();
+            let name = format!("{base}{suffix}");
+            if self.get(res, ns, &name).is_none() {
+                return name;
+            }
+        }
+    }
+
+    /// Replaces an object (main resource: status changes are ignored where
+    /// the resource has a status subresource). When `metadata.resourceVersion`
+    /// is set it must match the stored one (optimistic concurrency, 409 Conflict).
+    pub fn update(&self, res: &'static ResourceDef, obj: Value) -> Result<Arc<Value>, ApiError> {
+        self.update_scoped(res, obj, UpdateScope::Main)
+    }
+
+    /// Replaces only `.status` of an object (the status subresource).
+    pub fn update_status(
+        &self,
+        res: &'static ResourceDef,
+        obj: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.update_scoped(res, obj, UpdateScope::Status)
+    }
+
+    /// Replaces an object with the given scope.
+    pub fn update_scoped(
+        &self,
+        res: &'static ResourceDef,
+        mut obj: Value,
+        scope: UpdateScope,
+    ) -> Result<Arc<Value>, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request must be an object",
+            ));
+        }
+        let _guard = lock(&self.inner.write_lock);
+        let ns = if res.namespaced {
+            namespace_of(&obj).to_string()
+        } else {
+            String::new()
+        };
+        let name = name_of(&obj).to_string();
+        let Some(old) = self.get(res, &ns, &name) else {
+            return Err(ApiError::not_found(res, &name));
+        };
+        let wanted_rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or("");
+        if !wanted_rv.is_empty()
+            && wanted_rv != old["metadata"]["resourceVersion"].as_str().unwrap_or("")
+        {
+            return Err(ApiError::conflict(res, &name));
+        }
+        obj["apiVersion"] = json!(res.api_version());
+        obj["kind"] = json!(res.kind);
+        let has_status = res.has_subresource("status");
+        let new = match scope {
+            UpdateScope::Status => {
+                let mut n = (*old).clone();
+                n["status"] = obj.get("status").cloned().unwrap_or(Value::Null);
+                if n["status"].is_null()
+                    && let Some(m) = n.as_object_mut()
+                {
+                    m.remove("status");
+                }
+                n
+            }
+            UpdateScope::Main if has_status => {
+                match old.get("status") {
+                    Some(s) => obj["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = obj.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+                obj
+            }
+            _ => obj,
+        };
+        let mut new = new;
+        if !new["metadata"].is_object() {
+            new["metadata"] = json!({});
+        }
+        // Fields a client may not change.
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "namespace",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
+            match old["metadata"].get(k) {
+                Some(v) => new["metadata"][k] = v.clone(),
+                None => {
+                    if let Some(m) = new["metadata"].as_object_mut() {
+                        m.remove(k);
+                    }
+                }
+            }
+        }
+        defaults::apply(res, &mut new);
+        let causes = defaults::validate(res, &new, Some(&old));
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(res, &name, causes));
+        }
+        if spec_of(&new) != spec_of(&old) {
+            let g = old["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
+            new["metadata"]["generation"] = json!(g);
+        }
+        // Nothing changed: upstream answers without a write.
+        let mut cmp = new.clone();
+        cmp["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
+        if cmp == *old {
+            return Ok(old);
+        }
+        let terminating = !new["metadata"]["deletionTimestamp"].is_null();
+        let no_finalizers = new["metadata"]["finalizers"]
+            .as_array()
+            .is_none_or(|f| f.is_empty());
+        let mut changes = Vec::new();
+        if terminating && no_finalizers {
+            changes.push(Change::Remove {
+                res,
+                old: Arc::new(new),
+            });
+            self.after_removal(res, &ns, &name, &mut changes);
+        } else {
+            changes.push(Change::Put {
+                res,
+                obj: new,
+                old: Some(old),
+            });
+        }
+        let mut done = self.commit(changes)?;
+        Ok(done.swap_remove(0))
+    }
+
+    /// Deletes an object: it goes at once unless it has finalizers, in
+    /// which case it gets a deletionTimestamp and stays until they are
+    /// removed. Dependents (by ownerReferences) are deleted too unless the
+    /// propagation is Orphan.
+    pub fn delete(
+        &self,
+        res: &'static ResourceDef,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Deleted, ApiError> {
+        let _guard = lock(&self.inner.write_lock);
+        let ns = if res.namespaced { ns } else { "" };
+        let Some(old) = self.get(res, ns, name) else {
+            return Err(ApiError::not_found(res, name));
+        };
+        if let Some(uid) = &opts.precondition_uid
+            && old["metadata"]["uid"].as_str() != Some(uid.as_str())
+        {
+            return Err(ApiError::conflict_msg(
+                res,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    old["metadata"]["uid"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+        if let Some(rv) = &opts.precondition_rv
+            && old["metadata"]["resourceVersion"].as_str() != Some(rv.as_str())
+        {
+            return Err(ApiError::conflict_msg(
+                res,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    old["metadata"]["resourceVersion"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+        let mut changes = Vec::new();
+        let propagation = opts.propagation.unwrap_or_default();
+        self.plan_delete(res, old, propagation, &mut changes, 0);
+        let removed = matches!(changes.first(), Some(Change::Remove { .. }));
+        let mut done = self.commit(changes)?;
+        Ok(Deleted {
+            object: done.swap_remove(0),
+            removed,
+        })
+    }
+
+    /// Plans the deletion of one object and (recursively) its dependents.
+    fn plan_delete(
+        &self,
+        res: &'static ResourceDef,
+        old: Arc<Value>,
+        propagation: Propagation,
+        changes: &mut Vec<Change>,
+        depth: usize,
+    ) {
+        let ns = namespace_of(&old).to_string();
+        let name = name_of(&old).to_string();
+        let uid = old["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        let finalizers = old["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
+        let is_namespace = res.plural == "namespaces" && res.group.is_empty();
+        if finalizers || is_namespace {
+            if old["metadata"]["deletionTimestamp"].is_null() || is_namespace {
+                let mut n = (*old).clone();
+                if n["metadata"]["deletionTimestamp"].is_null() {
+                    n["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
+                    n["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+                }
+                if is_namespace {
+                    n["status"]["phase"] = json!("Terminating");
+                }
+                if is_namespace && !finalizers && !self.namespace_has_content(&name, changes) {
+                    changes.push(Change::Remove {
+                        res,
+                        old: Arc::new(n),
+                    });
+                } else {
+                    changes.push(Change::Put {
+                        res,
+                        obj: n,
+                        old: Some(old.clone()),
+                    });
+                }
+            } else {
+                // Already terminating: report the current state.
+                changes.push(Change::Put {
+                    res,
+                    obj: (*old).clone(),
+                    old: Some(old.clone()),
+                });
+            }
+        } else {
+            changes.push(Change::Remove {
+                res,
+                old: old.clone(),
+            });
+        }
+        if depth > 16 {
+            return;
+        }
+        if is_namespace {
+            for r in RESOURCES.iter().filter(|r| r.namespaced && r.stored()) {
+                for child in self.list(r, Some(&name)).0 {
+                    if !planned(changes, r, &child) {
+                        self.plan_delete(r, child, Propagation::Background, changes, depth + 1);
+                    }
+                }
+            }
+            // A namespace whose content is all gone now goes too.
+            if let Some(Change::Put { obj, .. }) = changes.first()
+                && res.plural == "namespaces"
+                && !finalizers
+                && !self.namespace_has_content(&name, changes)
+            {
+                let obj = obj.clone();
+                changes[0] = Change::Remove {
+                    res,
+                    old: Arc::new(obj),
+                };
+            }
+            return;
+        }
+        if uid.is_empty() {
+            return;
+        }
+        for r in RESOURCES
+            .iter()
+            .filter(|r| r.stored() && (r.namespaced || !res.namespaced))
+        {
+            let scope = if r.namespaced {
+                Some(ns.as_str())
+            } else {
+                None
+            };
+            for child in self.list(r, scope).0 {
+                let owned = child["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|refs| {
+                        refs.iter().any(|o| o["uid"].as_str() == Some(uid.as_str()))
+                    });
+                if !owned || planned(changes, r, &child) {
+                    continue;
+                }
+                if propagation == Propagation::Orphan {
+                    let mut c = (*child).clone();
+                    if let Some(refs) = c["metadata"]["ownerReferences"].as_array_mut() {
+                        refs.retain(|o| o["uid"].as_str() != Some(uid.as_str()));
+                    }
+                    changes.push(Change::Put {
+                        res: r,
+                        obj: c,
+                        old: Some(child),
+                    });
+                } else {
+                    self.plan_delete(r, child, propagation, changes, depth + 1);
+                }
+            }
+        }
+        let _ = name;
+    }
+
+    fn namespace_has_content(&self, ns: &str, changes: &[Change]) -> bool {
+        RESOURCES
+            .iter()
+            .filter(|r| r.namespaced && r.stored())
+            .any(|r| {
+                self.list(r, Some(ns))
+                    .0
+                    .iter()
+                    .any(|o| !removed_in(changes, r, o))
+            })
+    }
+
+    /// After an object is finally removed: a terminating namespace whose
+    /// last object this was goes too.
+    fn after_removal(&self, res: &ResourceDef, ns: &str, _name: &str, changes: &mut Vec<Change>) {
+        if !res.namespaced {
+            return;
+        }
+        let nsres = resources::get("namespaces");
+        let Some(n) = self.get(nsres, "", ns) else {
+            return;
+        };
+        if n["metadata"]["deletionTimestamp"].is_null()
+            || n["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty())
+        {
+            return;
+        }
+        if !self.namespace_has_content(ns, changes) {
+            changes.push(Change::Remove { res: nsres, old: n });
+        }
+    }
+
+    /// Commits changes in one durable transaction, then publishes them.
+    /// Returns the stored objects, in order. Must be called with the write lock held.
+    fn commit(&self, changes: Vec<Change>) -> Result<Vec<Arc<Value>>, ApiError> {
+        let mut rv = self.read().rv;
+        let mut staged: Vec<Staged> = Vec::with_capacity(changes.len());
+        for change in changes {
+            rv += 1;
+            match change {
+                Change::Put { res, mut obj, old } => {
+                    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+                    let kind = if old.is_some() {
+                        EventType::Modified
+                    } else {
+                        EventType::Added
+                    };
+                    staged.push((kind, res, Arc::new(obj), old, rv));
+                }
+                Change::Remove { res, old } => {
+                    let mut obj = (*old).clone();
+                    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+                    staged.push((EventType::Deleted, res, Arc::new(obj), Some(old), rv));
+                }
+            }
+        }
+        let write = || -> Result<(), redb::Error> {
+            let tx = self.inner.db.begin_write()?;
+            {
+                let mut table = tx.open_table(OBJECTS)?;
+                for (kind, res, obj, _, _) in &staged {
+                    let key = db_key(res, namespace_of(obj), name_of(obj));
+                    if *kind == EventType::Deleted {
+                        table.remove(key.as_str())?;
+                    } else {
+                        let bytes = serde_json::to_vec(&**obj).unwrap_or_default();
+                        table.insert(key.as_str(), bytes.as_slice())?;
+                    }
+                }
+                let mut meta = tx.open_table(META)?;
+                meta.insert(RV_KEY, rv)?;
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        write().map_err(|e| {
+            ApiError::internal(format!("the sandbox could not save the change: {e}"))
+        })?;
+        let mut st = self.write_state();
+        let mut out = Vec::with_capacity(staged.len());
+        for (kind, res, obj, old, erv) in staged {
+            let key = (namespace_of(&obj).to_string(), name_of(&obj).to_string());
+            if let Some(map) = res_index(res).and_then(|i| st.objects.get_mut(i)) {
+                if kind == EventType::Deleted {
+                    map.remove(&key);
+                } else {
+                    map.insert(key, obj.clone());
+                }
+            }
+            let ev = Arc::new(Event {
+                kind,
+                resource: res,
+                object: obj.clone(),
+                old,
+                rv: erv,
+            });
+            if st.ring.len() >= RING_CAPACITY
+                && let Some(dropped) = st.ring.pop_front()
+            {
+                st.ring_start = dropped.rv;
+            }
+            st.ring.push_back(ev.clone());
+            // No receivers is fine.
+            let _ = self.inner.events.send(ev);
+            out.push(obj);
+        }
+        st.rv = rv;
+        Ok(out)
+    }
+}
+
+fn spec_of(v: &Value) -> Value {
+    let mut c = v.clone();
+    if let Some(m) = c.as_object_mut() {
+        m.remove("metadata");
+        m.remove("status");
+    }
+    c
+}
+
+fn planned(changes: &[Change], res: &ResourceDef, obj: &Value) -> bool {
+    changes.iter().any(|c| {
+        let (r, o) = match c {
+            Change::Put { res, obj, .. } => (*res, obj),
+            Change::Remove { res, old } => (*res, &**old),
+        };
+        std::ptr::eq(r, res) && name_of(o) == name_of(obj) && namespace_of(o) == namespace_of(obj)
+    })
+}
+
+fn removed_in(changes: &[Change], res: &ResourceDef, obj: &Value) -> bool {
+    changes.iter().any(|c| match c {
+        Change::Remove { res: r, old } => {
+            std::ptr::eq(*r, res)
+                && name_of(old) == name_of(obj)
+                && namespace_of(old) == namespace_of(obj)
+        }
+        Change::Put { .. } => false,
+    })
+}
+
+/// The position of a resource in `RESOURCES` (the index of its map).
+fn res_index(res: &ResourceDef) -> Option<usize> {
+    RESOURCES
+        .iter()
+        .position(|r| std::ptr::eq(r, res) || (r.group == res.group && r.plural == res.plural))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::resources::get;
+
+    fn pod(name: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default"},
+               "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    }
+
+    #[test]
+    fn create_get_update_delete_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.redb");
+        let pods = get("pods");
+        let rv_after;
+        {
+            let s = Store::open(&path).unwrap();
+            let created = s.create(pods, pod("a")).unwrap();
+            assert!(created["metadata"]["uid"].is_string());
+            assert_eq!(
+                s.create(pods, pod("a")).unwrap_err().reason,
+                "AlreadyExists"
+            );
+            let mut stale = (*created).clone();
+            stale["metadata"]["labels"] = json!({"x": "1"});
+            s.update(pods, stale.clone()).unwrap();
+            let err = s.update(pods, stale).unwrap_err();
+            assert_eq!(err.reason, "Conflict");
+            s.create(pods, pod("b")).unwrap();
+            s.delete(pods, "default", "b", &DeleteOptions::default())
+                .unwrap();
+            assert!(s.get(pods, "default", "b").is_none());
+            rv_after = s.resource_version();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.resource_version(), rv_after);
+        let a = s.get(pods, "default", "a").unwrap();
+        assert_eq!(a["metadata"]["labels"]["x"], "1");
+        assert!(s.get(pods, "default", "b").is_none());
+        assert!(s.watch_from(rv_after - 1).is_err());
+        assert!(s.watch_from(rv_after).is_ok());
+    }
+
+    #[test]
+    fn finalizers_and_cascade() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        let rs = get("replicasets.apps");
+        let owner = s
+            .create(
+                rs,
+                json!({"metadata": {"name": "r", "namespace": "default"},
+                "spec": {"selector": {"matchLabels": {"a": "b"}},
+                         "template": {"metadata": {"labels": {"a": "b"}},
+                                      "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
+            )
+            .unwrap();
+        let mut p = pod("child");
+        p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "name": "r", "uid": owner["metadata"]["uid"]}]);
+        p["metadata"]["finalizers"] = json!(["example.com/keep"]);
+        s.create(get("pods"), p).unwrap();
+        let d = s
+            .delete(rs, "default", "r", &DeleteOptions::default())
+            .unwrap();
+        assert!(d.removed);
+        let child = s.get(get("pods"), "default", "child").unwrap();
+        assert!(child["metadata"]["deletionTimestamp"].is_string());
+        let mut c = (*child).clone();
+        c["metadata"]["finalizers"] = json!([]);
+        s.update(get("pods"), c).unwrap();
+        assert!(s.get(get("pods"), "default", "child").is_none());
+    }
+
+    #[test]
+    fn namespace_deletion_removes_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        let ns = get("namespaces");
+        s.create(ns, json!({"metadata": {"name": "t"}})).unwrap();
+        assert!(s.get(get("serviceaccounts"), "t", "default").is_some());
+        let mut p = pod("x");
+        p["metadata"]["namespace"] = json!("t");
+        s.create(get("pods"), p).unwrap();
+        let d = s.delete(ns, "", "t", &DeleteOptions::default()).unwrap();
+        assert!(d.removed);
+        assert!(s.get(get("pods"), "t", "x").is_none());
+        assert!(s.get(ns, "", "t").is_none());
+    }
+}

@@ -1,0 +1,216 @@
+//! Watches: newline-delimited JSON events streamed over a chunked response,
+//! replayed from a resourceVersion, with bookmarks and timeouts, and an
+//! ERROR 410 event when the requested version is older than what is kept.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, header};
+use http_body_util::{BodyExt as _, StreamBody};
+use hyper::body::Frame;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+
+use super::http::Body;
+use super::resources::ResourceDef;
+use super::selectors::{FieldSelector, LabelSelector};
+use super::status::ApiError;
+use super::store::{Event, EventType, Store, namespace_of};
+use super::table;
+
+/// Upstream picks a random timeout between 30 and 60 minutes; one value is enough here.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
+
+/// What a watch request asked for.
+pub struct WatchOptions {
+    pub res: &'static ResourceDef,
+    pub ns: Option<String>,
+    pub label: LabelSelector,
+    pub field: FieldSelector,
+    /// "" or "0": start with the current objects; else replay after it.
+    pub resource_version: String,
+    pub timeout: Option<Duration>,
+    pub bookmarks: bool,
+    /// One-row Tables instead of objects.
+    pub table: bool,
+}
+
+impl WatchOptions {
+    fn matches(&self, obj: &Value) -> bool {
+        self.ns.as_deref().is_none_or(|ns| namespace_of(obj) == ns)
+            && (self.label.is_empty() || self.label.matches(&obj["metadata"]["labels"]))
+            && (self.field.is_empty() || self.field.matches(obj))
+    }
+
+    /// The event type this watcher sees for a change, if any (objects
+    /// moving in or out of the selection become ADDED or DELETED).
+    fn view(&self, e: &Event) -> Option<&'static str> {
+        if !same(e.resource, self.res) {
+            return None;
+        }
+        let now = self.matches(&e.object);
+        match e.kind {
+            EventType::Added => now.then_some("ADDED"),
+            EventType::Deleted => now.then_some("DELETED"),
+            EventType::Modified => {
+                let before = e.old.as_deref().is_some_and(|o| self.matches(o));
+                match (before, now) {
+                    (true, true) => Some("MODIFIED"),
+                    (false, true) => Some("ADDED"),
+                    (true, false) => Some("DELETED"),
+                    (false, false) => None,
+                }
+            }
+        }
+    }
+}
+
+fn same(a: &ResourceDef, b: &ResourceDef) -> bool {
+    std::ptr::eq(a, b) || (a.group == b.group && a.plural == b.plural)
+}
+
+/// The ERROR event for a version that is no longer kept.
+fn expired(requested: u64, oldest: u64) -> Value {
+    let e = ApiError::gone(format!("too old resource version: {requested} ({oldest})"));
+    json!({"type": "ERROR", "object": e.to_status()})
+}
+
+struct Encoder {
+    res: &'static ResourceDef,
+    table: bool,
+    columns_sent: bool,
+}
+
+impl Encoder {
+    fn line(&mut self, kind: &str, obj: &Value) -> Bytes {
+        let object = if self.table {
+            let rows = [Arc::new(obj.clone())];
+            let mut t = table::table(
+                self.res,
+                &rows,
+                &obj["metadata"]["resourceVersion"],
+                None,
+                true,
+            );
+            if self.columns_sent {
+                t["columnDefinitions"] = Value::Null;
+                if let Some(m) = t.as_object_mut() {
+                    m.remove("columnDefinitions");
+                }
+            }
+            self.columns_sent = true;
+            t
+        } else {
+            obj.clone()
+        };
+        let mut out =
+            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
+        out.push(b'\n');
+        Bytes::from(out)
+    }
+}
+
+/// Starts a watch and answers with its streamed body.
+pub fn serve(store: Store, o: WatchOptions) -> Response<Body> {
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let mut enc = Encoder {
+        res: o.res,
+        table: o.table,
+        columns_sent: false,
+    };
+    let mut initial: Vec<Bytes> = Vec::new();
+    let mut live: Option<(broadcast::Receiver<Arc<Event>>, u64)> = None;
+    match o.resource_version.as_str() {
+        "" | "0" => {
+            let (items, rv, rx) = store.list_and_subscribe(o.res, o.ns.as_deref());
+            for obj in items.iter().filter(|x| o.matches(x)) {
+                initial.push(enc.line("ADDED", obj));
+            }
+            live = Some((rx, rv));
+        }
+        rv => match rv.parse::<u64>() {
+            Err(_) => {
+                let e = ApiError::bad_request(format!("invalid resource version: {rv:?}"));
+                initial.push(line_value(
+                    &json!({"type": "ERROR", "object": e.to_status()}),
+                ));
+            }
+            Ok(n) => match store.watch_from(n) {
+                Err(oldest) => initial.push(line_value(&expired(n, oldest))),
+                Ok((replay, rx)) => {
+                    let mut last = n;
+                    for e in replay {
+                        last = e.rv;
+                        if let Some(kind) = o.view(&e) {
+                            initial.push(enc.line(kind, &e.object));
+                        }
+                    }
+                    live = Some((rx, last));
+                }
+            },
+        },
+    }
+    tokio::spawn(async move {
+        for b in initial {
+            if tx.send(b).await.is_err() {
+                return;
+            }
+        }
+        let Some((mut events, mut progress)) = live else {
+            return;
+        };
+        let deadline = tokio::time::sleep(o.timeout.unwrap_or(DEFAULT_TIMEOUT));
+        tokio::pin!(deadline);
+        let mut bookmarks = tokio::time::interval(BOOKMARK_EVERY);
+        bookmarks.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = tx.closed() => return,
+                _ = bookmarks.tick(), if o.bookmarks => {
+                    let obj = json!({"kind": o.res.kind, "apiVersion": o.res.api_version(),
+                                     "metadata": {"resourceVersion": progress.to_string()}});
+                    if tx.send(line_value(&json!({"type": "BOOKMARK", "object": obj}))).await.is_err() {
+                        return;
+                    }
+                }
+                ev = events.recv() => match ev {
+                    Ok(e) => {
+                        if e.rv <= progress {
+                            continue;
+                        }
+                        progress = e.rv;
+                        if let Some(kind) = o.view(&e)
+                            && tx.send(enc.line(kind, &e.object)).await.is_err() {
+                                return;
+                            }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let _ = tx.send(line_value(&expired(progress, store.resource_version()))).await;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(Frame::data(b)), rx))
+    });
+    let mut resp = Response::new(StreamBody::new(stream).boxed());
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn line_value(v: &Value) -> Bytes {
+    let mut out = serde_json::to_vec(v).unwrap_or_default();
+    out.push(b'\n');
+    Bytes::from(out)
+}
