@@ -57,7 +57,7 @@ pub struct ConnectionInfo {
     /// `export KUBECONFIG=` in another terminal to reach the same cluster.
     pub kubeconfig_path: Option<PathBuf>,
     pub namespace: String,
-    /// API server URL.
+    /// API server URL, without any credentials it carried.
     pub server: String,
     pub state: ConnectionState,
 }
@@ -156,6 +156,19 @@ fn is_loopback_url(server: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The server URL without credentials (a URL may carry `user:token@`),
+/// safe to show and to log.
+pub fn display_server(server: &str) -> String {
+    let Some((scheme, rest)) = server.split_once("://") else {
+        return server.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => server.to_string(),
+    }
 }
 
 /// A kubeconfig resolved to one context, before any network access.
@@ -288,6 +301,7 @@ pub fn resolve_files(opts: &ConnectOptions, files: &[PathBuf]) -> Result<Resolve
             context: context_name.clone(),
             cluster: ctx.cluster.clone(),
         })?;
+    let server = display_server(&server);
     if !opts.allow_remote && !is_local_context(&context_name, &server) {
         return Err(ConnectError::RemoteRefused {
             context: context_name,
@@ -483,6 +497,23 @@ users:
             kubeconfig: Some(path.to_path_buf()),
             ..ConnectOptions::default()
         }
+    }
+
+    #[test]
+    fn server_urls_lose_their_credentials() {
+        assert_eq!(
+            display_server("http://kubetutor-sandbox:s3cret@127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            display_server("https://u:p@example.com/prefix/a@b"),
+            "https://example.com/prefix/a@b"
+        );
+        assert_eq!(
+            display_server("https://10.0.0.1:6443"),
+            "https://10.0.0.1:6443"
+        );
+        assert_eq!(display_server("weird"), "weird");
     }
 
     #[test]
