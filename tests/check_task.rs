@@ -102,3 +102,24 @@ async fn quiz_through_the_task() {
     checker.answer("q", vec![1]);
     assert_eq!(next(&mut rx).await.state, StepState::Done);
 }
+
+#[tokio::test]
+async fn a_kind_that_never_lists_does_not_block_checking() {
+    // e.g. RBAC forbids listing jobs: their watcher starts relists (Init)
+    // that never finish.
+    let io = Arc::new(Canned {
+        body: Mutex::new(String::new()),
+        asked: Mutex::new(Vec::new()),
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let checker = spawn_checker("kubetutor", io, tx);
+    checker.cluster(ClusterUpdate::Watch(Kind::Job, Event::Init));
+    let spec = parse_check("resource: {kind: Pod, name: msg-api-a, ready: true}").unwrap();
+    checker.activate("l", "s", spec);
+    assert_eq!(next(&mut rx).await.state, StepState::Active);
+    checker.cluster(ClusterUpdate::Watch(
+        Kind::Pod,
+        Event::Apply(Object::from_yaml(POD).unwrap()),
+    ));
+    assert_eq!(next(&mut rx).await.state, StepState::Done);
+}

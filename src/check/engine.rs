@@ -1059,8 +1059,6 @@ async fn run_checker(
 ) {
     let mut engine = Engine::new();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(IoKey, Result<Response, String>)>();
-    // Watch events of a relist come in bursts; evaluate once it is complete.
-    let mut relisting: BTreeSet<u8> = BTreeSet::new();
     loop {
         let wake = engine.next_wakeup();
         let output = tokio::select! {
@@ -1069,21 +1067,23 @@ async fn run_checker(
                 let now = Instant::now();
                 match input {
                     CheckerInput::Cluster(update) => {
-                        let kind_id = match &update {
-                            ClusterUpdate::Watch(k, _) => crate::cluster::state::ALL_KINDS.iter().position(|x| x == k).and_then(|p| u8::try_from(p).ok()),
-                            ClusterUpdate::Connection(_) => None,
-                        };
-                        let starting = matches!(&update, ClusterUpdate::Watch(_, kube::runtime::watcher::Event::Init));
-                        let finishing = matches!(&update, ClusterUpdate::Watch(_, kube::runtime::watcher::Event::InitDone));
+                        // A relist comes as a burst of `InitApply`: evaluate
+                        // at its `InitDone`, not once per object. (Not gated
+                        // on the relist finishing: a kind we may not list
+                        // would start relists that never finish.)
+                        let burst = matches!(
+                            &update,
+                            ClusterUpdate::Watch(
+                                _,
+                                kube::runtime::watcher::Event::Init
+                                    | kube::runtime::watcher::Event::InitApply(_)
+                            )
+                        );
                         let change = state.apply_at(update, now);
-                        if let Some(id) = kind_id {
-                            if starting { relisting.insert(id); }
-                            if finishing { relisting.remove(&id); }
-                        }
-                        if relisting.is_empty() {
-                            engine.on_cluster(&state, &change, now)
-                        } else {
+                        if burst {
                             Output::default()
+                        } else {
+                            engine.on_cluster(&state, &change, now)
                         }
                     }
                     CheckerInput::Activate { lesson, step, spec } => engine.activate(&lesson, &step, *spec, &state, now),
