@@ -584,12 +584,22 @@ fn probes_are_paced_and_follow_watch_events() {
     assert_eq!(count(&s), 1, "no probe before a second has passed");
     s.wait(0.8);
     assert_eq!(count(&s), 2, "then one per second");
-    // A relevant watch event probes again at once.
+    // A relevant watch event probes again at once...
+    s.wait(0.5);
+    assert_eq!(count(&s), 2);
     s.apply(&pod("msg-api-a", "uid-a", T0, true).replace("restartCount: 0", "restartCount: 1"));
     assert_eq!(count(&s), 3);
+    // ...but a burst of events does not become a burst of probes: the next
+    // one waits a quarter of a second.
+    s.apply(&pod("msg-api-a", "uid-a", T0, true).replace("restartCount: 0", "restartCount: 2"));
+    assert_eq!(count(&s), 3);
+    let wake = s.engine.next_wakeup().unwrap();
+    assert!(wake <= s.now + Duration::from_millis(250));
+    s.wait(0.3);
+    assert_eq!(count(&s), 4);
     // Not a relevant kind: no extra probe.
     s.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: kubetutor}\n");
-    assert_eq!(count(&s), 3);
+    assert_eq!(count(&s), 4);
     s.answer_probe("msg-api:80/proxy/messages", r#"{"messages": [1]}"#);
     s.wait(1.0);
     assert_eq!(s.last().state, StepState::Done);

@@ -25,6 +25,9 @@ use tokio::sync::mpsc;
 
 /// Logs and probes are fetched again at most this often.
 pub const REFRESH: Duration = Duration::from_secs(1);
+/// After a relevant watch event a fetch is repeated at once, but never
+/// sooner than this after the previous one (a rollout is a burst of events).
+pub const MIN_GAP: Duration = Duration::from_millis(250);
 
 /// A checker verdict for one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,10 +254,11 @@ impl Engine {
         if a.done {
             return None;
         }
+        let gap = if self.dirty { MIN_GAP } else { REFRESH };
         a.needs
             .iter()
             .filter(|k| !self.inflight.contains_key(*k))
-            .filter_map(|k| self.io.get(k).map(|f| f.issued_at + REFRESH))
+            .filter_map(|k| self.io.get(k).map(|f| f.issued_at + gap))
             .min()
     }
 
@@ -364,20 +368,25 @@ impl Engine {
             StepState::Active
         };
         // Which fetches to start: new ones, answers older than the current
-        // stage, stale ones (REFRESH), and all of them after a relevant event.
+        // stage, stale ones (REFRESH), and after a relevant event all of
+        // them, but not twice within MIN_GAP. A fetch under way when the
+        // event came is asked again once it is back.
         let fresh_after = a.seq.as_ref().map_or(a.activated_at, |s| s.stage_started);
         let mut requests = Vec::new();
+        let mut deferred = false;
         if !done {
             for k in &needs {
                 if self.inflight.contains_key(k) {
+                    deferred |= self.dirty;
                     continue;
                 }
                 let due = match self.io.get(k) {
                     None => true,
                     Some(f) => {
-                        f.issued_at < fresh_after
-                            || self.dirty
-                            || now.saturating_duration_since(f.issued_at) >= REFRESH
+                        let since = now.saturating_duration_since(f.issued_at);
+                        let by_event = self.dirty && since >= MIN_GAP;
+                        deferred |= self.dirty && !by_event;
+                        f.issued_at < fresh_after || by_event || since >= REFRESH
                     }
                 };
                 if due {
@@ -385,8 +394,8 @@ impl Engine {
                     requests.push(k.clone());
                 }
             }
-            self.dirty = false;
         }
+        self.dirty = deferred;
         a.needs = if done { BTreeSet::new() } else { needs };
         let reason = reason.map(|r| one_line(&r));
         let verdict = (step_state, reason, hint);
