@@ -178,13 +178,36 @@ pub fn eval_condition(c: &Condition, ctx: &mut Ctx) -> Verdict {
         }
         Condition::Not(c) => {
             let v = eval_condition(c, ctx);
+            let detail = match (v.holds, c.as_ref()) {
+                (false, _) => v.detail,
+                // `not: {resource: ...}` reads best as "x still exists".
+                (true, Condition::Resource(r)) if !v.matched.is_empty() => {
+                    let names: Vec<&str> = v.matched.iter().map(|m| m.key.name.as_str()).collect();
+                    let has_props = !r.fields.is_empty()
+                        || r.ready.is_some()
+                        || r.phase.is_some()
+                        || r.container.is_some()
+                        || r.log.is_some()
+                        || r.bound.is_some()
+                        || r.volume.is_some()
+                        || r.env.is_some();
+                    format!(
+                        "{} {} {}",
+                        kind_word(r.kind.value),
+                        names.join(", "),
+                        match (has_props, names.len()) {
+                            (true, 1) => "still matches",
+                            (true, _) => "still match",
+                            (false, 1) => "still exists",
+                            (false, _) => "still exist",
+                        }
+                    )
+                }
+                (true, _) => format!("not yet: {}", v.detail),
+            };
             Verdict {
                 holds: !v.holds,
-                detail: if v.holds {
-                    format!("it should not be so, yet {}", v.detail)
-                } else {
-                    v.detail
-                },
+                detail,
                 matched: Vec::new(),
             }
         }
@@ -1655,7 +1678,11 @@ status: {phase: Bound}
         ));
         assert!(w.holds("any: [{resource: {kind: Service}}, {resource: {kind: Pod}}]"));
         let why = w.why("not: {resource: {kind: Pod, name: msg-api-1}}");
-        assert!(why.contains("should not be so"), "{why}");
+        assert_eq!(why, "pod msg-api-1 still exists");
+        let why = w.why("not: {resource: {kind: Pod, ready: true}}");
+        assert_eq!(why, "pod msg-api-1 still matches");
+        let why = w.why("not: {any: [{resource: {kind: Pod}}]}");
+        assert!(why.starts_with("not yet: "), "{why}");
         let why = w.why("all: [{resource: {kind: Pod}}, {resource: {kind: Service, name: s}}]");
         assert!(why.contains("no Service named s"), "{why}");
         // `all` keeps evaluating after a failure so every fetch is asked for.
