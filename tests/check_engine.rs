@@ -675,3 +675,22 @@ fn a_step_that_asks_for_a_crash_is_not_failing_on_the_way() {
     );
     assert_eq!(s.last().state, StepState::Done);
 }
+
+#[test]
+fn activating_the_active_step_again_keeps_its_progress() {
+    let mut s = Sim::new();
+    s.apply(RS);
+    let a = pod("msg-api-a", "uid-a", T0, true);
+    s.apply(&a);
+    s.answer_probe(
+        "msg-api-a:8080/proxy/messages",
+        r#"{"messages": [{"text": "hi"}]}"#,
+    );
+    s.activate(EPHEMERAL);
+    assert!(s.last().reason.as_deref().unwrap().contains("step 2 of 4"));
+    // The app activates it again (the learner came back to it).
+    let n = s.updates.len();
+    s.activate(EPHEMERAL);
+    assert_eq!(s.updates.len(), n + 1, "the last verdict is repeated");
+    assert!(s.last().reason.as_deref().unwrap().contains("step 2 of 4"));
+}

@@ -106,7 +106,9 @@ impl Engine {
 
     /// Start checking a step. Everything observed before now is forgotten:
     /// sequences start from their first stage and old probe answers do not
-    /// count. Do not activate a step that is already done.
+    /// count. Activating the step that is already active changes nothing
+    /// (its progress is kept) and repeats its last verdict. Do not activate
+    /// a step that is already done.
     pub fn activate(
         &mut self,
         lesson: &str,
@@ -115,6 +117,26 @@ impl Engine {
         state: &ClusterState,
         now: Instant,
     ) -> Output {
+        if let Some(a) = self.active.as_mut()
+            && a.lesson == lesson
+            && a.step == step
+            && a.spec == spec
+        {
+            let update = a
+                .last_sent
+                .clone()
+                .map(|(state, reason, hint)| CheckUpdate {
+                    lesson: a.lesson.clone(),
+                    step: a.step.clone(),
+                    state,
+                    reason,
+                    hint,
+                });
+            return Output {
+                update,
+                requests: Vec::new(),
+            };
+        }
         let seq = matches!(spec.goal, Goal::Sequence(_)).then(|| Sequence {
             stage: 0,
             bindings: BTreeMap::new(),
