@@ -37,7 +37,11 @@ impl Session {
         info: ConnectionInfo,
         out: mpsc::UnboundedSender<ClusterUpdate>,
     ) -> Result<Session, ConnectError> {
-        let namespace_exists = connection::namespace_exists(&client, &info.namespace).await?;
+        // A learner with namespace-scoped rights may not read namespace
+        // objects: then assume it exists (the watchers will say otherwise).
+        let namespace_exists = connection::namespace_exists(&client, &info.namespace)
+            .await
+            .unwrap_or(true);
         let watchers = spawn_watchers(client.clone(), &info.namespace, out);
         Ok(Session {
             client,
