@@ -65,8 +65,14 @@ async fn probe_step_completes_when_the_answer_changes() {
         "http: {pod: {selector: {app: msg-api}}, path: /messages, json: [{path: messages, length: {gte: 1}}]}",
     )
     .unwrap();
+    let mut lit = checker.highlights();
     checker.activate("01-ephemeral", "post-a-message", spec);
     let first = next(&mut rx).await;
+    // The pane learns which pod the step is about.
+    tokio::time::timeout(Duration::from_secs(10), lit.wait_for(|h| !h.is_empty()))
+        .await
+        .expect("highlights")
+        .expect("the checker is running");
     assert_eq!(first.step, "post-a-message");
     assert_eq!(first.state, StepState::Active);
     // The probe answers "no messages" until the learner posts one.

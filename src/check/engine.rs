@@ -241,6 +241,8 @@ impl Engine {
                 .namespace
                 .clone()
                 .unwrap_or_else(|| state.namespace.clone());
+            // The pods that may answer: behind the service, or by selector.
+            let mut selector = None;
             if let Some(s) = &p.service {
                 out.insert((
                     Kind::Service,
@@ -249,15 +251,26 @@ impl Engine {
                         name: s.clone(),
                     },
                 ));
+                if let Some(Object::Service(svc)) = state.get(Kind::Service, &ns, s) {
+                    selector = svc.spec.as_ref().and_then(|s| s.selector.clone());
+                }
             }
-            if let Some(name) = p.pod.as_ref().and_then(|r| r.name.clone()) {
-                out.insert((
-                    Kind::Pod,
-                    ObjKey {
-                        namespace: ns,
-                        name,
-                    },
-                ));
+            if let Some(r) = &p.pod {
+                if let Some(name) = &r.name {
+                    out.insert((
+                        Kind::Pod,
+                        ObjKey {
+                            namespace: ns.clone(),
+                            name: name.clone(),
+                        },
+                    ));
+                }
+                selector = selector.or_else(|| r.selector.clone());
+            }
+            if let Some(sel) = selector.filter(|s| !s.is_empty()) {
+                for pod in eval::ready_pods(state, &ns, &sel) {
+                    out.insert((Kind::Pod, ObjKey::of(&pod.metadata)));
+                }
             }
         }
         if let Some(seq) = &a.seq {
@@ -1040,9 +1053,19 @@ pub enum CheckerInput {
 #[derive(Debug, Clone)]
 pub struct CheckerHandle {
     tx: mpsc::UnboundedSender<CheckerInput>,
+    highlights: tokio::sync::watch::Receiver<Highlights>,
 }
 
+/// The objects the active step is about, for the pane to highlight.
+pub type Highlights = Arc<HashSet<(Kind, ObjKey)>>;
+
 impl CheckerHandle {
+    /// What the active step is about, kept current by the checker task
+    /// (`changed().await` wakes when it changes).
+    pub fn highlights(&self) -> tokio::sync::watch::Receiver<Highlights> {
+        self.highlights.clone()
+    }
+
     pub fn send(&self, input: CheckerInput) {
         // The task ends only when every handle is dropped; a failed send
         // means the app is shutting down.
@@ -1078,8 +1101,18 @@ pub fn spawn_checker(
     out: mpsc::UnboundedSender<CheckUpdate>,
 ) -> CheckerHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run_checker(ClusterState::new(namespace), io, rx, out));
-    CheckerHandle { tx }
+    let (lit_tx, lit_rx) = tokio::sync::watch::channel(Highlights::default());
+    tokio::spawn(run_checker(
+        ClusterState::new(namespace),
+        io,
+        rx,
+        out,
+        lit_tx,
+    ));
+    CheckerHandle {
+        tx,
+        highlights: lit_rx,
+    }
 }
 
 async fn run_checker(
@@ -1087,8 +1120,11 @@ async fn run_checker(
     io: Arc<dyn Io>,
     mut rx: mpsc::UnboundedReceiver<CheckerInput>,
     out: mpsc::UnboundedSender<CheckUpdate>,
+    highlights: tokio::sync::watch::Sender<Highlights>,
 ) {
     let mut engine = Engine::new();
+    // What the highlights were computed from.
+    let mut lit_from: Option<(u64, Option<(String, String)>)> = None;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(IoKey, Result<Response, String>)>();
     loop {
         let wake = engine.next_wakeup();
@@ -1129,6 +1165,24 @@ async fn run_checker(
             && out.send(u).is_err()
         {
             break;
+        }
+        let from = (
+            state.version,
+            engine
+                .active_step()
+                .map(|(l, s)| (l.to_string(), s.to_string())),
+        );
+        if lit_from.as_ref() != Some(&from) {
+            let lit = engine.highlighted(&state);
+            highlights.send_if_modified(|cur| {
+                if **cur == lit {
+                    false
+                } else {
+                    *cur = Arc::new(lit);
+                    true
+                }
+            });
+            lit_from = Some(from);
         }
         for key in output.requests {
             let io = io.clone();
