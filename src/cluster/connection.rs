@@ -79,7 +79,7 @@ pub struct ConnectOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
     #[error(
-        "no kubeconfig found ({0}): start the built-in sandbox with `kubetutor --sandbox`, or create a local cluster (`kind create cluster`, `minikube start`, `k3d cluster create`) and try again"
+        "no kubeconfig found ({0}): run `kubetutor` without `--context` to use its built-in sandbox, or create a local cluster (`kind create cluster`, `minikube start`, `k3d cluster create`) and try again"
     )]
     NoKubeconfig(String),
     #[error(
@@ -99,7 +99,7 @@ pub enum ConnectError {
     )]
     UnknownCluster { context: String, cluster: String },
     #[error(
-        "context `{context}` ({server}) does not look like a local learning cluster, and kubetutor creates and deletes objects. If you really mean to use it, run again with `--allow-remote`; otherwise pick a local context with `--context` (kind-*, minikube, k3d-*, docker-desktop, rancher-desktop, orbstack) or use the built-in sandbox"
+        "context `{context}` ({server}) does not look like a local learning cluster, and kubetutor creates and deletes objects. If you really mean to use it, run again with `--allow-remote`; otherwise pick a local context with `--context` (kind-*, minikube, k3d-*, docker-desktop, rancher-desktop, orbstack) or leave out `--context` to use the built-in sandbox"
     )]
     RemoteRefused { context: String, server: String },
     #[error(
@@ -107,7 +107,7 @@ pub enum ConnectError {
     )]
     Config { context: String, reason: String },
     #[error(
-        "cannot reach the API server of `{context}` at {server}: {reason}. Is the cluster running? (`kind get clusters`, `minikube status`, `k3d cluster list`, or start the sandbox with `kubetutor --sandbox`)"
+        "cannot reach the API server of `{context}` at {server}: {reason}. Is the cluster running? (`kind get clusters`, `minikube status`, `k3d cluster list`, or leave out `--context` to use the built-in sandbox)"
     )]
     Unreachable {
         context: String,

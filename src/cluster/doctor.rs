@@ -387,7 +387,7 @@ pub fn permissions_finding(denied: &[Need], namespace: &str) -> Finding {
         Status::Fail,
         format!("not allowed to {}", list.join(", ")),
         format!(
-            "ask your cluster admin to grant them and bind them to you, e.g. {}; or use a local cluster (kind, minikube) or the sandbox",
+            "ask your cluster admin to grant them and bind them to you, e.g. {}; or use a local cluster (kind, minikube) or the built-in sandbox (no `--context`)",
             fix.join(" and ")
         ),
     )
