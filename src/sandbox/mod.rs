@@ -134,11 +134,20 @@ impl Sandbox {
         &self.store
     }
 
-    /// Stops serving and waits for every connection to close.
+    /// Stops serving, waits for every connection to close and for the
+    /// database to be released (so the data directory can be reopened).
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        self.store.close();
+        // Watches and in-flight writes let go of the store shortly after.
+        for _ in 0..1000 {
+            if self.store.is_last_handle() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 }
@@ -146,6 +155,7 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.cancel.cancel();
+        self.store.close();
     }
 }
 

@@ -132,6 +132,9 @@ struct Inner {
     write_lock: Mutex<()>,
     state: RwLock<State>,
     events: broadcast::Sender<Arc<Event>>,
+    /// Fired when the sandbox stops, so that long-lived tasks (watches,
+    /// controllers) let go of the store and the database file is released.
+    closing: tokio_util::sync::CancellationToken,
 }
 
 /// A handle on the store; cheap to clone.
@@ -240,6 +243,7 @@ impl Store {
                     ring_start: rv,
                 }),
                 events,
+                closing: tokio_util::sync::CancellationToken::new(),
             }),
         };
         store.bootstrap()?;
@@ -269,6 +273,22 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Asks every task holding the store to let go of it.
+    pub fn close(&self) {
+        self.inner.closing.cancel();
+    }
+
+    /// Resolves when [`Store::close`] has been called; long-lived tasks
+    /// (watches, controllers) select on it and return.
+    pub async fn closed(&self) {
+        self.inner.closing.cancelled().await;
+    }
+
+    /// Whether this is the last handle (the database closes with it).
+    pub fn is_last_handle(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1
     }
 
     /// The current resourceVersion (of the latest write).

@@ -168,6 +168,7 @@ pub fn serve(store: Store, o: WatchOptions) -> Response<Body> {
         loop {
             tokio::select! {
                 _ = &mut deadline => return,
+                _ = store.closed() => return,
                 _ = tx.closed() => return,
                 _ = bookmarks.tick(), if o.bookmarks => {
                     let obj = json!({"kind": o.res.kind, "apiVersion": o.res.api_version(),
