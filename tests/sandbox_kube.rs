@@ -82,21 +82,30 @@ async fn typed_crud_for_several_kinds() {
     }
 
     // Optimistic concurrency: a stale resourceVersion is a 409 Conflict.
-    let mut stale = created.clone();
+    // (A ConfigMap: nothing else writes it, unlike a pod the kubelet updates.)
+    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "cfg"}, "data": {"k": "v"}})).unwrap();
+    let mut stale = cms.create(&PostParams::default(), &cm).await.unwrap();
     stale
         .metadata
         .labels
         .get_or_insert_default()
         .insert("v".into(), "1".into());
-    pods.replace("a", &PostParams::default(), &stale)
+    cms.replace("cfg", &PostParams::default(), &stale)
         .await
         .unwrap();
-    match pods
-        .replace("a", &PostParams::default(), &stale)
+    match cms
+        .replace("cfg", &PostParams::default(), &stale)
         .await
         .unwrap_err()
     {
-        kube::Error::Api(s) => assert_eq!(s.reason, "Conflict"),
+        kube::Error::Api(s) => {
+            assert_eq!(s.reason, "Conflict");
+            assert!(s.message.starts_with(
+                "Operation cannot be fulfilled on configmaps \"cfg\": the object has been modified"
+            ));
+        }
         other => panic!("unexpected {other:?}"),
     }
 
@@ -138,10 +147,6 @@ async fn typed_crud_for_several_kinds() {
     assert_eq!(rest.items[0].metadata.name.as_deref(), Some("b"));
 
     // Other kinds: configmap, service, PVC, deployment with scale, namespace.
-    let cms: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    let cm: ConfigMap =
-        serde_json::from_value(json!({"metadata": {"name": "cfg"}, "data": {"k": "v"}})).unwrap();
-    cms.create(&PostParams::default(), &cm).await.unwrap();
     assert_eq!(cms.get("cfg").await.unwrap().data.unwrap()["k"], "v");
 
     let svcs: Api<Service> = Api::default_namespaced(client.clone());
@@ -314,5 +319,30 @@ async fn watch_replays_and_answers_410_when_too_old() {
         WatchEvent::Error(e) => assert_eq!(e.code, 410),
         other => panic!("unexpected {other:?}"),
     }
+    sb.shutdown().await;
+}
+
+#[tokio::test]
+async fn scheduler_and_kubelet_run_pods() {
+    let (sb, client, _dir) = start().await;
+    let pods: Api<Pod> = Api::default_namespaced(client.clone());
+    pods.create(&PostParams::default(), &pod("run"))
+        .await
+        .unwrap();
+    let mut phase = None;
+    for _ in 0..200 {
+        let p = pods.get("run").await.unwrap();
+        phase = p.status.as_ref().and_then(|s| s.phase.clone());
+        if phase.as_deref() == Some("Running") {
+            let st = p.status.unwrap();
+            assert!(st.pod_ip.unwrap().starts_with("10.244."));
+            assert_eq!(p.spec.unwrap().node_name.as_deref(), Some("kubetutor-node"));
+            let cs = &st.container_statuses.unwrap()[0];
+            assert!(cs.ready && cs.state.as_ref().unwrap().running.is_some());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(phase.as_deref(), Some("Running"));
     sb.shutdown().await;
 }

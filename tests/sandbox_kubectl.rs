@@ -413,7 +413,7 @@ async fn get_watch_prints_new_rows() {
     let found = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             seen.push(line.clone());
-            if line.starts_with("w1 ") {
+            if line.starts_with("w1 ") && line.contains("1/1") && line.contains("Running") {
                 return true;
             }
         }
@@ -421,7 +421,7 @@ async fn get_watch_prints_new_rows() {
     })
     .await
     .unwrap_or(false);
-    assert!(found, "the watch did not print the new pod: {seen:?}");
+    assert!(found, "the watch did not print the pod running: {seen:?}");
     assert_eq!(
         header(&seen[0]),
         ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]

@@ -8,11 +8,14 @@
 pub mod api;
 pub mod defaults;
 pub mod discovery;
+pub mod events;
 pub mod http;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod openapi;
 pub mod patching;
 pub mod resources;
+pub mod scheduler;
 pub mod selectors;
 pub mod server;
 pub mod status;
@@ -104,6 +107,9 @@ impl Sandbox {
             addr,
         });
         let task = tokio::spawn(server::serve(listener, ctx, cancel.clone()));
+        // The node's components; they stop when the store closes.
+        tokio::spawn(scheduler::run(store.clone()));
+        tokio::spawn(kubelet::run(store.clone()));
         Ok(Sandbox {
             addr,
             kubeconfig,

@@ -410,6 +410,12 @@ impl Store {
         meta["creationTimestamp"] = json!(now_rfc3339());
         meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
         meta["generation"] = json!(1);
+        if res.has_subresource("status") && res.plural != "nodes" {
+            // Upstream ignores the status a client sends on create.
+            if let Some(m) = obj.as_object_mut() {
+                m.remove("status");
+            }
+        }
         defaults::apply(res, &mut obj);
         if res.group.is_empty()
             && res.plural == "persistentvolumeclaims"
