@@ -83,6 +83,16 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Run the embedded sandbox cluster without the tutorial, for kubectl
+    /// (prints the `export KUBECONFIG=...` line to use)
+    Sandbox {
+        /// Wipe the sandbox (every object and volume file) before starting
+        #[arg(long)]
+        reset: bool,
+        /// Port on 127.0.0.1 (0: any free port)
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Check lesson files: front matter, steps, checks, assets, translations
     Lint {
         /// A course directory (holding lessons/ and assets/); default: the
@@ -114,7 +124,13 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Some(Command::Lint { path }) => return lint(path.as_deref()),
-        None | Some(Command::Start { .. }) => {}
+        Some(Command::Sandbox { reset, port }) => {
+            let data_dir = match &cli.data_dir {
+                Some(d) => d.clone(),
+                None => paths::data_dir()?,
+            };
+            return sandbox(&paths::sandbox_dir(&data_dir), *reset, *port);
+        }
         _ => {}
     }
     let env = Env::load(&cli)?;
@@ -138,7 +154,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Reset { lesson, yes }) => env.reset(lesson.as_deref(), yes),
-        Some(Command::Lint { .. }) => Ok(ExitCode::SUCCESS),
+        Some(Command::Lint { .. } | Command::Sandbox { .. }) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -168,6 +184,78 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
     } else {
         writeln!(err, "{} problem(s) found", diagnostics.len())?;
         Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `kubetutor sandbox`: serve the embedded cluster until Ctrl-C or SIGTERM.
+fn sandbox(dir: &std::path::Path, reset: bool, port: u16) -> Result<ExitCode> {
+    use crate::sandbox::{Sandbox, SandboxConfig};
+    if reset {
+        crate::sandbox::reset(dir)
+            .with_context(|| format!("cannot wipe the sandbox in {}", dir.display()))?;
+        eprintln!("The sandbox in {} was wiped.", dir.display());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut cfg = SandboxConfig::new(dir);
+        cfg.port = port;
+        let sandbox = Sandbox::start(cfg).await?;
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "kubetutor sandbox: Kubernetes API on http://{} is ready (data in {}).",
+            sandbox.addr(),
+            dir.display()
+        )?;
+        writeln!(out, "Use it from another terminal with:")?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "export KUBECONFIG={}",
+            sandbox.kubeconfig_path().display()
+        )?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Press Ctrl-C to stop it; its objects and files are kept."
+        )?;
+        out.flush()?;
+        drop(out);
+        wait_for_shutdown_signal().await;
+        eprintln!("Stopping the sandbox...");
+        sandbox.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C, SIGTERM or SIGHUP.
+async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let hup = signal(SignalKind::hangup());
+        match (term, hup) {
+            (Ok(mut term), Ok(mut hup)) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                    _ = hup.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -423,7 +511,7 @@ impl Env {
         let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
         cfg.start = lesson;
         cfg.connection = ConnectionInfo {
-            context: "none".into(),
+            context: String::new(),
             namespace: "kubetutor".into(),
             ..ConnectionInfo::default()
         };

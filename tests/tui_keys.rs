@@ -259,6 +259,13 @@ fn checks_tick_steps_off_without_moving_the_text() {
     send(&mut a, check("ephemeral", "delete-pod", StepState::Done));
     assert_eq!(a.lesson_index(), 0);
     assert!(a.message().is_some_and(|m| m.contains("Lesson complete")));
+    send(&mut a, ch('j'));
+    let t = draw(&mut a, 120, 40);
+    assert!(
+        screen(&t).contains("Lesson complete: n for the next one."),
+        "{}",
+        screen(&t)
+    );
 }
 
 #[test]
@@ -366,11 +373,14 @@ fn tick_only_while_a_clock_is_shown() {
             lines: vec!["pod/web Running".into()],
         })),
     );
+    let t = draw(&mut a, 120, 40);
     assert!(a.wants_tick());
     assert_eq!(a.update(AppEvent::Tick), Redraw::Yes);
-    let t = draw(&mut a, 120, 40);
     assert!(screen(&t).contains("pod/web Running"));
     assert!(screen(&t).contains("updated"));
+    // Hidden cluster pane (one pane at a time): no clock on screen.
+    let _ = draw(&mut a, 50, 14);
+    assert!(!a.wants_tick());
 }
 
 #[test]
@@ -405,4 +415,155 @@ fn progress_reaches_the_disk_and_resumes() {
     assert_eq!(a.progress().hints_revealed("ephemeral", "write-file"), 1);
     assert_eq!(a.scroll(), 5);
     assert_eq!(a.selected_step(), 1);
+}
+
+#[test]
+fn quizzes_are_answered_in_a_dialog() {
+    let mut a = app();
+    send(&mut a, ch('a'));
+    assert_eq!(a.overlay(), None);
+    assert!(a.message().is_some_and(|m| m.contains("not a question")));
+
+    send(&mut a, ch('n'));
+    send(&mut a, check("emptydir", "shared", StepState::Done));
+    send(&mut a, ch('a'));
+    assert!(matches!(a.overlay(), Some(Overlay::Quiz { step: 1, .. })));
+    // A wrong answer keeps the dialog open and says so.
+    send(&mut a, ch('a'));
+    send(&mut a, key(KeyCode::Enter));
+    assert!(matches!(
+        a.overlay(),
+        Some(Overlay::Quiz { wrong: true, .. })
+    ));
+    assert!(!a.progress().is_done("emptydir", "why"));
+    let t = draw(&mut a, 100, 30);
+    assert!(screen(&t).contains("Not quite"), "{}", screen(&t));
+    // Single-answer quizzes: picking b replaces a.
+    send(&mut a, ch('b'));
+    send(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.overlay(), None);
+    assert!(a.progress().is_done("emptydir", "why"));
+    // Once answered, the page shows the right answer and the explanation.
+    let t = draw(&mut a, 100, 30);
+    assert!(screen(&t).contains("An emptyDir lives exactly as long as its pod."));
+}
+
+#[test]
+fn resizing_keeps_the_same_text_in_view() {
+    let mut a = app();
+    let _ = draw(&mut a, 120, 40);
+    send(&mut a, ch('G'));
+    let t = draw(&mut a, 120, 40);
+    let before = screen(&t);
+    assert!(before.contains("Step 3/3"));
+    let _ = draw(&mut a, 100, 40);
+    let t = draw(&mut a, 120, 40);
+    assert!(screen(&t).contains("Step 3/3"));
+    // Narrower then wider again: the same line at the top.
+    let _ = draw(&mut a, 120, 20);
+    send(&mut a, ch('g'));
+    for _ in 0..20 {
+        send(&mut a, ch('j'));
+    }
+    let t = draw(&mut a, 120, 20);
+    assert_eq!(a.scroll(), 20);
+    let top = screen(&t).lines().nth(1).unwrap_or_default().to_owned();
+    let t = draw(&mut a, 60, 20);
+    let narrow_top = screen(&t).lines().nth(1).unwrap_or_default().to_owned();
+    let t = draw(&mut a, 120, 20);
+    assert_eq!(a.scroll(), 20);
+    assert_eq!(screen(&t).lines().nth(1).unwrap_or_default(), top);
+    let words = |s: &str| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+    assert_eq!(words(&narrow_top), words(&top), "{narrow_top} / {top}");
+}
+
+#[test]
+fn esc_then_key_read_as_alt_closes_the_dialog_first() {
+    let mut a = app();
+    let _ = draw(&mut a, 120, 40);
+    send(&mut a, ch('l'));
+    send(
+        &mut a,
+        AppEvent::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('h'),
+            KeyModifiers::ALT,
+        )),
+    );
+    assert_eq!(a.overlay(), None);
+    assert_eq!(a.progress().hints_revealed("ephemeral", "create-pod"), 1);
+    // Without a dialog, Alt+key is just the key (never a quit).
+    send(
+        &mut a,
+        AppEvent::Key(crossterm::event::KeyEvent::new(
+            KeyCode::Char('j'),
+            KeyModifiers::ALT,
+        )),
+    );
+    assert!(!a.should_quit());
+}
+
+#[test]
+fn live_hints_show_under_the_step() {
+    let mut a = app();
+    send(
+        &mut a,
+        AppEvent::Check {
+            lesson: "ephemeral".into(),
+            step: "create-pod".into(),
+            state: StepState::Active,
+            reason: Some("pod web exists but is not Running yet".into()),
+        },
+    );
+    let t = draw(&mut a, 120, 40);
+    assert!(screen(&t).contains("pod web exists but is not Running yet"));
+    send(&mut a, check("ephemeral", "create-pod", StepState::Done));
+    let t = draw(&mut a, 120, 40);
+    assert!(!screen(&t).contains("not Running yet"));
+}
+
+#[test]
+fn clicking_a_lesson_in_the_list_opens_it() {
+    let mut a = app();
+    send(&mut a, ch('l'));
+    let t = draw(&mut a, 120, 40);
+    let row = screen(&t)
+        .lines()
+        .position(|l| l.contains("3. Claims that outlive pods"))
+        .unwrap_or(0);
+    send(
+        &mut a,
+        AppEvent::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: 60,
+            row: u16::try_from(row).unwrap_or(0),
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(a.overlay(), None);
+    assert_eq!(a.lesson_index(), 2);
+}
+
+#[test]
+fn small_terminals_show_one_pane_and_say_tab() {
+    let mut a = app();
+    let t = draw(&mut a, 50, 14);
+    assert!(screen(&t).contains("Tab pane"), "{}", screen(&t));
+}
+
+#[test]
+fn q_quits_from_dialogs_but_not_from_a_quiz() {
+    for open in ['?', 'l', 's'] {
+        let mut a = app();
+        send(&mut a, ch(open));
+        assert!(a.overlay().is_some());
+        send(&mut a, ch('q'));
+        assert!(a.should_quit(), "q in the {open} dialog");
+    }
+    let mut a = app();
+    send(&mut a, ch('n'));
+    send(&mut a, check("emptydir", "shared", StepState::Done));
+    send(&mut a, ch('a'));
+    send(&mut a, ch('q'));
+    assert!(!a.should_quit());
+    assert!(a.overlay().is_some());
 }

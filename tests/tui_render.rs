@@ -178,3 +178,110 @@ fn narrow_single_pane_switches_with_tab() {
     let t = draw(&mut app, 50, 14);
     assert!(screen(&t).contains("Steps 0/3"), "{}", screen(&t));
 }
+
+#[test]
+fn french_lesson_80x24() {
+    let mut app = kubetutor::tui::App::new(
+        course(),
+        kubetutor::lesson::Lang::Fr,
+        Progress::default(),
+        saver().0,
+        None,
+        Default::default(),
+        Theme::default(),
+    );
+    send(&mut app, ch('h'));
+    let t = draw(&mut app, 80, 24);
+    insta::assert_snapshot!(t.backend());
+}
+
+/// Every lesson of the real course renders at every size, with every hint
+/// and solution revealed, and the text never overflows the pane.
+#[test]
+fn real_course_renders_everywhere() {
+    use crossterm::event::KeyCode;
+    use kubetutor::course::Course;
+    let course = Course::embedded().unwrap_or_else(|d| panic!("{d:?}"));
+    for lang in kubetutor::lesson::Lang::ALL {
+        for lesson in course.lessons(lang) {
+            let mut app = kubetutor::tui::App::new(
+                course.clone(),
+                lang,
+                Progress::default(),
+                saver().0,
+                Some(lesson.id()),
+                Default::default(),
+                Theme::default(),
+            );
+            for (w, h) in [(80, 24), (120, 40), (40, 12), (300, 100)] {
+                let _ = draw(&mut app, w, h);
+            }
+            // Reveal everything, step by step.
+            for (i, step) in lesson.steps.iter().enumerate() {
+                for _ in 0..=step.hints.len() {
+                    send(&mut app, ch('h'));
+                }
+                send(&mut app, ch('s'));
+                send(&mut app, ch('y'));
+                send(
+                    &mut app,
+                    AppEvent::Check {
+                        lesson: lesson.id().into(),
+                        step: step.id.clone(),
+                        state: if i % 2 == 0 {
+                            StepState::Done
+                        } else {
+                            StepState::Failing
+                        },
+                        reason: Some("a reason".into()),
+                    },
+                );
+                send(&mut app, check_done(lesson.id(), &step.id));
+            }
+            for (w, h) in [(80, 24), (120, 40), (40, 12), (20, 6)] {
+                let mut t = terminal(w, h);
+                draw_on(&mut t, &mut app);
+                for _ in 0..200 {
+                    send(&mut app, key(KeyCode::PageDown));
+                    send(&mut app, ch(']'));
+                    draw_on(&mut t, &mut app);
+                }
+            }
+            assert!(
+                lesson
+                    .steps
+                    .iter()
+                    .all(|s| app.progress().is_done(lesson.id(), &s.id))
+            );
+        }
+    }
+}
+
+fn check_done(lesson: &str, step: &str) -> AppEvent {
+    AppEvent::Check {
+        lesson: lesson.into(),
+        step: step.into(),
+        state: StepState::Done,
+        reason: None,
+    }
+}
+
+#[test]
+fn quiz_dialog() {
+    let mut app = app();
+    send(&mut app, ch('n'));
+    send(
+        &mut app,
+        AppEvent::Check {
+            lesson: "emptydir".into(),
+            step: "shared".into(),
+            state: StepState::Done,
+            reason: None,
+        },
+    );
+    send(&mut app, ch('a'));
+    send(&mut app, key(crossterm::event::KeyCode::Down));
+    send(&mut app, ch(' '));
+    let t = draw(&mut app, 100, 30);
+    insta::assert_snapshot!(t.backend());
+}

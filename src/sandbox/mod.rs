@@ -6,23 +6,30 @@
 //! kubectl and kube-rs use. In-process controllers use [`Sandbox::store`].
 
 pub mod api;
+pub mod apps;
 pub mod defaults;
 pub mod discovery;
 pub mod events;
+pub mod fsroot;
 pub mod http;
 pub mod kubeconfig;
 pub mod kubelet;
+pub mod netns;
 pub mod openapi;
+pub mod patch;
 pub mod patching;
+pub mod protobuf;
 pub mod resources;
 pub mod scheduler;
 pub mod selectors;
 pub mod server;
+pub mod shell;
 pub mod status;
 pub mod store;
 pub mod table;
 pub mod typed;
 pub mod watch;
+pub mod wsexec;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 
 use super::event::{AppEvent, ClusterEvent, ClusterView, ConnectionInfo};
 use super::page::{self, Page, StepView};
+use super::strings::{Strings, fill, strings};
 use super::theme::Theme;
 use crate::course::Course;
 use crate::lesson::{Lang, Lesson};
@@ -49,8 +50,20 @@ impl Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     Help,
-    Lessons { selected: usize },
-    ConfirmSolution { step: usize },
+    Lessons {
+        selected: usize,
+    },
+    ConfirmSolution {
+        step: usize,
+    },
+    /// Answering the quiz of a step: which choices are picked, where the
+    /// cursor is, whether the last answer was wrong.
+    Quiz {
+        step: usize,
+        picked: Vec<bool>,
+        cursor: usize,
+        wrong: bool,
+    },
 }
 
 /// Where things were drawn last time, for mouse hits and paging. Written by
@@ -62,6 +75,10 @@ pub struct View {
     pub cluster: Rect,
     /// Screen row of each line of the steps pane → step index.
     pub step_rows: Vec<(u16, usize)>,
+    /// Screen row of each lesson of the lesson list → lesson index.
+    pub lesson_rows: Vec<(u16, usize)>,
+    /// Only the focused pane is shown (small terminals); Tab switches.
+    pub single_pane: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +121,8 @@ pub struct App {
     revision: u64,
     pub(crate) view: View,
     page: Option<(PageKey, Page)>,
+    /// Lesson, width and anchors of the page as last drawn.
+    pub(crate) drawn: Option<(usize, u16, Vec<usize>)>,
 }
 
 impl App {
@@ -152,6 +171,7 @@ impl App {
             revision: 0,
             view: View::default(),
             page: None,
+            drawn: None,
         };
         app.step_sel = app.active_step().unwrap_or(0);
         if let (Some(c), Some(l)) = (&resume, app.current_lesson())
@@ -170,6 +190,16 @@ impl App {
 
     pub fn progress(&self) -> &Progress {
         &self.progress
+    }
+
+    /// The UI's words in the course language.
+    pub fn strings(&self) -> &'static Strings {
+        strings(self.lang)
+    }
+
+    /// Why the last progress write failed, if it did.
+    pub fn save_error(&self) -> Option<String> {
+        self.saver.last_error()
     }
 
     /// First line of the instructions shown at the top of the pane.
@@ -221,7 +251,7 @@ impl App {
     /// Whether something on screen shows a clock ("updated 3s ago"), i.e.
     /// whether the loop must send `AppEvent::Tick` every second.
     pub fn wants_tick(&self) -> bool {
-        self.cluster.is_some()
+        self.cluster.is_some() && !self.view.cluster.is_empty()
     }
 
     /// The state shown for a step.
@@ -251,15 +281,25 @@ impl App {
         }
     }
 
-    /// Why a failing step fails.
+    /// What the checker last said about a step that is not done: why it
+    /// fails, or a live hint.
     pub fn step_reason(&self, lesson: &Lesson, index: usize) -> Option<&str> {
         let step = lesson.steps.get(index)?;
         let v = self
             .verdicts
             .get(&(lesson.id().to_owned(), step.id.clone()))?;
-        (v.state == StepState::Failing && !self.progress.is_done(lesson.id(), &step.id))
-            .then_some(v.reason.as_deref())
-            .flatten()
+        if self.progress.is_done(lesson.id(), &step.id) {
+            return None;
+        }
+        v.reason.as_deref().filter(|r| !r.trim().is_empty())
+    }
+
+    /// Whether the active step is a question to answer with `a`.
+    pub fn active_is_quiz(&self) -> bool {
+        self.active_step()
+            .and_then(|i| self.current_lesson()?.steps.get(i))
+            .and_then(page::quiz)
+            .is_some()
     }
 
     /// The first step of the current lesson that is not done.
@@ -296,7 +336,14 @@ impl App {
         let fresh = matches!(&self.page, Some((k, _)) if *k == key);
         if !fresh {
             let page = match self.current_lesson() {
-                Some(l) => page::build(l, &self.step_views(l), width, self.theme, self.code_focus),
+                Some(l) => page::build(
+                    l,
+                    &self.step_views(l),
+                    width,
+                    self.theme,
+                    self.code_focus,
+                    strings(self.lang),
+                ),
                 None => Page::default(),
             };
             self.page = Some((key, page));
@@ -422,14 +469,14 @@ impl App {
                 let current = self.current_lesson().is_some_and(|l| l.id() == lesson);
                 if current {
                     self.message = Some(match self.active_step() {
-                        None => "Lesson complete! Press n for the next lesson.".into(),
+                        None => self.strings().msg_lesson_complete.into(),
                         Some(_) => {
                             let title = self
                                 .course
                                 .lesson(self.lang, &lesson)
                                 .and_then(|l| l.step(&step))
                                 .map_or(String::new(), |s| s.title.clone());
-                            format!("Step done: {title}")
+                            fill(self.strings().msg_step_done, &[&title])
                         }
                     });
                     if let Some(i) = self.active_step() {
@@ -451,26 +498,46 @@ impl App {
         Redraw::Yes
     }
 
-    fn key(&mut self, k: KeyEvent) -> Redraw {
+    fn key(&mut self, mut k: KeyEvent) -> Redraw {
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(k.code, KeyCode::Char('c') | KeyCode::Char('q')) {
             self.quit_now();
             return Redraw::No;
         }
         let had_message = self.message.take().is_some();
+        let mut closed = false;
+        // Esc followed quickly by a key reads as Alt+key: with a dialog
+        // open, that is "close it, then the key". Without one the Esc part
+        // is dropped rather than quitting.
+        if k.modifiers.contains(KeyModifiers::ALT) && matches!(k.code, KeyCode::Char(_)) {
+            k.modifiers.remove(KeyModifiers::ALT);
+            closed = self.overlay.take().is_some();
+        }
         let r = match self.overlay.clone() {
             Some(o) => self.overlay_key(o, k),
             None => self.main_key(k),
         };
-        if had_message { Redraw::Yes } else { r }
+        if had_message || closed {
+            Redraw::Yes
+        } else {
+            r
+        }
     }
 
     fn overlay_key(&mut self, o: Overlay, k: KeyEvent) -> Redraw {
         match (o, k.code) {
-            (_, KeyCode::Esc) | (Overlay::Help, KeyCode::Char('q' | '?')) => {
+            // `q` quits from anywhere but a quiz, where letters are answers.
+            (
+                Overlay::Help | Overlay::Lessons { .. } | Overlay::ConfirmSolution { .. },
+                KeyCode::Char('q'),
+            ) => {
+                self.quit_now();
+                return Redraw::No;
+            }
+            (_, KeyCode::Esc) | (Overlay::Help, KeyCode::Char('?')) => {
                 self.overlay = None;
             }
-            (Overlay::Lessons { .. }, KeyCode::Char('q' | 'l')) => self.overlay = None,
+            (Overlay::Lessons { .. }, KeyCode::Char('l')) => self.overlay = None,
             (Overlay::Help, _) => return Redraw::No,
             (Overlay::Lessons { selected }, code) => {
                 let n = self.lessons().len();
@@ -492,10 +559,79 @@ impl App {
                 self.overlay = None;
                 self.reveal_solution(step);
             }
-            (Overlay::ConfirmSolution { .. }, KeyCode::Char('n' | 'N' | 'q')) => {
+            (Overlay::ConfirmSolution { .. }, KeyCode::Char('n' | 'N')) => {
                 self.overlay = None;
             }
             (Overlay::ConfirmSolution { .. }, _) => return Redraw::No,
+            (
+                Overlay::Quiz {
+                    step,
+                    mut picked,
+                    mut cursor,
+                    ..
+                },
+                code,
+            ) => {
+                let Some(q) = self
+                    .current_lesson()
+                    .and_then(|l| l.steps.get(step))
+                    .and_then(page::quiz)
+                else {
+                    self.overlay = None;
+                    return Redraw::Yes;
+                };
+                let n = picked.len();
+                let single = q.answers.len() == 1;
+                let toggle = |picked: &mut Vec<bool>, i: usize| {
+                    if single {
+                        let was = picked[i];
+                        picked.iter_mut().for_each(|p| *p = false);
+                        picked[i] = !was;
+                    } else {
+                        picked[i] = !picked[i];
+                    }
+                };
+                match code {
+                    KeyCode::Up => cursor = cursor.saturating_sub(1),
+                    KeyCode::Down => cursor = (cursor + 1).min(n.saturating_sub(1)),
+                    KeyCode::Char(' ') if cursor < n => toggle(&mut picked, cursor),
+                    KeyCode::Char(c @ 'a'..='z') => {
+                        let i = usize::from(c as u8 - b'a');
+                        if i >= n {
+                            return Redraw::No;
+                        }
+                        cursor = i;
+                        toggle(&mut picked, i);
+                    }
+                    KeyCode::Enter => {
+                        if single && !picked.iter().any(|p| *p) && cursor < n {
+                            picked[cursor] = true;
+                        }
+                        let chosen: Vec<usize> = (0..n).filter(|i| picked[*i]).collect();
+                        let mut right = q.answers.clone();
+                        right.sort_unstable();
+                        if chosen == right {
+                            self.overlay = None;
+                            self.quiz_passed(step);
+                            return Redraw::Yes;
+                        }
+                        self.overlay = Some(Overlay::Quiz {
+                            step,
+                            picked,
+                            cursor,
+                            wrong: true,
+                        });
+                        return Redraw::Yes;
+                    }
+                    _ => return Redraw::No,
+                }
+                self.overlay = Some(Overlay::Quiz {
+                    step,
+                    picked,
+                    cursor,
+                    wrong: false,
+                });
+            }
         }
         Redraw::Yes
     }
@@ -526,6 +662,7 @@ impl App {
             }
             KeyCode::Char('h') => self.reveal_hint(),
             KeyCode::Char('s') => self.ask_solution(),
+            KeyCode::Char('a') => self.open_quiz(),
             KeyCode::Char('y') => self.copy(),
             KeyCode::Char(']') => self.move_code_focus(true),
             KeyCode::Char('[') => self.move_code_focus(false),
@@ -538,14 +675,14 @@ impl App {
                 if self.lesson + 1 < self.lessons().len() {
                     self.open_lesson(self.lesson + 1);
                 } else {
-                    self.message = Some("This is the last lesson.".into());
+                    self.message = Some(self.strings().msg_last_lesson.into());
                 }
             }
             KeyCode::Char('p') => {
                 if self.lesson > 0 {
                     self.open_lesson(self.lesson - 1);
                 } else {
-                    self.message = Some("This is the first lesson.".into());
+                    self.message = Some(self.strings().msg_first_lesson.into());
                 }
             }
             _ => return Redraw::No,
@@ -627,18 +764,18 @@ impl App {
             return;
         };
         let Some(i) = self.active_step() else {
-            self.message = Some("Every step is done: no hints needed.".into());
+            self.message = Some(self.strings().msg_all_done.into());
             return;
         };
         let (lid, step) = (l.id().to_owned(), &l.steps[i]);
         let (sid, total) = (step.id.clone(), step.hints.len());
         let shown = self.progress.hints_revealed(&lid, &sid) as usize;
         if total == 0 {
-            self.message = Some("This step has no hints.".into());
+            self.message = Some(self.strings().msg_no_hints.into());
             return;
         }
         if shown >= total {
-            self.message = Some("No more hints for this step (s shows the solution).".into());
+            self.message = Some(self.strings().msg_no_more_hints.into());
             return;
         }
         let n = self
@@ -648,7 +785,7 @@ impl App {
         self.revision += 1;
         self.record_current();
         self.save();
-        self.message = Some(format!("Hint {n}/{total} revealed."));
+        self.message = Some(fill(self.strings().msg_hint_revealed, &[&n, &total]));
         let w = self.page_width();
         let line = self
             .page(w)
@@ -661,16 +798,52 @@ impl App {
         }
     }
 
+    fn open_quiz(&mut self) {
+        let quiz = self
+            .active_step()
+            .and_then(|i| Some((i, self.current_lesson()?.steps.get(i)?)))
+            .and_then(|(i, s)| Some((i, page::quiz(s)?)));
+        match quiz {
+            Some((step, q)) => {
+                self.overlay = Some(Overlay::Quiz {
+                    step,
+                    picked: vec![false; q.choices.len()],
+                    cursor: 0,
+                    wrong: false,
+                });
+            }
+            None => self.message = Some(self.strings().msg_not_a_quiz.into()),
+        }
+    }
+
+    /// A quiz has no cluster state to watch: the UI marks it done itself.
+    fn quiz_passed(&mut self, step: usize) {
+        let Some(l) = self.current_lesson() else {
+            return;
+        };
+        let Some(s) = l.steps.get(step) else { return };
+        let (lid, sid) = (l.id().to_owned(), s.id.clone());
+        let _ = self.update(AppEvent::Check {
+            lesson: lid,
+            step: sid,
+            state: StepState::Done,
+            reason: None,
+        });
+        if self.active_step().is_some() {
+            self.message = Some(self.strings().quiz_right.into());
+        }
+    }
+
     fn ask_solution(&mut self) {
         let Some(l) = self.current_lesson() else {
             return;
         };
         let Some(i) = self.active_step() else {
-            self.message = Some("Every step is done.".into());
+            self.message = Some(self.strings().msg_all_done.into());
             return;
         };
         if l.steps[i].solution.is_none() {
-            self.message = Some("This step has no solution to show.".into());
+            self.message = Some(self.strings().msg_no_solution.into());
             return;
         }
         if self.progress.solution_revealed(l.id(), &l.steps[i].id) {
@@ -714,7 +887,7 @@ impl App {
             .map(|b| (b.start, b.end))
             .collect();
         if blocks.is_empty() {
-            self.message = Some("This lesson has no code blocks.".into());
+            self.message = Some(self.strings().msg_no_code.into());
             return;
         }
         let next = match (focus, forward) {
@@ -746,23 +919,42 @@ impl App {
         let Some(i) = self.code_focus else {
             self.move_code_focus(true);
             if self.code_focus.is_some() {
-                self.message =
-                    Some("Press y again to copy the highlighted block ([ ] pick another).".into());
+                self.message = Some(self.strings().msg_copy_again.into());
             }
             return;
         };
         let text = self.page(w).doc.code_blocks.get(i).map(|b| b.copy.clone());
         if let Some(text) = text {
             let n = text.lines().count();
-            self.message = Some(format!(
-                "Copied {n} line{} to the clipboard.",
-                if n == 1 { "" } else { "s" }
-            ));
+            self.message = Some(fill(self.strings().msg_copied, &[&n]));
             self.copy_request = Some(text);
         }
     }
 
     fn mouse(&mut self, m: MouseEvent) -> Redraw {
+        if let Some(Overlay::Lessons { .. }) = self.overlay {
+            // A click opens a lesson; the wheel moves the selection.
+            let hit = self.view.lesson_rows.iter().find(|(y, _)| *y == m.row);
+            let n = self.lessons().len();
+            match (m.kind, hit) {
+                (MouseEventKind::Down(MouseButton::Left), Some(&(_, i))) => {
+                    self.overlay = None;
+                    self.open_lesson(i);
+                    return Redraw::Yes;
+                }
+                (MouseEventKind::ScrollUp | MouseEventKind::ScrollDown, _) => {
+                    if let Some(Overlay::Lessons { selected }) = &mut self.overlay {
+                        *selected = if m.kind == MouseEventKind::ScrollUp {
+                            selected.saturating_sub(1)
+                        } else {
+                            (*selected + 1).min(n.saturating_sub(1))
+                        };
+                    }
+                    return Redraw::Yes;
+                }
+                _ => return Redraw::No,
+            }
+        }
         if self.overlay.is_some() {
             return Redraw::No;
         }

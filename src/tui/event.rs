@@ -18,7 +18,7 @@ pub enum ConnState {
 /// What the status bar and the cluster pane say about the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionInfo {
-    /// `sandbox` or the kubeconfig context name.
+    /// `sandbox` or the kubeconfig context name; empty when none yet.
     pub context: String,
     pub namespace: String,
     pub state: ConnState,
@@ -27,7 +27,7 @@ pub struct ConnectionInfo {
 impl Default for ConnectionInfo {
     fn default() -> Self {
         Self {
-            context: "none".into(),
+            context: String::new(),
             namespace: "default".into(),
             state: ConnState::NotConnected,
         }

@@ -66,6 +66,7 @@ pub struct DocBuilder {
     code: Option<(String, String)>,
     table: Option<Table>,
     pending_blank: bool,
+    copy_label: &'static str,
 }
 
 impl DocBuilder {
@@ -83,7 +84,14 @@ impl DocBuilder {
             code: None,
             table: None,
             pending_blank: false,
+            copy_label: "y: copy",
         }
+    }
+
+    /// What the focused code block's header says about copying.
+    pub fn copy_label(mut self, label: &'static str) -> Self {
+        self.copy_label = label;
+        self
     }
 
     /// Number of lines so far.
@@ -105,6 +113,26 @@ impl DocBuilder {
         }
         self.pending_blank = true;
         at
+    }
+
+    /// Adds pre-styled text right under the previous line (no blank line),
+    /// wrapped with a hanging indent the width of its first two spans.
+    pub fn list_line(&mut self, spans: Vec<Span<'static>>) {
+        self.flush_inline();
+        self.pending_blank = false;
+        let indent: usize = spans.iter().take(2).map(|s| s.content.width()).sum();
+        let avail = self.avail().saturating_sub(indent).max(1);
+        let (head, body) = spans.split_at(spans.len().min(2));
+        for (i, mut l) in wrap(body, avail).into_iter().enumerate() {
+            let mut line = if i == 0 {
+                head.to_vec()
+            } else {
+                vec![Span::raw(" ".repeat(indent))]
+            };
+            line.append(&mut l);
+            self.emit(line);
+        }
+        self.pending_blank = true;
     }
 
     /// Appends a markdown source.
@@ -511,7 +539,11 @@ impl DocBuilder {
             .filter(|s| !s.is_empty())
             .unwrap_or("code");
         let head = if focused {
-            format!("{} {label} · y: copy ", if t.ascii { "#=" } else { "┏━" })
+            format!(
+                "{} {label} · {} ",
+                if t.ascii { "#=" } else { "┏━" },
+                self.copy_label
+            )
         } else {
             format!("{} {label} ", if t.ascii { "+-" } else { "╭─" })
         };

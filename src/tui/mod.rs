@@ -11,6 +11,7 @@ pub mod highlight;
 pub mod markdown;
 pub mod page;
 pub mod run;
+pub mod strings;
 pub mod terminal;
 pub mod theme;
 pub mod ui;

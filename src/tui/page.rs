@@ -3,8 +3,10 @@
 //! shown.
 
 use super::markdown::{Doc, DocBuilder};
+use super::strings::{Strings, fill};
 use super::theme::Theme;
-use crate::lesson::Lesson;
+use crate::check::spec::{Goal, Quiz};
+use crate::lesson::{Lesson, Step};
 use crate::progress::StepState;
 use ratatui::text::Span;
 
@@ -38,6 +40,48 @@ pub struct Page {
     pub solution_lines: Vec<Option<usize>>,
 }
 
+impl Page {
+    /// Lines that mark the same place in the text at any width: the top,
+    /// step headings, code block edges, hints, solutions and the end. Used
+    /// to keep the same text in view when the width changes.
+    pub fn anchors(&self) -> Vec<usize> {
+        let mut a = vec![0];
+        a.extend(&self.step_lines);
+        for b in &self.doc.code_blocks {
+            a.push(b.start);
+            a.push(b.end);
+        }
+        a.extend(self.hint_lines.iter().flatten());
+        a.extend(self.solution_lines.iter().flatten());
+        a.push(self.doc.lines.len());
+        a.sort_unstable();
+        a
+    }
+}
+
+/// Maps a scroll offset from one wrapping of a page to another, through
+/// their anchors (see `Page::anchors`).
+pub fn rescale(scroll: usize, old: &[usize], new: &[usize]) -> usize {
+    let (Some(&old_end), Some(&new_end)) = (old.last(), new.last()) else {
+        return scroll;
+    };
+    if old.len() != new.len() {
+        // Not the same document: keep the proportion.
+        return (scroll * new_end + old_end / 2) / old_end.max(1);
+    }
+    let i = old.iter().rposition(|&a| a <= scroll).unwrap_or(0);
+    let (o0, n0) = (old[i], new[i]);
+    let (o1, n1) = (
+        old.get(i + 1).copied().unwrap_or(old_end),
+        new.get(i + 1).copied().unwrap_or(new_end),
+    );
+    let within = scroll.saturating_sub(o0);
+    if o1 <= o0 {
+        return n0;
+    }
+    n0 + (within * n1.saturating_sub(n0) + (o1 - o0) / 2) / (o1 - o0)
+}
+
 pub fn marker(theme: &Theme, state: StepState) -> (&'static str, ratatui::style::Style) {
     let m = theme.markers();
     match state {
@@ -62,14 +106,31 @@ fn quoted(src: &str) -> String {
         .join("\n")
 }
 
+/// The quiz of a step whose check is a question.
+pub fn quiz(step: &Step) -> Option<Quiz> {
+    match step.check.as_ref()?.spec().ok()?.goal {
+        Goal::Quiz(q) => Some(q),
+        _ => None,
+    }
+}
+
+/// `a`, `b`, `c`... for choice indices.
+pub fn letter(i: usize) -> char {
+    u8::try_from(i)
+        .ok()
+        .filter(|i| *i < 26)
+        .map_or('?', |i| char::from(b'a' + i))
+}
+
 pub fn build(
     lesson: &Lesson,
     steps: &[StepView],
     width: u16,
     theme: Theme,
     focused_code: Option<usize>,
+    s: &Strings,
 ) -> Page {
-    let mut b = DocBuilder::new(width, theme, focused_code);
+    let mut b = DocBuilder::new(width, theme, focused_code).copy_label(s.copy_label);
     b.markdown(&lesson.intro.source);
     let n = lesson.steps.len();
     let mut page = Page::default();
@@ -79,17 +140,48 @@ pub fn build(
         let heading = theme.heading(2);
         let at = b.paragraph(vec![
             Span::styled(format!("{m} "), style),
-            Span::styled(format!("Step {}/{n} · ", i + 1), heading),
+            Span::styled(fill(s.step_heading, &[&(i + 1), &n]), heading),
             Span::styled(step.title.clone(), heading),
         ]);
         page.step_lines.push(at);
         b.markdown(&step.body.source);
+        if let Some(q) = quiz(step) {
+            let done = view.state == StepState::Done;
+            b.paragraph(vec![Span::styled(q.question.clone(), theme.strong())]);
+            for (c, choice) in q.choices.iter().enumerate() {
+                let right = done && q.answers.contains(&c);
+                let (mark, st) = if right {
+                    (theme.markers()[2], theme.done())
+                } else {
+                    (" ", ratatui::style::Style::new())
+                };
+                b.list_line(vec![
+                    Span::styled(format!("{mark} "), st),
+                    Span::styled(format!("{}) ", letter(c)), theme.list_marker()),
+                    Span::styled(choice.clone(), st),
+                ]);
+            }
+            if done {
+                if let Some(ex) = &q.explain {
+                    b.markdown(&quoted(ex));
+                }
+            } else {
+                b.paragraph(vec![Span::styled(s.quiz_prompt, theme.dim())]);
+            }
+        }
         let mut hints = Vec::new();
         for (k, hint) in step.hints.iter().take(view.hints as usize).enumerate() {
             let label = if hint.label.trim().is_empty() {
-                format!("Hint {}/{}", k + 1, step.hints.len())
+                fill(s.hint, &[&(k + 1), &step.hints.len()])
             } else {
-                format!("Hint {}/{}: {}", k + 1, step.hints.len(), hint.label.trim())
+                fill(
+                    s.hint_labelled,
+                    &[
+                        &(k + 1) as &dyn std::fmt::Display,
+                        &step.hints.len(),
+                        &hint.label.trim(),
+                    ],
+                )
             };
             hints.push(b.paragraph(vec![Span::styled(label, theme.hint_label())]));
             b.markdown(&quoted(&hint.body.source));
@@ -97,7 +189,7 @@ pub fn build(
         page.hint_lines.push(hints);
         let sol = match (&step.solution, view.solution) {
             (Some(sol), true) => {
-                let at = b.paragraph(vec![Span::styled("Solution", theme.solution_label())]);
+                let at = b.paragraph(vec![Span::styled(s.solution, theme.solution_label())]);
                 b.markdown(&quoted(&sol.source));
                 Some(at)
             }
@@ -107,4 +199,24 @@ pub fn build(
     }
     page.doc = b.finish();
     page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rescale;
+
+    #[test]
+    fn rescale_follows_anchors() {
+        let old = [0, 10, 20, 30];
+        let new = [0, 20, 25, 40];
+        assert_eq!(rescale(0, &old, &new), 0);
+        assert_eq!(rescale(5, &old, &new), 10);
+        assert_eq!(rescale(10, &old, &new), 20);
+        assert_eq!(rescale(15, &old, &new), 23);
+        assert_eq!(rescale(30, &old, &new), 40);
+        // Different documents: proportional.
+        assert_eq!(rescale(10, &[0, 20], &[0, 5, 40]), 20);
+        assert_eq!(rescale(3, &[], &[]), 3);
+        assert_eq!(rescale(3, &[0, 0], &[0, 0]), 0);
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! Only the 16 ANSI colors and modifiers are used, never RGB, and never a
 //! background color except for reverse video, so the UI stays readable on
-//! light and dark terminals alike. With `NO_COLOR` every style falls back to
+//! light and dark terminals alike. Yellow (unreadable on white) is avoided
+//! for text. With `NO_COLOR` every style falls back to
 //! bold / underline / reverse.
 
 use ratatui::style::{Color, Modifier, Style};
@@ -106,7 +107,7 @@ impl Theme {
         Style::new().add_modifier(Modifier::CROSSED_OUT)
     }
     pub fn inline_code(&self) -> Style {
-        self.fg_or(Color::Yellow, Modifier::BOLD)
+        self.fg_or(Color::Magenta, Modifier::BOLD)
     }
     pub fn link(&self) -> Style {
         self.fg(Color::Blue).add_modifier(Modifier::UNDERLINED)
@@ -137,7 +138,7 @@ impl Theme {
             .add_modifier(Modifier::BOLD)
     }
     pub fn hint_label(&self) -> Style {
-        self.fg_or(Color::Yellow, Modifier::UNDERLINED)
+        self.fg_or(Color::Green, Modifier::UNDERLINED)
             .add_modifier(Modifier::BOLD)
     }
     pub fn solution_label(&self) -> Style {
@@ -158,10 +159,10 @@ impl Theme {
             Tok::Comment => Style::new()
                 .fg(Color::DarkGray)
                 .add_modifier(Modifier::ITALIC),
-            Tok::Number => Style::new().fg(Color::Magenta),
-            Tok::Dash => Style::new().fg(Color::Yellow),
+            Tok::Number => Style::new().fg(Color::Red),
+            Tok::Dash => Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD),
             Tok::Command => Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-            Tok::Flag => Style::new().fg(Color::Yellow),
+            Tok::Flag => Style::new().fg(Color::Magenta),
             Tok::Prompt => Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
         }
     }
@@ -192,7 +193,7 @@ impl Theme {
         self.fg_or(Color::Red, Modifier::BOLD)
     }
     pub fn active(&self) -> Style {
-        self.fg_or(Color::Yellow, Modifier::BOLD)
+        self.fg_or(Color::Cyan, Modifier::BOLD)
             .add_modifier(Modifier::BOLD)
     }
     pub fn pending(&self) -> Style {
@@ -209,7 +210,7 @@ impl Theme {
         Style::new().add_modifier(Modifier::REVERSED)
     }
     pub fn message(&self) -> Style {
-        self.fg_or(Color::Yellow, Modifier::BOLD)
+        self.fg_or(Color::Magenta, Modifier::BOLD)
             .add_modifier(Modifier::BOLD)
     }
     pub fn connected(&self) -> Style {

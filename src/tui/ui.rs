@@ -4,6 +4,7 @@
 use super::app::{App, Overlay, Pane};
 use super::event::ConnState;
 use super::page::marker;
+use super::strings::{Strings, fill};
 use super::theme::Theme;
 use crate::progress::StepState;
 use ratatui::Frame;
@@ -23,11 +24,16 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
     let area = frame.area();
     app.view = Default::default();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        too_small(frame, area, &app.theme);
+        too_small(frame, area, &app.theme, app.strings());
         return;
     }
     let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
     let (inst, steps, cluster) = panes(main, app.focus);
+    app.view.single_pane = [inst, steps, cluster]
+        .iter()
+        .filter(|p| p.is_some())
+        .count()
+        == 1;
     if let Some(r) = inst {
         draw_instructions(frame, app, r);
     }
@@ -42,6 +48,12 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Some(Overlay::Help) => draw_help(frame, app, main),
         Some(Overlay::Lessons { selected }) => draw_lessons(frame, app, main, selected),
         Some(Overlay::ConfirmSolution { step }) => draw_confirm(frame, app, main, step),
+        Some(Overlay::Quiz {
+            step,
+            picked,
+            cursor,
+            wrong,
+        }) => draw_quiz(frame, app, main, step, &picked, cursor, wrong),
         None => {}
     }
 }
@@ -71,15 +83,15 @@ fn panes(main: Rect, focus: Pane) -> (Option<Rect>, Option<Rect>, Option<Rect>) 
     }
 }
 
-fn too_small(frame: &mut Frame, area: Rect, theme: &Theme) {
+fn too_small(frame: &mut Frame, area: Rect, theme: &Theme, s: &Strings) {
     if area.width == 0 || area.height == 0 {
         return;
     }
     let lines = vec![
-        Line::styled("terminal too small", theme.message()),
-        Line::raw(format!(
-            "{}x{}, need {MIN_WIDTH}x{MIN_HEIGHT}",
-            area.width, area.height
+        Line::styled(s.too_small, theme.message()),
+        Line::raw(fill(
+            s.too_small_need,
+            &[&area.width, &area.height, &MIN_WIDTH, &MIN_HEIGHT],
         )),
     ];
     // Room for the lines to wrap once each.
@@ -112,9 +124,20 @@ fn draw_instructions(frame: &mut Frame, app: &mut App, area: Rect) {
     let block = pane_block(&theme, Line::raw(title), focused);
     let inner = block.inner(area);
     app.view.instructions = inner;
-    let scroll = app.scroll;
+    let mut scroll = app.scroll;
+    let (lesson, drawn) = (app.lesson, app.drawn.take());
     let page = app.page(inner.width);
     let total = page.doc.lines.len();
+    let anchors = page.anchors();
+    // A new width re-wraps the page: keep the same text in view (lines are
+    // a width-dependent unit).
+    if let Some((l, w, old)) = drawn
+        && l == lesson
+        && w != inner.width
+    {
+        let mapped = super::page::rescale(usize::from(scroll), &old, &anchors);
+        scroll = u16::try_from(mapped).unwrap_or(u16::MAX);
+    }
     let max = total.saturating_sub(usize::from(inner.height));
     let top = usize::from(scroll).min(max);
     let end = (top + usize::from(inner.height)).min(total);
@@ -125,9 +148,10 @@ fn draw_instructions(frame: &mut Frame, app: &mut App, area: Rect) {
         format!(" {}%", end * 100 / total.max(1))
     };
     app.scroll = u16::try_from(top).unwrap_or(u16::MAX);
+    app.drawn = Some((lesson, inner.width, anchors));
     let block = block.title_bottom(Line::styled(pos, theme.dim()).right_aligned());
     let text = if app.lessons().is_empty() {
-        Text::raw("The course has no lessons in this language.")
+        Text::raw(app.strings().no_lessons)
     } else {
         Text::from(lines)
     };
@@ -141,15 +165,21 @@ fn state_style(theme: &Theme, s: StepState) -> Style {
 fn draw_steps(frame: &mut Frame, app: &mut App, area: Rect) {
     let theme = app.theme;
     let focused = app.focus == Pane::Steps;
+    let s = app.strings();
     let Some(lesson) = app.current_lesson() else {
-        frame.render_widget(pane_block(&theme, Line::raw(" Steps "), focused), area);
+        let title = fill(s.steps_title, &[&0, &0]);
+        frame.render_widget(pane_block(&theme, Line::raw(title), focused), area);
         return;
     };
     let n = lesson.steps.len();
     let done = (0..n)
         .filter(|i| app.step_state(lesson, *i) == StepState::Done)
         .count();
-    let block = pane_block(&theme, Line::raw(format!(" Steps {done}/{n} ")), focused);
+    let block = pane_block(
+        &theme,
+        Line::raw(fill(s.steps_title, &[&done, &n])),
+        focused,
+    );
     let inner = block.inner(area);
     let width = usize::from(inner.width);
     // (line, step index) so that clicks can find their step.
@@ -188,11 +218,24 @@ fn draw_steps(frame: &mut Frame, app: &mut App, area: Rect) {
             rows.push((
                 Line::from(vec![
                     Span::raw(" ".repeat(indent)),
-                    Span::styled(r, theme.failing()),
+                    Span::styled(
+                        r,
+                        if state == StepState::Failing {
+                            theme.failing()
+                        } else {
+                            theme.dim()
+                        },
+                    ),
                 ]),
                 i,
             ));
         }
+    }
+    if n > 0 && done == n {
+        let last = n - 1;
+        rows.push((Line::raw(""), last));
+        let text = truncate(s.lesson_done, width);
+        rows.push((Line::styled(text, theme.done()), last));
     }
     // Keep the selection in view.
     let h = usize::from(inner.height);
@@ -234,28 +277,36 @@ fn truncate(s: &str, width: usize) -> String {
 
 fn conn_span(app: &App) -> Span<'static> {
     let t = &app.theme;
+    let s = app.strings();
     match &app.connection.state {
-        ConnState::NotConnected => Span::styled("not connected", t.disconnected()),
-        ConnState::Connecting => Span::styled("connecting…", t.active()),
-        ConnState::Connected => Span::styled("connected", t.connected()),
-        ConnState::Error(e) => Span::styled(format!("error: {e}"), t.disconnected()),
+        ConnState::NotConnected => Span::styled(s.not_connected, t.disconnected()),
+        ConnState::Connecting => Span::styled(s.connecting, t.active()),
+        ConnState::Connected => Span::styled(s.connected, t.connected()),
+        ConnState::Error(e) => Span::styled(fill(s.error, &[e]), t.disconnected()),
     }
 }
 
 fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
     let theme = app.theme;
     let focused = app.focus == Pane::Cluster;
-    let mut block = pane_block(&theme, Line::raw(" Cluster "), focused);
+    let s = app.strings();
+    let mut block = pane_block(&theme, Line::raw(s.cluster_title), focused);
     if let Some((_, at)) = &app.cluster {
         let secs = app.now.saturating_duration_since(*at).as_secs();
-        block = block.title_bottom(
-            Line::styled(format!(" updated {secs}s ago "), theme.dim()).right_aligned(),
-        );
+        block = block
+            .title_bottom(Line::styled(fill(s.updated_ago, &[&secs]), theme.dim()).right_aligned());
     }
     let inner = block.inner(area);
     app.view.cluster = inner;
     let mut lines = vec![Line::from(vec![
-        Span::styled(format!("{} ", app.connection.context), theme.strong()),
+        Span::styled(
+            if app.connection.context.is_empty() {
+                String::new()
+            } else {
+                format!("{} ", app.connection.context)
+            },
+            theme.strong(),
+        ),
         conn_span(app),
     ])];
     match &app.cluster {
@@ -270,10 +321,8 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
         None => {
             lines.push(Line::raw(""));
             let msg = match app.connection.state {
-                ConnState::Connected => "Waiting for the first watch events…",
-                _ => {
-                    "The live view of pods, volumes and claims appears here once a cluster is connected."
-                }
+                ConnState::Connected => s.waiting_watch,
+                _ => s.cluster_placeholder,
             };
             lines.push(Line::styled(msg, theme.dim()));
         }
@@ -288,6 +337,7 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
 
 fn draw_status(frame: &mut Frame, app: &mut App, area: Rect) {
     let t = app.theme;
+    let s = app.strings();
     let sep = Span::raw(" │ ");
     let (li, ln) = (app.lesson + 1, app.lessons().len());
     let (si, sn) = match app.current_lesson() {
@@ -297,28 +347,38 @@ fn draw_status(frame: &mut Frame, app: &mut App, area: Rect) {
         ),
         None => (0, 0),
     };
-    let left = vec![
-        Span::raw(" "),
-        Span::raw(app.connection.context.clone()),
-        sep.clone(),
+    let mut left = vec![Span::raw(" ")];
+    if !app.connection.context.is_empty() {
+        left.push(Span::raw(app.connection.context.clone()));
+        left.push(sep.clone());
+    }
+    left.extend([
         conn_span(app),
         sep.clone(),
-        Span::raw(format!("ns {}", app.connection.namespace)),
+        Span::raw(fill(s.status_ns, &[&app.connection.namespace])),
         sep.clone(),
-        Span::raw(format!("lesson {li}/{ln}")),
+        Span::raw(fill(s.status_lesson, &[&li, &ln])),
         sep,
-        Span::raw(format!("step {si}/{sn}")),
+        Span::raw(fill(s.status_step, &[&si, &sn])),
+    ]);
+    let mut keys = vec![
+        ("?", s.key_help),
+        ("h", s.key_hint),
+        ("l", s.key_lessons),
+        ("q", s.key_quit),
     ];
-    let keys = [
-        ("?", "help"),
-        ("h", "hint"),
-        ("l", "lessons"),
-        ("q", "quit"),
-    ];
+    if app.active_is_quiz() {
+        keys.insert(0, ("a", s.key_answer));
+    }
+    if app.view.single_pane {
+        keys.insert(0, ("Tab", s.key_pane));
+    }
     let width_of = |v: &[Span<'static>]| -> usize { v.iter().map(|s| s.content.width()).sum() };
     let w = usize::from(area.width);
     let lw = width_of(&left);
-    let right: Vec<Span<'static>> = match &app.message {
+    // A failed progress write stays visible until a later one succeeds.
+    let message = app.message.clone().or_else(|| app.save_error());
+    let right: Vec<Span<'static>> = match &message {
         Some(m) => vec![Span::styled(format!(" {m} "), t.message())],
         None => {
             // As many key hints as fit, `? help` first.
@@ -359,30 +419,12 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-/// Every key, for the help overlay (kept next to the drawing so it cannot
-/// drift from what the title bar promises).
-pub const KEYS: &[(&str, &str)] = &[
-    ("↑ ↓  j k", "scroll, or move the selection"),
-    ("PgUp PgDn", "page up / down"),
-    ("Home End  g G", "top / bottom"),
-    ("Tab  Shift-Tab", "next / previous pane"),
-    ("mouse", "wheel scrolls, click focuses"),
-    ("Enter", "steps pane: show the step"),
-    ("[  ]", "previous / next code block"),
-    ("y", "copy the highlighted code block"),
-    ("h", "reveal the next hint"),
-    ("s", "show the solution (asks first)"),
-    ("l", "lesson list"),
-    ("n  p", "next / previous lesson"),
-    ("?", "this help"),
-    ("Esc", "close a dialog, or quit"),
-    ("q  Ctrl-C", "quit (progress is saved)"),
-];
-
 fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     let t = app.theme;
-    let kw = KEYS.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
-    let mut lines: Vec<Line<'static>> = KEYS
+    let s = app.strings();
+    let kw = s.keys.iter().map(|(k, _)| k.width()).max().unwrap_or(0);
+    let mut lines: Vec<Line<'static>> = s
+        .keys
         .iter()
         .map(|(k, d)| {
             Line::from(vec![
@@ -392,10 +434,7 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        " Steps tick themselves off when the cluster shows the result.",
-        t.dim(),
-    ));
+    lines.push(Line::styled(s.help_footer, t.dim()));
     let w = lines.iter().map(Line::width).max().unwrap_or(0) + 3;
     let h = lines.len() + 2;
     let r = centered(
@@ -406,19 +445,25 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_style(t.border(true))
-        .title(Line::styled(" Keys ", t.title(true)))
-        .title_bottom(Line::styled(" Esc closes ", t.dim()).right_aligned());
+        .title(Line::styled(s.help_title, t.title(true)))
+        .title_bottom(Line::styled(s.esc_closes, t.dim()).right_aligned());
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }
 
-fn draw_lessons(frame: &mut Frame, app: &App, area: Rect, selected: usize) {
+fn draw_lessons(frame: &mut Frame, app: &mut App, area: Rect, selected: usize) {
     let t = app.theme;
+    let s = app.strings();
     let lessons = app.lessons();
+    let count = lessons.len();
     let p = app.progress();
     let mut lines = Vec::new();
     for (i, l) in lessons.iter().enumerate() {
         let n = l.steps.len();
-        let done = l.steps.iter().filter(|s| p.is_done(l.id(), &s.id)).count();
+        let done = l
+            .steps
+            .iter()
+            .filter(|st| p.is_done(l.id(), &st.id))
+            .count();
         let m = t.markers();
         let (mark, ms) = if n > 0 && done == n {
             (m[2], t.done())
@@ -434,11 +479,14 @@ fn draw_lessons(frame: &mut Frame, app: &App, area: Rect, selected: usize) {
         lines.push(Line::from(vec![
             Span::styled(format!(" {mark} "), ms),
             Span::styled(format!("{}. {} ", i + 1, l.meta.title), title),
-            Span::styled(format!(" {done}/{n} · {} min", l.meta.minutes), t.dim()),
+            Span::styled(
+                format!(" {done}/{n} · {}", fill(s.minutes, &[&l.meta.minutes])),
+                t.dim(),
+            ),
         ]));
     }
     if lines.is_empty() {
-        lines.push(Line::raw(" No lessons."));
+        lines.push(Line::raw(format!(" {}", s.no_lessons)));
     }
     let w = lines.iter().map(Line::width).max().unwrap_or(0) + 3;
     let h = lines.len() + 2;
@@ -451,35 +499,124 @@ fn draw_lessons(frame: &mut Frame, app: &App, area: Rect, selected: usize) {
     let inner_h = usize::from(r.height.saturating_sub(2)).max(1);
     let top = (selected + 1).saturating_sub(inner_h);
     let lines: Vec<Line<'static>> = lines.into_iter().skip(top).collect();
+    let rows: Vec<(u16, usize)> = (top..count)
+        .take(inner_h)
+        .enumerate()
+        .map(|(k, i)| (r.y + 1 + u16::try_from(k).unwrap_or(u16::MAX), i))
+        .collect();
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_style(t.border(true))
-        .title(Line::styled(" Lessons ", t.title(true)))
-        .title_bottom(Line::styled(" ↑↓ Enter open · Esc ", t.dim()).right_aligned());
+        .title(Line::styled(s.lessons_title, t.title(true)))
+        .title_bottom(Line::styled(s.lessons_footer, t.dim()).right_aligned());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+    app.view.lesson_rows = rows;
+}
+
+fn draw_quiz(
+    frame: &mut Frame,
+    app: &App,
+    area: Rect,
+    step: usize,
+    picked: &[bool],
+    cursor: usize,
+    wrong: bool,
+) {
+    let t = app.theme;
+    let s = app.strings();
+    let Some(q) = app
+        .current_lesson()
+        .and_then(|l| l.steps.get(step))
+        .and_then(super::page::quiz)
+    else {
+        return;
+    };
+    let w = area.width.saturating_sub(4).min(76);
+    let inner = usize::from(w.saturating_sub(4)).max(1);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let question = vec![Span::styled(q.question.clone(), t.strong())];
+    lines.extend(
+        super::markdown::wrap(&question, inner)
+            .into_iter()
+            .map(Line::from),
+    );
+    if q.answers.len() > 1 {
+        lines.push(Line::styled(s.quiz_pick_all, t.dim()));
+    }
+    lines.push(Line::raw(""));
+    let single = q.answers.len() == 1;
+    for (i, choice) in q.choices.iter().enumerate() {
+        let on = picked.get(i).copied().unwrap_or(false);
+        let mark = match (single, on, t.ascii) {
+            (true, true, false) => "◉",
+            (true, false, false) => "○",
+            (true, true, true) => "(*)",
+            (true, false, true) => "( )",
+            (false, true, _) => "[x]",
+            (false, false, _) => "[ ]",
+        };
+        let head = format!("{mark} {}) ", super::page::letter(i));
+        let indent = head.width();
+        let style = if i == cursor {
+            t.selected()
+        } else {
+            Style::new()
+        };
+        let body = vec![Span::styled(choice.clone(), style)];
+        for (k, mut l) in super::markdown::wrap(&body, inner.saturating_sub(indent).max(1))
+            .into_iter()
+            .enumerate()
+        {
+            let mut line = if k == 0 {
+                vec![Span::styled(head.clone(), t.list_marker())]
+            } else {
+                vec![Span::raw(" ".repeat(indent))]
+            };
+            line.append(&mut l);
+            lines.push(Line::from(line));
+        }
+    }
+    if wrong {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(s.quiz_wrong, t.failing()));
+    }
+    let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let r = centered(area, w, h);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_style(t.border(true))
+        .padding(Padding::horizontal(1))
+        .title(Line::styled(s.quiz_title, t.title(true)))
+        .title_bottom(Line::styled(s.quiz_footer, t.dim()).right_aligned());
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }
 
 fn draw_confirm(frame: &mut Frame, app: &App, area: Rect, step: usize) {
     let t = app.theme;
+    let s = app.strings();
+    let (before, after) = s
+        .confirm_question
+        .split_once("{0}")
+        .unwrap_or((s.confirm_question, ""));
     let title = app
         .current_lesson()
         .and_then(|l| l.steps.get(step))
-        .map_or(String::new(), |s| s.title.clone());
+        .map_or(String::new(), |st| st.title.clone());
     let text = vec![
         Line::raw(""),
         Line::from(vec![
-            Span::raw(" Show the solution of "),
+            Span::raw(before),
             Span::styled(title, t.strong()),
-            Span::raw("?"),
+            Span::raw(after),
         ]),
-        Line::raw(" Trying with the hints first teaches more."),
+        Line::raw(s.confirm_advice),
         Line::raw(""),
         Line::from(vec![
             Span::raw(" "),
             Span::styled("y", t.key()),
-            Span::raw(" show it   "),
+            Span::raw(s.confirm_yes),
             Span::styled("n", t.key()),
-            Span::raw(" not now"),
+            Span::raw(s.confirm_no),
         ]),
     ];
     let w = text.iter().map(Line::width).max().unwrap_or(0) + 3;
@@ -487,7 +624,7 @@ fn draw_confirm(frame: &mut Frame, app: &App, area: Rect, step: usize) {
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_style(t.border(true))
-        .title(Line::styled(" Solution ", t.title(true)));
+        .title(Line::styled(format!(" {} ", s.solution), t.title(true)));
     frame.render_widget(
         Paragraph::new(text).block(block).wrap(Wrap { trim: false }),
         r,

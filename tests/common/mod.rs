@@ -13,14 +13,20 @@ use ratatui::backend::TestBackend;
 /// The fixture course, parsed from tests/fixtures/lessons/ with the real
 /// lesson parser.
 pub fn course() -> Course {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lessons/en");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lessons");
     let mut lessons = Vec::new();
-    for name in ["01-ephemeral.md", "02-emptydir.md", "03-pvc.md"] {
-        let text = match std::fs::read_to_string(dir.join(name)) {
+    for (lang, name) in [
+        (Lang::En, "01-ephemeral.md"),
+        (Lang::En, "02-emptydir.md"),
+        (Lang::En, "03-pvc.md"),
+        (Lang::Fr, "01-ephemeral.md"),
+    ] {
+        let path = format!("{}/{name}", lang.code());
+        let text = match std::fs::read_to_string(root.join(&path)) {
             Ok(t) => t,
-            Err(e) => panic!("{name}: {e}"),
+            Err(e) => panic!("{path}: {e}"),
         };
-        match parse_lesson(&format!("lessons/en/{name}"), Lang::En, &text) {
+        match parse_lesson(&format!("lessons/{path}"), lang, &text) {
             Ok(l) => lessons.push(l),
             Err(d) => panic!("{name}: {d:?}"),
         }

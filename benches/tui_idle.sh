@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Idle CPU and memory of the TUI: starts the release binary in a detached tmux
+# session, lets it sit for N seconds (default 30) and reads its CPU time and
+# RSS from /proc. Usage: bash benches/tui_idle.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-30}
+cargo build --release --quiet
+data=$(mktemp -d)
+sock="kubetutor-bench-$$"
+trap 'tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$data"' EXIT
+tmux -L "$sock" -f /dev/null new-session -d -s b -x 120 -y 40 \
+  "KUBETUTOR_DATA_DIR=$data exec ./target/release/kubetutor"
+sleep 2
+pid=$(tmux -L "$sock" display -p -t b '#{pane_pid}')
+tick=$(getconf CLK_TCK)
+read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+sleep "$secs"
+read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+cpu_ms=$(( (u1 - u0 + s1 - s0) * 1000 / tick ))
+awk -v ms="$cpu_ms" -v s="$secs" -v rss="$rss" -v hwm="$hwm" 'BEGIN {
+  printf "idle for %d s: CPU time %d ms (%.3f %% of one core); RSS %.1f MiB (peak %.1f MiB)\n",
+         s, ms, ms / (s * 10.0), rss / 1024, hwm / 1024 }'
