@@ -429,3 +429,106 @@ async fn get_watch_prints_new_rows() {
     child.kill().await.unwrap();
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_creates_and_patches() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // kubectl sends these as application/vnd.kubernetes.protobuf.
+    env.ok(
+        &["create", "secret", "generic", "s1", "--from-literal=a=b"],
+        None,
+    )
+    .await;
+    env.ok(&["create", "configmap", "c1", "--from-literal=x=1"], None)
+        .await;
+    env.ok(&["create", "namespace", "other"], None).await;
+    env.ok(
+        &[
+            "create",
+            "deployment",
+            "d1",
+            "--image=nginx",
+            "--replicas=2",
+        ],
+        None,
+    )
+    .await;
+    let secrets = env.ok(&["get", "secret", "s1"], None).await;
+    assert_eq!(header(&secrets), ["NAME", "TYPE", "DATA", "AGE"]);
+    assert_eq!(row(&secrets, "s1")[1..3], ["Opaque", "1"]);
+    let cms = env.ok(&["get", "configmap", "c1"], None).await;
+    assert_eq!(row(&cms, "c1")[1], "1");
+    assert!(
+        env.ok(&["get", "ns", "other"], None)
+            .await
+            .contains("Active")
+    );
+    let d = env
+        .ok(
+            &[
+                "get",
+                "deploy",
+                "d1",
+                "-o",
+                "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(d, "2 nginx");
+
+    // Strategic merge patches: re-apply with a changed image, set env, JSON patch.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: busybox:1.36}\n  - {name: b, image: nginx:1.27}\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    let out = env
+        .ok(
+            &["apply", "-f", "-"],
+            Some(&pod.replace("nginx:1.27", "nginx:1.28")),
+        )
+        .await;
+    assert!(out.contains("pod/p configured"), "{out}");
+    let images = env
+        .ok(
+            &[
+                "get",
+                "pod",
+                "p",
+                "-o",
+                "jsonpath={.spec.containers[*].image}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(images, "busybox:1.36 nginx:1.28");
+    env.ok(&["set", "env", "deploy/d1", "FOO=bar"], None).await;
+    let envs = env
+        .ok(
+            &[
+                "get",
+                "deploy",
+                "d1",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].env[0].value}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(envs, "bar");
+    env.ok(
+        &[
+            "patch",
+            "deploy",
+            "d1",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/replicas","value":4}]"#,
+        ],
+        None,
+    )
+    .await;
+    let deploy = env.ok(&["get", "deploy", "d1"], None).await;
+    assert_eq!(row(&deploy, "d1")[1], "0/4");
+    env.stop().await;
+}
