@@ -108,6 +108,41 @@ fn json_body(raw: &str) -> serde_json::Value {
     serde_json::from_str(raw).unwrap_or(serde_json::Value::Null)
 }
 
+/// Creates ConfigMaps one after another until a request fails; returns
+/// the acknowledged ones with their resourceVersions.
+fn write_until_error(addr: &str, token: &str, prefix: &str) -> Vec<(String, u64)> {
+    use std::io::{Read as _, Write as _};
+    let mut done = Vec::new();
+    for i in 0..100_000 {
+        let name = format!("{prefix}-{i}");
+        let body = format!(r#"{{"metadata":{{"name":"{name}"}},"data":{{"k":"v{i}"}}}}"#);
+        let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+            break;
+        };
+        let req = format!(
+            "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        if s.write_all(req.as_bytes()).is_err() {
+            break;
+        }
+        let mut out = String::new();
+        if s.read_to_string(&mut out).is_err() || !out.starts_with("HTTP/1.1 201") {
+            break;
+        }
+        let b = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        let v: serde_json::Value = serde_json::from_str(b).unwrap_or_default();
+        let Some(rv) = v["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+        else {
+            break;
+        };
+        done.push((name, rv));
+    }
+    done
+}
+
 #[test]
 fn kill_9_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -135,55 +170,43 @@ fn kill_9_loses_no_acknowledged_write() {
                 .unwrap();
             assert_eq!(got, *rv);
         }
-        // Write from another thread, and SIGKILL while it is writing.
-        let addr = sb.addr.clone();
-        let token = sb.token.clone();
-        let writer = std::thread::spawn(move || {
-            let mut done = Vec::new();
-            for i in 0..10_000 {
-                let name = format!("r{round}-{i}");
-                let body = format!(r#"{{"metadata":{{"name":"{name}"}},"data":{{"k":"v{i}"}}}}"#);
-                let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
-                    break;
-                };
-                use std::io::{Read as _, Write as _};
-                let req = format!(
-                    "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                if s.write_all(req.as_bytes()).is_err() {
-                    break;
-                }
-                let mut out = String::new();
-                if s.read_to_string(&mut out).is_err() || !out.starts_with("HTTP/1.1 201") {
-                    break;
-                }
-                let b = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-                let v: serde_json::Value = serde_json::from_str(b).unwrap_or_default();
-                let Some(rv) = v["metadata"]["resourceVersion"]
-                    .as_str()
-                    .and_then(|r| r.parse().ok())
-                else {
-                    break;
-                };
-                done.push((name, rv));
-            }
-            done
-        });
+        // Write from several threads at once (so that writes share group
+        // commits), and SIGKILL while they are writing.
+        let writers: Vec<_> = (0..4)
+            .map(|t| {
+                let addr = sb.addr.clone();
+                let token = sb.token.clone();
+                std::thread::spawn(move || {
+                    write_until_error(&addr, &token, &format!("r{round}-t{t}"))
+                })
+            })
+            .collect();
         std::thread::sleep(Duration::from_millis(300 + 200 * round as u64));
         let mut sb = sb;
         // SIGKILL: no chance to flush anything.
         sb.child.kill().unwrap();
         sb.child.wait().unwrap();
-        let done = writer.join().unwrap();
+        let mut round_max = max_rv;
+        let mut done = Vec::new();
+        for w in writers {
+            let mine = w.join().unwrap();
+            let mut last = max_rv;
+            for (_, rv) in &mine {
+                assert!(*rv > last, "resourceVersions must keep increasing");
+                last = *rv;
+            }
+            round_max = round_max.max(last);
+            done.extend(mine);
+        }
         assert!(
             !done.is_empty(),
             "no write was acknowledged before the kill"
         );
-        for (_, rv) in &done {
-            assert!(*rv > max_rv, "resourceVersions must keep increasing");
-            max_rv = *rv;
-        }
+        eprintln!(
+            "round {round}: {} writes acknowledged before SIGKILL",
+            done.len()
+        );
+        max_rv = round_max;
         acked.extend(done);
     }
     // A last restart: the next write gets a higher resourceVersion.
