@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use tokio_rustls::rustls;
 
 const CHILD_ENV: &str = "KUBETUTOR_SANDBOX_CHILD_DIR";
 
@@ -39,6 +42,7 @@ struct ChildSandbox {
     child: Child,
     addr: String,
     token: String,
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl Drop for ChildSandbox {
@@ -77,15 +81,70 @@ fn spawn_child(dir: &Path) -> ChildSandbox {
             let token = parts.next().unwrap().to_string();
             // Keep draining stdout in the background so the child never blocks.
             std::thread::spawn(move || for _ in lines {});
-            return ChildSandbox { child, addr, token };
+            let tls = tls_config(dir);
+            return ChildSandbox {
+                child,
+                addr,
+                token,
+                tls,
+            };
         }
     }
 }
 
-/// A minimal blocking HTTP/1.1 client (no keep-alive) for the test.
-fn request(addr: &str, token: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+/// The TLS client configuration trusting the sandbox's CA (from its kubeconfig).
+fn tls_config(dir: &Path) -> Arc<rustls::ClientConfig> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(dir.join("kubeconfig")).unwrap();
+    let kc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let pem_b64 = kc["clusters"][0]["cluster"]["certificate-authority-data"]
+        .as_str()
+        .unwrap();
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(pem_b64)
+        .unwrap();
+    let body: String = String::from_utf8(pem)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(der))
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+type Conn = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
+
+fn connect(addr: &str, tls: &Arc<rustls::ClientConfig>) -> std::io::Result<Conn> {
+    let tcp = std::net::TcpStream::connect(addr)?;
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(tls.clone(), name).map_err(std::io::Error::other)?;
+    Ok(rustls::StreamOwned::new(conn, tcp))
+}
+
+/// A minimal blocking HTTPS/1.1 client (no keep-alive) for the test.
+fn request(
+    addr: &str,
+    tls: &Arc<rustls::ClientConfig>,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
     use std::io::{Read as _, Write as _};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut s = connect(addr, tls).unwrap();
     let body = body.unwrap_or("");
     write!(
         s,
@@ -94,7 +153,8 @@ fn request(addr: &str, token: &str, method: &str, path: &str, body: Option<&str>
     )
     .unwrap();
     let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    // The server may close without a TLS close_notify; what arrived is enough.
+    let _ = s.read_to_string(&mut out);
     let code = out[9..12].parse().unwrap();
     let body = out
         .split_once("\r\n\r\n")
@@ -110,13 +170,18 @@ fn json_body(raw: &str) -> serde_json::Value {
 
 /// Creates ConfigMaps one after another until a request fails; returns
 /// the acknowledged ones with their resourceVersions.
-fn write_until_error(addr: &str, token: &str, prefix: &str) -> Vec<(String, u64)> {
+fn write_until_error(
+    addr: &str,
+    tls: &Arc<rustls::ClientConfig>,
+    token: &str,
+    prefix: &str,
+) -> Vec<(String, u64)> {
     use std::io::{Read as _, Write as _};
     let mut done = Vec::new();
     for i in 0..100_000 {
         let name = format!("{prefix}-{i}");
         let body = format!(r#"{{"metadata":{{"name":"{name}"}},"data":{{"k":"v{i}"}}}}"#);
-        let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        let Ok(mut s) = connect(addr, tls) else {
             break;
         };
         let req = format!(
@@ -127,7 +192,8 @@ fn write_until_error(addr: &str, token: &str, prefix: &str) -> Vec<(String, u64)
             break;
         }
         let mut out = String::new();
-        if s.read_to_string(&mut out).is_err() || !out.starts_with("HTTP/1.1 201") {
+        let _ = s.read_to_string(&mut out);
+        if !out.starts_with("HTTP/1.1 201") || !out.ends_with('}') {
             break;
         }
         let b = out.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
@@ -154,6 +220,7 @@ fn kill_9_loses_no_acknowledged_write() {
         for (name, rv) in &acked {
             let (code, body) = request(
                 &sb.addr,
+                &sb.tls,
                 &sb.token,
                 "GET",
                 &format!("/api/v1/namespaces/default/configmaps/{name}"),
@@ -176,8 +243,9 @@ fn kill_9_loses_no_acknowledged_write() {
             .map(|t| {
                 let addr = sb.addr.clone();
                 let token = sb.token.clone();
+                let tls = sb.tls.clone();
                 std::thread::spawn(move || {
-                    write_until_error(&addr, &token, &format!("r{round}-t{t}"))
+                    write_until_error(&addr, &tls, &token, &format!("r{round}-t{t}"))
                 })
             })
             .collect();
@@ -213,6 +281,7 @@ fn kill_9_loses_no_acknowledged_write() {
     let sb = spawn_child(dir.path());
     let (code, body) = request(
         &sb.addr,
+        &sb.tls,
         &sb.token,
         "POST",
         "/api/v1/namespaces/default/configmaps",

@@ -532,3 +532,87 @@ async fn protobuf_creates_and_patches() {
     assert_eq!(row(&deploy, "d1")[1], "0/4");
     env.stop().await;
 }
+
+/// Waits until `kubectl get pod NAME` shows it Running.
+async fn wait_running(env: &Env, name: &str) {
+    for _ in 0..200 {
+        let out = env
+            .run(
+                &["get", "pod", name, "-o", "jsonpath={.status.phase}"],
+                None,
+            )
+            .await;
+        if out.stdout == "Running" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("pod {name} never became Running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_writes_to_the_container_layer_which_dies_with_the_pod() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: box}\nspec: {containers: [{name: c, image: busybox}]}\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    wait_running(&env, "box").await;
+    let out = env
+        .ok(
+            &[
+                "exec",
+                "box",
+                "--",
+                "sh",
+                "-c",
+                "echo hello > /tmp/note; cat /tmp/note",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out, "hello\n");
+    let fail = env.run(&["exec", "box", "--", "cat", "/nope"], None).await;
+    assert!(!fail.ok);
+    assert!(
+        fail.stderr
+            .contains("cat: can't open '/nope': No such file or directory"),
+        "{}",
+        fail.stderr
+    );
+    assert!(
+        fail.stderr.contains("command terminated with exit code 1"),
+        "{}",
+        fail.stderr
+    );
+    let piped = env
+        .ok(
+            &[
+                "exec",
+                "-i",
+                "box",
+                "--",
+                "sh",
+                "-c",
+                "cat > /tmp/in; cat /tmp/in",
+            ],
+            Some("from stdin\n"),
+        )
+        .await;
+    assert_eq!(piped, "from stdin\n");
+
+    // The writable layer goes with the pod: a new pod starts empty.
+    env.ok(&["delete", "pod", "box"], None).await;
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    wait_running(&env, "box").await;
+    let gone = env
+        .run(&["exec", "box", "--", "cat", "/tmp/note"], None)
+        .await;
+    assert!(!gone.ok);
+    assert!(
+        gone.stderr.contains("No such file or directory"),
+        "{}",
+        gone.stderr
+    );
+    env.stop().await;
+}

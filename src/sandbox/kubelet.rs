@@ -14,45 +14,56 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::defaults::NODE_NAME;
 use super::events::{self, EventKind};
+use super::fsroot::SandboxRoot;
 use super::resources;
 use super::store::{EventType, Store, namespace_of, now_rfc3339};
 
-/// Runs until the store closes.
-pub async fn run(store: Store) {
+/// Runs until the store closes. `root` holds the pods' files (writable
+/// layers, emptyDirs), removed when a pod is gone.
+pub async fn run(store: Store, root: SandboxRoot) {
     let ips = Arc::new(IpAllocator::new(&store));
     let mut rx = store.subscribe();
-    resync(&store, &ips).await;
+    resync(&store, &root, &ips).await;
     loop {
         tokio::select! {
             _ = store.closed() => return,
             ev = rx.recv() => match ev {
                 Ok(e) => {
                     if e.kind == EventType::Deleted {
+                        let r = e.resource;
+                        if r.group.is_empty() && r.plural == "pods"
+                            && let Some(uid) = e.object["metadata"]["uid"].as_str()
+                        {
+                            // A container's writable layer and the pod's emptyDirs die with it.
+                            let root = root.clone();
+                            let uid = uid.to_string();
+                            let _ = tokio::task::spawn_blocking(move || root.remove_pod(&uid)).await;
+                        }
                         continue;
                     }
                     let r = e.resource;
                     if r.group.is_empty() && r.plural == "pods" {
                         if wants_start(&e.object) {
-                            start(&store, &ips, e.object.clone()).await;
+                            start(&store, &root, &ips, e.object.clone()).await;
                         }
                     } else if r.group.is_empty() && (r.plural == "configmaps" || r.plural == "secrets") {
                         let (pods, _) = store.list(resources::get("pods"), Some(namespace_of(&e.object)));
                         for p in pods.into_iter().filter(|p| wants_start(p)) {
-                            start(&store, &ips, p).await;
+                            start(&store, &root, &ips, p).await;
                         }
                     }
                 }
-                Err(RecvError::Lagged(_)) => resync(&store, &ips).await,
+                Err(RecvError::Lagged(_)) => resync(&store, &root, &ips).await,
                 Err(RecvError::Closed) => return,
             },
         }
     }
 }
 
-async fn resync(store: &Store, ips: &Arc<IpAllocator>) {
+async fn resync(store: &Store, root: &SandboxRoot, ips: &Arc<IpAllocator>) {
     let (pods, _) = store.list(resources::get("pods"), None);
     for p in pods.into_iter().filter(|p| wants_start(p)) {
-        start(store, ips, p).await;
+        start(store, root, ips, p).await;
     }
 }
 
@@ -93,10 +104,11 @@ impl IpAllocator {
     }
 }
 
-async fn start(store: &Store, ips: &Arc<IpAllocator>, pod: Arc<Value>) {
+async fn start(store: &Store, root: &SandboxRoot, ips: &Arc<IpAllocator>, pod: Arc<Value>) {
     let s = store.clone();
     let ips = ips.clone();
-    let _ = tokio::task::spawn_blocking(move || start_blocking(&s, &ips, &pod)).await;
+    let root = root.clone();
+    let _ = tokio::task::spawn_blocking(move || start_blocking(&s, &root, &ips, &pod)).await;
 }
 
 /// Why a container cannot be configured (a missing ConfigMap/Secret or key).
@@ -154,7 +166,43 @@ fn container_id() -> String {
     format!("kubetutor://{}", uuid::Uuid::new_v4().simple())
 }
 
-fn start_blocking(store: &Store, ips: &IpAllocator, pod: &Value) {
+/// The directories every image has, so that `ls /` and `echo > /tmp/x`
+/// behave in a fresh container's writable layer.
+const ROOTFS_SKELETON: &[&str] = &[
+    "bin",
+    "dev",
+    "etc",
+    "home",
+    "proc",
+    "root",
+    "run",
+    "sys",
+    "tmp",
+    "usr/bin",
+    "usr/local/bin",
+    "var/log",
+    "var/tmp",
+];
+
+/// Lays out a container's writable layer (once per pod and container).
+pub fn prepare_rootfs(root: &SandboxRoot, pod: &Value, container: &str) {
+    let Some(uid) = pod["metadata"]["uid"].as_str() else {
+        return;
+    };
+    let Ok(dir) = root.container_rootfs(uid, container) else {
+        return;
+    };
+    for d in ROOTFS_SKELETON {
+        let _ = std::fs::create_dir_all(dir.join(d));
+    }
+    let hostname = dir.join("etc/hostname");
+    if !hostname.exists() {
+        let name = pod["metadata"]["name"].as_str().unwrap_or("");
+        let _ = std::fs::write(hostname, format!("{name}\n"));
+    }
+}
+
+fn start_blocking(store: &Store, root: &SandboxRoot, ips: &IpAllocator, pod: &Value) {
     let pods = resources::get("pods");
     let ns = namespace_of(pod);
     let now = now_rfc3339();
@@ -247,6 +295,11 @@ fn start_blocking(store: &Store, ips: &IpAllocator, pod: &Value) {
     // Unchanged (still failing the same way): no write, no events.
     if p == *pod {
         return;
+    }
+    for c in &containers {
+        if let Some(name) = c["name"].as_str() {
+            prepare_rootfs(root, pod, name);
+        }
     }
     let Ok(updated) = store.update_status(pods, p) else {
         return;

@@ -10,6 +10,7 @@ pub mod apps;
 pub mod defaults;
 pub mod discovery;
 pub mod events;
+pub mod exec;
 pub mod fsroot;
 pub mod http;
 pub mod kubeconfig;
@@ -27,6 +28,7 @@ pub mod shell;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tls;
 pub mod typed;
 pub mod watch;
 pub mod wsexec;
@@ -70,6 +72,7 @@ pub struct Sandbox {
     addr: SocketAddr,
     kubeconfig: PathBuf,
     token: String,
+    ca_pem: String,
     store: Store,
     cancel: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -106,21 +109,26 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let token = random_token();
         let kubeconfig = cfg.data_dir.join(KUBECONFIG_FILE);
-        kubeconfig::write_private(&kubeconfig, &kubeconfig::render(addr, &token))?;
+        let tls = tls::generate()?;
+        kubeconfig::write_private(&kubeconfig, &kubeconfig::render(addr, &token, &tls.ca_pem))?;
         let cancel = CancellationToken::new();
+        let root = fsroot::SandboxRoot::new(&cfg.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot use the sandbox data directory: {e}"))?;
         let ctx = Arc::new(server::Ctx {
             store: store.clone(),
+            root: root.clone(),
             token: token.clone(),
             addr,
         });
-        let task = tokio::spawn(server::serve(listener, ctx, cancel.clone()));
+        let task = tokio::spawn(server::serve(listener, tls.acceptor, ctx, cancel.clone()));
         // The node's components; they stop when the store closes.
         tokio::spawn(scheduler::run(store.clone()));
-        tokio::spawn(kubelet::run(store.clone()));
+        tokio::spawn(kubelet::run(store.clone(), root));
         Ok(Sandbox {
             addr,
             kubeconfig,
             token,
+            ca_pem: tls.ca_pem,
             store,
             cancel,
             task: Some(task),
@@ -135,6 +143,11 @@ impl Sandbox {
     /// The kubeconfig to use (`export KUBECONFIG=...`).
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The PEM of the CA that signed the server's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     /// The bearer token the API requires.
