@@ -285,6 +285,18 @@ impl Store {
         Ok(())
     }
 
+    /// Runs store calls (which block until the write is on disk) from async
+    /// code, on tokio's blocking pool: `store.run(|s| s.create(res, obj)).await`.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let s = self.clone();
+        tokio::task::spawn_blocking(move || f(&s))
+            .await
+            .map_err(|e| ApiError::internal(format!("a sandbox store task failed: {e}")))
+    }
+
     /// Asks every task holding the store to let go of it.
     pub fn close(&self) {
         self.inner.closing.cancel();
@@ -628,6 +640,9 @@ impl Store {
         let mut cmp = new.clone();
         cmp["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
         if cmp == *old {
+            // The stored version may be another writer's, not yet on disk.
+            drop(guard);
+            self.wait_durable(rv_of(&old))?;
             return Ok(old);
         }
         let terminating = !new["metadata"]["deletionTimestamp"].is_null();
