@@ -29,7 +29,7 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RV_KEY: &str = "resourceVersion";
 
 /// How many recent events are kept for watch replay.
-const RING_CAPACITY: usize = 20_000;
+const RING_CAPACITY: usize = 8_192;
 /// Buffer of the live broadcast; a watcher that falls further behind gets a 410.
 const BROADCAST_CAPACITY: usize = 8_192;
 
