@@ -283,3 +283,335 @@ fn crawlers_share_a_directory_and_collide_on_a_port() {
         assert_eq!(moby["author"], "Herman Melville");
     }
 }
+
+// --- lessons 03-05: the claim and the message API copies ---------------------
+
+#[test]
+fn claim_template_has_placeholders_and_the_complete_claim_matches_the_lesson() {
+    let template = &yaml_docs("assets/03-claims/pvc.yaml")[0];
+    assert_eq!(template["metadata"]["name"], "xxx");
+    assert_eq!(template["spec"]["accessModes"][0], "xxx");
+    assert_eq!(template["spec"]["resources"]["requests"]["storage"], "xxx");
+    let claim = &yaml_docs("assets/04-persist/pvc.yaml")[0];
+    assert_eq!(claim["kind"], "PersistentVolumeClaim");
+    assert_eq!(claim["metadata"]["name"], "msg-api-pvc");
+    assert_eq!(claim["spec"]["accessModes"][0], "ReadWriteOnce");
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
+    // No class named: the default StorageClass provisions it.
+    assert!(claim["spec"].get("storageClassName").is_none());
+    let pod = &yaml_docs("assets/03-claims/consumer-pod.yaml")[0];
+    assert_eq!(pod["metadata"]["name"], "pvc-consumer");
+    assert_eq!(
+        pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "msg-api-pvc"
+    );
+    assert_eq!(
+        pod["spec"]["containers"][0]["volumeMounts"][0]["mountPath"],
+        "/data"
+    );
+}
+
+#[test]
+fn message_api_copies_differ_from_lesson_01_only_where_the_lessons_say() {
+    let base = &yaml_docs("assets/01-ephemeral/deployment.yaml")[0];
+    for dir in ["04-persist", "05-scaled"] {
+        let mut d = yaml_docs(&format!("assets/{dir}/deployment.yaml"))[0].clone();
+        if dir == "04-persist" {
+            assert_eq!(d["spec"]["strategy"]["type"], "Recreate");
+            d["spec"].as_object_mut().unwrap().remove("strategy");
+        }
+        assert_eq!(&d, base, "{dir}/deployment.yaml");
+        assert_eq!(
+            yaml_docs(&format!("assets/{dir}/service.yaml"))[0],
+            yaml_docs("assets/01-ephemeral/service.yaml")[0],
+            "{dir}/service.yaml"
+        );
+        let cm = &yaml_docs(&format!("assets/{dir}/configmap.yaml"))[0];
+        assert_eq!(cm["metadata"]["name"], "msg-api-config");
+        assert_eq!(cm["data"]["API_PORT"], "8080");
+        // Where lesson 01 ended: a file in the container's own filesystem.
+        assert_eq!(cm["data"]["API_DB_FILEPATH"], "/var/lib/msgapi/db.json");
+    }
+}
+
+// --- lessons 06-08: the customer application ---------------------------------
+
+fn env_of<'a>(container: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no env {name}"))
+}
+
+#[test]
+fn customer_objects_are_labelled_for_the_cleanup_by_label() {
+    let mut names = Vec::new();
+    for f in [
+        "06-database/customer-db.yaml",
+        "06-database/customer-backend.yaml",
+        "06-database/init-job.yaml",
+        "07-pv/customer-db-pvc.yaml",
+    ] {
+        for obj in yaml_docs(&format!("assets/{f}")) {
+            let kind = obj["kind"].as_str().unwrap().to_string();
+            assert_eq!(obj["metadata"]["labels"]["app"], "customer", "{f} {kind}");
+            assert!(obj["metadata"].get("namespace").is_none(), "{f}");
+            // Lesson 08 deletes svc,deployment,job,pvc -l app=customer.
+            assert!(
+                ["Service", "Deployment", "Job", "PersistentVolumeClaim"].contains(&kind.as_str()),
+                "{f}: {kind} would survive the cleanup by label"
+            );
+            names.push(format!(
+                "{kind}/{}",
+                obj["metadata"]["name"].as_str().unwrap()
+            ));
+        }
+    }
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names,
+        [
+            "Deployment/customer-backend",
+            "Deployment/customer-db",
+            "Job/customer-db-init",
+            "PersistentVolumeClaim/pg-pv-claim",
+            "Service/customer-backend",
+            "Service/customer-db",
+        ]
+    );
+}
+
+#[test]
+fn database_reads_its_password_from_the_secret_and_the_pv_version_uses_pgdata() {
+    let secret_ref = serde_json::json!({"secretKeyRef": {"name": "db-pass", "key": "password"}});
+    let db6 = &yaml_docs("assets/06-database/customer-db.yaml")[1];
+    let db7 = &yaml_docs("assets/07-pv/customer-db-pvc.yaml")[2];
+    for db in [db6, db7] {
+        let c = &db["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "postgres:16-alpine");
+        assert_eq!(env_of(c, "POSTGRES_DB")["value"], "customer");
+        assert_eq!(env_of(c, "POSTGRES_PASSWORD")["valueFrom"], secret_ref);
+    }
+    assert!(db6["spec"]["template"]["spec"].get("volumes").is_none());
+    let c7 = &db7["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c7["volumeMounts"][0]["mountPath"],
+        "/var/lib/postgresql/data"
+    );
+    assert_eq!(
+        env_of(c7, "PGDATA")["value"],
+        "/var/lib/postgresql/data/pgdata"
+    );
+    assert_eq!(
+        db7["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "pg-pv-claim"
+    );
+    assert_eq!(db7["spec"]["strategy"]["type"], "Recreate");
+
+    let backend = &yaml_docs("assets/06-database/customer-backend.yaml")[1];
+    let c = &backend["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        c["image"]
+            .as_str()
+            .unwrap()
+            .starts_with("postgrest/postgrest:v")
+    );
+    assert_eq!(env_of(c, "PGHOST")["value"], "customer-db");
+    assert_eq!(env_of(c, "PGPASSWORD")["valueFrom"], secret_ref);
+    assert_eq!(env_of(c, "PGRST_DB_ANON_ROLE")["value"], "web_anon");
+
+    let job = &yaml_docs("assets/06-database/init-job.yaml")[0];
+    let c = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(env_of(c, "PGPASSWORD")["valueFrom"], secret_ref);
+}
+
+#[test]
+fn static_volume_and_claim_match_each_other() {
+    let pv = &yaml_docs("assets/07-pv/local-pv.yaml")[0];
+    assert_eq!(pv["metadata"]["name"], "local-pv-1");
+    assert_eq!(pv["spec"]["capacity"]["storage"], "2Gi");
+    assert_eq!(pv["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+    assert_eq!(pv["spec"]["hostPath"]["path"], "/tmp/pg-disk");
+    assert_eq!(pv["spec"]["storageClassName"], "");
+    let pvc = &yaml_docs("assets/07-pv/customer-db-pvc.yaml")[1];
+    assert_eq!(pvc["metadata"]["name"], "pg-pv-claim");
+    // "" and not absent: absent would let the default class provision a volume.
+    assert_eq!(pvc["spec"]["storageClassName"], "");
+    for (k, v) in pvc["spec"]["selector"]["matchLabels"].as_object().unwrap() {
+        assert_eq!(&pv["metadata"]["labels"][k], v);
+    }
+    assert_eq!(pvc["spec"]["accessModes"], pv["spec"]["accessModes"]);
+    assert_eq!(
+        pvc["spec"]["resources"]["requests"]["storage"],
+        pv["spec"]["capacity"]["storage"]
+    );
+}
+
+/// The SQL between `<<'SQL'` and `SQL` in the init Job's shell script.
+fn init_sql() -> String {
+    let job = &yaml_docs("assets/06-database/init-job.yaml")[0];
+    let script = job["spec"]["template"]["spec"]["containers"][0]["command"][2]
+        .as_str()
+        .unwrap();
+    let sql = script.split_once("<<'SQL'\n").unwrap().1;
+    let sql = sql.split_once("\nSQL\n").unwrap().0;
+    // Kubernetes expands $(VAR) and turns $$ into $ in commands.
+    assert!(!sql.contains("$$") && !sql.contains("$("), "{sql}");
+    sql.to_string()
+}
+
+/// A throw-away PostgreSQL server on a Unix socket in a temporary directory.
+struct Postgres {
+    dir: tempfile::TempDir,
+    run_as: Option<&'static str>,
+}
+
+impl Postgres {
+    fn cmd(&self, program: &str) -> Command {
+        match self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--", program]);
+                c
+            }
+            None => Command::new(program),
+        }
+    }
+
+    fn start() -> Option<Postgres> {
+        for tool in ["initdb", "pg_ctl", "psql"] {
+            if !has(tool) {
+                eprintln!("notice: {tool} not found, skipping the init Job SQL test");
+                return None;
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // PostgreSQL refuses to run as root: use its own account if so.
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let run_as = if root {
+            let ok = Command::new("id")
+                .arg("postgres")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                eprintln!("notice: running as root without a postgres user, skipping the SQL test");
+                return None;
+            }
+            let chown = Command::new("chown")
+                .args(["postgres", dir.path().to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(chown.success());
+            Some("postgres")
+        } else {
+            None
+        };
+        let pg = Postgres { dir, run_as };
+        let data = pg.dir.path().join("data");
+        let out = pg
+            .cmd("initdb")
+            .args(["-U", "postgres", "--auth=trust", "-D"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "initdb: {out:?}");
+        let opts = format!(
+            "-k {} -p 5432 -c listen_addresses=''",
+            pg.dir.path().display()
+        );
+        let out = pg
+            .cmd("pg_ctl")
+            .args(["-w", "-D"])
+            .arg(&data)
+            .args(["-o", &opts, "-l"])
+            .arg(pg.dir.path().join("log"))
+            .arg("start")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl start: {out:?}");
+        Some(pg)
+    }
+
+    fn psql(&self, db: &str, sql: &str) -> std::process::Output {
+        let mut child = Command::new("psql")
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-U",
+                "postgres",
+            ])
+            .arg("-h")
+            .arg(self.dir.path())
+            .args(["-p", "5432", "-d", db])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(sql.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self
+            .cmd("pg_ctl")
+            .args(["-m", "immediate", "-D"])
+            .arg(self.dir.path().join("data"))
+            .arg("stop")
+            .output();
+    }
+}
+
+#[test]
+fn init_job_sql_creates_the_table_and_role_and_runs_twice() {
+    let sql = init_sql();
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let out = pg.psql("postgres", "CREATE DATABASE customer;");
+    assert!(out.status.success(), "{out:?}");
+    for run in 1..=2 {
+        let out = pg.psql("customer", &sql);
+        assert!(
+            out.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // What PostgREST does for POST then GET /customer, as the anonymous role.
+    let out = pg.psql(
+        "customer",
+        "SET ROLE web_anon;\n\
+         INSERT INTO customer (name, email) VALUES ('Ada Lovelace', 'ada@example.com');\n\
+         INSERT INTO customer (name) VALUES ('Alan Turing');\n\
+         SELECT id || ':' || name FROM customer ORDER BY id;\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1:Ada Lovelace\n2:Alan Turing"
+    );
+    // Read and insert only: the anonymous role cannot delete customers.
+    let out = pg.psql("customer", "SET ROLE web_anon; DELETE FROM customer;");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied"));
+}
