@@ -615,3 +615,105 @@ fn init_job_sql_creates_the_table_and_role_and_runs_twice() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied"));
 }
+
+// --- solutions that write a file -------------------------------------------
+
+/// The files a step's solution writes with `cat > NAME <<'EOF'`, parsed.
+fn written_files(
+    course: &kubetutor::course::Course,
+    lang: kubetutor::lesson::Lang,
+    lesson: &str,
+    step: &str,
+) -> Vec<(String, serde_json::Value)> {
+    let l = course.lesson(lang, lesson).unwrap();
+    let sol = &l.step(step).unwrap().solution.as_ref().unwrap().source;
+    let mut out = Vec::new();
+    let mut rest = sol.as_str();
+    while let Some((_, after)) = rest.split_once("cat > ") {
+        let (name, after) = after.split_once(" <<'EOF'\n").unwrap();
+        let (body, after) = after.split_once("\nEOF\n").unwrap();
+        let value: serde_json::Value =
+            serde_saphyr::from_str(body).unwrap_or_else(|e| panic!("{lesson}/{step}: {name}: {e}"));
+        out.push((name.to_string(), value));
+        rest = after;
+    }
+    out
+}
+
+#[test]
+fn edited_files_of_the_solutions_are_right_and_the_same_in_both_languages() {
+    use kubetutor::lesson::Lang;
+    let course = kubetutor::course::Course::embedded().unwrap();
+    let cases = [
+        ("emptydir-shared", "add-volume", "crawler.yaml"),
+        ("emptydir-shared", "fix-ports", "crawler.yaml"),
+        (
+            "persistent-volume-claims",
+            "write-claim",
+            "msg-api-pvc.yaml",
+        ),
+        ("attach-persistent-volume", "mount", "msg-api.yaml"),
+    ];
+    let mut by_step = std::collections::HashMap::new();
+    for (lesson, step, file) in cases {
+        let en = written_files(&course, Lang::En, lesson, step);
+        let fr = written_files(&course, Lang::Fr, lesson, step);
+        assert_eq!(en, fr, "{lesson}/{step}");
+        assert_eq!(en.len(), 1, "{lesson}/{step}");
+        assert_eq!(en[0].0, file);
+        by_step.insert(step, en[0].1.clone());
+    }
+
+    // Lesson 02: three containers sharing cache-volume at /cache.
+    for step in ["add-volume", "fix-ports"] {
+        let spec = &by_step[step]["spec"]["template"]["spec"];
+        let names: Vec<_> = spec["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["crawler-1", "crawler-2", "crawler-3"], "{step}");
+        assert_eq!(spec["volumes"][1]["name"], "cache-volume");
+        assert!(spec["volumes"][1]["emptyDir"].is_object());
+        for c in spec["containers"].as_array().unwrap() {
+            assert!(
+                c["volumeMounts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["name"] == "cache-volume" && m["mountPath"] == "/cache"),
+                "{step}: {}",
+                c["name"]
+            );
+        }
+    }
+    let fixed = &by_step["fix-ports"]["spec"]["template"]["spec"]["containers"];
+    for (i, port_key) in [(1, "CRAWLER_PORT_2"), (2, "CRAWLER_PORT_3")] {
+        let c = &fixed[i];
+        assert!(c.get("envFrom").is_none());
+        let from = |name: &str| env_of(c, name)["valueFrom"]["configMapKeyRef"].clone();
+        assert_eq!(from("CRAWLER_PORT")["key"], port_key);
+        assert_eq!(from("CRAWLER_DB_PATH")["key"], "CRAWLER_DB_PATH");
+        assert_eq!(from("CRAWLER_KEYWORDS")["key"], "CRAWLER_KEYWORDS");
+    }
+
+    // Lesson 03: the template with its placeholders filled in.
+    let claim = &by_step["write-claim"];
+    assert_eq!(claim, &yaml_docs("assets/04-persist/pvc.yaml")[0]);
+
+    // Lesson 04: lesson 04's Deployment plus the claim mounted at /persist.
+    let mut expected = yaml_docs("assets/04-persist/deployment.yaml")[0].clone();
+    let spec = &mut expected["spec"]["template"]["spec"];
+    spec["volumes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
+            {"name": "msg-api-volume", "persistentVolumeClaim": {"claimName": "msg-api-pvc"}}
+        ));
+    spec["containers"][0]["volumeMounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "msg-api-volume", "mountPath": "/persist"}));
+    assert_eq!(by_step["mount"], expected);
+}
