@@ -102,7 +102,7 @@ impl Crawler {
         cmd.arg(script)
             .env("CRAWLER_PORT", port.to_string())
             .env("CRAWLER_INTERVAL", "1")
-            .env("CRAWLER_KEYWORDS", "whale, sea,,night")
+            .env("CRAWLER_KEYWORDS", "whale, WORLD,,night")
             .env_remove("CRAWLER_DB_PATH")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -199,11 +199,22 @@ fn crawler_in_memory() {
     assert_eq!(http(c.port, "GET", "/nope").0, 404);
     eventually("a book is crawled", || !c.books().is_empty());
     let book = &c.books()[0];
-    assert_eq!(book["id"], "pride-and-prejudice");
+    assert_eq!(
+        book["id"], "pride-and-prejudice",
+        "the first book of the shelf"
+    );
     assert_eq!(book["title"], "Pride and Prejudice");
     assert_eq!(book["crawler_port"], c.port);
     assert!(book["keywords"].is_array());
     assert!(book["crawled_at"].as_str().unwrap().ends_with('Z'));
+    // Keywords are whole words, in the title or the opening lines, any case.
+    assert_eq!(book["keywords"], serde_json::json!([]));
+    eventually("a second book is crawled", || c.books().len() >= 2);
+    // Sorted by id; the shelf is crawled in order: Pride and Prejudice, Moby-Dick...
+    let books = c.books();
+    let ids: Vec<_> = books.iter().map(|b| b["id"].as_str().unwrap()).collect();
+    assert_eq!(ids[..2], ["moby-dick", "pride-and-prejudice"]);
+    assert_eq!(books[0]["keywords"], serde_json::json!(["WORLD"]));
     let log = c.log();
     assert_eq!(
         untimed(&log[0]),
@@ -212,7 +223,7 @@ fn crawler_in_memory() {
     assert_eq!(
         untimed(&log[1]),
         format!(
-            "crawler on :{}: one book every 1s, keywords: ['whale', 'sea', 'night']",
+            "crawler on :{}: one book every 1s, keywords: ['whale', 'WORLD', 'night']",
             c.port
         )
     );

@@ -8,7 +8,8 @@ Settings, from the environment:
   CRAWLER_PORT      port to listen on (default 8080)
   CRAWLER_DB_PATH   directory where each book found is saved as <id>.json;
                     unset: books are kept in memory
-  CRAWLER_KEYWORDS  comma-separated words to look for in each book
+  CRAWLER_KEYWORDS  comma-separated words to look for in each book's title
+                    and opening lines (whole words, any case)
   CRAWLER_INTERVAL  seconds between two books (default 15); the first book
                     comes one interval after start-up
 
@@ -21,6 +22,7 @@ already in use". Standard library only, to run on the stock python image.
 import errno
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -148,7 +150,7 @@ def crawl_forever(store, port, keywords, interval):
             continue
         idle = False
         book_id, title, author, year, text = book
-        found = [k for k in keywords if k.lower() in text.lower()]
+        found = [k for k in keywords if re.search(rf"\b{re.escape(k)}\b", f"{title} {text}", re.IGNORECASE)]
         store.add({
             "id": book_id,
             "title": title,
