@@ -733,3 +733,40 @@ fn edited_files_of_the_solutions_are_right_and_the_same_in_both_languages() {
         .push(serde_json::json!({"name": "msg-api-volume", "mountPath": "/persist"}));
     assert_eq!(by_step["mount"], expected);
 }
+
+/// Both Python apps run as process 1 of their container, where SIGTERM has
+/// no default action: they must exit on it themselves, with 128 + 15.
+#[test]
+fn python_apps_exit_on_sigterm() {
+    if !has("python3") || !has("kill") {
+        eprintln!("notice: python3 or kill not found, skipping the SIGTERM test");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (name, asset_path, port_var) in [
+        ("crawler.py", CRAWLER, "CRAWLER_PORT"),
+        ("msg_api.py", "assets/01-ephemeral/msg_api.py", "API_PORT"),
+    ] {
+        let script = dir.path().join(name);
+        std::fs::write(&script, asset(asset_path)).unwrap();
+        let port = free_port();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .env(port_var, port.to_string())
+            .env_remove("CRAWLER_DB_PATH")
+            .env_remove("API_DB_FILEPATH")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        eventually("the app listens", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(143), "{name}");
+    }
+}
