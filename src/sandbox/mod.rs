@@ -9,21 +9,26 @@ pub mod api;
 pub mod apps;
 pub mod defaults;
 pub mod discovery;
+pub mod events;
+pub mod exec;
 pub mod fsroot;
 pub mod http;
 pub mod kubeconfig;
+pub mod kubelet;
 pub mod netns;
 pub mod openapi;
 pub mod patch;
 pub mod patching;
 pub mod protobuf;
 pub mod resources;
+pub mod scheduler;
 pub mod selectors;
 pub mod server;
 pub mod shell;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tls;
 pub mod typed;
 pub mod watch;
 pub mod wsexec;
@@ -67,6 +72,7 @@ pub struct Sandbox {
     addr: SocketAddr,
     kubeconfig: PathBuf,
     token: String,
+    ca_pem: String,
     store: Store,
     cancel: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -103,18 +109,26 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let token = random_token();
         let kubeconfig = cfg.data_dir.join(KUBECONFIG_FILE);
-        kubeconfig::write_private(&kubeconfig, &kubeconfig::render(addr, &token))?;
+        let tls = tls::generate()?;
+        kubeconfig::write_private(&kubeconfig, &kubeconfig::render(addr, &token, &tls.ca_pem))?;
         let cancel = CancellationToken::new();
+        let root = fsroot::SandboxRoot::new(&cfg.data_dir)
+            .map_err(|e| anyhow::anyhow!("cannot use the sandbox data directory: {e}"))?;
         let ctx = Arc::new(server::Ctx {
             store: store.clone(),
+            root: root.clone(),
             token: token.clone(),
             addr,
         });
-        let task = tokio::spawn(server::serve(listener, ctx, cancel.clone()));
+        let task = tokio::spawn(server::serve(listener, tls.acceptor, ctx, cancel.clone()));
+        // The node's components; they stop when the store closes.
+        tokio::spawn(scheduler::run(store.clone()));
+        tokio::spawn(kubelet::run(store.clone(), root));
         Ok(Sandbox {
             addr,
             kubeconfig,
             token,
+            ca_pem: tls.ca_pem,
             store,
             cancel,
             task: Some(task),
@@ -131,6 +145,11 @@ impl Sandbox {
         &self.kubeconfig
     }
 
+    /// The PEM of the CA that signed the server's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
     /// The bearer token the API requires.
     pub fn token(&self) -> &str {
         &self.token
@@ -141,11 +160,20 @@ impl Sandbox {
         &self.store
     }
 
-    /// Stops serving and waits for every connection to close.
+    /// Stops serving, waits for every connection to close and for the
+    /// database to be released (so the data directory can be reopened).
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+        self.store.close();
+        // Watches and in-flight writes let go of the store shortly after.
+        for _ in 0..1000 {
+            if self.store.is_last_handle() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
     }
 }
@@ -153,6 +181,7 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.cancel.cancel();
+        self.store.close();
     }
 }
 

@@ -28,12 +28,22 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 /// What every request handler needs.
 pub struct Ctx {
     pub store: Store,
+    /// The data directory's layout (container layers, volumes).
+    pub root: super::fsroot::SandboxRoot,
     pub token: String,
     pub addr: SocketAddr,
 }
 
-/// Accepts connections until `cancel` fires, then stops every connection.
-pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, cancel: CancellationToken) {
+/// A TLS handshake that takes longer than this is dropped.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts TLS connections until `cancel` fires, then stops every connection.
+pub async fn serve(
+    listener: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    ctx: Arc<Ctx>,
+    cancel: CancellationToken,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -43,7 +53,11 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, cancel: CancellationTok
                 let _ = stream.set_nodelay(true);
                 let ctx = ctx.clone();
                 let cancel = cancel.clone();
+                let tls = tls.clone();
                 conns.spawn(async move {
+                    let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await else {
+                        return;
+                    };
                     let svc = service_fn(move |req| {
                         let ctx = ctx.clone();
                         async move { Ok::<_, Infallible>(route(&ctx, req).await) }
@@ -76,20 +90,6 @@ fn authorized(ctx: &Ctx, req: &Request<Incoming>) -> bool {
     let Ok(v) = v.to_str() else { return false };
     if let Some(t) = v.strip_prefix("Bearer ") {
         return constant_time_eq(t.trim().as_bytes(), ctx.token.as_bytes());
-    }
-    // kubectl sends no credentials to a plain-HTTP server except the
-    // userinfo of the server URL, as Basic auth: the token is the password.
-    if let Some(b) = v.strip_prefix("Basic ") {
-        use base64::Engine as _;
-        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b.trim()) else {
-            return false;
-        };
-        let Ok(text) = String::from_utf8(raw) else {
-            return false;
-        };
-        return text
-            .split_once(':')
-            .is_some_and(|(_, pass)| constant_time_eq(pass.as_bytes(), ctx.token.as_bytes()));
     }
     false
 }
@@ -164,6 +164,13 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let Some(target) = api::parse_target(&segs) else {
         return h::error(&ApiError::path_not_found());
     };
+    if target.res.plural == "pods"
+        && target.res.group.is_empty()
+        && target.sub.as_deref() == Some("exec")
+        && let (Some(ns), Some(name)) = (target.ns.clone(), target.name.clone())
+    {
+        return super::exec::handle(&ctx.store, &ctx.root, &ns, &name, req);
+    }
     let method = req.method().clone();
     let query = h::parse_query(req.uri().query());
     let content_type = req
