@@ -207,7 +207,7 @@ fn sandbox(dir: &std::path::Path, reset: bool, port: u16) -> Result<ExitCode> {
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "kubetutor sandbox: Kubernetes API on http://{} is ready (data in {}).",
+            "kubetutor sandbox: Kubernetes API on https://{} is ready (data in {}).",
             sandbox.addr(),
             dir.display()
         )?;

@@ -1,5 +1,23 @@
-//! The step checker (declarative conditions, probes, quizzes and sequences).
-//! Filled by the checker issue; the TUI already receives its results as
-//! `tui::event::AppEvent::Check`.
+//! The step checker: the check language (`spec`), its pure evaluation
+//! against the cluster snapshot (`eval`), and the engine that follows the
+//! active step, asks for logs and probes, and reports `CheckUpdate`s
+//! (`engine`).
+//!
+//! How the app drives it (see `engine::spawn_checker`):
+//!
+//! - every `cluster::ClusterUpdate` from the watchers → `CheckerHandle::cluster`;
+//! - the learner reaches a step that is not done yet →
+//!   `CheckerHandle::activate(lesson, step, spec)` (the spec from
+//!   `lesson::CheckBlock::spec`); leaving the course → `deactivate`;
+//! - a quiz answer → `CheckerHandle::answer(step, choices)`;
+//! - out come `engine::CheckUpdate { lesson, step, state, reason, hint }`,
+//!   only when one of them changes. A step reported `Done` stays done.
+//!
+//! The engine is also usable synchronously (`engine::Engine`), with the
+//! caller running the fetches it asks for.
 
+pub mod engine;
+pub mod eval;
 pub mod spec;
+
+pub use engine::{CheckUpdate, CheckerHandle, Engine, spawn_checker};

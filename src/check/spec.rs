@@ -243,6 +243,12 @@ pub struct FieldMatch {
     /// Length of a list, object or string.
     #[serde(default)]
     pub length: Option<Comparison>,
+    /// Sequences only, in a probe's `json`: the value at this path still
+    /// holds what the probe of the stage bound as `<binding>` saw at the
+    /// same path (every element of a list, or an equal value). Proves the
+    /// data survived rather than being written again.
+    #[serde(default)]
+    pub seen_by: Option<At<String>>,
 }
 
 impl FieldMatch {
@@ -269,6 +275,7 @@ impl FieldMatch {
             || self.lt.is_some()
             || self.lte.is_some()
             || self.length.is_some()
+            || self.seen_by.is_some()
     }
 }
 
@@ -1253,7 +1260,13 @@ fn validate_probe(p: &HttpProbe, bound: &BTreeSet<String>) -> Result<(), Invalid
     {
         return Err((at, format!("status {s} is not an HTTP status (100-599)")));
     }
-    p.json.iter().try_for_each(validate_field)
+    for f in &p.json {
+        validate_field(f)?;
+        if let Some(b) = &f.seen_by {
+            need_binding(b, bound)?;
+        }
+    }
+    Ok(())
 }
 
 fn validate_field(f: &FieldMatch) -> Result<(), Invalid> {
@@ -1263,7 +1276,7 @@ fn validate_field(f: &FieldMatch) -> Result<(), Invalid> {
         Err((
             f.path.pos,
             format!(
-                "field `{}` has no matcher: add equals, not_equals, matches, contains, present, gt, gte, lt, lte or length",
+                "field `{}` has no matcher: add equals, not_equals, matches, contains, present, gt, gte, lt, lte, length or seen_by",
                 f.path.value.text
             ),
         ))
@@ -1349,7 +1362,17 @@ fn validate_resource(r: &ResourceCheck) -> Result<(), Invalid> {
     {
         return Err((at, "`log.contains` is empty".into()));
     }
-    r.fields.iter().try_for_each(validate_field)
+    for f in &r.fields {
+        validate_field(f)?;
+        if let Some(b) = &f.seen_by {
+            return Err((
+                b.pos,
+                "`seen_by` compares probe responses: use it in the `json:` of a `probe_sees` stage"
+                    .into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Lowercase ascii letters, digits and `sep`, starting with a letter or digit.
@@ -1524,6 +1547,22 @@ sequence:
             "sequence:\n  - holds: {resource: {kind: Pod, name: a}}\n    probe_sees: {service: a, path: /}\n  - holds: {resource: {kind: Pod, name: a}}\n",
         );
         assert!(msg.contains("exactly one of"), "{msg}");
+    }
+
+    #[test]
+    fn seen_by_needs_a_binding_and_a_probe() {
+        let ok = "sequence:\n  - probe_sees: {service: a, path: /m, json: [{path: messages, length: {gte: 1}}]}\n    as: first\n  - probe_sees: {service: a, path: /m, json: [{path: messages, seen_by: first}]}\n";
+        let Goal::Sequence(st) = parse_check(ok).unwrap().goal else {
+            panic!()
+        };
+        let StageKind::ProbeSees(p) = &st[1].kind else {
+            panic!()
+        };
+        assert_eq!(p.json[0].seen_by.as_ref().unwrap().value, "first");
+        let (_, msg) = err(&ok.replace("seen_by: first", "seen_by: nope"));
+        assert!(msg.contains("`nope` is not bound"), "{msg}");
+        let (_, msg) = err("resource: {kind: Pod, fields: [{path: a, seen_by: x}]}\n");
+        assert!(msg.contains("probe_sees"), "{msg}");
     }
 
     #[test]

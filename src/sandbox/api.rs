@@ -215,6 +215,11 @@ fn with_warnings(mut r: Response<Body>, warnings: &[String]) -> Response<Body> {
 }
 
 fn decode_json_or_yaml(req: &Req<'_>) -> Result<Value, ApiError> {
+    if super::protobuf::is_protobuf(req.content_type) {
+        return super::protobuf::decode(&req.body).map_err(|e| {
+            ApiError::bad_request(format!("the protobuf body could not be decoded: {e}"))
+        });
+    }
     let ct = req.content_type.split(';').next().unwrap_or("").trim();
     match ct {
         "" | "application/json" | "*/*" => serde_json::from_slice(&req.body).map_err(|e| {

@@ -16,8 +16,11 @@
 //! (`..` is clamped at the base like `/..` is `/`, and symlinks that point
 //! out of the base are refused).
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+
+use serde_json::Value;
 
 /// Why a sandbox path could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +82,22 @@ impl SandboxRoot {
             .join("containers")
             .join(name(container)?)
             .join("rootfs");
+        create(&dir)
+    }
+
+    /// A fresh, empty writable layer for a container that is (re)starting:
+    /// Kubernetes gives every container start a new layer, so files written
+    /// outside volumes are lost when a container restarts, while emptyDirs
+    /// (and the pod's other volumes) survive. The kubelet emulation calls this
+    /// before each start, then [`container_fs`] (which recreates the mount
+    /// points); `kubectl exec` uses [`SandboxRoot::container_rootfs`].
+    pub fn reset_container_rootfs(
+        &self,
+        pod_uid: &str,
+        container: &str,
+    ) -> Result<PathBuf, FsError> {
+        let dir = self.container_rootfs(pod_uid, container)?;
+        remove_dir(&dir)?;
         create(&dir)
     }
 
@@ -269,6 +288,8 @@ pub struct Mount {
 pub struct ContainerFs {
     rootfs: PathBuf,
     mounts: Vec<Mount>,
+    /// The container's `workingDir`, where its processes start.
+    working_dir: String,
 }
 
 /// Where a container path really is.
@@ -287,7 +308,18 @@ impl ContainerFs {
         Self {
             rootfs: rootfs.into(),
             mounts: Vec::new(),
+            working_dir: "/".to_string(),
         }
+    }
+
+    /// The container's working directory (absolute; `/` unless set).
+    pub fn working_dir(&self) -> &str {
+        &self.working_dir
+    }
+
+    /// Sets the container's `workingDir` (an empty value means `/`).
+    pub fn set_working_dir(&mut self, dir: &str) {
+        self.working_dir = absolute("/", dir);
     }
 
     pub fn rootfs(&self) -> &Path {
@@ -398,6 +430,196 @@ impl ContainerFs {
     }
 }
 
+/// What backs a pod volume, as the caller (the kubelet emulation) resolved it
+/// from the API objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeBacking {
+    /// A bound persistent volume (its data lives in `volumes/<pv_name>`).
+    PersistentVolume {
+        pv_name: String,
+        capacity: Option<u64>,
+    },
+    /// ConfigMap, Secret, projected or downwardAPI content: file name → bytes.
+    Files(BTreeMap<String, Vec<u8>>),
+    /// Not usable (yet): the claim is unbound, the ConfigMap is missing...;
+    /// the message says why, as the kubelet's event would.
+    Unavailable(String),
+}
+
+/// Why a container's filesystem could not be assembled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MountError {
+    #[error("{0}")]
+    Fs(#[from] FsError),
+    /// The pod spec is not what the API would have accepted.
+    #[error("{0}")]
+    Invalid(String),
+    /// A volume's source is not ready; the container cannot start yet.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Builds a container's filesystem from its pod (`metadata.uid`,
+/// `spec.volumes`, the container's `volumeMounts`): emptyDirs and hostPaths
+/// are laid out here; claims and file-backed volumes (ConfigMap, Secret,
+/// projected, downwardAPI) are resolved by `backing(volume_name, volume)`.
+/// File-backed volumes are written afresh under
+/// `pods/<uid>/volumes/<kind>/<name>` and mounted read-only, as tmpfs.
+pub fn container_fs(
+    root: &SandboxRoot,
+    pod: &Value,
+    container: &str,
+    mut backing: impl FnMut(&str, &Value) -> VolumeBacking,
+) -> Result<ContainerFs, MountError> {
+    let uid = pod["metadata"]["uid"]
+        .as_str()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| MountError::Invalid("metadata.uid: Required value".to_string()))?;
+    let spec = &pod["spec"];
+    let (list, index, c) = ["containers", "initContainers", "ephemeralContainers"]
+        .iter()
+        .find_map(|list| {
+            spec[*list].as_array().and_then(|items| {
+                items
+                    .iter()
+                    .enumerate()
+                    .find(|(_, c)| c["name"].as_str() == Some(container))
+                    .map(|(i, c)| (*list, i, c))
+            })
+        })
+        .ok_or_else(|| {
+            MountError::Invalid(format!("container {container} is not valid for pod"))
+        })?;
+    let mut fs = ContainerFs::new(root.container_rootfs(uid, container)?);
+    fs.set_working_dir(c["workingDir"].as_str().unwrap_or("/"));
+    let empty = Vec::new();
+    let volumes = spec["volumes"].as_array().unwrap_or(&empty);
+    for (m, mount) in c["volumeMounts"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .enumerate()
+    {
+        let field = format!("spec.{list}[{index}].volumeMounts[{m}]");
+        let name = mount["name"].as_str().unwrap_or("");
+        let mount_path = mount["mountPath"].as_str().unwrap_or("");
+        if mount_path.is_empty() {
+            return Err(MountError::Invalid(format!(
+                "{field}.mountPath: Required value"
+            )));
+        }
+        let Some(volume) = volumes.iter().find(|v| v["name"].as_str() == Some(name)) else {
+            return Err(MountError::Invalid(format!(
+                "{field}.name: Not found: \"{name}\""
+            )));
+        };
+        let mut read_only = mount["readOnly"].as_bool().unwrap_or(false);
+        let (dir, kind, source, capacity) = if volume.get("emptyDir").is_some() {
+            let limit = volume["emptyDir"]["sizeLimit"]
+                .as_str()
+                .and_then(parse_quantity);
+            (
+                root.empty_dir(uid, name)?,
+                MountKind::EmptyDir,
+                name.to_string(),
+                limit,
+            )
+        } else if let Some(path) = volume["hostPath"]["path"].as_str() {
+            (
+                root.host_path(path)?,
+                MountKind::HostPath,
+                path.to_string(),
+                None,
+            )
+        } else {
+            let file_kind = ["configMap", "secret", "projected", "downwardAPI"]
+                .into_iter()
+                .find(|k| volume.get(*k).is_some());
+            match backing(name, volume) {
+                VolumeBacking::PersistentVolume { pv_name, capacity } => {
+                    read_only |= volume["persistentVolumeClaim"]["readOnly"]
+                        .as_bool()
+                        .unwrap_or(false);
+                    (root.volume(&pv_name)?, MountKind::Volume, pv_name, capacity)
+                }
+                VolumeBacking::Files(files) => {
+                    let kind_dir = file_kind.unwrap_or("files").to_ascii_lowercase();
+                    let dir = root
+                        .pod_dir(uid)?
+                        .join("volumes")
+                        .join(kind_dir)
+                        .join(self::name(name)?);
+                    write_files(&dir, &files)?;
+                    read_only = true;
+                    (dir, MountKind::Tmpfs, name.to_string(), None)
+                }
+                VolumeBacking::Unavailable(why) => return Err(MountError::Unavailable(why)),
+            }
+        };
+        let dir = match mount["subPath"].as_str().filter(|p| !p.is_empty()) {
+            Some(sub) => {
+                let sub_dir = confined_join(&dir, sub)?;
+                if !read_only {
+                    create(&sub_dir)?;
+                }
+                sub_dir
+            }
+            None => dir,
+        };
+        fs.mount(mount_path, dir, read_only, kind, source)?;
+        if let Some(bytes) = capacity {
+            fs.set_capacity(mount_path, bytes);
+        }
+    }
+    Ok(fs)
+}
+
+/// Replaces `dir`'s content with `files` (keys may hold `/` for items with
+/// paths; each is confined to `dir`).
+fn write_files(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<(), FsError> {
+    remove_dir(dir)?;
+    create(dir)?;
+    for (file, bytes) in files {
+        let path = confined_join(dir, file)?;
+        if let Some(parent) = path.parent() {
+            create(parent)?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| FsError::io(&path, &e))?;
+    }
+    Ok(())
+}
+
+/// A Kubernetes quantity (`1Gi`, `500Mi`, `10G`, `1.5Gi`, `2e3`) in bytes;
+/// `None` if it does not parse.
+pub fn parse_quantity(q: &str) -> Option<u64> {
+    let q = q.trim();
+    let split = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
+        .unwrap_or(q.len());
+    let (number, suffix) = q.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: f64 = match suffix {
+        "" => 1.0,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        "m" => 0.001,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse::<i32>().ok()?),
+        _ => return None,
+    };
+    let bytes = (number * factor).ceil();
+    (0.0..1.8e19).contains(&bytes).then_some(bytes as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +654,16 @@ mod tests {
             assert!(root.container_rootfs("u1", bad).is_err());
             assert!(root.pod_dir(bad).is_err());
         }
+
+        let layer = root.container_rootfs("u1", "app").unwrap();
+        std::fs::write(layer.join("f"), "x").unwrap();
+        std::fs::write(r.join("pods/u1/volumes/empty-dir/cache/f"), "x").unwrap();
+        assert_eq!(root.reset_container_rootfs("u1", "app").unwrap(), layer);
+        assert!(!layer.join("f").exists() && layer.is_dir());
+        assert!(
+            r.join("pods/u1/volumes/empty-dir/cache/f").exists(),
+            "emptyDir survives"
+        );
 
         root.remove_pod("u1").unwrap();
         assert!(!r.join("pods/u1").exists());
@@ -533,6 +765,133 @@ mod tests {
 
         assert_eq!(fs.mount_points_in("/"), vec!["data".to_string()]);
         assert_eq!(fs.mount_points_in("/data"), vec!["cache".to_string()]);
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity("1Gi"), Some(1 << 30));
+        assert_eq!(parse_quantity("500Mi"), Some(500 << 20));
+        assert_eq!(parse_quantity("10G"), Some(10_000_000_000));
+        assert_eq!(parse_quantity("1.5Gi"), Some(3 << 29));
+        assert_eq!(parse_quantity("2e3"), Some(2000));
+        assert_eq!(parse_quantity("100"), Some(100));
+        assert_eq!(parse_quantity("1Xi"), None);
+        assert_eq!(parse_quantity("-1Gi"), None);
+        assert_eq!(parse_quantity(""), None);
+        assert_eq!(parse_quantity("1e999"), None);
+    }
+
+    #[test]
+    fn container_fs_from_a_pod_spec() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = SandboxRoot::new(tmp.path()).unwrap();
+        let pod = serde_json::json!({
+            "metadata": {"uid": "u-1", "name": "api"},
+            "spec": {
+                "containers": [{
+                    "name": "api",
+                    "workingDir": "/app",
+                    "volumeMounts": [
+                        {"name": "cache", "mountPath": "/cache"},
+                        {"name": "disk", "mountPath": "/var/lib/pg", "subPath": "pgdata"},
+                        {"name": "db", "mountPath": "/persist"},
+                        {"name": "code", "mountPath": "/opt/msg-api", "readOnly": true}
+                    ]
+                }],
+                "volumes": [
+                    {"name": "cache", "emptyDir": {"sizeLimit": "64Mi"}},
+                    {"name": "disk", "hostPath": {"path": "/tmp/pg-disk"}},
+                    {"name": "db", "persistentVolumeClaim": {"claimName": "db"}},
+                    {"name": "code", "configMap": {"name": "msg-api-script"}}
+                ]
+            }
+        });
+        let fs = container_fs(&root, &pod, "api", |name, volume| match name {
+            "db" => {
+                assert_eq!(volume["persistentVolumeClaim"]["claimName"], "db");
+                VolumeBacking::PersistentVolume {
+                    pv_name: "pvc-123".into(),
+                    capacity: Some(1 << 30),
+                }
+            }
+            _ => VolumeBacking::Files(BTreeMap::from([(
+                "msg_api.py".to_string(),
+                b"print()".to_vec(),
+            )])),
+        })
+        .unwrap();
+        let r = root.path();
+        let at = |p: &str| fs.resolve("/", p).unwrap();
+        assert_eq!(
+            at("/cache/x").host,
+            r.join("pods/u-1/volumes/empty-dir/cache/x")
+        );
+        assert_eq!(
+            at("/var/lib/pg/f").host,
+            r.join("hostpath/tmp/pg-disk/pgdata/f")
+        );
+        assert!(r.join("hostpath/tmp/pg-disk/pgdata").is_dir());
+        assert_eq!(
+            at("/persist/db.json").host,
+            r.join("volumes/pvc-123/db.json")
+        );
+        let code = at("/opt/msg-api/msg_api.py");
+        assert!(code.read_only);
+        assert_eq!(std::fs::read(&code.host).unwrap(), b"print()");
+        assert_eq!(
+            at("/etc/hosts").host,
+            r.join("pods/u-1/containers/api/rootfs/etc/hosts")
+        );
+        assert_eq!(fs.working_dir(), "/app");
+        let caps: Vec<_> = fs.mounts().iter().map(|m| m.capacity).collect();
+        assert_eq!(caps, [Some(64 << 20), None, Some(1 << 30), None]);
+    }
+
+    #[test]
+    fn container_fs_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = SandboxRoot::new(tmp.path()).unwrap();
+        let pod = |mounts: Value| {
+            serde_json::json!({
+                "metadata": {"uid": "u"},
+                "spec": {"containers": [{"name": "c", "volumeMounts": mounts}],
+                         "volumes": [{"name": "db", "persistentVolumeClaim": {"claimName": "db"}}]}
+            })
+        };
+        let unbound = |_: &str, _: &Value| {
+            VolumeBacking::Unavailable("unbound immediate PersistentVolumeClaims".into())
+        };
+        assert_eq!(
+            container_fs(
+                &root,
+                &pod(serde_json::json!([{"name": "x", "mountPath": "/x"}])),
+                "c",
+                unbound
+            )
+            .unwrap_err()
+            .to_string(),
+            "spec.containers[0].volumeMounts[0].name: Not found: \"x\""
+        );
+        assert!(matches!(
+            container_fs(
+                &root,
+                &pod(serde_json::json!([{"name": "db", "mountPath": "/d"}])),
+                "c",
+                unbound
+            ),
+            Err(MountError::Unavailable(_))
+        ));
+        assert!(container_fs(&root, &pod(serde_json::json!([])), "nope", unbound).is_err());
+        let escape = serde_json::json!([{"name": "db", "mountPath": "/d", "subPath": "../../x"}]);
+        let pv = |_: &str, _: &Value| VolumeBacking::PersistentVolume {
+            pv_name: "pv".into(),
+            capacity: None,
+        };
+        let fs = container_fs(&root, &pod(escape), "c", pv).unwrap();
+        assert_eq!(
+            fs.resolve("/", "/d").unwrap().host,
+            root.path().join("volumes/pv/x")
+        );
     }
 
     #[test]

@@ -12,25 +12,18 @@ pub const CONTEXT: &str = "kubetutor-sandbox";
 /// The namespace the context points at.
 pub const NAMESPACE: &str = "kubetutor";
 
-/// The first path segment of the server URL, which carries the token.
-pub fn path_prefix(token: &str) -> String {
-    format!("{CONTEXT}-{token}")
-}
-
-/// The kubeconfig text. kubectl sends no credentials to a plain-HTTP
-/// server (neither a token nor basic auth), and URL userinfo breaks its
-/// WebSocket dialer (`kubectl exec`: "malformed ws or wss URL"), so the
-/// token is the first segment of the server's path; kube-rs sends the
-/// `token` as a bearer token too.
-pub fn render(addr: SocketAddr, token: &str) -> String {
-    let prefix = path_prefix(token);
+/// The kubeconfig text: the HTTPS server with its CA, and the bearer token.
+pub fn render(addr: SocketAddr, token: &str, ca_pem: &str) -> String {
+    use base64::Engine as _;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
     format!(
         "apiVersion: v1\n\
 kind: Config\n\
 clusters:\n\
 - name: {CONTEXT}\n\
 \x20 cluster:\n\
-\x20   server: http://{addr}/{prefix}\n\
+\x20   server: https://{addr}\n\
+\x20   certificate-authority-data: {ca}\n\
 users:\n\
 - name: {CONTEXT}\n\
 \x20 user:\n\
@@ -98,8 +91,8 @@ mod tests {
     fn renders_and_writes_private() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("kubeconfig");
-        let text = render("127.0.0.1:1234".parse().unwrap(), "abc");
-        assert!(text.contains("server: http://127.0.0.1:1234/kubetutor-sandbox-abc\n"));
+        let text = render("127.0.0.1:1234".parse().unwrap(), "abc", "PEM");
+        assert!(text.contains("server: https://127.0.0.1:1234"));
         assert!(text.contains("namespace: kubetutor"));
         write_private(&p, &text).unwrap();
         #[cfg(unix)]
@@ -114,5 +107,9 @@ mod tests {
             serde_saphyr::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
         assert_eq!(parsed["current-context"], CONTEXT);
         assert_eq!(parsed["users"][0]["user"]["token"], "abc");
+        assert_eq!(
+            parsed["clusters"][0]["cluster"]["certificate-authority-data"],
+            "UEVN"
+        );
     }
 }

@@ -10,6 +10,8 @@ pub mod apps;
 pub mod controllers;
 pub mod defaults;
 pub mod discovery;
+pub mod events;
+pub mod exec;
 pub mod fsroot;
 pub mod http;
 pub mod kubeconfig;
@@ -28,6 +30,7 @@ pub mod shell;
 pub mod status;
 pub mod store;
 pub mod table;
+pub mod tls;
 pub mod typed;
 pub mod watch;
 pub mod wsexec;
@@ -74,10 +77,11 @@ pub struct Sandbox {
     addr: SocketAddr,
     kubeconfig: PathBuf,
     token: String,
+    ca_pem: String,
     store: Store,
     cancel: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
-    runtime: Arc<controllers::Runtime>,
+    runtime: Option<Arc<controllers::Runtime>>,
     controllers: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -112,28 +116,36 @@ impl Sandbox {
         let addr = listener.local_addr()?;
         let token = random_token();
         let kubeconfig = cfg.data_dir.join(KUBECONFIG_FILE);
-        kubeconfig::write_private(&kubeconfig, &kubeconfig::render(addr, &token))?;
+        let tls = tls::generate()?;
+        kubeconfig::write_private(&kubeconfig, &kubeconfig::render(addr, &token, &tls.ca_pem))?;
         let cancel = CancellationToken::new();
         let root = fsroot::SandboxRoot::new(&cfg.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot use the sandbox data directory: {e}"))?;
-        let runtime =
-            controllers::Runtime::new(store.clone(), root, cfg.runtime.clone(), cancel.clone());
+        let runtime = controllers::Runtime::new(
+            store.clone(),
+            root.clone(),
+            cfg.runtime.clone(),
+            cancel.clone(),
+        );
         let ctx = Arc::new(server::Ctx {
             store: store.clone(),
+            root: root.clone(),
             token: token.clone(),
             addr,
             runtime: Some(runtime.clone()),
         });
-        let task = tokio::spawn(server::serve(listener, ctx, cancel.clone()));
+        let task = tokio::spawn(server::serve(listener, tls.acceptor, ctx, cancel.clone()));
+        // The controllers, scheduler and kubelet; they stop with `cancel`.
         let controllers = tokio::spawn(controllers::run(runtime.clone()));
         Ok(Sandbox {
             addr,
             kubeconfig,
             token,
+            ca_pem: tls.ca_pem,
             store,
             cancel,
             task: Some(task),
-            runtime,
+            runtime: Some(runtime),
             controllers: Some(controllers),
         })
     }
@@ -148,6 +160,11 @@ impl Sandbox {
         &self.kubeconfig
     }
 
+    /// The PEM of the CA that signed the server's certificate.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
     /// The bearer token the API requires.
     pub fn token(&self) -> &str {
         &self.token
@@ -159,11 +176,13 @@ impl Sandbox {
     }
 
     /// The controllers, scheduler and kubelet (running containers, logs).
-    pub fn runtime(&self) -> &Arc<controllers::Runtime> {
-        &self.runtime
+    pub fn runtime(&self) -> Option<&Arc<controllers::Runtime>> {
+        self.runtime.as_ref()
     }
 
-    /// Stops serving and every container, and waits for both.
+    /// Stops serving and every container, waits for every connection to
+    /// close and for the database to be released (so the data directory
+    /// can be reopened).
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
@@ -172,12 +191,22 @@ impl Sandbox {
         if let Some(task) = self.controllers.take() {
             let _ = task.await;
         }
+        self.runtime = None;
+        self.store.close();
+        // Watches and in-flight writes let go of the store shortly after.
+        for _ in 0..1000 {
+            if self.store.is_last_handle() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.cancel.cancel();
+        self.store.close();
     }
 }
 

@@ -770,8 +770,8 @@ fn fuzz_value(bytes: &mut std::slice::Iter<'_, u8>, depth: usize) -> Value {
 }
 
 /// The fuzz target (`fuzz/fuzz_targets/decode_and_patch.rs` and a stable
-/// test call it): protobuf decoding and all three patch kinds on arbitrary
-/// input must return, never panic.
+/// test call it): protobuf decoding, all three patch kinds and the exec
+/// shell's parser on arbitrary input must return, never panic.
 pub fn fuzz_decode_and_patch(data: &[u8]) {
     let _ = super::protobuf::decode(data);
     let mut with_magic = super::protobuf::MAGIC.to_vec();
@@ -792,6 +792,10 @@ pub fn fuzz_decode_and_patch(data: &[u8]) {
         let _ = strategic_merge(&original, &v, "Deployment");
         let _ = json_patch(&original, &v);
     }
+    // The exec shell's parser and arithmetic are pure too.
+    let text = String::from_utf8_lossy(data);
+    let _ = super::shell::check_syntax(&text);
+    let _ = super::shell::check_arithmetic(&text);
 }
 
 #[cfg(test)]

@@ -1,12 +1,10 @@
-//! Applies a PATCH body to an object according to its content type.
-//!
-//! Only JSON merge patch (RFC 7386) is handled here until the dedicated
-//! patch module (strategic merge with upstream merge keys, JSON patch)
-//! is wired in; strategic merge falls back to merge semantics, which is
-//! what kubectl's simple patches (label, annotate, scale) need.
+//! Applies a PATCH body to an object according to its content type:
+//! strategic merge (upstream merge keys), JSON merge and JSON patch, via
+//! [`super::patch`].
 
 use serde_json::Value;
 
+use super::patch::{self, PatchError};
 use super::status::ApiError;
 
 /// The patch types the API accepts.
@@ -33,51 +31,23 @@ impl PatchType {
     }
 }
 
-fn merge(original: &Value, patch: &Value) -> Value {
-    match (original, patch) {
-        (Value::Object(o), Value::Object(p)) => {
-            let mut out = o.clone();
-            for (k, v) in p {
-                if v.is_null() {
-                    out.remove(k);
-                } else {
-                    let merged = merge(o.get(k).unwrap_or(&Value::Null), v);
-                    out.insert(k.clone(), merged);
-                }
-            }
-            Value::Object(out)
-        }
-        (_, Value::Object(p)) => merge(
-            &Value::Object(Default::default()),
-            &Value::Object(p.clone()),
-        ),
-        (_, p) => p.clone(),
-    }
-}
-
-/// Applies `patch` (already parsed JSON) to `original`.
+/// Applies `patch` (already parsed JSON) to `original`, an object of `kind`.
 pub fn apply(
     kind: &str,
     pt: PatchType,
     original: &Value,
     patch: &Value,
 ) -> Result<Value, ApiError> {
-    let _ = kind;
     match pt {
-        PatchType::Merge | PatchType::Strategic => {
-            if !patch.is_object() {
-                return Err(ApiError::bad_request(format!(
-                    "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
-                    json_type(patch)
-                )));
-            }
-            Ok(merge(original, &strip_directives(patch)))
+        PatchType::Merge | PatchType::Strategic if !patch.is_object() => {
+            Err(ApiError::bad_request(format!(
+                "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                json_type(patch)
+            )))
         }
-        PatchType::Json => Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            "the sandbox does not support JSON patch yet; use a merge patch (--type=merge)",
-        )),
+        PatchType::Merge => Ok(patch::json_merge(original, patch)),
+        PatchType::Strategic => patch::strategic_merge(original, patch, kind).map_err(to_api),
+        PatchType::Json => patch::json_patch(original, patch).map_err(to_api),
         PatchType::Apply => Err(ApiError::new(
             415,
             "UnsupportedMediaType",
@@ -86,16 +56,10 @@ pub fn apply(
     }
 }
 
-fn strip_directives(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !k.starts_with('$'))
-                .map(|(k, v)| (k.clone(), strip_directives(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(strip_directives).collect()),
-        other => other.clone(),
+fn to_api(e: PatchError) -> ApiError {
+    match e {
+        PatchError::JsonPatch(m) => ApiError::new(422, "Invalid", m),
+        other => ApiError::bad_request(other.to_string()),
     }
 }
 
@@ -125,5 +89,15 @@ mod tests {
             json!({"metadata": {"labels": {"b": "2", "c": "3"}}, "spec": {"replicas": 3}})
         );
         assert!(apply("Pod", PatchType::Merge, &o, &json!([1])).is_err());
+        let pod = json!({"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}});
+        let smp = json!({"spec": {"containers": [{"name": "b", "image": "z"}]}});
+        let r = apply("Pod", PatchType::Strategic, &pod, &smp).unwrap();
+        assert_eq!(r["spec"]["containers"][0]["image"], "x");
+        assert_eq!(r["spec"]["containers"][1]["image"], "z");
+        let ops = json!([{"op": "test", "path": "/spec/containers/0/image", "value": "nope"}]);
+        assert_eq!(
+            apply("Pod", PatchType::Json, &pod, &ops).unwrap_err().code,
+            422
+        );
     }
 }

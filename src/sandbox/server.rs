@@ -29,14 +29,24 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 /// What every request handler needs.
 pub struct Ctx {
     pub store: Store,
+    /// The data directory's layout (container layers, volumes).
+    pub root: super::fsroot::SandboxRoot,
     pub token: String,
     pub addr: SocketAddr,
     /// Running pods (logs, exec, proxy); None serves objects only.
     pub runtime: Option<Arc<super::controllers::Runtime>>,
 }
 
-/// Accepts connections until `cancel` fires, then stops every connection.
-pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, cancel: CancellationToken) {
+/// A TLS handshake that takes longer than this is dropped.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts TLS connections until `cancel` fires, then stops every connection.
+pub async fn serve(
+    listener: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    ctx: Arc<Ctx>,
+    cancel: CancellationToken,
+) {
     let mut conns = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
@@ -46,7 +56,11 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Ctx>, cancel: CancellationTok
                 let _ = stream.set_nodelay(true);
                 let ctx = ctx.clone();
                 let cancel = cancel.clone();
+                let tls = tls.clone();
                 conns.spawn(async move {
+                    let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await else {
+                        return;
+                    };
                     let svc = service_fn(move |req| {
                         let ctx = ctx.clone();
                         async move { Ok::<_, Infallible>(route(&ctx, req).await) }
@@ -80,66 +94,7 @@ fn authorized(ctx: &Ctx, req: &Request<Incoming>) -> bool {
     if let Some(t) = v.strip_prefix("Bearer ") {
         return constant_time_eq(t.trim().as_bytes(), ctx.token.as_bytes());
     }
-    // kubectl sends no credentials to a plain-HTTP server except the
-    // userinfo of the server URL, as Basic auth: the token is the password.
-    if let Some(b) = v.strip_prefix("Basic ") {
-        use base64::Engine as _;
-        let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b.trim()) else {
-            return false;
-        };
-        let Ok(text) = String::from_utf8(raw) else {
-            return false;
-        };
-        return text
-            .split_once(':')
-            .is_some_and(|(_, pass)| constant_time_eq(pass.as_bytes(), ctx.token.as_bytes()));
-    }
     false
-}
-
-/// Strips the `/<context>-<token>` prefix the kubeconfig's server URL
-/// carries (see [`super::kubeconfig::render`]); true when it was there.
-fn strip_token_prefix(ctx: &Ctx, req: &mut Request<Incoming>) -> bool {
-    let prefix = super::kubeconfig::path_prefix(&ctx.token);
-    let path = req.uri().path();
-    let Some(rest) = path.strip_prefix('/') else {
-        return false;
-    };
-    let (first, tail) = rest.split_once('/').unwrap_or((rest, ""));
-    if !constant_time_eq(first.as_bytes(), prefix.as_bytes()) {
-        return false;
-    }
-    let new = match req.uri().query() {
-        Some(q) => format!("/{tail}?{q}"),
-        None => format!("/{tail}"),
-    };
-    match new.parse::<http::Uri>() {
-        Ok(uri) => {
-            *req.uri_mut() = uri;
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-/// Service and pod proxy paths reach only the emulated apps, never the
-/// API: `kubectl proxy` and `kubectl get --raw` drop the server URL's path
-/// (where the token is) and send no credentials over plain HTTP, so these
-/// are served without the token.
-fn app_proxy(segs: &[&str]) -> bool {
-    matches!(
-        segs,
-        [
-            "api",
-            "v1",
-            "namespaces",
-            _,
-            "services" | "pods",
-            _,
-            "proxy",
-            ..
-        ]
-    )
 }
 
 fn version() -> serde_json::Value {
@@ -161,8 +116,7 @@ fn version() -> serde_json::Value {
 }
 
 /// Routes one request.
-pub async fn route(ctx: &Ctx, mut req: Request<Incoming>) -> Response<Body> {
-    let by_path = strip_token_prefix(ctx, &mut req);
+pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
@@ -170,7 +124,7 @@ pub async fn route(ctx: &Ctx, mut req: Request<Incoming>) -> Response<Body> {
         ["healthz" | "livez" | "readyz", ..] => return h::with_type(200, "text/plain", "ok"),
         _ => {}
     }
-    if !by_path && !authorized(ctx, &req) && !app_proxy(&segs) {
+    if !authorized(ctx, &req) {
         return h::error(&ApiError::unauthorized());
     }
     let accept = req
@@ -214,10 +168,15 @@ pub async fn route(ctx: &Ctx, mut req: Request<Incoming>) -> Response<Body> {
         return h::error(&ApiError::path_not_found());
     };
     if podapi::handles(&target) {
-        return match &ctx.runtime {
-            Some(rt) => podapi::handle(rt, target, req).await,
-            None => h::error(&ApiError::path_not_found()),
-        };
+        if let Some(rt) = &ctx.runtime {
+            return podapi::handle(rt, target, req).await;
+        }
+        if target.sub.as_deref() == Some("exec")
+            && let (Some(ns), Some(name)) = (target.ns.clone(), target.name.clone())
+        {
+            return super::exec::handle(&ctx.store, &ctx.root, &ns, &name, req);
+        }
+        return h::error(&ApiError::path_not_found());
     }
     let method = req.method().clone();
     let query = h::parse_query(req.uri().query());

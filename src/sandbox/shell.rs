@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Write as _};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::fsroot::{ContainerFs, FsError, MountKind, Resolved};
@@ -59,16 +61,36 @@ pub struct Shell {
     /// Receives (stdout, stderr) after each pipeline of a script, so a
     /// long-running container's log shows lines as they are printed.
     sink: Option<OutputSink>,
+    /// Set when the container is stopped: scripts end at the next command.
+    stop: Option<Arc<AtomicBool>>,
+    /// Loop iterations since the last `sleep`.
+    busy_iterations: u64,
+    /// Errors met while expanding words (`$(...)` stderr, bad arithmetic),
+    /// printed by the command that expanded them.
+    expansion_stderr: Vec<u8>,
+    /// How many subshells deep this one is (bounded, so nesting cannot
+    /// exhaust the stack).
+    depth: usize,
 }
+
+/// The deepest nesting of subshells, `$(...)`, and compound commands.
+const MAX_DEPTH: usize = 48;
 
 /// A callback for streamed output: (stdout bytes, stderr bytes).
 pub type OutputSink = Box<dyn FnMut(&[u8], &[u8]) + Send>;
 
-/// How a command ended: normally, or by `exit` (which stops the script).
+/// How a command ended: normally, by `exit` (which stops the script), or by
+/// `break`/`continue` (which unwind to the enclosing loop, n levels up).
 enum Status {
     Code(i32),
     Exit(i32),
+    Break(u32),
+    Continue(u32),
 }
+
+/// Loop iterations allowed without a `sleep` in between: a busy loop in an
+/// emulated container must not pin a CPU or hang `kubectl exec`.
+const BUSY_LOOP_LIMIT: u64 = 100_000;
 
 impl Shell {
     /// A shell in a container whose env is `env` (name, value in order).
@@ -78,10 +100,11 @@ impl Shell {
         hostname: impl Into<String>,
     ) -> Self {
         let hostname = hostname.into();
+        let cwd = fs.working_dir().to_string();
         let mut shell = Self {
             fs,
             hostname: hostname.clone(),
-            cwd: "/".to_string(),
+            cwd,
             vars: BTreeMap::new(),
             exported: Vec::new(),
             positional: vec!["sh".to_string()],
@@ -89,6 +112,10 @@ impl Shell {
             exited: false,
             sleeper: Box::new(std::thread::sleep),
             sink: None,
+            stop: None,
+            busy_iterations: 0,
+            expansion_stderr: Vec::new(),
+            depth: 0,
         };
         let defaults = [
             (
@@ -113,6 +140,52 @@ impl Shell {
     pub fn with_output_sink(mut self, sink: impl FnMut(&[u8], &[u8]) + Send + 'static) -> Self {
         self.sink = Some(Box::new(sink));
         self
+    }
+
+    /// Starts in the container's `workingDir` instead of `/`.
+    pub fn with_cwd(mut self, dir: &str) -> Self {
+        self.cwd = super::fsroot::absolute("/", dir);
+        self
+    }
+
+    /// Ends running scripts (status 143) once `flag` is set.
+    pub fn with_stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stop = Some(flag);
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
+    /// A child shell (for `sh -c` and `$(...)`) sharing this one's state;
+    /// give it back with [`Shell::end_subshell`].
+    fn subshell(&mut self, argv0: &str) -> Shell {
+        let mut sub = Shell {
+            fs: self.fs.clone(),
+            hostname: self.hostname.clone(),
+            cwd: self.cwd.clone(),
+            vars: self.vars.clone(),
+            exported: self.exported.clone(),
+            positional: vec![argv0.to_string()],
+            last_status: self.last_status,
+            exited: false,
+            sleeper: Box::new(|_| {}),
+            sink: None,
+            stop: self.stop.clone(),
+            busy_iterations: self.busy_iterations,
+            expansion_stderr: Vec::new(),
+            depth: self.depth + 1,
+        };
+        std::mem::swap(&mut sub.sleeper, &mut self.sleeper);
+        sub
+    }
+
+    fn end_subshell(&mut self, mut sub: Shell) {
+        std::mem::swap(&mut sub.sleeper, &mut self.sleeper);
+        self.busy_iterations = sub.busy_iterations;
     }
 
     pub fn with_sleeper(mut self, sleeper: impl FnMut(Duration) + Send + 'static) -> Self {
@@ -202,6 +275,7 @@ impl Shell {
         let status = self.command(argv, stdin, &mut out.stdout, &mut out.stderr, true);
         out.exit_code = match status {
             Status::Code(c) | Status::Exit(c) => c,
+            Status::Break(_) | Status::Continue(_) => 0,
         };
         out
     }
@@ -209,8 +283,8 @@ impl Shell {
     /// Runs a shell script (one or more lines).
     pub fn run_script(&mut self, script: &str, stdin: &[u8]) -> Output {
         let mut out = Output::default();
-        let list = match parse(script) {
-            Ok(list) => list,
+        let node = match parse(script) {
+            Ok(node) => node,
             Err(message) => {
                 out.stderr = format!("sh: syntax error: {message}\n").into_bytes();
                 out.exit_code = 2;
@@ -219,58 +293,202 @@ impl Shell {
             }
         };
         let mut stdin = Some(stdin);
-        for (connector, pipeline) in list {
-            let run = match connector {
-                Connector::Always => true,
-                Connector::And => self.last_status == 0,
-                Connector::Or => self.last_status != 0,
-            };
-            if !run {
-                continue;
+        match self.run_node(&node, &mut stdin, &mut out, true) {
+            Status::Exit(c) => {
+                self.last_status = c;
+                self.exited = true;
             }
-            // Only the first command that reads stdin gets it.
-            let status = self.pipeline(&pipeline, stdin.take().unwrap_or(b""), &mut out);
-            if let Some(sink) = &mut self.sink
-                && (!out.stdout.is_empty() || !out.stderr.is_empty())
-            {
-                sink(&out.stdout, &out.stderr);
-                out.stdout.clear();
-                out.stderr.clear();
-            }
-            match status {
-                Status::Code(c) => self.last_status = c,
-                Status::Exit(c) => {
-                    self.last_status = c;
-                    self.exited = true;
-                    break;
-                }
-            }
+            Status::Code(c) => self.last_status = c,
+            Status::Break(_) | Status::Continue(_) => {}
         }
+        self.flush(&mut out, true);
         out.exit_code = self.last_status;
         out
     }
 
-    fn pipeline(&mut self, pipeline: &[SimpleCommand], stdin: &[u8], out: &mut Output) -> Status {
-        let mut input = stdin.to_vec();
+    /// Hands collected output to the sink, when streaming.
+    fn flush(&mut self, out: &mut Output, stream: bool) {
+        if !stream || (out.stdout.is_empty() && out.stderr.is_empty()) {
+            return;
+        }
+        if let Some(sink) = &mut self.sink {
+            sink(&out.stdout, &out.stderr);
+            out.stdout.clear();
+            out.stderr.clear();
+        }
+    }
+
+    /// Runs a node. `stdin` is taken by the first command that reads it;
+    /// `stream` says whether `out` is the script's own output (flushed to
+    /// the sink as it goes) or a capture.
+    fn run_node(
+        &mut self,
+        node: &Node,
+        stdin: &mut Option<&[u8]>,
+        out: &mut Output,
+        stream: bool,
+    ) -> Status {
+        if self.stopped() {
+            return Status::Exit(super::apps::EXIT_TERMINATED);
+        }
+        match node {
+            Node::Simple(cmd) => {
+                let input = stdin.take().unwrap_or(b"");
+                let status = self.simple(cmd, input, &mut out.stdout, &mut out.stderr);
+                if let Status::Code(c) = status {
+                    self.last_status = c;
+                }
+                status
+            }
+            Node::Pipeline(stages) => self.run_pipeline(stages, stdin, out, stream),
+            Node::List(items) => {
+                let mut status = Status::Code(self.last_status);
+                for (connector, item) in items {
+                    let run = match connector {
+                        Connector::Always => true,
+                        Connector::And => self.last_status == 0,
+                        Connector::Or => self.last_status != 0,
+                    };
+                    if !run {
+                        continue;
+                    }
+                    status = self.run_node(item, stdin, out, stream);
+                    self.flush(out, stream);
+                    match status {
+                        Status::Code(c) => self.last_status = c,
+                        other => return other,
+                    }
+                }
+                status
+            }
+            Node::Group(body) => self.run_node(body, stdin, out, stream),
+            Node::Loop { until, cond, body } => {
+                let mut status = Status::Code(0);
+                loop {
+                    self.busy_iterations += 1;
+                    if self.busy_iterations > BUSY_LOOP_LIMIT {
+                        out.stderr.extend_from_slice(
+                            b"sh: loop stopped: it ran 100000 times without sleep (busy loops are not emulated)\n",
+                        );
+                        return Status::Exit(1);
+                    }
+                    match self.run_node(cond, stdin, out, stream) {
+                        Status::Code(c) => {
+                            if (c == 0) == *until {
+                                break;
+                            }
+                        }
+                        other => return other,
+                    }
+                    match self.run_node(body, stdin, out, stream) {
+                        Status::Code(c) => status = Status::Code(c),
+                        Status::Break(n) if n > 1 => return Status::Break(n - 1),
+                        Status::Break(_) => break,
+                        Status::Continue(n) if n > 1 => return Status::Continue(n - 1),
+                        Status::Continue(_) => {}
+                        exit => return exit,
+                    }
+                }
+                if let Status::Code(c) = status {
+                    self.last_status = c;
+                }
+                status
+            }
+            Node::For { var, words, body } => {
+                let items: Vec<String> = match words {
+                    Some(words) => {
+                        let mut items = Vec::new();
+                        for w in words {
+                            items.extend(self.expand(w));
+                        }
+                        out.stderr.append(&mut self.expansion_stderr);
+                        items
+                    }
+                    None => self.positional.iter().skip(1).cloned().collect(),
+                };
+                let mut status = Status::Code(0);
+                for item in items {
+                    self.busy_iterations += 1;
+                    if self.busy_iterations > BUSY_LOOP_LIMIT {
+                        return Status::Exit(1);
+                    }
+                    self.vars.insert(var.clone(), item);
+                    match self.run_node(body, stdin, out, stream) {
+                        Status::Code(c) => status = Status::Code(c),
+                        Status::Break(n) if n > 1 => return Status::Break(n - 1),
+                        Status::Break(_) => break,
+                        Status::Continue(n) if n > 1 => return Status::Continue(n - 1),
+                        Status::Continue(_) => {}
+                        exit => return exit,
+                    }
+                }
+                status
+            }
+            Node::If {
+                branches,
+                otherwise,
+            } => {
+                for (cond, body) in branches {
+                    match self.run_node(cond, stdin, out, stream) {
+                        Status::Code(0) => return self.run_node(body, stdin, out, stream),
+                        Status::Code(_) => {}
+                        other => return other,
+                    }
+                }
+                match otherwise {
+                    Some(body) => self.run_node(body, stdin, out, stream),
+                    None => Status::Code(0),
+                }
+            }
+            Node::Redirected(inner, redirects) => {
+                let mut input = stdin.take().unwrap_or(b"").to_vec();
+                let (out_target, err_target) =
+                    match self.prepare_redirects(redirects, &mut input, &mut out.stderr) {
+                        Ok(targets) => targets,
+                        Err(status) => return status,
+                    };
+                let mut captured = Output::default();
+                let mut inner_stdin = Some(input.as_slice());
+                let status = self.run_node(inner, &mut inner_stdin, &mut captured, false);
+                self.route(
+                    captured.stdout,
+                    captured.stderr,
+                    &out_target,
+                    &err_target,
+                    &mut out.stdout,
+                    &mut out.stderr,
+                );
+                status
+            }
+        }
+    }
+
+    fn run_pipeline(
+        &mut self,
+        stages: &[Node],
+        stdin: &mut Option<&[u8]>,
+        out: &mut Output,
+        stream: bool,
+    ) -> Status {
+        let mut input: Vec<u8> = stdin.take().unwrap_or(b"").to_vec();
         let mut status = Status::Code(0);
-        for (i, cmd) in pipeline.iter().enumerate() {
-            let last = i + 1 == pipeline.len();
-            let mut stdout = Vec::new();
-            status = self.simple(cmd, &input, &mut stdout, &mut out.stderr);
+        for (i, stage) in stages.iter().enumerate() {
+            let last = i + 1 == stages.len();
+            let mut captured = Output::default();
+            let mut stage_in = Some(input.as_slice());
+            // Each stage of a pipeline runs in a subshell: `exit` ends only it.
+            status = match self.run_node(stage, &mut stage_in, &mut captured, stream && last) {
+                Status::Exit(c) | Status::Code(c) => Status::Code(c),
+                Status::Break(_) | Status::Continue(_) => Status::Code(0),
+            };
+            out.stderr.extend(captured.stderr);
             if last {
-                out.stdout.extend(stdout);
+                out.stdout.extend(captured.stdout);
             } else {
-                input = stdout;
-            }
-            if matches!(status, Status::Exit(_)) && pipeline.len() == 1 {
-                return status;
+                input = captured.stdout;
             }
         }
-        match status {
-            // `exit` inside a pipeline only ends its subshell.
-            Status::Exit(c) if pipeline.len() > 1 => Status::Code(c),
-            s => s,
-        }
+        status
     }
 
     fn simple(
@@ -284,6 +502,7 @@ impl Shell {
         for w in &cmd.words {
             words.extend(self.expand(w));
         }
+        stderr.append(&mut self.expansion_stderr);
         // Leading NAME=value words are assignments.
         let assignments = words.iter().take_while(|w| is_assignment(w)).count();
         for a in &words[..assignments] {
@@ -299,25 +518,53 @@ impl Shell {
         let argv = &words[assignments..];
 
         let mut input: Vec<u8> = stdin.to_vec();
+        let (out_target, err_target) =
+            match self.prepare_redirects(&cmd.redirects, &mut input, stderr) {
+                Ok(targets) => targets,
+                Err(status) => return status,
+            };
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let status = if argv.is_empty() {
+            Status::Code(0)
+        } else {
+            self.command(argv, &input, &mut out, &mut err, false)
+        };
+        self.route(out, err, &out_target, &err_target, stdout, stderr);
+        status
+    }
+
+    /// Opens the redirections of a command: where its stdout and stderr go,
+    /// and its stdin (`<`). A failure is reported as sh does.
+    fn prepare_redirects(
+        &mut self,
+        redirects: &[Redirect],
+        input: &mut Vec<u8>,
+        stderr: &mut Vec<u8>,
+    ) -> Result<(Target, Target), Status> {
         let mut out_target = Target::Pipe;
         let mut err_target = Target::Err;
-        for r in &cmd.redirects {
+        for r in redirects {
             let target = self.expand(&r.target).join(" ");
             match r.kind {
                 RedirectKind::In => match self.read_file(&target) {
-                    Ok(bytes) => input = bytes,
+                    Ok(bytes) => *input = bytes,
                     Err(e) => {
                         let _ = writeln!(stderr, "sh: can't open '{target}': {}", errno(&e));
-                        return Status::Code(1);
+                        return Err(Status::Code(1));
                     }
                 },
                 RedirectKind::Out | RedirectKind::Append => {
                     let append = matches!(r.kind, RedirectKind::Append);
-                    if let Err(e) = self.open_for_write(&target, false) {
+                    if let Err(e) = self.open_for_write(&target) {
                         let _ = writeln!(stderr, "sh: can't create {target}: {e}");
-                        return Status::Code(1);
+                        return Err(Status::Code(1));
                     }
-                    let t = Target::File(target, append);
+                    // `>` truncates when the redirection opens, like sh.
+                    if !append {
+                        let _ = self.write_file(&target, b"", false);
+                    }
+                    let t = Target::File(target, true);
                     if r.fd == 2 {
                         err_target = t;
                     } else {
@@ -332,36 +579,34 @@ impl Shell {
                 }
             }
         }
+        Ok((out_target, err_target))
+    }
 
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let status = if argv.is_empty() {
-            Status::Code(0)
-        } else {
-            self.command(argv, &input, &mut out, &mut err, false)
-        };
-        // Files opened by both fds get both streams, stdout first.
-        for (bytes, target) in [(out, &out_target), (err, &err_target)] {
+    /// Sends a command's output where its redirections point.
+    fn route(
+        &mut self,
+        out: Vec<u8>,
+        err: Vec<u8>,
+        out_target: &Target,
+        err_target: &Target,
+        stdout: &mut Vec<u8>,
+        stderr: &mut Vec<u8>,
+    ) {
+        for (bytes, target) in [(out, out_target), (err, err_target)] {
             match target {
                 Target::Pipe => stdout.extend(bytes),
                 Target::Err => stderr.extend(bytes),
                 Target::File(path, append) => {
-                    let same_file = matches!(
-                        (&out_target, &err_target),
-                        (Target::File(a, _), Target::File(b, _)) if a == b
-                    );
-                    let append = *append || (same_file && std::ptr::eq(target, &err_target));
-                    if let Err(e) = self.write_file(path, &bytes, append) {
+                    if let Err(e) = self.write_file(path, &bytes, *append) {
                         let _ = writeln!(stderr, "sh: can't create {path}: {e}");
                     }
                 }
             }
         }
-        status
     }
 
     /// Expands one word into zero or more fields.
-    fn expand(&self, word: &Word) -> Vec<String> {
+    fn expand(&mut self, word: &Word) -> Vec<String> {
         let mut fields: Vec<String> = vec![String::new()];
         let mut had_quotes = false;
         let mut glob = false;
@@ -376,9 +621,26 @@ impl Shell {
                         last.push_str(text);
                     }
                 }
-                Seg::Var { name, quoted } => {
+                Seg::Var { .. } | Seg::Cmd { .. } | Seg::Arith { .. } => {
+                    let (value, quoted) = match seg {
+                        Seg::Var { name, quoted } => (self.var(name), quoted),
+                        Seg::Cmd { script, quoted } => (self.substitute(script), quoted),
+                        Seg::Arith { expr, quoted } => {
+                            let shell = &*self;
+                            let lookup = |n: &str| shell.var(n);
+                            match arithmetic(expr, &lookup) {
+                                Ok(v) => (v.to_string(), quoted),
+                                Err(e) => {
+                                    // sh aborts the command; an empty value is the closest.
+                                    self.expansion_stderr
+                                        .extend(format!("sh: {e}\n").into_bytes());
+                                    (String::new(), quoted)
+                                }
+                            }
+                        }
+                        Seg::Lit { .. } => continue,
+                    };
                     had_quotes |= *quoted;
-                    let value = self.var(name);
                     if *quoted {
                         if let Some(last) = fields.last_mut() {
                             last.push_str(&value);
@@ -416,6 +678,22 @@ impl Shell {
             fields = fields.into_iter().flat_map(|f| self.glob(&f)).collect();
         }
         fields
+    }
+
+    /// Runs `$(script)` in a subshell: its stdout without trailing newlines.
+    fn substitute(&mut self, script: &str) -> String {
+        if self.depth >= MAX_DEPTH {
+            self.expansion_stderr
+                .extend_from_slice(b"sh: command substitutions nested too deeply\n");
+            return String::new();
+        }
+        let mut sub = self.subshell("sh");
+        let result = sub.run_script(script, b"");
+        self.end_subshell(sub);
+        self.last_status = result.exit_code;
+        self.expansion_stderr.extend(result.stderr);
+        let text = String::from_utf8_lossy(&result.stdout).into_owned();
+        text.trim_end_matches('\n').to_string()
     }
 
     fn var(&self, name: &str) -> String {
@@ -481,7 +759,7 @@ impl Shell {
     }
 
     /// Checks a file can be created/truncated; busybox-worded error text.
-    fn open_for_write(&self, path: &str, _append: bool) -> Result<(), String> {
+    fn open_for_write(&self, path: &str) -> Result<(), String> {
         let r = self.resolve(path).map_err(|e| errno(&e).to_string())?;
         if r.container_path == DEV_NULL {
             return Ok(());
@@ -503,7 +781,7 @@ impl Shell {
     }
 
     fn write_file(&self, path: &str, bytes: &[u8], append: bool) -> Result<(), String> {
-        self.open_for_write(path, append)?;
+        self.open_for_write(path)?;
         let r = self.resolve(path).map_err(|e| errno(&e).to_string())?;
         if r.container_path == DEV_NULL {
             return Ok(());
@@ -615,6 +893,54 @@ impl Shell {
             "sleep" => self.sleep(args, err),
             "true" | ":" => 0,
             "false" => 1,
+            "test" => test(self, args, err),
+            "[" => match args.split_last() {
+                Some((last, rest)) if last == "]" => test(self, rest, err),
+                _ => {
+                    let _ = writeln!(err, "sh: [: missing ]");
+                    2
+                }
+            },
+            "date" => {
+                let now = jiff::Timestamp::now();
+                let _ = writeln!(out, "{}", now.strftime("%a %b %e %H:%M:%S UTC %Y"));
+                0
+            }
+            "seq" => seq(args, out, err),
+            "tail" if args.iter().any(|a| a == "-f" || a == "-F") && self.can_follow() => {
+                let rest: Vec<String> = args
+                    .iter()
+                    .filter(|a| *a != "-f" && *a != "-F")
+                    .cloned()
+                    .collect();
+                let code = head_tail("tail", &rest, stdin, out, err, self);
+                if code != 0 {
+                    return Status::Code(code);
+                }
+                return self.follow(&rest, out, err);
+            }
+            "head" | "tail" => {
+                let rest: Vec<String> = args
+                    .iter()
+                    .filter(|a| *a != "-f" && *a != "-F")
+                    .cloned()
+                    .collect();
+                head_tail(&base, &rest, stdin, out, err, self)
+            }
+            "wc" => wc(args, stdin, out, err, self),
+            "grep" => grep(args, stdin, out, err, self),
+            "break" | "continue" => {
+                let n = args
+                    .first()
+                    .and_then(|a| a.parse::<u32>().ok())
+                    .unwrap_or(1)
+                    .max(1);
+                return if base == "break" {
+                    Status::Break(n)
+                } else {
+                    Status::Continue(n)
+                };
+            }
             "exit" => {
                 let code = match args.first() {
                     None => self.last_status,
@@ -629,21 +955,14 @@ impl Shell {
                 return Status::Exit(code);
             }
             "sh" | "ash" | "bash" => {
-                let mut sub = Shell {
-                    fs: self.fs.clone(),
-                    hostname: self.hostname.clone(),
-                    cwd: self.cwd.clone(),
-                    vars: self.vars.clone(),
-                    exported: self.exported.clone(),
-                    positional: vec![name.clone()],
-                    last_status: 0,
-                    exited: false,
-                    sleeper: Box::new(|_| {}),
-                    sink: None,
-                };
-                std::mem::swap(&mut sub.sleeper, &mut self.sleeper);
+                if self.depth >= MAX_DEPTH {
+                    let _ = writeln!(err, "sh: shells nested too deeply");
+                    return Status::Code(2);
+                }
+                let mut sub = self.subshell(name);
+                sub.last_status = 0;
                 let result = sub.exec(argv, stdin);
-                std::mem::swap(&mut sub.sleeper, &mut self.sleeper);
+                self.end_subshell(sub);
                 out.extend(result.stdout);
                 err.extend(result.stderr);
                 result.exit_code
@@ -968,6 +1287,58 @@ impl Shell {
         }
     }
 
+    /// `tail -f` only follows in a container's own process (it has a stop
+    /// flag and streams to the log); in `kubectl exec` it prints and returns,
+    /// rather than holding the session open forever.
+    fn can_follow(&self) -> bool {
+        self.stop.is_some() && self.sink.is_some()
+    }
+
+    /// Streams what is appended to the files named in `args` until stopped.
+    fn follow(&mut self, args: &[String], out: &mut Vec<u8>, err: &mut Vec<u8>) -> Status {
+        let files: Vec<String> = split_flags(args)
+            .1
+            .into_iter()
+            .filter(|a| a.parse::<usize>().is_err())
+            .collect();
+        let mut offsets: Vec<u64> = files
+            .iter()
+            .map(|f| {
+                self.resolve(f)
+                    .ok()
+                    .and_then(|r| std::fs::metadata(r.host).ok())
+                    .map_or(0, |m| m.len())
+            })
+            .collect();
+        loop {
+            if let Some(sink) = &mut self.sink {
+                sink(out, err);
+                out.clear();
+                err.clear();
+            }
+            if self.stopped() {
+                return Status::Exit(super::apps::EXIT_TERMINATED);
+            }
+            self.busy_iterations = 0;
+            (self.sleeper)(Duration::from_millis(500));
+            for (f, offset) in files.iter().zip(offsets.iter_mut()) {
+                let Ok(data) = self.read_file(f) else {
+                    continue;
+                };
+                let len = data.len() as u64;
+                if len < *offset {
+                    // Truncated: start over, as tail -F does.
+                    *offset = 0;
+                }
+                let start = usize::try_from(*offset)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                out.extend_from_slice(&data[start..]);
+                *offset = len;
+            }
+        }
+    }
+
     fn sleep(&mut self, args: &[String], err: &mut Vec<u8>) -> i32 {
         let Some(arg) = args.first() else {
             let _ = writeln!(err, "sleep: missing operand");
@@ -989,6 +1360,7 @@ impl Shell {
         };
         let seconds = n * factor;
         if seconds.is_finite() && seconds > 0.0 {
+            self.busy_iterations = 0;
             (self.sleeper)(Duration::from_secs_f64(seconds.min(1e9)));
         }
         0
@@ -1228,6 +1600,213 @@ fn mode_string(meta: &std::fs::Metadata) -> String {
     s
 }
 
+/// `test` / `[`: file tests, string and integer comparisons, `!`.
+fn test(shell: &Shell, args: &[String], err: &mut Vec<u8>) -> i32 {
+    match test_result(shell, args) {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(message) => {
+            let _ = writeln!(err, "{message}");
+            2
+        }
+    }
+}
+
+fn test_result(shell: &Shell, args: &[String]) -> Result<bool, String> {
+    match args {
+        [] => Ok(false),
+        [bang, rest @ ..] if bang == "!" => test_result(shell, rest).map(|b| !b),
+        [s] => Ok(!s.is_empty()),
+        [op, value] => match op.as_str() {
+            "-n" => Ok(!value.is_empty()),
+            "-z" => Ok(value.is_empty()),
+            "-e" | "-f" | "-d" | "-s" | "-r" | "-w" | "-x" => Ok(file_test(shell, op, value)),
+            _ => Err(format!("sh: {op}: unknown operand")),
+        },
+        [a, op, b] => {
+            let int = |v: &str| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| format!("sh: {v}: bad number"))
+            };
+            match op.as_str() {
+                "=" | "==" => Ok(a == b),
+                "!=" => Ok(a != b),
+                "-eq" => Ok(int(a)? == int(b)?),
+                "-ne" => Ok(int(a)? != int(b)?),
+                "-lt" => Ok(int(a)? < int(b)?),
+                "-le" => Ok(int(a)? <= int(b)?),
+                "-gt" => Ok(int(a)? > int(b)?),
+                "-ge" => Ok(int(a)? >= int(b)?),
+                _ => Err(format!("sh: {op}: unknown operand")),
+            }
+        }
+        _ => Err("sh: test: too many arguments".to_string()),
+    }
+}
+
+/// `test -e/-f/-d/-s/-r/-w/-x PATH` through the mount table (root may do anything).
+fn file_test(shell: &Shell, op: &str, path: &str) -> bool {
+    let Ok(r) = shell.resolve(path) else {
+        return false;
+    };
+    let mount_point = shell.is_mount_point(&r.container_path);
+    let Ok(meta) = std::fs::metadata(&r.host) else {
+        return mount_point && matches!(op, "-e" | "-d" | "-r" | "-x");
+    };
+    match op {
+        "-f" => meta.is_file(),
+        "-d" => meta.is_dir(),
+        "-s" => meta.len() > 0,
+        "-w" => !r.read_only,
+        _ => true,
+    }
+}
+
+fn seq(args: &[String], out: &mut Vec<u8>, err: &mut Vec<u8>) -> i32 {
+    let nums: Result<Vec<i64>, _> = args.iter().map(|a| a.parse::<i64>()).collect();
+    let (first, step, last) = match nums.as_deref() {
+        Ok([last]) => (1, 1, *last),
+        Ok([first, last]) => (*first, 1, *last),
+        Ok([first, step, last]) if *step != 0 => (*first, *step, *last),
+        _ => {
+            let _ = writeln!(err, "seq: invalid arguments");
+            return 1;
+        }
+    };
+    let mut n = first;
+    let mut count = 0;
+    while (step > 0 && n <= last) || (step < 0 && n >= last) {
+        let _ = writeln!(out, "{n}");
+        n += step;
+        count += 1;
+        if count >= 1_000_000 {
+            break;
+        }
+    }
+    0
+}
+
+/// The input of a text filter: the named files, or stdin.
+fn filter_input(
+    name: &str,
+    files: &[String],
+    stdin: &[u8],
+    err: &mut Vec<u8>,
+    shell: &Shell,
+) -> (Vec<u8>, i32) {
+    if files.is_empty() {
+        return (stdin.to_vec(), 0);
+    }
+    let mut data = Vec::new();
+    let mut code = 0;
+    for f in files {
+        match shell.read_file(f) {
+            Ok(bytes) => data.extend(bytes),
+            Err(e) => {
+                let _ = writeln!(err, "{name}: can't open '{f}': {}", errno(&e));
+                code = 1;
+            }
+        }
+    }
+    (data, code)
+}
+
+fn head_tail(
+    name: &str,
+    args: &[String],
+    stdin: &[u8],
+    out: &mut Vec<u8>,
+    err: &mut Vec<u8>,
+    shell: &Shell,
+) -> i32 {
+    let mut count = 10usize;
+    let mut files = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "-n" {
+            count = it.next().and_then(|n| n.parse().ok()).unwrap_or(10);
+        } else if let Some(n) = a.strip_prefix("-n").or_else(|| a.strip_prefix('-')) {
+            count = n.parse().unwrap_or(10);
+        } else {
+            files.push(a.clone());
+        }
+    }
+    let (data, code) = filter_input(name, &files, stdin, err, shell);
+    let text = String::from_utf8_lossy(&data);
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let chosen = if name == "head" {
+        &lines[..count.min(lines.len())]
+    } else {
+        &lines[lines.len().saturating_sub(count)..]
+    };
+    for l in chosen {
+        out.extend_from_slice(l.as_bytes());
+    }
+    code
+}
+
+fn wc(args: &[String], stdin: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>, shell: &Shell) -> i32 {
+    let (flags, files) = split_flags(args);
+    let (data, code) = filter_input("wc", &files, stdin, err, shell);
+    let lines = data.iter().filter(|&&b| b == b'\n').count();
+    let words = String::from_utf8_lossy(&data).split_whitespace().count();
+    let bytes = data.len();
+    let mut fields = Vec::new();
+    if flags.is_empty() || flags.contains('l') {
+        fields.push(lines);
+    }
+    if flags.is_empty() || flags.contains('w') {
+        fields.push(words);
+    }
+    if flags.is_empty() || flags.contains('c') {
+        fields.push(bytes);
+    }
+    let text: Vec<String> = fields.iter().map(|n| format!("{n:>9}")).collect();
+    let name = files.first().map(|f| format!(" {f}")).unwrap_or_default();
+    let _ = writeln!(out, "{}{name}", text.join(" ").trim_start());
+    code
+}
+
+fn grep(args: &[String], stdin: &[u8], out: &mut Vec<u8>, err: &mut Vec<u8>, shell: &Shell) -> i32 {
+    let (flags, rest) = split_flags(args);
+    let Some((pattern, files)) = rest.split_first() else {
+        let _ = writeln!(err, "Usage: grep [-civq] PATTERN [FILE]...");
+        return 2;
+    };
+    let (ignore_case, invert) = (flags.contains('i'), flags.contains('v'));
+    let (data, code) = filter_input("grep", files, stdin, err, shell);
+    let needle = if ignore_case {
+        pattern.to_lowercase()
+    } else {
+        pattern.clone()
+    };
+    let mut matched = 0;
+    for line in String::from_utf8_lossy(&data).lines() {
+        let hay = if ignore_case {
+            line.to_lowercase()
+        } else {
+            line.to_string()
+        };
+        if hay.contains(&needle) != invert {
+            matched += 1;
+            if !flags.contains('c') && !flags.contains('q') {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    if flags.contains('c') {
+        let _ = writeln!(out, "{matched}");
+    }
+    if code != 0 {
+        2
+    } else if matched > 0 {
+        0
+    } else {
+        1
+    }
+}
+
 fn echo(args: &[String], out: &mut Vec<u8>) -> i32 {
     let (newline, args) = match args.first().map(String::as_str) {
         Some("-n") => (false, &args[1..]),
@@ -1348,8 +1927,24 @@ enum Target {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Seg {
-    Lit { text: String, quoted: bool },
-    Var { name: String, quoted: bool },
+    Lit {
+        text: String,
+        quoted: bool,
+    },
+    Var {
+        name: String,
+        quoted: bool,
+    },
+    /// `$(...)` or backquotes: the script's output, trailing newlines cut.
+    Cmd {
+        script: String,
+        quoted: bool,
+    },
+    /// `$((...))`: integer arithmetic.
+    Arith {
+        expr: String,
+        quoted: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -1509,8 +2104,8 @@ fn tokenize(script: &str) -> Result<Vec<Token>, String> {
                             i += 2;
                         }
                         '\\' if chars.get(i + 1) == Some(&'\n') => i += 2,
-                        '$' => {
-                            let (seg, used) = variable(&chars[i..], true);
+                        '$' | '`' => {
+                            let (seg, used) = dollar(&chars[i..], true)?;
                             match seg {
                                 Some(s) => word.0.push(s),
                                 None => push_lit(&mut word, '$', true),
@@ -1536,19 +2131,17 @@ fn tokenize(script: &str) -> Result<Vec<Token>, String> {
                 }
                 i += 2;
             }
-            '$' => {
+            '$' | '`' => {
                 in_word = true;
-                let (seg, used) = variable(&chars[i..], false);
+                let (seg, used) = dollar(&chars[i..], false)?;
                 match seg {
                     Some(s) => word.0.push(s),
                     None => push_lit(&mut word, '$', false),
                 }
                 i += used;
             }
-            '`' | '(' | ')' => {
-                return Err(format!(
-                    "unexpected \"{c}\" (subshells and substitutions are not supported)"
-                ));
+            '(' | ')' => {
+                return Err(format!("unexpected \"{c}\" (subshells are not supported)"));
             }
             ch => {
                 in_word = true;
@@ -1586,68 +2179,536 @@ fn variable(chars: &[char], quoted: bool) -> (Option<Seg>, usize) {
     }
 }
 
-type Pipeline = Vec<SimpleCommand>;
-
-fn parse(script: &str) -> Result<Vec<(Connector, Pipeline)>, String> {
-    let tokens = tokenize(script)?;
-    let mut list = Vec::new();
-    let mut connector = Connector::Always;
-    let mut pipeline: Pipeline = Vec::new();
-    let mut cmd = SimpleCommand::default();
-    let mut tokens = tokens.into_iter().peekable();
-    let unexpected = |t: &str| format!("unexpected \"{t}\"");
-    while let Some(token) = tokens.next() {
-        match token {
-            Token::Word(w) => cmd.words.push(w),
-            Token::Redirect(fd, RedirectKind::DupOut) => cmd.redirects.push(Redirect {
-                fd,
-                kind: RedirectKind::DupOut,
-                target: Word::default(),
-            }),
-            Token::Redirect(fd, kind) => match tokens.next() {
-                Some(Token::Word(target)) => cmd.redirects.push(Redirect { fd, kind, target }),
-                _ => return Err("unexpected newline".to_string()),
-            },
-            Token::Pipe => {
-                if cmd == SimpleCommand::default() {
-                    return Err(unexpected("|"));
-                }
-                pipeline.push(std::mem::take(&mut cmd));
-            }
-            Token::And | Token::Or | Token::Sep => {
-                let op = match token {
-                    Token::And => "&&",
-                    Token::Or => "||",
-                    _ => ";",
-                };
-                if cmd == SimpleCommand::default() {
-                    if !pipeline.is_empty() || op != ";" {
-                        return Err(unexpected(op));
-                    }
-                } else {
-                    pipeline.push(std::mem::take(&mut cmd));
-                    list.push((connector, std::mem::take(&mut pipeline)));
-                }
-                connector = match token {
-                    Token::And => Connector::And,
-                    Token::Or => Connector::Or,
-                    _ => Connector::Always,
-                };
-                if op != ";" && tokens.peek().is_none() {
-                    return Err("unexpected end of file".to_string());
+/// Reads what follows a `$` or a backquote: a variable, `$(...)`,
+/// `$((...))` or `` `...` ``. Returns the segment (None for a lone `$`) and
+/// how many chars it used.
+fn dollar(chars: &[char], quoted: bool) -> Result<(Option<Seg>, usize), String> {
+    if chars.first() == Some(&'`') {
+        let Some(end) = chars[1..].iter().position(|&c| c == '`') else {
+            return Err("unterminated `".to_string());
+        };
+        let script = chars[1..1 + end].iter().collect();
+        return Ok((Some(Seg::Cmd { script, quoted }), end + 2));
+    }
+    if chars.get(1) != Some(&'(') {
+        return Ok(variable(chars, quoted));
+    }
+    // Find the matching `)`, skipping quoted text.
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (i, &c) in chars.iter().enumerate().skip(1) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    let inner: String = chars[2..i].iter().collect();
+                    let arith = inner.starts_with('(') && inner.ends_with(')') && inner.len() >= 2;
+                    let seg = if arith {
+                        Seg::Arith {
+                            expr: inner[1..inner.len() - 1].to_string(),
+                            quoted,
+                        }
+                    } else {
+                        Seg::Cmd {
+                            script: inner,
+                            quoted,
+                        }
+                    };
+                    return Ok((Some(seg), i + 1));
                 }
             }
+            _ => {}
         }
     }
-    if cmd != SimpleCommand::default() {
-        pipeline.push(cmd);
-    } else if !pipeline.is_empty() {
-        return Err("unexpected end of file".to_string());
+    Err("unterminated $(".to_string())
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    Simple(SimpleCommand),
+    /// Commands joined by `|`.
+    Pipeline(Vec<Node>),
+    /// Pipelines joined by `;`, newlines, `&&` and `||` (evaluated left to
+    /// right on the last status, as sh does).
+    List(Vec<(Connector, Node)>),
+    Loop {
+        until: bool,
+        cond: Box<Node>,
+        body: Box<Node>,
+    },
+    For {
+        var: String,
+        words: Option<Vec<Word>>,
+        body: Box<Node>,
+    },
+    If {
+        branches: Vec<(Node, Node)>,
+        otherwise: Option<Box<Node>>,
+    },
+    /// `{ list; }`
+    Group(Box<Node>),
+    /// A compound command with redirections after it (`done > file`).
+    Redirected(Box<Node>, Vec<Redirect>),
+}
+
+const RESERVED: &[&str] = &[
+    "while", "until", "for", "do", "done", "if", "then", "elif", "else", "fi", "{", "}", "in",
+];
+
+/// The word's text when it is an unquoted literal (reserved words only count then).
+fn plain(word: &Word) -> Option<&str> {
+    match word.0.as_slice() {
+        [
+            Seg::Lit {
+                text,
+                quoted: false,
+            },
+        ] => Some(text),
+        _ => None,
     }
-    if !pipeline.is_empty() {
-        list.push((connector, pipeline));
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    /// Compound commands open around the current position.
+    depth: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
     }
-    Ok(list)
+
+    /// The reserved word at the current position, if any.
+    fn reserved(&self) -> Option<&str> {
+        match self.peek() {
+            Some(Token::Word(w)) => plain(w).filter(|t| RESERVED.contains(t)),
+            _ => None,
+        }
+    }
+
+    fn skip_separators(&mut self) {
+        while matches!(self.peek(), Some(Token::Sep)) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, word: &str) -> Result<(), String> {
+        if self.reserved() == Some(word) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(match self.peek() {
+                None => "unexpected end of file".to_string(),
+                Some(t) => format!("unexpected {} (expecting \"{word}\")", describe(t)),
+            })
+        }
+    }
+
+    /// A list, up to one of `stops` (a reserved word) or the end.
+    fn list(&mut self, stops: &[&str]) -> Result<Node, String> {
+        let mut items = Vec::new();
+        let mut connector = Connector::Always;
+        loop {
+            self.skip_separators();
+            match (self.peek(), self.reserved()) {
+                (None, _) => break,
+                (_, Some(r)) if stops.contains(&r) => break,
+                _ => {}
+            }
+            let node = self.pipeline()?;
+            items.push((connector, node));
+            match self.peek() {
+                Some(Token::And) | Some(Token::Or) => {
+                    connector = if matches!(self.peek(), Some(Token::And)) {
+                        Connector::And
+                    } else {
+                        Connector::Or
+                    };
+                    self.pos += 1;
+                    self.skip_separators();
+                    if self.peek().is_none() {
+                        return Err("unexpected end of file".to_string());
+                    }
+                }
+                Some(Token::Sep) | None => connector = Connector::Always,
+                Some(Token::Word(_)) if self.reserved().is_some_and(|r| stops.contains(&r)) => {
+                    connector = Connector::Always;
+                }
+                Some(t) => return Err(format!("unexpected {}", describe(t))),
+            }
+        }
+        if items.is_empty() && !stops.is_empty() {
+            return Err(match self.peek() {
+                Some(t) => format!("unexpected {}", describe(t)),
+                None => "unexpected end of file".to_string(),
+            });
+        }
+        Ok(Node::List(items))
+    }
+
+    fn pipeline(&mut self) -> Result<Node, String> {
+        let mut stages = vec![self.command()?];
+        while matches!(self.peek(), Some(Token::Pipe)) {
+            self.pos += 1;
+            self.skip_separators();
+            stages.push(self.command()?);
+        }
+        Ok(if stages.len() == 1 {
+            stages.remove(0)
+        } else {
+            Node::Pipeline(stages)
+        })
+    }
+
+    fn command(&mut self) -> Result<Node, String> {
+        let compound = self.reserved().is_some();
+        if compound {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err("commands nested too deeply".to_string());
+            }
+        }
+        let node = self.compound_or_simple();
+        if compound {
+            self.depth -= 1;
+        }
+        node
+    }
+
+    fn compound_or_simple(&mut self) -> Result<Node, String> {
+        let node = match self.reserved() {
+            Some(kw @ ("while" | "until")) => {
+                let until = kw == "until";
+                self.pos += 1;
+                let cond = self.list(&["do"])?;
+                self.expect("do")?;
+                let body = self.list(&["done"])?;
+                self.expect("done")?;
+                Node::Loop {
+                    until,
+                    cond: Box::new(cond),
+                    body: Box::new(body),
+                }
+            }
+            Some("for") => {
+                self.pos += 1;
+                let var = match self.peek() {
+                    Some(Token::Word(w)) => plain(w).map(str::to_string),
+                    _ => None,
+                }
+                .filter(|v| is_assignment(&format!("{v}=")))
+                .ok_or_else(|| "bad for loop variable".to_string())?;
+                self.pos += 1;
+                self.skip_separators();
+                let words = if self.reserved() == Some("in") {
+                    self.pos += 1;
+                    let mut words = Vec::new();
+                    while let Some(Token::Word(w)) = self.peek() {
+                        words.push(w.clone());
+                        self.pos += 1;
+                    }
+                    Some(words)
+                } else {
+                    None
+                };
+                self.skip_separators();
+                self.expect("do")?;
+                let body = self.list(&["done"])?;
+                self.expect("done")?;
+                Node::For {
+                    var,
+                    words,
+                    body: Box::new(body),
+                }
+            }
+            Some("if") => {
+                self.pos += 1;
+                let mut branches = Vec::new();
+                let mut otherwise = None;
+                loop {
+                    let cond = self.list(&["then"])?;
+                    self.expect("then")?;
+                    let body = self.list(&["elif", "else", "fi"])?;
+                    branches.push((cond, body));
+                    match self.reserved() {
+                        Some("elif") => self.pos += 1,
+                        Some("else") => {
+                            self.pos += 1;
+                            otherwise = Some(Box::new(self.list(&["fi"])?));
+                            self.expect("fi")?;
+                            break;
+                        }
+                        _ => {
+                            self.expect("fi")?;
+                            break;
+                        }
+                    }
+                }
+                Node::If {
+                    branches,
+                    otherwise,
+                }
+            }
+            Some("{") => {
+                self.pos += 1;
+                let body = self.list(&["}"])?;
+                self.expect("}")?;
+                Node::Group(Box::new(body))
+            }
+            Some(other @ ("do" | "done" | "then" | "elif" | "else" | "fi" | "}")) => {
+                return Err(format!("unexpected \"{other}\""));
+            }
+            _ => return self.simple().map(Node::Simple),
+        };
+        let mut redirects = Vec::new();
+        while let Some(Token::Redirect(..)) = self.peek() {
+            redirects.push(self.redirect()?);
+        }
+        Ok(if redirects.is_empty() {
+            node
+        } else {
+            Node::Redirected(Box::new(node), redirects)
+        })
+    }
+
+    fn redirect(&mut self) -> Result<Redirect, String> {
+        let Some(Token::Redirect(fd, kind)) = self.peek() else {
+            return Err("expected a redirection".to_string());
+        };
+        let (fd, kind) = (*fd, *kind);
+        self.pos += 1;
+        if kind == RedirectKind::DupOut {
+            return Ok(Redirect {
+                fd,
+                kind,
+                target: Word::default(),
+            });
+        }
+        match self.peek() {
+            Some(Token::Word(target)) => {
+                let target = target.clone();
+                self.pos += 1;
+                Ok(Redirect { fd, kind, target })
+            }
+            Some(t) => Err(format!("unexpected {}", describe(t))),
+            None => Err("unexpected newline".to_string()),
+        }
+    }
+
+    fn simple(&mut self) -> Result<SimpleCommand, String> {
+        let mut cmd = SimpleCommand::default();
+        loop {
+            match self.peek() {
+                Some(Token::Word(w)) => {
+                    cmd.words.push(w.clone());
+                    self.pos += 1;
+                }
+                Some(Token::Redirect(..)) => {
+                    let r = self.redirect()?;
+                    cmd.redirects.push(r);
+                }
+                _ => break,
+            }
+        }
+        if cmd == SimpleCommand::default() {
+            return Err(match self.peek() {
+                Some(t) => format!("unexpected {}", describe(t)),
+                None => "unexpected end of file".to_string(),
+            });
+        }
+        Ok(cmd)
+    }
+}
+
+fn describe(token: &Token) -> String {
+    match token {
+        Token::Word(w) => format!("\"{}\"", plain(w).unwrap_or("word")),
+        Token::Redirect(..) => "redirection".to_string(),
+        Token::Pipe => "\"|\"".to_string(),
+        Token::And => "\"&&\"".to_string(),
+        Token::Or => "\"||\"".to_string(),
+        Token::Sep => "\";\"".to_string(),
+    }
+}
+
+/// Checks a script's syntax without running it (`sh -n`): the message is
+/// what `sh` would print after `sh: syntax error: `.
+pub fn check_syntax(script: &str) -> Result<(), String> {
+    parse(script).map(drop)
+}
+
+/// Evaluates `$((expr))` with every variable unset (for fuzzing).
+pub fn check_arithmetic(expr: &str) -> Result<i64, String> {
+    arithmetic(expr, &|_| String::new())
+}
+
+fn parse(script: &str) -> Result<Node, String> {
+    let mut parser = Parser {
+        tokens: tokenize(script)?,
+        pos: 0,
+        depth: 0,
+    };
+    let list = parser.list(&[])?;
+    match parser.peek() {
+        None => Ok(list),
+        Some(t) => Err(format!("unexpected {}", describe(t))),
+    }
+}
+
+/// Evaluates `$((...))`: integers, variables, `+ - * / %`, comparisons,
+/// parentheses and unary minus.
+fn arithmetic(expr: &str, var: &dyn Fn(&str) -> String) -> Result<i64, String> {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut pos = 0;
+    let value = arith_binary(&chars, &mut pos, 0, var)?;
+    arith_space(&chars, &mut pos);
+    if pos != chars.len() {
+        return Err(format!("arithmetic syntax error: {expr}"));
+    }
+    Ok(value)
+}
+
+fn arith_space(chars: &[char], pos: &mut usize) {
+    while chars.get(*pos).is_some_and(|c| c.is_whitespace()) {
+        *pos += 1;
+    }
+}
+
+fn arith_binary(
+    chars: &[char],
+    pos: &mut usize,
+    min_prec: u8,
+    var: &dyn Fn(&str) -> String,
+) -> Result<i64, String> {
+    ARITH_DEPTH.with(|d| d.set(d.get() + 1));
+    let result = arith_binary_inner(chars, pos, min_prec, var);
+    ARITH_DEPTH.with(|d| d.set(d.get() - 1));
+    result
+}
+
+thread_local! {
+    /// Recursion depth of the arithmetic evaluator (bounded: `((((...` must
+    /// not exhaust the stack).
+    static ARITH_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn arith_binary_inner(
+    chars: &[char],
+    pos: &mut usize,
+    min_prec: u8,
+    var: &dyn Fn(&str) -> String,
+) -> Result<i64, String> {
+    if ARITH_DEPTH.with(std::cell::Cell::get) > 2 * MAX_DEPTH {
+        return Err("arithmetic expression nested too deeply".to_string());
+    }
+    let mut left = arith_unary(chars, pos, var)?;
+    loop {
+        arith_space(chars, pos);
+        let rest: String = chars[*pos..].iter().take(2).collect();
+        let (op, len, prec) = match rest.as_str() {
+            s if s.starts_with("==") => ("==", 2, 1),
+            s if s.starts_with("!=") => ("!=", 2, 1),
+            s if s.starts_with("<=") => ("<=", 2, 2),
+            s if s.starts_with(">=") => (">=", 2, 2),
+            s if s.starts_with('<') => ("<", 1, 2),
+            s if s.starts_with('>') => (">", 1, 2),
+            s if s.starts_with('+') => ("+", 1, 3),
+            s if s.starts_with('-') => ("-", 1, 3),
+            s if s.starts_with('*') => ("*", 1, 4),
+            s if s.starts_with('/') => ("/", 1, 4),
+            s if s.starts_with('%') => ("%", 1, 4),
+            _ => return Ok(left),
+        };
+        if prec < min_prec.max(1) {
+            return Ok(left);
+        }
+        *pos += len;
+        let right = arith_binary(chars, pos, prec + 1, var)?;
+        left = match op {
+            "+" => left.wrapping_add(right),
+            "-" => left.wrapping_sub(right),
+            "*" => left.wrapping_mul(right),
+            "/" | "%" if right == 0 => return Err("divide by zero".to_string()),
+            "/" => left.wrapping_div(right),
+            "%" => left.wrapping_rem(right),
+            "==" => i64::from(left == right),
+            "!=" => i64::from(left != right),
+            "<" => i64::from(left < right),
+            ">" => i64::from(left > right),
+            "<=" => i64::from(left <= right),
+            _ => i64::from(left >= right),
+        };
+    }
+}
+
+fn arith_unary(
+    chars: &[char],
+    pos: &mut usize,
+    var: &dyn Fn(&str) -> String,
+) -> Result<i64, String> {
+    arith_space(chars, pos);
+    match chars.get(*pos) {
+        Some('-') | Some('+') => {
+            // Signs are folded in a loop, not by recursion.
+            let mut negate = false;
+            while let Some(c @ ('-' | '+')) = chars.get(*pos) {
+                negate ^= *c == '-';
+                *pos += 1;
+                arith_space(chars, pos);
+            }
+            let v = arith_unary(chars, pos, var)?;
+            Ok(if negate { v.wrapping_neg() } else { v })
+        }
+        Some('(') => {
+            *pos += 1;
+            let v = arith_binary(chars, pos, 0, var)?;
+            arith_space(chars, pos);
+            if chars.get(*pos) != Some(&')') {
+                return Err("arithmetic syntax error: missing )".to_string());
+            }
+            *pos += 1;
+            Ok(v)
+        }
+        Some(c) if c.is_ascii_digit() => {
+            let start = *pos;
+            while chars.get(*pos).is_some_and(char::is_ascii_digit) {
+                *pos += 1;
+            }
+            let text: String = chars[start..*pos].iter().collect();
+            text.parse()
+                .map_err(|_| format!("number too large: {text}"))
+        }
+        Some(c) if c.is_ascii_alphabetic() || *c == '_' || *c == '$' => {
+            if *c == '$' {
+                *pos += 1;
+            }
+            let start = *pos;
+            while chars
+                .get(*pos)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
+            {
+                *pos += 1;
+            }
+            let name: String = chars[start..*pos].iter().collect();
+            let value = var(&name);
+            let value = value.trim();
+            if value.is_empty() {
+                Ok(0)
+            } else {
+                value
+                    .parse()
+                    .map_err(|_| format!("arithmetic syntax error: {value}"))
+            }
+        }
+        _ => Err("arithmetic syntax error".to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -1943,6 +3004,8 @@ mod tests {
     #[test]
     fn interactive_state_persists_between_lines() {
         let mut f = fixture();
+        let shell = Shell::new(f.shell.fs.clone(), Vec::new(), "h").with_cwd("data/../data/");
+        assert_eq!(shell.prompt(), "/data # ");
         assert_eq!(f.shell.prompt(), "/ # ");
         f.shell.run_script("mkdir -p /root && cd /data", b"");
         assert_eq!(f.shell.prompt(), "/data # ");
@@ -1977,6 +3040,160 @@ mod tests {
     }
 
     #[test]
+    fn control_flow() {
+        let mut f = fixture();
+        let out = sh(
+            &mut f,
+            "for i in 1 2 3; do echo line $i >> /data/log; done; cat /data/log",
+        );
+        assert_eq!(out.stdout_text(), "line 1\nline 2\nline 3\n");
+        let out = sh(
+            &mut f,
+            "i=0; while [ $i -lt 3 ]; do i=$((i+1)); echo $i; done; until true; do echo no; done",
+        );
+        assert_eq!(out.stdout_text(), "1\n2\n3\n");
+        let out = sh(
+            &mut f,
+            "if [ -f /data/log ]; then echo file; elif true; then echo no; else echo no; fi\n\
+             if test -d /nope; then echo no; else echo none; fi",
+        );
+        assert_eq!(out.stdout_text(), "file\nnone\n");
+        let out = sh(
+            &mut f,
+            "for i in $(seq 1 10); do if [ $i = 3 ]; then continue; fi; [ $i -gt 4 ] && break; echo $i; done",
+        );
+        assert_eq!(out.stdout_text(), "1\n2\n4\n");
+        let out = sh(
+            &mut f,
+            "{ echo a; echo b; } > /data/g; wc -l /data/g; echo `cat /data/g | head -n 1`",
+        );
+        assert_eq!(out.stdout_text(), "2 /data/g\na\n");
+        let out = sh(
+            &mut f,
+            "echo \"$(echo one; echo two)\" | tail -n 1; echo $((2 * (3 + 4) % 5)); grep -c line /data/log",
+        );
+        assert_eq!(out.stdout_text(), "two\n4\n3\n");
+        let out = sh(
+            &mut f,
+            "while true; do echo $(date) >> /data/d; sleep 1; done & ",
+        );
+        assert_eq!(out.exit_code, 2, "background jobs are a syntax error here");
+    }
+
+    #[test]
+    fn busy_loops_and_stop_end_scripts() {
+        let mut f = fixture();
+        let out = sh(&mut f, "while true; do :; done; echo after");
+        assert_eq!(out.exit_code, 1);
+        assert!(out.stderr_text().contains("loop stopped"));
+        assert_eq!(out.stdout_text(), "");
+
+        // A sleeping loop (a container's main loop) ends when stopped.
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let mut sleeps = 0;
+        let mut shell = Shell::new(f.shell.fs.clone(), Vec::new(), "h")
+            .with_stop_flag(Arc::clone(&stop))
+            .with_sleeper(move |_| {
+                sleeps += 1;
+                if sleeps == 3 {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            });
+        let out = shell.exec(
+            &[
+                "sh".into(),
+                "-c".into(),
+                "while true; do date >> /data/d; sleep 5; done".into(),
+            ],
+            b"",
+        );
+        assert_eq!(out.exit_code, 143);
+        let d = f.root.volume("pv-1").unwrap().join("d");
+        assert_eq!(std::fs::read_to_string(d).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn streamed_output_reaches_the_sink_per_command() {
+        let f = fixture();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink_seen = Arc::clone(&seen);
+        let mut shell = Shell::new(f.shell.fs.clone(), Vec::new(), "h")
+            .with_sleeper(|_| {})
+            .with_output_sink(move |o, _| {
+                sink_seen
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(o).into_owned())
+            });
+        let out = shell.exec(
+            &[
+                "sh".into(),
+                "-c".into(),
+                "for i in 1 2; do echo $i; sleep 1; done | cat; echo end".into(),
+            ],
+            b"",
+        );
+        assert!(out.stdout.is_empty());
+        assert_eq!(*seen.lock().unwrap(), ["1\n2\n", "end\n"]);
+    }
+
+    #[test]
+    fn tail_f_follows_in_a_container_and_not_in_exec() {
+        let mut f = fixture();
+        let out = sh(&mut f, "echo one > /data/log; tail -f /data/log");
+        assert_eq!((out.exit_code, out.stdout_text().as_str()), (0, "one\n"));
+
+        let log = f.root.volume("pv-1").unwrap().join("log");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let seen = Arc::new(std::sync::Mutex::new(String::new()));
+        let sink_seen = Arc::clone(&seen);
+        let mut ticks = 0;
+        let mut shell = Shell::new(f.shell.fs.clone(), Vec::new(), "h")
+            .with_stop_flag(stop)
+            .with_output_sink(move |o, _| {
+                sink_seen
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(o))
+            })
+            .with_sleeper(move |_| {
+                // Another container appends while this one follows.
+                ticks += 1;
+                let mut text = std::fs::read_to_string(&log).unwrap();
+                text.push_str(&format!("tick {ticks}\n"));
+                std::fs::write(&log, text).unwrap();
+                if ticks == 2 {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            });
+        let out = shell.exec(&["tail".into(), "-f".into(), "/data/log".into()], b"");
+        assert_eq!(out.exit_code, 143);
+        assert_eq!(*seen.lock().unwrap(), "one\ntick 1\ntick 2\n");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        assert!(check_syntax(&"{ ".repeat(100_000)).is_err());
+        assert!(check_syntax(&"while true; do ".repeat(10_000)).is_err());
+        assert!(check_arithmetic(&"(".repeat(100_000)).is_err());
+        assert!(check_arithmetic(&"-".repeat(100_000)).is_err());
+        assert_eq!(check_arithmetic("- - 3"), Ok(3));
+        assert_eq!(check_arithmetic("-(2+3)*2"), Ok(-10));
+        let script = format!("{}1{}", "$(echo ".repeat(100), ")".repeat(100));
+        let mut f = fixture();
+        let out = sh(&mut f, &format!("echo {script}"));
+        assert!(
+            out.stderr_text().contains("nested too deeply"),
+            "{}",
+            out.stderr_text()
+        );
+        let out = sh(&mut f, "sh -c 'echo hi'");
+        assert_eq!(out.stdout_text(), "hi\n");
+    }
+
+    #[test]
     fn never_panics_on_odd_scripts() {
         let mut f = fixture();
         for script in [
@@ -2001,6 +3218,38 @@ mod tests {
             "mkdir -p /data",
             "rm -r /data",
             ">x",
+            "while",
+            "while true",
+            "while true; do",
+            "done",
+            "for",
+            "for 1x in a; do :; done",
+            "for i in; do :; done",
+            "if",
+            "if true; then",
+            "fi",
+            "{",
+            "}",
+            "{ echo",
+            "$(",
+            "$((",
+            "echo $((1/0))",
+            "echo $((9999999999999999999999))",
+            "echo $((x+",
+            "`",
+            "echo `echo",
+            "[ 1 -lt x ]",
+            "[ a",
+            "test -f",
+            "break 0",
+            "continue 99",
+            "for i in 1; do break 5; done",
+            "seq 1 0 5",
+            "head -n x",
+            "grep",
+            "wc -z",
+            "echo $(echo $(echo deep))",
+            "if true; then :; elif; then :; fi",
         ] {
             let _ = sh(&mut f, script);
         }

@@ -29,7 +29,7 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RV_KEY: &str = "resourceVersion";
 
 /// How many recent events are kept for watch replay.
-const RING_CAPACITY: usize = 20_000;
+const RING_CAPACITY: usize = 8_192;
 /// Buffer of the live broadcast; a watcher that falls further behind gets a 410.
 const BROADCAST_CAPACITY: usize = 8_192;
 
@@ -109,14 +109,6 @@ type ObjKey = (String, String);
 /// Events to replay and the receiver for the ones after them.
 pub type Replay = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
 
-type Staged = (
-    EventType,
-    &'static ResourceDef,
-    Arc<Value>,
-    Option<Arc<Value>>,
-    u64,
-);
-
 struct State {
     rv: u64,
     /// Indexed like `RESOURCES`.
@@ -128,10 +120,26 @@ struct State {
 
 struct Inner {
     db: redb::Database,
-    /// Serialises writers: computing a change and committing it is atomic.
+    /// Serialises writers while they compute and stage a change.
     write_lock: Mutex<()>,
+    /// Staged changes waiting for the group commit.
+    queue: Mutex<CommitQueue>,
+    queue_cv: std::sync::Condvar,
     state: RwLock<State>,
     events: broadcast::Sender<Arc<Event>>,
+    /// Fired when the sandbox stops, so that long-lived tasks (watches,
+    /// controllers) let go of the store and the database file is released.
+    closing: tokio_util::sync::CancellationToken,
+}
+
+/// Changes visible in memory but not yet durable.
+#[derive(Default)]
+struct CommitQueue {
+    pending: Vec<Arc<Event>>,
+    committing: bool,
+    durable_rv: u64,
+    /// Set when a commit failed; every later write is refused.
+    broken: Option<ApiError>,
 }
 
 /// A handle on the store; cheap to clone.
@@ -233,6 +241,11 @@ impl Store {
             inner: Arc::new(Inner {
                 db,
                 write_lock: Mutex::new(()),
+                queue: Mutex::new(CommitQueue {
+                    durable_rv: rv,
+                    ..CommitQueue::default()
+                }),
+                queue_cv: std::sync::Condvar::new(),
                 state: RwLock::new(State {
                     rv,
                     objects,
@@ -240,6 +253,7 @@ impl Store {
                     ring_start: rv,
                 }),
                 events,
+                closing: tokio_util::sync::CancellationToken::new(),
             }),
         };
         store.bootstrap()?;
@@ -269,6 +283,34 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Runs store calls (which block until the write is on disk) from async
+    /// code, on tokio's blocking pool: `store.run(|s| s.create(res, obj)).await`.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let s = self.clone();
+        tokio::task::spawn_blocking(move || f(&s))
+            .await
+            .map_err(|e| ApiError::internal(format!("a sandbox store task failed: {e}")))
+    }
+
+    /// Asks every task holding the store to let go of it.
+    pub fn close(&self) {
+        self.inner.closing.cancel();
+    }
+
+    /// Resolves when [`Store::close`] has been called; long-lived tasks
+    /// (watches, controllers) select on it and return.
+    pub async fn closed(&self) {
+        self.inner.closing.cancelled().await;
+    }
+
+    /// Whether this is the last handle (the database closes with it).
+    pub fn is_last_handle(&self) -> bool {
+        Arc::strong_count(&self.inner) == 1
     }
 
     /// The current resourceVersion (of the latest write).
@@ -390,6 +432,12 @@ impl Store {
         meta["creationTimestamp"] = json!(now_rfc3339());
         meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
         meta["generation"] = json!(1);
+        if res.has_subresource("status") && res.plural != "nodes" {
+            // Upstream ignores the status a client sends on create.
+            if let Some(m) = obj.as_object_mut() {
+                m.remove("status");
+            }
+        }
         defaults::apply(res, &mut obj);
         if res.group.is_empty()
             && res.plural == "persistentvolumeclaims"
@@ -401,7 +449,7 @@ impl Store {
                 obj["spec"]["storageClassName"] = json!(class);
             }
         }
-        let _guard = lock(&self.inner.write_lock);
+        let guard = lock(&self.inner.write_lock);
         let ns = namespace_of(&obj).to_string();
         if res.namespaced {
             if ns.is_empty() {
@@ -452,7 +500,7 @@ impl Store {
                 old: None,
             });
         }
-        let mut done = self.commit(changes)?;
+        let mut done = self.commit(guard, changes)?;
         Ok(done.swap_remove(0))
     }
 
@@ -514,7 +562,7 @@ impl Store {
                 "the body of the request must be an object",
             ));
         }
-        let _guard = lock(&self.inner.write_lock);
+        let guard = lock(&self.inner.write_lock);
         let ns = if res.namespaced {
             namespace_of(&obj).to_string()
         } else {
@@ -592,6 +640,9 @@ impl Store {
         let mut cmp = new.clone();
         cmp["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
         if cmp == *old {
+            // The stored version may be another writer's, not yet on disk.
+            drop(guard);
+            self.wait_durable(rv_of(&old))?;
             return Ok(old);
         }
         let terminating = !new["metadata"]["deletionTimestamp"].is_null();
@@ -612,7 +663,7 @@ impl Store {
                 old: Some(old),
             });
         }
-        let mut done = self.commit(changes)?;
+        let mut done = self.commit(guard, changes)?;
         Ok(done.swap_remove(0))
     }
 
@@ -627,7 +678,7 @@ impl Store {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Deleted, ApiError> {
-        let _guard = lock(&self.inner.write_lock);
+        let guard = lock(&self.inner.write_lock);
         let ns = if res.namespaced { ns } else { "" };
         let Some(old) = self.get(res, ns, name) else {
             return Err(ApiError::not_found(res, name));
@@ -660,7 +711,7 @@ impl Store {
         let propagation = opts.propagation.unwrap_or_default();
         self.plan_delete(res, old, propagation, &mut changes, 0);
         let removed = matches!(changes.first(), Some(Change::Remove { .. }));
-        let mut done = self.commit(changes)?;
+        let mut done = self.commit(guard, changes)?;
         Ok(Deleted {
             object: done.swap_remove(0),
             removed,
@@ -817,82 +868,149 @@ impl Store {
         }
     }
 
-    /// Commits changes in one durable transaction, then publishes them.
-    /// Returns the stored objects, in order. Must be called with the write lock held.
-    fn commit(&self, changes: Vec<Change>) -> Result<Vec<Arc<Value>>, ApiError> {
-        let mut rv = self.read().rv;
-        let mut staged: Vec<Staged> = Vec::with_capacity(changes.len());
-        for change in changes {
-            rv += 1;
-            match change {
-                Change::Put { res, mut obj, old } => {
-                    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-                    let kind = if old.is_some() {
-                        EventType::Modified
+    /// Makes changes visible at once (so later writers see them), then
+    /// waits until they are durable before returning: one writer at a time
+    /// leads a redb transaction that carries every change staged so far
+    /// (group commit), commits it with immediate durability and publishes
+    /// the events. Nothing is acknowledged, and no watcher or controller
+    /// hears of a change, before it is on disk. Takes the write lock's guard
+    /// and releases it before waiting, so others can stage meanwhile.
+    fn commit(
+        &self,
+        guard: std::sync::MutexGuard<'_, ()>,
+        changes: Vec<Change>,
+    ) -> Result<Vec<Arc<Value>>, ApiError> {
+        let (out, last_rv) = {
+            let mut st = self.write_state();
+            let mut rv = st.rv;
+            let mut events = Vec::with_capacity(changes.len());
+            let mut out = Vec::with_capacity(changes.len());
+            for change in changes {
+                rv += 1;
+                let (kind, res, obj, old) = match change {
+                    Change::Put { res, mut obj, old } => {
+                        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+                        let kind = if old.is_some() {
+                            EventType::Modified
+                        } else {
+                            EventType::Added
+                        };
+                        (kind, res, Arc::new(obj), old)
+                    }
+                    Change::Remove { res, old } => {
+                        let mut obj = (*old).clone();
+                        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+                        (EventType::Deleted, res, Arc::new(obj), Some(old))
+                    }
+                };
+                let key = (namespace_of(&obj).to_string(), name_of(&obj).to_string());
+                if let Some(map) = res_index(res).and_then(|i| st.objects.get_mut(i)) {
+                    if kind == EventType::Deleted {
+                        map.remove(&key);
                     } else {
-                        EventType::Added
-                    };
-                    staged.push((kind, res, Arc::new(obj), old, rv));
-                }
-                Change::Remove { res, old } => {
-                    let mut obj = (*old).clone();
-                    obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-                    staged.push((EventType::Deleted, res, Arc::new(obj), Some(old), rv));
-                }
-            }
-        }
-        let write = || -> Result<(), redb::Error> {
-            let tx = self.inner.db.begin_write()?;
-            {
-                let mut table = tx.open_table(OBJECTS)?;
-                for (kind, res, obj, _, _) in &staged {
-                    let key = db_key(res, namespace_of(obj), name_of(obj));
-                    if *kind == EventType::Deleted {
-                        table.remove(key.as_str())?;
-                    } else {
-                        let bytes = serde_json::to_vec(&**obj).unwrap_or_default();
-                        table.insert(key.as_str(), bytes.as_slice())?;
+                        map.insert(key, obj.clone());
                     }
                 }
-                let mut meta = tx.open_table(META)?;
-                meta.insert(RV_KEY, rv)?;
+                out.push(obj.clone());
+                events.push(Arc::new(Event {
+                    kind,
+                    resource: res,
+                    object: obj,
+                    old,
+                    rv,
+                }));
             }
-            tx.commit()?;
-            Ok(())
+            st.rv = rv;
+            let mut q = lock(&self.inner.queue);
+            if let Some(e) = &q.broken {
+                return Err(e.clone());
+            }
+            q.pending.extend(events);
+            (out, rv)
         };
-        write().map_err(|e| {
-            ApiError::internal(format!("the sandbox could not save the change: {e}"))
-        })?;
-        let mut st = self.write_state();
-        let mut out = Vec::with_capacity(staged.len());
-        for (kind, res, obj, old, erv) in staged {
-            let key = (namespace_of(&obj).to_string(), name_of(&obj).to_string());
-            if let Some(map) = res_index(res).and_then(|i| st.objects.get_mut(i)) {
-                if kind == EventType::Deleted {
-                    map.remove(&key);
-                } else {
-                    map.insert(key, obj.clone());
+        drop(guard);
+        self.wait_durable(last_rv)?;
+        Ok(out)
+    }
+
+    /// Waits until everything up to `rv` is durable, leading commits when
+    /// no other writer is.
+    fn wait_durable(&self, rv: u64) -> Result<(), ApiError> {
+        let mut q = lock(&self.inner.queue);
+        loop {
+            if let Some(e) = &q.broken {
+                return Err(e.clone());
+            }
+            if q.durable_rv >= rv {
+                return Ok(());
+            }
+            if q.committing {
+                q = self
+                    .inner
+                    .queue_cv
+                    .wait(q)
+                    .unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            q.committing = true;
+            let batch = std::mem::take(&mut q.pending);
+            drop(q);
+            let result = self.write_batch(&batch);
+            if result.is_ok() {
+                let mut st = self.write_state();
+                for ev in &batch {
+                    if st.ring.len() >= RING_CAPACITY
+                        && let Some(dropped) = st.ring.pop_front()
+                    {
+                        st.ring_start = dropped.rv;
+                    }
+                    st.ring.push_back(ev.clone());
+                    // No receivers is fine.
+                    let _ = self.inner.events.send(ev.clone());
                 }
             }
-            let ev = Arc::new(Event {
-                kind,
-                resource: res,
-                object: obj.clone(),
-                old,
-                rv: erv,
-            });
-            if st.ring.len() >= RING_CAPACITY
-                && let Some(dropped) = st.ring.pop_front()
-            {
-                st.ring_start = dropped.rv;
+            q = lock(&self.inner.queue);
+            q.committing = false;
+            match result {
+                Ok(()) => {
+                    if let Some(last) = batch.last() {
+                        q.durable_rv = q.durable_rv.max(last.rv);
+                    }
+                }
+                Err(e) => {
+                    // Memory is ahead of the disk now: refuse further writes
+                    // rather than acknowledge anything that is not durable.
+                    q.broken = Some(ApiError::internal(format!(
+                        "the sandbox could not save changes to its database ({e}); restart it (kubetutor sandbox) to recover the last saved state"
+                    )));
+                }
             }
-            st.ring.push_back(ev.clone());
-            // No receivers is fine.
-            let _ = self.inner.events.send(ev);
-            out.push(obj);
+            self.inner.queue_cv.notify_all();
         }
-        st.rv = rv;
-        Ok(out)
+    }
+
+    fn write_batch(&self, batch: &[Arc<Event>]) -> Result<(), redb::Error> {
+        let Some(last) = batch.last() else {
+            return Ok(());
+        };
+        let tx = self.inner.db.begin_write()?;
+        {
+            let mut table = tx.open_table(OBJECTS)?;
+            for ev in batch {
+                let obj = &ev.object;
+                let key = db_key(ev.resource, namespace_of(obj), name_of(obj));
+                if ev.kind == EventType::Deleted {
+                    table.remove(key.as_str())?;
+                } else {
+                    let bytes = serde_json::to_vec(&**obj).unwrap_or_default();
+                    table.insert(key.as_str(), bytes.as_slice())?;
+                }
+            }
+            let mut meta = tx.open_table(META)?;
+            meta.insert(RV_KEY, last.rv)?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 }
 

@@ -168,6 +168,7 @@ pub fn serve(store: Store, o: WatchOptions) -> Response<Body> {
         loop {
             tokio::select! {
                 _ = &mut deadline => return,
+                _ = store.closed() => return,
                 _ = tx.closed() => return,
                 _ = bookmarks.tick(), if o.bookmarks => {
                     let obj = json!({"kind": o.res.kind, "apiVersion": o.res.api_version(),
@@ -213,4 +214,69 @@ fn line_value(v: &Value) -> Bytes {
     let mut out = serde_json::to_vec(v).unwrap_or_default();
     out.push(b'\n');
     Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::resources::get;
+
+    fn opts(label: &str) -> WatchOptions {
+        WatchOptions {
+            res: get("pods"),
+            ns: Some("d".into()),
+            label: LabelSelector::parse(label).unwrap(),
+            field: FieldSelector::default(),
+            resource_version: String::new(),
+            timeout: None,
+            bookmarks: false,
+            table: false,
+        }
+    }
+
+    fn pod(app: &str) -> Arc<Value> {
+        Arc::new(json!({"metadata": {"name": "p", "namespace": "d", "labels": {"app": app}}}))
+    }
+
+    fn ev(kind: EventType, old: Option<&str>, new: &str) -> Event {
+        Event {
+            kind,
+            resource: get("pods"),
+            object: pod(new),
+            old: old.map(pod),
+            rv: 5,
+        }
+    }
+
+    #[test]
+    fn objects_moving_in_and_out_of_the_selection() {
+        let o = opts("app=web");
+        assert_eq!(o.view(&ev(EventType::Added, None, "web")), Some("ADDED"));
+        assert_eq!(o.view(&ev(EventType::Added, None, "db")), None);
+        assert_eq!(
+            o.view(&ev(EventType::Modified, Some("web"), "web")),
+            Some("MODIFIED")
+        );
+        assert_eq!(
+            o.view(&ev(EventType::Modified, Some("db"), "web")),
+            Some("ADDED")
+        );
+        assert_eq!(
+            o.view(&ev(EventType::Modified, Some("web"), "db")),
+            Some("DELETED")
+        );
+        assert_eq!(o.view(&ev(EventType::Modified, Some("db"), "db")), None);
+        assert_eq!(
+            o.view(&ev(EventType::Deleted, Some("web"), "web")),
+            Some("DELETED")
+        );
+        let mut other = ev(EventType::Added, None, "web");
+        other.resource = get("configmaps");
+        assert_eq!(o.view(&other), None);
+        assert_eq!(expired(3, 9)["object"]["code"], 410);
+        assert_eq!(
+            expired(3, 9)["object"]["message"],
+            "too old resource version: 3 (9)"
+        );
+    }
 }

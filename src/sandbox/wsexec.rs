@@ -217,6 +217,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(Vec<u8>) -> Output + Send + 'static,
 {
+    let started = tokio::time::Instant::now();
+    announce(&mut ws, request).await?;
     let mut stdin = Vec::new();
     if request.stdin {
         while let Some(message) = ws.next().await {
@@ -239,13 +241,58 @@ where
     let output = tokio::task::spawn_blocking(move || runner(stdin))
         .await
         .map_err(|e| SessionError::Runner(e.to_string()))?;
+    // kubectl before v1.33 reads frames before it has registered its
+    // streams and drops what arrives too early ("Unknown stream id"); a
+    // real container's exec is never this fast, so give it that time.
+    tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
     send_output(&mut ws, request, &output).await?;
-    ws.send(Message::Binary(
-        status_frame(output.exit_code, &request.command).into(),
-    ))
-    .await?;
-    ws.close(Some(normal_close())).await?;
+    finish(ws, output.exit_code, &request.command).await?;
     Ok(output.exit_code)
+}
+
+/// How long after the upgrade the first output may be sent (see above).
+const CLIENT_SETUP_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How long to wait for the client's half of the close handshake.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Sends an empty frame on the lowest channel the client reads, as the
+/// kubelet does, to tell it the stream is up.
+async fn announce<S>(ws: &mut WebSocketStream<S>, request: &ExecRequest) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let channel = if request.stdout || request.tty {
+        STDOUT
+    } else if request.stderr {
+        STDERR
+    } else {
+        STATUS
+    };
+    if channel != STATUS {
+        ws.send(Message::Binary(encode(channel, &[]).into()))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Sends the final status, closes with 1000, and reads until the client
+/// answers the close: dropping the socket with unread client frames would
+/// make the kernel reset the connection, and kubectl could lose the status.
+async fn finish<S>(
+    mut ws: WebSocketStream<S>,
+    exit_code: i32,
+    command: &[String],
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    ws.send(Message::Binary(status_frame(exit_code, command).into()))
+        .await?;
+    ws.close(Some(normal_close())).await?;
+    let drain = async { while let Some(Ok(_)) = ws.next().await {} };
+    let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
+    Ok(())
 }
 
 async fn send_output<S>(
@@ -328,6 +375,9 @@ where
     let mut prompt = prompt;
     let echo = request.tty;
     let send = |data: Vec<u8>| Message::Binary(encode(STDOUT, &data).into());
+    announce(&mut ws, request).await?;
+    // The prompt must not arrive before kubectl has set up its streams.
+    tokio::time::sleep(CLIENT_SETUP_GRACE).await;
     if echo {
         ws.send(send(prompt.as_bytes().to_vec())).await?;
     }
@@ -396,11 +446,7 @@ where
             ws.send(send(echoed)).await?;
         }
     }
-    ws.send(Message::Binary(
-        status_frame(exit_code, &request.command).into(),
-    ))
-    .await?;
-    ws.close(Some(normal_close())).await?;
+    finish(ws, exit_code, &request.command).await?;
     Ok(exit_code)
 }
 
@@ -524,10 +570,12 @@ mod tests {
             .unwrap();
         let frames = drain(&mut client).await;
         assert_eq!(task.await.unwrap(), 2);
-        assert_eq!(frames[0], (STDOUT, b"abc".to_vec()));
-        assert_eq!(frames[1], (STDERR, b"warn\n".to_vec()));
-        let status: Value = serde_json::from_slice(&frames[2].1).unwrap();
-        assert_eq!(frames[2].0, STATUS);
+        // The kubelet-style "stream is up" frame comes first.
+        assert_eq!(frames[0], (STDOUT, Vec::new()));
+        assert_eq!(frames[1], (STDOUT, b"abc".to_vec()));
+        assert_eq!(frames[2], (STDERR, b"warn\n".to_vec()));
+        let status: Value = serde_json::from_slice(&frames[3].1).unwrap();
+        assert_eq!(frames[3].0, STATUS);
         assert_eq!(status["details"]["causes"][0]["message"], "2");
     }
 

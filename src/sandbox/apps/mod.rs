@@ -65,6 +65,12 @@ impl AppContext {
         self.command.iter().chain(&self.args).cloned().collect()
     }
 
+    /// The working directory (the container's `workingDir`, carried by its
+    /// filesystem view; `/` by default).
+    pub fn cwd(&self) -> String {
+        self.fs.working_dir().to_string()
+    }
+
     pub fn log(&self, line: &str) {
         (self.log)(line);
     }
@@ -97,35 +103,64 @@ pub trait EmulatedApp: Send {
     fn run(self: Box<Self>, ctx: AppContext, stop: Stop) -> BoxFuture<'static, i32>;
 }
 
-/// A started app.
+/// A started app. Dropping the handle stops it, as killing its process would.
 pub struct AppHandle {
     stop: watch::Sender<bool>,
-    task: JoinHandle<i32>,
+    exit: watch::Receiver<Option<i32>>,
+    _task: JoinHandle<()>,
 }
 
 impl AppHandle {
-    /// Stops the app and waits for its exit code.
-    pub async fn stop(self) -> i32 {
+    /// Asks the app to stop (SIGTERM) without waiting.
+    pub fn request_stop(&self) {
         let _ = self.stop.send(true);
-        self.wait().await
     }
 
-    /// Waits for the app to exit by itself.
-    pub async fn wait(self) -> i32 {
-        // A panicking app is reported like a crashed process.
-        self.task.await.unwrap_or(EXIT_TERMINATED)
+    /// Stops the app and waits for its exit code.
+    pub async fn stop(mut self) -> i32 {
+        self.request_stop();
+        self.exited().await
+    }
+
+    /// Waits for the app to exit by itself and returns its exit code.
+    pub async fn wait(mut self) -> i32 {
+        self.exited().await
+    }
+
+    /// Like [`AppHandle::wait`] but without consuming the handle: cancel-safe
+    /// and repeatable, so a kubelet loop can `select!` on it.
+    pub async fn exited(&mut self) -> i32 {
+        match self.exit.wait_for(Option::is_some).await {
+            Ok(code) => code.unwrap_or(EXIT_TERMINATED),
+            // The task died without reporting (it panicked): a crashed process.
+            Err(_) => EXIT_TERMINATED,
+        }
+    }
+
+    /// The exit code, once the app has exited.
+    pub fn exit_code(&self) -> Option<i32> {
+        *self.exit.borrow()
     }
 
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.exit_code().is_some() || self.exit.has_changed().is_err()
     }
 }
 
 /// Spawns `app` on the tokio runtime.
 pub fn start(app: Box<dyn EmulatedApp>, ctx: AppContext) -> AppHandle {
-    let (tx, rx) = watch::channel(false);
-    let task = tokio::spawn(app.run(ctx, Stop(rx)));
-    AppHandle { stop: tx, task }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (exit_tx, exit_rx) = watch::channel(None);
+    let run = app.run(ctx, Stop(stop_rx));
+    let task = tokio::spawn(async move {
+        let code = run.await;
+        let _ = exit_tx.send(Some(code));
+    });
+    AppHandle {
+        stop: stop_tx,
+        exit: exit_rx,
+        _task: task,
+    }
 }
 
 /// `docker.io/library/python:3.12-alpine@sha256:..` → `python`.
@@ -147,7 +182,8 @@ pub fn image_repository(image: &str) -> &str {
 
 /// The shells and commands [`ShellApp`] can run as a container's process.
 const SHELL_PROGRAMS: &[&str] = &[
-    "sh", "ash", "bash", "echo", "cat", "sleep", "ls", "touch", "mkdir", "true", "false",
+    "sh", "ash", "bash", "echo", "cat", "sleep", "ls", "touch", "mkdir", "true", "false", "tail",
+    "date",
 ];
 
 /// Picks the emulation for a container.
@@ -203,7 +239,7 @@ impl EmulatedApp for ShellApp {
     fn run(self: Box<Self>, ctx: AppContext, mut stop: Stop) -> BoxFuture<'static, i32> {
         Box::pin(async move {
             // `sleep` in the script waits in slices so a stop ends it quickly;
-            // once stopped, remaining sleeps return at once.
+            // the shell checks the same flag before each command.
             let stopped = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&stopped);
             let stop_seen = stop.clone();
@@ -226,8 +262,10 @@ impl EmulatedApp for ShellApp {
                 }
             };
             let mut shell = Shell::new(ctx.fs.clone(), ctx.env.clone(), ctx.pod_name.clone())
+                .with_cwd(&ctx.cwd())
                 .with_sleeper(sleeper)
-                .with_output_sink(sink);
+                .with_output_sink(sink)
+                .with_stop_flag(Arc::clone(&stopped));
             let log = Arc::clone(&ctx.log);
             let mut job = tokio::task::spawn_blocking(move || shell.exec(&argv, b""));
             let output = tokio::select! {
@@ -344,6 +382,30 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
+    async fn handle_wait_is_repeatable_and_drop_stops() {
+        let h = Harness::new();
+        let ctx = h.ctx("p", "w", "busybox", &["sh", "-c", "exit 7"]);
+        let mut handle = start(Box::new(ShellApp), ctx);
+        assert_eq!(handle.exited().await, 7);
+        assert_eq!(handle.exited().await, 7);
+        assert_eq!(handle.exit_code(), Some(7));
+        assert!(handle.is_finished());
+
+        let ctx = h.ctx("p", "idle", "postgres", &[]);
+        let handle = start(Box::new(IdleApp), ctx);
+        let exit = handle.exit.clone();
+        drop(handle);
+        let mut exit = exit;
+        let code = exit
+            .wait_for(Option::is_some)
+            .await
+            .map(|c| *c)
+            .ok()
+            .flatten();
+        assert_eq!(code, Some(EXIT_TERMINATED));
+    }
+
+    #[tokio::test]
     async fn idle_app_logs_and_waits_for_stop() {
         let h = Harness::new();
         let handle = start(Box::new(IdleApp), h.ctx("p", "db", "postgres:16", &[]));
@@ -383,7 +445,7 @@ pub(crate) mod tests {
             "p",
             "w",
             "busybox",
-            &["sh", "-c", "echo started; sleep 3600"],
+            &["sh", "-c", "echo started; while true; do sleep 3600; done"],
         );
         let handle = start(Box::new(ShellApp), ctx);
         // The line is in the log while the script sleeps.

@@ -71,7 +71,10 @@ impl EmulatedApp for MsgApi {
 async fn run(flavour: Flavour, ctx: AppContext, mut stop: Stop) -> i32 {
     if let Flavour::Python { script } = &flavour {
         // python3 fails like this when the ConfigMap with the code is not mounted.
-        let exists = ctx.fs.resolve("/", script).is_ok_and(|r| r.host.is_file());
+        let exists = ctx
+            .fs
+            .resolve(&ctx.cwd(), script)
+            .is_ok_and(|r| r.host.is_file());
         if !exists {
             ctx.log(&format!(
                 "python3: can't open file '{script}': [Errno 2] No such file or directory"
@@ -97,6 +100,7 @@ async fn run(flavour: Flavour, ctx: AppContext, mut stop: Stop) -> i32 {
 
     let store = Store::open(
         ctx.fs.clone(),
+        ctx.cwd(),
         ctx.env_var("API_DB_FILEPATH").filter(|p| !p.is_empty()),
         &ctx.log,
     );
@@ -272,10 +276,8 @@ impl Api {
                     ),
                 }
             }
-            _ => (
-                StatusCode::NOT_IMPLEMENTED,
-                json!({"error": format!("Unsupported method ('{method}')")}),
-            ),
+            // `handle` answers other methods before routing.
+            _ => (StatusCode::NOT_IMPLEMENTED, Value::Null),
         }
     }
 }
@@ -299,14 +301,17 @@ fn python_str_or(value: Option<&Value>, default: &str) -> String {
 /// The messages, and the file they are saved to.
 struct Store {
     fs: ContainerFs,
+    /// The process's working directory (relative paths start there).
+    cwd: String,
     path: Option<String>,
     messages: Vec<Value>,
 }
 
 impl Store {
-    fn open(fs: ContainerFs, path: Option<&str>, log: &super::LogSink) -> Store {
+    fn open(fs: ContainerFs, cwd: String, path: Option<&str>, log: &super::LogSink) -> Store {
         let mut store = Store {
             fs,
+            cwd,
             path: path.map(str::to_string),
             messages: Vec::new(),
         };
@@ -323,7 +328,7 @@ impl Store {
     }
 
     fn load(&self, path: &str, log: &super::LogSink) -> Vec<Value> {
-        let bytes = match self.fs.resolve("/", path) {
+        let bytes = match self.fs.resolve(&self.cwd, path) {
             Ok(r) => std::fs::read(&r.host),
             Err(_) => Err(io::Error::from(io::ErrorKind::PermissionDenied)),
         };
@@ -371,7 +376,10 @@ impl Store {
             None => None,
         };
         if let Some(dir) = dir {
-            let r = self.fs.resolve("/", dir).map_err(|_| os_denied(dir))?;
+            let r = self
+                .fs
+                .resolve(&self.cwd, dir)
+                .map_err(|_| os_denied(dir))?;
             if !r.host.is_dir() {
                 if r.read_only {
                     return Err(format!("[Errno 30] Read-only file system: '{dir}'"));
@@ -382,12 +390,15 @@ impl Store {
         let tmp_path = format!("{path}.tmp");
         let tmp = self
             .fs
-            .resolve("/", &tmp_path)
+            .resolve(&self.cwd, &tmp_path)
             .map_err(|_| os_denied(&tmp_path))?;
         if tmp.read_only {
             return Err(format!("[Errno 30] Read-only file system: '{tmp_path}'"));
         }
-        let target = self.fs.resolve("/", path).map_err(|_| os_denied(path))?;
+        let target = self
+            .fs
+            .resolve(&self.cwd, path)
+            .map_err(|_| os_denied(path))?;
         let content = python_json(&json!({"messages": self.messages}));
         std::fs::write(&tmp.host, content).map_err(|e| os_error(&e, &tmp_path))?;
         std::fs::rename(&tmp.host, &target.host).map_err(|e| {
@@ -624,7 +635,8 @@ mod tests {
             std::fs::read_to_string(&file).unwrap(),
             r#"{"messages": [{"author": "a", "text": "t"}]}"#
         );
-        // Same container restarted (same layer): the messages come back.
+        // The file is read back at start-up (same layer: a process restart
+        // inside the container, which the script supports).
         let handle = start_ctx(python_ctx(&h, "p1", &env));
         let addr = wait_listening(&h, "p1", 8080).await;
         assert!(
@@ -638,7 +650,10 @@ mod tests {
             h.log()[0],
             "API_DB_FILEPATH is set: messages are saved to /var/lib/synergychat/api/db.json"
         );
-        // A new pod has a new layer: the messages are gone.
+        // A container restart gets a fresh writable layer, as in Kubernetes.
+        h.root.reset_container_rootfs("p1", "api").unwrap();
+        assert!(!file.exists());
+        // A new pod has a new layer too.
         h.root.remove_pod("p1").unwrap();
         assert!(!file.exists());
     }
@@ -666,6 +681,25 @@ mod tests {
                 .join("db.json")
                 .is_file()
         );
+
+        // A relative path starts in the container's workingDir.
+        let mut ctx = python_ctx(&h, "p4", &[("API_DB_FILEPATH", "db/messages.json")]);
+        ctx.fs.set_working_dir("/data");
+        let handle = start_ctx(ctx);
+        let addr = wait_listening(&h, "p4", 8080).await;
+        assert_eq!(
+            request(addr, "POST", "/messages", r#"{"text":"x"}"#)
+                .await
+                .0,
+            201
+        );
+        handle.stop().await;
+        let file = h
+            .root
+            .empty_dir("p4", "data")
+            .unwrap()
+            .join("db/messages.json");
+        assert!(file.is_file());
 
         let handle = start_ctx(python_ctx(
             &h,

@@ -1,6 +1,6 @@
-//! Applies the patches real kubectl (v1.32) sent for `label`, `annotate`,
-//! `set env`, `rollout restart` and a re-`apply`, captured against a stub
-//! server holding the fixture's `original` Deployment.
+//! Applies the patches real kubectl (v1.32; v1.34.5 sends the same) sent
+//! for `label`, `annotate`, `set env`, `rollout restart` and a re-`apply`,
+//! captured against a stub server holding the fixture's `original` Deployment.
 
 use kubetutor::sandbox::patch::{json_merge, strategic_merge};
 use serde_json::{Value, json};

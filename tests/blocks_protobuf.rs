@@ -1,5 +1,6 @@
 //! Decodes bodies captured from real `kubectl create ...` requests (kubectl
-//! v1.32 against a capture server): the exact bytes the sandbox receives.
+//! v1.32 against a capture server; v1.34.5 sends byte-identical bodies):
+//! the exact bytes the sandbox receives.
 
 use kubetutor::sandbox::protobuf::decode;
 use serde_json::{Value, json};

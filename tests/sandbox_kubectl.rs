@@ -1,0 +1,636 @@
+//! A real kubectl against the embedded sandbox, asserting on what it prints.
+//!
+//! kubectl is `$KUBETUTOR_KUBECTL`, else `.tools/kubectl` (see
+//! scripts/get-kubectl.sh), else `kubectl` on PATH. Without one the tests
+//! fail in CI (`CI` set) and are skipped with a notice elsewhere.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::Command;
+
+fn find_kubectl() -> Option<PathBuf> {
+    if let Ok(k) = std::env::var("KUBETUTOR_KUBECTL") {
+        return Some(PathBuf::from(k));
+    }
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/kubectl");
+    if tools.exists() {
+        return Some(tools);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+fn kubectl_or_skip() -> Option<PathBuf> {
+    match find_kubectl() {
+        Some(k) => Some(k),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("kubectl is required in CI: run scripts/get-kubectl.sh or set KUBETUTOR_KUBECTL")
+        }
+        None => {
+            eprintln!(
+                "notice: no kubectl found (set KUBETUTOR_KUBECTL); skipping the kubectl tests"
+            );
+            None
+        }
+    }
+}
+
+struct Env {
+    kubectl: PathBuf,
+    sandbox: Option<Sandbox>,
+    dir: tempfile::TempDir,
+}
+
+struct Out {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Env {
+    async fn start() -> Option<Env> {
+        let kubectl = kubectl_or_skip()?;
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::start(SandboxConfig::new(dir.path().join("data")))
+            .await
+            .unwrap();
+        Some(Env {
+            kubectl,
+            sandbox: Some(sandbox),
+            dir,
+        })
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let sb = self.sandbox.as_ref().unwrap();
+        let mut c = Command::new(&self.kubectl);
+        c.arg("--kubeconfig")
+            .arg(sb.kubeconfig_path())
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .kill_on_drop(true);
+        c
+    }
+
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Out {
+        let mut c = self.command(args);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).await.unwrap();
+        }
+        drop(input);
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("kubectl took more than a minute")
+            .unwrap();
+        Out {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs kubectl and expects success.
+    async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin).await;
+        assert!(
+            out.ok,
+            "kubectl {args:?} failed:\n{}\n{}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    async fn stop(mut self) {
+        if let Some(sb) = self.sandbox.take() {
+            sb.shutdown().await;
+        }
+    }
+}
+
+/// The words of a table's header line.
+fn header(table: &str) -> Vec<String> {
+    let first = table.lines().next().unwrap_or("");
+    // Column names contain single spaces; columns are separated by two or more.
+    first
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The cells of the row whose first cell is `name`.
+fn row(table: &str, name: &str) -> Vec<String> {
+    table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no row {name} in:\n{table}"))
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+const APP: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  containers:
+  - name: nginx
+    image: nginx:1.27
+    ports: [{containerPort: 80}]
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes:
+  - name: data
+    persistentVolumeClaim: {claimName: data}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: data
+  labels: {app: web}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: pv-manual
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce, ReadOnlyMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: manual
+  hostPath: {path: /tmp/pv-manual}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: kubetutor/msg-api}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  labels: {app: web}
+spec:
+  selector: {app: api}
+  ports: [{port: 80, targetPort: 8080}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_apply_get_describe_delete() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+
+    let out = env.ok(&["create", "-f", "-"], Some(APP)).await;
+    assert!(out.contains("pod/web created"), "{out}");
+    assert!(out.contains("deployment.apps/api created"), "{out}");
+
+    // Re-apply after create: unchanged, then a change is "configured".
+    let out = env.ok(&["apply", "-f", "-"], Some(APP)).await;
+    assert!(
+        out.contains("pod/web configured") || out.contains("pod/web unchanged"),
+        "{out}"
+    );
+    let out = env.ok(&["apply", "-f", "-"], Some(APP)).await;
+    assert!(out.contains("service/api unchanged"), "{out}");
+    let changed = APP.replace("replicas: 2", "replicas: 3");
+    let out = env.ok(&["apply", "-f", "-"], Some(&changed)).await;
+    assert!(out.contains("deployment.apps/api configured"), "{out}");
+
+    let pods = env.ok(&["get", "pods"], None).await;
+    assert_eq!(
+        header(&pods),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    // The kubelet may already have started it.
+    let web = row(&pods, "web");
+    let web: Vec<&str> = web.iter().map(String::as_str).collect();
+    assert!(
+        matches!(
+            web[..3],
+            ["web", "0/1", "Pending" | "ContainerCreating"] | ["web", "1/1", "Running"]
+        ),
+        "{pods}"
+    );
+
+    let wide = env.ok(&["get", "pods", "-o", "wide"], None).await;
+    assert_eq!(
+        header(&wide),
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED NODE",
+            "READINESS GATES"
+        ]
+    );
+
+    let pv = env.ok(&["get", "pv"], None).await;
+    assert_eq!(
+        header(&pv),
+        [
+            "NAME",
+            "CAPACITY",
+            "ACCESS MODES",
+            "RECLAIM POLICY",
+            "STATUS",
+            "CLAIM",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "REASON",
+            "AGE"
+        ]
+    );
+    assert_eq!(row(&pv, "pv-manual")[1..4], ["2Gi", "RWO,ROX", "Retain"]);
+
+    let pvc = env.ok(&["get", "pvc"], None).await;
+    assert_eq!(
+        header(&pvc),
+        [
+            "NAME",
+            "STATUS",
+            "VOLUME",
+            "CAPACITY",
+            "ACCESS MODES",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "AGE"
+        ]
+    );
+    // Pod web is its first consumer: it may already be provisioned.
+    let data = row(&pvc, "data");
+    assert!(
+        data[..3] == ["data", "Pending", "standard"]
+            || (data[1] == "Bound" && data[2].starts_with("pvc-")),
+        "{pvc}"
+    );
+
+    let sc = env.ok(&["get", "storageclass"], None).await;
+    assert!(sc.contains("standard (default)"), "{sc}");
+
+    let deploy = env.ok(&["get", "deploy", "-o", "wide"], None).await;
+    assert_eq!(
+        header(&deploy),
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert!(row(&deploy, "api")[1].ends_with("/3"), "{deploy}");
+
+    let svc = env.ok(&["get", "svc", "api"], None).await;
+    assert_eq!(
+        header(&svc),
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ]
+    );
+    assert_eq!(row(&svc, "api")[4], "80/TCP");
+
+    let labels = env.ok(&["get", "pods", "--show-labels"], None).await;
+    assert!(labels.contains("app=web"), "{labels}");
+
+    let yaml = env.ok(&["get", "pod", "web", "-o", "yaml"], None).await;
+    for want in [
+        "imagePullPolicy: IfNotPresent",
+        "protocol: TCP",
+        "restartPolicy: Always",
+        "uid: ",
+        "resourceVersion: ",
+    ] {
+        assert!(yaml.contains(want), "no {want} in:\n{yaml}");
+    }
+
+    let describe = env.ok(&["describe", "pod", "web"], None).await;
+    assert!(
+        describe
+            .lines()
+            .any(|l| l.trim_start().starts_with("Port:") && l.ends_with(" 80/TCP")),
+        "{describe}"
+    );
+    assert!(describe.contains("ClaimName:   data"), "{describe}");
+
+    let all = env.ok(&["get", "all"], None).await;
+    assert!(
+        all.contains("pod/web")
+            && all.contains("service/api")
+            && all.contains("deployment.apps/api"),
+        "{all}"
+    );
+
+    // Errors worded as upstream's.
+    let missing = env.run(&["get", "pod", "nope"], None).await;
+    assert!(!missing.ok);
+    assert!(
+        missing.stderr.contains(r#"pods "nope" not found"#),
+        "{}",
+        missing.stderr
+    );
+    let strict = env
+        .run(
+            &["create", "-f", "-"],
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nspec: {foo: 1}\n"),
+        )
+        .await;
+    assert!(!strict.ok);
+    assert!(
+        strict
+            .stderr
+            .contains(r#"strict decoding error: unknown field "spec""#),
+        "{}",
+        strict.stderr
+    );
+
+    // Label, scale, multi-kind delete by label.
+    env.ok(&["label", "pod", "web", "tier=front"], None).await;
+    env.ok(&["scale", "deploy", "api", "--replicas=1"], None)
+        .await;
+    // The pod goes first: while it uses claim "data", pvc-protection
+    // keeps the claim (and `kubectl delete` waiting), as upstream.
+    let out = env.ok(&["delete", "pod", "web"], None).await;
+    assert!(out.contains(r#"pod "web" deleted"#), "{out}");
+    let out = env
+        .ok(&["delete", "deploy,svc,pvc", "-l", "app=web"], None)
+        .await;
+    assert!(out.contains(r#"deployment.apps "api" deleted"#), "{out}");
+    assert!(out.contains(r#"service "api" deleted"#), "{out}");
+    let none = env.run(&["get", "pods"], None).await;
+    assert!(
+        none.stderr
+            .contains("No resources found in kubetutor namespace."),
+        "{}",
+        none.stderr
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_prints_new_rows() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    env.ok(
+        &["create", "configmap", "--dry-run=client", "-o", "yaml", "x"],
+        None,
+    )
+    .await;
+    let mut watch = env.command(&["get", "pods", "-w"]);
+    watch.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = watch.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Give the watch a moment to start, then create a pod.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: w1}\nspec: {containers: [{name: c, image: busybox}]}\n";
+    env.ok(&["create", "-f", "-"], Some(pod)).await;
+    let mut seen = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push(line.clone());
+            if line.starts_with("w1 ") && line.contains("1/1") && line.contains("Running") {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(found, "the watch did not print the pod running: {seen:?}");
+    assert_eq!(
+        header(&seen[0]),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    child.kill().await.unwrap();
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_creates_and_patches() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // kubectl sends these as application/vnd.kubernetes.protobuf.
+    env.ok(
+        &["create", "secret", "generic", "s1", "--from-literal=a=b"],
+        None,
+    )
+    .await;
+    env.ok(&["create", "configmap", "c1", "--from-literal=x=1"], None)
+        .await;
+    env.ok(&["create", "namespace", "other"], None).await;
+    env.ok(
+        &[
+            "create",
+            "deployment",
+            "d1",
+            "--image=nginx",
+            "--replicas=2",
+        ],
+        None,
+    )
+    .await;
+    let secrets = env.ok(&["get", "secret", "s1"], None).await;
+    assert_eq!(header(&secrets), ["NAME", "TYPE", "DATA", "AGE"]);
+    assert_eq!(row(&secrets, "s1")[1..3], ["Opaque", "1"]);
+    let cms = env.ok(&["get", "configmap", "c1"], None).await;
+    assert_eq!(row(&cms, "c1")[1], "1");
+    assert!(
+        env.ok(&["get", "ns", "other"], None)
+            .await
+            .contains("Active")
+    );
+    let d = env
+        .ok(
+            &[
+                "get",
+                "deploy",
+                "d1",
+                "-o",
+                "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(d, "2 nginx");
+
+    // Strategic merge patches: re-apply with a changed image, set env, JSON patch.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: busybox:1.36}\n  - {name: b, image: nginx:1.27}\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    let out = env
+        .ok(
+            &["apply", "-f", "-"],
+            Some(&pod.replace("nginx:1.27", "nginx:1.28")),
+        )
+        .await;
+    assert!(out.contains("pod/p configured"), "{out}");
+    let images = env
+        .ok(
+            &[
+                "get",
+                "pod",
+                "p",
+                "-o",
+                "jsonpath={.spec.containers[*].image}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(images, "busybox:1.36 nginx:1.28");
+    env.ok(&["set", "env", "deploy/d1", "FOO=bar"], None).await;
+    let envs = env
+        .ok(
+            &[
+                "get",
+                "deploy",
+                "d1",
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].env[0].value}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(envs, "bar");
+    env.ok(
+        &[
+            "patch",
+            "deploy",
+            "d1",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/replicas","value":4}]"#,
+        ],
+        None,
+    )
+    .await;
+    let deploy = env.ok(&["get", "deploy", "d1"], None).await;
+    // READY counts the pods the kubelet has started so far.
+    assert!(row(&deploy, "d1")[1].ends_with("/4"), "{deploy}");
+    env.stop().await;
+}
+
+/// Waits until `kubectl get pod NAME` shows it Running.
+async fn wait_running(env: &Env, name: &str) {
+    for _ in 0..200 {
+        let out = env
+            .run(
+                &["get", "pod", name, "-o", "jsonpath={.status.phase}"],
+                None,
+            )
+            .await;
+        if out.stdout == "Running" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("pod {name} never became Running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_writes_to_the_container_layer_which_dies_with_the_pod() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: box}\nspec: {containers: [{name: c, image: busybox}]}\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    wait_running(&env, "box").await;
+    let out = env
+        .ok(
+            &[
+                "exec",
+                "box",
+                "--",
+                "sh",
+                "-c",
+                "echo hello > /tmp/note; cat /tmp/note",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(out, "hello\n");
+    let fail = env.run(&["exec", "box", "--", "cat", "/nope"], None).await;
+    assert!(!fail.ok);
+    assert!(
+        fail.stderr
+            .contains("cat: can't open '/nope': No such file or directory"),
+        "{}",
+        fail.stderr
+    );
+    assert!(
+        fail.stderr.contains("command terminated with exit code 1"),
+        "{}",
+        fail.stderr
+    );
+    let piped = env
+        .ok(
+            &[
+                "exec",
+                "-i",
+                "box",
+                "--",
+                "sh",
+                "-c",
+                "cat > /tmp/in; cat /tmp/in",
+            ],
+            Some("from stdin\n"),
+        )
+        .await;
+    assert_eq!(piped, "from stdin\n");
+
+    // The writable layer goes with the pod: a new pod starts empty.
+    env.ok(&["delete", "pod", "box"], None).await;
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    wait_running(&env, "box").await;
+    let gone = env
+        .run(&["exec", "box", "--", "cat", "/tmp/note"], None)
+        .await;
+    assert!(!gone.ok);
+    assert!(
+        gone.stderr.contains("No such file or directory"),
+        "{}",
+        gone.stderr
+    );
+    env.stop().await;
+}
