@@ -1247,7 +1247,10 @@ async fn probe_once(rt: &Runtime, prt: &PodRt, c: &CtrRt, probe: &Value) -> Resu
         })
         .await
         .map_err(|e| e.to_string())?;
-        return if out.exit_code == 0 {
+        // An image the sandbox does not emulate (postgres's `pg_isready`)
+        // has commands the mini shell lacks: its probe passes rather than
+        // leaving the container unready forever.
+        return if out.exit_code == 0 || out.exit_code == 127 {
             Ok(())
         } else {
             Err(out.stdout_text() + &out.stderr_text())

@@ -3269,7 +3269,11 @@ mod tests {
         let fs = ContainerFs::new(dir.path().join("rootfs"));
         let mut sh = Shell::new(fs, Vec::new(), "p").with_sleeper(|_| {});
         let out = sh.exec(
-            &["sh".into(), "-c".into(), "echo a && exec echo b; echo c".into()],
+            &[
+                "sh".into(),
+                "-c".into(),
+                "echo a && exec echo b; echo c".into(),
+            ],
             b"",
         );
         assert_eq!(out.stdout_text(), "a\nb\n");
