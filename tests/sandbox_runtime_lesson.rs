@@ -229,3 +229,23 @@ async fn message_api_lesson_flow() {
     }
     env.sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_sandbox_runs_its_pods_again() {
+    let Some(env) = start().await else { return };
+    env.k(&["apply", "-f", &assets()]).await;
+    env.k(&["rollout", "status", "deployment/msg-api", "--timeout=60s"])
+        .await;
+    let pod = env.k(&["get", "pods", "-o", "name"]).await;
+    let env = env.restart().await;
+    // Same pod object, its container started again by the new kubelet.
+    let out = env
+        .k_until(&["get", "pods"], |o| o.contains("1/1     Running"))
+        .await;
+    assert!(out.contains(pod.trim().trim_start_matches("pod/")), "{out}");
+    let logs = env
+        .k_until(&["logs", pod.trim()], |o| o.contains("listening on :8080"))
+        .await;
+    assert!(logs.contains("API_DB_FILEPATH not set"), "{logs}");
+    env.sandbox.shutdown().await;
+}

@@ -23,19 +23,23 @@ pub async fn start() -> Option<Env> {
     let kubectl = support::require_tool("kubectl", Some("KUBETUTOR_KUBECTL"))?;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    let mut cfg = SandboxConfig::new(dir.join("data"));
-    cfg.runtime = RuntimeConfig {
-        backoff_base: Duration::from_millis(200),
-        backoff_max: Duration::from_secs(1),
-        ..RuntimeConfig::default()
-    };
-    let sandbox = Sandbox::start(cfg).await.unwrap();
+    let sandbox = open(&dir).await;
     Some(Env {
         _tmp: tmp,
         dir,
         kubectl,
         sandbox,
     })
+}
+
+async fn open(dir: &std::path::Path) -> Sandbox {
+    let mut cfg = SandboxConfig::new(dir.join("data"));
+    cfg.runtime = RuntimeConfig {
+        backoff_base: Duration::from_millis(200),
+        backoff_max: Duration::from_secs(1),
+        ..RuntimeConfig::default()
+    };
+    Sandbox::start(cfg).await.unwrap()
 }
 
 fn seq() -> u64 {
@@ -45,6 +49,24 @@ fn seq() -> u64 {
 }
 
 impl Env {
+    /// Stops the sandbox and starts it again on the same data directory.
+    pub async fn restart(self) -> Env {
+        let Env {
+            _tmp,
+            dir,
+            kubectl,
+            sandbox,
+        } = self;
+        sandbox.shutdown().await;
+        let sandbox = open(&dir).await;
+        Env {
+            _tmp,
+            dir,
+            kubectl,
+            sandbox,
+        }
+    }
+
     pub async fn kubectl(&self, args: &[&str]) -> (i32, String, String) {
         let run = tokio::process::Command::new(&self.kubectl)
             .arg("--kubeconfig")
