@@ -441,8 +441,15 @@ async fn service_proxy(
             format!("no endpoints available for service \"{name}\""),
         )
     };
-    let pods = selected_pods(rt, &svc);
-    let pod = pods.iter().find(|p| pod_ready(p)).ok_or_else(unavailable)?;
+    // One ready endpoint at random per request, as the API server picks.
+    let ready: Vec<Arc<Value>> = selected_pods(rt, &svc)
+        .into_iter()
+        .filter(|p| pod_ready(p))
+        .collect();
+    if ready.is_empty() {
+        return Err(unavailable());
+    }
+    let pod = &ready[rand::random_range(0..ready.len())];
     let port = target_port(&sp, pod).ok_or_else(unavailable)?;
     let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
     let addr = rt.netns.lookup(uid, port).ok_or_else(unavailable)?;
