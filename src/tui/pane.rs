@@ -299,10 +299,11 @@ pub fn live_lines(
     if focused {
         match &lineage {
             Some(l) => {
-                let lin = lineage_lines(l, &theme, s.pane_lineage, s.pane_layer);
-                // Keep the lineage whole at the bottom: tables give way.
-                let keep = budget.saturating_sub(lin.len().min(budget));
-                lines.truncate(keep.max(1).min(lines.len()));
+                let lin = lineage_lines(l, &theme, s.pane_lineage, s.pane_layer, width);
+                // Tables and lineage share the pane: the tables keep at
+                // least half of it, the lineage is cut at the bottom.
+                let keep = budget.saturating_sub(lin.len()).max(budget / 2);
+                lines.truncate(keep.min(lines.len()));
                 lines.extend(lin);
             }
             None if model.pod_total > 0 => {
@@ -350,19 +351,38 @@ pub fn lineage_lines(
     theme: &Theme,
     title: &str,
     layer: &str,
+    width: usize,
 ) -> Vec<Line<'static>> {
+    // Each link wraps under itself, past its indent.
+    let push = |out: &mut Vec<Line<'static>>, indent: usize, body: Vec<Span<'static>>| {
+        let wrapped = super::markdown::wrap(&body, width.saturating_sub(indent).max(8));
+        for (k, mut spans) in wrapped.into_iter().enumerate() {
+            let pad = if k == 0 {
+                indent.saturating_sub(2)
+            } else {
+                indent
+            };
+            let mut v = vec![Span::raw(" ".repeat(pad))];
+            if k == 0 && indent >= 2 {
+                v.push(Span::styled("→ ", theme.dim()));
+            }
+            v.append(&mut spans);
+            out.push(Line::from(v));
+        }
+    };
     let mut title = fill(title, &[&l.pod]);
     if let Some(n) = &l.node {
         title.push_str(&format!(" @ {n}"));
     }
     let mut out = vec![Line::styled(title, theme.strong())];
     for c in &l.containers {
-        let mut first = vec![
-            Span::styled(format!(" {} ", c.name), theme.strong()),
-            Span::styled(format!("{layer} → "), theme.dim()),
-        ];
+        out.push(Line::from(vec![
+            Span::raw(" "),
+            Span::styled(c.name.clone(), theme.strong()),
+        ]));
+        let mut first = vec![Span::styled(format!("{layer}: "), theme.dim())];
         first.extend(link_spans(&c.layer, theme));
-        out.push(Line::from(first));
+        push(&mut out, 5, first);
         for m in &c.mounts {
             let ro = if m.read_only { " (ro)" } else { "" };
             out.push(Line::from(vec![
@@ -370,9 +390,7 @@ pub fn lineage_lines(
                 Span::styled(format!("{}{ro}", m.mount_path), theme.strong()),
             ]));
             for link in &m.chain {
-                let mut v = vec![Span::styled("     → ", theme.dim())];
-                v.extend(link_spans(link, theme));
-                out.push(Line::from(v));
+                push(&mut out, 7, link_spans(link, theme));
             }
         }
     }

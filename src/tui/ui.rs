@@ -70,7 +70,7 @@ fn panes(main: Rect, focus: Pane) -> (Option<Rect>, Option<Rect>, Option<Rect>) 
     if main.height >= 16 && main.width >= 60 {
         // The focused cluster pane (tables and a lineage) gets more room.
         let (bottom, share) = if focus == Pane::Cluster {
-            (main.height / 2, 35)
+            (main.height * 2 / 3, 35)
         } else {
             ((main.height / 3).clamp(6, 10), 60)
         };
