@@ -570,7 +570,11 @@ impl Env {
 
     fn start_tui(self, lesson: Option<String>, target: &Target) -> Result<ExitCode> {
         self.warn();
-        // Fail before touching the cluster when there is no terminal.
+        // A bad kubeconfig, unknown or remote context is reported first;
+        // then, before touching the cluster, the lack of a terminal.
+        if let Some(opts) = &target.cluster {
+            crate::cluster::connection::resolve(opts)?;
+        }
         if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
             bail!(
                 "the tutorial needs an interactive terminal; run kubetutor directly in a terminal, not through a pipe"
