@@ -229,3 +229,69 @@ async fn watchers_follow_the_sandbox_and_never_see_secret_values() {
     drop(session);
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_the_sandbox_runs_passes_its_check_and_shows_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(SandboxConfig::new(dir.path()))
+        .await
+        .unwrap();
+    let opts = ConnectOptions {
+        kubeconfig: Some(sandbox.kubeconfig_path().to_path_buf()),
+        ..ConnectOptions::default()
+    };
+    let (tx, mut updates) = mpsc::unbounded_channel();
+    let mut session = Session::start(&opts, tx).await.unwrap();
+    if !session.namespace_exists {
+        session.create_namespace().await.unwrap();
+    }
+    let (check_tx, mut checks) = mpsc::unbounded_channel();
+    let checker = spawn_checker("kubetutor", session.checker_io(), check_tx);
+    let forward = checker.clone();
+    let (rows_tx, mut rows_rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut state = ClusterState::new("kubetutor");
+        while let Some(u) = updates.recv().await {
+            forward.cluster(u.clone());
+            state.apply(u);
+            let _ = rows_tx.send(state.pod_rows(jiff::Timestamp::now()));
+        }
+    });
+    let spec = kubetutor::check::spec::parse_check(
+        "resource: {kind: Pod, name: web, ready: true, volume: {type: emptyDir, mount_path: /cache}}",
+    )
+    .unwrap();
+    checker.activate("l", "s", spec);
+    let pod: k8s_openapi::api::core::v1::Pod = serde_saphyr::from_str(
+        "metadata: {name: web}\nspec: {containers: [{name: c, image: nginx, volumeMounts: [{name: cache, mountPath: /cache}]}], volumes: [{name: cache, emptyDir: {}}]}\n",
+    )
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Pod>::namespaced(session.client.clone(), "kubetutor")
+        .create(&PostParams::default(), &pod)
+        .await
+        .unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let u = checks.recv().await.expect("the checker is running");
+            if u.state == StepState::Done {
+                return u;
+            }
+        }
+    })
+    .await;
+    assert!(done.is_ok(), "the pod's check never passed");
+    let rows = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let rows = rows_rx.recv().await.expect("watching");
+            if rows.first().is_some_and(|r| r.status == "Running") {
+                return rows;
+            }
+        }
+    })
+    .await
+    .expect("the pod shows Running");
+    assert_eq!(rows[0].ready, "1/1");
+    assert_eq!(rows[0].volumes, vec!["cache:emptyDir".to_string()]);
+    drop(session);
+    sandbox.shutdown().await;
+}

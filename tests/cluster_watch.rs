@@ -43,3 +43,32 @@ async fn lost_server_means_reconnecting_not_the_end() {
     assert!(!matches!(more, Ok(None)), "the watchers ended");
     drop(watchers);
 }
+
+#[tokio::test]
+async fn connect_to_a_stopped_cluster_says_what_to_do() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: kind-kind\nclusters:\n- name: c\n  cluster: {{server: 'http://{addr}'}}\ncontexts:\n- name: kind-kind\n  context: {{cluster: c, user: u}}\nusers:\n- name: u\n  user: {{token: t}}\n"
+        ),
+    )
+    .unwrap();
+    let opts = kubetutor::cluster::ConnectOptions {
+        kubeconfig: Some(kubeconfig),
+        ..Default::default()
+    };
+    let err = match kubetutor::cluster::connection::connect(&opts).await {
+        Ok(_) => panic!("connected to nothing"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("cannot reach the API server of `kind-kind`"),
+        "{err}"
+    );
+    assert!(err.contains("Is the cluster running?"), "{err}");
+}
