@@ -6,8 +6,9 @@
 //! StorageClasses with it, asks, deletes, and reports. Objects a controller
 //! owns (the pods of a Deployment...) go with their owner and are not listed.
 
-use crate::cluster::ConnectOptions;
 use crate::cluster::connection;
+use crate::cluster::{ConnectOptions, ConnectionInfo};
+use crate::sandbox::{Sandbox, SandboxConfig};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -126,86 +127,141 @@ pub async fn delete(client: &Client, found: &[Found]) -> Vec<(Found, Result<(), 
     out
 }
 
-/// The connection cleanup uses: `--kubeconfig`, else the sandbox's
-/// kubeconfig when kubetutor's sandbox has run, else kubectl's default.
-pub fn connect_options(kubeconfig: Option<&Path>, data_dir: &Path) -> ConnectOptions {
-    let sandbox = crate::paths::sandbox_dir(data_dir).join(crate::sandbox::KUBECONFIG_FILE);
-    let kubeconfig = kubeconfig
-        .map(Path::to_path_buf)
-        .or_else(|| sandbox.is_file().then_some(sandbox));
-    ConnectOptions {
-        kubeconfig,
+/// Connects to `cluster`, or to kubetutor's own sandbox: started here when
+/// it is not running, reached through its kubeconfig when another kubetutor
+/// runs it. The sandbox started here is returned, to be shut down.
+async fn connect(
+    cluster: Option<ConnectOptions>,
+    namespace: &str,
+    data_dir: &Path,
+) -> Result<(Client, ConnectionInfo, Option<Sandbox>)> {
+    if let Some(mut opts) = cluster {
+        opts.namespace = Some(namespace.to_owned());
+        let (client, info) = connection::connect(&opts).await?;
+        return Ok((client, info, None));
+    }
+    let dir = crate::paths::sandbox_dir(data_dir);
+    let (kubeconfig, sandbox) = match Sandbox::start(SandboxConfig::new(&dir)).await {
+        Ok(sb) => (sb.kubeconfig_path().to_path_buf(), Some(sb)),
+        Err(e) if in_use(&e) => (dir.join(crate::sandbox::KUBECONFIG_FILE), None),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("cannot start the sandbox in {}", dir.display()));
+        }
+    };
+    let opts = ConnectOptions {
+        kubeconfig: Some(kubeconfig),
+        namespace: Some(namespace.to_owned()),
         ..ConnectOptions::default()
+    };
+    match connection::connect(&opts).await {
+        Ok((client, info)) => Ok((client, info, sandbox)),
+        Err(e) => {
+            if let Some(sb) = sandbox {
+                sb.shutdown().await;
+            }
+            Err(e.into())
+        }
     }
 }
 
+/// Whether the sandbox's database is held by another process.
+fn in_use(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<redb::DatabaseError>(),
+            Some(redb::DatabaseError::DatabaseAlreadyOpen)
+        )
+    })
+}
+
 /// `kubetutor cleanup [--yes]`: list, ask (a terminal is needed unless
-/// `yes`), delete, report.
-pub fn run(opts: &ConnectOptions, yes: bool, out: &mut impl Write) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// `yes`), delete, report. `cluster` is `None` for the built-in sandbox.
+pub fn run(
+    cluster: Option<ConnectOptions>,
+    namespace: &str,
+    data_dir: &Path,
+    yes: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let (client, info) = connection::connect(opts).await?;
-        let found = find(&client, &info.namespace).await?;
-        if found.is_empty() {
-            writeln!(
-                out,
-                "Nothing to clean up: no object labelled {PART_OF_SELECTOR} in namespace {} of {} (nor PersistentVolumes or StorageClasses).",
-                info.namespace, info.context
-            )?;
+        let (client, info, sandbox) = connect(cluster, namespace, data_dir).await?;
+        let result = clean(&client, &info, yes, out).await;
+        if let Some(sb) = sandbox {
+            sb.shutdown().await;
+        }
+        result
+    })
+}
+
+async fn clean(
+    client: &Client,
+    info: &ConnectionInfo,
+    yes: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let found = find(client, &info.namespace).await?;
+    if found.is_empty() {
+        writeln!(
+            out,
+            "Nothing to clean up: no object labelled {PART_OF_SELECTOR} in namespace {} of {} (nor PersistentVolumes or StorageClasses).",
+            info.namespace, info.context
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "The course created these objects (context {}, namespace {}):",
+        info.context, info.namespace
+    )?;
+    for f in &found {
+        let scope = if f.namespace.is_some() {
+            ""
+        } else {
+            "  (cluster-wide)"
+        };
+        writeln!(out, "  {}{scope}", f.label())?;
+    }
+    out.flush()?;
+    if !yes {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            bail!("not asking without a terminal: run `kubetutor cleanup --yes` to delete them");
+        }
+        write!(out, "Delete these {} objects? [y/N] ", found.len())?;
+        out.flush()?;
+        let mut answer = String::new();
+        stdin.lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+            writeln!(out, "Nothing deleted.")?;
             return Ok(ExitCode::SUCCESS);
         }
-        writeln!(
-            out,
-            "The course created these objects (context {}, namespace {}):",
-            info.context, info.namespace
-        )?;
-        for f in &found {
-            let scope = if f.namespace.is_some() {
-                ""
-            } else {
-                "  (cluster-wide)"
-            };
-            writeln!(out, "  {}{scope}", f.label())?;
-        }
-        out.flush()?;
-        if !yes {
-            let stdin = std::io::stdin();
-            if !stdin.is_terminal() {
-                bail!("not asking without a terminal: run `kubetutor cleanup --yes` to delete them");
-            }
-            write!(out, "Delete these {} objects? [y/N] ", found.len())?;
-            out.flush()?;
-            let mut answer = String::new();
-            stdin.lock().read_line(&mut answer)?;
-            if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
-                writeln!(out, "Nothing deleted.")?;
-                return Ok(ExitCode::SUCCESS);
+    }
+    let results = delete(client, &found).await;
+    let mut failed = 0;
+    for (f, r) in &results {
+        match r {
+            Ok(()) => writeln!(out, "deleted {}", f.label())?,
+            Err(e) => {
+                failed += 1;
+                writeln!(out, "could not delete {}: {e}", f.label())?;
             }
         }
-        let results = delete(&client, &found).await;
-        let mut failed = 0;
-        for (f, r) in &results {
-            match r {
-                Ok(()) => writeln!(out, "deleted {}", f.label())?,
-                Err(e) => {
-                    failed += 1;
-                    writeln!(out, "could not delete {}: {e}", f.label())?;
-                }
-            }
-        }
-        if failed > 0 {
-            bail!("{failed} object(s) could not be deleted (see above)");
-        }
-        writeln!(
-            out,
-            "Done: {} object(s) deleted; their pods and volumes go with them.",
-            results.len()
-        )?;
-        Ok(ExitCode::SUCCESS)
-    })
+    }
+    if failed > 0 {
+        bail!("{failed} object(s) could not be deleted (see above)");
+    }
+    writeln!(
+        out,
+        "Done: {} object(s) deleted; their pods and volumes go with them.",
+        results.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
@@ -219,22 +275,5 @@ mod tests {
         assert!(pos("Deployment") < pos("PersistentVolumeClaim"));
         assert!(pos("PersistentVolumeClaim") < pos("PersistentVolume"));
         assert!(kinds().iter().filter(|(_, ns)| !ns).count() == 2);
-    }
-
-    #[test]
-    fn the_sandbox_kubeconfig_is_the_default_once_it_exists() {
-        let tmp = tempfile::tempdir().unwrap();
-        assert_eq!(connect_options(None, tmp.path()).kubeconfig, None);
-        let sandbox = crate::paths::sandbox_dir(tmp.path());
-        std::fs::create_dir_all(&sandbox).unwrap();
-        std::fs::write(sandbox.join("kubeconfig"), "x").unwrap();
-        assert_eq!(
-            connect_options(None, tmp.path()).kubeconfig,
-            Some(sandbox.join("kubeconfig"))
-        );
-        assert_eq!(
-            connect_options(Some(Path::new("/k")), tmp.path()).kubeconfig,
-            Some("/k".into())
-        );
     }
 }

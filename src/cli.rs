@@ -2,11 +2,15 @@
 //! the TUI, progress and the sandbox. Every failure ends here as a one-line
 //! `error: ...` that says what to do, with exit code 1 (2 for bad usage).
 
+use crate::check::spawn_checker;
+use crate::cluster::connection::{ConnectOptions, DEFAULT_NAMESPACE};
+use crate::cluster::{ClusterUpdate, Session};
 use crate::course::{Course, CourseFiles};
 use crate::lesson::{Lang, Lesson};
 use crate::paths;
 use crate::progress::{Progress, ProgressSaver, ProgressStore, StepState};
-use crate::tui::{ConnectionInfo, TuiConfig};
+use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::tui::{ConnState, ConnectionInfo, TuiConfig};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
@@ -55,6 +59,25 @@ pub struct Cli {
     /// into kubetutor (for lesson authors)
     #[arg(long, global = true, value_name = "DIR", env = "KUBETUTOR_COURSE_DIR")]
     pub course_dir: Option<PathBuf>,
+
+    /// Use this kubeconfig context (a kind, minikube, k3d... cluster)
+    /// instead of the built-in sandbox
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// The namespace the course works in (created only if you agree)
+    #[arg(long, short = 'n', global = true, value_name = "NAME", default_value = DEFAULT_NAMESPACE)]
+    pub namespace: String,
+
+    /// Kubeconfig file to read (default: $KUBECONFIG, then ~/.kube/config);
+    /// implies a real cluster rather than the built-in sandbox
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Accept a context that does not look like a local learning cluster
+    /// (kubetutor creates and deletes objects in it)
+    #[arg(long, global = true)]
+    pub allow_remote: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -127,10 +150,10 @@ pub enum Command {
         /// Don't ask for confirmation
         #[arg(long, short = 'y')]
         yes: bool,
-        /// The cluster's kubeconfig [default: the sandbox's, else kubectl's]
-        #[arg(long, value_name = "FILE")]
-        kubeconfig: Option<PathBuf>,
     },
+    /// Check that kubectl and the cluster are ready for the course; prints
+    /// each finding with its fix (exit status 1 if any failed)
+    Doctor,
     /// Check lesson files: front matter, steps, checks, assets, translations
     Lint {
         /// A course directory (holding lessons/ and assets/); default: the
@@ -162,6 +185,7 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Some(Command::Lint { path }) => return lint(path.as_deref()),
+        Some(Command::Doctor) => return doctor(&cli),
         Some(Command::Sandbox { reset, port }) => {
             let data_dir = match &cli.data_dir {
                 Some(d) => d.clone(),
@@ -171,12 +195,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         _ => {}
     }
+    let target = Target::from_cli(&cli);
     let env = Env::load(&cli)?;
     match cli.command {
-        None => env.start_tui(None),
+        None => env.start_tui(None, &target),
         Some(Command::Start { lesson }) => {
             let id = env.resolve_lesson(&lesson)?.id().to_owned();
-            env.start_tui(Some(id))
+            env.start_tui(Some(id), &target)
         }
         Some(Command::List) => {
             env.list(&mut std::io::stdout().lock())?;
@@ -219,12 +244,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &crate::lab::lab_dir(lab_dir.as_deref(), &env.data_dir),
             &mut std::io::stdout().lock(),
         ),
-        Some(Command::Cleanup { yes, kubeconfig }) => crate::cleanup::run(
-            &crate::cleanup::connect_options(kubeconfig.as_deref(), &env.data_dir),
+        Some(Command::Cleanup { yes }) => crate::cleanup::run(
+            target.cluster.clone(),
+            &target.namespace,
+            &env.data_dir,
             yes,
             &mut std::io::stdout().lock(),
         ),
-        Some(Command::Lint { .. } | Command::Sandbox { .. }) => Ok(ExitCode::SUCCESS),
+        Some(Command::Lint { .. } | Command::Sandbox { .. } | Command::Doctor) => {
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -470,51 +499,14 @@ impl Env {
         StatusModel { current, lessons }
     }
 
-    fn status_text(&self, out: &mut impl Write) -> Result<()> {
-        self.warn();
-        let model = self.status_model();
-        let total = self.lessons().len();
-        writeln!(out, "Connection: not connected (no cluster is watched yet)")?;
-        let Some((index, lesson)) = model.current else {
-            writeln!(out, "The course has no lessons in language {}.", self.lang)?;
-            return Ok(());
-        };
-        writeln!(
-            out,
-            "Lesson {}/{}: {} ({})",
-            index + 1,
-            total,
-            lesson.meta.title,
-            lesson.id()
-        )?;
-        let states = &model.lessons[index].1;
-        if let Some(active) = states.iter().position(|s| *s == StepState::Active) {
-            let step = &lesson.steps[active];
-            writeln!(
-                out,
-                "Step {}/{}: {} ({})",
-                active + 1,
-                lesson.steps.len(),
-                step.title,
-                step.id
-            )?;
-        } else {
-            writeln!(out, "All {} steps done.", lesson.steps.len())?;
+    /// What `status` reports: the running UI's live status file, else
+    /// progress alone with connection state `not running`.
+    fn status_doc(&self) -> serde_json::Value {
+        if let Some(doc) =
+            crate::tui::status::read_live(&crate::tui::status::session_file(&self.data_dir))
+        {
+            return doc;
         }
-        writeln!(out)?;
-        for (step, state) in lesson.steps.iter().zip(states) {
-            let mark = match state {
-                StepState::Done => "[done]   ",
-                StepState::Active => "[active] ",
-                StepState::Failing => "[failing]",
-                StepState::Pending => "[pending]",
-            };
-            writeln!(out, "  {mark} {} ({})", step.title, step.id)?;
-        }
-        Ok(())
-    }
-
-    fn status_json(&self, out: &mut impl Write) -> Result<()> {
         let model = self.status_model();
         let current = model.current.map(|(i, lesson)| {
             let step = model.lessons[i]
@@ -539,12 +531,89 @@ impl Env {
                 serde_json::json!({"id": lesson.id(), "title": lesson.meta.title, "steps": steps})
             })
             .collect();
-        let doc = serde_json::json!({
-            "connection": {"context": null, "kubeconfig": null, "state": "not connected"},
+        serde_json::json!({
+            "connection": {"context": null, "kubeconfig": null, "state": "not running"},
             "lang": self.lang.code(),
             "current": current,
             "lessons": lessons,
-        });
+        })
+    }
+
+    fn status_text(&self, out: &mut impl Write) -> Result<()> {
+        self.warn();
+        let doc = self.status_doc();
+        let conn = &doc["connection"];
+        let state = conn["state"].as_str().unwrap_or("not running");
+        match conn["context"].as_str() {
+            Some(ctx) if state != "not running" => {
+                let ns = conn["namespace"].as_str().unwrap_or(DEFAULT_NAMESPACE);
+                writeln!(out, "Connection: {ctx} ({state}), namespace {ns}")?;
+                if let Some(k) = conn["kubeconfig"].as_str() {
+                    writeln!(out, "Use the same cluster from another terminal with:")?;
+                    writeln!(out, "  export KUBECONFIG={k}")?;
+                    if ctx != crate::sandbox::kubeconfig::CONTEXT {
+                        writeln!(out, "  kubectl config use-context {ctx}")?;
+                    }
+                }
+            }
+            _ => writeln!(
+                out,
+                "Connection: kubetutor is not running (start it with `kubetutor`)"
+            )?,
+        }
+        let lessons = doc["lessons"].as_array().cloned().unwrap_or_default();
+        let cur = &doc["current"];
+        let Some((index, lesson)) = lessons
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l["id"] == cur["lesson"])
+        else {
+            writeln!(out, "The course has no lessons in language {}.", self.lang)?;
+            return Ok(());
+        };
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+        writeln!(
+            out,
+            "Lesson {}/{}: {} ({})",
+            index + 1,
+            lessons.len(),
+            text(&lesson["title"]),
+            text(&lesson["id"])
+        )?;
+        let steps = lesson["steps"].as_array().cloned().unwrap_or_default();
+        match steps
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s["id"] == cur["step"])
+        {
+            Some((i, step)) => writeln!(
+                out,
+                "Step {}/{}: {} ({})",
+                i + 1,
+                steps.len(),
+                text(&step["title"]),
+                text(&step["id"])
+            )?,
+            None => writeln!(out, "All {} steps done.", steps.len())?,
+        }
+        writeln!(out)?;
+        for step in &steps {
+            let mark = format!("[{}]", text(&step["state"]));
+            writeln!(
+                out,
+                "  {mark:<9} {} ({})",
+                text(&step["title"]),
+                text(&step["id"])
+            )?;
+            if let Some(r) = step["reason"].as_str() {
+                writeln!(out, "            {r}")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn status_json(&self, out: &mut impl Write) -> Result<()> {
+        let doc = self.status_doc();
         serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
         Ok(())
@@ -571,8 +640,25 @@ impl Env {
         Ok(ExitCode::SUCCESS)
     }
 
-    fn start_tui(self, lesson: Option<String>) -> Result<ExitCode> {
+    fn start_tui(self, lesson: Option<String>, target: &Target) -> Result<ExitCode> {
         self.warn();
+        // A bad kubeconfig, unknown or remote context is reported first;
+        // then, before touching the cluster, the lack of a terminal.
+        if let Some(opts) = &target.cluster {
+            crate::cluster::connection::resolve(opts)?;
+        }
+        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+            bail!(
+                "the tutorial needs an interactive terminal; run kubetutor directly in a terminal, not through a pipe"
+            );
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let data_dir = self.data_dir.clone();
+        let connected = runtime.block_on(connect(target, &data_dir))?;
         let (saver, writer) = ProgressSaver::spawn(self.store.clone()).with_context(|| {
             format!(
                 "cannot start the progress writer for {}",
@@ -583,18 +669,31 @@ impl Env {
         progress.lang = Some(self.lang);
         let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
         cfg.start = lesson;
+        let Connected {
+            mut session,
+            sandbox,
+            updates,
+        } = connected;
+        let info = &session.info;
         cfg.connection = ConnectionInfo {
-            context: String::new(),
-            namespace: "kubetutor".into(),
-            ..ConnectionInfo::default()
+            context: info.context.clone(),
+            kubeconfig: info.kubeconfig_path.clone(),
+            namespace: info.namespace.clone(),
+            state: ConnState::from(&info.state),
         };
-        let _ = &self.data_dir;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
-        let result = runtime.block_on(crate::tui::run(cfg));
+        cfg.status_file = Some(crate::tui::status::session_file(&data_dir));
+        let result = runtime.block_on(async {
+            let (check_tx, checks) = tokio::sync::mpsc::unbounded_channel();
+            let checker = spawn_checker(&session.info.namespace, session.checker_io(), check_tx);
+            crate::tui::live::spawn_bridge(updates, checks, checker.clone(), cfg.events.sender());
+            cfg.checker = Some(checker);
+            let result = crate::tui::run(cfg).await;
+            session.stop();
+            if let Some(s) = sandbox {
+                s.shutdown().await;
+            }
+            result
+        });
         // The UI dropped its saver; wait until every queued save is on disk.
         drop(runtime);
         writer.finish();
@@ -650,4 +749,209 @@ fn confirm(question: &str) -> Result<bool> {
     let mut answer = String::new();
     stdin.lock().read_line(&mut answer)?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "o" | "oui"))
+}
+
+/// Which cluster to use, from the global options.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `None`: the embedded sandbox (neither `--context` nor `--kubeconfig`).
+    pub cluster: Option<ConnectOptions>,
+    pub namespace: String,
+}
+
+impl Target {
+    pub fn from_cli(cli: &Cli) -> Target {
+        let real = cli.context.is_some() || cli.kubeconfig.is_some();
+        Target {
+            cluster: real.then(|| ConnectOptions {
+                kubeconfig: cli.kubeconfig.clone(),
+                context: cli.context.clone(),
+                namespace: Some(cli.namespace.clone()),
+                allow_remote: cli.allow_remote,
+            }),
+            namespace: cli.namespace.clone(),
+        }
+    }
+}
+
+/// A connected cluster: the session (watchers running), the sandbox when it
+/// is ours, and the watchers' updates not yet consumed.
+struct Connected {
+    session: Session,
+    sandbox: Option<Sandbox>,
+    updates: tokio::sync::mpsc::UnboundedReceiver<ClusterUpdate>,
+}
+
+/// Whether starting the sandbox failed because another process holds its
+/// database (a headless `kubetutor sandbox`, or another kubetutor).
+fn sandbox_in_use(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<redb::DatabaseError>(),
+            Some(redb::DatabaseError::DatabaseAlreadyOpen)
+        )
+    }) || format!("{e:#}").contains("already open")
+}
+
+fn sandbox_in_use_error(dir: &std::path::Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the sandbox in {} is already running in another kubetutor (a `kubetutor sandbox` in another terminal?). Use that one with `kubetutor --context kubetutor-sandbox --kubeconfig {}`, or stop it (Ctrl-C in its terminal) and try again",
+        dir.display(),
+        dir.join(crate::sandbox::KUBECONFIG_FILE).display()
+    )
+}
+
+/// Start the embedded sandbox in `dir`, with a clear message when another
+/// process already runs it.
+async fn start_sandbox(dir: &std::path::Path) -> Result<Sandbox> {
+    match Sandbox::start(SandboxConfig::new(dir)).await {
+        Ok(s) => Ok(s),
+        Err(e) if sandbox_in_use(&e) => Err(sandbox_in_use_error(dir)),
+        Err(e) => Err(e.context(format!(
+            "cannot start the built-in sandbox in {}",
+            dir.display()
+        ))),
+    }
+}
+
+/// Connect to the target and start watching the course namespace. A
+/// missing namespace is created in our own sandbox, and on a real cluster
+/// only after the learner agrees.
+async fn connect(target: &Target, data_dir: &std::path::Path) -> Result<Connected> {
+    let (tx, updates) = tokio::sync::mpsc::unbounded_channel();
+    let (opts, sandbox) = match &target.cluster {
+        Some(opts) => (opts.clone(), None),
+        None => {
+            let sandbox = start_sandbox(&paths::sandbox_dir(data_dir)).await?;
+            let opts = ConnectOptions {
+                kubeconfig: Some(sandbox.kubeconfig_path().to_path_buf()),
+                context: None,
+                namespace: Some(target.namespace.clone()),
+                allow_remote: false,
+            };
+            (opts, Some(sandbox))
+        }
+    };
+    let mut session = match Session::start(&opts, tx).await {
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(s) = sandbox {
+                s.shutdown().await;
+            }
+            return Err(e.into());
+        }
+    };
+    if !session.namespace_exists {
+        let ours = sandbox.is_some();
+        let ns = session.info.namespace.clone();
+        if !ours {
+            let question = format!(
+                "Namespace `{ns}` does not exist in context `{}`. Create it for the course? [y/N] ",
+                session.info.context
+            );
+            if !ask(&question).with_context(|| {
+                format!(
+                    "namespace `{ns}` does not exist; create it with `kubectl create namespace {ns}` or run kubetutor in a terminal to be asked"
+                )
+            })? {
+                bail!(
+                    "the course needs namespace `{ns}`: create it with `kubectl create namespace {ns}`, or pick an existing one with `--namespace`"
+                );
+            }
+        }
+        session.create_namespace().await?;
+    }
+    Ok(Connected {
+        session,
+        sandbox,
+        updates,
+    })
+}
+
+/// Asks a yes/no question on the terminal; an error without a terminal.
+fn ask(question: &str) -> Result<bool> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        bail!("no terminal to ask on");
+    }
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "o" | "oui"))
+}
+
+/// `kubetutor doctor`: every finding with its fix; exit 1 if one failed.
+fn doctor(cli: &Cli) -> Result<ExitCode> {
+    use crate::cluster::doctor::{Status, run_doctor};
+    let target = Target::from_cli(cli);
+    let data_dir = match &cli.data_dir {
+        Some(d) => d.clone(),
+        None => paths::data_dir()?,
+    };
+    let kubectl = std::env::var_os("KUBETUTOR_KUBECTL")
+        .filter(|k| !k.is_empty())
+        .map(PathBuf::from);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let findings = runtime.block_on(async {
+        match &target.cluster {
+            Some(opts) => anyhow::Ok(run_doctor(opts, kubectl.as_deref()).await),
+            None => {
+                // The sandbox: ours for the check, or the one already running.
+                let dir = paths::sandbox_dir(&data_dir);
+                let (sandbox, kubeconfig) = match Sandbox::start(SandboxConfig::new(&dir)).await {
+                    Ok(s) => {
+                        let k = s.kubeconfig_path().to_path_buf();
+                        (Some(s), k)
+                    }
+                    Err(e) if sandbox_in_use(&e) => {
+                        (None, dir.join(crate::sandbox::KUBECONFIG_FILE))
+                    }
+                    Err(e) => {
+                        return Err(e.context(format!(
+                            "cannot start the built-in sandbox in {}",
+                            dir.display()
+                        )));
+                    }
+                };
+                let opts = ConnectOptions {
+                    kubeconfig: Some(kubeconfig),
+                    namespace: Some(target.namespace.clone()),
+                    ..ConnectOptions::default()
+                };
+                let f = run_doctor(&opts, kubectl.as_deref()).await;
+                if let Some(s) = sandbox {
+                    s.shutdown().await;
+                }
+                Ok(f)
+            }
+        }
+    })?;
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    for f in &findings {
+        let tag = match f.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => {
+                failed = true;
+                "FAIL"
+            }
+        };
+        writeln!(out, "[{tag}] {}: {}", f.check, f.detail)?;
+        if let Some(fix) = &f.fix {
+            writeln!(out, "       fix: {fix}")?;
+        }
+    }
+    if failed {
+        writeln!(out, "Some checks failed: see the fixes above.")?;
+        Ok(ExitCode::FAILURE)
+    } else {
+        writeln!(out, "Everything the course needs is in place.")?;
+        Ok(ExitCode::SUCCESS)
+    }
 }

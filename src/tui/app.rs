@@ -8,6 +8,8 @@ use super::event::{AppEvent, ClusterEvent, ClusterView, ConnectionInfo};
 use super::page::{self, Page, StepView};
 use super::strings::{Strings, fill, strings};
 use super::theme::Theme;
+use crate::check::engine::{CheckerHandle, Highlights};
+use crate::cluster::{ClusterState, ClusterUpdate};
 use crate::course::Course;
 use crate::lesson::{Lang, Lesson};
 use crate::progress::{Current, Progress, ProgressSaver, StepState};
@@ -113,6 +115,20 @@ pub struct App {
     verdicts: HashMap<(String, String), Verdict>,
     pub(crate) connection: ConnectionInfo,
     pub(crate) cluster: Option<(ClusterView, Instant)>,
+    /// The live snapshot of the course namespace, from the session's
+    /// watchers; `live` once the first update arrived.
+    pub(crate) state: ClusterState,
+    pub(crate) live: bool,
+    pub(crate) highlights: Highlights,
+    /// The selected pod of the cluster pane (index among the namespace's
+    /// pods), whose storage lineage is shown when the pane is focused.
+    pub(crate) pod_sel: usize,
+    /// The wall clock ages are computed from; `None`: now (tests fix it).
+    pub(crate) wall: Option<jiff::Timestamp>,
+    /// Where the checker is told about the active step and quiz answers.
+    checker: Option<CheckerHandle>,
+    /// The (lesson, step) the checker was last told to check.
+    checking: Option<(String, String)>,
     pub(crate) now: Instant,
     pub(crate) message: Option<String>,
     quit: bool,
@@ -162,8 +178,15 @@ impl App {
             overlay: None,
             code_focus: None,
             verdicts: HashMap::new(),
-            connection,
+            connection: connection.clone(),
             cluster: None,
+            state: ClusterState::new(connection.namespace.clone()),
+            live: false,
+            highlights: Highlights::default(),
+            pod_sel: 0,
+            wall: None,
+            checker: None,
+            checking: None,
             now: Instant::now(),
             message: None,
             quit: false,
@@ -182,6 +205,96 @@ impl App {
         }
         app.record_current();
         app
+    }
+
+    /// Let the app tell the checker which step is active and pass on quiz
+    /// answers. The active step is sent at once.
+    pub fn set_checker(&mut self, checker: CheckerHandle) {
+        self.checker = Some(checker);
+        self.checking = None;
+        self.sync_checker();
+    }
+
+    /// Compute ages from this time instead of now (snapshot tests).
+    pub fn set_wall_clock(&mut self, at: jiff::Timestamp) {
+        self.wall = Some(at);
+    }
+
+    /// The live snapshot the cluster pane draws.
+    pub fn cluster_state(&self) -> &ClusterState {
+        &self.state
+    }
+
+    /// The connection as the status bar shows it.
+    pub fn connection(&self) -> &ConnectionInfo {
+        &self.connection
+    }
+
+    /// Tells the checker about the active step when it changed: the first
+    /// open step of the open lesson, or nothing once the lesson is done.
+    fn sync_checker(&mut self) {
+        let Some(checker) = &self.checker else {
+            return;
+        };
+        let want = self.current_lesson().and_then(|l| {
+            let i = l
+                .steps
+                .iter()
+                .position(|s| !self.progress.is_done(l.id(), &s.id))?;
+            let step = &l.steps[i];
+            let spec = step.check.as_ref()?.spec().ok()?;
+            Some((l.id().to_owned(), step.id.clone(), spec))
+        });
+        let key = want.as_ref().map(|(l, s, _)| (l.clone(), s.clone()));
+        if key == self.checking {
+            return;
+        }
+        match want {
+            Some((l, s, spec)) => checker.activate(&l, &s, spec),
+            None => checker.deactivate(),
+        }
+        self.checking = key;
+    }
+
+    /// The status document `kubetutor status --json` prints while the UI
+    /// runs (see `run::StatusWriter`).
+    pub fn status_doc(&self) -> serde_json::Value {
+        let lessons: Vec<serde_json::Value> = self
+            .lessons()
+            .iter()
+            .map(|l| {
+                let steps: Vec<serde_json::Value> = (0..l.steps.len())
+                    .map(|i| {
+                        serde_json::json!({
+                            "id": l.steps[i].id,
+                            "title": l.steps[i].title,
+                            "state": self.step_state(l, i).as_str(),
+                            "reason": self.step_reason(l, i),
+                        })
+                    })
+                    .collect();
+                serde_json::json!({"id": l.id(), "title": l.meta.title, "steps": steps})
+            })
+            .collect();
+        let current = self.current_lesson().map(|l| {
+            let step = self
+                .active_step()
+                .and_then(|i| l.steps.get(i))
+                .map(|s| s.id.clone());
+            serde_json::json!({"lesson": l.id(), "step": step})
+        });
+        serde_json::json!({
+            "connection": {
+                "context": self.connection.context,
+                "kubeconfig": self.connection.kubeconfig,
+                "namespace": self.connection.namespace,
+                "state": self.connection.state.label(),
+            },
+            "lang": self.lang.code(),
+            "current": current,
+            "lessons": lessons,
+            "pid": std::process::id(),
+        })
     }
 
     pub fn should_quit(&self) -> bool {
@@ -251,7 +364,21 @@ impl App {
     /// Whether something on screen shows a clock ("updated 3s ago"), i.e.
     /// whether the loop must send `AppEvent::Tick` every second.
     pub fn wants_tick(&self) -> bool {
-        self.cluster.is_some() && !self.view.cluster.is_empty()
+        (self.cluster.is_some() || self.live) && !self.view.cluster.is_empty()
+    }
+
+    /// Pods of the course namespace (the rows j/k move over).
+    pub fn pod_count(&self) -> usize {
+        let ns = self.state.namespace.as_str();
+        self.state
+            .pods()
+            .filter(|p| p.metadata.namespace.as_deref() == Some(ns))
+            .count()
+    }
+
+    /// The selected pod row of the cluster pane.
+    pub fn selected_pod(&self) -> usize {
+        self.pod_sel
     }
 
     /// The state shown for a step.
@@ -405,6 +532,12 @@ impl App {
     }
 
     pub fn update(&mut self, ev: AppEvent) -> Redraw {
+        let r = self.handle(ev);
+        self.sync_checker();
+        r
+    }
+
+    fn handle(&mut self, ev: AppEvent) -> Redraw {
         match ev {
             AppEvent::Key(k) => self.key(k),
             AppEvent::Mouse(m) => self.mouse(m),
@@ -428,6 +561,26 @@ impl App {
             AppEvent::Cluster(ClusterEvent::View(v)) => {
                 self.now = Instant::now();
                 self.cluster = Some((v, self.now));
+                Redraw::Yes
+            }
+            AppEvent::Cluster(ClusterEvent::Update(u)) => {
+                self.now = Instant::now();
+                if let ClusterUpdate::Connection(c) = &u {
+                    self.connection.state = c.into();
+                }
+                self.state.apply_at(u, self.now);
+                self.live = true;
+                let n = self.pod_count();
+                if self.pod_sel >= n {
+                    self.pod_sel = n.saturating_sub(1);
+                }
+                Redraw::Yes
+            }
+            AppEvent::Cluster(ClusterEvent::Highlights(h)) => {
+                if h == self.highlights {
+                    return Redraw::No;
+                }
+                self.highlights = h;
                 Redraw::Yes
             }
             AppEvent::Check {
@@ -608,6 +761,12 @@ impl App {
                             picked[cursor] = true;
                         }
                         let chosen: Vec<usize> = (0..n).filter(|i| picked[*i]).collect();
+                        if let (Some(c), Some(s)) = (
+                            &self.checker,
+                            self.current_lesson().and_then(|l| l.steps.get(step)),
+                        ) {
+                            c.answer(&s.id, chosen.clone());
+                        }
                         let mut right = q.answers.clone();
                         right.sort_unstable();
                         if chosen == right {
@@ -724,6 +883,16 @@ impl App {
                     return Redraw::No;
                 }
                 self.step_sel = new;
+            }
+            Pane::Cluster if self.live => {
+                let n = self.pod_count();
+                let max = i64::try_from(n.saturating_sub(1)).unwrap_or(0);
+                let new = add(i64::try_from(self.pod_sel).unwrap_or(0), max);
+                let new = usize::try_from(new).unwrap_or(0);
+                if new == self.pod_sel {
+                    return Redraw::No;
+                }
+                self.pod_sel = new;
             }
             Pane::Cluster => {
                 let n = self.cluster_lines();

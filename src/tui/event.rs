@@ -1,5 +1,8 @@
 //! Everything the UI task reacts to, funnelled through one channel.
 
+use crate::check::engine::Highlights;
+use crate::cluster::ClusterUpdate;
+use crate::cluster::connection::ConnectionState;
 use crate::progress::StepState;
 use crossterm::event::{Event, KeyEvent, KeyEventKind, MouseEvent};
 use tokio::sync::mpsc;
@@ -11,8 +14,34 @@ pub enum ConnState {
     NotConnected,
     Connecting,
     Connected,
+    /// The watchers lost the server and are retrying, with why.
+    Reconnecting(String),
     /// Lost or failed, with what went wrong.
     Error(String),
+}
+
+impl ConnState {
+    /// A short word for `kubetutor status` and the status file.
+    pub fn label(&self) -> String {
+        match self {
+            ConnState::NotConnected => "not connected".into(),
+            ConnState::Connecting => "connecting".into(),
+            ConnState::Connected => "connected".into(),
+            ConnState::Reconnecting(r) => format!("reconnecting: {r}"),
+            ConnState::Error(e) => format!("failed: {e}"),
+        }
+    }
+}
+
+impl From<&ConnectionState> for ConnState {
+    fn from(s: &ConnectionState) -> ConnState {
+        match s {
+            ConnectionState::Connecting => ConnState::Connecting,
+            ConnectionState::Connected => ConnState::Connected,
+            ConnectionState::Reconnecting { reason } => ConnState::Reconnecting(reason.clone()),
+            ConnectionState::Failed { reason } => ConnState::Error(reason.clone()),
+        }
+    }
 }
 
 /// What the status bar and the cluster pane say about the cluster.
@@ -20,6 +49,9 @@ pub enum ConnState {
 pub struct ConnectionInfo {
     /// `sandbox` or the kubeconfig context name; empty when none yet.
     pub context: String,
+    /// The kubeconfig a learner exports to reach the same cluster (the
+    /// sandbox's own for the sandbox).
+    pub kubeconfig: Option<std::path::PathBuf>,
     pub namespace: String,
     pub state: ConnState,
 }
@@ -28,6 +60,7 @@ impl Default for ConnectionInfo {
     fn default() -> Self {
         Self {
             context: String::new(),
+            kubeconfig: None,
             namespace: "default".into(),
             state: ConnState::NotConnected,
         }
@@ -42,14 +75,19 @@ pub struct ClusterView {
 }
 
 /// News from the cluster watchers.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum ClusterEvent {
     Connection(ConnectionInfo),
+    /// A text-only view (tests, or a cluster without watchers).
     View(ClusterView),
+    /// One update of the session's watchers, applied to the app's snapshot.
+    Update(ClusterUpdate),
+    /// What the active step is about, from the checker.
+    Highlights(Highlights),
 }
 
 /// One event for `App::update`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum AppEvent {
     Key(KeyEvent),
     Mouse(MouseEvent),

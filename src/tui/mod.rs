@@ -8,9 +8,12 @@
 pub mod app;
 pub mod event;
 pub mod highlight;
+pub mod live;
 pub mod markdown;
 pub mod page;
+pub mod pane;
 pub mod run;
+pub mod status;
 pub mod strings;
 pub mod terminal;
 pub mod theme;

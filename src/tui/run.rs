@@ -2,9 +2,11 @@
 
 use super::app::App;
 use super::event::{AppEvent, ConnectionInfo, EventChannel};
+use super::status::StatusWriter;
 use super::terminal::{TerminalGuard, osc52};
 use super::theme::Theme;
 use super::ui;
+use crate::check::engine::CheckerHandle;
 use crate::course::Course;
 use crate::lesson::Lang;
 use crate::progress::{Progress, ProgressSaver};
@@ -14,6 +16,7 @@ use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
@@ -33,6 +36,11 @@ pub struct TuiConfig {
     pub events: EventChannel,
     /// `None`: from the environment (`NO_COLOR`, locale).
     pub theme: Option<Theme>,
+    /// Told the active step and quiz answers (see `live::spawn_bridge` for
+    /// the other direction).
+    pub checker: Option<CheckerHandle>,
+    /// Where to publish the live status (`status::session_file`).
+    pub status_file: Option<PathBuf>,
 }
 
 impl TuiConfig {
@@ -46,6 +54,8 @@ impl TuiConfig {
             connection: ConnectionInfo::default(),
             events: EventChannel::new(),
             theme: None,
+            checker: None,
+            status_file: None,
         }
     }
 }
@@ -68,6 +78,13 @@ pub async fn run(cfg: TuiConfig) -> anyhow::Result<()> {
         cfg.connection,
         theme,
     );
+    if let Some(c) = cfg.checker {
+        app.set_checker(c);
+    }
+    let mut status = match cfg.status_file {
+        Some(p) => Some(StatusWriter::spawn(p).context("cannot start the status file writer")?),
+        None => None,
+    };
     let EventChannel { tx, mut rx } = cfg.events;
     // Listen for signals before touching the terminal, so that a SIGTERM
     // during start-up also restores it.
@@ -81,7 +98,10 @@ pub async fn run(cfg: TuiConfig) -> anyhow::Result<()> {
     let input = tokio::spawn(input_task(tx.clone()));
     drop(tx);
 
-    let result = event_loop(&mut terminal, &mut app, &mut rx).await;
+    let result = event_loop(&mut terminal, &mut app, &mut rx, status.as_mut()).await;
+    if let Some(s) = status {
+        s.finish();
+    }
 
     input.abort();
     signals.abort();
@@ -94,6 +114,7 @@ async fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
     app: &mut App,
     rx: &mut mpsc::Receiver<AppEvent>,
+    mut status: Option<&mut StatusWriter>,
 ) -> anyhow::Result<()> {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -102,6 +123,9 @@ async fn event_loop(
         if dirty {
             terminal.draw(|f| ui::draw(f, app))?;
             dirty = false;
+            if let Some(s) = status.as_deref_mut() {
+                s.publish(app.status_doc());
+            }
         }
         // The ticker is polled only while a clock is on screen, so an idle
         // UI sleeps in `recv`.

@@ -68,11 +68,16 @@ fn panes(main: Rect, focus: Pane) -> (Option<Rect>, Option<Rect>, Option<Rect>) 
         return (Some(left), Some(steps), Some(cluster));
     }
     if main.height >= 16 && main.width >= 60 {
-        let bottom = (main.height / 3).clamp(6, 10);
+        // The focused cluster pane (tables and a lineage) gets more room.
+        let (bottom, share) = if focus == Pane::Cluster {
+            (main.height * 2 / 3, 35)
+        } else {
+            ((main.height / 3).clamp(6, 10), 60)
+        };
         let [top, low] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(bottom)]).areas(main);
         let [steps, cluster] =
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(low);
+            Layout::horizontal([Constraint::Percentage(share), Constraint::Fill(1)]).areas(low);
         return (Some(top), Some(steps), Some(cluster));
     }
     // Too small to share: the focused pane alone, Tab switches.
@@ -282,6 +287,7 @@ fn conn_span(app: &App) -> Span<'static> {
         ConnState::NotConnected => Span::styled(s.not_connected, t.disconnected()),
         ConnState::Connecting => Span::styled(s.connecting, t.active()),
         ConnState::Connected => Span::styled(s.connected, t.connected()),
+        ConnState::Reconnecting(r) => Span::styled(fill(s.reconnecting, &[r]), t.active()),
         ConnState::Error(e) => Span::styled(fill(s.error, &[e]), t.disconnected()),
     }
 }
@@ -291,7 +297,9 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
     let focused = app.focus == Pane::Cluster;
     let s = app.strings();
     let mut block = pane_block(&theme, Line::raw(s.cluster_title), focused);
-    if let Some((_, at)) = &app.cluster {
+    if let Some((_, at)) = &app.cluster
+        && !app.live
+    {
         let secs = app.now.saturating_duration_since(*at).as_secs();
         block = block
             .title_bottom(Line::styled(fill(s.updated_ago, &[&secs]), theme.dim()).right_aligned());
@@ -310,6 +318,13 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
         conn_span(app),
     ])];
     match &app.cluster {
+        _ if app.live => {
+            let wall = app.wall.unwrap_or_else(jiff::Timestamp::now);
+            let h = inner.height.saturating_sub(1);
+            lines.extend(super::pane::live_lines(app, inner.width, h, focused, wall));
+            frame.render_widget(Paragraph::new(lines).block(block), area);
+            return;
+        }
         Some((view, _)) => {
             lines.extend(
                 view.lines
