@@ -295,7 +295,12 @@ impl Player {
         if let Goal::Quiz(q) = &spec.goal {
             self.checker.answer(&step.id, q.answers.clone());
         } else {
-            if let Goal::Sequence(_) = &spec.goal {
+            let first_stage_seen = before.iter().any(|u| {
+                u.reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("step 2 of"))
+            });
+            if matches!(spec.goal, Goal::Sequence(_)) && !first_stage_seen {
                 // A learner reads first: the first stage (a probe of the
                 // data before the pod goes) is observed before they act.
                 let r = self
@@ -464,7 +469,10 @@ fn unemulated_containers(course: &Course, lesson: &Lesson) -> Option<String> {
         let end = rest
             .find(|c: char| c.is_whitespace() || c == '`' || c == ')' || c == '\'')
             .unwrap_or(rest.len());
-        dirs.push(rest[..end].to_owned());
+        // `assets/` alone names no lesson's files.
+        if rest[..end].trim_end_matches('/').contains('/') {
+            dirs.push(rest[..end].to_owned());
+        }
     }
     for (path, bytes) in course.assets() {
         if (path.ends_with(".yaml") || path.ends_with(".yml"))
