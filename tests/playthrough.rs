@@ -116,16 +116,23 @@ impl Player {
             path_env.push(":");
             path_env.push(p);
         }
-        let mut limited = None;
-        if let Some(why) = NO_PODS
+        let limited = match NO_PODS
             .get_or_init(|| runs_no_pods(&session.client))
             .await
             .clone()
         {
-            limited = Some(why);
-        } else if let Some(why) = unemulated_containers(&course, &lesson) {
-            limited = Some(why);
-        }
+            Some(why) => Some(why),
+            None => {
+                // Lessons that start from earlier ones need those apps too.
+                let mut needed = vec![lesson.clone()];
+                for earlier in prerequisites(lesson_id) {
+                    needed.extend(course.lesson(Lang::En, earlier).cloned());
+                }
+                needed
+                    .iter()
+                    .find_map(|l| unemulated_containers(&course, l))
+            }
+        };
         if let Some(why) = &limited {
             tell(&format!(
                 "notice: lesson {lesson_id} cannot be played whole on this sandbox: {why}"
@@ -259,7 +266,9 @@ impl Player {
     /// can run, else the step and every later one are reported as not
     /// played. Returns whether to go on.
     fn stuck(&mut self, index: usize, what: String) -> bool {
-        let Some(why) = self.limited.clone() else {
+        let known = known_issue(self.lesson.id(), &self.lesson.steps[index].id)
+            .map(|k| format!("KNOWN ISSUE ({k}); stopped with: {what}"));
+        let Some(why) = self.limited.clone().or(known) else {
             panic!(
                 "lesson {} step {}: {what}\n(played so far: {:#?})",
                 self.lesson.id(),
@@ -530,6 +539,26 @@ fn unemulated_containers(course: &Course, lesson: &Lesson) -> Option<String> {
             missing.join(", ")
         )
     })
+}
+
+/// Steps that fail today for a reason outside this test, reported on every
+/// run until fixed (then remove the entry: the step must pass).
+fn known_issue(lesson: &str, step: &str) -> Option<&'static str> {
+    match (lesson, step) {
+        // The solution runs `kubectl exec pvc-consumer` as soon as the claim
+        // is Bound, before the pod's container has started; it needs
+        // `kubectl wait --for=condition=Ready pod/pvc-consumer` first
+        // (lessons/*/03-*.md, owned by the course).
+        ("persistent-volume-claims", "bind") => {
+            Some("course: the bind solution execs into pvc-consumer before it is Ready")
+        }
+        // Every request through the sandbox's service proxy reaches the same
+        // pod, so the posts never spread over the three replicas (sandbox).
+        ("scaled-backend-own-data", "post-messages") => {
+            Some("sandbox: the service proxy does not spread requests over the endpoints")
+        }
+        _ => None,
+    }
 }
 
 /// Lessons that start where earlier ones leave the cluster.
