@@ -267,7 +267,7 @@ impl Player {
     /// played. Returns whether to go on.
     fn stuck(&mut self, index: usize, what: String) -> bool {
         let known = known_issue(self.lesson.id(), &self.lesson.steps[index].id)
-            .map(|k| format!("KNOWN ISSUE ({k}); stopped with: {what}"));
+            .map(|k| format!("KNOWN ISSUE ({k})"));
         let Some(why) = self.limited.clone().or(known) else {
             panic!(
                 "lesson {} step {}: {what}\n(played so far: {:#?})",
@@ -276,9 +276,18 @@ impl Player {
                 self.report
             );
         };
-        for s in &self.lesson.steps[index..] {
-            self.report
-                .push(format!("NOT PLAYED {}/{}: {why}", self.lesson.id(), s.id));
+        let at = self.lesson.steps[index].id.clone();
+        for (i, s) in self.lesson.steps[index..].iter().enumerate() {
+            let reason = if i == 0 {
+                why.clone()
+            } else {
+                format!("not reached (the lesson stopped at step {at})")
+            };
+            self.report.push(format!(
+                "NOT PLAYED {}/{}: {reason}",
+                self.lesson.id(),
+                s.id
+            ));
         }
         tell(&format!(
             "notice: lesson {} stopped at step {}: {what}",
