@@ -116,6 +116,41 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// Write the course's files to the lab directory and print where it is
+    /// (run the lessons' commands from there)
+    Lab {
+        /// Print only the directory (`cd "$(kubetutor lab --path)"`)
+        #[arg(long)]
+        path: bool,
+        /// Put this file you edited back to the course's version
+        #[arg(long, value_name = "FILE")]
+        restore: Vec<PathBuf>,
+        /// Put every file you edited back to the course's version
+        #[arg(long)]
+        force: bool,
+        /// The lab directory [default: <data-dir>/lab]
+        #[arg(long, value_name = "DIR", env = crate::lab::LAB_DIR_ENV)]
+        lab_dir: Option<PathBuf>,
+    },
+    /// Print the solution of a step (`--script`: a shell script that performs it)
+    Solution {
+        /// Lesson id or number
+        lesson: String,
+        /// Step id or number
+        step: String,
+        /// Print a POSIX shell script that performs the step (uses $KUBECONFIG)
+        #[arg(long)]
+        script: bool,
+        /// The lab directory the script runs in [default: <data-dir>/lab]
+        #[arg(long, value_name = "DIR", env = crate::lab::LAB_DIR_ENV)]
+        lab_dir: Option<PathBuf>,
+    },
+    /// Delete everything the course created (labelled app.kubernetes.io/part-of=kubetutor)
+    Cleanup {
+        /// Don't ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Check that kubectl and the cluster are ready for the course; prints
     /// each finding with its fix (exit status 1 if any failed)
     Doctor,
@@ -182,6 +217,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Reset { lesson, yes }) => env.reset(lesson.as_deref(), yes),
+        Some(Command::Lab {
+            path,
+            restore,
+            force,
+            lab_dir,
+        }) => crate::lab::command(
+            &env.course,
+            &crate::lab::lab_dir(lab_dir.as_deref(), &env.data_dir),
+            path,
+            &restore,
+            force,
+            &mut std::io::stdout().lock(),
+        ),
+        Some(Command::Solution {
+            lesson,
+            step,
+            script,
+            lab_dir,
+        }) => crate::solution::command(
+            &env.course,
+            env.lang,
+            &lesson,
+            &step,
+            script,
+            &crate::lab::lab_dir(lab_dir.as_deref(), &env.data_dir),
+            &mut std::io::stdout().lock(),
+        ),
+        Some(Command::Cleanup { yes }) => crate::cleanup::run(
+            target.cluster.clone(),
+            &target.namespace,
+            &env.data_dir,
+            yes,
+            &mut std::io::stdout().lock(),
+        ),
         Some(Command::Lint { .. } | Command::Sandbox { .. } | Command::Doctor) => {
             Ok(ExitCode::SUCCESS)
         }
@@ -198,6 +267,9 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
     };
     let diagnostics = crate::lesson::lint::lint(&files);
     let mut err = std::io::stderr().lock();
+    for w in crate::solution::lint_warnings(&files) {
+        writeln!(err, "{w}")?;
+    }
     for d in &diagnostics {
         writeln!(err, "{d}")?;
     }

@@ -7,11 +7,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
+pub mod cleanup;
 pub mod cli;
 pub mod cluster;
 pub mod course;
+pub mod lab;
 pub mod lesson;
 pub mod paths;
 pub mod progress;
 pub mod sandbox;
+pub mod solution;
 pub mod tui;
