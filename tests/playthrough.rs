@@ -554,13 +554,6 @@ fn unemulated_containers(course: &Course, lesson: &Lesson) -> Option<String> {
 /// run until fixed (then remove the entry: the step must pass).
 fn known_issue(lesson: &str, step: &str) -> Option<&'static str> {
     match (lesson, step) {
-        // The solution runs `kubectl exec pvc-consumer` as soon as the claim
-        // is Bound, before the pod's container has started; it needs
-        // `kubectl wait --for=condition=Ready pod/pvc-consumer` first
-        // (lessons/*/03-*.md, owned by the course).
-        ("persistent-volume-claims", "bind") => {
-            Some("course: the bind solution execs into pvc-consumer before it is Ready")
-        }
         // Every request through the sandbox's service proxy reaches the same
         // pod, so the posts never spread over the three replicas (sandbox).
         ("scaled-backend-own-data", "post-messages") => {
