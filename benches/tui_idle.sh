@@ -15,7 +15,7 @@ if [ -z "$bin" ]; then
 fi
 data=$(mktemp -d)
 sock="kubetutor-bench-$$"
-trap 'tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$data"' EXIT
+trap 'tmux -L "$sock" kill-server 2>/dev/null || true; sleep 1; rm -rf "$data" 2>/dev/null || true' EXIT
 tmux -L "$sock" -f /dev/null new-session -d -s b -x 120 -y 40 \
   "KUBETUTOR_DATA_DIR=$data exec $bin"
 sleep 5
