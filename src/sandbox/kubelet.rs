@@ -1,346 +1,1569 @@
-//! A minimal kubelet for the sandbox's node: pods bound to it go from
-//! Pending to Running with upstream's conditions, container statuses, pod
-//! IPs and events; a container whose env refers to a missing ConfigMap or
-//! Secret (key) waits in `CreateContainerConfigError`, as upstream.
+//! The kubelet of `kubetutor-node`: runs the pods bound to it.
 //!
-//! Containers do not run processes here; the emulated workloads (logs,
-//! exec, volumes on disk) plug in on top of this state machine.
+//! Each pod gets its volumes set up (configMap/secret files written, an
+//! emptyDir per volume, hostPath and PV directories), then each container
+//! runs an emulated app ([`super::apps`]) over a fresh writable layer with
+//! its env resolved from ConfigMaps and Secrets. Crashed containers restart
+//! with CrashLoopBackOff (10s, 20s, ... capped at 5m); readiness and
+//! liveness probes run against the app through the pod's network
+//! namespace. The in-memory state here is the truth about containers: the
+//! control loop turns it into `pod.status` on every pass. A deleted pod's
+//! containers are stopped and its layers and emptyDirs removed from disk.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
+use super::apps::{self, AppContext};
+use super::controllers::events::Kind;
+use super::controllers::{Runtime, res, set_condition};
 use super::defaults::NODE_NAME;
-use super::events::{self, EventKind};
-use super::fsroot::SandboxRoot;
-use super::resources;
-use super::store::{EventType, Store, namespace_of, now_rfc3339};
+use super::fsroot::{ContainerFs, MountKind, confined_join};
+use super::store::{self, name_of, namespace_of};
 
-/// Runs until the store closes. `root` holds the pods' files (writable
-/// layers, emptyDirs), removed when a pod is gone.
-pub async fn run(store: Store, root: SandboxRoot) {
-    let ips = Arc::new(IpAllocator::new(&store));
-    let mut rx = store.subscribe();
-    resync(&store, &root, &ips).await;
-    loop {
-        tokio::select! {
-            _ = store.closed() => return,
-            ev = rx.recv() => match ev {
-                Ok(e) => {
-                    if e.kind == EventType::Deleted {
-                        let r = e.resource;
-                        if r.group.is_empty() && r.plural == "pods"
-                            && let Some(uid) = e.object["metadata"]["uid"].as_str()
-                        {
-                            // A container's writable layer and the pod's emptyDirs die with it.
-                            let root = root.clone();
-                            let uid = uid.to_string();
-                            let _ = tokio::task::spawn_blocking(move || root.remove_pod(&uid)).await;
-                        }
-                        continue;
-                    }
-                    let r = e.resource;
-                    if r.group.is_empty() && r.plural == "pods" {
-                        if wants_start(&e.object) {
-                            start(&store, &root, &ips, e.object.clone()).await;
-                        }
-                    } else if r.group.is_empty() && (r.plural == "configmaps" || r.plural == "secrets") {
-                        let (pods, _) = store.list(resources::get("pods"), Some(namespace_of(&e.object)));
-                        for p in pods.into_iter().filter(|p| wants_start(p)) {
-                            start(&store, &root, &ips, p).await;
-                        }
-                    }
-                }
-                Err(RecvError::Lagged(_)) => resync(&store, &root, &ips).await,
-                Err(RecvError::Closed) => return,
-            },
-        }
-    }
-}
-
-async fn resync(store: &Store, root: &SandboxRoot, ips: &Arc<IpAllocator>) {
-    let (pods, _) = store.list(resources::get("pods"), None);
-    for p in pods.into_iter().filter(|p| wants_start(p)) {
-        start(store, root, ips, p).await;
-    }
-}
-
-/// Bound here, not terminating, and not running yet.
-fn wants_start(pod: &Value) -> bool {
-    pod["spec"]["nodeName"] == NODE_NAME
-        && pod["metadata"]["deletionTimestamp"].is_null()
-        && pod["status"]["phase"] == "Pending"
-}
-
-struct IpAllocator {
-    next: AtomicU32,
-}
-
-impl IpAllocator {
-    fn new(store: &Store) -> IpAllocator {
-        let (pods, _) = store.list(resources::get("pods"), None);
-        let max = pods
-            .iter()
-            .filter_map(|p| p["status"]["podIP"].as_str())
-            .filter_map(|ip| {
-                let o: Vec<u32> = ip.split('.').filter_map(|x| x.parse().ok()).collect();
-                (o.len() == 4 && o[0] == 10 && o[1] == 244).then(|| o[2] * 256 + o[3])
-            })
-            .max()
-            .unwrap_or(1);
-        IpAllocator {
-            next: AtomicU32::new(max + 1),
-        }
-    }
-
-    fn allocate(&self) -> String {
-        let mut n = self.next.fetch_add(1, Ordering::Relaxed) % (256 * 256);
-        if n.is_multiple_of(256) || n % 256 == 255 {
-            n = self.next.fetch_add(2, Ordering::Relaxed) % (256 * 256);
-        }
-        format!("10.244.{}.{}", n / 256, n % 256)
-    }
-}
-
-async fn start(store: &Store, root: &SandboxRoot, ips: &Arc<IpAllocator>, pod: Arc<Value>) {
-    let s = store.clone();
-    let ips = ips.clone();
-    let root = root.clone();
-    let _ = tokio::task::spawn_blocking(move || start_blocking(&s, &root, &ips, &pod)).await;
-}
-
-/// Why a container cannot be configured (a missing ConfigMap/Secret or key).
-fn config_error(store: &Store, ns: &str, c: &Value) -> Option<String> {
-    let cms = resources::get("configmaps");
-    let secrets = resources::get("secrets");
-    for e in c["env"].as_array().into_iter().flatten() {
-        let from = &e["valueFrom"];
-        for (field, res, kind, noun) in [
-            ("configMapKeyRef", cms, "ConfigMap", "configmap"),
-            ("secretKeyRef", secrets, "Secret", "secret"),
-        ] {
-            let r = &from[field];
-            if !r.is_object() || r["optional"] == json!(true) {
-                continue;
-            }
-            let name = r["name"].as_str().unwrap_or("");
-            let key = r["key"].as_str().unwrap_or("");
-            match store.get(res, ns, name) {
-                None => return Some(format!("{noun} \"{name}\" not found")),
-                Some(obj) => {
-                    let has = obj["data"].get(key).is_some()
-                        || obj["binaryData"].get(key).is_some()
-                        || obj["stringData"].get(key).is_some();
-                    if !has {
-                        return Some(format!("couldn't find key {key} in {kind} {ns}/{name}"));
-                    }
-                }
-            }
-        }
-    }
-    for e in c["envFrom"].as_array().into_iter().flatten() {
-        for (field, res, noun) in [
-            ("configMapRef", cms, "configmap"),
-            ("secretRef", secrets, "secret"),
-        ] {
-            let r = &e[field];
-            if r.is_object() && r["optional"] != json!(true) {
-                let name = r["name"].as_str().unwrap_or("");
-                if store.get(res, ns, name).is_none() {
-                    return Some(format!("{noun} \"{name}\" not found"));
-                }
-            }
-        }
-    }
-    None
-}
-
-fn condition(kind: &str, status: bool, now: &str) -> Value {
-    json!({"type": kind, "status": if status { "True" } else { "False" },
-           "lastProbeTime": null, "lastTransitionTime": now})
-}
-
-fn container_id() -> String {
-    format!("kubetutor://{}", uuid::Uuid::new_v4().simple())
-}
-
-/// The directories every image has, so that `ls /` and `echo > /tmp/x`
-/// behave in a fresh container's writable layer.
-const ROOTFS_SKELETON: &[&str] = &[
+/// Lines kept per container instance.
+const LOG_CAP: usize = 10_000;
+/// Directories of a fresh writable layer (the image's skeleton).
+const IMAGE_DIRS: &[&str] = &[
     "bin",
     "dev",
     "etc",
     "home",
+    "lib",
     "proc",
     "root",
     "run",
+    "sbin",
     "sys",
     "tmp",
     "usr/bin",
     "usr/local/bin",
+    "var/lib",
     "var/log",
     "var/tmp",
 ];
+/// How long a failed setup (missing ConfigMap...) waits before retrying.
+const RETRY: Duration = Duration::from_secs(2);
 
-/// Lays out a container's writable layer (once per pod and container).
-pub fn prepare_rootfs(root: &SandboxRoot, pod: &Value, container: &str) {
-    let Some(uid) = pod["metadata"]["uid"].as_str() else {
-        return;
-    };
-    let Ok(dir) = root.container_rootfs(uid, container) else {
-        return;
-    };
-    for d in ROOTFS_SKELETON {
-        let _ = std::fs::create_dir_all(dir.join(d));
-    }
-    let hostname = dir.join("etc/hostname");
-    if !hostname.exists() {
-        let name = pod["metadata"]["name"].as_str().unwrap_or("");
-        let _ = std::fs::write(hostname, format!("{name}\n"));
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A container's state, as in `containerStatuses[].state`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    Waiting {
+        reason: String,
+        message: Option<String>,
+    },
+    Running {
+        started_at: String,
+    },
+    Terminated {
+        exit_code: i32,
+        reason: String,
+        started_at: String,
+        finished_at: String,
+    },
+}
+
+impl State {
+    fn to_json(&self, container_id: &str) -> Value {
+        match self {
+            State::Waiting { reason, message } => {
+                let mut w = json!({"reason": reason});
+                if let Some(m) = message {
+                    w["message"] = json!(m);
+                }
+                json!({"waiting": w})
+            }
+            State::Running { started_at } => json!({"running": {"startedAt": started_at}}),
+            State::Terminated {
+                exit_code,
+                reason,
+                started_at,
+                finished_at,
+            } => json!({"terminated": {
+                "exitCode": exit_code, "reason": reason, "startedAt": started_at,
+                "finishedAt": finished_at, "containerID": container_id}}),
+        }
     }
 }
 
-fn start_blocking(store: &Store, root: &SandboxRoot, ips: &IpAllocator, pod: &Value) {
-    let pods = resources::get("pods");
-    let ns = namespace_of(pod);
-    let now = now_rfc3339();
-    let containers: Vec<Value> = pod["spec"]["containers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let failures: Vec<(String, String)> = containers
-        .iter()
-        .filter_map(|c| {
-            config_error(store, ns, c).map(|m| (c["name"].as_str().unwrap_or("").to_string(), m))
+/// One log line with its time.
+#[derive(Debug, Clone)]
+pub struct LogLine {
+    pub ts: jiff::Timestamp,
+    pub text: String,
+}
+
+/// The mutable state of one container.
+#[derive(Debug, Clone)]
+pub struct CtrState {
+    pub state: State,
+    pub last: Option<State>,
+    pub restarts: i64,
+    pub ready: bool,
+    pub started_once: bool,
+    pub container_id: String,
+    pub last_container_id: String,
+    /// The filesystem and env of the running instance (for exec).
+    pub fs: Option<ContainerFs>,
+    pub env: Vec<(String, String)>,
+}
+
+/// One container of a running pod.
+pub struct CtrRt {
+    pub name: String,
+    pub image: String,
+    pub spec: Value,
+    pub init: bool,
+    pub st: Mutex<CtrState>,
+    /// (current instance, previous instance).
+    pub logs: Mutex<(Vec<LogLine>, Vec<LogLine>)>,
+    /// Fires on every new log line and state change (for `logs -f`).
+    pub changed: Notify,
+}
+
+impl CtrRt {
+    fn new(spec: &Value, init: bool, restarts: i64) -> Arc<CtrRt> {
+        Arc::new(CtrRt {
+            name: spec["name"].as_str().unwrap_or("").to_string(),
+            image: spec["image"].as_str().unwrap_or("").to_string(),
+            spec: spec.clone(),
+            init,
+            st: Mutex::new(CtrState {
+                state: State::Waiting {
+                    reason: if init {
+                        "PodInitializing"
+                    } else {
+                        "ContainerCreating"
+                    }
+                    .to_string(),
+                    message: None,
+                },
+                last: None,
+                restarts,
+                ready: false,
+                started_once: false,
+                container_id: String::new(),
+                last_container_id: String::new(),
+                fs: None,
+                env: Vec::new(),
+            }),
+            logs: Mutex::new((Vec::new(), Vec::new())),
+            changed: Notify::new(),
         })
-        .collect();
-    let mut p = pod.clone();
-    let first_time = p["status"]["podIP"].is_null();
-    if first_time {
-        let ip = ips.allocate();
-        p["status"]["podIP"] = json!(ip);
-        p["status"]["podIPs"] = json!([{"ip": ip}]);
-        p["status"]["hostIP"] = json!("127.0.0.1");
-        p["status"]["hostIPs"] = json!([{"ip": "127.0.0.1"}]);
-        p["status"]["startTime"] = json!(now);
     }
-    let init: Vec<Value> = pod["spec"]["initContainers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if !init.is_empty() {
-        p["status"]["initContainerStatuses"] = init
-            .iter()
-            .map(|c| {
-                json!({"name": c["name"], "image": c["image"], "imageID": "", "containerID": container_id(),
-                       "ready": true, "restartCount": 0, "started": false,
-                       "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now,
-                                                 "finishedAt": now, "containerID": container_id()}},
-                       "lastState": {}})
-            })
-            .collect();
+
+    pub fn state(&self) -> CtrState {
+        lock(&self.st).clone()
     }
-    let statuses: Vec<Value> = containers
-        .iter()
-        .map(|c| {
-            let name = c["name"].as_str().unwrap_or("");
-            let state = match failures.iter().find(|(n, _)| n == name) {
-                Some((_, msg)) => json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}}),
-                None => json!({"running": {"startedAt": now}}),
-            };
-            let running = state["running"].is_object();
-            json!({"name": name, "image": c["image"], "imageID": "", "containerID": if running { json!(container_id()) } else { Value::Null },
-                   "ready": running, "started": running, "restartCount": 0, "state": state, "lastState": {}})
-        })
-        .map(|mut v| {
-            if v["containerID"].is_null()
-                && let Some(m) = v.as_object_mut() {
-                    m.remove("containerID");
-                }
-            v
-        })
-        .collect();
-    p["status"]["containerStatuses"] = Value::Array(statuses);
-    let all_ready = failures.is_empty();
-    let scheduled = pod["status"]["conditions"]
-        .as_array()
-        .and_then(|cs| cs.iter().find(|c| c["type"] == "PodScheduled").cloned())
-        .unwrap_or_else(|| condition("PodScheduled", true, &now));
-    let mut conds = vec![
-        condition("PodReadyToStartContainers", true, &now),
-        condition("Initialized", true, &now),
-        condition("Ready", all_ready, &now),
-        condition("ContainersReady", all_ready, &now),
-        scheduled,
-    ];
-    if !all_ready {
-        for c in conds
-            .iter_mut()
-            .filter(|c| c["type"] == "Ready" || c["type"] == "ContainersReady")
+
+    fn set(&self, f: impl FnOnce(&mut CtrState)) {
+        f(&mut lock(&self.st));
+        self.changed.notify_waiters();
+    }
+
+    /// The log lines of the current (or previous) instance.
+    pub fn log_lines(&self, previous: bool) -> Vec<LogLine> {
+        let l = lock(&self.logs);
+        if previous { l.1.clone() } else { l.0.clone() }
+    }
+
+    fn push_log(&self, line: &str) {
         {
-            let names: Vec<&str> = failures.iter().map(|(n, _)| n.as_str()).collect();
-            c["reason"] = json!("ContainersNotReady");
-            c["message"] = json!(format!(
-                "containers with unready status: [{}]",
-                names.join(" ")
+            let mut l = lock(&self.logs);
+            if l.0.len() >= LOG_CAP {
+                l.0.remove(0);
+            }
+            l.0.push(LogLine {
+                ts: jiff::Timestamp::now(),
+                text: line.to_string(),
+            });
+        }
+        self.changed.notify_waiters();
+    }
+
+    fn rotate_logs(&self) {
+        let mut l = lock(&self.logs);
+        l.1 = std::mem::take(&mut l.0);
+    }
+}
+
+/// A mounted pod volume.
+#[derive(Debug, Clone)]
+struct Volume {
+    host: PathBuf,
+    kind: MountKind,
+    source: String,
+    capacity: Option<u64>,
+    read_only: bool,
+}
+
+/// A pod the kubelet runs.
+pub struct PodRt {
+    pub uid: String,
+    pub ns: String,
+    pub name: String,
+    pub pod: Value,
+    pub ip: String,
+    pub start_time: String,
+    pub cancel: CancellationToken,
+    pub containers: Vec<Arc<CtrRt>>,
+    pub init: Vec<Arc<CtrRt>>,
+    volumes: Mutex<Option<HashMap<String, Volume>>>,
+    init_done: Mutex<bool>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl PodRt {
+    /// A container by name (init containers too).
+    pub fn container(&self, name: &str) -> Option<Arc<CtrRt>> {
+        self.containers
+            .iter()
+            .chain(&self.init)
+            .find(|c| c.name == name)
+            .cloned()
+    }
+}
+
+/// The kubelet's table of running pods.
+pub struct Kubelet {
+    pods: Mutex<HashMap<String, Arc<PodRt>>>,
+    next_ip: Mutex<u32>,
+}
+
+impl Default for Kubelet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Kubelet {
+    pub fn new() -> Kubelet {
+        Kubelet {
+            pods: Mutex::new(HashMap::new()),
+            next_ip: Mutex::new(2),
+        }
+    }
+
+    /// A running pod by uid.
+    pub fn pod(&self, uid: &str) -> Option<Arc<PodRt>> {
+        lock(&self.pods).get(uid).cloned()
+    }
+
+    fn alloc_ip(&self, used: &[String]) -> String {
+        let mut n = lock(&self.next_ip);
+        loop {
+            let ip = format!("10.244.0.{}", *n);
+            *n = if *n >= 254 { 2 } else { *n + 1 };
+            if !used.contains(&ip) {
+                return ip;
+            }
+        }
+    }
+
+    /// Stops every container (the sandbox is shutting down; files stay).
+    pub async fn shutdown(&self) {
+        let pods: Vec<Arc<PodRt>> = lock(&self.pods).drain().map(|(_, p)| p).collect();
+        for p in &pods {
+            p.cancel.cancel();
+        }
+        for p in pods {
+            let tasks = std::mem::take(&mut *lock(&p.tasks));
+            for t in tasks {
+                let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+            }
+        }
+    }
+}
+
+/// One kubelet pass: start new pods, stop deleted ones, write statuses.
+pub fn reconcile(rt: &Arc<Runtime>) {
+    let (pods, _) = rt.store.list(res("pods"), None);
+    let mine: Vec<&Arc<Value>> = pods
+        .iter()
+        .filter(|p| p["spec"]["nodeName"].as_str() == Some(NODE_NAME))
+        .collect();
+    let known: HashMap<String, Arc<PodRt>> = lock(&rt.kubelet.pods).clone();
+    for pod in &mine {
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        match known.get(&uid) {
+            Some(prt) => {
+                if super::controllers::is_terminating(pod) && !prt.cancel.is_cancelled() {
+                    prt.cancel.cancel();
+                }
+                write_status(rt, pod, prt);
+            }
+            None => {
+                let phase = pod["status"]["phase"].as_str().unwrap_or("");
+                if phase == "Succeeded"
+                    || phase == "Failed"
+                    || super::controllers::is_terminating(pod)
+                {
+                    continue;
+                }
+                let used: Vec<String> = pods
+                    .iter()
+                    .filter_map(|p| p["status"]["podIP"].as_str().map(str::to_string))
+                    .collect();
+                let prt = start_pod(rt, pod, &used);
+                write_status(rt, pod, &prt);
+            }
+        }
+    }
+    for (uid, prt) in known {
+        if !mine
+            .iter()
+            .any(|p| p["metadata"]["uid"].as_str() == Some(uid.as_str()))
+        {
+            lock(&rt.kubelet.pods).remove(&uid);
+            prt.cancel.cancel();
+            let rt2 = rt.clone();
+            tokio::spawn(async move {
+                let tasks = std::mem::take(&mut *lock(&prt.tasks));
+                for t in tasks {
+                    let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+                }
+                rt2.netns.release_pod(&prt.uid);
+                // The pod's layers and emptyDirs go with it: data loss is real.
+                let _ = rt2.root.remove_pod(&prt.uid);
+            });
+        }
+    }
+}
+
+fn start_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &[String]) -> Arc<PodRt> {
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    let ip = pod["status"]["podIP"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| rt.kubelet.alloc_ip(used_ips));
+    let old_restarts = |list: &str, name: &str| {
+        pod["status"][list]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+            .and_then(|c| c["restartCount"].as_i64())
+            .unwrap_or(0)
+    };
+    let ctrs = |key: &str, init: bool, status_key: &str| -> Vec<Arc<CtrRt>> {
+        pod["spec"][key]
+            .as_array()
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| {
+                        CtrRt::new(
+                            c,
+                            init,
+                            old_restarts(status_key, c["name"].as_str().unwrap_or("")),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let prt = Arc::new(PodRt {
+        uid: uid.clone(),
+        ns: namespace_of(pod).to_string(),
+        name: name_of(pod).to_string(),
+        pod: pod.clone(),
+        ip,
+        start_time: pod["status"]["startTime"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(store::now_rfc3339),
+        cancel: rt.cancel.child_token(),
+        containers: ctrs("containers", false, "containerStatuses"),
+        init: ctrs("initContainers", true, "initContainerStatuses"),
+        volumes: Mutex::new(None),
+        init_done: Mutex::new(false),
+        tasks: Mutex::new(Vec::new()),
+    });
+    lock(&rt.kubelet.pods).insert(uid, prt.clone());
+    let task = tokio::spawn(run_pod(rt.clone(), prt.clone()));
+    lock(&prt.tasks).push(task);
+    prt
+}
+
+async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(d) => true,
+    }
+}
+
+async fn run_pod(rt: Arc<Runtime>, prt: Arc<PodRt>) {
+    loop {
+        match setup_volumes(&rt, &prt) {
+            Ok(v) => {
+                *lock(&prt.volumes) = Some(v);
+                break;
+            }
+            Err(msg) => {
+                rt.events
+                    .record_once(&prt.pod, Kind::Warning, "FailedMount", msg, "kubelet");
+                if !sleep_or_cancel(RETRY, &prt.cancel).await {
+                    return;
+                }
+            }
+        }
+    }
+    rt.wake();
+    let policy = prt.pod["spec"]["restartPolicy"]
+        .as_str()
+        .unwrap_or("Always")
+        .to_string();
+    for c in &prt.init {
+        // Init containers run one after the other, each to success.
+        let init_policy = if policy == "Never" {
+            "Never"
+        } else {
+            "OnFailure"
+        };
+        let code = supervise(&rt, &prt, c, init_policy).await;
+        if code != Some(0) {
+            return;
+        }
+    }
+    *lock(&prt.init_done) = true;
+    rt.wake();
+    let mut handles = Vec::new();
+    for (i, c) in prt.containers.iter().enumerate() {
+        if i > 0 {
+            // Containers start in order, as the kubelet starts them: the
+            // previous one gets a moment to open its ports first.
+            let prev = &prt.containers[i - 1];
+            for _ in 0..50 {
+                if prev.state().started_once || prt.cancel.is_cancelled() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if !sleep_or_cancel(Duration::from_millis(200), &prt.cancel).await {
+                break;
+            }
+        }
+        let (rt2, prt2, c2, p2) = (rt.clone(), prt.clone(), c.clone(), policy.clone());
+        handles.push(tokio::spawn(async move {
+            supervise(&rt2, &prt2, &c2, &p2).await;
+        }));
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+    rt.wake();
+}
+
+fn volume_dir(rt: &Runtime, prt: &PodRt, kind: &str, vol: &str) -> Result<PathBuf, String> {
+    let base = rt.root.pod_dir(&prt.uid).map_err(|e| e.to_string())?;
+    let dir = confined_join(&base.join("volumes").join(kind), vol).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    Ok(dir)
+}
+
+/// Writes `files` (relative path → bytes) into `dir`, replacing what was there.
+fn write_files(dir: &std::path::Path, files: &[(String, Vec<u8>)]) -> Result<(), String> {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            let _ = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+        }
+    }
+    for (rel, data) in files {
+        let path = confined_join(dir, rel).map_err(|e| e.to_string())?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+        std::fs::write(&path, data).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .unwrap_or_else(|_| s.as_bytes().to_vec())
+}
+
+/// The key → bytes of a ConfigMap or Secret.
+fn data_of(obj: &Value, secret: bool) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    if let Some(d) = obj["data"].as_object() {
+        for (k, v) in d {
+            let s = v.as_str().unwrap_or("");
+            out.push((
+                k.clone(),
+                if secret {
+                    b64(s)
+                } else {
+                    s.as_bytes().to_vec()
+                },
             ));
         }
     }
-    p["status"]["conditions"] = Value::Array(conds);
-    if all_ready {
-        p["status"]["phase"] = json!("Running");
-    }
-    // Unchanged (still failing the same way): no write, no events.
-    if p == *pod {
-        return;
-    }
-    for c in &containers {
-        if let Some(name) = c["name"].as_str() {
-            prepare_rootfs(root, pod, name);
+    if let Some(d) = obj[if secret { "stringData" } else { "binaryData" }].as_object() {
+        for (k, v) in d {
+            let s = v.as_str().unwrap_or("");
+            out.push((
+                k.clone(),
+                if secret {
+                    s.as_bytes().to_vec()
+                } else {
+                    b64(s)
+                },
+            ));
         }
     }
-    let Ok(updated) = store.update_status(pods, p) else {
-        return;
+    out
+}
+
+fn projected_files(
+    data: &[(String, Vec<u8>)],
+    items: &Value,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    match items.as_array() {
+        Some(items) if !items.is_empty() => {
+            let mut out = Vec::new();
+            for it in items {
+                let key = it["key"].as_str().unwrap_or("");
+                let path = it["path"].as_str().unwrap_or(key);
+                match data.iter().find(|(k, _)| k == key) {
+                    Some((_, v)) => out.push((path.to_string(), v.clone())),
+                    None => return Err(key.to_string()),
+                }
+            }
+            Ok(out)
+        }
+        _ => Ok(data.to_vec()),
+    }
+}
+
+fn setup_volumes(rt: &Runtime, prt: &PodRt) -> Result<HashMap<String, Volume>, String> {
+    let mut out = HashMap::new();
+    let ns = &prt.ns;
+    let vols = prt.pod["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for v in &vols {
+        let vname = v["name"].as_str().unwrap_or("");
+        let fail = |m: String| format!("MountVolume.SetUp failed for volume \"{vname}\" : {m}");
+        let vol = if let Some(cm) = v.get("configMap").filter(|c| c.is_object()) {
+            let name = cm["name"].as_str().unwrap_or("");
+            let optional = cm["optional"].as_bool().unwrap_or(false);
+            let data = match rt.store.get(res("configmaps"), ns, name) {
+                Some(o) => data_of(&o, false),
+                None if optional => Vec::new(),
+                None => return Err(fail(format!("configmap \"{name}\" not found"))),
+            };
+            let files = projected_files(&data, &cm["items"])
+                .map_err(|k| fail(format!("configmap references non-existent config key: {k}")))?;
+            let dir = volume_dir(rt, prt, "kubernetes.io~configmap", vname)?;
+            write_files(&dir, &files)?;
+            Volume {
+                host: dir,
+                kind: MountKind::Tmpfs,
+                source: name.to_string(),
+                capacity: None,
+                read_only: true,
+            }
+        } else if let Some(sec) = v.get("secret").filter(|c| c.is_object()) {
+            let name = sec["secretName"].as_str().unwrap_or("");
+            let optional = sec["optional"].as_bool().unwrap_or(false);
+            let data = match rt.store.get(res("secrets"), ns, name) {
+                Some(o) => data_of(&o, true),
+                None if optional => Vec::new(),
+                None => return Err(fail(format!("secret \"{name}\" not found"))),
+            };
+            let files = projected_files(&data, &sec["items"])
+                .map_err(|k| fail(format!("references non-existent secret key: {k}")))?;
+            let dir = volume_dir(rt, prt, "kubernetes.io~secret", vname)?;
+            write_files(&dir, &files)?;
+            Volume {
+                host: dir,
+                kind: MountKind::Tmpfs,
+                source: name.to_string(),
+                capacity: None,
+                read_only: true,
+            }
+        } else if let Some(ed) = v.get("emptyDir").filter(|c| c.is_object()) {
+            let dir = rt
+                .root
+                .empty_dir(&prt.uid, vname)
+                .map_err(|e| fail(e.to_string()))?;
+            let capacity = super::controllers::parse_quantity(&ed["sizeLimit"]).map(|q| q as u64);
+            let kind = if ed["medium"] == "Memory" {
+                MountKind::Tmpfs
+            } else {
+                MountKind::EmptyDir
+            };
+            Volume {
+                host: dir,
+                kind,
+                source: vname.to_string(),
+                capacity,
+                read_only: false,
+            }
+        } else if let Some(hp) = v.get("hostPath").filter(|c| c.is_object()) {
+            let path = hp["path"].as_str().unwrap_or("/");
+            let dir = rt.root.host_path(path).map_err(|e| fail(e.to_string()))?;
+            Volume {
+                host: dir,
+                kind: MountKind::HostPath,
+                source: path.to_string(),
+                capacity: None,
+                read_only: false,
+            }
+        } else if let Some(pvc) = v.get("persistentVolumeClaim").filter(|c| c.is_object()) {
+            let claim_name = pvc["claimName"].as_str().unwrap_or("");
+            let claim = rt
+                .store
+                .get(res("persistentvolumeclaims"), ns, claim_name)
+                .ok_or_else(|| fail(format!("persistentvolumeclaim \"{claim_name}\" not found")))?;
+            let pv_name = claim["spec"]["volumeName"].as_str().unwrap_or("");
+            let pv = rt
+                .store
+                .get(res("persistentvolumes"), "", pv_name)
+                .filter(|_| claim["status"]["phase"] == "Bound")
+                .ok_or_else(|| {
+                    fail(format!(
+                        "persistentvolumeclaim \"{claim_name}\" is not bound"
+                    ))
+                })?;
+            let dir = pv_dir(rt, &pv).map_err(fail)?;
+            let capacity = super::controllers::parse_quantity(&pv["spec"]["capacity"]["storage"])
+                .map(|q| q as u64);
+            Volume {
+                host: dir,
+                kind: MountKind::Volume,
+                source: pv_name.to_string(),
+                capacity,
+                read_only: pvc["readOnly"].as_bool().unwrap_or(false),
+            }
+        } else {
+            // downwardAPI, projected and the like: a small read-only tmpfs.
+            let dir = volume_dir(rt, prt, "kubernetes.io~projected", vname)?;
+            let files = vec![
+                ("namespace".to_string(), ns.as_bytes().to_vec()),
+                ("token".to_string(), b"kubetutor-sandbox-token".to_vec()),
+            ];
+            write_files(&dir, &files)?;
+            Volume {
+                host: dir,
+                kind: MountKind::Tmpfs,
+                source: vname.to_string(),
+                capacity: None,
+                read_only: true,
+            }
+        };
+        out.insert(vname.to_string(), vol);
+    }
+    Ok(out)
+}
+
+/// Where a persistent volume's data lives.
+pub fn pv_dir(rt: &Runtime, pv: &Value) -> Result<PathBuf, String> {
+    let name = name_of(pv);
+    if pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"].is_string() {
+        return rt.root.volume(name).map_err(|e| e.to_string());
+    }
+    for p in [
+        &pv["spec"]["hostPath"]["path"],
+        &pv["spec"]["local"]["path"],
+    ] {
+        if let Some(path) = p.as_str() {
+            return rt.root.host_path(path).map_err(|e| e.to_string());
+        }
+    }
+    rt.root.volume(name).map_err(|e| e.to_string())
+}
+
+/// `$(VAR)` references to earlier variables, as the kubelet expands them.
+fn expand(s: &str, env: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("$(") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find(')') {
+            Some(j) => {
+                let name = &after[..j];
+                match env.iter().rev().find(|(k, _)| k == name) {
+                    Some((_, v)) => out.push_str(v),
+                    None => {
+                        out.push_str("$(");
+                        out.push_str(name);
+                        out.push(')');
+                    }
+                }
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The container's environment, or the CreateContainerConfigError message.
+pub fn resolve_env(rt: &Runtime, prt: &PodRt, c: &Value) -> Result<Vec<(String, String)>, String> {
+    let ns = &prt.ns;
+    let mut env: Vec<(String, String)> = Vec::new();
+    let get = |secret: bool, name: &str| {
+        rt.store
+            .get(res(if secret { "secrets" } else { "configmaps" }), ns, name)
     };
-    for c in &containers {
-        let name = c["name"].as_str().unwrap_or("");
-        let image = c["image"].as_str().unwrap_or("");
-        if let Some((_, msg)) = failures.iter().find(|(n, _)| n == name) {
-            let _ = events::record_for_container(
-                store,
-                &updated,
-                name,
-                EventKind::Warning,
-                "Failed",
-                &format!("Error: {msg}"),
-            );
+    let what = |secret: bool| if secret { "secret" } else { "configmap" };
+    for src in c["envFrom"].as_array().cloned().unwrap_or_default() {
+        let prefix = src["prefix"].as_str().unwrap_or("");
+        for (key, secret) in [("configMapRef", false), ("secretRef", true)] {
+            let r = &src[key];
+            if !r.is_object() {
+                continue;
+            }
+            let name = r["name"].as_str().unwrap_or("");
+            match get(secret, name) {
+                Some(o) => {
+                    for (k, v) in data_of(&o, secret) {
+                        env.push((
+                            format!("{prefix}{k}"),
+                            String::from_utf8_lossy(&v).into_owned(),
+                        ));
+                    }
+                }
+                None if r["optional"].as_bool().unwrap_or(false) => {}
+                None => return Err(format!("{} \"{name}\" not found", what(secret))),
+            }
+        }
+    }
+    for e in c["env"].as_array().cloned().unwrap_or_default() {
+        let name = e["name"].as_str().unwrap_or("").to_string();
+        if let Some(v) = e["value"].as_str() {
+            let v = expand(v, &env);
+            env.push((name, v));
             continue;
         }
-        let _ = events::record_for_container(
-            store,
-            &updated,
-            name,
-            EventKind::Normal,
-            "Pulled",
-            &format!("Container image \"{image}\" already present on machine"),
-        );
-        let _ = events::record_for_container(
-            store,
-            &updated,
-            name,
-            EventKind::Normal,
+        let vf = &e["valueFrom"];
+        let mut value = String::new();
+        for (key, secret, kind) in [
+            ("configMapKeyRef", false, "ConfigMap"),
+            ("secretKeyRef", true, "Secret"),
+        ] {
+            let r = &vf[key];
+            if !r.is_object() {
+                continue;
+            }
+            let oname = r["name"].as_str().unwrap_or("");
+            let k = r["key"].as_str().unwrap_or("");
+            let optional = r["optional"].as_bool().unwrap_or(false);
+            match get(secret, oname) {
+                Some(o) => match data_of(&o, secret).into_iter().find(|(dk, _)| dk == k) {
+                    Some((_, v)) => value = String::from_utf8_lossy(&v).into_owned(),
+                    None if optional => {}
+                    None => return Err(format!("couldn't find key {k} in {kind} {ns}/{oname}")),
+                },
+                None if optional => {}
+                None => return Err(format!("{} \"{oname}\" not found", what(secret))),
+            }
+        }
+        if let Some(path) = vf["fieldRef"]["fieldPath"].as_str() {
+            let p = &prt.pod;
+            value = match path {
+                "metadata.name" => prt.name.clone(),
+                "metadata.namespace" => prt.ns.clone(),
+                "metadata.uid" => prt.uid.clone(),
+                "spec.nodeName" => NODE_NAME.to_string(),
+                "spec.serviceAccountName" => p["spec"]["serviceAccountName"]
+                    .as_str()
+                    .unwrap_or("default")
+                    .to_string(),
+                "status.podIP" => prt.ip.clone(),
+                "status.hostIP" => "127.0.0.1".to_string(),
+                other => {
+                    let label = other
+                        .strip_prefix("metadata.labels['")
+                        .map(|l| ("labels", l))
+                        .or_else(|| {
+                            other
+                                .strip_prefix("metadata.annotations['")
+                                .map(|a| ("annotations", a))
+                        });
+                    match label {
+                        Some((field, l)) => p["metadata"][field][l.trim_end_matches("']")]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                        None => String::new(),
+                    }
+                }
+            };
+        }
+        env.push((name, value));
+    }
+    Ok(env)
+}
+
+/// Go's time.Duration formatting for whole seconds: `10s`, `1m20s`, `5m0s`.
+pub fn go_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        if d.subsec_millis() > 0 && s < 10 {
+            return format!("{}ms", d.as_millis());
+        }
+        return format!("{s}s");
+    }
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else {
+        format!("{m}m{s}s")
+    }
+}
+
+fn field_path(c: &CtrRt) -> String {
+    if c.init {
+        format!("spec.initContainers{{{}}}", c.name)
+    } else {
+        format!("spec.containers{{{}}}", c.name)
+    }
+}
+
+fn build_fs(rt: &Runtime, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<ContainerFs, String> {
+    if fresh {
+        // A restarted container starts again from its image: a new layer.
+        if let Ok(pod_dir) = rt.root.pod_dir(&prt.uid) {
+            let _ = std::fs::remove_dir_all(pod_dir.join("containers").join(&c.name));
+        }
+    }
+    let rootfs = rt
+        .root
+        .container_rootfs(&prt.uid, &c.name)
+        .map_err(|e| e.to_string())?;
+    // What every image has, so `echo x > /tmp/f` works as in busybox.
+    for d in IMAGE_DIRS {
+        let _ = std::fs::create_dir_all(rootfs.join(d));
+    }
+    let mut fs = ContainerFs::new(rootfs);
+    let vols = lock(&prt.volumes).clone().unwrap_or_default();
+    for m in c.spec["volumeMounts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let vname = m["name"].as_str().unwrap_or("");
+        let path = m["mountPath"].as_str().unwrap_or("");
+        let Some(v) = vols.get(vname) else {
+            return Err(format!(
+                "cannot find volume \"{vname}\" to mount into container \"{}\"",
+                c.name
+            ));
+        };
+        let mut host = v.host.clone();
+        if let Some(sub) = m["subPath"].as_str().filter(|s| !s.is_empty()) {
+            host = confined_join(&host, sub).map_err(|e| e.to_string())?;
+            let _ = std::fs::create_dir_all(&host);
+        }
+        let ro = v.read_only || m["readOnly"].as_bool().unwrap_or(false);
+        fs.mount(path, host, ro, v.kind.clone(), v.source.clone())
+            .map_err(|e| e.to_string())?;
+        if let Some(cap) = v.capacity {
+            fs.set_capacity(path, cap);
+        }
+    }
+    Ok(fs)
+}
+
+fn random_id() -> String {
+    format!(
+        "{:016x}{:016x}{:016x}{:016x}",
+        rand::random::<u64>(),
+        rand::random::<u64>(),
+        rand::random::<u64>(),
+        rand::random::<u64>()
+    )
+}
+
+/// Runs one container until the pod stops, restarting it as `policy`
+/// says; returns the last exit code (None when stopped before running).
+async fn supervise(
+    rt: &Arc<Runtime>,
+    prt: &Arc<PodRt>,
+    c: &Arc<CtrRt>,
+    policy: &str,
+) -> Option<i32> {
+    let fp = field_path(c);
+    let pod = &prt.pod;
+    let mut backoff = rt.config.backoff_base;
+    let mut last_code = None;
+    loop {
+        if prt.cancel.is_cancelled() {
+            return last_code;
+        }
+        let env = match resolve_env(rt, prt, &c.spec) {
+            Ok(env) => env,
+            Err(msg) => {
+                c.set(|s| {
+                    s.state = State::Waiting {
+                        reason: "CreateContainerConfigError".into(),
+                        message: Some(msg.clone()),
+                    }
+                });
+                rt.events.record(
+                    pod,
+                    Some(&fp),
+                    Kind::Warning,
+                    "Failed",
+                    format!("Error: {msg}"),
+                    "kubelet",
+                );
+                if !sleep_or_cancel(RETRY, &prt.cancel).await {
+                    return last_code;
+                }
+                continue;
+            }
+        };
+        let started_before = c.state().started_once;
+        let fs = match build_fs(rt, prt, c, started_before) {
+            Ok(fs) => fs,
+            Err(msg) => {
+                c.set(|s| {
+                    s.state = State::Waiting {
+                        reason: "CreateContainerError".into(),
+                        message: Some(msg.clone()),
+                    }
+                });
+                rt.events.record(
+                    pod,
+                    Some(&fp),
+                    Kind::Warning,
+                    "Failed",
+                    format!("Error: {msg}"),
+                    "kubelet",
+                );
+                if !sleep_or_cancel(RETRY, &prt.cancel).await {
+                    return last_code;
+                }
+                continue;
+            }
+        };
+        let policy_pull = c.spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
+        if policy_pull == "Always" {
+            rt.events.record(
+                pod,
+                Some(&fp),
+                Kind::Normal,
+                "Pulling",
+                format!("Pulling image \"{}\"", c.image),
+                "kubelet",
+            );
+            rt.events.record(pod, Some(&fp), Kind::Normal, "Pulled", format!("Successfully pulled image \"{}\" in 412ms (412ms including waiting). Image size: 18342671 bytes.", c.image), "kubelet");
+        } else {
+            rt.events.record(
+                pod,
+                Some(&fp),
+                Kind::Normal,
+                "Pulled",
+                format!("Container image \"{}\" already present on machine", c.image),
+                "kubelet",
+            );
+        }
+        rt.events.record(
+            pod,
+            Some(&fp),
+            Kind::Normal,
             "Created",
-            &format!("Created container: {name}"),
+            format!("Created container: {}", c.name),
+            "kubelet",
         );
-        let _ = events::record_for_container(
-            store,
-            &updated,
-            name,
-            EventKind::Normal,
+        rt.events.record(
+            pod,
+            Some(&fp),
+            Kind::Normal,
             "Started",
-            &format!("Started container {name}"),
+            format!("Started container {}", c.name),
+            "kubelet",
         );
+        if started_before {
+            c.rotate_logs();
+        }
+        let started_at = store::now_rfc3339();
+        let has_readiness = c.spec["readinessProbe"].is_object();
+        c.set(|s| {
+            s.last_container_id = std::mem::take(&mut s.container_id);
+            s.container_id = random_id();
+            s.state = State::Running {
+                started_at: started_at.clone(),
+            };
+            s.ready = !has_readiness && !c.init;
+            s.started_once = true;
+            s.fs = Some(fs.clone());
+            s.env = env.clone();
+        });
+        rt.wake();
+        let sink_ctr = c.clone();
+        let ctx = AppContext {
+            pod_uid: prt.uid.clone(),
+            pod_name: prt.name.clone(),
+            container: c.name.clone(),
+            image: c.image.clone(),
+            command: strings(&c.spec["command"], &env),
+            args: strings(&c.spec["args"], &env),
+            env: env.clone(),
+            fs,
+            netns: rt.netns.clone(),
+            log: Arc::new(move |line: &str| sink_ctr.push_log(line)),
+        };
+        let app = apps::select(&c.image, &ctx.command, &ctx.args);
+        let handle = apps::start(app, ctx);
+        let instance = prt.cancel.child_token();
+        let liveness_kill = CancellationToken::new();
+        let ran_since = Instant::now();
+        for (key, liveness) in [("readinessProbe", false), ("livenessProbe", true)] {
+            let probe = c.spec[key].clone();
+            if probe.is_object() {
+                let t = tokio::spawn(probe_loop(
+                    rt.clone(),
+                    prt.clone(),
+                    c.clone(),
+                    probe,
+                    liveness,
+                    instance.clone(),
+                    liveness_kill.clone(),
+                ));
+                lock(&prt.tasks).push(t);
+            }
+        }
+        let mut stopped = false;
+        let code = loop {
+            tokio::select! {
+                _ = prt.cancel.cancelled() => {
+                    rt.events.record(pod, Some(&fp), Kind::Normal, "Killing", format!("Stopping container {}", c.name), "kubelet");
+                    stopped = true;
+                    break handle.stop().await;
+                }
+                _ = liveness_kill.cancelled() => {
+                    break handle.stop().await;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if handle.is_finished() {
+                        break handle.wait().await;
+                    }
+                }
+            }
+        };
+        instance.cancel();
+        last_code = Some(code);
+        let finished_at = store::now_rfc3339();
+        let reason = if code == 0 { "Completed" } else { "Error" };
+        let terminated = State::Terminated {
+            exit_code: code,
+            reason: reason.to_string(),
+            started_at,
+            finished_at,
+        };
+        c.set(|s| {
+            s.state = terminated.clone();
+            s.ready = false;
+        });
+        rt.wake();
+        if stopped {
+            return last_code;
+        }
+        let restart = match policy {
+            "Always" => true,
+            "OnFailure" => code != 0,
+            _ => false,
+        };
+        if !restart {
+            return last_code;
+        }
+        if ran_since.elapsed() > Duration::from_secs(600) {
+            backoff = rt.config.backoff_base;
+        }
+        let restarts = c.state().restarts;
+        // The first restart is immediate; later ones back off (upstream's
+        // back-off entry is created by the first restart).
+        if restarts > 0 {
+            let pod_ref = format!("{}_{}({})", prt.name, prt.ns, prt.uid);
+            c.set(|s| {
+                s.last = Some(terminated.clone());
+                s.state = State::Waiting {
+                    reason: "CrashLoopBackOff".into(),
+                    message: Some(format!(
+                        "back-off {} restarting failed container={} pod={pod_ref}",
+                        go_duration(backoff),
+                        c.name
+                    )),
+                };
+            });
+            rt.events.record(
+                pod,
+                Some(&fp),
+                Kind::Warning,
+                "BackOff",
+                format!(
+                    "Back-off restarting failed container {} in pod {pod_ref}",
+                    c.name
+                ),
+                "kubelet",
+            );
+            rt.wake();
+            let wait = backoff;
+            backoff = (backoff * 2).min(rt.config.backoff_max);
+            if !sleep_or_cancel(wait, &prt.cancel).await {
+                return last_code;
+            }
+        }
+        c.set(|s| {
+            s.last = Some(terminated.clone());
+            s.restarts += 1;
+        });
+    }
+}
+
+fn strings(v: &Value, env: &[(String, String)]) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(|s| expand(s, env))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The container port a probe names (number, or a named port).
+fn probe_port(c: &CtrRt, port: &Value) -> Option<u16> {
+    match port {
+        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+        Value::String(s) => s.parse().ok().or_else(|| {
+            c.spec["ports"]
+                .as_array()?
+                .iter()
+                .find(|p| p["name"].as_str() == Some(s))
+                .and_then(|p| p["containerPort"].as_u64())
+                .and_then(|n| u16::try_from(n).ok())
+        }),
+        _ => None,
+    }
+}
+
+/// Runs one probe: Ok(()) or the failure text upstream shows.
+async fn probe_once(rt: &Runtime, prt: &PodRt, c: &CtrRt, probe: &Value) -> Result<(), String> {
+    let timeout = Duration::from_secs(probe["timeoutSeconds"].as_u64().unwrap_or(1).max(1));
+    if let Some(h) = probe.get("httpGet").filter(|h| h.is_object()) {
+        let port = probe_port(c, &h["port"]).unwrap_or(0);
+        let path = h["path"].as_str().unwrap_or("/");
+        let scheme = h["scheme"].as_str().unwrap_or("HTTP").to_lowercase();
+        let url = format!("{scheme}://{}:{port}{path}", prt.ip);
+        let refused = || {
+            format!(
+                "Get \"{url}\": dial tcp {}:{port}: connect: connection refused",
+                prt.ip
+            )
+        };
+        let addr = rt.netns.lookup(&prt.uid, port).ok_or_else(refused)?;
+        let fut = async {
+            let mut s = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|_| refused())?;
+            let req = format!(
+                "GET {path} HTTP/1.1\r\nHost: {}:{port}\r\nUser-Agent: kube-probe/1.34\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+                prt.ip
+            );
+            s.write_all(req.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 256];
+            let mut n = 0;
+            while n < 12 {
+                let k = s.read(&mut buf[n..]).await.map_err(|e| e.to_string())?;
+                if k == 0 {
+                    break;
+                }
+                n += k;
+            }
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let code: u16 = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            if (200..400).contains(&code) {
+                Ok(())
+            } else {
+                Err(format!("HTTP probe failed with statuscode: {code}"))
+            }
+        };
+        return match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+            )),
+        };
+    }
+    if let Some(t) = probe.get("tcpSocket").filter(|h| h.is_object()) {
+        let port = probe_port(c, &t["port"]).unwrap_or(0);
+        return match rt.netns.lookup(&prt.uid, port) {
+            Some(_) => Ok(()),
+            None => Err(format!(
+                "dial tcp {}:{port}: connect: connection refused",
+                prt.ip
+            )),
+        };
+    }
+    if let Some(e) = probe.get("exec").filter(|h| h.is_object()) {
+        let argv: Vec<String> = e["command"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let st = c.state();
+        let Some(fs) = st.fs else {
+            return Err("container is not running".into());
+        };
+        let name = prt.name.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            super::shell::Shell::new(fs, st.env, name).exec(&argv, b"")
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        // An image the sandbox does not emulate (postgres's `pg_isready`)
+        // has commands the mini shell lacks: its probe passes rather than
+        // leaving the container unready forever.
+        return if out.exit_code == 0 || out.exit_code == 127 {
+            Ok(())
+        } else {
+            Err(out.stdout_text() + &out.stderr_text())
+        };
+    }
+    Ok(())
+}
+
+async fn probe_loop(
+    rt: Arc<Runtime>,
+    prt: Arc<PodRt>,
+    c: Arc<CtrRt>,
+    probe: Value,
+    liveness: bool,
+    instance: CancellationToken,
+    kill: CancellationToken,
+) {
+    let secs = |k: &str, d: u64| Duration::from_secs(probe[k].as_u64().unwrap_or(d));
+    let period = secs("periodSeconds", 10).max(Duration::from_secs(1));
+    let failure_threshold = probe["failureThreshold"].as_u64().unwrap_or(3).max(1);
+    let success_threshold = probe["successThreshold"].as_u64().unwrap_or(1).max(1);
+    let delay = secs("initialDelaySeconds", 0);
+    // The first probe comes shortly after start (the app needs a moment to listen).
+    let first = delay.max(Duration::from_millis(200));
+    if !sleep_or_cancel(first, &instance).await {
+        return;
+    }
+    let (mut ok_run, mut fail_run) = (0u64, 0u64);
+    let fp = field_path(&c);
+    let what = if liveness { "Liveness" } else { "Readiness" };
+    loop {
+        let r = probe_once(&rt, &prt, &c, &probe).await;
+        if instance.is_cancelled() {
+            return;
+        }
+        match r {
+            Ok(()) => {
+                ok_run += 1;
+                fail_run = 0;
+                if !liveness && ok_run >= success_threshold && !c.state().ready {
+                    c.set(|s| s.ready = true);
+                    rt.wake();
+                }
+            }
+            Err(msg) => {
+                fail_run += 1;
+                ok_run = 0;
+                rt.events.record(
+                    &prt.pod,
+                    Some(&fp),
+                    Kind::Warning,
+                    "Unhealthy",
+                    format!("{what} probe failed: {msg}"),
+                    "kubelet",
+                );
+                if fail_run >= failure_threshold {
+                    if liveness {
+                        rt.events.record(
+                            &prt.pod,
+                            Some(&fp),
+                            Kind::Normal,
+                            "Killing",
+                            format!(
+                                "Container {} failed liveness probe, will be restarted",
+                                c.name
+                            ),
+                            "kubelet",
+                        );
+                        kill.cancel();
+                        return;
+                    } else if c.state().ready {
+                        c.set(|s| s.ready = false);
+                        rt.wake();
+                    }
+                }
+            }
+        }
+        if !sleep_or_cancel(period, &instance).await {
+            return;
+        }
+    }
+}
+
+/// A stable fake image digest for `imageID`.
+fn image_id(image: &str) -> String {
+    let repo = apps::image_repository(image);
+    let repo = if repo.contains('/') {
+        format!("docker.io/{repo}")
+    } else {
+        format!("docker.io/library/{repo}")
+    };
+    let mut digest = String::new();
+    for seed in 0u64..4 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+        for b in image.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        digest.push_str(&format!("{h:016x}"));
+    }
+    format!("{repo}@sha256:{digest}")
+}
+
+fn container_status(c: &CtrRt) -> Value {
+    let s = c.state();
+    let mut v = json!({
+        "name": c.name,
+        "image": c.image,
+        "imageID": if s.started_once { json!(image_id(&c.image)) } else { json!("") },
+        "ready": s.ready,
+        "restartCount": s.restarts,
+        "started": matches!(s.state, State::Running { .. }),
+        "state": s.state.to_json(&format!("containerd://{}", s.container_id)),
+        "lastState": match &s.last {
+            Some(l) => l.to_json(&format!("containerd://{}", s.last_container_id)),
+            None => json!({}),
+        },
+    });
+    if !s.container_id.is_empty() {
+        v["containerID"] = json!(format!("containerd://{}", s.container_id));
+    }
+    if let Some(mounts) = c.spec["volumeMounts"].as_array() {
+        v["volumeMounts"] = json!(
+            mounts
+                .iter()
+                .map(|m| {
+                    let mut o = json!({"name": m["name"], "mountPath": m["mountPath"]});
+                    if m["readOnly"].as_bool() == Some(true) {
+                        o["readOnly"] = json!(true);
+                        o["recursiveReadOnly"] = json!("Disabled");
+                    }
+                    o
+                })
+                .collect::<Vec<_>>()
+        );
+    }
+    v
+}
+
+/// The pod's status from the containers' states.
+fn pod_status(prt: &PodRt, old: &Value) -> Value {
+    let policy = prt.pod["spec"]["restartPolicy"]
+        .as_str()
+        .unwrap_or("Always");
+    let setup_done = lock(&prt.volumes).is_some();
+    let init_done = *lock(&prt.init_done);
+    let states: Vec<CtrState> = prt.containers.iter().map(|c| c.state()).collect();
+    let init_states: Vec<CtrState> = prt.init.iter().map(|c| c.state()).collect();
+    let init_failed = init_states.iter().any(|s| {
+        policy == "Never"
+            && matches!(s.state, State::Terminated { exit_code, .. } if exit_code != 0)
+    });
+    let never_ran = states.iter().any(|s| !s.started_once);
+    let running = states
+        .iter()
+        .any(|s| matches!(s.state, State::Running { .. }));
+    let restarting = states
+        .iter()
+        .any(|s| matches!(s.state, State::Waiting { .. }) && s.started_once);
+    let all_terminated = !states.is_empty()
+        && states
+            .iter()
+            .all(|s| matches!(s.state, State::Terminated { .. }));
+    let all_ok = states
+        .iter()
+        .all(|s| matches!(s.state, State::Terminated { exit_code: 0, .. }));
+    let phase = if init_failed {
+        "Failed"
+    } else if !init_done || never_ran {
+        "Pending"
+    } else if running || restarting {
+        "Running"
+    } else if all_terminated {
+        match policy {
+            "Always" => "Running",
+            "OnFailure" if !all_ok => "Running",
+            _ if all_ok => "Succeeded",
+            _ => "Failed",
+        }
+    } else {
+        "Running"
+    };
+    let mut st = json!({});
+    st["phase"] = json!(phase);
+    let mut conds = old["conditions"].clone();
+    let tf = |b: bool| if b { "True" } else { "False" };
+    set_condition(
+        &mut conds,
+        "PodReadyToStartContainers",
+        tf(setup_done),
+        None,
+        None,
+        false,
+    );
+    if init_done {
+        set_condition(&mut conds, "Initialized", "True", None, None, false);
+    } else {
+        let names: Vec<&str> = prt.init.iter().map(|c| c.name.as_str()).collect();
+        let msg = format!("containers with incomplete status: [{}]", names.join(" "));
+        set_condition(
+            &mut conds,
+            "Initialized",
+            "False",
+            Some("ContainersNotInitialized"),
+            Some(&msg),
+            false,
+        );
+    }
+    let finished = phase == "Succeeded" || phase == "Failed";
+    let unready: Vec<&str> = prt
+        .containers
+        .iter()
+        .zip(&states)
+        .filter(|(_, s)| !s.ready)
+        .map(|(c, _)| c.name.as_str())
+        .collect();
+    if unready.is_empty() && !finished {
+        set_condition(&mut conds, "Ready", "True", None, None, false);
+        set_condition(&mut conds, "ContainersReady", "True", None, None, false);
+    } else {
+        let reason = if finished {
+            "PodCompleted"
+        } else {
+            "ContainersNotReady"
+        };
+        let msg =
+            (!finished).then(|| format!("containers with unready status: [{}]", unready.join(" ")));
+        set_condition(
+            &mut conds,
+            "Ready",
+            "False",
+            Some(reason),
+            msg.as_deref(),
+            false,
+        );
+        set_condition(
+            &mut conds,
+            "ContainersReady",
+            "False",
+            Some(reason),
+            msg.as_deref(),
+            false,
+        );
+    }
+    set_condition(&mut conds, "PodScheduled", "True", None, None, false);
+    if let Some(list) = conds.as_array_mut() {
+        const ORDER: &[&str] = &[
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ];
+        list.sort_by_key(|c| ORDER.iter().position(|o| c["type"] == *o).unwrap_or(99));
+        for c in list.iter_mut() {
+            if c.get("lastProbeTime").is_none() {
+                c["lastProbeTime"] = Value::Null;
+            }
+        }
+    }
+    st["conditions"] = conds;
+    st["hostIP"] = json!("127.0.0.1");
+    st["hostIPs"] = json!([{"ip": "127.0.0.1"}]);
+    st["podIP"] = json!(prt.ip);
+    st["podIPs"] = json!([{"ip": prt.ip}]);
+    st["startTime"] = json!(prt.start_time);
+    if !old["qosClass"].is_null() {
+        st["qosClass"] = old["qosClass"].clone();
+    }
+    st["containerStatuses"] = json!(
+        prt.containers
+            .iter()
+            .map(|c| container_status(c))
+            .collect::<Vec<_>>()
+    );
+    if !prt.init.is_empty() {
+        st["initContainerStatuses"] = json!(
+            prt.init
+                .iter()
+                .map(|c| container_status(c))
+                .collect::<Vec<_>>()
+        );
+    }
+    st
+}
+
+fn write_status(rt: &Runtime, pod: &Value, prt: &PodRt) {
+    if pod["metadata"]["uid"].as_str() != Some(prt.uid.as_str()) {
+        return;
+    }
+    let st = pod_status(prt, &pod["status"]);
+    if pod["status"] != st {
+        let mut n = pod.clone();
+        n["status"] = st;
+        rt.put(res("pods"), n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_as_go_prints_them() {
+        assert_eq!(go_duration(Duration::from_secs(10)), "10s");
+        assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
+        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
+        assert_eq!(go_duration(Duration::from_millis(200)), "200ms");
+    }
+
+    #[test]
+    fn env_expansion() {
+        let env = vec![("A".to_string(), "1".to_string())];
+        assert_eq!(expand("x$(A)y$(B)", &env), "x1y$(B)");
     }
 }

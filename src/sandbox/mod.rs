@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod apps;
+pub mod controllers;
 pub mod defaults;
 pub mod discovery;
 pub mod events;
@@ -19,6 +20,7 @@ pub mod netns;
 pub mod openapi;
 pub mod patch;
 pub mod patching;
+pub mod podapi;
 pub mod protobuf;
 pub mod resources;
 pub mod scheduler;
@@ -56,6 +58,8 @@ pub struct SandboxConfig {
     pub data_dir: PathBuf,
     /// The port on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// Controller and kubelet tunables (back-off delays...).
+    pub runtime: controllers::RuntimeConfig,
 }
 
 impl SandboxConfig {
@@ -63,6 +67,7 @@ impl SandboxConfig {
         SandboxConfig {
             data_dir: data_dir.into(),
             port: 0,
+            runtime: controllers::RuntimeConfig::default(),
         }
     }
 }
@@ -76,6 +81,8 @@ pub struct Sandbox {
     store: Store,
     cancel: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
+    runtime: Option<Arc<controllers::Runtime>>,
+    controllers: Option<tokio::task::JoinHandle<()>>,
 }
 
 fn random_token() -> String {
@@ -114,16 +121,22 @@ impl Sandbox {
         let cancel = CancellationToken::new();
         let root = fsroot::SandboxRoot::new(&cfg.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot use the sandbox data directory: {e}"))?;
+        let runtime = controllers::Runtime::new(
+            store.clone(),
+            root.clone(),
+            cfg.runtime.clone(),
+            cancel.clone(),
+        );
         let ctx = Arc::new(server::Ctx {
             store: store.clone(),
             root: root.clone(),
             token: token.clone(),
             addr,
+            runtime: Some(runtime.clone()),
         });
         let task = tokio::spawn(server::serve(listener, tls.acceptor, ctx, cancel.clone()));
-        // The node's components; they stop when the store closes.
-        tokio::spawn(scheduler::run(store.clone()));
-        tokio::spawn(kubelet::run(store.clone(), root));
+        // The controllers, scheduler and kubelet; they stop with `cancel`.
+        let controllers = tokio::spawn(controllers::run(runtime.clone()));
         Ok(Sandbox {
             addr,
             kubeconfig,
@@ -132,6 +145,8 @@ impl Sandbox {
             store,
             cancel,
             task: Some(task),
+            runtime: Some(runtime),
+            controllers: Some(controllers),
         })
     }
 
@@ -160,13 +175,23 @@ impl Sandbox {
         &self.store
     }
 
-    /// Stops serving, waits for every connection to close and for the
-    /// database to be released (so the data directory can be reopened).
+    /// The controllers, scheduler and kubelet (running containers, logs).
+    pub fn runtime(&self) -> Option<&Arc<controllers::Runtime>> {
+        self.runtime.as_ref()
+    }
+
+    /// Stops serving and every container, waits for every connection to
+    /// close and for the database to be released (so the data directory
+    /// can be reopened).
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        if let Some(task) = self.controllers.take() {
+            let _ = task.await;
+        }
+        self.runtime = None;
         self.store.close();
         // Watches and in-flight writes let go of the store shortly after.
         for _ in 0..1000 {

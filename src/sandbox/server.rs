@@ -19,6 +19,7 @@ use super::api;
 use super::discovery;
 use super::http::{self as h, Body};
 use super::openapi;
+use super::podapi;
 use super::status::ApiError;
 use super::store::Store;
 
@@ -32,6 +33,8 @@ pub struct Ctx {
     pub root: super::fsroot::SandboxRoot,
     pub token: String,
     pub addr: SocketAddr,
+    /// Running pods (logs, exec, proxy); None serves objects only.
+    pub runtime: Option<Arc<super::controllers::Runtime>>,
 }
 
 /// A TLS handshake that takes longer than this is dropped.
@@ -164,12 +167,16 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let Some(target) = api::parse_target(&segs) else {
         return h::error(&ApiError::path_not_found());
     };
-    if target.res.plural == "pods"
-        && target.res.group.is_empty()
-        && target.sub.as_deref() == Some("exec")
-        && let (Some(ns), Some(name)) = (target.ns.clone(), target.name.clone())
-    {
-        return super::exec::handle(&ctx.store, &ctx.root, &ns, &name, req);
+    if podapi::handles(&target) {
+        if let Some(rt) = &ctx.runtime {
+            return podapi::handle(rt, target, req).await;
+        }
+        if target.sub.as_deref() == Some("exec")
+            && let (Some(ns), Some(name)) = (target.ns.clone(), target.name.clone())
+        {
+            return super::exec::handle(&ctx.store, &ctx.root, &ns, &name, req);
+        }
+        return h::error(&ApiError::path_not_found());
     }
     let method = req.method().clone();
     let query = h::parse_query(req.uri().query());

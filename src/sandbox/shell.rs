@@ -846,6 +846,14 @@ impl Shell {
         let base = name.rsplit('/').next().unwrap_or(name).to_string();
         let args = &argv[1..];
         let code = match base.as_str() {
+            // `exec cmd`: the command replaces the shell, so the script ends with it.
+            "exec" if !args.is_empty() => {
+                let rest = args.to_vec();
+                return match self.command(&rest, stdin, out, err, direct) {
+                    Status::Code(c) | Status::Exit(c) => Status::Exit(c),
+                    other => other,
+                };
+            }
             "ls" => self.ls(args, out, err),
             "cat" => self.cat(args, stdin, out, err),
             "echo" => echo(args, out),
@@ -3253,5 +3261,22 @@ mod tests {
         ] {
             let _ = sh(&mut f, script);
         }
+    }
+
+    #[test]
+    fn exec_runs_the_command_and_ends_the_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = ContainerFs::new(dir.path().join("rootfs"));
+        let mut sh = Shell::new(fs, Vec::new(), "p").with_sleeper(|_| {});
+        let out = sh.exec(
+            &[
+                "sh".into(),
+                "-c".into(),
+                "echo a && exec echo b; echo c".into(),
+            ],
+            b"",
+        );
+        assert_eq!(out.stdout_text(), "a\nb\n");
+        assert_eq!(out.exit_code, 0);
     }
 }

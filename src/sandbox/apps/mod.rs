@@ -86,8 +86,10 @@ impl Stop {
         let _ = self.0.wait_for(|stopped| *stopped).await;
     }
 
+    /// True once asked to stop, or once the handle is gone (the sandbox
+    /// is shutting down and nobody will ask any more).
     pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
+        *self.0.borrow() || self.0.has_changed().is_err()
     }
 }
 
@@ -240,10 +242,11 @@ impl EmulatedApp for ShellApp {
             // the shell checks the same flag before each command.
             let stopped = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&stopped);
+            let stop_seen = stop.clone();
             let sleeper = move |d: Duration| {
                 let slice = Duration::from_millis(50);
                 let mut left = d;
-                while !left.is_zero() && !flag.load(Ordering::Relaxed) {
+                while !left.is_zero() && !flag.load(Ordering::Relaxed) && !stop_seen.is_stopped() {
                     let step = left.min(slice);
                     std::thread::sleep(step);
                     left -= step;

@@ -1,0 +1,343 @@
+//! Storage semantics of the embedded sandbox, asserted on what real
+//! kubectl prints: WaitForFirstConsumer provisioning, data kept by a
+//! PVC-backed pod across replacement, Retain → Released, pvc-protection,
+//! and pods waiting for missing or unbound claims.
+
+mod runtime_env;
+
+use runtime_env::start;
+
+const API_WITH_PVC: &str = r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: msg-data
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1Gi
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: msg-api
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: msg-api}
+  template:
+    metadata:
+      labels: {app: msg-api}
+    spec:
+      containers:
+        - name: api
+          image: kubetutor/msg-api
+          env:
+            - name: API_DB_FILEPATH
+              value: /data/messages.json
+          ports:
+            - name: http
+              containerPort: 8080
+          readinessProbe:
+            httpGet: {path: /healthz, port: http}
+            periodSeconds: 1
+          volumeMounts:
+            - name: data
+              mountPath: /data
+      volumes:
+        - name: data
+          persistentVolumeClaim:
+            claimName: msg-data
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: msg-api
+spec:
+  selector: {app: msg-api}
+  ports:
+    - name: http
+      port: 80
+      targetPort: http
+"#;
+
+const PVC_ONLY: &str = r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: msg-data
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1Gi
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_first_consumer_then_data_survives_the_pod() {
+    let Some(env) = start().await else { return };
+    env.apply(PVC_ONLY).await;
+    let out = env.k(&["get", "pvc", "msg-data"]).await;
+    assert!(out.contains("msg-data   Pending"), "{out}");
+    let out = env
+        .k_until(&["describe", "pvc", "msg-data"], |o| {
+            o.contains("WaitForFirstConsumer")
+        })
+        .await;
+    assert!(
+        out.contains("waiting for first consumer to be created before binding"),
+        "{out}"
+    );
+    env.apply(API_WITH_PVC).await;
+    let out = env
+        .k(&["rollout", "status", "deploy/msg-api", "--timeout=60s"])
+        .await;
+    assert!(out.contains("successfully rolled out"), "{out}");
+    let pvc = env.k(&["get", "pvc", "msg-data"]).await;
+    assert!(pvc.contains("Bound    pvc-"), "{pvc}");
+    assert!(pvc.contains("1Gi        RWO            standard"), "{pvc}");
+    let pv = env.ok(&["get", "pv"]).await;
+    assert!(
+        pv.contains(
+            "1Gi        RWO            Delete           Bound    kubetutor/msg-data   standard"
+        ),
+        "{pv}"
+    );
+    let events = env.k(&["get", "events"]).await;
+    assert!(events.contains("ProvisioningSucceeded"), "{events}");
+
+    let proxy = "/api/v1/namespaces/kubetutor/services/msg-api:80/proxy/messages";
+    let msg = env.dir.join("msg.json");
+    std::fs::write(&msg, r#"{"author":"ada","text":"kept"}"#).unwrap();
+    env.ok(&["create", "--raw", proxy, "-f", msg.to_str().unwrap()])
+        .await;
+
+    // Replace the pod: the new one reads the message back from the volume.
+    let old = env.k(&["get", "pods", "-o", "name"]).await;
+    env.k(&["delete", old.trim()]).await;
+    env.k_until(&["get", "pods", "-o", "name"], |o| {
+        o.trim().lines().count() == 1 && o.trim() != old.trim()
+    })
+    .await;
+    env.k(&["rollout", "status", "deploy/msg-api", "--timeout=60s"])
+        .await;
+    let out = env
+        .until(&["get", "--raw", proxy], |o| o.contains("messages"))
+        .await;
+    assert!(out.contains("kept"), "{out}");
+
+    // Delete everything: reclaim Delete removes the PV and its data.
+    let pv_name = env
+        .k(&[
+            "get",
+            "pvc",
+            "msg-data",
+            "-o",
+            "jsonpath={.spec.volumeName}",
+        ])
+        .await;
+    let dir = env.data().join("volumes").join(&pv_name);
+    assert!(dir.join("messages.json").is_file());
+    env.k(&["delete", "deploy", "msg-api"]).await;
+    env.k(&["delete", "pvc", "msg-data"]).await;
+    env.until(&["get", "pv"], |o| !o.contains(&pv_name)).await;
+    assert!(!dir.exists(), "{} still exists", dir.display());
+    env.sandbox.shutdown().await;
+}
+
+const RETAIN: &str = r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: keep-pv
+  labels: {disk: keep}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: manual
+  hostPath: {path: /tmp/keep}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: big-pv
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: manual
+  hostPath: {path: /tmp/big}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: claim
+spec:
+  storageClassName: manual
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests: {storage: 1Gi}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_leaves_the_volume_released() {
+    let Some(env) = start().await else { return };
+    env.apply(RETAIN).await;
+    // The smallest fitting volume is chosen.
+    let out = env
+        .k_until(&["get", "pvc", "claim"], |o| o.contains("Bound"))
+        .await;
+    assert!(
+        out.contains("Bound    keep-pv   2Gi        RWO            manual"),
+        "{out}"
+    );
+    let pv = env
+        .until(&["get", "pv", "keep-pv"], |o| o.contains("Bound"))
+        .await;
+    assert!(
+        pv.contains("Retain           Bound    kubetutor/claim"),
+        "{pv}"
+    );
+    env.k(&["delete", "pvc", "claim"]).await;
+    let pv = env
+        .until(&["get", "pv", "keep-pv"], |o| o.contains("Released"))
+        .await;
+    assert!(
+        pv.contains("Retain           Released   kubetutor/claim"),
+        "{pv}"
+    );
+    // Not rebound while its claimRef stays.
+    env.apply(&RETAIN[RETAIN.rfind("---").unwrap()..].replace("claim\n", "again\n"))
+        .await;
+    let out = env
+        .k_until(&["get", "pvc", "again"], |o| o.contains("Bound"))
+        .await;
+    assert!(out.contains("big-pv"), "{out}");
+    let pv = env.ok(&["get", "pv", "keep-pv"]).await;
+    assert!(pv.contains("Released"), "{pv}");
+    // Clearing the claimRef makes it Available again.
+    env.ok(&[
+        "patch",
+        "pv",
+        "keep-pv",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"claimRef":null}}"#,
+    ])
+    .await;
+    env.until(&["get", "pv", "keep-pv"], |o| o.contains("Available"))
+        .await;
+    env.sandbox.shutdown().await;
+}
+
+const POD_WITH_CLAIM: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: user
+spec:
+  containers:
+    - name: c
+      image: busybox
+      command: [sh, -c, "echo hi > /data/f; sleep 3600"]
+      volumeMounts:
+        - {name: d, mountPath: /data}
+  volumes:
+    - name: d
+      persistentVolumeClaim: {claimName: fast}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: fast
+spec:
+  storageClassName: immediate
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests: {storage: 100Mi}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_in_use_are_protected() {
+    let Some(env) = start().await else { return };
+    env.apply(POD_WITH_CLAIM).await;
+    env.k_until(&["get", "pod", "user"], |o| o.contains("Running"))
+        .await;
+    let (code, _, err) = env
+        .kubectl(&["-n", "kubetutor", "delete", "pvc", "fast", "--wait=false"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let out = env.k(&["get", "pvc", "fast"]).await;
+    assert!(out.contains("Terminating"), "{out}");
+    let out = env.k(&["describe", "pvc", "fast"]).await;
+    assert!(out.contains("kubernetes.io/pvc-protection"), "{out}");
+    assert!(out.contains("Used By:       user"), "{out}");
+    env.k(&["delete", "pod", "user"]).await;
+    env.k_until(&["get", "pvc"], |o| !o.contains("fast")).await;
+    env.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_wait_for_missing_and_unbound_claims() {
+    let Some(env) = start().await else { return };
+    env.apply(&POD_WITH_CLAIM[..POD_WITH_CLAIM.find("---").unwrap()])
+        .await;
+    let out = env
+        .k_until(&["describe", "pod", "user"], |o| {
+            o.contains("FailedScheduling")
+        })
+        .await;
+    assert!(
+        out.contains("0/1 nodes are available: persistentvolumeclaim \"fast\" not found."),
+        "{out}"
+    );
+    let pods = env.k(&["get", "pod", "user"]).await;
+    assert!(pods.contains("Pending"), "{pods}");
+    // A claim without class and no volume stays Pending: the pod too.
+    env.apply(
+        r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: fast
+spec:
+  storageClassName: ""
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests: {storage: 100Mi}
+"#,
+    )
+    .await;
+    let out = env
+        .k_until(&["describe", "pod", "user"], |o| {
+            o.contains("pod has unbound immediate PersistentVolumeClaims")
+        })
+        .await;
+    assert!(
+        out.contains("0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims."),
+        "{out}"
+    );
+    // A matching static volume arrives: the pod runs.
+    env.apply(
+        r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: static
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: ""
+  hostPath: {path: /srv/static}
+"#,
+    )
+    .await;
+    env.k_until(&["get", "pod", "user"], |o| o.contains("Running"))
+        .await;
+    let f = env.data().join("hostpath/srv/static/f");
+    env.until(&["get", "pv"], |_| f.is_file()).await;
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "hi\n");
+    env.sandbox.shutdown().await;
+}
