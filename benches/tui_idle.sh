@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Idle CPU and memory of the TUI: starts the release binary in a detached tmux
 # session, lets it sit for N seconds (default 30) and reads its CPU time and
-# RSS from /proc. Usage: bash benches/tui_idle.sh [SECONDS]
+# RSS from /proc. With no --context, kubetutor runs its embedded sandbox in
+# the same process, so the figures include the sandbox (API server, store,
+# watchers, checker).
+# Usage: bash benches/tui_idle.sh [SECONDS]   (KUBETUTOR_BIN=path: that binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
-cargo build --release --quiet
+bin=${KUBETUTOR_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin=./target/release/kubetutor
+fi
 data=$(mktemp -d)
 sock="kubetutor-bench-$$"
-trap 'tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$data"' EXIT
+trap 'tmux -L "$sock" kill-server 2>/dev/null || true; sleep 1; rm -rf "$data" 2>/dev/null || true' EXIT
 tmux -L "$sock" -f /dev/null new-session -d -s b -x 120 -y 40 \
-  "KUBETUTOR_DATA_DIR=$data exec ./target/release/kubetutor"
-sleep 2
+  "KUBETUTOR_DATA_DIR=$data exec $bin"
+sleep 5
 pid=$(tmux -L "$sock" display -p -t b '#{pane_pid}')
 tick=$(getconf CLK_TCK)
 read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")

@@ -236,21 +236,27 @@ impl App {
         let Some(checker) = &self.checker else {
             return;
         };
-        let want = self.current_lesson().and_then(|l| {
-            let i = l
-                .steps
-                .iter()
-                .position(|s| !self.progress.is_done(l.id(), &s.id))?;
-            let step = &l.steps[i];
-            let spec = step.check.as_ref()?.spec().ok()?;
-            Some((l.id().to_owned(), step.id.clone(), spec))
-        });
-        let key = want.as_ref().map(|(l, s, _)| (l.clone(), s.clone()));
-        if key == self.checking {
+        let Some(l) = self.current_lesson() else {
+            return;
+        };
+        let step = l
+            .steps
+            .iter()
+            .find(|s| !self.progress.is_done(l.id(), &s.id));
+        // Compared before the check is parsed: this runs after every event.
+        let same = match (step, &self.checking) {
+            (Some(s), Some((cl, cs))) => cl == l.id() && *cs == s.id,
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
             return;
         }
-        match want {
-            Some((l, s, spec)) => checker.activate(&l, &s, spec),
+        // A step without a (valid) check is remembered too, so that its
+        // check is not parsed again at the next event.
+        let key = step.map(|s| (l.id().to_owned(), s.id.clone()));
+        match step.and_then(|s| Some((s, s.check.as_ref()?.spec().ok()?))) {
+            Some((s, spec)) => checker.activate(l.id(), &s.id, spec),
             None => checker.deactivate(),
         }
         self.checking = key;
