@@ -279,9 +279,17 @@ async fn crawl_forever(
     loop {
         tokio::time::sleep(interval).await;
         let known = store.ids();
-        let book = SHELF
-            .iter()
-            .find(|b| !known.contains(b.0) && store.claim(b.0));
+        let mut book = None;
+        for b in SHELF.iter().filter(|b| !known.contains(b.0)) {
+            match store.claim(b.0) {
+                Ok(true) => {
+                    book = Some(b);
+                    break;
+                }
+                Ok(false) => {}
+                Err(e) => return thread_died(&sink, &e),
+            }
+        }
         let Some(&(id, title, author, year, text)) = book else {
             if !idle {
                 log(
@@ -312,12 +320,7 @@ async fn crawl_forever(
             "crawled_at": now(),
         });
         if let Err(e) = store.add(id, &book) {
-            // The script's thread dies with a traceback: the crawl stops, the
-            // server goes on.
-            sink("Exception in thread Thread-1 (crawl_forever):");
-            sink("Traceback (most recent call last):");
-            sink(&format!("OSError: {e}"));
-            return;
+            return thread_died(&sink, &e);
         }
         let shown = if found.is_empty() {
             "none".to_string()
@@ -331,6 +334,14 @@ async fn crawl_forever(
             ),
         );
     }
+}
+
+/// An exception in the script's crawl thread: a traceback, then the crawl
+/// stops while the server goes on.
+fn thread_died(sink: &LogSink, error: &str) {
+    sink("Exception in thread Thread-1 (crawl_forever):");
+    sink("Traceback (most recent call last):");
+    sink(error);
 }
 
 /// The HTTP handler, as the script's `Handler`.
@@ -428,6 +439,8 @@ pub fn book_json(book: &Value) -> String {
 /// container's mount), or a map in memory.
 struct Store {
     dir: Option<PathBuf>,
+    /// `CRAWLER_DB_PATH` as the container sees it, for error messages.
+    shown: String,
     memory: Mutex<BTreeMap<String, Value>>,
 }
 
@@ -455,6 +468,7 @@ impl Store {
         };
         Ok(Store {
             dir,
+            shown: path.unwrap_or("").trim_end_matches('/').to_string(),
             memory: Mutex::default(),
         })
     }
@@ -498,15 +512,21 @@ impl Store {
     }
 
     /// Reserves a book (exclusive create), so sharing crawlers split the work.
-    fn claim(&self, id: &str) -> bool {
+    /// False when another crawler has it; other errors end the crawl, as
+    /// the script's uncaught exception does.
+    fn claim(&self, id: &str) -> Result<bool, String> {
         let Some(dir) = &self.dir else {
-            return true;
+            return Ok(true);
         };
-        std::fs::OpenOptions::new()
+        match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(dir.join(format!(".{id}.claim")))
-            .is_ok()
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(py_os_error(&e, &format!("{}/.{id}.claim", self.shown))),
+        }
     }
 
     /// Writes a temp file then renames it over `<id>.json`.
@@ -519,10 +539,20 @@ impl Store {
         };
         let target = dir.join(format!("{id}.json"));
         let tmp = dir.join(format!("{id}.json.{PID}.tmp"));
-        let shown = tmp.to_string_lossy().into_owned();
-        std::fs::write(&tmp, book_json(book)).map_err(|e| os_error(&e, &shown))?;
-        std::fs::rename(&tmp, &target).map_err(|e: io::Error| os_error(&e, &shown))
+        let shown = format!("{}/{id}.json.{PID}.tmp", self.shown);
+        std::fs::write(&tmp, book_json(book)).map_err(|e| py_os_error(&e, &shown))?;
+        std::fs::rename(&tmp, &target).map_err(|e| py_os_error(&e, &shown))
     }
+}
+
+/// The last line of Python's traceback for a failed file operation.
+fn py_os_error(e: &io::Error, path: &str) -> String {
+    let class = match e.kind() {
+        io::ErrorKind::NotFound => "FileNotFoundError",
+        io::ErrorKind::PermissionDenied => "PermissionError",
+        _ => "OSError",
+    };
+    format!("{class}: {}", os_error(e, path))
 }
 
 /// Python's `repr` of a str.
@@ -728,6 +758,7 @@ mod tests {
             "{saved}"
         );
         assert!(books.join(".moby-dick.claim").is_file());
+        assert!(!books.join("moby-dick.json.1.tmp").exists());
         assert!(books.join(".frankenstein.claim").is_file());
         assert!(!books.join(".pride-and-prejudice.claim").exists());
         // Each book was crawled once, by one of the two.
@@ -737,6 +768,33 @@ mod tests {
             .filter(|l| l.contains("crawled \"Moby-Dick\""))
             .count();
         assert_eq!(crawled, 1);
+    }
+
+    #[tokio::test]
+    async fn a_vanished_directory_stops_the_crawl_but_not_the_server() {
+        let h = Harness::new();
+        let env = [("CRAWLER_INTERVAL", "1"), ("CRAWLER_DB_PATH", "/data/db/")];
+        let handle = start_ctx(ctx(&h, "p", "c1", &env));
+        let addr = wait_listening(&h, "p", 8080).await;
+        // The directory disappears under the crawler.
+        std::fs::remove_dir_all(h.root.empty_dir("p", "data").unwrap().join("db")).unwrap();
+        for _ in 0..300 {
+            if h.log().iter().any(|l| l.starts_with("FileNotFoundError")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(get(addr, "/books").await, (200, r#"{"books": []}"#.into()));
+        handle.stop().await;
+        let log = h.log();
+        assert!(
+            log.contains(
+                &"FileNotFoundError: [Errno 2] No such file or directory: '/data/db/.pride-and-prejudice.claim'"
+                    .to_string()
+            ),
+            "{log:?}"
+        );
+        assert!(log.contains(&"Exception in thread Thread-1 (crawl_forever):".to_string()));
     }
 
     #[tokio::test]
