@@ -8,10 +8,13 @@
 //!
 //! - [`msg_api::MsgApi`]: the course's message API (`kubetutor/msg-api`, or
 //!   the stock `python:3.12-alpine` running the course's `msg_api.py`).
+//! - [`crawler::Crawler`]: the course's crawler (`python:3.12-alpine`
+//!   running the course's `crawler.py`).
 //! - [`ShellApp`]: `sh -c '...'` style commands, run by the mini shell
 //!   (so `echo hi > /data/f; sleep 3600` really writes the file).
 //! - [`IdleApp`]: anything else; it says so in its log and waits.
 
+pub mod crawler;
 pub mod msg_api;
 
 use std::sync::Arc;
@@ -197,6 +200,11 @@ pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn Emula
         && let Some(script) = argv.iter().find(|a| a.ends_with("msg_api.py"))
     {
         return Box::new(msg_api::MsgApi::python(script));
+    }
+    if repo == "python"
+        && let Some(script) = argv.iter().find(|a| a.ends_with("crawler.py"))
+    {
+        return Box::new(crawler::Crawler::python(script));
     }
     if let Some(first) = argv.first() {
         let program = first.rsplit('/').next().unwrap_or(first);

@@ -415,7 +415,7 @@ fn os_denied(path: &str) -> String {
 }
 
 /// Python's `OSError` text: `[Errno 2] No such file or directory: '/x'`.
-fn os_error(e: &io::Error, path: &str) -> String {
+pub(super) fn os_error(e: &io::Error, path: &str) -> String {
     use io::ErrorKind as K;
     let (code, text) = match e.kind() {
         K::NotFound => (2, "No such file or directory"),
