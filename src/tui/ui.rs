@@ -304,6 +304,22 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
         block = block
             .title_bottom(Line::styled(fill(s.updated_ago, &[&secs]), theme.dim()).right_aligned());
     }
+    // The learner's kubectl runs in another terminal: say how to point it
+    // at the same cluster (the sandbox's kubeconfig is not the default one).
+    if app.live
+        && let Some(path) = &app.connection.kubeconfig
+    {
+        let shown = match std::env::var_os("HOME").map(std::path::PathBuf::from) {
+            Some(home) if !home.as_os_str().is_empty() && path.starts_with(&home) => {
+                let rest = path.strip_prefix(&home).unwrap_or(path);
+                format!("~/{}", rest.display())
+            }
+            _ => path.display().to_string(),
+        };
+        block = block.title_bottom(
+            Line::styled(format!(" export KUBECONFIG={shown} "), theme.dim()).left_aligned(),
+        );
+    }
     let inner = block.inner(area);
     app.view.cluster = inner;
     let mut lines = vec![Line::from(vec![
