@@ -1027,6 +1027,7 @@ async fn supervise(
             env: env.clone(),
             fs,
             netns: rt.netns.clone(),
+            network: pod_network(rt, &prt),
             log: Arc::new(move |line: &str| sink_ctr.push_log(line)),
         };
         let app = apps::select(&c.image, &ctx.command, &ctx.args);
@@ -1148,6 +1149,24 @@ fn strings(v: &Value, env: &[(String, String)]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The network as the pod's containers reach it.
+pub fn pod_network(rt: &Runtime, prt: &PodRt) -> super::podnet::PodNetwork {
+    super::podnet::PodNetwork::new(rt.netns.clone(), rt.store.clone(), &prt.ns, &prt.uid)
+}
+
+/// A shell in a running container: its files, env, image programs and network.
+pub fn container_shell(
+    rt: &Runtime,
+    prt: &PodRt,
+    c: &CtrRt,
+    fs: ContainerFs,
+    env: Vec<(String, String)>,
+) -> super::shell::Shell {
+    super::shell::Shell::new(fs, env, prt.name.clone())
+        .with_image(&c.image)
+        .with_network(pod_network(rt, prt))
+}
+
 /// The container port a probe names (number, or a named port).
 fn probe_port(c: &CtrRt, port: &Value) -> Option<u16> {
     match port {
@@ -1241,15 +1260,16 @@ async fn probe_once(rt: &Runtime, prt: &PodRt, c: &CtrRt, probe: &Value) -> Resu
         let Some(fs) = st.fs else {
             return Err("container is not running".into());
         };
-        let name = prt.name.clone();
+        let shell = container_shell(rt, prt, c, fs, st.env);
         let out = tokio::task::spawn_blocking(move || {
-            super::shell::Shell::new(fs, st.env, name).exec(&argv, b"")
+            let mut shell = shell;
+            shell.exec(&argv, b"")
         })
         .await
         .map_err(|e| e.to_string())?;
-        // An image the sandbox does not emulate (postgres's `pg_isready`)
-        // has commands the mini shell lacks: its probe passes rather than
-        // leaving the container unready forever.
+        // An image the sandbox does not emulate has commands the mini shell
+        // lacks: its probe passes rather than leaving the container unready
+        // forever.
         return if out.exit_code == 0 || out.exit_code == 127 {
             Ok(())
         } else {

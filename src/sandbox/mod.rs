@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod patch;
 pub mod patching;
 pub mod podapi;
+pub mod podnet;
 pub mod protobuf;
 pub mod resources;
 pub mod scheduler;

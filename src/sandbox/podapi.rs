@@ -20,7 +20,6 @@ use super::controllers::endpoints::{container_port_named, selected_pods, target_
 use super::controllers::{Runtime, pod_ready, res};
 use super::http::{self as h, Body};
 use super::kubelet::{CtrRt, LogLine, PodRt, State};
-use super::shell::Shell;
 use super::status::ApiError;
 use super::wsexec::{self, ExecRequest, LineResult, Protocol};
 
@@ -276,8 +275,7 @@ fn exec(
     }
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let upgrade = hyper::upgrade::on(&mut req);
-    let env = st.env.clone();
-    let hostname = prt.name.clone();
+    let shell = super::kubelet::container_shell(rt, &prt, &c, fs, st.env.clone());
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
@@ -286,8 +284,8 @@ fn exec(
             None,
         )
         .await;
+        let mut shell = shell;
         if request.tty && request.stdin {
-            let mut shell = Shell::new(fs, env, hostname);
             let argv = request.command.clone();
             let program = argv
                 .first()
@@ -315,7 +313,7 @@ fn exec(
         }
         let argv = request.command.clone();
         let _ = wsexec::run_session(ws, protocol, &request, move |stdin| {
-            Shell::new(fs, env, hostname).exec(&argv, &stdin)
+            shell.exec(&argv, &stdin)
         })
         .await;
     });

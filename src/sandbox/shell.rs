@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::apps::postgres::clients::{self, ProgramEnv};
 use super::fsroot::{ContainerFs, FsError, MountKind, Resolved};
+use super::podnet::PodNetwork;
 
 /// What a command run printed and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,6 +73,11 @@ pub struct Shell {
     /// How many subshells deep this one is (bounded, so nesting cannot
     /// exhaust the stack).
     depth: usize,
+    /// The container's image: its programs beyond busybox (`psql` in a
+    /// postgres image) are found by it.
+    image: String,
+    /// What the container reaches over the network (for those programs).
+    network: Option<PodNetwork>,
 }
 
 /// The deepest nesting of subshells, `$(...)`, and compound commands.
@@ -116,6 +123,8 @@ impl Shell {
             busy_iterations: 0,
             expansion_stderr: Vec::new(),
             depth: 0,
+            image: String::new(),
+            network: None,
         };
         let defaults = [
             (
@@ -148,6 +157,46 @@ impl Shell {
         self
     }
 
+    /// The container's image, whose own programs the shell can then run.
+    pub fn with_image(mut self, image: &str) -> Self {
+        self.image = image.to_string();
+        self
+    }
+
+    /// The pod's network, for programs that connect to other pods.
+    pub fn with_network(mut self, network: PodNetwork) -> Self {
+        self.network = Some(network);
+        self
+    }
+
+    /// Runs a program of the container's image (not a busybox builtin).
+    fn image_program(
+        &mut self,
+        name: &str,
+        args: &[String],
+        stdin: &[u8],
+        out: &mut Vec<u8>,
+        err: &mut Vec<u8>,
+    ) -> Option<i32> {
+        if super::apps::image_repository(&self.image) != "postgres" {
+            return None;
+        }
+        let vars = |k: &str| {
+            self.exported
+                .iter()
+                .any(|e| e == k)
+                .then(|| self.vars.get(k).cloned())
+                .flatten()
+        };
+        let read = |path: &str| self.read_file(path);
+        let env = ProgramEnv {
+            var: &vars,
+            read_file: &read,
+            network: self.network.as_ref(),
+        };
+        clients::run(name, args, stdin, &env, out, err)
+    }
+
     /// Ends running scripts (status 143) once `flag` is set.
     pub fn with_stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
         self.stop = Some(flag);
@@ -178,6 +227,8 @@ impl Shell {
             busy_iterations: self.busy_iterations,
             expansion_stderr: Vec::new(),
             depth: self.depth + 1,
+            image: self.image.clone(),
+            network: self.network.clone(),
         };
         std::mem::swap(&mut sub.sleeper, &mut self.sleeper);
         sub
@@ -545,6 +596,10 @@ impl Shell {
         let mut out_target = Target::Pipe;
         let mut err_target = Target::Err;
         for r in redirects {
+            if r.kind == RedirectKind::HereDoc {
+                *input = self.expand(&r.target).concat().into_bytes();
+                continue;
+            }
             let target = self.expand(&r.target).join(" ");
             match r.kind {
                 RedirectKind::In => match self.read_file(&target) {
@@ -577,6 +632,8 @@ impl Shell {
                         other => other.clone(),
                     };
                 }
+                RedirectKind::ToErr => out_target = err_target.clone(),
+                RedirectKind::HereDoc => {}
             }
         }
         Ok((out_target, err_target))
@@ -975,17 +1032,20 @@ impl Shell {
                 err.extend(result.stderr);
                 result.exit_code
             }
-            _ if direct => {
-                let _ = writeln!(
-                    err,
-                    "exec: \"{name}\": executable file not found in $PATH: unknown"
-                );
-                127
-            }
-            _ => {
-                let _ = writeln!(err, "sh: {name}: not found");
-                127
-            }
+            _ => match self.image_program(&base, args, stdin, out, err) {
+                Some(code) => code,
+                None if direct => {
+                    let _ = writeln!(
+                        err,
+                        "exec: \"{name}\": executable file not found in $PATH: unknown"
+                    );
+                    127
+                }
+                None => {
+                    let _ = writeln!(err, "sh: {name}: not found");
+                    127
+                }
+            },
         };
         Status::Code(code)
     }
@@ -1965,6 +2025,10 @@ enum RedirectKind {
     Append,
     /// `2>&1`
     DupOut,
+    /// `>&2`, `1>&2`
+    ToErr,
+    /// `<<WORD` / `<<'WORD'`: the target word is the document itself.
+    HereDoc,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1997,9 +2061,108 @@ enum Token {
     Sep,
 }
 
+/// A `<<WORD` whose body starts at the next newline.
+struct PendingHereDoc {
+    /// Index of the placeholder word token that receives the body.
+    token: usize,
+    delimiter: String,
+    /// The delimiter was quoted: no expansion in the body.
+    quoted: bool,
+    /// `<<-`: leading tabs are removed.
+    strip_tabs: bool,
+}
+
+/// Reads the bodies of pending here-documents from `start` (just after a
+/// newline); returns where the script goes on.
+fn read_heredocs(
+    chars: &[char],
+    start: usize,
+    pending: &mut Vec<PendingHereDoc>,
+    tokens: &mut [Token],
+) -> Result<usize, String> {
+    let mut i = start;
+    for doc in pending.drain(..) {
+        let mut body = String::new();
+        loop {
+            if i >= chars.len() {
+                // sh warns and takes the rest as the document.
+                break;
+            }
+            let end = chars[i..]
+                .iter()
+                .position(|&c| c == '\n')
+                .map_or(chars.len(), |p| i + p);
+            let mut line: String = chars[i..end].iter().collect();
+            i = (end + 1).min(chars.len().max(end));
+            if doc.strip_tabs {
+                line = line.trim_start_matches('\t').to_string();
+            }
+            if line == doc.delimiter {
+                break;
+            }
+            body.push_str(&line);
+            body.push('\n');
+        }
+        let word = if doc.quoted {
+            Word(vec![Seg::Lit {
+                text: body,
+                quoted: true,
+            }])
+        } else {
+            heredoc_word(&body)?
+        };
+        if let Some(t) = tokens.get_mut(doc.token) {
+            *t = Token::Word(word);
+        }
+    }
+    Ok(i)
+}
+
+/// An unquoted here-document: `$VAR`, `${VAR}`, `$(...)` expand; nothing splits.
+fn heredoc_word(body: &str) -> Result<Word, String> {
+    let chars: Vec<char> = body.chars().collect();
+    let mut word = Word(vec![Seg::Lit {
+        text: String::new(),
+        quoted: true,
+    }]);
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if matches!(chars.get(i + 1), Some('$' | '`' | '\\')) => {
+                push_quoted(&mut word, chars[i + 1]);
+                i += 2;
+            }
+            '$' | '`' => {
+                let (seg, used) = dollar(&chars[i..], true)?;
+                match seg {
+                    Some(s) => word.0.push(s),
+                    None => push_quoted(&mut word, '$'),
+                }
+                i += used.max(1);
+            }
+            c => {
+                push_quoted(&mut word, c);
+                i += 1;
+            }
+        }
+    }
+    Ok(word)
+}
+
+fn push_quoted(word: &mut Word, c: char) {
+    match word.0.last_mut() {
+        Some(Seg::Lit { text, quoted: true }) => text.push(c),
+        _ => word.0.push(Seg::Lit {
+            text: c.to_string(),
+            quoted: true,
+        }),
+    }
+}
+
 fn tokenize(script: &str) -> Result<Vec<Token>, String> {
     let chars: Vec<char> = script.chars().collect();
     let mut tokens = Vec::new();
+    let mut heredocs: Vec<PendingHereDoc> = Vec::new();
     let mut i = 0;
     let mut word = Word::default();
     let mut in_word = false;
@@ -2029,6 +2192,9 @@ fn tokenize(script: &str) -> Result<Vec<Token>, String> {
                 end_word!();
                 tokens.push(Token::Sep);
                 i += 1;
+                if c == '\n' && !heredocs.is_empty() {
+                    i = read_heredocs(&chars, i, &mut heredocs, &mut tokens)?;
+                }
             }
             '#' if !in_word => {
                 while i < chars.len() && chars[i] != '\n' {
@@ -2068,9 +2234,58 @@ fn tokenize(script: &str) -> Result<Vec<Token>, String> {
                     in_word = false;
                 }
                 end_word!();
-                if c == '<' {
+                if c == '<' && chars.get(i + 1) == Some(&'<') {
+                    i += 2;
+                    let strip_tabs = chars.get(i) == Some(&'-');
+                    if strip_tabs {
+                        i += 1;
+                    }
+                    while matches!(chars.get(i), Some(' ' | '\t')) {
+                        i += 1;
+                    }
+                    let mut delimiter = String::new();
+                    let mut quoted = false;
+                    while let Some(&ch) = chars.get(i) {
+                        match ch {
+                            ' ' | '\t' | '\n' | ';' | '|' | '&' | '<' | '>' | '(' | ')' => break,
+                            '\'' | '"' => {
+                                quoted = true;
+                                let Some(end) = chars[i + 1..].iter().position(|&q| q == ch) else {
+                                    return Err("unterminated quoted string".to_string());
+                                };
+                                delimiter.extend(&chars[i + 1..i + 1 + end]);
+                                i += end + 2;
+                            }
+                            '\\' => {
+                                quoted = true;
+                                if let Some(&next) = chars.get(i + 1) {
+                                    delimiter.push(next);
+                                }
+                                i += 2;
+                            }
+                            other => {
+                                delimiter.push(other);
+                                i += 1;
+                            }
+                        }
+                    }
+                    if delimiter.is_empty() {
+                        return Err("missing here-document delimiter".to_string());
+                    }
+                    tokens.push(Token::Redirect(0, RedirectKind::HereDoc));
+                    heredocs.push(PendingHereDoc {
+                        token: tokens.len(),
+                        delimiter,
+                        quoted,
+                        strip_tabs,
+                    });
+                    tokens.push(Token::Word(Word::default()));
+                } else if c == '<' {
                     tokens.push(Token::Redirect(0, RedirectKind::In));
                     i += 1;
+                } else if chars.get(i + 1) == Some(&'&') && chars.get(i + 2) == Some(&'2') {
+                    tokens.push(Token::Redirect(fd, RedirectKind::ToErr));
+                    i += 3;
                 } else if chars.get(i + 1) == Some(&'>') {
                     tokens.push(Token::Redirect(fd, RedirectKind::Append));
                     i += 2;
@@ -2160,6 +2375,9 @@ fn tokenize(script: &str) -> Result<Vec<Token>, String> {
     }
     if in_word {
         tokens.push(Token::Word(word));
+    }
+    if !heredocs.is_empty() {
+        read_heredocs(&chars, chars.len(), &mut heredocs, &mut tokens)?;
     }
     Ok(tokens)
 }
@@ -2492,7 +2710,7 @@ impl Parser {
         };
         let (fd, kind) = (*fd, *kind);
         self.pos += 1;
-        if kind == RedirectKind::DupOut {
+        if matches!(kind, RedirectKind::DupOut | RedirectKind::ToErr) {
             return Ok(Redirect {
                 fd,
                 kind,

@@ -10,12 +10,17 @@
 //!   the stock `python:3.12-alpine` running the course's `msg_api.py`).
 //! - [`crawler::Crawler`]: the course's crawler (`python:3.12-alpine`
 //!   running the course's `crawler.py`).
+//! - [`postgres::Postgres`]: the official `postgres` image (entrypoint,
+//!   server, data in `PGDATA`); its `psql` and `pg_isready` run in the shell.
+//! - [`postgrest::Postgrest`]: `postgrest/postgrest`, an HTTP API over it.
 //! - [`ShellApp`]: `sh -c '...'` style commands, run by the mini shell
 //!   (so `echo hi > /data/f; sleep 3600` really writes the file).
 //! - [`IdleApp`]: anything else; it says so in its log and waits.
 
 pub mod crawler;
 pub mod msg_api;
+pub mod postgres;
+pub mod postgrest;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +32,7 @@ use tokio::task::JoinHandle;
 
 use super::fsroot::ContainerFs;
 use super::netns::NetNamespaces;
+use super::podnet::PodNetwork;
 use super::shell::Shell;
 
 /// Where an app's output lines go (one call per line, no newline).
@@ -51,6 +57,8 @@ pub struct AppContext {
     pub env: Vec<(String, String)>,
     pub fs: ContainerFs,
     pub netns: NetNamespaces,
+    /// Other pods and Services, as this pod reaches them.
+    pub network: PodNetwork,
     pub log: LogSink,
 }
 
@@ -206,9 +214,19 @@ pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn Emula
     {
         return Box::new(crawler::Crawler::python(script));
     }
+    if repo == "postgres"
+        && postgres::runs_server(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    {
+        return Box::new(postgres::Postgres);
+    }
+    if repo == "postgrest/postgrest" && argv.is_empty() {
+        return Box::new(postgrest::Postgrest);
+    }
     if let Some(first) = argv.first() {
         let program = first.rsplit('/').next().unwrap_or(first);
-        if SHELL_PROGRAMS.contains(&program) {
+        if SHELL_PROGRAMS.contains(&program)
+            || (repo == "postgres" && matches!(program, "psql" | "pg_isready"))
+        {
             return Box::new(ShellApp);
         }
     }
@@ -270,6 +288,8 @@ impl EmulatedApp for ShellApp {
                 }
             };
             let mut shell = Shell::new(ctx.fs.clone(), ctx.env.clone(), ctx.pod_name.clone())
+                .with_image(&ctx.image)
+                .with_network(ctx.network.clone())
                 .with_cwd(&ctx.cwd())
                 .with_sleeper(sleeper)
                 .with_output_sink(sink)
@@ -348,6 +368,7 @@ pub(crate) mod tests {
                 env: Vec::new(),
                 fs,
                 netns: self.netns.clone(),
+                network: PodNetwork::isolated(self.netns.clone(), pod),
                 log: Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string())),
             }
         }
@@ -386,7 +407,10 @@ pub(crate) mod tests {
         assert_eq!(s("python:3.12-alpine", &["python3", "other.py"]), "idle");
         assert_eq!(s("busybox", &["sh", "-c", "echo hi"]), "shell");
         assert_eq!(s("busybox", &["/bin/sleep", "3600"]), "shell");
-        assert_eq!(s("postgres:16", &[]), "idle");
+        assert_eq!(s("postgres:16", &[]), "postgres");
+        assert_eq!(s("postgres:16-alpine", &["sh", "-c", "psql"]), "shell");
+        assert_eq!(s("postgrest/postgrest:v12.2.3", &[]), "postgrest");
+        assert_eq!(s("redis:7", &[]), "idle");
     }
 
     #[tokio::test]

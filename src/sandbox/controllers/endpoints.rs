@@ -15,6 +15,11 @@ const SERVICE_NAME: &str = "kubernetes.io/service-name";
 
 /// The pods a service selects (not terminating, with an IP).
 pub fn selected_pods(rt: &Runtime, svc: &Value) -> Vec<Arc<Value>> {
+    selected_pods_in(&rt.store, svc)
+}
+
+/// [`selected_pods`] from a store alone (for the pods' own network).
+pub fn selected_pods_in(store: &crate::sandbox::Store, svc: &Value) -> Vec<Arc<Value>> {
     let sel = &svc["spec"]["selector"];
     let Some(map) = sel.as_object().filter(|m| !m.is_empty()) else {
         return Vec::new();
@@ -23,7 +28,7 @@ pub fn selected_pods(rt: &Runtime, svc: &Value) -> Vec<Arc<Value>> {
     let Some(selector) = selector else {
         return Vec::new();
     };
-    let (pods, _) = rt.store.list(res("pods"), Some(namespace_of(svc)));
+    let (pods, _) = store.list(res("pods"), Some(namespace_of(svc)));
     pods.into_iter()
         .filter(|p| {
             selector.matches(&p["metadata"]["labels"])
