@@ -22,10 +22,10 @@ use super::sql::{
 use super::value::{self, Value, ValueError};
 
 /// The server version the emulation reports (the image's PostgreSQL 16).
-pub const SERVER_VERSION: &str = "16.6";
+pub const SERVER_VERSION: &str = "16.13";
 /// What `SELECT version()` answers on the alpine image.
 pub const VERSION_STRING: &str =
-    "PostgreSQL 16.6 on x86_64-pc-linux-musl, compiled by gcc (Alpine 14.2.0) 14.2.0, 64-bit";
+    "PostgreSQL 16.13 on x86_64-pc-linux-musl, compiled by gcc (Alpine 14.2.0) 14.2.0, 64-bit";
 
 const CATALOG_FILE: &str = "global/kubetutor_catalog.json";
 const DATA_FILE: &str = "kubetutor_data.json";
@@ -817,7 +817,7 @@ impl Engine {
             Some(v) => v.clone(),
             None => match name {
                 "server_version" => SERVER_VERSION.to_string(),
-                "server_version_num" => "160006".to_string(),
+                "server_version_num" => "160013".to_string(),
                 "timezone" => "Etc/UTC".to_string(),
                 "datestyle" => "ISO, MDY".to_string(),
                 "search_path" => "\"$user\", public".to_string(),
