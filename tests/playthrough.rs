@@ -70,6 +70,8 @@ struct Player {
     lab: PathBuf,
     path_env: std::ffi::OsString,
     lesson: Lesson,
+    /// What the last solution script printed (shown when its check fails).
+    last_output: String,
     /// Why this sandbox cannot play the whole lesson, if it cannot.
     limited: Option<String>,
     report: Vec<String>,
@@ -150,6 +152,7 @@ impl Player {
             path_env,
             lesson,
             limited,
+            last_output: String::new(),
             report: Vec::new(),
             _dir: dir,
         }
@@ -343,8 +346,9 @@ impl Player {
                 Ok(s) => s,
                 Err(e) => panic!("lesson {} step {}: {e}", self.lesson.id(), step.id),
             };
-            if let Err(e) = self.run_script(&script, self.bound()).await {
-                return self.stuck(index, e);
+            match self.run_script(&script, self.bound()).await {
+                Ok(out) => self.last_output = out,
+                Err(e) => return self.stuck(index, e),
             }
         }
         match self
@@ -358,7 +362,10 @@ impl Player {
             }
             Err(last) => self.stuck(
                 index,
-                format!("the check did not pass after the solution (last verdict: {last:?})"),
+                format!(
+                    "the check did not pass after the solution (last verdict: {last:?})\nthe solution printed:\n{}",
+                    self.last_output
+                ),
             ),
         }
     }

@@ -284,3 +284,101 @@ fn heredocs_feed_stdin() {
     assert_eq!(out.stdout_text(), "hi ana\nhi $WHO\n");
     assert_eq!(out.stderr_text(), "done\n");
 }
+
+/// The real `psql` (the machine's PostgreSQL client), if there is one.
+fn real_psql() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("psql"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI needs psql (Debian package postgresql-client) for the parity test");
+        }
+        eprintln!("notice: no psql on PATH, skipping the parity test with the real client");
+    }
+    found
+}
+
+/// The same psql command lines through the real client (over TCP, with a
+/// password) and through the emulated one (in the database's pod): the
+/// emulated server speaks the protocol well enough for the real client,
+/// and the emulated client prints what the real one prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_psql_and_emulated_psql_print_the_same() {
+    let Some(psql) = real_psql() else { return };
+    // Two servers with the same history: one for each client.
+    let h = Harness::new();
+    let _real_db = start_db(&h, "real");
+    let _emulated_db = start_db(&h, "emu");
+    for _ in 0..400 {
+        if h.netns.lookup("real", 5432).is_some() && h.netns.lookup("emu", 5432).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let addr = h.netns.lookup("real", 5432).unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["-c", "CREATE TABLE customer (id serial PRIMARY KEY, name text NOT NULL, email text)"], ""),
+        (vec!["-c", "INSERT INTO customer (name, email) VALUES ('Ada', 'ada@example.com'), ('Alan', NULL) RETURNING id, name"], ""),
+        (vec!["-c", "SELECT * FROM customer ORDER BY id"], ""),
+        (vec!["-c", "SELECT id, name FROM customer WHERE id > 5"], ""),
+        (vec!["-tAc", "SELECT count(*) FROM customer"], ""),
+        (vec!["-c", "SELEC 1"], ""),
+        (vec!["-c", "SELECT * FROM nope"], ""),
+        (vec!["-c", "INSERT INTO customer (email) VALUES ('x')"], ""),
+        (vec!["-v", "ON_ERROR_STOP=1"], "CREATE TABLE IF NOT EXISTS customer (id int);\nINSERT INTO customer (name) VALUES ('Grace');\nSELECT nope;\nSELECT 1;\n"),
+        (vec![], "SELECT name FROM customer ORDER BY id;\n"),
+    ];
+    for (args, stdin) in cases {
+        let real = {
+            let psql = psql.clone();
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let stdin = stdin.to_string();
+            tokio::task::spawn_blocking(move || {
+                use std::io::Write as _;
+                let mut child = std::process::Command::new(psql)
+                    .arg("-X")
+                    .args(&args)
+                    .env("PGHOST", "127.0.0.1")
+                    .env("PGPORT", addr.port().to_string())
+                    .env("PGUSER", "postgres")
+                    .env("PGPASSWORD", "secret")
+                    .env("PGDATABASE", "customer")
+                    .env("PGSSLMODE", "prefer")
+                    .env_remove("PGSERVICEFILE")
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+                let out = child.wait_with_output().unwrap();
+                (
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                    out.status.code().unwrap_or(-1),
+                )
+            })
+            .await
+            .unwrap()
+        };
+        let mut script = String::from("psql -X");
+        for a in &args {
+            script.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
+        }
+        let emulated = {
+            let shell = shell_in(&h, "emu", &[("PGUSER", "postgres"), ("PGDATABASE", "customer")]);
+            let stdin = stdin.as_bytes().to_vec();
+            tokio::task::spawn_blocking(move || {
+                let mut shell = shell;
+                let out = shell.exec(&["sh".into(), "-c".into(), script], &stdin);
+                (out.stdout_text(), out.stderr_text(), out.exit_code)
+            })
+            .await
+            .unwrap()
+        };
+        assert_eq!(emulated, real, "psql {args:?} with stdin {stdin:?}");
+    }
+}
