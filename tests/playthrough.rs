@@ -581,6 +581,12 @@ async fn trap(
 ) {
     let Some(bin) = tools() else { return };
     let mut p = Player::start(lesson_id, &bin).await;
+    for earlier in prerequisites(lesson_id) {
+        if !p.set_up_from(earlier).await {
+            p.finish().await;
+            return;
+        }
+    }
     let index = p.lesson.step_index(trap_step).unwrap();
     for i in 0..index {
         let id = p.lesson.steps[i].id.clone();
@@ -744,3 +750,40 @@ playthrough!(
 );
 playthrough!(lesson_08_cleanup, "cleanup");
 playthrough!(lesson_09_databases_on_kubernetes, "databases-on-kubernetes");
+
+/// Lesson 7's database without its volume (lesson 6's manifest), with two
+/// customers in it.
+const DB_WITHOUT_VOLUME: &str = r#"kubectl apply -f assets/06-database/customer-db.yaml
+kubectl rollout status deployment/customer-db
+kubectl rollout restart deployment/customer-backend
+kubectl rollout status deployment/customer-backend
+kubectl delete job customer-db-init --ignore-not-found
+kubectl apply -f assets/06-database/init-job.yaml
+kubectl wait --for=condition=complete job/customer-db-init --timeout=120s
+out=$(mktemp)
+kubectl proxy --port 0 >"$out" 2>&1 &
+proxy=$!
+trap 'kill "$proxy" 2>/dev/null || :' EXIT
+port=
+while [ -z "$port" ]; do
+  sleep 0.2
+  port=$(sed -n 's/^Starting to serve on .*:\([0-9][0-9]*\)$/\1/p' "$out")
+done
+URL=http://localhost:$port/api/v1/namespaces/kubetutor/services/customer-backend:80/proxy/customer
+curl -s -i -X POST -H 'Content-Type: application/json' -d '{"name": "not on a volume"}' "$URL" | tee /dev/stderr | grep -q "201 Created" || { kubectl get pods -o wide; kubectl logs deploy/customer-backend; kubectl logs job/customer-db-init; kubectl logs deploy/customer-db | tail -20; exit 1; }
+curl -sf -X POST -H 'Content-Type: application/json' -d '{"name": "me neither"}' "$URL"
+"#;
+
+/// A database whose data directory is not on the claim loses its rows with
+/// its pod: lesson 7's persistence step must not pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trap_a_database_without_its_volume_never_passes_persistence() {
+    trap(
+        "database-on-persistent-volume",
+        &["deploy-db", "insert"],
+        "delete-db-pod",
+        Some(DB_WITHOUT_VOLUME),
+        "kubectl delete pod -l app=customer,tier=db\nkubectl rollout status deployment/customer-db\nsleep 5",
+    )
+    .await;
+}

@@ -287,6 +287,39 @@ fn exec(
         let mut shell = shell;
         if request.tty && request.stdin {
             let argv = request.command.clone();
+            // `kubectl exec -it ... -- psql`: psql's own prompt and loop.
+            if let Some(started) = shell.interactive_psql(&argv) {
+                match started {
+                    Ok(mut session) => {
+                        let greeting = session.greeting().replace('\n', "\r\n");
+                        let _ = wsexec::run_interactive(
+                            ws,
+                            protocol,
+                            &request,
+                            greeting,
+                            move |line| {
+                                let r = session.line(line);
+                                LineResult {
+                                    output: crate::sandbox::shell::Output {
+                                        stdout: r.stdout,
+                                        stderr: r.stderr,
+                                        exit_code: 0,
+                                    },
+                                    exit: r.quit,
+                                    prompt: Some(r.prompt),
+                                }
+                            },
+                        )
+                        .await;
+                    }
+                    Err(output) => {
+                        let _ =
+                            wsexec::run_session(ws, protocol, &request, move |_| output.clone())
+                                .await;
+                    }
+                }
+                return;
+            }
             let program = argv
                 .first()
                 .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());

@@ -197,6 +197,40 @@ impl Shell {
         clients::run(name, args, stdin, &env, out, err)
     }
 
+    /// `psql` run with a terminal, for an interactive `kubectl exec -it`
+    /// session; None when this image has no psql.
+    pub fn interactive_psql(
+        &self,
+        argv: &[String],
+    ) -> Option<Result<clients::PsqlSession, Output>> {
+        let program = argv.first()?;
+        if program.rsplit('/').next() != Some("psql")
+            || super::apps::image_repository(&self.image) != "postgres"
+        {
+            return None;
+        }
+        let vars = |k: &str| {
+            self.exported
+                .iter()
+                .any(|e| e == k)
+                .then(|| self.vars.get(k).cloned())
+                .flatten()
+        };
+        let read = |path: &str| self.read_file(path);
+        let env = ProgramEnv {
+            var: &vars,
+            read_file: &read,
+            network: self.network.as_ref(),
+        };
+        Some(clients::PsqlSession::start(&argv[1..], &env).map_err(
+            |(stdout, stderr, exit_code)| Output {
+                stdout,
+                stderr,
+                exit_code,
+            },
+        ))
+    }
+
     /// Ends running scripts (status 143) once `flag` is set.
     pub fn with_stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
         self.stop = Some(flag);

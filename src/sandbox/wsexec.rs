@@ -365,13 +365,16 @@ pub async fn run_interactive<S, F>(
     protocol: Protocol,
     request: &ExecRequest,
     prompt: String,
-    mut on_line: F,
+    on_line: F,
 ) -> Result<i32, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    F: FnMut(&str) -> LineResult,
+    F: FnMut(&str) -> LineResult + Send + 'static,
 {
     let _ = protocol;
+    // Each line runs off the async workers: a line may do blocking I/O
+    // (psql talks to a server that this same runtime serves).
+    let on_line = std::sync::Arc::new(std::sync::Mutex::new(on_line));
     let mut prompt = prompt;
     let echo = request.tty;
     let send = |data: Vec<u8>| Message::Binary(encode(STDOUT, &data).into());
@@ -404,7 +407,27 @@ where
                     }
                     let text = String::from_utf8_lossy(&line).into_owned();
                     line.clear();
-                    let result = on_line(&text);
+                    let runner = std::sync::Arc::clone(&on_line);
+                    let result = tokio::task::spawn_blocking(move || match runner.lock() {
+                        Ok(mut f) => f(&text),
+                        Err(_) => LineResult {
+                            output: Output {
+                                exit_code: 1,
+                                ..Output::default()
+                            },
+                            exit: true,
+                            prompt: None,
+                        },
+                    })
+                    .await
+                    .unwrap_or_else(|_| LineResult {
+                        output: Output {
+                            exit_code: 1,
+                            ..Output::default()
+                        },
+                        exit: true,
+                        prompt: None,
+                    });
                     exit_code = result.output.exit_code;
                     send_output(&mut ws, request, &result.output).await?;
                     if result.exit {

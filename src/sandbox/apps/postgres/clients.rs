@@ -287,12 +287,12 @@ struct Format {
     echo_queries: bool,
 }
 
-struct Psql<'a> {
+struct Psql {
     client: Client,
     fmt: Format,
     on_error_stop: bool,
-    out: &'a mut Vec<u8>,
-    err: &'a mut Vec<u8>,
+    out: Vec<u8>,
+    err: Vec<u8>,
     target: Target,
 }
 
@@ -303,6 +303,54 @@ fn psql(
     out: &mut Vec<u8>,
     err: &mut Vec<u8>,
 ) -> i32 {
+    let (mut p, actions) = match open(args, env, out, err) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let code = if actions.is_empty() {
+        let script = String::from_utf8_lossy(stdin).into_owned();
+        p.script(&script, None)
+    } else {
+        let mut code = 0;
+        for a in actions {
+            code = match a {
+                Action::Command(c) => p.command(&c),
+                Action::File(f) => match (env.read_file)(&f) {
+                    Ok(bytes) => {
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        p.script(&text, Some(&f))
+                    }
+                    Err(e) => {
+                        let reason = match e.kind() {
+                            std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
+                            std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
+                            _ => e.to_string(),
+                        };
+                        let _ = writeln!(p.err, "psql: error: {f}: {reason}");
+                        1
+                    }
+                },
+            };
+            if code != 0 {
+                break;
+            }
+        }
+        code
+    };
+    out.append(&mut p.out);
+    err.append(&mut p.err);
+    p.client.close();
+    code
+}
+
+/// Reads psql's options and connects: the session and what to run, or
+/// the exit code (after printing why, or the version).
+fn open(
+    args: &[String],
+    env: &ProgramEnv<'_>,
+    out: &mut Vec<u8>,
+    err: &mut Vec<u8>,
+) -> Result<(Psql, Vec<Action>), i32> {
     let mut actions = Vec::new();
     let mut fmt = Format::default();
     let mut on_error_stop = false;
@@ -345,11 +393,11 @@ fn psql(
             Opt::Short('e' | 'a', None) => fmt.echo_queries = true,
             Opt::Short('V', None) => {
                 let _ = writeln!(out, "psql (PostgreSQL) {SERVER_VERSION}");
-                return 0;
+                return Err(0);
             }
             Opt::Long(k, None) if k == "version" => {
                 let _ = writeln!(out, "psql (PostgreSQL) {SERVER_VERSION}");
-                return 0;
+                return Err(0);
             }
             Opt::Short('X' | 'w' | 'W' | 'n' | '1' | 'b' | 'E' | 's' | 'S' | 'L', _) => {}
             Opt::Long(k, _)
@@ -375,17 +423,17 @@ fn psql(
                     o.trim_start_matches('-')
                 );
                 let _ = writeln!(err, "psql: hint: Try \"psql --help\" for more information.");
-                return 1;
+                return Err(1);
             }
             Opt::Short(c, _) => {
                 let _ = writeln!(err, "psql: invalid option -- '{c}'");
                 let _ = writeln!(err, "psql: hint: Try \"psql --help\" for more information.");
-                return 1;
+                return Err(1);
             }
             Opt::Long(k, _) => {
                 let _ = writeln!(err, "psql: unrecognized option '--{k}'");
                 let _ = writeln!(err, "psql: hint: Try \"psql --help\" for more information.");
-                return 1;
+                return Err(1);
             }
         }
     }
@@ -414,7 +462,7 @@ fn psql(
             err,
             "psql: error: invalid integer value \"{port_text}\" for connection option \"port\""
         );
-        return 2;
+        return Err(2);
     };
     let target = Target {
         host: host.or_else(|| var("PGHOST")).filter(|h| !h.is_empty()),
@@ -429,49 +477,126 @@ fn psql(
         Ok(c) => c,
         Err((msg, _)) => {
             let _ = writeln!(err, "psql: error: {msg}");
-            return 2;
+            return Err(2);
         }
     };
-    let mut p = Psql {
-        client,
-        fmt,
-        on_error_stop,
-        out,
-        err,
-        target,
-    };
-    let code = if actions.is_empty() {
-        let script = String::from_utf8_lossy(stdin).into_owned();
-        p.script(&script, None)
-    } else {
-        let mut code = 0;
-        for a in actions {
-            code = match a {
-                Action::Command(c) => p.command(&c),
-                Action::File(f) => match (env.read_file)(&f) {
-                    Ok(bytes) => {
-                        let text = String::from_utf8_lossy(&bytes).into_owned();
-                        p.script(&text, Some(&f))
+    Ok((
+        Psql {
+            client,
+            fmt,
+            on_error_stop,
+            out: Vec::new(),
+            err: Vec::new(),
+            target,
+        },
+        actions,
+    ))
+}
+
+/// `psql` with a terminal (`kubectl exec -it ... -- psql`): a prompt, lines
+/// gathered until a statement ends with `;`, backslash commands, `\q`.
+pub struct PsqlSession {
+    psql: Psql,
+    buffer: String,
+    superuser: bool,
+}
+
+/// What one typed line produced.
+pub struct SessionLine {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub quit: bool,
+    pub prompt: String,
+}
+
+impl PsqlSession {
+    /// Connects as `psql ARGS` would; Err is what psql printed and its code.
+    pub fn start(
+        args: &[String],
+        env: &ProgramEnv<'_>,
+    ) -> Result<PsqlSession, (Vec<u8>, Vec<u8>, i32)> {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        match open(args, env, &mut out, &mut err) {
+            Ok((psql, _)) => {
+                let superuser = psql
+                    .client
+                    .parameters
+                    .get("is_superuser")
+                    .map(String::as_str)
+                    == Some("on");
+                Ok(PsqlSession {
+                    psql,
+                    buffer: String::new(),
+                    superuser,
+                })
+            }
+            Err(code) => Err((out, err, code)),
+        }
+    }
+
+    /// The banner and the first prompt.
+    pub fn greeting(&self) -> String {
+        format!(
+            "psql ({SERVER_VERSION})\nType \"help\" for help.\n\n{}",
+            self.prompt()
+        )
+    }
+
+    pub fn prompt(&self) -> String {
+        let mark = if self.superuser { '#' } else { '>' };
+        let state = if self.buffer.trim().is_empty() {
+            '='
+        } else {
+            '-'
+        };
+        format!("{}{state}{mark} ", self.psql.target.database)
+    }
+
+    pub fn line(&mut self, line: &str) -> SessionLine {
+        let mut quit = false;
+        let trimmed = line.trim();
+        if self.buffer.trim().is_empty() && trimmed.starts_with('\\') {
+            if let Meta::Quit = self.psql.meta(trimmed, None) {
+                quit = true;
+            }
+        } else if self.buffer.trim().is_empty() && matches!(trimmed, "help" | "quit" | "exit") {
+            if trimmed == "help" {
+                let _ = writeln!(
+                    self.psql.out,
+                    "You are using psql, the command-line interface to PostgreSQL.\nType:  \\copyright for distribution terms\n       \\h for help with SQL commands\n       \\? for help with psql commands\n       \\g or terminate with semicolon to execute query\n       \\q to quit"
+                );
+            } else {
+                quit = true;
+            }
+        } else {
+            self.buffer.push_str(line);
+            self.buffer.push('\n');
+            if ends_statement(&self.buffer) {
+                let text = std::mem::take(&mut self.buffer);
+                for (stmt, _) in sql::split_statements(&text) {
+                    match self.psql.client.simple_query(&stmt) {
+                        Ok(replies) => {
+                            self.psql.print_replies(&replies, &stmt, None);
+                        }
+                        Err(e) => {
+                            let _ = writeln!(
+                                self.psql.err,
+                                "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request.\nThe connection to the server was lost. ({e})"
+                            );
+                            quit = true;
+                            break;
+                        }
                     }
-                    Err(e) => {
-                        let reason = match e.kind() {
-                            std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
-                            std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
-                            _ => e.to_string(),
-                        };
-                        let _ = writeln!(p.err, "psql: error: {f}: {reason}");
-                        1
-                    }
-                },
-            };
-            if code != 0 {
-                break;
+                }
             }
         }
-        code
-    };
-    p.client.close();
-    code
+        SessionLine {
+            stdout: std::mem::take(&mut self.psql.out),
+            stderr: std::mem::take(&mut self.psql.err),
+            quit,
+            prompt: self.prompt(),
+        }
+    }
 }
 
 fn set_variable(assignment: &str, on_error_stop: &mut bool) {
@@ -484,7 +609,7 @@ fn set_variable(assignment: &str, on_error_stop: &mut bool) {
     }
 }
 
-impl Psql<'_> {
+impl Psql {
     /// `-c`: one query string (all its statements), no prefixes; 1 on error.
     fn command(&mut self, text: &str) -> i32 {
         let trimmed = text.trim_start();

@@ -320,15 +320,30 @@ async fn real_psql_and_emulated_psql_print_the_same() {
     }
     let addr = h.netns.lookup("real", 5432).unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["-c", "CREATE TABLE customer (id serial PRIMARY KEY, name text NOT NULL, email text)"], ""),
-        (vec!["-c", "INSERT INTO customer (name, email) VALUES ('Ada', 'ada@example.com'), ('Alan', NULL) RETURNING id, name"], ""),
+        (
+            vec![
+                "-c",
+                "CREATE TABLE customer (id serial PRIMARY KEY, name text NOT NULL, email text)",
+            ],
+            "",
+        ),
+        (
+            vec![
+                "-c",
+                "INSERT INTO customer (name, email) VALUES ('Ada', 'ada@example.com'), ('Alan', NULL) RETURNING id, name",
+            ],
+            "",
+        ),
         (vec!["-c", "SELECT * FROM customer ORDER BY id"], ""),
         (vec!["-c", "SELECT id, name FROM customer WHERE id > 5"], ""),
         (vec!["-tAc", "SELECT count(*) FROM customer"], ""),
         (vec!["-c", "SELEC 1"], ""),
         (vec!["-c", "SELECT * FROM nope"], ""),
         (vec!["-c", "INSERT INTO customer (email) VALUES ('x')"], ""),
-        (vec!["-v", "ON_ERROR_STOP=1"], "CREATE TABLE IF NOT EXISTS customer (id int);\nINSERT INTO customer (name) VALUES ('Grace');\nSELECT nope;\nSELECT 1;\n"),
+        (
+            vec!["-v", "ON_ERROR_STOP=1"],
+            "CREATE TABLE IF NOT EXISTS customer (id int);\nINSERT INTO customer (name) VALUES ('Grace');\nSELECT nope;\nSELECT 1;\n",
+        ),
         (vec![], "SELECT name FROM customer ORDER BY id;\n"),
     ];
     for (args, stdin) in cases {
@@ -353,7 +368,12 @@ async fn real_psql_and_emulated_psql_print_the_same() {
                     .stderr(std::process::Stdio::piped())
                     .spawn()
                     .unwrap();
-                child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(stdin.as_bytes())
+                    .unwrap();
                 let out = child.wait_with_output().unwrap();
                 (
                     String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -369,7 +389,11 @@ async fn real_psql_and_emulated_psql_print_the_same() {
             script.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
         }
         let emulated = {
-            let shell = shell_in(&h, "emu", &[("PGUSER", "postgres"), ("PGDATABASE", "customer")]);
+            let shell = shell_in(
+                &h,
+                "emu",
+                &[("PGUSER", "postgres"), ("PGDATABASE", "customer")],
+            );
             let stdin = stdin.as_bytes().to_vec();
             tokio::task::spawn_blocking(move || {
                 let mut shell = shell;
