@@ -161,7 +161,7 @@ pub struct QueryResult {
     pub notifications: Vec<Notification>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Role {
     superuser: bool,
     login: bool,
@@ -170,7 +170,7 @@ struct Role {
     member_of: BTreeSet<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct DatabaseEntry {
     oid: u32,
     owner: String,
@@ -183,7 +183,7 @@ struct Catalog {
     next_oid: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Column {
     name: String,
     ty: SqlType,
@@ -193,13 +193,13 @@ struct Column {
     default: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Constraint {
     name: String,
     columns: Vec<usize>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Table {
     schema: String,
     name: String,
@@ -213,7 +213,7 @@ struct Table {
     owned_sequences: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 struct Sequence {
     owner: String,
     last_value: i64,
@@ -221,7 +221,7 @@ struct Sequence {
     grants: BTreeMap<String, BTreeSet<String>>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 struct DbData {
     schemas: BTreeSet<String>,
     /// Keyed by `schema.name`.
@@ -235,6 +235,149 @@ struct DbData {
 struct State {
     catalog: Catalog,
     dbs: BTreeMap<String, DbData>,
+}
+
+/// A top-level object a transaction may change (the unit of undo).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum ObjKey {
+    Role(String),
+    Database(String),
+    Table(String, String),
+    Sequence(String, String),
+    Schemas(String),
+    SchemaGrants(String),
+}
+
+#[derive(Debug, Clone)]
+enum Obj {
+    Role(Role),
+    Database(DatabaseEntry, Box<DbData>),
+    Table(Box<Table>),
+    Sequence(Sequence),
+    Schemas(BTreeSet<String>),
+    SchemaGrants(BTreeMap<String, BTreeMap<String, BTreeSet<String>>>),
+}
+
+impl State {
+    fn get(&self, key: &ObjKey) -> Option<Obj> {
+        match key {
+            ObjKey::Role(n) => self.catalog.roles.get(n).cloned().map(Obj::Role),
+            ObjKey::Database(n) => {
+                let entry = self.catalog.databases.get(n)?;
+                let data = self.dbs.get(n).cloned().unwrap_or_default();
+                Some(Obj::Database(entry.clone(), Box::new(data)))
+            }
+            ObjKey::Table(db, k) => self
+                .dbs
+                .get(db)?
+                .tables
+                .get(k)
+                .cloned()
+                .map(|t| Obj::Table(Box::new(t))),
+            ObjKey::Sequence(db, k) => self.dbs.get(db)?.sequences.get(k).cloned().map(Obj::Sequence),
+            ObjKey::Schemas(db) => Some(Obj::Schemas(self.dbs.get(db)?.schemas.clone())),
+            ObjKey::SchemaGrants(db) => Some(Obj::SchemaGrants(self.dbs.get(db)?.schema_grants.clone())),
+        }
+    }
+
+    fn put(&mut self, key: &ObjKey, value: Option<Obj>) {
+        match (key, value) {
+            (ObjKey::Role(n), Some(Obj::Role(r))) => {
+                self.catalog.roles.insert(n.clone(), r);
+            }
+            (ObjKey::Role(n), _) => {
+                self.catalog.roles.remove(n);
+            }
+            (ObjKey::Database(n), Some(Obj::Database(e, d))) => {
+                self.catalog.databases.insert(n.clone(), e);
+                self.dbs.insert(n.clone(), *d);
+            }
+            (ObjKey::Database(n), _) => {
+                self.catalog.databases.remove(n);
+                self.dbs.remove(n);
+            }
+            (ObjKey::Table(db, k), v) => {
+                if let Some(d) = self.dbs.get_mut(db) {
+                    match v {
+                        Some(Obj::Table(t)) => {
+                            d.tables.insert(k.clone(), *t);
+                        }
+                        _ => {
+                            d.tables.remove(k);
+                        }
+                    }
+                }
+            }
+            (ObjKey::Sequence(db, k), v) => {
+                if let Some(d) = self.dbs.get_mut(db) {
+                    match v {
+                        Some(Obj::Sequence(q)) => {
+                            d.sequences.insert(k.clone(), q);
+                        }
+                        _ => {
+                            d.sequences.remove(k);
+                        }
+                    }
+                }
+            }
+            (ObjKey::Schemas(db), Some(Obj::Schemas(set))) => {
+                if let Some(d) = self.dbs.get_mut(db) {
+                    d.schemas = set;
+                }
+            }
+            (ObjKey::SchemaGrants(db), Some(Obj::SchemaGrants(g))) => {
+                if let Some(d) = self.dbs.get_mut(db) {
+                    d.schema_grants = g;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Adds to `undo` the pre-image of every object that differs between
+/// `before` and `after` (the first pre-image of an object wins).
+fn record_changes(before: &State, after: &State, undo: &mut BTreeMap<ObjKey, Option<Obj>>) {
+    let mut keys: Vec<ObjKey> = Vec::new();
+    let roles: BTreeSet<&String> = before.catalog.roles.keys().chain(after.catalog.roles.keys()).collect();
+    for r in roles {
+        if before.catalog.roles.get(r) != after.catalog.roles.get(r) {
+            keys.push(ObjKey::Role(r.clone()));
+        }
+    }
+    let dbs: BTreeSet<&String> = before.catalog.databases.keys().chain(after.catalog.databases.keys()).collect();
+    for db in dbs {
+        let (b, a) = (before.dbs.get(db), after.dbs.get(db));
+        if before.catalog.databases.get(db) != after.catalog.databases.get(db) || b.is_none() != a.is_none() {
+            keys.push(ObjKey::Database(db.clone()));
+            continue;
+        }
+        let (Some(b), Some(a)) = (b, a) else { continue };
+        let tables: BTreeSet<&String> = b.tables.keys().chain(a.tables.keys()).collect();
+        for t in tables {
+            if b.tables.get(t) != a.tables.get(t) {
+                keys.push(ObjKey::Table(db.clone(), t.clone()));
+            }
+        }
+        let seqs: BTreeSet<&String> = b.sequences.keys().chain(a.sequences.keys()).collect();
+        for q in seqs {
+            if b.sequences.get(q) != a.sequences.get(q) {
+                keys.push(ObjKey::Sequence(db.clone(), q.clone()));
+            }
+        }
+        if b.schemas != a.schemas {
+            keys.push(ObjKey::Schemas(db.clone()));
+        }
+        if b.schema_grants != a.schema_grants {
+            keys.push(ObjKey::SchemaGrants(db.clone()));
+        }
+    }
+    for k in keys {
+        if !undo.contains_key(&k) {
+            let pre = before.get(&k);
+            undo.insert(k, pre);
+        }
+    }
 }
 
 /// One client connection's state.
@@ -252,7 +395,9 @@ pub struct Session {
 
 #[derive(Debug, Clone)]
 struct Txn {
-    snapshot: Box<State>,
+    /// What this transaction changed, as it was before: a rollback puts
+    /// back these objects only, so other sessions' commits stay.
+    undo: BTreeMap<ObjKey, Option<Obj>>,
     failed: bool,
     /// BEGIN was sent (not the implicit block of a multi-statement query).
     explicit: bool,
@@ -575,7 +720,7 @@ impl Engine {
 
     fn begin_txn(&self, explicit: bool) -> Txn {
         Txn {
-            snapshot: Box::new(self.state.clone()),
+            undo: BTreeMap::new(),
             failed: false,
             explicit,
             notifies: Vec::new(),
@@ -589,7 +734,7 @@ impl Engine {
             return Ok(Vec::new());
         };
         if txn.failed {
-            self.state = *txn.snapshot;
+            self.undo(txn.undo);
             return Ok(Vec::new());
         }
         self.persist()?;
@@ -608,7 +753,14 @@ impl Engine {
     fn rollback(&mut self, session: &mut Session) {
         session.local_role = None;
         if let Some(txn) = session.txn.take() {
-            self.state = *txn.snapshot;
+            self.undo(txn.undo);
+        }
+    }
+
+    /// Puts back the pre-images of what a transaction changed.
+    fn undo(&mut self, undo: BTreeMap<ObjKey, Option<Obj>>) {
+        for (key, pre) in undo {
+            self.state.put(&key, pre);
         }
     }
 
@@ -683,6 +835,9 @@ impl Engine {
         let result = self.exec(session, stmt, notices);
         match result {
             Ok(outcome) => {
+                if mutating && let Some(t) = &mut session.txn {
+                    record_changes(&before, &self.state, &mut t.undo);
+                }
                 if !in_txn && mutating {
                     self.persist()?;
                 }
@@ -3628,6 +3783,24 @@ mod tests {
             rows(&mut e, &mut s, "select count(*) from customer"),
             vec![vec![Some("0".into())]]
         );
+    }
+
+    #[test]
+    fn a_rollback_undoes_only_its_own_changes() {
+        let (_tmp, mut e) = engine();
+        let mut a = Session::new("postgres", "customer", 1);
+        let mut b = Session::new("postgres", "customer", 2);
+        run(&mut e, &mut a, INIT);
+        run(&mut e, &mut a, "BEGIN; INSERT INTO customer (name) VALUES ('mine')");
+        // Another session commits while A's transaction is open...
+        run(&mut e, &mut b, "CREATE ROLE web_anon NOLOGIN");
+        run(&mut e, &mut b, "CREATE TABLE other (id int)");
+        // ...and A fails, then rolls back.
+        err(&mut e, &mut a, "SELECT 1/0");
+        run(&mut e, &mut a, "ROLLBACK");
+        assert_eq!(rows(&mut e, &mut b, "select count(*) from customer"), vec![vec![Some("0".into())]]);
+        assert_eq!(rows(&mut e, &mut b, "select count(*) from pg_roles where rolname = 'web_anon'"), vec![vec![Some("1".into())]]);
+        assert_eq!(rows(&mut e, &mut b, "select count(*) from other"), vec![vec![Some("0".into())]]);
     }
 
     #[test]
