@@ -3,6 +3,7 @@
 //! A lesson is one markdown file with YAML front matter; level-2 headings
 //! with an `{#id}` attribute are its steps. See `docs/lesson-format.md`.
 
+pub mod adapt;
 pub mod lint;
 pub mod model;
 pub mod parse;

@@ -274,9 +274,17 @@ impl State {
                 .get(k)
                 .cloned()
                 .map(|t| Obj::Table(Box::new(t))),
-            ObjKey::Sequence(db, k) => self.dbs.get(db)?.sequences.get(k).cloned().map(Obj::Sequence),
+            ObjKey::Sequence(db, k) => self
+                .dbs
+                .get(db)?
+                .sequences
+                .get(k)
+                .cloned()
+                .map(Obj::Sequence),
             ObjKey::Schemas(db) => Some(Obj::Schemas(self.dbs.get(db)?.schemas.clone())),
-            ObjKey::SchemaGrants(db) => Some(Obj::SchemaGrants(self.dbs.get(db)?.schema_grants.clone())),
+            ObjKey::SchemaGrants(db) => {
+                Some(Obj::SchemaGrants(self.dbs.get(db)?.schema_grants.clone()))
+            }
         }
     }
 
@@ -339,16 +347,28 @@ impl State {
 /// `before` and `after` (the first pre-image of an object wins).
 fn record_changes(before: &State, after: &State, undo: &mut BTreeMap<ObjKey, Option<Obj>>) {
     let mut keys: Vec<ObjKey> = Vec::new();
-    let roles: BTreeSet<&String> = before.catalog.roles.keys().chain(after.catalog.roles.keys()).collect();
+    let roles: BTreeSet<&String> = before
+        .catalog
+        .roles
+        .keys()
+        .chain(after.catalog.roles.keys())
+        .collect();
     for r in roles {
         if before.catalog.roles.get(r) != after.catalog.roles.get(r) {
             keys.push(ObjKey::Role(r.clone()));
         }
     }
-    let dbs: BTreeSet<&String> = before.catalog.databases.keys().chain(after.catalog.databases.keys()).collect();
+    let dbs: BTreeSet<&String> = before
+        .catalog
+        .databases
+        .keys()
+        .chain(after.catalog.databases.keys())
+        .collect();
     for db in dbs {
         let (b, a) = (before.dbs.get(db), after.dbs.get(db));
-        if before.catalog.databases.get(db) != after.catalog.databases.get(db) || b.is_none() != a.is_none() {
+        if before.catalog.databases.get(db) != after.catalog.databases.get(db)
+            || b.is_none() != a.is_none()
+        {
             keys.push(ObjKey::Database(db.clone()));
             continue;
         }
@@ -3791,16 +3811,33 @@ mod tests {
         let mut a = Session::new("postgres", "customer", 1);
         let mut b = Session::new("postgres", "customer", 2);
         run(&mut e, &mut a, INIT);
-        run(&mut e, &mut a, "BEGIN; INSERT INTO customer (name) VALUES ('mine')");
+        run(
+            &mut e,
+            &mut a,
+            "BEGIN; INSERT INTO customer (name) VALUES ('mine')",
+        );
         // Another session commits while A's transaction is open...
         run(&mut e, &mut b, "CREATE ROLE web_anon NOLOGIN");
         run(&mut e, &mut b, "CREATE TABLE other (id int)");
         // ...and A fails, then rolls back.
         err(&mut e, &mut a, "SELECT 1/0");
         run(&mut e, &mut a, "ROLLBACK");
-        assert_eq!(rows(&mut e, &mut b, "select count(*) from customer"), vec![vec![Some("0".into())]]);
-        assert_eq!(rows(&mut e, &mut b, "select count(*) from pg_roles where rolname = 'web_anon'"), vec![vec![Some("1".into())]]);
-        assert_eq!(rows(&mut e, &mut b, "select count(*) from other"), vec![vec![Some("0".into())]]);
+        assert_eq!(
+            rows(&mut e, &mut b, "select count(*) from customer"),
+            vec![vec![Some("0".into())]]
+        );
+        assert_eq!(
+            rows(
+                &mut e,
+                &mut b,
+                "select count(*) from pg_roles where rolname = 'web_anon'"
+            ),
+            vec![vec![Some("1".into())]]
+        );
+        assert_eq!(
+            rows(&mut e, &mut b, "select count(*) from other"),
+            vec![vec![Some("0".into())]]
+        );
     }
 
     #[test]
