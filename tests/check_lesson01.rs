@@ -33,7 +33,7 @@ impl Sim {
             .clone();
         Sim {
             lesson,
-            state: ClusterState::new("kubetutor"),
+            state: ClusterState::listed("kubetutor"),
             engine: Engine::new(),
             now: Instant::now(),
             updates: Vec::new(),

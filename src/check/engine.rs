@@ -78,6 +78,12 @@ struct Active {
     last_sent: Option<(StepState, Option<String>, Option<String>)>,
     /// What the last evaluation needed fetched.
     needs: BTreeSet<IoKey>,
+    /// The kinds the check reads: it is not evaluated before the watchers
+    /// of every one of them delivered their first full list (an empty
+    /// snapshot would make `absent` and `count` hold by accident).
+    kinds: Vec<Kind>,
+    /// Whether those lists had all arrived at the last evaluation.
+    synced: bool,
 }
 
 /// The checker of the active step.
@@ -145,6 +151,7 @@ impl Engine {
             deletion_began: None,
             seen_false: false,
         });
+        let kinds = kinds_read(&spec);
         self.active = Some(Active {
             lesson: lesson.to_string(),
             step: step.to_string(),
@@ -155,6 +162,8 @@ impl Engine {
             quiz: None,
             last_sent: None,
             needs: BTreeSet::new(),
+            kinds,
+            synced: false,
         });
         self.io.clear();
         self.dirty = false;
@@ -339,6 +348,51 @@ impl Engine {
         if a.done {
             return Output::default();
         }
+        // Nothing is judged on a partial snapshot: wait for the first list
+        // of every kind the check reads.
+        let unsynced: Vec<&'static str> = a
+            .kinds
+            .iter()
+            .filter(|k| !state.is_synced(**k))
+            .map(|k| k.plural())
+            .collect();
+        if !unsynced.is_empty() {
+            a.synced = false;
+            let verdict = (
+                StepState::Active,
+                Some(format!(
+                    "reading the cluster (waiting for the first list of {})…",
+                    unsynced.join(", ")
+                )),
+                None,
+            );
+            let update = (a.last_sent.as_ref() != Some(&verdict)).then(|| {
+                a.last_sent = Some(verdict.clone());
+                CheckUpdate {
+                    lesson: a.lesson.clone(),
+                    step: a.step.clone(),
+                    state: verdict.0,
+                    reason: verdict.1,
+                    hint: verdict.2,
+                }
+            });
+            return Output {
+                update,
+                requests: Vec::new(),
+            };
+        }
+        if !a.synced {
+            // The story starts now that the state is known: pods that
+            // existed all along are not "new", old answers do not count.
+            a.synced = true;
+            a.activated_at = now;
+            if let Some(seq) = a.seq.as_mut()
+                && seq.stage == 0
+            {
+                seq.stage_started = now;
+                seq.uids_at_stage_start = pod_uids(state);
+            }
+        }
         let mut needs = BTreeSet::new();
         let (done, failing, reason) = match &a.spec.goal {
             Goal::Condition(c) => {
@@ -448,6 +502,74 @@ impl Engine {
         };
         Output { update, requests }
     }
+}
+
+/// Every kind of object a check (its goal and its live hints) reads, so
+/// that it is evaluated only once all of them have been listed.
+fn kinds_read(spec: &CheckSpec) -> Vec<Kind> {
+    fn add(out: &mut Vec<Kind>, k: Kind) {
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    fn probe(p: &HttpProbe, out: &mut Vec<Kind>) {
+        add(out, Kind::Pod);
+        if p.service.is_some() {
+            add(out, Kind::Service);
+        }
+    }
+    fn cond(c: &Condition, out: &mut Vec<Kind>) {
+        match c {
+            Condition::Resource(r) => {
+                let k = r.kind.value;
+                add(out, k);
+                if matches!(k, Kind::Deployment | Kind::ReplicaSet | Kind::Job) {
+                    // Why a workload is not ready is read from its pods.
+                    add(out, Kind::Pod);
+                }
+                if r.bound.is_some() {
+                    add(out, Kind::PersistentVolume);
+                    add(out, Kind::StorageClass);
+                }
+                if let Some(e) = &r.env {
+                    if e.config_map.is_some() {
+                        add(out, Kind::ConfigMap);
+                    }
+                    if e.secret.is_some() {
+                        add(out, Kind::Secret);
+                    }
+                }
+                if r.event.is_some() {
+                    add(out, Kind::Event);
+                }
+            }
+            Condition::Http(p) => probe(p, out),
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| cond(c, out)),
+            Condition::Not(c) => cond(c, out),
+        }
+    }
+    let mut out = Vec::new();
+    match &spec.goal {
+        Goal::Condition(c) => cond(c, &mut out),
+        Goal::Sequence(stages) => {
+            for s in stages {
+                match &s.kind {
+                    StageKind::ProbeSees(p) => probe(p, &mut out),
+                    StageKind::Holds(c) => cond(c, &mut out),
+                    StageKind::ResourceDeleted(_) => add(&mut out, Kind::Pod),
+                    StageKind::ReplacementReady { .. } => {
+                        add(&mut out, Kind::Pod);
+                        add(&mut out, Kind::ReplicaSet);
+                    }
+                }
+            }
+        }
+        Goal::Quiz(_) => {}
+    }
+    for h in &spec.hints {
+        cond(&h.when, &mut out);
+    }
+    out
 }
 
 /// Trim a reason to one short line.
@@ -947,16 +1069,35 @@ pub trait Io: Send + Sync + 'static {
     fn fetch(&self, key: IoKey) -> BoxFuture<'static, Result<Response, String>>;
 }
 
+/// A client that the session may replace (after re-reading the
+/// kubeconfig): readers always get the current one.
+pub type SharedClient = Arc<std::sync::RwLock<kube::Client>>;
+
+/// The client in `cell` now.
+pub fn current_client(cell: &SharedClient) -> kube::Client {
+    match cell.read() {
+        Ok(c) => c.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
 /// Fetches through a kube client: pod logs (up to 4 MiB) and requests
 /// through the API server's service/pod proxy.
 #[derive(Clone)]
 pub struct KubeIo {
-    client: kube::Client,
+    client: SharedClient,
 }
 
 impl KubeIo {
     pub fn new(client: kube::Client) -> KubeIo {
-        KubeIo { client }
+        KubeIo {
+            client: Arc::new(std::sync::RwLock::new(client)),
+        }
+    }
+
+    /// Fetch with whatever client `cell` holds at the time.
+    pub fn shared(cell: SharedClient) -> KubeIo {
+        KubeIo { client: cell }
     }
 }
 
@@ -969,7 +1110,7 @@ const MAX_LOG: i64 = 4 << 20;
 
 impl Io for KubeIo {
     fn fetch(&self, key: IoKey) -> BoxFuture<'static, Result<Response, String>> {
-        let client = self.client.clone();
+        let client = current_client(&self.client);
         Box::pin(async move {
             let work = async {
                 match key {
