@@ -811,3 +811,25 @@ fn nothing_is_judged_before_the_first_list() {
     );
     assert_eq!(updates.last().unwrap().state, StepState::Done);
 }
+
+/// The checker's own sentences follow the course language.
+#[test]
+fn the_engine_speaks_the_course_language() {
+    let state = ClusterState::new("kubetutor");
+    let mut engine = Engine::new();
+    engine.set_lang(kubetutor::lesson::Lang::Fr);
+    let spec = parse_check("resource: {kind: Pod, name: web}").unwrap();
+    let out = engine.activate("l", "s", spec, &state, Instant::now());
+    let reason = out.update.unwrap().reason.unwrap();
+    assert!(reason.starts_with("lecture du cluster"), "{reason}");
+    let mut engine = Engine::new();
+    engine.set_lang(kubetutor::lesson::Lang::Fr);
+    let spec = parse_check("quiz: {question: Why?, choices: [a, b], answer: b}").unwrap();
+    let listed = ClusterState::listed("kubetutor");
+    engine.activate("l", "q", spec, &listed, Instant::now());
+    let out = engine.answer("q", &[0], &listed, Instant::now());
+    assert_eq!(
+        out.update.unwrap().reason.as_deref(),
+        Some("pas tout à fait : réessayez")
+    );
+}

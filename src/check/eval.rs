@@ -113,6 +113,8 @@ pub struct Ctx<'a> {
     pub fresh_after: Instant,
     /// Filled during evaluation: every fetch the evaluation looked at.
     pub needs: BTreeSet<IoKey>,
+    /// The checker's sentences, in the course language.
+    pub words: &'static crate::check::words::Words,
 }
 
 impl<'a> Ctx<'a> {
@@ -128,7 +130,14 @@ impl<'a> Ctx<'a> {
             bindings,
             fresh_after,
             needs: BTreeSet::new(),
+            words: &crate::check::words::EN,
         }
+    }
+
+    /// The same, saying things with `words`.
+    pub fn with_words(mut self, words: &'static crate::check::words::Words) -> Ctx<'a> {
+        self.words = words;
+        self
     }
 
     /// The cached answer for `key` if fresh enough; records the need.
