@@ -255,7 +255,7 @@ pub fn live_lines(
     } else {
         let mut t = Table::new(
             &[
-                col("POD", 0, Some(12)),
+                col("POD", 0, Some(10)),
                 col("READY", 2, None),
                 col("STATUS", 1, Some(12)),
                 col("RESTARTS", 3, None),
@@ -512,7 +512,12 @@ pub fn lineage_lines(
     if let Some(n) = &l.node {
         title.push_str(&format!(" @ {n}"));
     }
-    let mut out = vec![Line::styled(title, theme.strong())];
+    // The title wraps too (a generated pod name and its node are long).
+    let mut out: Vec<Line<'static>> =
+        super::markdown::wrap(&[Span::styled(title, theme.strong())], width.max(8))
+            .into_iter()
+            .map(Line::from)
+            .collect();
     for c in &l.containers {
         out.push(Line::from(vec![
             Span::raw(" "),
