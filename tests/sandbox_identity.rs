@@ -80,10 +80,13 @@ async fn a_restarted_sandbox_keeps_its_identity_and_sessions_recover() {
     })
     .await;
     if let ConnectionState::Reconnecting { reason } = &state.connection {
-        assert!(
-            reason.contains(&format!("at {addr}")) || reason.contains("closed the connection"),
-            "{reason}"
-        );
+        // Read for a learner, not the raw error chain (the exact cause
+        // depends on when the watches noticed: refused, closed, 5xx...).
+        assert!(!reason.is_empty(), "{reason}");
+        assert!(!reason.contains("ServiceError"), "{reason}");
+        if reason.contains("cannot reach") {
+            assert!(reason.contains(&format!("at {addr}")), "{reason}");
+        }
     }
     let second = Sandbox::start(SandboxConfig::new(dir.path()))
         .await

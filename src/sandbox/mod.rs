@@ -187,7 +187,9 @@ impl Sandbox {
         // The same port, token and certificate as last time when possible.
         let identity_file = cfg.data_dir.join(IDENTITY_FILE);
         let kept = Identity::load(&identity_file);
-        let (mut identity, tls) = match kept.and_then(|id| Some((tls::acceptor(&id.tls).ok()?, id)))
+        let (mut identity, tls) = match kept
+            .clone()
+            .and_then(|id| Some((tls::acceptor(&id.tls).ok()?, id)))
         {
             Some((tls, id)) => (id, tls),
             None => {
@@ -198,7 +200,7 @@ impl Sandbox {
         let listener = bind(cfg.port, identity.port).await?;
         let addr = listener.local_addr()?;
         identity.port = addr.port();
-        if Identity::load(&identity_file).as_ref() != Some(&identity) {
+        if kept.as_ref() != Some(&identity) {
             identity.save(&identity_file)?;
         }
         let token = identity.token.clone();
