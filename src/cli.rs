@@ -156,8 +156,9 @@ pub enum Command {
     Doctor,
     /// Check lesson files: front matter, steps, checks, assets, translations
     Lint {
-        /// A course directory (holding lessons/ and assets/); default: the
-        /// current directory if it has lessons/, else the built-in course
+        /// A course directory (holding lessons/ and assets/), or one lesson
+        /// file; default: the current directory if it has lessons/, else the
+        /// built-in course
         path: Option<PathBuf>,
     },
 }
@@ -166,11 +167,74 @@ fn parse_lang(s: &str) -> Result<Lang, String> {
     Lang::from_code(s).ok_or_else(|| format!("unknown language '{s}': use en or fr"))
 }
 
+/// The global options that mean nothing to `kubetutor sandbox` (it always
+/// runs the built-in sandbox): hidden from its help, refused if given.
+const NOT_FOR_SANDBOX: [(&str, &str); 6] = [
+    ("context", "context"),
+    ("kubeconfig", "kubeconfig"),
+    ("namespace", "namespace"),
+    ("allow_remote", "allow-remote"),
+    ("course_dir", "course-dir"),
+    ("lang", "lang"),
+];
+
+/// The command line definition, with `sandbox --help` showing only what
+/// applies to it.
+pub fn command() -> clap::Command {
+    use clap::{Arg, ArgAction, CommandFactory};
+    // A subcommand's own argument of the same id stops clap from copying
+    // the global one into it: these are hidden, and refused in `main`.
+    Cli::command().mut_subcommand("sandbox", |sc| {
+        NOT_FOR_SANDBOX.iter().fold(sc, |sc, (id, long)| {
+            let arg = Arg::new(*id).long(*long).hide(true);
+            let arg = if *id == "namespace" {
+                arg.short('n')
+            } else {
+                arg
+            };
+            sc.arg(if *id == "allow_remote" {
+                arg.action(ArgAction::SetTrue)
+            } else {
+                arg.num_args(1)
+            })
+        })
+    })
+}
+
+/// Whether an error is only "the reader went away" (`kubetutor status |
+/// head`): nothing to report then.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::FromArgMatches;
+    let matches = command().get_matches();
+    if let Some(("sandbox", sub)) = matches.subcommand() {
+        let given: Vec<String> = NOT_FOR_SANDBOX
+            .iter()
+            .filter(|(id, _)| sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+            .map(|(_, long)| format!("--{long}"))
+            .collect();
+        if !given.is_empty() {
+            eprintln!(
+                "error: `kubetutor sandbox` always runs the built-in sandbox: {} does not apply to it (use it with `kubetutor`)",
+                given.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     match run(cli) {
         Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "error: {err}");
@@ -191,7 +255,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(d) => d.clone(),
                 None => paths::data_dir()?,
             };
-            return sandbox(&paths::sandbox_dir(&data_dir), *reset, *port);
+            return sandbox(&data_dir, *reset, *port);
         }
         _ => {}
     }
@@ -257,7 +321,75 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// `kubetutor lint FILE.md`: the diagnostics of one lesson file, checked
+/// within its course when it is inside one (`<course>/lessons/<lang>/`),
+/// else on its own.
+fn lint_file(file: &std::path::Path) -> Result<ExitCode> {
+    let abs = std::fs::canonicalize(file)
+        .with_context(|| format!("cannot read the lesson file {}", file.display()))?;
+    let root = abs
+        .parent()
+        .and_then(|d| d.parent())
+        .and_then(|d| d.parent());
+    let within =
+        root.filter(|r| abs.strip_prefix(r.join("lessons")).is_ok() && r.join("lessons").is_dir());
+    let mut err = std::io::stderr().lock();
+    let diagnostics: Vec<String> = match within {
+        Some(root) => {
+            let rel = abs
+                .strip_prefix(root)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            let files = CourseFiles::from_dir(root)
+                .with_context(|| format!("cannot read the course at {}", root.display()))?;
+            for w in crate::solution::lint_warnings(&files) {
+                if w.file == rel {
+                    writeln!(err, "{w}")?;
+                }
+            }
+            crate::lesson::lint::lint(&files)
+                .into_iter()
+                .filter(|d| d.file == rel)
+                .map(|d| d.to_string())
+                .collect()
+        }
+        None => {
+            let text = std::fs::read_to_string(&abs)
+                .with_context(|| format!("cannot read the lesson file {}", file.display()))?;
+            let name = file.display().to_string();
+            let lang = abs
+                .parent()
+                .and_then(|d| d.file_name())
+                .and_then(|n| Lang::from_code(&n.to_string_lossy()))
+                .unwrap_or_default();
+            match crate::lesson::parse::parse_lesson(&name, lang, &text) {
+                Ok(_) => Vec::new(),
+                Err(d) => d.iter().map(|d| d.to_string()).collect(),
+            }
+        }
+    };
+    for d in &diagnostics {
+        writeln!(err, "{d}")?;
+    }
+    if diagnostics.is_empty() {
+        writeln!(
+            std::io::stdout().lock(),
+            "{}: no problems found",
+            file.display()
+        )?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        writeln!(err, "{} problem(s) found", diagnostics.len())?;
+        Ok(ExitCode::FAILURE)
+    }
+}
+
 fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
+    if let Some(p) = path
+        && p.is_file()
+    {
+        return lint_file(p);
+    }
     let files = match path {
         Some(p) => CourseFiles::from_dir(p)
             .with_context(|| format!("cannot read the course at {}", p.display()))?,
@@ -290,7 +422,8 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
 }
 
 /// `kubetutor sandbox`: serve the embedded cluster until Ctrl-C or SIGTERM.
-fn sandbox(dir: &std::path::Path, reset: bool, port: u16) -> Result<ExitCode> {
+fn sandbox(data_dir: &std::path::Path, reset: bool, port: u16) -> Result<ExitCode> {
+    let dir = &paths::sandbox_dir(data_dir);
     use crate::sandbox::{Sandbox, SandboxConfig};
     if reset {
         crate::sandbox::reset(dir)
@@ -327,7 +460,18 @@ fn sandbox(dir: &std::path::Path, reset: bool, port: u16) -> Result<ExitCode> {
         )?;
         out.flush()?;
         drop(out);
+        // `kubetutor status` in another terminal prints the export line.
+        let marker = sandbox_marker(data_dir);
+        let doc = serde_json::json!({
+            "pid": std::process::id(),
+            "kubeconfig": sandbox.kubeconfig_path(),
+            "addr": sandbox.addr().to_string(),
+        });
+        if let Err(e) = paths::write_atomic(&marker, doc.to_string().as_bytes()) {
+            tracing::warn!("cannot write {}: {e}", marker.display());
+        }
         wait_for_shutdown_signal().await;
+        let _ = std::fs::remove_file(&marker);
         eprintln!("Stopping the sandbox...");
         sandbox.shutdown().await;
         anyhow::Ok(())
@@ -359,6 +503,142 @@ async fn wait_for_shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The fixed words of `status`, `list` and `reset`, in the course language.
+struct CliText {
+    course: &'static str,
+    lessons_count: &'static str,
+    list_row: &'static str,
+    connection: &'static str,
+    not_running: &'static str,
+    sandbox_alone: &'static str,
+    same_cluster: &'static str,
+    lesson: &'static str,
+    step: &'static str,
+    all_done: &'static str,
+    no_lessons: &'static str,
+    lab_here: &'static str,
+    lab_missing: &'static str,
+    hint: &'static str,
+    states: [&'static str; 4],
+    conn_words: [(&'static str, &'static str); 5],
+    reset_question: &'static str,
+    reset_none: &'static str,
+    reset_done: &'static str,
+    reset_running: &'static str,
+    whole_course: &'static str,
+    lesson_named: &'static str,
+}
+
+static CLI_EN: CliText = CliText {
+    course: "Kubernetes storage course",
+    lessons_count: "{0} lesson(s), language: {1}",
+    list_row: "{0} steps  {1} min",
+    connection: "Connection: {0} ({1}), namespace {2}",
+    not_running: "Connection: kubetutor is not running (start it with `kubetutor`)",
+    sandbox_alone: "Connection: the sandbox runs alone (`kubetutor sandbox`, pid {0}); kubetutor is not running",
+    same_cluster: "Use the same cluster from another terminal with:",
+    lesson: "Lesson {0}/{1}: {2} ({3})",
+    step: "Step {0}/{1}: {2} ({3})",
+    all_done: "All {0} steps done.",
+    no_lessons: "The course has no lessons in language {0}.",
+    lab_here: "Run the lessons' commands from the lab directory:",
+    lab_missing: "The lab directory (the course's manifests) is written by `kubetutor` or `kubetutor lab`:",
+    hint: "hint:",
+    states: ["pending", "active", "done", "failing"],
+    conn_words: [
+        ("connected", "connected"),
+        ("connecting", "connecting"),
+        ("reconnecting", "reconnecting"),
+        ("not connected", "not connected"),
+        ("failed", "failed"),
+    ],
+    reset_question: "Forget your progress in {0}? [y/N] ",
+    reset_none: "Nothing was reset.",
+    reset_done: "Progress in {0} was reset.",
+    reset_running: "kubetutor is running (pid {0}) and would write its progress back: quit it first (q), then reset",
+    whole_course: "the whole course",
+    lesson_named: "lesson '{0}'",
+};
+
+static CLI_FR: CliText = CliText {
+    course: "Cours sur le stockage dans Kubernetes",
+    lessons_count: "{0} leçon(s), langue : {1}",
+    list_row: "{0} étapes  {1} min",
+    connection: "Connexion : {0} ({1}), namespace {2}",
+    not_running: "Connexion : kubetutor ne tourne pas (lancez-le avec `kubetutor`)",
+    sandbox_alone: "Connexion : le bac à sable tourne seul (`kubetutor sandbox`, pid {0}) ; kubetutor ne tourne pas",
+    same_cluster: "Pour utiliser le même cluster depuis un autre terminal :",
+    lesson: "Leçon {0}/{1} : {2} ({3})",
+    step: "Étape {0}/{1} : {2} ({3})",
+    all_done: "Les {0} étapes sont faites.",
+    no_lessons: "Le cours n'a pas de leçon en langue {0}.",
+    lab_here: "Lancez les commandes des leçons depuis le répertoire de travail :",
+    lab_missing: "Le répertoire de travail (les manifestes du cours) est écrit par `kubetutor` ou `kubetutor lab` :",
+    hint: "indice :",
+    states: ["à faire", "en cours", "fait", "en échec"],
+    conn_words: [
+        ("connected", "connecté"),
+        ("connecting", "connexion"),
+        ("reconnecting", "reconnexion"),
+        ("not connected", "non connecté"),
+        ("failed", "échec"),
+    ],
+    reset_question: "Oublier votre progression dans {0} ? [o/N] ",
+    reset_none: "Rien n'a été effacé.",
+    reset_done: "La progression dans {0} a été effacée.",
+    reset_running: "kubetutor tourne (pid {0}) et réécrirait sa progression : quittez-le d'abord (q), puis recommencez",
+    whole_course: "tout le cours",
+    lesson_named: "la leçon « {0} »",
+};
+
+fn cli_text(lang: Lang) -> &'static CliText {
+    match lang {
+        Lang::En => &CLI_EN,
+        Lang::Fr => &CLI_FR,
+    }
+}
+
+use crate::tui::strings::fill;
+
+impl CliText {
+    /// A step state (`pending|active|done|failing`) in words.
+    fn state(&self, machine: &str) -> &'static str {
+        match machine {
+            "pending" => self.states[0],
+            "active" => self.states[1],
+            "done" => self.states[2],
+            "failing" => self.states[3],
+            _ => "?",
+        }
+    }
+
+    /// A connection state label (`reconnecting: why`...) in words.
+    fn connection_state(&self, label: &str) -> String {
+        for (en, word) in self.conn_words {
+            if let Some(rest) = label.strip_prefix(en)
+                && (rest.is_empty() || rest.starts_with(':'))
+            {
+                return format!("{word}{rest}");
+            }
+        }
+        label.to_owned()
+    }
+}
+
+/// Where a headless `kubetutor sandbox` says it runs (removed when it stops).
+fn sandbox_marker(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("sandbox.json")
+}
+
+/// The headless sandbox running now, if any: (pid, kubeconfig).
+fn running_sandbox(data_dir: &std::path::Path) -> Option<(u64, String)> {
+    let doc = crate::tui::status::read_live(&sandbox_marker(data_dir))?;
+    Some((
+        doc.get("pid")?.as_u64()?,
+        doc.get("kubeconfig")?.as_str()?.to_owned(),
+    ))
 }
 
 /// What every command but `lint` needs: the course, the language and progress.
@@ -451,16 +731,12 @@ impl Env {
         self.warn();
         let lessons = self.lessons();
         let current = self.current_lesson().map(|(i, _)| i);
+        let t = cli_text(self.lang);
         writeln!(
             out,
-            "{} ({} lesson{}, language: {})",
-            match self.lang {
-                Lang::En => "Kubernetes storage course",
-                Lang::Fr => "Cours sur le stockage dans Kubernetes",
-            },
-            lessons.len(),
-            if lessons.len() == 1 { "" } else { "s" },
-            self.lang
+            "{} ({})",
+            t.course,
+            fill(t.lessons_count, &[&lessons.len(), &self.lang])
         )?;
         let width = lessons.iter().map(|l| l.id().len()).max().unwrap_or(0);
         for (i, lesson) in lessons.iter().enumerate() {
@@ -475,11 +751,16 @@ impl Env {
             };
             writeln!(
                 out,
-                "{mark} {:>2}. {:<width$}  {:>5} steps  {:>3} min  {}",
+                "{mark} {:>2}. {:<width$}  {}  {}",
                 i + 1,
                 lesson.id(),
-                format!("{done}/{total}"),
-                lesson.meta.minutes,
+                fill(
+                    t.list_row,
+                    &[
+                        &format!("{:>5}", format!("{done}/{total}")),
+                        &format!("{:>3}", lesson.meta.minutes)
+                    ]
+                ),
                 lesson.meta.title,
             )?;
         }
@@ -516,23 +797,44 @@ impl Env {
                 .map(|s| lesson.steps[s].id.clone());
             serde_json::json!({ "lesson": lesson.id(), "step": step })
         });
+        let current_id = model.current.map(|(_, l)| l.id());
         let lessons: Vec<serde_json::Value> = model
             .lessons
             .iter()
             .map(|(lesson, states)| {
+                let here = Some(lesson.id()) == current_id;
                 let steps: Vec<serde_json::Value> = lesson
                     .steps
                     .iter()
                     .zip(states)
                     .map(|(s, st)| {
+                        // Only the lesson the learner is on has an active step.
+                        let st = match st {
+                            StepState::Active if !here => StepState::Pending,
+                            other => *other,
+                        };
                         serde_json::json!({"id": s.id, "title": s.title, "state": st.as_str()})
                     })
                     .collect();
                 serde_json::json!({"id": lesson.id(), "title": lesson.meta.title, "steps": steps})
             })
             .collect();
+        // A headless `kubetutor sandbox` is a cluster to point kubectl at.
+        let connection = match running_sandbox(&self.data_dir) {
+            Some((pid, kubeconfig)) => serde_json::json!({
+                "context": crate::sandbox::kubeconfig::CONTEXT,
+                "kubeconfig": kubeconfig,
+                "namespace": crate::sandbox::kubeconfig::NAMESPACE,
+                "state": "not running",
+                "sandbox_pid": pid,
+            }),
+            None => {
+                serde_json::json!({"context": null, "kubeconfig": null, "state": "not running"})
+            }
+        };
         serde_json::json!({
-            "connection": {"context": null, "kubeconfig": null, "state": "not running"},
+            "connection": connection,
+            "lab": self.lab_dir(),
             "lang": self.lang.code(),
             "current": current,
             "lessons": lessons,
@@ -541,25 +843,45 @@ impl Env {
 
     fn status_text(&self, out: &mut impl Write) -> Result<()> {
         self.warn();
+        let t = cli_text(self.lang);
         let doc = self.status_doc();
         let conn = &doc["connection"];
         let state = conn["state"].as_str().unwrap_or("not running");
+        let export = |out: &mut dyn Write, ctx: &str| -> std::io::Result<()> {
+            if let Some(k) = conn["kubeconfig"].as_str() {
+                writeln!(out, "{}", t.same_cluster)?;
+                writeln!(out, "  export KUBECONFIG={k}")?;
+                if ctx != crate::sandbox::kubeconfig::CONTEXT {
+                    writeln!(out, "  kubectl config use-context {ctx}")?;
+                }
+            }
+            Ok(())
+        };
         match conn["context"].as_str() {
             Some(ctx) if state != "not running" => {
                 let ns = conn["namespace"].as_str().unwrap_or(DEFAULT_NAMESPACE);
-                writeln!(out, "Connection: {ctx} ({state}), namespace {ns}")?;
-                if let Some(k) = conn["kubeconfig"].as_str() {
-                    writeln!(out, "Use the same cluster from another terminal with:")?;
-                    writeln!(out, "  export KUBECONFIG={k}")?;
-                    if ctx != crate::sandbox::kubeconfig::CONTEXT {
-                        writeln!(out, "  kubectl config use-context {ctx}")?;
-                    }
-                }
+                writeln!(
+                    out,
+                    "{}",
+                    fill(t.connection, &[&ctx, &t.connection_state(state), &ns])
+                )?;
+                export(out, ctx)?;
             }
-            _ => writeln!(
-                out,
-                "Connection: kubetutor is not running (start it with `kubetutor`)"
-            )?,
+            Some(ctx) => {
+                let pid = conn["sandbox_pid"].as_u64().unwrap_or(0);
+                writeln!(out, "{}", fill(t.sandbox_alone, &[&pid]))?;
+                export(out, ctx)?;
+            }
+            None => writeln!(out, "{}", t.not_running)?,
+        }
+        if let Some(lab) = doc["lab"].as_str() {
+            let lab = std::path::Path::new(lab);
+            if lab.is_dir() {
+                writeln!(out, "{}", t.lab_here)?;
+            } else {
+                writeln!(out, "{}", t.lab_missing)?;
+            }
+            writeln!(out, "  cd {}", lab.display())?;
         }
         let lessons = doc["lessons"].as_array().cloned().unwrap_or_default();
         let cur = &doc["current"];
@@ -568,17 +890,22 @@ impl Env {
             .enumerate()
             .find(|(_, l)| l["id"] == cur["lesson"])
         else {
-            writeln!(out, "The course has no lessons in language {}.", self.lang)?;
+            writeln!(out, "{}", fill(t.no_lessons, &[&self.lang]))?;
             return Ok(());
         };
         let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
         writeln!(
             out,
-            "Lesson {}/{}: {} ({})",
-            index + 1,
-            lessons.len(),
-            text(&lesson["title"]),
-            text(&lesson["id"])
+            "{}",
+            fill(
+                t.lesson,
+                &[
+                    &(index + 1),
+                    &lessons.len(),
+                    &text(&lesson["title"]),
+                    &text(&lesson["id"])
+                ]
+            )
         )?;
         let steps = lesson["steps"].as_array().cloned().unwrap_or_default();
         match steps
@@ -588,28 +915,49 @@ impl Env {
         {
             Some((i, step)) => writeln!(
                 out,
-                "Step {}/{}: {} ({})",
-                i + 1,
-                steps.len(),
-                text(&step["title"]),
-                text(&step["id"])
+                "{}",
+                fill(
+                    t.step,
+                    &[
+                        &(i + 1),
+                        &steps.len(),
+                        &text(&step["title"]),
+                        &text(&step["id"])
+                    ]
+                )
             )?,
-            None => writeln!(out, "All {} steps done.", steps.len())?,
+            None => writeln!(out, "{}", fill(t.all_done, &[&steps.len()]))?,
         }
         writeln!(out)?;
+        let width = t
+            .states
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(7)
+            + 2;
         for step in &steps {
-            let mark = format!("[{}]", text(&step["state"]));
+            let mark = format!("[{}]", t.state(&text(&step["state"])));
             writeln!(
                 out,
-                "  {mark:<9} {} ({})",
+                "  {mark:<width$} {} ({})",
                 text(&step["title"]),
                 text(&step["id"])
             )?;
+            let pad = " ".repeat(width + 3);
             if let Some(r) = step["reason"].as_str() {
-                writeln!(out, "            {r}")?;
+                writeln!(out, "{pad}{r}")?;
+            }
+            if let Some(h) = step["hint"].as_str() {
+                writeln!(out, "{pad}{} {h}", t.hint)?;
             }
         }
         Ok(())
+    }
+
+    /// The lab directory the lessons' commands run from.
+    fn lab_dir(&self) -> PathBuf {
+        crate::lab::lab_dir(None, &self.data_dir)
     }
 
     fn status_json(&self, out: &mut impl Write) -> Result<()> {
@@ -621,22 +969,32 @@ impl Env {
 
     fn reset(mut self, lesson: Option<&str>, yes: bool) -> Result<ExitCode> {
         self.warn();
+        let t = cli_text(self.lang);
+        // A running UI holds the progress in memory and writes it back at
+        // its next save: resetting under it would be silently undone.
+        if let Some(doc) =
+            crate::tui::status::read_live(&crate::tui::status::session_file(&self.data_dir))
+        {
+            let pid = doc["pid"].as_u64().unwrap_or(0);
+            bail!("{}", fill(t.reset_running, &[&pid]));
+        }
         let (what, id) = match lesson {
             Some(key) => {
                 let l = self.resolve_lesson(key)?;
-                (format!("lesson '{}'", l.id()), Some(l.id().to_owned()))
+                (fill(t.lesson_named, &[&l.id()]), Some(l.id().to_owned()))
             }
-            None => ("the whole course".to_owned(), None),
+            None => (t.whole_course.to_owned(), None),
         };
-        if !yes && !confirm(&format!("Forget your progress in {what}? [y/N] "))? {
-            println!("Nothing was reset.");
+        let mut out = std::io::stdout().lock();
+        if !yes && !confirm(&fill(t.reset_question, &[&what]))? {
+            writeln!(out, "{}", t.reset_none)?;
             return Ok(ExitCode::SUCCESS);
         }
         self.progress.reset(id.as_deref());
         self.store
             .save(&self.progress)
             .with_context(|| format!("cannot write progress to {}", self.store.path().display()))?;
-        println!("Progress in {what} was reset.");
+        writeln!(out, "{}", fill(t.reset_done, &[&what]))?;
         Ok(ExitCode::SUCCESS)
     }
 
@@ -665,10 +1023,30 @@ impl Env {
                 self.store.path().display()
             )
         })?;
+        // The lessons' `assets/...` paths: written (learner edits kept) into
+        // the lab directory, which the UI names.
+        let strings = crate::tui::strings::strings(self.lang);
+        let mut notices = Vec::new();
+        if let Some(w) = &self.warning {
+            notices.push(fill(strings.notice_progress, &[w]));
+        }
+        let lab = self.lab_dir();
+        let lab_dir = match crate::lab::sync(&self.course, &lab, crate::lab::Restore::Nothing) {
+            Ok(report) => Some(report.dir),
+            Err(e) => {
+                notices.push(fill(
+                    strings.notice_lab,
+                    &[&lab.display(), &format!("{e:#}")],
+                ));
+                None
+            }
+        };
         let mut progress = self.progress;
         progress.lang = Some(self.lang);
         let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
         cfg.start = lesson;
+        cfg.lab_dir = lab_dir;
+        cfg.notices = notices;
         let Connected {
             mut session,
             sandbox,

@@ -91,6 +91,7 @@ async fn run_pod(root: &SandboxRoot, netns: &NetNamespaces, pod: &Value) -> Runn
             .collect(),
         fs,
         netns: netns.clone(),
+        network: kubetutor::sandbox::podnet::PodNetwork::isolated(netns.clone(), uid),
         log: Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
     };
     let handle = apps::start(apps::select(&ctx.image, &ctx.command, &ctx.args), ctx);

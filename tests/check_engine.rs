@@ -28,7 +28,9 @@ struct Sim {
 impl Sim {
     fn new() -> Sim {
         Sim {
-            state: ClusterState::new("kubetutor"),
+            // After the watchers' first (empty) lists: see
+            // `nothing_is_judged_before_the_first_list` for before.
+            state: ClusterState::listed("kubetutor"),
             engine: Engine::new(),
             now: Instant::now(),
             answers: HashMap::new(),
@@ -144,6 +146,21 @@ metadata:
   uid: rs-1
   ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: msg-api, uid: dep-1, controller: true}]
 spec: {replicas: 1, selector: {matchLabels: {app: msg-api}}}
+";
+
+const SVC: &str = "
+apiVersion: v1
+kind: Service
+metadata: {name: msg-api, namespace: kubetutor, uid: svc-1}
+spec: {selector: {app: msg-api}, ports: [{port: 80, targetPort: 8080}]}
+";
+
+const DEPLOY: &str = "
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: msg-api, namespace: kubetutor, uid: dep-1}
+spec: {replicas: 1, selector: {matchLabels: {app: msg-api}}, template: {metadata: {labels: {app: msg-api}}, spec: {containers: [{name: api, image: python}]}}}
+status: {replicas: 1, readyReplicas: 1}
 ";
 
 /// A pod of the msg-api ReplicaSet.
@@ -693,4 +710,126 @@ fn activating_the_active_step_again_keeps_its_progress() {
     s.activate(EPHEMERAL);
     assert_eq!(s.updates.len(), n + 1, "the last verdict is repeated");
     assert!(s.last().reason.as_deref().unwrap().contains("step 2 of 4"));
+}
+
+/// Resuming lesson 1 at "Clean up" while msg-api still exists: the checker
+/// is activated (and sees a connection change and some kinds' lists) before
+/// every watcher has listed. An `absent` check must not pass on that empty
+/// snapshot, or the step ticks by accident and is saved.
+#[test]
+fn nothing_is_judged_before_the_first_list() {
+    use kubetutor::cluster::ConnectionState;
+    let mut state = ClusterState::new("kubetutor");
+    let mut engine = Engine::new();
+    let mut now = Instant::now();
+    let mut updates: Vec<CheckUpdate> = Vec::new();
+    let spec = parse_check(
+        "all:
+  - resource: {kind: Deployment, name: msg-api, absent: true}
+  - resource: {kind: Service, name: msg-api, absent: true}
+  - resource: {kind: Pod, selector: {app: msg-api}, absent: true}
+",
+    )
+    .unwrap();
+    let out = engine.activate("ephemeral-filesystem", "clean-up", spec, &state, now);
+    updates.extend(out.update);
+    let mut feed = |state: &mut ClusterState, u: ClusterUpdate, updates: &mut Vec<CheckUpdate>| {
+        now += Duration::from_millis(5);
+        let change = state.apply_at(u, now);
+        updates.extend(engine.on_cluster(state, &change, now).update);
+    };
+    feed(
+        &mut state,
+        ClusterUpdate::Connection(ConnectionState::Connected),
+        &mut updates,
+    );
+    // Pods and services list first (no msg-api pod: it was being replaced).
+    for kind in [Kind::Pod, Kind::Service] {
+        feed(
+            &mut state,
+            ClusterUpdate::Watch(kind, Event::Init),
+            &mut updates,
+        );
+        feed(
+            &mut state,
+            ClusterUpdate::Watch(kind, Event::InitDone),
+            &mut updates,
+        );
+    }
+    feed(
+        &mut state,
+        ClusterUpdate::Watch(Kind::Service, Event::Apply(Object::from_yaml(SVC).unwrap())),
+        &mut updates,
+    );
+    assert!(!updates.is_empty(), "the step says it is waiting");
+    assert!(
+        updates.iter().all(|u| u.state != StepState::Done),
+        "ticked before the deployments were listed: {updates:?}"
+    );
+    let waiting = updates[0].reason.clone().unwrap_or_default();
+    assert!(waiting.contains("reading the cluster"), "{waiting}");
+    assert!(waiting.contains("deployments"), "{waiting}");
+    // The deployments' list arrives, with msg-api in it.
+    feed(
+        &mut state,
+        ClusterUpdate::Watch(Kind::Deployment, Event::Init),
+        &mut updates,
+    );
+    let dep = Object::from_yaml(DEPLOY).unwrap();
+    feed(
+        &mut state,
+        ClusterUpdate::Watch(Kind::Deployment, Event::InitApply(dep.clone())),
+        &mut updates,
+    );
+    feed(
+        &mut state,
+        ClusterUpdate::Watch(Kind::Deployment, Event::InitDone),
+        &mut updates,
+    );
+    let last = updates.last().unwrap().clone();
+    assert_eq!(last.state, StepState::Active, "{last:?}");
+    assert!(
+        last.reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("still exists"),
+        "{last:?}"
+    );
+    // Now the learner deletes them: that ticks.
+    feed(
+        &mut state,
+        ClusterUpdate::Watch(
+            Kind::Service,
+            Event::Delete(Object::from_yaml(SVC).unwrap()),
+        ),
+        &mut updates,
+    );
+    feed(
+        &mut state,
+        ClusterUpdate::Watch(Kind::Deployment, Event::Delete(dep)),
+        &mut updates,
+    );
+    assert_eq!(updates.last().unwrap().state, StepState::Done);
+}
+
+/// The checker's own sentences follow the course language.
+#[test]
+fn the_engine_speaks_the_course_language() {
+    let state = ClusterState::new("kubetutor");
+    let mut engine = Engine::new();
+    engine.set_lang(kubetutor::lesson::Lang::Fr);
+    let spec = parse_check("resource: {kind: Pod, name: web}").unwrap();
+    let out = engine.activate("l", "s", spec, &state, Instant::now());
+    let reason = out.update.unwrap().reason.unwrap();
+    assert!(reason.starts_with("lecture du cluster"), "{reason}");
+    let mut engine = Engine::new();
+    engine.set_lang(kubetutor::lesson::Lang::Fr);
+    let spec = parse_check("quiz: {question: Why?, choices: [a, b], answer: b}").unwrap();
+    let listed = ClusterState::listed("kubetutor");
+    engine.activate("l", "q", spec, &listed, Instant::now());
+    let out = engine.answer("q", &[0], &listed, Instant::now());
+    assert_eq!(
+        out.update.unwrap().reason.as_deref(),
+        Some("pas tout à fait : réessayez")
+    );
 }

@@ -33,7 +33,7 @@ impl Sim {
             .clone();
         Sim {
             lesson,
-            state: ClusterState::new("kubetutor"),
+            state: ClusterState::listed("kubetutor"),
             engine: Engine::new(),
             now: Instant::now(),
             updates: Vec::new(),
@@ -158,6 +158,56 @@ metadata:
   ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: msg-api, uid: dep-1, controller: true}]
 spec: {selector: {matchLabels: {app: msg-api}}}
 ";
+
+/// Only deployment.yaml applied: the pod waits in ContainerCreating for its
+/// ConfigMap volume (FailedMount), the commonest mistake: the hint says to
+/// apply the whole directory.
+#[test]
+fn deploy_step_hint_for_a_missing_configmap_volume() {
+    let mut s = Sim::new();
+    s.activate("deploy");
+    s.apply(&asset("deployment.yaml", "status: {readyReplicas: 0}\n"));
+    s.apply(RS);
+    s.apply(&pod(
+        "msg-api-1-a",
+        "a",
+        "2026-01-01T10:00:00Z",
+        "waiting: {reason: ContainerCreating}",
+        false,
+    ));
+    assert!(s.last().hint.is_none(), "{:?}", s.last());
+    s.apply(
+        "apiVersion: v1
+kind: Event
+metadata: {name: msg-api-1-a.1, namespace: kubetutor}
+involvedObject: {kind: Pod, name: msg-api-1-a, namespace: kubetutor, uid: a}
+type: Warning
+reason: FailedMount
+message: 'MountVolume.SetUp failed for volume \"code\" : configmap \"msg-api-script\" not found'
+lastTimestamp: '2026-01-01T10:00:01Z'
+",
+    );
+    let u = s.last().clone();
+    assert!(
+        u.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("Apply the whole directory"),
+        "{u:?}"
+    );
+    // Once the pod runs, the old warning no longer makes the hint hold.
+    for f in ["configmap.yaml", "script-configmap.yaml", "service.yaml"] {
+        s.apply(&asset(f, ""));
+    }
+    s.apply(&pod(
+        "msg-api-1-a",
+        "a",
+        "2026-01-01T10:00:00Z",
+        "running: {}",
+        false,
+    ));
+    assert!(s.last().hint.is_none(), "{:?}", s.last());
+}
 
 #[test]
 fn deploy_step_with_its_hint_and_failure() {

@@ -120,6 +120,9 @@ async fn a_kind_that_never_lists_does_not_block_checking() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let checker = spawn_checker("kubetutor", io, tx);
     checker.cluster(ClusterUpdate::Watch(Kind::Job, Event::Init));
+    // The pods were listed (empty); jobs never will be.
+    checker.cluster(ClusterUpdate::Watch(Kind::Pod, Event::Init));
+    checker.cluster(ClusterUpdate::Watch(Kind::Pod, Event::InitDone));
     let spec = parse_check("resource: {kind: Pod, name: msg-api-a, ready: true}").unwrap();
     checker.activate("l", "s", spec);
     assert_eq!(next(&mut rx).await.state, StepState::Active);

@@ -65,7 +65,7 @@ fn lang_defaults_from_the_locale() {
         .env("LANG", "fr_FR.UTF-8")
         .output()
         .unwrap();
-    assert!(stdout(&out).contains("language: fr"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("langue : fr"), "{}", stdout(&out));
 }
 
 #[test]
@@ -161,4 +161,130 @@ fn help_reads_well() {
     ] {
         assert!(text.contains(needle), "--help lacks {needle}:\n{text}");
     }
+}
+
+/// Only the lesson the learner is on has an active step (the others have
+/// not been reached).
+#[test]
+fn status_json_has_one_active_step() {
+    let data = tempfile::tempdir().unwrap();
+    let text = stdout(&run(data.path(), &["status", "--json"]));
+    assert_eq!(text.matches("\"active\"").count(), 1, "{text}");
+}
+
+/// `kubetutor reset` while the UI runs would be undone by the UI's next
+/// save: it refuses and says why.
+#[test]
+fn reset_refuses_while_kubetutor_runs() {
+    let data = tempfile::tempdir().unwrap();
+    // A live session: this test's own pid is alive.
+    std::fs::write(
+        data.path().join("session.json"),
+        serde_json::json!({"pid": std::process::id(), "lessons": []}).to_string(),
+    )
+    .unwrap();
+    let out = run(data.path(), &["reset", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: kubetutor is running (pid"), "{err}");
+    assert!(err.contains("quit it first"), "{err}");
+}
+
+/// The export line of a headless `kubetutor sandbox`, and where the lab is.
+#[test]
+fn status_names_a_headless_sandbox_and_the_lab() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(
+        data.path().join("sandbox.json"),
+        serde_json::json!({"pid": std::process::id(), "kubeconfig": "/x/sandbox/kubeconfig"})
+            .to_string(),
+    )
+    .unwrap();
+    let text = stdout(&run(data.path(), &["status"]));
+    assert!(text.contains("the sandbox runs alone"), "{text}");
+    assert!(
+        text.contains("export KUBECONFIG=/x/sandbox/kubeconfig"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("cd {}", data.path().join("lab").display())),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&run(data.path(), &["status", "--json"]))).unwrap();
+    assert_eq!(json["connection"]["kubeconfig"], "/x/sandbox/kubeconfig");
+    assert_eq!(json["connection"]["state"], "not running");
+}
+
+/// `kubetutor status | head -1`: no "Broken pipe" error.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let data = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' status | head -c 1 >/dev/null; '{}' list | head -c 1 > /dev/null",
+            support::bin().display(),
+            support::bin().display()
+        ))
+        .env("KUBETUTOR_DATA_DIR", data.path())
+        .output()
+        .unwrap();
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn sandbox_help_lists_only_its_options() {
+    let data = tempfile::tempdir().unwrap();
+    let out = run(data.path(), &["sandbox", "--help"]);
+    let text = stdout(&out);
+    assert!(text.contains("--port"), "{text}");
+    for absent in ["--context", "--kubeconfig", "--namespace", "--allow-remote"] {
+        assert!(!text.contains(absent), "{absent} in:\n{text}");
+    }
+    let out = run(data.path(), &["sandbox", "--context", "kind-kind"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("does not apply"), "{}", stderr(&out));
+}
+
+#[test]
+fn lint_takes_one_lesson_file() {
+    let data = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join("lessons/en/01-ephemeral-filesystem.md");
+    let out = run(data.path(), &["lint", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("no problems found"),
+        "{}",
+        stdout(&out)
+    );
+    // A broken file on its own (outside any course).
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("01-broken.md");
+    std::fs::write(&bad, "---\nid: broken\n---\n\n## A step {#a}\n").unwrap();
+    let out = run(data.path(), &["lint", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("01-broken.md:"), "{}", stderr(&out));
+}
+
+/// Every error starts with `error:` on one line, a bad kubeconfig too.
+#[test]
+fn a_bad_kubeconfig_is_one_error_line() {
+    let data = tempfile::tempdir().unwrap();
+    let kc = data.path().join("kc");
+    std::fs::write(&kc, "clusters: [ {").unwrap();
+    let out = run(
+        data.path(),
+        &["--kubeconfig", kc.to_str().unwrap(), "doctor"],
+    );
+    let err = stderr(&out) + &stdout(&out);
+    let start = run(data.path(), &["--kubeconfig", kc.to_str().unwrap()]);
+    let start_err = stderr(&start);
+    assert!(
+        start_err.starts_with("error: cannot read the kubeconfig"),
+        "{start_err}"
+    );
+    assert_eq!(start_err.trim_end().lines().count(), 1, "{start_err}");
+    assert!(!err.contains("Error:"), "{err}");
 }

@@ -270,6 +270,7 @@ fn run_emulation(work: &Path, port: u16) -> Transcript {
             .collect(),
             fs,
             netns: netns.clone(),
+            network: kubetutor::sandbox::podnet::PodNetwork::isolated(netns.clone(), "pod"),
             log: Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_string())),
         }
     };

@@ -194,12 +194,139 @@ fn reconnecting_is_shown_with_its_reason() {
         })),
     );
     let s = pane(&mut a, 120, 40);
+    // The status bar says it beside the state; the pane on a line of its own.
     assert!(s.contains("reconnecting… (connection refused)"), "{s}");
+    assert!(s.contains("│ connection refused"), "{s}");
     let doc = a.status_doc();
     assert_eq!(
         doc["connection"]["state"],
         "reconnecting: connection refused"
     );
+}
+
+/// A long reason never pushes the context, state, namespace, lesson and
+/// step out of the status bar: it is cut to what is left.
+#[test]
+fn a_long_reason_keeps_the_status_bar_readable() {
+    let mut a = app();
+    let reason = "cannot reach the API server at 127.0.0.1:38025 (connection refused), and a lot more words that do not fit";
+    send(
+        &mut a,
+        update(ClusterUpdate::Connection(ConnectionState::Reconnecting {
+            reason: reason.into(),
+        })),
+    );
+    for (w, h) in [(120, 40), (100, 30), (80, 24)] {
+        let s = pane(&mut a, w, h);
+        let bar = s.lines().last().unwrap_or("").to_owned();
+        for part in ["reconnecting…", "ns kubetutor", "lesson 1/3", "step 1/3"] {
+            assert!(bar.contains(part), "{w}x{h}: no {part:?} in {bar:?}");
+        }
+        if w >= 100 {
+            assert!(bar.contains("kind-kind"), "{w}x{h}: {bar:?}");
+            assert!(bar.contains("(cannot reach the API"), "{w}x{h}: {bar:?}");
+            assert!(bar.contains('…'), "{w}x{h}: {bar:?}");
+        }
+        // The pane shows the whole reason, wrapped.
+        if w >= 120 {
+            assert!(
+                s.contains("127.0.0.1:38025 (connection refused), and a"),
+                "{s}"
+            );
+        }
+    }
+}
+
+/// Generated names (a pod of a Deployment, a provisioned PV) are cut with …
+/// before the columns a learner needs are dropped: the pod's STATUS and
+/// READY, the PVC's STATUS, VOLUME, CAPACITY, the PV's STATUS, CLAIM and
+/// RECLAIM policy.
+#[test]
+fn long_names_are_cut_before_columns_are_dropped() {
+    let mut a = app();
+    let uid = "ab10ec4b-dc3a-4162-b01a-3768540d315a";
+    apply(
+        &mut a,
+        Kind::Pod,
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: msg-api-598b9dd455-5k62l, namespace: kubetutor, uid: u-msg, creationTimestamp: "2026-11-21T11:59:00Z"}
+spec: {containers: [{name: api, image: python}]}
+status:
+  phase: Pending
+  containerStatuses:
+  - {name: api, ready: false, restartCount: 0, image: python, imageID: "", state: {waiting: {reason: CreateContainerConfigError}}}
+"#,
+    );
+    apply(
+        &mut a,
+        Kind::PersistentVolumeClaim,
+        &PVC.replace("name: data,", "name: msg-api-pvc,")
+            .replace("pv-1", &format!("pvc-{uid}")),
+    );
+    apply(
+        &mut a,
+        Kind::PersistentVolume,
+        &PV.replace("pv-1", &format!("pvc-{uid}"))
+            .replace("name: data}", "name: msg-api-pvc}"),
+    );
+    for (w, h) in [(120, 40), (80, 24)] {
+        if w == 80 {
+            // Small: the focused cluster pane gets the room.
+            send(&mut a, key(KeyCode::Tab));
+            send(&mut a, key(KeyCode::Tab));
+        }
+        let s = pane(&mut a, w, h);
+        let row = |needle: &str| -> String {
+            s.lines()
+                .find(|l| l.contains(needle))
+                .unwrap_or_else(|| panic!("{w}x{h}: no row with {needle}:\n{s}"))
+                .to_owned()
+        };
+        let pod = row("msg-api-598b");
+        assert!(pod.contains("0/1"), "{w}x{h}: {pod}");
+        assert!(pod.contains("CreateContainer"), "{w}x{h}: {pod}");
+        if w >= 120 {
+            let pvc = row("msg-api-pvc  ");
+            assert!(pvc.contains("Bound"), "{w}x{h}: {pvc}");
+            assert!(pvc.contains("pvc-ab10"), "{w}x{h}: {pvc}");
+            assert!(pvc.contains("1Gi"), "{w}x{h}: {pvc}");
+            let pv = row("Bound   msg-api-pvc");
+            assert!(pv.contains("pvc-ab10"), "{w}x{h}: {pv}");
+            assert!(pv.contains('…'), "{w}x{h}: {pv}");
+            assert!(pv.contains("Bound"), "{w}x{h}: {pv}");
+            assert!(pv.contains("Delete"), "{w}x{h}: {pv}");
+        }
+    }
+}
+
+/// The lineage of a pod taller than the pane scrolls with J/K and the page
+/// keys, and says how much is below.
+#[test]
+fn the_lineage_scrolls() {
+    let mut a = app();
+    send(&mut a, key(KeyCode::Tab));
+    send(&mut a, key(KeyCode::Tab));
+    send(&mut a, ch('j'));
+    let s = pane(&mut a, 80, 24);
+    assert!(s.contains("more: J/K"), "{s}");
+    assert!(!s.contains("where the bytes"), "{s}");
+    for _ in 0..40 {
+        send(&mut a, ch('J'));
+        let _ = pane(&mut a, 80, 24);
+    }
+    let end = pane(&mut a, 80, 24);
+    assert!(end.contains("(end)"), "{end}");
+    assert!(end.contains("Storage of pod web"), "the title stays: {end}");
+    assert_ne!(s, end);
+    send(&mut a, key(KeyCode::PageUp));
+    send(&mut a, key(KeyCode::PageUp));
+    send(&mut a, key(KeyCode::PageUp));
+    let back = pane(&mut a, 80, 24);
+    assert!(back.contains("more: J/K"), "{back}");
+    // j/k still move the pod selection.
+    assert_eq!(a.selected_pod(), 1);
 }
 
 #[test]

@@ -14,6 +14,7 @@ fn check(lesson: &str, step: &str, state: StepState) -> AppEvent {
         step: step.into(),
         state,
         reason: None,
+        hint: None,
     }
 }
 
@@ -174,7 +175,7 @@ fn next_and_previous_lesson() {
 }
 
 #[test]
-fn help_toggles_and_esc_closes_overlays_before_quitting() {
+fn help_toggles_and_esc_only_closes_overlays() {
     let mut a = app();
     send(&mut a, ch('?'));
     assert_eq!(a.overlay(), Some(&Overlay::Help));
@@ -184,8 +185,53 @@ fn help_toggles_and_esc_closes_overlays_before_quitting() {
     send(&mut a, key(KeyCode::Esc));
     assert_eq!(a.overlay(), None);
     assert!(!a.should_quit());
+    // A second Esc (one too many) does not end the course: it says how to.
     send(&mut a, key(KeyCode::Esc));
+    assert!(!a.should_quit());
+    assert_eq!(a.message(), Some("Esc closes dialogs; q quits."));
+    send(&mut a, ch('q'));
     assert!(a.should_quit());
+}
+
+#[test]
+fn notices_are_shown_one_after_the_other_and_any_key_closes_them() {
+    let mut a = app();
+    a.notify("first");
+    a.notify("second");
+    assert_eq!(
+        a.overlay(),
+        Some(&Overlay::Notice {
+            text: "first".into()
+        })
+    );
+    let t = draw(&mut a, 80, 24);
+    assert!(screen(&t).contains("first"));
+    send(&mut a, ch('j'));
+    assert_eq!(
+        a.overlay(),
+        Some(&Overlay::Notice {
+            text: "second".into()
+        })
+    );
+    send(&mut a, key(KeyCode::Enter));
+    assert_eq!(a.overlay(), None);
+    assert!(!a.should_quit());
+}
+
+#[test]
+fn the_lab_directory_is_named_at_the_top_and_in_the_help() {
+    let mut a = app();
+    a.set_lab_dir(std::path::Path::new("/srv/my lab"));
+    let t = draw(&mut a, 100, 30);
+    let s = screen(&t);
+    assert!(
+        s.contains("Run the lessons' commands from your lab directory"),
+        "{s}"
+    );
+    assert!(s.contains("cd '/srv/my lab'"), "{s}");
+    send(&mut a, ch('?'));
+    let t = draw(&mut a, 100, 30);
+    assert!(screen(&t).contains("Lab directory: cd /srv/my lab"));
 }
 
 #[test]
@@ -512,6 +558,7 @@ fn live_hints_show_under_the_step() {
             step: "create-pod".into(),
             state: StepState::Active,
             reason: Some("pod web exists but is not Running yet".into()),
+            hint: None,
         },
     );
     let t = draw(&mut a, 120, 40);

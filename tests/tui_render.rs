@@ -53,6 +53,7 @@ fn check(lesson: &str, step: &str, state: StepState, reason: Option<&str>) -> Ap
         step: step.into(),
         state,
         reason: reason.map(str::to_owned),
+        hint: None,
     }
 }
 
@@ -73,6 +74,34 @@ fn done_and_failing_steps() {
         ),
     );
     let t = draw(&mut app, 120, 40);
+    insta::assert_snapshot!(t.backend());
+}
+
+/// The active step shows what is missing in full and its live hint on lines
+/// of its own (not cut to one line).
+#[test]
+fn live_hint_and_reason_in_full() {
+    let mut app = app();
+    send(
+        &mut app,
+        AppEvent::Check {
+            lesson: "ephemeral".into(),
+            step: "create-pod".into(),
+            state: StepState::Active,
+            reason: Some(
+                "pod msg-api-598b9dd455-rfqvw: the log of api does not contain \"API_DB_FILEPATH is set\""
+                    .into(),
+            ),
+            hint: Some(
+                "The ConfigMap is right, but the pod started before you changed it. Restart the rollout."
+                    .into(),
+            ),
+        },
+    );
+    let t = draw(&mut app, 120, 40);
+    let s = screen(&t);
+    assert!(s.contains("rollout."), "{s}");
+    assert!(s.contains("Hint: The ConfigMap is right"), "{s}");
     insta::assert_snapshot!(t.backend());
 }
 
@@ -130,8 +159,29 @@ fn colors_are_ansi_16_without_backgrounds() {
 #[test]
 fn terminal_too_small() {
     let mut app = app();
-    let t = draw(&mut app, 19, 5);
+    let t = draw(&mut app, 20, 6);
     insta::assert_snapshot!(t.backend());
+}
+
+/// Every size under the usable minimum (40x10) shows the notice (where it
+/// fits) and nothing else, down to 1x1; the minimum itself draws the UI.
+#[test]
+fn every_size_below_the_minimum_shows_the_notice() {
+    let mut app = app();
+    for w in 1..=45u16 {
+        for h in 1..=12u16 {
+            let t = draw(&mut app, w, h);
+            let s = screen(&t);
+            let small = w < 40 || h < 10;
+            if small && w >= 18 && h >= 1 {
+                assert!(s.contains("terminal too"), "{w}x{h}:\n{s}");
+            }
+            if !small {
+                assert!(!s.contains("too small"), "{w}x{h}:\n{s}");
+                assert!(s.contains("Ephemeral"), "{w}x{h}:\n{s}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -144,6 +194,8 @@ fn any_size_never_panics() {
         (19, 5),
         (20, 6),
         (21, 7),
+        (39, 10),
+        (40, 9),
         (40, 10),
         (59, 15),
         (60, 16),
@@ -234,6 +286,7 @@ fn real_course_renders_everywhere() {
                             StepState::Failing
                         },
                         reason: Some("a reason".into()),
+                        hint: Some("a live hint".into()),
                     },
                 );
                 send(&mut app, check_done(lesson.id(), &step.id));
@@ -263,6 +316,7 @@ fn check_done(lesson: &str, step: &str) -> AppEvent {
         step: step.into(),
         state: StepState::Done,
         reason: None,
+        hint: None,
     }
 }
 
@@ -277,6 +331,7 @@ fn quiz_dialog() {
             step: "shared".into(),
             state: StepState::Done,
             reason: None,
+            hint: None,
         },
     );
     send(&mut app, ch('a'));

@@ -149,8 +149,11 @@ fn starts_shows_the_lesson_reacts_to_keys_and_quits_cleanly() {
     t.wait_contains("Hint 1/2");
 
     // Resizing below the minimum shows the notice; growing back redraws.
-    t.run(&["resize-window", "-t", "k", "-x", "19", "-y", "5"]);
+    t.run(&["resize-window", "-t", "k", "-x", "20", "-y", "6"]);
     t.wait_contains("too small");
+    t.run(&["resize-window", "-t", "k", "-x", "1", "-y", "1"]);
+    t.run(&["resize-window", "-t", "k", "-x", "39", "-y", "30"]);
+    t.wait_contains("need 40x10");
     t.run(&["resize-window", "-t", "k", "-x", "80", "-y", "24"]);
     t.wait_contains("Steps");
 

@@ -13,8 +13,10 @@ use crate::check::eval::{
 use crate::check::spec::{
     CheckSpec, Condition, Goal, HttpProbe, Kind, ResourceCheck, Stage, StageKind,
 };
+use crate::check::words::{self, Words, fill};
 use crate::cluster::printers;
 use crate::cluster::state::{Change, ClusterState, ClusterUpdate, ObjKey, Object};
+use crate::lesson::Lang;
 use crate::progress::StepState;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
@@ -78,6 +80,12 @@ struct Active {
     last_sent: Option<(StepState, Option<String>, Option<String>)>,
     /// What the last evaluation needed fetched.
     needs: BTreeSet<IoKey>,
+    /// The kinds the check reads: it is not evaluated before the watchers
+    /// of every one of them delivered their first full list (an empty
+    /// snapshot would make `absent` and `count` hold by accident).
+    kinds: Vec<Kind>,
+    /// Whether those lists had all arrived at the last evaluation.
+    synced: bool,
 }
 
 /// The checker of the active step.
@@ -90,11 +98,22 @@ pub struct Engine {
     /// A watch event that may change a probe's or log's answer arrived
     /// since the last fetch: fetch again without waiting for `REFRESH`.
     dirty: bool,
+    /// What the engine says, in the course language.
+    words: Option<&'static Words>,
 }
 
 impl Engine {
     pub fn new() -> Engine {
         Engine::default()
+    }
+
+    /// Say things in `lang` from now on (English by default).
+    pub fn set_lang(&mut self, lang: Lang) {
+        self.words = Some(words::words(lang));
+    }
+
+    fn words(&self) -> &'static Words {
+        self.words.unwrap_or(&words::EN)
     }
 
     /// The step being checked, as (lesson, step).
@@ -145,6 +164,7 @@ impl Engine {
             deletion_began: None,
             seen_false: false,
         });
+        let kinds = kinds_read(&spec);
         self.active = Some(Active {
             lesson: lesson.to_string(),
             step: step.to_string(),
@@ -155,6 +175,8 @@ impl Engine {
             quiz: None,
             last_sent: None,
             needs: BTreeSet::new(),
+            kinds,
+            synced: false,
         });
         self.io.clear();
         self.dirty = false;
@@ -318,32 +340,73 @@ impl Engine {
         picked.sort_unstable();
         picked.dedup();
         let right = picked == q.answers;
+        let w = self.words.unwrap_or(&words::EN);
         let why = if right {
             q.explain.clone().unwrap_or_default()
         } else if q.answers.len() > 1 {
-            format!(
-                "not quite: {} choices are right, try again",
-                q.answers.len()
-            )
+            fill(w.quiz_wrong_many, &[&q.answers.len()])
         } else {
-            "not quite: try again".to_string()
+            w.quiz_wrong.to_string()
         };
         a.quiz = Some((right, why));
         self.evaluate(state, now)
     }
 
     fn evaluate(&mut self, state: &ClusterState, now: Instant) -> Output {
+        let w = self.words();
         let Some(a) = self.active.as_mut() else {
             return Output::default();
         };
         if a.done {
             return Output::default();
         }
+        // Nothing is judged on a partial snapshot: wait for the first list
+        // of every kind the check reads.
+        let unsynced: Vec<&'static str> = a
+            .kinds
+            .iter()
+            .filter(|k| !state.is_synced(**k))
+            .map(|k| k.plural())
+            .collect();
+        if !unsynced.is_empty() {
+            a.synced = false;
+            let verdict = (
+                StepState::Active,
+                Some(fill(w.reading, &[&unsynced.join(", ")])),
+                None,
+            );
+            let update = (a.last_sent.as_ref() != Some(&verdict)).then(|| {
+                a.last_sent = Some(verdict.clone());
+                CheckUpdate {
+                    lesson: a.lesson.clone(),
+                    step: a.step.clone(),
+                    state: verdict.0,
+                    reason: verdict.1,
+                    hint: verdict.2,
+                }
+            });
+            return Output {
+                update,
+                requests: Vec::new(),
+            };
+        }
+        if !a.synced {
+            // The story starts now that the state is known: pods that
+            // existed all along are not "new", old answers do not count.
+            a.synced = true;
+            a.activated_at = now;
+            if let Some(seq) = a.seq.as_mut()
+                && seq.stage == 0
+            {
+                seq.stage_started = now;
+                seq.uids_at_stage_start = pod_uids(state);
+            }
+        }
         let mut needs = BTreeSet::new();
         let (done, failing, reason) = match &a.spec.goal {
             Goal::Condition(c) => {
                 let empty = BTreeMap::new();
-                let mut ctx = Ctx::new(state, &self.io, &empty, a.activated_at);
+                let mut ctx = Ctx::new(state, &self.io, &empty, a.activated_at).with_words(w);
                 let v = eval_condition(c, &mut ctx);
                 let out = if v.holds {
                     (true, false, None)
@@ -366,7 +429,7 @@ impl Engine {
                     deletion_began: None,
                     seen_false: false,
                 });
-                let out = run_sequence(stages, seq, state, &self.io, now, &mut needs);
+                let out = run_sequence(stages, seq, state, &self.io, now, &mut needs, w);
                 (out.0, out.1, out.2)
             }
             Goal::Quiz(_) => match &a.quiz {
@@ -383,7 +446,7 @@ impl Engine {
                 .as_ref()
                 .map(|s| s.bindings.clone())
                 .unwrap_or_default();
-            let mut ctx = Ctx::new(state, &self.io, &bindings, a.activated_at);
+            let mut ctx = Ctx::new(state, &self.io, &bindings, a.activated_at).with_words(w);
             let mut hint = None;
             for h in &a.spec.hints {
                 if eval_condition(&h.when, &mut ctx).holds {
@@ -448,6 +511,74 @@ impl Engine {
         };
         Output { update, requests }
     }
+}
+
+/// Every kind of object a check (its goal and its live hints) reads, so
+/// that it is evaluated only once all of them have been listed.
+fn kinds_read(spec: &CheckSpec) -> Vec<Kind> {
+    fn add(out: &mut Vec<Kind>, k: Kind) {
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    fn probe(p: &HttpProbe, out: &mut Vec<Kind>) {
+        add(out, Kind::Pod);
+        if p.service.is_some() {
+            add(out, Kind::Service);
+        }
+    }
+    fn cond(c: &Condition, out: &mut Vec<Kind>) {
+        match c {
+            Condition::Resource(r) => {
+                let k = r.kind.value;
+                add(out, k);
+                if matches!(k, Kind::Deployment | Kind::ReplicaSet | Kind::Job) {
+                    // Why a workload is not ready is read from its pods.
+                    add(out, Kind::Pod);
+                }
+                if r.bound.is_some() {
+                    add(out, Kind::PersistentVolume);
+                    add(out, Kind::StorageClass);
+                }
+                if let Some(e) = &r.env {
+                    if e.config_map.is_some() {
+                        add(out, Kind::ConfigMap);
+                    }
+                    if e.secret.is_some() {
+                        add(out, Kind::Secret);
+                    }
+                }
+                if r.event.is_some() {
+                    add(out, Kind::Event);
+                }
+            }
+            Condition::Http(p) => probe(p, out),
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| cond(c, out)),
+            Condition::Not(c) => cond(c, out),
+        }
+    }
+    let mut out = Vec::new();
+    match &spec.goal {
+        Goal::Condition(c) => cond(c, &mut out),
+        Goal::Sequence(stages) => {
+            for s in stages {
+                match &s.kind {
+                    StageKind::ProbeSees(p) => probe(p, &mut out),
+                    StageKind::Holds(c) => cond(c, &mut out),
+                    StageKind::ResourceDeleted(_) => add(&mut out, Kind::Pod),
+                    StageKind::ReplacementReady { .. } => {
+                        add(&mut out, Kind::Pod);
+                        add(&mut out, Kind::ReplicaSet);
+                    }
+                }
+            }
+        }
+        Goal::Quiz(_) => {}
+    }
+    for h in &spec.hints {
+        cond(&h.when, &mut out);
+    }
+    out
 }
 
 /// Trim a reason to one short line.
@@ -522,11 +653,12 @@ fn run_sequence(
     io: &IoCache,
     now: Instant,
     needs: &mut BTreeSet<IoKey>,
+    w: &'static Words,
 ) -> (bool, bool, Option<String>) {
     let n = stages.len();
     while seq.stage < n {
         let stage = &stages[seq.stage];
-        let mut ctx = Ctx::new(state, io, &seq.bindings, seq.stage_started);
+        let mut ctx = Ctx::new(state, io, &seq.bindings, seq.stage_started).with_words(w);
         let mut result = eval_stage(stage, seq, &mut ctx);
         if seq.stage > 0 && matches!(stage.kind, StageKind::Holds(_)) {
             if !result.holds {
@@ -534,10 +666,7 @@ fn run_sequence(
             } else if !seq.seen_false {
                 // Already true when the previous stage completed: that is
                 // not the story happening. Wait until it turns true again.
-                result = no(format!(
-                    "waiting for this to happen after step {} ({} already)",
-                    seq.stage, result.detail
-                ));
+                result = no(fill(w.must_happen, &[&seq.stage, &result.detail]));
             }
         }
         let trouble = if result.holds {
@@ -547,7 +676,7 @@ fn run_sequence(
         };
         needs.extend(std::mem::take(&mut ctx.needs));
         if !result.holds {
-            let prefix = format!("step {} of {n}: ", seq.stage + 1);
+            let prefix = fill(w.stage_prefix, &[&(seq.stage + 1), &n]);
             return match trouble {
                 Some(t) => (false, true, Some(t)),
                 None => (false, false, Some(prefix + &result.detail)),
@@ -600,24 +729,21 @@ fn kind_word(kind: Kind) -> String {
 }
 
 fn eval_stage(stage: &Stage, seq: &Sequence, ctx: &mut Ctx) -> Verdict {
+    let w = ctx.words;
     match &stage.kind {
         StageKind::ProbeSees(p) => eval_probe(p, ctx),
         StageKind::Holds(c) => eval_condition(c, ctx),
         StageKind::ResourceDeleted(name) => {
             let Some(m) = seq.bindings.get(name) else {
-                return no(format!("`{name}` is not bound"));
+                return no(fill(w.not_bound, &[name]));
             };
-            if let Some(reason) = service_binding(name, m) {
+            if let Some(reason) = service_binding(name, m, w) {
                 return no(reason);
             }
             match ctx.state.get(m.kind, &m.key.namespace, &m.key.name) {
-                Some(o) if o.meta().uid == m.uid && o.meta().deletion_timestamp.is_none() => {
-                    no(format!(
-                        "waiting for {} {} ({name}) to be deleted",
-                        kind_word(m.kind),
-                        m.key.name
-                    ))
-                }
+                Some(o) if o.meta().uid == m.uid && o.meta().deletion_timestamp.is_none() => no(
+                    fill(w.waiting_delete, &[&kind_word(m.kind), &m.key.name, name]),
+                ),
                 _ => Verdict {
                     holds: true,
                     detail: format!("{} {} was deleted", kind_word(m.kind), m.key.name),
@@ -627,16 +753,13 @@ fn eval_stage(stage: &Stage, seq: &Sequence, ctx: &mut Ctx) -> Verdict {
         }
         StageKind::ReplacementReady { same_owner_as } => {
             let Some(m) = seq.bindings.get(same_owner_as) else {
-                return no(format!("`{same_owner_as}` is not bound"));
+                return no(fill(w.not_bound, &[same_owner_as]));
             };
-            if let Some(reason) = service_binding(same_owner_as, m) {
+            if let Some(reason) = service_binding(same_owner_as, m, w) {
                 return no(reason);
             }
             if m.owners.is_empty() {
-                return no(format!(
-                    "pod {} ({same_owner_as}) has no owner, so nothing replaces it: run it with a Deployment",
-                    m.key.name
-                ));
+                return no(fill(w.no_owner, &[&m.key.name, same_owner_as]));
             }
             let replacements = replacements(ctx.state, m, seq);
             if let Some(p) = replacements.iter().find(|p| printers::pod_is_ready(p)) {
@@ -657,15 +780,17 @@ fn eval_stage(stage: &Stage, seq: &Sequence, ctx: &mut Ctx) -> Verdict {
             match replacements.first() {
                 Some(p) => {
                     let (status, ready, total, _, _) = printers::pod_status(p);
-                    no(format!(
-                        "replacement pod {} is {status} ({ready}/{total} ready)",
-                        p.metadata.name.as_deref().unwrap_or("?")
+                    no(fill(
+                        w.replacement_is,
+                        &[
+                            &p.metadata.name.as_deref().unwrap_or("?"),
+                            &status,
+                            &ready,
+                            &total,
+                        ],
                     ))
                 }
-                None => no(format!(
-                    "waiting for a new pod to replace {} ({same_owner_as})",
-                    m.key.name
-                )),
+                None => no(fill(w.waiting_replacement, &[&m.key.name, same_owner_as])),
             }
         }
     }
@@ -681,13 +806,8 @@ fn no(detail: String) -> Verdict {
 
 /// A binding made by a probe through a service with several pods cannot be
 /// followed pod by pod.
-fn service_binding(name: &str, m: &Matched) -> Option<String> {
-    (m.kind == Kind::Service).then(|| {
-        format!(
-            "`{name}` is service {}, which several pods serve: probe one pod (`pod: {{selector: ...}}`) so the checker knows which one answered",
-            m.key.name
-        )
-    })
+fn service_binding(name: &str, m: &Matched, w: &Words) -> Option<String> {
+    (m.kind == Kind::Service).then(|| fill(w.service_binding, &[&name, &m.key.name]))
 }
 
 /// Pods that could be replacements of the bound pod: same controller (or
@@ -784,11 +904,13 @@ fn trouble_in_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Option<String> {
                         .rev()
                         .find(|e| e.type_.as_deref() == Some("Warning"))
                         .map(|e| {
-                            format!(
-                                "pvc {} is {}: {}",
-                                pvc.metadata.name.as_deref().unwrap_or("?"),
-                                phase.unwrap_or("Pending"),
-                                e.message.as_deref().unwrap_or("")
+                            fill(
+                                ctx.words.pvc_is,
+                                &[
+                                    &pvc.metadata.name.as_deref().unwrap_or("?"),
+                                    &phase.unwrap_or("Pending"),
+                                    &e.message.as_deref().unwrap_or(""),
+                                ],
                             )
                         })
                 }
@@ -866,6 +988,7 @@ fn pod_trouble(p: &Pod, ctx: &mut Ctx) -> Option<String> {
     if p.metadata.deletion_timestamp.is_some() {
         return None;
     }
+    let w = ctx.words;
     let name = p.metadata.name.clone().unwrap_or_default();
     let (status, _, _, _, _) = printers::pod_status(p);
     let st = p.status.as_ref();
@@ -881,7 +1004,7 @@ fn pod_trouble(p: &Pod, ctx: &mut Ctx) -> Option<String> {
                 })
             })
             .map(|c| c.message.clone().unwrap_or_default());
-        return unsched.map(|m| format!("pod {name} cannot be scheduled: {m}"));
+        return unsched.map(|m| fill(w.unschedulable, &[&name, &m]));
     }
     // The container that is in trouble, and why.
     let statuses = st
@@ -896,7 +1019,7 @@ fn pod_trouble(p: &Pod, ctx: &mut Ctx) -> Option<String> {
                 .is_some_and(|t| t.exit_code != 0)
     });
     let Some(cs) = bad else {
-        return Some(format!("pod {name} is {status}"));
+        return Some(fill(w.pod_is, &[&name, &status]));
     };
     let waiting = cs.state.as_ref().and_then(|s| s.waiting.as_ref());
     let message = waiting.and_then(|w| w.message.clone()).unwrap_or_default();
@@ -907,9 +1030,9 @@ fn pod_trouble(p: &Pod, ctx: &mut Ctx) -> Option<String> {
     if !crashed {
         // Image pulls, missing ConfigMaps...: the kubelet's message says it.
         return Some(if message.is_empty() {
-            format!("pod {name} is {status}")
+            fill(w.pod_is, &[&name, &status])
         } else {
-            format!("pod {name} is {status}: {message}")
+            fill(w.pod_is_why, &[&name, &status, &message])
         });
     }
     // A crash: the last line the program printed says why.
@@ -932,8 +1055,8 @@ fn pod_trouble(p: &Pod, ctx: &mut Ctx) -> Option<String> {
         _ => None,
     };
     Some(match last_line {
-        Some(l) => format!("pod {name} is {status}: {l}"),
-        None => format!("pod {name} is {status}"),
+        Some(l) => fill(w.pod_is_why, &[&name, &status, &l]),
+        None => fill(w.pod_is, &[&name, &status]),
     })
 }
 
@@ -947,16 +1070,35 @@ pub trait Io: Send + Sync + 'static {
     fn fetch(&self, key: IoKey) -> BoxFuture<'static, Result<Response, String>>;
 }
 
+/// A client that the session may replace (after re-reading the
+/// kubeconfig): readers always get the current one.
+pub type SharedClient = Arc<std::sync::RwLock<kube::Client>>;
+
+/// The client in `cell` now.
+pub fn current_client(cell: &SharedClient) -> kube::Client {
+    match cell.read() {
+        Ok(c) => c.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
 /// Fetches through a kube client: pod logs (up to 4 MiB) and requests
 /// through the API server's service/pod proxy.
 #[derive(Clone)]
 pub struct KubeIo {
-    client: kube::Client,
+    client: SharedClient,
 }
 
 impl KubeIo {
     pub fn new(client: kube::Client) -> KubeIo {
-        KubeIo { client }
+        KubeIo {
+            client: Arc::new(std::sync::RwLock::new(client)),
+        }
+    }
+
+    /// Fetch with whatever client `cell` holds at the time.
+    pub fn shared(cell: SharedClient) -> KubeIo {
+        KubeIo { client: cell }
     }
 }
 
@@ -969,7 +1111,7 @@ const MAX_LOG: i64 = 4 << 20;
 
 impl Io for KubeIo {
     fn fetch(&self, key: IoKey) -> BoxFuture<'static, Result<Response, String>> {
-        let client = self.client.clone();
+        let client = current_client(&self.client);
         Box::pin(async move {
             let work = async {
                 match key {
@@ -1047,6 +1189,8 @@ pub enum CheckerInput {
         step: String,
         choices: Vec<usize>,
     },
+    /// The course language, for what the checker says.
+    Lang(Lang),
 }
 
 /// A handle on the checker task; dropping every clone stops it.
@@ -1083,6 +1227,11 @@ impl CheckerHandle {
     }
     pub fn deactivate(&self) {
         self.send(CheckerInput::Deactivate);
+    }
+    /// Say things in `lang` (the active step's verdict is repeated in it
+    /// at its next change).
+    pub fn lang(&self, lang: Lang) {
+        self.send(CheckerInput::Lang(lang));
     }
     pub fn answer(&self, step: &str, choices: Vec<usize>) {
         self.send(CheckerInput::Answer {
@@ -1156,6 +1305,7 @@ async fn run_checker(
                     CheckerInput::Activate { lesson, step, spec } => engine.activate(&lesson, &step, *spec, &state, now),
                     CheckerInput::Deactivate => { engine.deactivate(); Output::default() }
                     CheckerInput::Answer { step, choices } => engine.answer(&step, &choices, &state, now),
+                    CheckerInput::Lang(lang) => { engine.set_lang(lang); engine.on_tick(&state, now) }
                 }
             }
             Some((key, result)) = done_rx.recv() => engine.on_io(key, result, &state, Instant::now()),

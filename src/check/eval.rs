@@ -6,8 +6,9 @@
 //! evaluates again when the answer arrives.
 
 use crate::check::spec::{
-    AccessMode, BoundCheck, ContainerCheck, ContainerState, EnvCheck, FieldMatch, HttpProbe, Kind,
-    Method, PortRef, PvSource, ReclaimPolicy, ResourceCheck, VolumeCheck, VolumeType,
+    AccessMode, BoundCheck, ContainerCheck, ContainerState, EnvCheck, EventCheck, FieldMatch,
+    HttpProbe, Kind, Method, PortRef, PvSource, ReclaimPolicy, ResourceCheck, VolumeCheck,
+    VolumeType,
 };
 use crate::check::spec::{Comparison, Condition, Quantity};
 use crate::cluster::printers;
@@ -112,6 +113,8 @@ pub struct Ctx<'a> {
     pub fresh_after: Instant,
     /// Filled during evaluation: every fetch the evaluation looked at.
     pub needs: BTreeSet<IoKey>,
+    /// The checker's sentences, in the course language.
+    pub words: &'static crate::check::words::Words,
 }
 
 impl<'a> Ctx<'a> {
@@ -127,7 +130,14 @@ impl<'a> Ctx<'a> {
             bindings,
             fresh_after,
             needs: BTreeSet::new(),
+            words: &crate::check::words::EN,
         }
+    }
+
+    /// The same, saying things with `words`.
+    pub fn with_words(mut self, words: &'static crate::check::words::Words) -> Ctx<'a> {
+        self.words = words;
+        self
     }
 
     /// The cached answer for `key` if fresh enough; records the need.
@@ -190,7 +200,8 @@ pub fn eval_condition(c: &Condition, ctx: &mut Ctx) -> Verdict {
                         || r.log.is_some()
                         || r.bound.is_some()
                         || r.volume.is_some()
-                        || r.env.is_some();
+                        || r.env.is_some()
+                        || r.event.is_some();
                     format!(
                         "{} {} {}",
                         kind_word(r.kind.value),
@@ -425,6 +436,9 @@ fn object_properties(r: &ResourceCheck, o: &Object, ctx: &mut Ctx) -> Result<(),
             o.meta().namespace.as_deref().unwrap_or(""),
         )?;
     }
+    if let Some(e) = &r.event {
+        event_holds(e, o, ctx.state)?;
+    }
     if let Some(l) = &r.log {
         let Object::Pod(p) = o else {
             return Err("not a pod".into());
@@ -460,6 +474,38 @@ fn object_properties(r: &ResourceCheck, o: &Object, ctx: &mut Ctx) -> Result<(),
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// The newest event of the wanted type about `o` has the reason and message.
+fn event_holds(e: &EventCheck, o: &Object, state: &ClusterState) -> Result<(), String> {
+    let want = e.event_type();
+    let events = state.events_for(o.kind(), o.meta());
+    let Some(last) = events
+        .iter()
+        .rev()
+        .find(|ev| ev.type_.as_deref().unwrap_or("Normal") == want)
+    else {
+        return Err(format!("has no {} event", want.to_lowercase()));
+    };
+    let reason = last.reason.as_deref().unwrap_or("");
+    let message = last.message.as_deref().unwrap_or("");
+    if let Some(r) = &e.reason
+        && r != reason
+    {
+        return Err(format!(
+            "its last {} event is {reason}, not {r}",
+            want.to_lowercase()
+        ));
+    }
+    if let Some(m) = &e.message_contains
+        && !message.contains(m.as_str())
+    {
+        return Err(format!(
+            "its last {} event ({reason}) does not say \"{m}\"",
+            want.to_lowercase()
+        ));
     }
     Ok(())
 }

@@ -10,6 +10,8 @@
 //!   `CheckerHandle::activate(lesson, step, spec)` (the spec from
 //!   `lesson::CheckBlock::spec`); leaving the course → `deactivate`;
 //! - a quiz answer → `CheckerHandle::answer(step, choices)`;
+//! - the course language → `CheckerHandle::lang` (the engine's own
+//!   sentences, `words`, follow it);
 //! - out come `engine::CheckUpdate { lesson, step, state, reason, hint }`,
 //!   only when one of them changes. A step reported `Done` stays done.
 //!
@@ -19,5 +21,6 @@
 pub mod engine;
 pub mod eval;
 pub mod spec;
+pub mod words;
 
 pub use engine::{CheckUpdate, CheckerHandle, Engine, spawn_checker};

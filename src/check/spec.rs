@@ -209,6 +209,10 @@ pub struct ResourceCheck {
     pub volume: Option<VolumeCheck>,
     #[serde(default)]
     pub env: Option<EnvCheck>,
+    /// The newest event about the object (of `type`, Warning unless given)
+    /// has this reason and message.
+    #[serde(default)]
+    pub event: Option<EventCheck>,
 }
 
 /// A matcher on a field of an object (or of a JSON response), found by a
@@ -410,6 +414,30 @@ pub struct EnvCheck {
     /// Literal value.
     #[serde(default)]
     pub value: Option<String>,
+}
+
+/// `event:` — the newest event about an object, of type `type` (default
+/// `Warning`), has reason `reason` and a message containing
+/// `message_contains` (each optional). What `kubectl describe` lists under
+/// Events: a pod stuck in `ContainerCreating` because a ConfigMap volume is
+/// missing has `FailedMount` with `configmap "x" not found`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventCheck {
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub message_contains: Option<String>,
+    /// `Warning` (default) or `Normal`.
+    #[serde(default, rename = "type")]
+    pub type_: Option<String>,
+}
+
+impl EventCheck {
+    /// The event type looked at: `Warning` unless `type` says otherwise.
+    pub fn event_type(&self) -> &str {
+        self.type_.as_deref().unwrap_or("Warning")
+    }
 }
 
 /// `http:` — a request through the API server's proxy, to a Service
@@ -1361,6 +1389,31 @@ fn validate_resource(r: &ResourceCheck) -> Result<(), Invalid> {
         && l.contains.is_empty()
     {
         return Err((at, "`log.contains` is empty".into()));
+    }
+    if let Some(e) = &r.event {
+        if kind == Kind::Event {
+            return Err((
+                at,
+                "`event` is about the events of an object: use `fields` on an Event".into(),
+            ));
+        }
+        if !matches!(e.event_type(), "Warning" | "Normal") {
+            return Err((
+                at,
+                format!(
+                    "event `type` is Warning or Normal, not `{}`",
+                    e.event_type()
+                ),
+            ));
+        }
+        if e.reason.as_deref().is_some_and(str::is_empty)
+            || e.message_contains.as_deref().is_some_and(str::is_empty)
+        {
+            return Err((
+                at,
+                "`event.reason` and `event.message_contains` must not be empty".into(),
+            ));
+        }
     }
     for f in &r.fields {
         validate_field(f)?;

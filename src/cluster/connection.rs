@@ -158,6 +158,16 @@ fn is_loopback_url(server: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The first line of a parser's message, without the `error:` it may
+/// start with (the CLI adds its own): "failed to parse kubeconfig YAML:
+/// line 1 column 13: unclosed bracket '{'".
+fn first_line(msg: &str) -> String {
+    let line = msg.lines().next().unwrap_or("").trim();
+    line.replace(": error: ", ": ")
+        .trim_start_matches("error: ")
+        .to_string()
+}
+
 /// The server URL without credentials (a URL may carry `user:token@`),
 /// safe to show and to log.
 pub fn display_server(server: &str) -> String {
@@ -241,7 +251,7 @@ pub fn resolve_files(opts: &ConnectOptions, files: &[PathBuf]) -> Result<Resolve
         }
         let cfg = Kubeconfig::read_from(f).map_err(|e| ConnectError::BadKubeconfig {
             path: f.display().to_string(),
-            reason: e.to_string(),
+            reason: first_line(&e.to_string()),
         })?;
         for c in &cfg.contexts {
             if !origin.iter().any(|(n, _)| n == &c.name) {
@@ -250,7 +260,7 @@ pub fn resolve_files(opts: &ConnectOptions, files: &[PathBuf]) -> Result<Resolve
         }
         merged = merged.merge(cfg).map_err(|e| ConnectError::BadKubeconfig {
             path: f.display().to_string(),
-            reason: e.to_string(),
+            reason: first_line(&e.to_string()),
         })?;
         read_any = true;
     }
@@ -402,6 +412,67 @@ pub fn short_error(e: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
+/// What a transport error means for a learner, in one short line naming
+/// the server (`server` is its URL, or "" when unknown): "cannot reach the
+/// API server at 127.0.0.1:6443 (connection refused)", "the server's
+/// certificate changed: restart kubetutor"...
+pub fn learner_error(e: &kube::Error, server: &str) -> String {
+    let host = server
+        .split_once("://")
+        .map_or(server, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let at = if host.is_empty() {
+        String::new()
+    } else {
+        format!(" at {host}")
+    };
+    if let kube::Error::Api(s) = e {
+        return match s.code {
+            401 => "the API server no longer accepts our credentials (401): restart kubetutor, or refresh the kubeconfig".into(),
+            code => format!("the API server{at} answered {code}: {}", s.message),
+        };
+    }
+    // Every message of the chain, lower-cased, to look for the cause.
+    let mut chain = String::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        chain.push_str(&err.to_string().to_lowercase());
+        chain.push(' ');
+        cur = err.source();
+    }
+    let has = |words: &[&str]| words.iter().any(|w| chain.contains(w));
+    if has(&["connection refused"]) {
+        format!("cannot reach the API server{at} (connection refused)")
+    } else if has(&[
+        "certificate",
+        "badsignature",
+        "unknownissuer",
+        "invalid peer",
+        "handshake",
+        "tls",
+    ]) {
+        "the server's certificate changed: restart kubetutor".into()
+    } else if has(&["timed out", "timeout", "deadline"]) {
+        format!("no answer from the API server{at} (timed out)")
+    } else if has(&["dns", "lookup", "name or service not known", "resolve"]) {
+        format!("cannot find the API server{at} (its name does not resolve)")
+    } else if has(&[
+        "reset by peer",
+        "broken pipe",
+        "unexpected eof",
+        "connection closed",
+        "incomplete message",
+    ]) {
+        format!("the API server{at} closed the connection")
+    } else {
+        let mut inner: &(dyn std::error::Error + 'static) = e;
+        while let Some(next) = inner.source() {
+            inner = next;
+        }
+        format!("cannot reach the API server{at} ({inner})")
+    }
+}
+
 /// Whether the course namespace exists.
 pub async fn namespace_exists(client: &Client, namespace: &str) -> Result<bool, ConnectError> {
     let api: Api<Namespace> = Api::all(client.clone());
@@ -499,6 +570,33 @@ users:
         }
     }
 
+    #[tokio::test]
+    async fn transport_errors_read_well() {
+        // Nothing listens on this port (bound, then closed).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let server = format!("https://127.0.0.1:{port}");
+        let kc = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\nusers: [{{name: u, user: {{token: t}}}}]\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let f = write(dir.path(), "config", &kc);
+        let r = resolve(&opts(&f)).unwrap();
+        let client = client_for(&r).await.unwrap();
+        let e = client.apiserver_version().await.unwrap_err();
+        assert_eq!(
+            learner_error(&e, &server),
+            format!("cannot reach the API server at 127.0.0.1:{port} (connection refused)")
+        );
+        let unauthorized = kube::Error::Api(Box::new(
+            kube::core::Status::failure("Unauthorized", "Unauthorized").with_code(401),
+        ));
+        assert!(learner_error(&unauthorized, &server).contains("restart kubetutor"));
+    }
+
     #[test]
     fn server_urls_lose_their_credentials() {
         assert_eq!(
@@ -581,6 +679,9 @@ users:
         let bad = write(dir.path(), "bad", "clusters: [ {");
         let err = resolve(&opts(&bad)).unwrap_err().to_string();
         assert!(err.contains("cannot read the kubeconfig"), "{err}");
+        // One line, and no second "error:" inside the CLI's own.
+        assert!(!err.contains('\n'), "{err}");
+        assert!(!err.to_lowercase().contains("error:"), "{err}");
         let missing = dir.path().join("missing");
         assert!(matches!(
             resolve(&opts(&missing)),

@@ -239,6 +239,17 @@ impl ClusterState {
         }
     }
 
+    /// A snapshot in which every watched kind has had its first (empty)
+    /// list, as after the watchers' initial sync of an empty namespace
+    /// (tests and fixtures; real snapshots get there from watch events).
+    pub fn listed(namespace: impl Into<String>) -> ClusterState {
+        let mut s = ClusterState::new(namespace);
+        for kind in ALL_KINDS {
+            s.stores.entry(kind_key(kind)).or_default().synced = true;
+        }
+        s
+    }
+
     /// Apply one update, now.
     pub fn apply(&mut self, update: ClusterUpdate) -> Change {
         self.apply_at(update, Instant::now())

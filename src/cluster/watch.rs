@@ -8,7 +8,7 @@
 //! itself from that relist.
 
 use crate::check::spec::Kind;
-use crate::cluster::connection::{ConnectionState, short_error};
+use crate::cluster::connection::{ConnectionState, learner_error};
 use crate::cluster::state::{ClusterUpdate, Object};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -22,6 +22,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event, watcher};
 use kube::{Api, Client};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -32,6 +33,13 @@ enum Msg {
     Event(&'static str, Kind, Option<Event<Object>>),
     /// Why, and whether the cause is the connection rather than this kind.
     Error(&'static str, String, bool),
+}
+
+/// Where a watcher task reports, and the server it watches (for reasons).
+#[derive(Clone)]
+struct Sink {
+    tx: mpsc::UnboundedSender<Msg>,
+    server: Arc<str>,
 }
 
 /// The running watchers; dropping it stops them.
@@ -63,7 +71,23 @@ pub fn spawn_watchers(
     namespace: &str,
     out: mpsc::UnboundedSender<ClusterUpdate>,
 ) -> Watchers {
+    spawn_watchers_at(client, namespace, "", out)
+}
+
+/// [`spawn_watchers`] for a client of the API server at `server` (its URL,
+/// named in the reasons a learner reads: "cannot reach the API server at
+/// 127.0.0.1:6443 (connection refused)").
+pub fn spawn_watchers_at(
+    client: Client,
+    namespace: &str,
+    server: &str,
+    out: mpsc::UnboundedSender<ClusterUpdate>,
+) -> Watchers {
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
+    let tx = Sink {
+        tx,
+        server: Arc::from(server),
+    };
     let ns = namespace.to_string();
     let cfg = watcher::Config::default;
     let mut tasks = vec![
@@ -165,12 +189,7 @@ pub fn spawn_watchers(
 }
 
 /// Run one watcher stream with back-off and forward what it yields.
-fn spawn_stream<K, S>(
-    kind: Kind,
-    stream: S,
-    wrap: fn(K) -> Object,
-    tx: mpsc::UnboundedSender<Msg>,
-) -> JoinHandle<()>
+fn spawn_stream<K, S>(kind: Kind, stream: S, wrap: fn(K) -> Object, tx: Sink) -> JoinHandle<()>
 where
     K: Send + 'static,
     S: Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static,
@@ -186,7 +205,7 @@ fn spawn_stream_with<K, S>(
     stream: S,
     wrap: fn(K) -> Object,
     additive: bool,
-    tx: mpsc::UnboundedSender<Msg>,
+    sink: Sink,
 ) -> JoinHandle<()>
 where
     K: Send + 'static,
@@ -211,9 +230,13 @@ where
                     };
                     Msg::Event(source, kind, ev)
                 }
-                Err(e) => Msg::Error(source, describe_error(kind, &e), is_transient(&e)),
+                Err(e) => Msg::Error(
+                    source,
+                    describe_error_at(kind, &e, &sink.server),
+                    is_transient(&e),
+                ),
             };
-            if tx.send(msg).is_err() {
+            if sink.tx.send(msg).is_err() {
                 break;
             }
         }
@@ -246,6 +269,11 @@ fn is_transient(e: &watcher::Error) -> bool {
 
 /// One line saying what went wrong and, when the learner can act, what to do.
 pub fn describe_error(kind: Kind, e: &watcher::Error) -> String {
+    describe_error_at(kind, e, "")
+}
+
+/// [`describe_error`] naming the API server at `server` (a URL, or "").
+pub fn describe_error_at(kind: Kind, e: &watcher::Error, server: &str) -> String {
     let what = kind.plural();
     let status = match e {
         watcher::Error::InitialListFailed(kube::Error::Api(s))
@@ -258,17 +286,15 @@ pub fn describe_error(kind: Kind, e: &watcher::Error) -> String {
         Some((403, msg)) => format!(
             "not allowed to watch {what} ({msg}): grant this user list/watch on {what}, or use a local cluster"
         ),
-        Some((401, _)) => format!(
-            "the API server no longer accepts our credentials while watching {what}: refresh the kubeconfig"
-        ),
+        Some((401, _)) => {
+            "the API server no longer accepts our credentials (401): restart kubetutor, or refresh the kubeconfig".to_string()
+        }
         Some((410, _)) => format!("{what}: the watch expired (410 Gone), listing again"),
         Some((code, msg)) => format!("watching {what}: {msg} ({code})"),
         None => match e {
             watcher::Error::InitialListFailed(k)
             | watcher::Error::WatchStartFailed(k)
-            | watcher::Error::WatchFailed(k) => {
-                format!("cannot reach the API server ({})", short_error(k))
-            }
+            | watcher::Error::WatchFailed(k) => learner_error(k, server),
             other => format!("watching {what}: {other}"),
         },
     }

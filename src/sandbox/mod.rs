@@ -49,6 +49,10 @@ pub use store::Store;
 pub const DB_FILE: &str = "state.redb";
 /// The kubeconfig file inside the data directory.
 pub const KUBECONFIG_FILE: &str = "kubeconfig";
+/// The port, token and TLS material the sandbox reuses across restarts
+/// (mode 0600), so that a kubeconfig, a `kubectl proxy` or an attached
+/// kubetutor keep working when the sandbox is started again.
+pub const IDENTITY_FILE: &str = "identity.json";
 /// Directories the sandbox keeps under the data directory (removed by [`reset`]).
 pub const DATA_DIRS: &[&str] = &["pods", "volumes", "hostpath", "layers"];
 
@@ -93,6 +97,80 @@ fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What makes the sandbox the same server from one start to the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identity {
+    port: u16,
+    token: String,
+    tls: tls::Material,
+}
+
+impl Identity {
+    fn fresh() -> anyhow::Result<Identity> {
+        Ok(Identity {
+            port: 0,
+            token: random_token(),
+            tls: tls::generate_material()?,
+        })
+    }
+
+    /// The kept identity, or `None` when there is none or it is unusable
+    /// (a fresh one is made then).
+    fn load(path: &Path) -> Option<Identity> {
+        use base64::Engine as _;
+        let text = std::fs::read_to_string(path).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let b64 = |k: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.get(k)?.as_str()?)
+                .ok()
+        };
+        let id = Identity {
+            port: u16::try_from(v.get("port")?.as_u64()?).ok()?,
+            token: v.get("token")?.as_str()?.to_owned(),
+            tls: tls::Material {
+                ca_pem: v.get("ca_pem")?.as_str()?.to_owned(),
+                cert_der: b64("cert_der")?,
+                key_der: b64("key_der")?,
+            },
+        };
+        (id.token.len() >= 32 && id.token.chars().all(|c| c.is_ascii_alphanumeric())).then_some(id)
+    }
+
+    fn save(&self, path: &Path) -> anyhow::Result<()> {
+        use base64::Engine as _;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let doc = serde_json::json!({
+            "port": self.port,
+            "token": self.token,
+            "ca_pem": self.tls.ca_pem,
+            "cert_der": b64(&self.tls.cert_der),
+            "key_der": b64(&self.tls.key_der),
+        });
+        kubeconfig::write_private(path, &serde_json::to_string_pretty(&doc)?)
+    }
+}
+
+/// Listen on 127.0.0.1: the port asked for (`--port`), else the one the
+/// sandbox had last time, else (or when that one is taken now) any.
+async fn bind(asked: u16, kept: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    let port = if asked != 0 { asked } else { kept };
+    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => Ok(l),
+        Err(e) if asked == 0 && port != 0 => {
+            tracing::info!("port {port} of the last start is taken ({e}): picking another");
+            tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .context("cannot listen on 127.0.0.1")
+        }
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{port}: is the port in use? Pick another with --port, or 0 for any free port"
+            )
+        }),
+    }
+}
+
 impl Sandbox {
     /// Opens the store, binds 127.0.0.1:`port`, writes the kubeconfig and serves.
     pub async fn start(cfg: SandboxConfig) -> anyhow::Result<Sandbox> {
@@ -106,18 +184,27 @@ impl Sandbox {
         let store = tokio::task::spawn_blocking(move || Store::open(&db))
             .await
             .context("the sandbox store failed to open")??;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port))
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on 127.0.0.1:{}: is the port in use? Pick another with --port, or 0 for any free port",
-                    cfg.port
-                )
-            })?;
+        // The same port, token and certificate as last time when possible.
+        let identity_file = cfg.data_dir.join(IDENTITY_FILE);
+        let kept = Identity::load(&identity_file);
+        let (mut identity, tls) = match kept
+            .clone()
+            .and_then(|id| Some((tls::acceptor(&id.tls).ok()?, id)))
+        {
+            Some((tls, id)) => (id, tls),
+            None => {
+                let id = Identity::fresh()?;
+                (id.clone(), tls::acceptor(&id.tls)?)
+            }
+        };
+        let listener = bind(cfg.port, identity.port).await?;
         let addr = listener.local_addr()?;
-        let token = random_token();
+        identity.port = addr.port();
+        if kept.as_ref() != Some(&identity) {
+            identity.save(&identity_file)?;
+        }
+        let token = identity.token.clone();
         let kubeconfig = cfg.data_dir.join(KUBECONFIG_FILE);
-        let tls = tls::generate()?;
         kubeconfig::write_private(&kubeconfig, &kubeconfig::render(addr, &token, &tls.ca_pem))?;
         let cancel = CancellationToken::new();
         let root = fsroot::SandboxRoot::new(&cfg.data_dir)
@@ -212,9 +299,9 @@ impl Drop for Sandbox {
 }
 
 /// Removes everything the sandbox keeps in `data_dir` (objects, kubeconfig,
-/// volume files), leaving other files alone.
+/// identity, volume files), leaving other files alone.
 pub fn reset(data_dir: &Path) -> anyhow::Result<()> {
-    for f in [DB_FILE, KUBECONFIG_FILE] {
+    for f in [DB_FILE, KUBECONFIG_FILE, IDENTITY_FILE] {
         let p = data_dir.join(f);
         match std::fs::remove_file(&p) {
             Ok(()) => {}

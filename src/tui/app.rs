@@ -58,6 +58,11 @@ pub enum Overlay {
     ConfirmSolution {
         step: usize,
     },
+    /// Something the learner must read before going on (a progress file
+    /// that was moved aside...): any key closes it.
+    Notice {
+        text: String,
+    },
     /// Answering the quiz of a step: which choices are picked, where the
     /// cursor is, whether the last answer was wrong.
     Quiz {
@@ -81,6 +86,8 @@ pub struct View {
     pub lesson_rows: Vec<(u16, usize)>,
     /// Only the focused pane is shown (small terminals); Tab switches.
     pub single_pane: bool,
+    /// How far the lineage in the cluster pane can scroll (0: it fits).
+    pub lineage_max: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +104,7 @@ struct PageKey {
 struct Verdict {
     state: StepState,
     reason: Option<String>,
+    hint: Option<String>,
 }
 
 pub struct App {
@@ -123,6 +131,9 @@ pub struct App {
     /// The selected pod of the cluster pane (index among the namespace's
     /// pods), whose storage lineage is shown when the pane is focused.
     pub(crate) pod_sel: usize,
+    /// First line of the selected pod's lineage shown (when it is taller
+    /// than the pane): J/K, PgUp/PgDn.
+    pub(crate) lineage_scroll: usize,
     /// The wall clock ages are computed from; `None`: now (tests fix it).
     pub(crate) wall: Option<jiff::Timestamp>,
     /// Where the checker is told about the active step and quiz answers.
@@ -139,6 +150,12 @@ pub struct App {
     page: Option<(PageKey, Page)>,
     /// Lesson, width and anchors of the page as last drawn.
     pub(crate) drawn: Option<(usize, u16, Vec<usize>)>,
+    /// The lab directory the lessons' commands run from, as shown, and its
+    /// full path.
+    pub(crate) lab: Option<String>,
+    lab_path: Option<std::path::PathBuf>,
+    /// Notices still to show, after the one on screen.
+    notices: std::collections::VecDeque<String>,
 }
 
 impl App {
@@ -184,6 +201,7 @@ impl App {
             live: false,
             highlights: Highlights::default(),
             pod_sel: 0,
+            lineage_scroll: 0,
             wall: None,
             checker: None,
             checking: None,
@@ -195,6 +213,9 @@ impl App {
             view: View::default(),
             page: None,
             drawn: None,
+            lab: None,
+            lab_path: None,
+            notices: Default::default(),
         };
         app.step_sel = app.active_step().unwrap_or(0);
         if let (Some(c), Some(l)) = (&resume, app.current_lesson())
@@ -210,9 +231,28 @@ impl App {
     /// Let the app tell the checker which step is active and pass on quiz
     /// answers. The active step is sent at once.
     pub fn set_checker(&mut self, checker: CheckerHandle) {
+        checker.lang(self.lang);
         self.checker = Some(checker);
         self.checking = None;
         self.sync_checker();
+    }
+
+    /// The lab directory (where the course's manifests were written): named
+    /// at the top of every lesson and in the help.
+    pub fn set_lab_dir(&mut self, dir: &std::path::Path) {
+        self.lab = Some(super::ui::display_path(dir));
+        self.lab_path = Some(dir.to_path_buf());
+        self.revision += 1;
+    }
+
+    /// Show a notice the learner dismisses with any key (several are shown
+    /// one after the other).
+    pub fn notify(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        match &self.overlay {
+            None => self.overlay = Some(Overlay::Notice { text }),
+            Some(_) => self.notices.push_back(text),
+        }
     }
 
     /// Compute ages from this time instead of now (snapshot tests).
@@ -265,17 +305,25 @@ impl App {
     /// The status document `kubetutor status --json` prints while the UI
     /// runs (see `run::StatusWriter`).
     pub fn status_doc(&self) -> serde_json::Value {
+        let current_id = self.current_lesson().map(|l| l.id().to_owned());
         let lessons: Vec<serde_json::Value> = self
             .lessons()
             .iter()
             .map(|l| {
+                let here = current_id.as_deref() == Some(l.id());
                 let steps: Vec<serde_json::Value> = (0..l.steps.len())
                     .map(|i| {
+                        // Only the open lesson has an active step.
+                        let state = match self.step_state(l, i) {
+                            StepState::Active if !here => StepState::Pending,
+                            s => s,
+                        };
                         serde_json::json!({
                             "id": l.steps[i].id,
                             "title": l.steps[i].title,
-                            "state": self.step_state(l, i).as_str(),
+                            "state": state.as_str(),
                             "reason": self.step_reason(l, i),
+                            "hint": self.step_hint(l, i),
                         })
                     })
                     .collect();
@@ -296,6 +344,7 @@ impl App {
                 "namespace": self.connection.namespace,
                 "state": self.connection.state.label(),
             },
+            "lab": self.lab_path,
             "lang": self.lang.code(),
             "current": current,
             "lessons": lessons,
@@ -414,17 +463,30 @@ impl App {
         }
     }
 
-    /// What the checker last said about a step that is not done: why it
-    /// fails, or a live hint.
-    pub fn step_reason(&self, lesson: &Lesson, index: usize) -> Option<&str> {
+    fn verdict(&self, lesson: &Lesson, index: usize) -> Option<&Verdict> {
         let step = lesson.steps.get(index)?;
-        let v = self
-            .verdicts
-            .get(&(lesson.id().to_owned(), step.id.clone()))?;
         if self.progress.is_done(lesson.id(), &step.id) {
             return None;
         }
-        v.reason.as_deref().filter(|r| !r.trim().is_empty())
+        self.verdicts
+            .get(&(lesson.id().to_owned(), step.id.clone()))
+    }
+
+    /// What the checker last said about a step that is not done: what is
+    /// still missing, or why it fails.
+    pub fn step_reason(&self, lesson: &Lesson, index: usize) -> Option<&str> {
+        self.verdict(lesson, index)?
+            .reason
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+    }
+
+    /// The live hint the checker shows for a step that is not done.
+    pub fn step_hint(&self, lesson: &Lesson, index: usize) -> Option<&str> {
+        self.verdict(lesson, index)?
+            .hint
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
     }
 
     /// Whether the active step is a question to answer with `a`.
@@ -476,6 +538,7 @@ impl App {
                     self.theme,
                     self.code_focus,
                     strings(self.lang),
+                    self.lab.as_deref(),
                 ),
                 None => Page::default(),
             };
@@ -594,7 +657,8 @@ impl App {
                 step,
                 state,
                 reason,
-            } => self.check(lesson, step, state, reason),
+                hint,
+            } => self.check(lesson, step, state, reason, hint),
         }
     }
 
@@ -610,6 +674,7 @@ impl App {
         step: String,
         state: StepState,
         reason: Option<String>,
+        hint: Option<String>,
     ) -> Redraw {
         let known = self
             .course
@@ -646,7 +711,11 @@ impl App {
                 self.save();
             }
         } else {
-            let v = Verdict { state, reason };
+            let v = Verdict {
+                state,
+                reason,
+                hint,
+            };
             if before.as_ref() == Some(&v) {
                 return Redraw::No;
             }
@@ -685,6 +754,13 @@ impl App {
 
     fn overlay_key(&mut self, o: Overlay, k: KeyEvent) -> Redraw {
         match (o, k.code) {
+            // Any key closes a notice (and shows the next one).
+            (Overlay::Notice { .. }, _) => {
+                self.overlay = self
+                    .notices
+                    .pop_front()
+                    .map(|text| Overlay::Notice { text });
+            }
             // `q` quits from anywhere but a quiz, where letters are answers.
             (
                 Overlay::Help | Overlay::Lessons { .. } | Overlay::ConfirmSolution { .. },
@@ -804,15 +880,27 @@ impl App {
     fn main_key(&mut self, k: KeyEvent) -> Redraw {
         let shift = k.modifiers.contains(KeyModifiers::SHIFT);
         match k.code {
-            KeyCode::Char('q') | KeyCode::Esc => {
+            KeyCode::Char('q') => {
                 self.quit_now();
                 return Redraw::No;
             }
+            // Esc only closes dialogs: a second Esc must not end the course.
+            KeyCode::Esc => self.message = Some(self.strings().msg_esc.into()),
             KeyCode::Char('?') => self.overlay = Some(Overlay::Help),
             KeyCode::Tab if !shift => self.focus = self.focus.next(false),
             KeyCode::BackTab | KeyCode::Tab => self.focus = self.focus.next(true),
             KeyCode::Up | KeyCode::Char('k') => return self.scroll_by(-1),
             KeyCode::Down | KeyCode::Char('j') => return self.scroll_by(1),
+            // In the live cluster pane, j/k pick a pod; J/K and the page
+            // keys scroll its lineage.
+            KeyCode::Char('K') if self.lineage_keys() => return self.scroll_lineage(-1),
+            KeyCode::Char('J') if self.lineage_keys() => return self.scroll_lineage(1),
+            KeyCode::PageUp if self.lineage_keys() => {
+                return self.scroll_lineage(-self.page_step());
+            }
+            KeyCode::PageDown | KeyCode::Char(' ') if self.lineage_keys() => {
+                return self.scroll_lineage(self.page_step());
+            }
             KeyCode::PageUp => return self.scroll_by(-self.page_step()),
             KeyCode::PageDown | KeyCode::Char(' ') => return self.scroll_by(self.page_step()),
             KeyCode::Home | KeyCode::Char('g') => return self.scroll_by(-i32::from(u16::MAX)),
@@ -852,6 +940,22 @@ impl App {
             }
             _ => return Redraw::No,
         }
+        Redraw::Yes
+    }
+
+    /// Whether J/K and the page keys scroll the selected pod's lineage.
+    fn lineage_keys(&self) -> bool {
+        self.focus == Pane::Cluster && self.live
+    }
+
+    fn scroll_lineage(&mut self, delta: i32) -> Redraw {
+        let max = i64::try_from(self.view.lineage_max).unwrap_or(0);
+        let cur = i64::try_from(self.lineage_scroll).unwrap_or(0);
+        let new = usize::try_from((cur + i64::from(delta)).clamp(0, max)).unwrap_or(0);
+        if new == self.lineage_scroll {
+            return Redraw::No;
+        }
+        self.lineage_scroll = new;
         Redraw::Yes
     }
 
@@ -899,6 +1003,7 @@ impl App {
                     return Redraw::No;
                 }
                 self.pod_sel = new;
+                self.lineage_scroll = 0;
             }
             Pane::Cluster => {
                 let n = self.cluster_lines();
@@ -1003,6 +1108,7 @@ impl App {
             step: sid,
             state: StepState::Done,
             reason: None,
+            hint: None,
         });
         if self.active_step().is_some() {
             self.message = Some(self.strings().quiz_right.into());

@@ -97,12 +97,14 @@ pub enum AppEvent {
     /// SIGTERM, SIGINT or SIGHUP.
     Quit,
     Cluster(ClusterEvent),
-    /// A checker verdict for one step.
+    /// A checker verdict for one step: what is missing or wrong, and the
+    /// live hint whose condition holds now.
     Check {
         lesson: String,
         step: String,
         state: StepState,
         reason: Option<String>,
+        hint: Option<String>,
     },
 }
 

@@ -50,16 +50,14 @@ pub fn spawn_bridge(
     });
 }
 
-/// A verdict as the app takes it: a live hint follows the reason.
+/// A verdict as the app takes it (the reason and the live hint stay apart:
+/// the steps pane shows each on its own lines).
 pub fn check_event(c: CheckUpdate) -> AppEvent {
-    let reason = match (c.reason, c.hint) {
-        (Some(r), Some(h)) => Some(format!("{r} · {h}")),
-        (r, h) => r.or(h),
-    };
     AppEvent::Check {
         lesson: c.lesson,
         step: c.step,
         state: c.state,
-        reason,
+        reason: c.reason,
+        hint: c.hint,
     }
 }

@@ -564,8 +564,17 @@ impl DocBuilder {
                 .into_iter()
                 .map(|(tok, s)| Span::styled(s.replace('\t', "    "), t.tok(tok)))
                 .collect();
-            for piece in hard_wrap(spans, inner) {
+            // A line too long for the pane goes on under a ↪ mark, so that a
+            // learner copying with the mouse sees it is one line.
+            let mark = if t.ascii { "+ " } else { "↪ " };
+            for (k, piece) in hard_wrap(spans, inner, mark.width())
+                .into_iter()
+                .enumerate()
+            {
                 let mut l = vec![Span::styled(gutter, frame)];
+                if k > 0 {
+                    l.push(Span::styled(mark, t.continuation()));
+                }
                 l.extend(piece);
                 self.emit(l);
             }
@@ -811,23 +820,49 @@ pub fn wrap(spans: &[Span<'static>], width: usize) -> Vec<Vec<Span<'static>>> {
     lines
 }
 
-/// Cuts a line of code into pieces of at most `width` columns, keeping
-/// every character (code is never reflowed).
-fn hard_wrap(spans: Vec<Span<'static>>, width: usize) -> Vec<Vec<Span<'static>>> {
-    let width = width.max(1);
-    let mut lines: Vec<Vec<Span<'static>>> = vec![Vec::new()];
-    let mut cur = 0;
-    for s in spans {
-        for c in s.content.chars() {
-            let cw = c.width().unwrap_or(0);
-            if cur > 0 && cur + cw > width {
-                lines.push(Vec::new());
-                cur = 0;
+/// Cuts a line of code into pieces of at most `width` columns (the pieces
+/// after the first `indent` fewer, for their continuation mark), keeping
+/// every character (code is never reflowed). A piece ends after a space
+/// when there is one in its second half, so words stay whole.
+fn hard_wrap(spans: Vec<Span<'static>>, width: usize, indent: usize) -> Vec<Vec<Span<'static>>> {
+    let chars: Vec<(char, Style)> = spans
+        .iter()
+        .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+        .collect();
+    let mut lines: Vec<Vec<Span<'static>>> = Vec::new();
+    let mut start = 0;
+    loop {
+        let w = if lines.is_empty() {
+            width.max(1)
+        } else {
+            width.saturating_sub(indent).max(1)
+        };
+        // How many chars fit in `w` columns (at least one).
+        let mut end = start;
+        let mut used = 0;
+        while end < chars.len() {
+            let cw = chars[end].0.width().unwrap_or(0);
+            if end > start && used + cw > w {
+                break;
             }
-            if let Some(line) = lines.last_mut() {
-                push_merged(line, Span::styled(c.to_string(), s.style));
-            }
-            cur += cw;
+            used += cw;
+            end += 1;
+        }
+        if end < chars.len()
+            && let Some(sp) = (start + (end - start) / 2..end)
+                .rev()
+                .find(|i| chars[*i].0 == ' ')
+        {
+            end = sp + 1;
+        }
+        let mut line = Vec::new();
+        for (c, style) in &chars[start..end] {
+            push_merged(&mut line, Span::styled(c.to_string(), *style));
+        }
+        lines.push(line);
+        start = end;
+        if start >= chars.len() {
+            break;
         }
     }
     lines
@@ -1011,7 +1046,24 @@ mod tests {
     #[test]
     fn long_code_lines_wrap_without_losing_characters() {
         let d = render("```\n0123456789\n```", 6, &Theme::default());
-        assert_eq!(text(&d)[1..], ["│ 0123", "│ 4567", "│ 89"]);
+        assert_eq!(text(&d)[1..], ["│ 0123", "│ ↪ 45", "│ ↪ 67", "│ ↪ 89"]);
+        // A break after a space when there is one; the copy is one line.
+        let d = render(
+            "```sh\nkubectl config set-context --current --namespace kubetutor\n```",
+            40,
+            &Theme::default(),
+        );
+        assert_eq!(
+            text(&d)[1..],
+            [
+                "│ kubectl config set-context --current ",
+                "│ ↪ --namespace kubetutor"
+            ]
+        );
+        assert_eq!(
+            d.code_blocks[0].copy,
+            "kubectl config set-context --current --namespace kubetutor"
+        );
     }
 
     #[test]

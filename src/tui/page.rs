@@ -122,6 +122,40 @@ pub fn letter(i: usize) -> char {
         .map_or('?', |i| char::from(b'a' + i))
 }
 
+/// A hint heading that only says "Hint" (or "Indice", "Another hint"...):
+/// the label "Hint 1/2" says it already.
+fn generic_hint_label(label: &str) -> bool {
+    let l = label.trim().to_lowercase();
+    let l = l.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_whitespace() || c == '.');
+    matches!(
+        l,
+        "" | "hint"
+            | "hints"
+            | "another hint"
+            | "one more hint"
+            | "indice"
+            | "indices"
+            | "un autre indice"
+            | "autre indice"
+            | "encore un indice"
+    )
+}
+
+/// `dir` as one shell word (`~/` stays outside the quotes so that it
+/// expands).
+fn shell_word(dir: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
+    let (home, rest) = match dir.strip_prefix("~/") {
+        Some(rest) => ("~/", rest),
+        None => ("", dir),
+    };
+    if rest.chars().all(plain) {
+        format!("{home}{rest}")
+    } else {
+        format!("{home}'{}'", rest.replace('\'', r"'\''"))
+    }
+}
+
 pub fn build(
     lesson: &Lesson,
     steps: &[StepView],
@@ -129,8 +163,14 @@ pub fn build(
     theme: Theme,
     focused_code: Option<usize>,
     s: &Strings,
+    lab: Option<&str>,
 ) -> Page {
     let mut b = DocBuilder::new(width, theme, focused_code).copy_label(s.copy_label);
+    // Where the lessons' `assets/...` paths are: said before anything else.
+    if let Some(dir) = lab {
+        b.paragraph(vec![Span::styled(s.lab_note, theme.strong())]);
+        b.markdown(&format!("```sh\ncd {}\n```", shell_word(dir)));
+    }
     b.markdown(&lesson.intro.source);
     let n = lesson.steps.len();
     let mut page = Page::default();
@@ -171,7 +211,7 @@ pub fn build(
         }
         let mut hints = Vec::new();
         for (k, hint) in step.hints.iter().take(view.hints as usize).enumerate() {
-            let label = if hint.label.trim().is_empty() {
+            let label = if generic_hint_label(&hint.label) {
                 fill(s.hint, &[&(k + 1), &step.hints.len()])
             } else {
                 fill(
@@ -204,6 +244,21 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::rescale;
+
+    #[test]
+    fn generic_hint_headings_are_not_repeated() {
+        for l in [
+            "Hint",
+            "hint 2",
+            "Another hint",
+            "Indice",
+            "Un autre indice",
+            "",
+        ] {
+            assert!(super::generic_hint_label(l), "{l}");
+        }
+        assert!(!super::generic_hint_label("Where the data lives"));
+    }
 
     #[test]
     fn rescale_follows_anchors() {

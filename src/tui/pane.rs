@@ -25,15 +25,32 @@ enum Mark {
     Unhealthy,
 }
 
+/// A column: its header, how much it matters (0: always shown, then 1, 2...
+/// in the order columns are kept when room is short) and, for a column
+/// that may be cut with …, the fewest columns it is cut to.
+#[derive(Debug, Clone, Copy)]
+struct Col {
+    head: &'static str,
+    rank: u8,
+    cut_to: Option<usize>,
+}
+
+const fn col(head: &'static str, rank: u8, cut_to: Option<usize>) -> Col {
+    Col { head, rank, cut_to }
+}
+
 struct Table {
-    head: Vec<&'static str>,
+    cols: Vec<Col>,
+    /// Columns of rank up to this are kept by cutting others' long cells.
+    essential: u8,
     rows: Vec<(Vec<String>, Mark, bool)>,
 }
 
 impl Table {
-    fn new(head: Vec<&'static str>) -> Table {
+    fn new(cols: &[Col], essential: u8) -> Table {
         Table {
-            head,
+            cols: cols.to_vec(),
+            essential,
             rows: Vec::new(),
         }
     }
@@ -51,42 +68,82 @@ impl Table {
         self.rows.push((cells, mark, selected));
     }
 
-    /// The header and rows, with as many columns (left to right) as fit in
-    /// `width`; the first column is always there, cut if it must be.
-    fn lines(&self, theme: &Theme, width: usize) -> Vec<Line<'static>> {
-        let n = self.head.len();
-        let mut widths: Vec<usize> = self.head.iter().map(|h| h.width()).collect();
+    /// Which columns fit in `avail` and how wide each is drawn. The first
+    /// column and the essential ones (rank up to `essential`) are kept by
+    /// cutting long cells (names, claims...) with … rather than dropped;
+    /// the other columns come, by rank, only where they fit uncut.
+    fn layout(&self, avail: usize) -> Vec<(usize, usize)> {
+        let n = self.cols.len();
+        let mut natural: Vec<usize> = self.cols.iter().map(|c| c.head.width()).collect();
         for (cells, _, _) in &self.rows {
-            for (w, c) in widths.iter_mut().zip(cells) {
+            for (w, c) in natural.iter_mut().zip(cells) {
                 *w = (*w).max(c.width().min(MAX_CELL));
             }
         }
+        let least: Vec<usize> = (0..n)
+            .map(|i| match self.cols[i].cut_to {
+                Some(m) => natural[i].min(m.max(self.cols[i].head.width())),
+                None => natural[i],
+            })
+            .collect();
+        // Widths for a set of columns within `avail`, cutting the widest
+        // cuttable cell first; `None` when even cut they do not fit.
+        let fit = |set: &[usize]| -> Option<Vec<usize>> {
+            let mut w: Vec<usize> = set.iter().map(|i| natural[*i]).collect();
+            let gaps = 2 * set.len().saturating_sub(1);
+            let mut total: usize = w.iter().sum::<usize>() + gaps;
+            while total > avail {
+                let k = (0..set.len())
+                    .filter(|k| w[*k] > least[set[*k]])
+                    .max_by_key(|k| (w[*k], usize::MAX - *k))?;
+                w[k] -= 1;
+                total -= 1;
+            }
+            Some(w)
+        };
+        let mut order: Vec<usize> = (1..n).collect();
+        order.sort_by_key(|i| (self.cols[*i].rank, *i));
+        let mut chosen = vec![0];
+        for i in order {
+            let mut with = chosen.clone();
+            with.push(i);
+            with.sort_unstable();
+            let ok = if self.cols[i].rank <= self.essential {
+                fit(&with).is_some()
+            } else {
+                let natural_total: usize =
+                    with.iter().map(|k| natural[*k]).sum::<usize>() + 2 * (with.len() - 1);
+                natural_total <= avail
+            };
+            if ok {
+                chosen = with;
+            }
+        }
+        match fit(&chosen) {
+            Some(w) => chosen.into_iter().zip(w).collect(),
+            // The first column alone is too wide: cut it to the pane.
+            None => vec![(0, avail.max(1))],
+        }
+    }
+
+    /// The header and rows, as many columns as fit in `width`.
+    fn lines(&self, theme: &Theme, width: usize) -> Vec<Line<'static>> {
         // Gutter of 2 (marker + space), then columns separated by 2 spaces.
-        let avail = width.saturating_sub(2);
-        let mut cols = 1;
-        let mut used = widths.first().copied().unwrap_or(0);
-        while cols < n && used + 2 + widths[cols] <= avail {
-            used += 2 + widths[cols];
-            cols += 1;
-        }
-        let rest: usize = widths.iter().take(cols).skip(1).map(|w| w + 2).sum();
-        if let Some(w) = widths.first_mut() {
-            *w = (*w).min(avail.saturating_sub(rest)).max(1);
-        }
+        let layout = self.layout(width.saturating_sub(2));
         let fmt = |cells: &[String]| -> String {
             let mut s = String::new();
-            for (i, w) in widths.iter().take(cols).enumerate() {
-                let cell = cells.get(i).map_or("", String::as_str);
+            for (k, (i, w)) in layout.iter().enumerate() {
+                let cell = cells.get(*i).map_or("", String::as_str);
                 let cell = cut(cell, *w);
                 let pad = w.saturating_sub(cell.width());
                 s.push_str(&cell);
-                if i + 1 < cols {
+                if k + 1 < layout.len() {
                     s.push_str(&" ".repeat(pad + 2));
                 }
             }
             s
         };
-        let head: Vec<String> = self.head.iter().map(|h| (*h).to_owned()).collect();
+        let head: Vec<String> = self.cols.iter().map(|c| c.head.to_owned()).collect();
         let mut out = vec![Line::styled(format!("  {}", fmt(&head)), theme.dim())];
         for (cells, mark, selected) in &self.rows {
             let (gutter, mut style) = match mark {
@@ -140,7 +197,7 @@ pub fn live_lines(
     height: u16,
     focused: bool,
     wall: jiff::Timestamp,
-) -> Vec<Line<'static>> {
+) -> LiveLines {
     let theme = app.theme;
     let s = app.strings();
     let width = usize::from(width);
@@ -161,12 +218,15 @@ pub fn live_lines(
     );
     let section = |rows: usize| if rows == 0 { 1 } else { rows + 1 };
     let others = section(probe.pvcs.len()) + section(probe.pvs.len());
-    let lineage_room = if focused { budget / 2 } else { 0 };
-    let pod_room = budget
-        .saturating_sub(others + lineage_room)
-        .max(budget.saturating_sub(lineage_room) / 2)
-        .saturating_sub(1)
-        .max(1);
+    // Focused, the pane also shows the selected pod's lineage: the pods
+    // table keeps a few rows around the selection.
+    let pod_room = if focused {
+        (budget / 4).max(3)
+    } else {
+        budget.saturating_sub(others).max(budget / 2)
+    }
+    .saturating_sub(1)
+    .max(1);
     let offset = (app.pod_sel + 1).saturating_sub(pod_room);
     let model = pane_model(
         state,
@@ -193,10 +253,23 @@ pub fn live_lines(
             theme.dim(),
         ));
     } else {
-        let mut t = Table::new(vec!["POD", "READY", "STATUS", "RESTARTS", "AGE", "VOLUMES"]);
+        let mut t = Table::new(
+            &[
+                col("POD", 0, Some(10)),
+                col("READY", 2, None),
+                col("STATUS", 1, Some(12)),
+                col("RESTARTS", 3, None),
+                col("AGE", 4, None),
+                col("VOLUMES", 5, Some(12)),
+            ],
+            2,
+        );
         for (i, r) in model.pods.iter().enumerate() {
             let p = &r.row;
-            let status = if p.terminating && p.status != "Terminating" {
+            let status = if r.fade.is_some() {
+                // A ghost: the pod is gone, whatever it last said.
+                s.pane_deleted.to_owned()
+            } else if p.terminating && p.status != "Terminating" {
                 format!("{} (Terminating)", p.status)
             } else {
                 p.status.clone()
@@ -242,16 +315,30 @@ pub fn live_lines(
             theme.dim(),
         ));
     } else {
-        let mut t = Table::new(vec![
-            "PVC", "STATUS", "VOLUME", "CAPACITY", "ACCESS", "CLASS", "AGE",
-        ]);
+        let mut t = Table::new(
+            &[
+                col("PVC", 0, Some(12)),
+                col("STATUS", 1, None),
+                col("VOLUME", 2, Some(10)),
+                col("CAPACITY", 3, None),
+                col("ACCESS", 4, None),
+                col("CLASS", 5, Some(10)),
+                col("AGE", 6, None),
+            ],
+            3,
+        );
         for r in &model.pvcs {
             let p = &r.row;
+            let status = if r.fade.is_some() {
+                s.pane_deleted.to_owned()
+            } else {
+                p.status.clone()
+            };
             t.push(
                 r,
                 vec![
                     p.name.clone(),
-                    p.status.clone(),
+                    status,
                     p.volume.clone(),
                     p.capacity.clone(),
                     p.access_modes.clone(),
@@ -272,17 +359,36 @@ pub fn live_lines(
             theme.dim(),
         ));
     } else {
-        let mut t = Table::new(vec![
-            "PV", "STATUS", "CLAIM", "RECLAIM", "CAPACITY", "CLASS", "REASON", "AGE",
-        ]);
+        let mut t = Table::new(
+            &[
+                col("PV", 0, Some(12)),
+                col("STATUS", 1, None),
+                col("CLAIM", 2, Some(14)),
+                col("RECLAIM", 3, None),
+                col("CAPACITY", 4, None),
+                col("CLASS", 5, Some(10)),
+                col("REASON", 6, Some(10)),
+                col("AGE", 7, None),
+            ],
+            3,
+        );
+        // Claims of the course namespace (all of them, usually) without
+        // the `namespace/` that kubectl prints: the room goes to the name.
+        let own = format!("{}/", state.namespace);
         for r in &model.pvs {
             let p = &r.row;
+            let status = if r.fade.is_some() {
+                s.pane_deleted.to_owned()
+            } else {
+                p.status.clone()
+            };
+            let claim = p.claim.strip_prefix(&own).unwrap_or(&p.claim).to_owned();
             t.push(
                 r,
                 vec![
                     p.name.clone(),
-                    p.status.clone(),
-                    p.claim.clone(),
+                    status,
+                    claim,
                     p.reclaim_policy.clone(),
                     p.capacity.clone(),
                     p.storage_class.clone(),
@@ -296,15 +402,41 @@ pub fn live_lines(
         lines.extend(t.lines(&theme, width));
     }
 
+    let mut lineage_max = 0;
     if focused {
         match &lineage {
             Some(l) => {
                 let lin = lineage_lines(l, &theme, s.pane_lineage, s.pane_layer, width);
                 // Tables and lineage share the pane: the tables keep at
-                // least half of it, the lineage is cut at the bottom.
-                let keep = budget.saturating_sub(lin.len()).max(budget / 2);
-                lines.truncate(keep.min(lines.len()));
-                lines.extend(lin);
+                // most half of it; the lineage scrolls (J/K, PgUp/PgDn).
+                let keep = budget
+                    .saturating_sub(lin.len())
+                    .max(budget / 2)
+                    .min(lines.len());
+                lines.truncate(keep);
+                let room = budget.saturating_sub(keep);
+                if lin.len() <= room {
+                    lines.extend(lin);
+                } else if room > 0 {
+                    // The title stays; the links scroll under it, with a
+                    // last line saying how much more there is.
+                    let body = room.saturating_sub(2);
+                    lineage_max = lin.len().saturating_sub(1 + body);
+                    let top = app.lineage_scroll.min(lineage_max);
+                    let mut it = lin.into_iter();
+                    lines.extend(it.next());
+                    let rest: Vec<Line<'static>> = it.collect();
+                    let below = rest.len().saturating_sub(top + body);
+                    lines.extend(rest.into_iter().skip(top).take(body));
+                    if room >= 2 {
+                        let more = if below > 0 {
+                            fill(s.pane_more, &[&below])
+                        } else {
+                            s.pane_more_above.to_owned()
+                        };
+                        lines.push(Line::styled(more, theme.active()));
+                    }
+                }
             }
             None if model.pod_total > 0 => {
                 lines.push(Line::styled(s.pane_select_hint, theme.dim()));
@@ -312,7 +444,13 @@ pub fn live_lines(
             None => {}
         }
     }
-    lines
+    LiveLines { lines, lineage_max }
+}
+
+/// What the live pane draws, and how far its lineage can scroll.
+pub struct LiveLines {
+    pub lines: Vec<Line<'static>>,
+    pub lineage_max: usize,
 }
 
 fn link_label(k: LinkKind) -> &'static str {
@@ -374,7 +512,12 @@ pub fn lineage_lines(
     if let Some(n) = &l.node {
         title.push_str(&format!(" @ {n}"));
     }
-    let mut out = vec![Line::styled(title, theme.strong())];
+    // The title wraps too (a generated pod name and its node are long).
+    let mut out: Vec<Line<'static>> =
+        super::markdown::wrap(&[Span::styled(title, theme.strong())], width.max(8))
+            .into_iter()
+            .map(Line::from)
+            .collect();
     for c in &l.containers {
         out.push(Line::from(vec![
             Span::raw(" "),

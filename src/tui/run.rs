@@ -41,6 +41,10 @@ pub struct TuiConfig {
     pub checker: Option<CheckerHandle>,
     /// Where to publish the live status (`status::session_file`).
     pub status_file: Option<PathBuf>,
+    /// The lab directory, named at the top of every lesson and in the help.
+    pub lab_dir: Option<PathBuf>,
+    /// Notices shown (one after the other) before anything else.
+    pub notices: Vec<String>,
 }
 
 impl TuiConfig {
@@ -56,6 +60,8 @@ impl TuiConfig {
             theme: None,
             checker: None,
             status_file: None,
+            lab_dir: None,
+            notices: Vec::new(),
         }
     }
 }
@@ -80,6 +86,12 @@ pub async fn run(cfg: TuiConfig) -> anyhow::Result<()> {
     );
     if let Some(c) = cfg.checker {
         app.set_checker(c);
+    }
+    if let Some(dir) = &cfg.lab_dir {
+        app.set_lab_dir(dir);
+    }
+    for n in cfg.notices {
+        app.notify(n);
     }
     let mut status = match cfg.status_file {
         Some(p) => Some(StatusWriter::spawn(p).context("cannot start the status file writer")?),

@@ -3,7 +3,8 @@
 //! Only the 16 ANSI colors and modifiers are used, never RGB, and never a
 //! background color except for reverse video, so the UI stays readable on
 //! light and dark terminals alike. Yellow (unreadable on white) is avoided
-//! for text. With `NO_COLOR` every style falls back to
+//! for text, and so is colour 8 (bright black, the background on some dark
+//! themes): it only draws borders and frames, secondary text is faint. With `NO_COLOR` every style falls back to
 //! bold / underline / reverse.
 
 use ratatui::style::{Color, Modifier, Style};
@@ -141,6 +142,15 @@ impl Theme {
         self.fg_or(Color::Green, Modifier::UNDERLINED)
             .add_modifier(Modifier::BOLD)
     }
+    /// The text of a live hint in the steps pane (its label is
+    /// `hint_label`): italic, so it reads apart from the reason.
+    pub fn live_hint(&self) -> Style {
+        Style::new().add_modifier(Modifier::ITALIC)
+    }
+    /// The ↪ that starts the rest of a code line too long for the pane.
+    pub fn continuation(&self) -> Style {
+        self.fg_or(Color::Magenta, Modifier::BOLD)
+    }
     pub fn solution_label(&self) -> Style {
         self.fg_or(Color::Magenta, Modifier::UNDERLINED)
             .add_modifier(Modifier::BOLD)
@@ -156,9 +166,8 @@ impl Theme {
             Tok::Plain | Tok::Punct => Style::new(),
             Tok::Key => Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD),
             Tok::Str => Style::new().fg(Color::Green),
-            Tok::Comment => Style::new()
-                .fg(Color::DarkGray)
-                .add_modifier(Modifier::ITALIC),
+            // Faint, not colour 8: a comment can say something essential.
+            Tok::Comment => Style::new().add_modifier(Modifier::DIM | Modifier::ITALIC),
             Tok::Number => Style::new().fg(Color::Red),
             Tok::Dash => Style::new().fg(Color::Blue).add_modifier(Modifier::BOLD),
             Tok::Command => Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
@@ -199,8 +208,15 @@ impl Theme {
     pub fn pending(&self) -> Style {
         Style::new()
     }
+    /// Secondary text (table headers, reasons of other steps, ghosts...):
+    /// the terminal's faint attribute on the normal colour, never colour 8
+    /// ("bright black"), which some dark themes draw as the background.
     pub fn dim(&self) -> Style {
-        self.fg(Color::DarkGray)
+        if self.color {
+            Style::new().add_modifier(Modifier::DIM)
+        } else {
+            Style::new()
+        }
     }
     pub fn key(&self) -> Style {
         self.fg_or(Color::Cyan, Modifier::BOLD)

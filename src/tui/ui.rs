@@ -14,9 +14,11 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Clear, Padding, Paragraph, Wrap};
 use unicode_width::UnicodeWidthStr;
 
-/// Below this size only a "terminal too small" notice is drawn.
-pub const MIN_WIDTH: u16 = 20;
-pub const MIN_HEIGHT: u16 = 6;
+/// Below this size only a "terminal too small" notice is drawn: under 40
+/// columns a pane cannot hold a command line, under 10 rows it shows too
+/// few lines of a lesson to follow (README, Troubleshooting).
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 10;
 /// Below this width the side panes move under the instructions.
 pub const WIDE: u16 = 100;
 
@@ -48,6 +50,7 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         Some(Overlay::Help) => draw_help(frame, app, main),
         Some(Overlay::Lessons { selected }) => draw_lessons(frame, app, main, selected),
         Some(Overlay::ConfirmSolution { step }) => draw_confirm(frame, app, main, step),
+        Some(Overlay::Notice { text }) => draw_notice(frame, app, main, &text),
         Some(Overlay::Quiz {
             step,
             picked,
@@ -63,8 +66,10 @@ fn panes(main: Rect, focus: Pane) -> (Option<Rect>, Option<Rect>, Option<Rect>) 
     if main.width >= WIDE {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(main);
+        // The focused cluster pane (tables and a lineage) gets more room.
+        let share = if focus == Pane::Cluster { 70 } else { 45 };
         let [cluster, steps] =
-            Layout::vertical([Constraint::Percentage(45), Constraint::Fill(1)]).areas(right);
+            Layout::vertical([Constraint::Percentage(share), Constraint::Fill(1)]).areas(right);
         return (Some(left), Some(steps), Some(cluster));
     }
     if main.height >= 16 && main.width >= 60 {
@@ -125,6 +130,13 @@ fn draw_instructions(frame: &mut Frame, app: &mut App, area: Rect) {
     let title = match app.current_lesson() {
         Some(l) => format!(" {}/{n} {} ", app.lesson + 1, l.meta.title),
         None => " No lesson ".to_owned(),
+    };
+    // A long title is cut with … (room for the corners).
+    let room = usize::from(area.width.saturating_sub(2));
+    let title = if title.width() > room {
+        format!("{} ", truncate(title.trim_end(), room.saturating_sub(1)))
+    } else {
+        title
     };
     let block = pane_block(&theme, Line::raw(title), focused);
     let inner = block.inner(area);
@@ -189,7 +201,8 @@ fn draw_steps(frame: &mut Frame, app: &mut App, area: Rect) {
     let width = usize::from(inner.width);
     // (line, step index) so that clicks can find their step.
     let mut rows: Vec<(Line<'static>, usize)> = Vec::new();
-    let mut sel_row = 0;
+    let mut sel_rows = (0, 0);
+    let active = app.active_step();
     for (i, step) in lesson.steps.iter().enumerate() {
         let state = app.step_state(lesson, i);
         let (m, mstyle) = marker(&theme, state);
@@ -197,11 +210,9 @@ fn draw_steps(frame: &mut Frame, app: &mut App, area: Rect) {
         if state == StepState::Pending {
             title_style = Style::new();
         }
-        if i == app.step_sel {
-            sel_row = rows.len();
-            if focused {
-                title_style = title_style.patch(theme.selected());
-            }
+        let first = rows.len();
+        if i == app.step_sel && focused {
+            title_style = title_style.patch(theme.selected());
         }
         let label = truncate(
             &format!("{}. {}", i + 1, step.title),
@@ -214,26 +225,50 @@ fn draw_steps(frame: &mut Frame, app: &mut App, area: Rect) {
             ]),
             i,
         ));
+        let indent = m.width() + 1;
+        let avail = width.saturating_sub(indent).max(1);
+        // The step being worked on, and a failing one, say everything: the
+        // reason in full and the live hint on lines of its own. Other steps
+        // keep to one line.
+        let full = Some(i) == active || state == StepState::Failing;
         if let Some(reason) = app.step_reason(lesson, i) {
-            let indent = m.width() + 1;
-            let r = truncate(
-                reason.lines().next().unwrap_or(""),
-                width.saturating_sub(indent),
-            );
-            rows.push((
-                Line::from(vec![
-                    Span::raw(" ".repeat(indent)),
-                    Span::styled(
-                        r,
-                        if state == StepState::Failing {
-                            theme.failing()
-                        } else {
-                            theme.dim()
-                        },
-                    ),
-                ]),
-                i,
-            ));
+            let style = if state == StepState::Failing {
+                theme.failing()
+            } else {
+                Style::new()
+            };
+            if full {
+                let body = vec![Span::styled(reason.to_owned(), style)];
+                for l in super::markdown::wrap(&body, avail) {
+                    let mut line = vec![Span::raw(" ".repeat(indent))];
+                    line.extend(l);
+                    rows.push((Line::from(line), i));
+                }
+            } else {
+                let r = truncate(reason.lines().next().unwrap_or(""), avail);
+                rows.push((
+                    Line::from(vec![
+                        Span::raw(" ".repeat(indent)),
+                        Span::styled(r, theme.dim()),
+                    ]),
+                    i,
+                ));
+            }
+        }
+        if full && let Some(hint) = app.step_hint(lesson, i) {
+            let mut body = vec![Span::styled(
+                format!("{} ", s.live_hint),
+                theme.hint_label(),
+            )];
+            body.push(Span::styled(hint.to_owned(), theme.live_hint()));
+            for l in super::markdown::wrap(&body, avail) {
+                let mut line = vec![Span::raw(" ".repeat(indent))];
+                line.extend(l);
+                rows.push((Line::from(line), i));
+            }
+        }
+        if i == app.step_sel {
+            sel_rows = (first, rows.len());
         }
     }
     if n > 0 && done == n {
@@ -242,12 +277,13 @@ fn draw_steps(frame: &mut Frame, app: &mut App, area: Rect) {
         let text = truncate(s.lesson_done, width);
         rows.push((Line::styled(text, theme.done()), last));
     }
-    // Keep the selection in view.
+    // Keep the selected step in view: all of it if it fits, else its start.
     let h = usize::from(inner.height);
+    let (sel_start, sel_end) = sel_rows;
     let top = if h == 0 {
         0
     } else {
-        (sel_row + 1).saturating_sub(h)
+        sel_end.saturating_sub(h).min(sel_start)
     };
     let visible: Vec<(Line<'static>, usize)> = rows.into_iter().skip(top).take(h).collect();
     app.view.steps = inner;
@@ -280,6 +316,8 @@ fn truncate(s: &str, width: usize) -> String {
     out
 }
 
+/// The connection state in a word or two (the reason, when there is one,
+/// comes from [`conn_reason`]).
 fn conn_span(app: &App) -> Span<'static> {
     let t = &app.theme;
     let s = app.strings();
@@ -287,8 +325,16 @@ fn conn_span(app: &App) -> Span<'static> {
         ConnState::NotConnected => Span::styled(s.not_connected, t.disconnected()),
         ConnState::Connecting => Span::styled(s.connecting, t.active()),
         ConnState::Connected => Span::styled(s.connected, t.connected()),
-        ConnState::Reconnecting(r) => Span::styled(fill(s.reconnecting, &[r]), t.active()),
-        ConnState::Error(e) => Span::styled(fill(s.error, &[e]), t.disconnected()),
+        ConnState::Reconnecting(_) => Span::styled(s.reconnecting, t.active()),
+        ConnState::Error(_) => Span::styled(s.error, t.disconnected()),
+    }
+}
+
+/// Why the connection is not up, when it says.
+fn conn_reason(app: &App) -> Option<&str> {
+    match &app.connection.state {
+        ConnState::Reconnecting(r) | ConnState::Error(r) if !r.trim().is_empty() => Some(r),
+        _ => None,
     }
 }
 
@@ -309,16 +355,13 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
     if app.live
         && let Some(path) = &app.connection.kubeconfig
     {
-        let shown = match std::env::var_os("HOME").map(std::path::PathBuf::from) {
-            Some(home) if !home.as_os_str().is_empty() && path.starts_with(&home) => {
-                let rest = path.strip_prefix(&home).unwrap_or(path);
-                format!("~/{}", rest.display())
-            }
-            _ => path.display().to_string(),
-        };
-        block = block.title_bottom(
-            Line::styled(format!(" export KUBECONFIG={shown} "), theme.dim()).left_aligned(),
+        let shown = display_path(path);
+        // Cut visibly (…) rather than silently when the border is short.
+        let line = truncate(
+            &format!(" export KUBECONFIG={shown} "),
+            usize::from(area.width.saturating_sub(4)),
         );
+        block = block.title_bottom(Line::styled(line, theme.dim()).left_aligned());
     }
     let inner = block.inner(area);
     app.view.cluster = inner;
@@ -333,11 +376,31 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
         ),
         conn_span(app),
     ])];
+    // Why it is not connected, in full (at most three lines).
+    if let Some(r) = conn_reason(app) {
+        let body = vec![Span::styled(r.to_owned(), theme.failing())];
+        let w = usize::from(inner.width).max(1);
+        let mut wrapped = super::markdown::wrap(&body, w);
+        if wrapped.len() > 3 {
+            wrapped.truncate(3);
+            if let Some(last) = wrapped.last_mut() {
+                let text: String = last.iter().map(|s| s.content.as_ref()).collect();
+                *last = vec![Span::styled(
+                    truncate(&format!("{text} …"), w),
+                    theme.failing(),
+                )];
+            }
+        }
+        lines.extend(wrapped.into_iter().map(Line::from));
+    }
     match &app.cluster {
         _ if app.live => {
             let wall = app.wall.unwrap_or_else(jiff::Timestamp::now);
-            let h = inner.height.saturating_sub(1);
-            lines.extend(super::pane::live_lines(app, inner.width, h, focused, wall));
+            let used = u16::try_from(lines.len()).unwrap_or(u16::MAX);
+            let h = inner.height.saturating_sub(used);
+            let live = super::pane::live_lines(app, inner.width, h, focused, wall);
+            app.view.lineage_max = live.lineage_max;
+            lines.extend(live.lines);
             frame.render_widget(Paragraph::new(lines).block(block), area);
             return;
         }
@@ -368,8 +431,18 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
 
 fn draw_status(frame: &mut Frame, app: &mut App, area: Rect) {
     let t = app.theme;
+    let line = status_line(app, usize::from(area.width));
+    frame.render_widget(Paragraph::new(line).style(t.status()), area);
+}
+
+/// The status bar at `w` columns. The context, connection state, namespace,
+/// lesson and step stay; what gives way when room is short is, in order,
+/// the connection's reason (cut with …), the key hints, then the details
+/// from the left (context, namespace, lesson). A message takes the place
+/// of the key hints.
+fn status_line(app: &App, w: usize) -> Line<'static> {
+    let t = app.theme;
     let s = app.strings();
-    let sep = Span::raw(" │ ");
     let (li, ln) = (app.lesson + 1, app.lessons().len());
     let (si, sn) = match app.current_lesson() {
         Some(l) => (
@@ -378,20 +451,34 @@ fn draw_status(frame: &mut Frame, app: &mut App, area: Rect) {
         ),
         None => (0, 0),
     };
-    let mut left = vec![Span::raw(" ")];
+    let width_of = |v: &[Span<'static>]| -> usize { v.iter().map(|s| s.content.width()).sum() };
+    // (what, dropped in this order when room is short: higher first)
+    let mut parts: Vec<(u8, Vec<Span<'static>>)> = Vec::new();
     if !app.connection.context.is_empty() {
-        left.push(Span::raw(app.connection.context.clone()));
-        left.push(sep.clone());
+        parts.push((4, vec![Span::raw(app.connection.context.clone())]));
     }
-    left.extend([
-        conn_span(app),
-        sep.clone(),
-        Span::raw(fill(s.status_ns, &[&app.connection.namespace])),
-        sep.clone(),
-        Span::raw(fill(s.status_lesson, &[&li, &ln])),
-        sep,
-        Span::raw(fill(s.status_step, &[&si, &sn])),
-    ]);
+    parts.push((0, vec![conn_span(app)]));
+    parts.push((
+        3,
+        vec![Span::raw(fill(s.status_ns, &[&app.connection.namespace]))],
+    ));
+    parts.push((2, vec![Span::raw(fill(s.status_lesson, &[&li, &ln]))]));
+    parts.push((1, vec![Span::raw(fill(s.status_step, &[&si, &sn]))]));
+    let join = |parts: &[(u8, Vec<Span<'static>>)], reason: Option<String>| {
+        let mut v = vec![Span::raw(" ")];
+        for (k, (prio, p)) in parts.iter().enumerate() {
+            if k > 0 {
+                v.push(Span::raw(" │ "));
+            }
+            v.extend(p.iter().cloned());
+            if *prio == 0
+                && let Some(r) = &reason
+            {
+                v.push(Span::styled(format!(" ({r})"), t.active()));
+            }
+        }
+        v
+    };
     let mut keys = vec![
         ("?", s.key_help),
         ("h", s.key_hint),
@@ -404,22 +491,57 @@ fn draw_status(frame: &mut Frame, app: &mut App, area: Rect) {
     if app.view.single_pane {
         keys.insert(0, ("Tab", s.key_pane));
     }
-    let width_of = |v: &[Span<'static>]| -> usize { v.iter().map(|s| s.content.width()).sum() };
-    let w = usize::from(area.width);
-    let lw = width_of(&left);
+    let key_spans = |n: usize| -> Vec<Span<'static>> {
+        keys[..n]
+            .iter()
+            .flat_map(|(k, d)| [Span::styled(*k, t.key()), Span::raw(format!(" {d}  "))])
+            .collect()
+    };
     // A failed progress write stays visible until a later one succeeds.
     let message = app.message.clone().or_else(|| app.save_error());
+    // Drop left details until the essentials and the right side's minimum
+    // (the message, or `? help`) fit.
+    let min_right = match &message {
+        Some(m) => (m.width() + 2).min(w / 2),
+        None => width_of(&key_spans(1)),
+    };
+    while width_of(&join(&parts, None)) + min_right > w && parts.len() > 1 {
+        let Some(drop) = parts
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, (p, _))| *p)
+            .map(|(k, _)| k)
+        else {
+            break;
+        };
+        parts.remove(drop);
+    }
+    let mut left = join(&parts, None);
+    let mut lw = width_of(&left);
+    // The reason comes before the extra key hints, cut to what is left
+    // (not at all below a few words).
+    if let Some(reason) = conn_reason(app) {
+        let room = w.saturating_sub(lw + min_right + 4);
+        if room >= 12 {
+            left = join(&parts, Some(truncate(reason, room)));
+            lw = width_of(&left);
+        }
+    }
     let right: Vec<Span<'static>> = match &message {
-        Some(m) => vec![Span::styled(format!(" {m} "), t.message())],
+        Some(m) => {
+            let room = w.saturating_sub(lw).saturating_sub(2);
+            vec![Span::styled(
+                format!(" {} ", truncate(m, room)),
+                t.message(),
+            )]
+        }
         None => {
             // As many key hints as fit, `? help` first.
-            let mut r: Vec<Span<'static>> = Vec::new();
+            let mut r = Vec::new();
             for n in (1..=keys.len()).rev() {
-                r = keys[..n]
-                    .iter()
-                    .flat_map(|(k, d)| [Span::styled(*k, t.key()), Span::raw(format!(" {d}  "))])
-                    .collect();
-                if lw + width_of(&r) <= w {
+                let k = key_spans(n);
+                if lw + width_of(&k) <= w {
+                    r = k;
                     break;
                 }
             }
@@ -431,11 +553,20 @@ fn draw_status(frame: &mut Frame, app: &mut App, area: Rect) {
     if lw + rw <= w {
         spans.push(Span::raw(" ".repeat(w - lw - rw)));
         spans.extend(right);
-    } else {
-        // The message or `? help` matters more than the context details.
-        spans = right;
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(t.status()), area);
+    Line::from(spans)
+}
+
+/// A path as a learner reads and types it: `~/...` under the home
+/// directory.
+pub fn display_path(path: &std::path::Path) -> String {
+    match std::env::var_os("HOME").map(std::path::PathBuf::from) {
+        Some(home) if !home.as_os_str().is_empty() && path.starts_with(&home) => {
+            let rest = path.strip_prefix(&home).unwrap_or(path);
+            format!("~/{}", rest.display())
+        }
+        _ => path.display().to_string(),
+    }
 }
 
 /// A centered rectangle of at most `w` x `h` inside `area`.
@@ -465,7 +596,13 @@ fn draw_help(frame: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     lines.push(Line::raw(""));
-    lines.push(Line::styled(s.help_footer, t.dim()));
+    lines.push(Line::raw(s.help_footer));
+    if let Some(lab) = &app.lab {
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {} ", s.help_lab), t.strong()),
+            Span::raw(format!("cd {lab}")),
+        ]));
+    }
     let w = lines.iter().map(Line::width).max().unwrap_or(0) + 3;
     let h = lines.len() + 2;
     let r = centered(
@@ -619,6 +756,31 @@ fn draw_quiz(
         .padding(Padding::horizontal(1))
         .title(Line::styled(s.quiz_title, t.title(true)))
         .title_bottom(Line::styled(s.quiz_footer, t.dim()).right_aligned());
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}
+
+fn draw_notice(frame: &mut Frame, app: &App, area: Rect, text: &str) {
+    let t = app.theme;
+    let s = app.strings();
+    let w = area.width.saturating_sub(4).min(72);
+    let inner = usize::from(w.saturating_sub(4)).max(1);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for para in text.split('\n') {
+        let body = vec![Span::raw(para.to_owned())];
+        lines.extend(
+            super::markdown::wrap(&body, inner)
+                .into_iter()
+                .map(Line::from),
+        );
+    }
+    let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let r = centered(area, w, h);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_style(t.border(true))
+        .padding(Padding::horizontal(1))
+        .title(Line::styled(s.notice_title, t.title(true)))
+        .title_bottom(Line::styled(s.notice_footer, t.strong()).right_aligned());
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }
 
