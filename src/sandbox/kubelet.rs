@@ -1027,7 +1027,7 @@ async fn supervise(
             env: env.clone(),
             fs,
             netns: rt.netns.clone(),
-            network: pod_network(rt, &prt),
+            network: pod_network(rt, prt),
             log: Arc::new(move |line: &str| sink_ctr.push_log(line)),
         };
         let app = apps::select(&c.image, &ctx.command, &ctx.args);

@@ -765,10 +765,7 @@ impl Psql {
         self.out.extend_from_slice(text.as_bytes());
     }
 
-    fn query_rows(
-        &mut self,
-        sql: &str,
-    ) -> Result<(Vec<(String, u32)>, Vec<Vec<Option<String>>>), String> {
+    fn query_rows(&mut self, sql: &str) -> Result<(Columns, Rows), String> {
         match self.client.simple_query(sql) {
             Ok(replies) => {
                 for r in replies {
@@ -985,6 +982,10 @@ impl Psql {
     }
 }
 
+/// A result's columns (name, type OID) and its rows of text cells.
+type Columns = Vec<(String, u32)>;
+type Rows = Vec<Vec<Option<String>>>;
+
 enum Meta {
     Ok,
     Quit,
@@ -1099,7 +1100,7 @@ fn render_table_opts(
             if !fmt.tuples_only {
                 let head = format!("-[ RECORD {} ]", k + 1);
                 let total = width + 3 + vwidth;
-                let dashes = total.saturating_sub(head.width() + 1).max(0);
+                let dashes = total.saturating_sub(head.width() + 1);
                 let split = width + 1;
                 let mut line = head.clone();
                 if head.width() < split {

@@ -35,7 +35,7 @@ const DATA_FILE: &str = "kubetutor_data.json";
 pub struct DbError {
     /// `ERROR` or `FATAL`.
     pub severity: &'static str,
-    pub code: String,
+    pub code: &'static str,
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
@@ -44,10 +44,10 @@ pub struct DbError {
 }
 
 impl DbError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             severity: "ERROR",
-            code: code.to_string(),
+            code,
             message: message.into(),
             detail: None,
             hint: None,
@@ -55,7 +55,7 @@ impl DbError {
         }
     }
 
-    pub fn fatal(code: &str, message: impl Into<String>) -> Self {
+    pub fn fatal(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             severity: "FATAL",
             ..Self::new(code, message)
@@ -101,7 +101,7 @@ pub struct Notice {
 }
 
 impl Notice {
-    fn notice(code: &str, message: impl Into<String>) -> Self {
+    fn info(code: &str, message: impl Into<String>) -> Self {
         Self {
             severity: "NOTICE",
             code: code.to_string(),
@@ -393,9 +393,9 @@ fn record_changes(before: &State, after: &State, undo: &mut BTreeMap<ObjKey, Opt
         }
     }
     for k in keys {
-        if !undo.contains_key(&k) {
-            let pre = before.get(&k);
-            undo.insert(k, pre);
+        if let std::collections::btree_map::Entry::Vacant(slot) = undo.entry(k) {
+            let pre = before.get(slot.key());
+            slot.insert(pre);
         }
     }
 }
@@ -1429,7 +1429,7 @@ impl Exec<'_> {
                 for name in names {
                     let Some(key) = self.table_key(&name)? else {
                         if if_exists {
-                            self.notices.push(Notice::notice(
+                            self.notices.push(Notice::info(
                                 "00000",
                                 format!("table \"{}\" does not exist, skipping", name.name),
                             ));
@@ -1502,7 +1502,7 @@ impl Exec<'_> {
                 for name in names {
                     if !self.engine.state.catalog.roles.contains_key(&name) {
                         if if_exists {
-                            self.notices.push(Notice::notice(
+                            self.notices.push(Notice::info(
                                 "00000",
                                 format!("role \"{name}\" does not exist, skipping"),
                             ));
@@ -1588,7 +1588,7 @@ impl Exec<'_> {
                 }
                 let Some(entry) = self.engine.state.catalog.databases.remove(&name) else {
                     if if_exists {
-                        self.notices.push(Notice::notice(
+                        self.notices.push(Notice::info(
                             "00000",
                             format!("database \"{name}\" does not exist, skipping"),
                         ));
@@ -1613,7 +1613,7 @@ impl Exec<'_> {
                 let db = self.db_mut()?;
                 if !db.schemas.insert(name.clone()) {
                     if if_not_exists {
-                        self.notices.push(Notice::notice(
+                        self.notices.push(Notice::info(
                             "42P06",
                             format!("schema \"{name}\" already exists, skipping"),
                         ));
@@ -1696,7 +1696,7 @@ impl Exec<'_> {
         let seq_taken = self.db()?.sequences.contains_key(&key);
         if self.db()?.tables.contains_key(&key) || seq_taken {
             if if_not_exists {
-                self.notices.push(Notice::notice(
+                self.notices.push(Notice::info(
                     "42P07",
                     format!("relation \"{}\" already exists, skipping", name.name),
                 ));
@@ -3287,7 +3287,7 @@ impl Exec<'_> {
                 )
             }
             "bool_and" => Value::Bool(values.iter().all(|v| *v == Value::Bool(true))),
-            "bool_or" => Value::Bool(values.iter().any(|v| *v == Value::Bool(true))),
+            "bool_or" => Value::Bool(values.contains(&Value::Bool(true))),
             "string_agg" => {
                 let sep = match args.get(1) {
                     Some(e) => self.eval(e, &Row::none())?.to_text().unwrap_or_default(),
@@ -3701,7 +3701,7 @@ mod tests {
         run(&mut e, &mut s, "CREATE ROLE web_anon NOLOGIN");
         let x = err(&mut e, &mut s, "CREATE ROLE web_anon NOLOGIN");
         assert_eq!(
-            (x.code.as_str(), x.message.as_str()),
+            (x.code, x.message.as_str()),
             ("42710", "role \"web_anon\" already exists")
         );
         let r = run(

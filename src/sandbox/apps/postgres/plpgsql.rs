@@ -397,7 +397,7 @@ fn run_block(
     let mark = notices.len();
     match run_stmts(engine, session, &block.stmts, notices) {
         Ok(flow) => Ok(flow),
-        Err(e) => match block.handlers.iter().find(|h| handler_matches(h, &e.code)) {
+        Err(e) => match block.handlers.iter().find(|h| handler_matches(h, e.code)) {
             Some(h) => {
                 engine.restore(snapshot);
                 // What the failed part said stays said (notices are sent as they happen).

@@ -1527,10 +1527,7 @@ impl Parser {
     fn role_options(&mut self) -> Result<RoleOptions, SyntaxError> {
         let mut o = RoleOptions::default();
         self.eat_kw("with");
-        loop {
-            let Kind::Ident(w) = &self.peek().kind else {
-                break;
-            };
+        while let Kind::Ident(w) = &self.peek().kind {
             match w.as_str() {
                 "login" => o.login = Some(true),
                 "nologin" => o.login = Some(false),

@@ -86,7 +86,7 @@ pub fn error_message(kind: u8, e: &DbError) -> Vec<u8> {
         .u8(b'V')
         .cstr(e.severity)
         .u8(b'C')
-        .cstr(&e.code)
+        .cstr(e.code)
         .u8(b'M')
         .cstr(&e.message);
     if let Some(d) = &e.detail {
@@ -237,7 +237,7 @@ pub enum ConnectError {
     /// TCP-level failure (refused, timeout, reset).
     Io(io::Error),
     /// The server refused the login (FATAL).
-    Server(ServerMessage),
+    Server(Box<ServerMessage>),
     /// The server asked for a password and none was given.
     NoPassword,
     /// The server said something that is not PostgreSQL.
@@ -341,7 +341,7 @@ impl Client {
                 b'K' => {
                     self.backend_pid = Reader::new(&body).i32().unwrap_or(0);
                 }
-                b'E' => return Err(ConnectError::Server(ServerMessage::parse(&body))),
+                b'E' => return Err(ConnectError::Server(Box::new(ServerMessage::parse(&body)))),
                 b'N' => {}
                 b'Z' => return Ok(()),
                 other => {
@@ -547,7 +547,7 @@ mod tests {
         let bytes = [b'Q', 0, 0, 0, 1];
         assert!(read_message(&mut bytes.as_slice()).is_err());
         assert!(startup_params(&[1, 2, 3]).is_empty());
-        let m = ServerMessage::parse(&[b'M', b'x']);
+        let m = ServerMessage::parse(b"Mx");
         assert_eq!(m.message, "");
     }
 }
