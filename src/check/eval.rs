@@ -254,6 +254,7 @@ fn kind_word(kind: Kind) -> &'static str {
         Kind::Service => "service",
         Kind::Job => "job",
         Kind::Event => "event",
+        Kind::Node => "node",
     }
 }
 

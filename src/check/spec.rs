@@ -121,11 +121,16 @@ pub enum Kind {
     Service,
     Job,
     Event,
+    /// Metadata only: lessons use the node count.
+    Node,
 }
 
 impl Kind {
     pub fn is_namespaced(self) -> bool {
-        !matches!(self, Kind::PersistentVolume | Kind::StorageClass)
+        !matches!(
+            self,
+            Kind::PersistentVolume | Kind::StorageClass | Kind::Node
+        )
     }
 
     /// `apiVersion` of the kind (`v1`, `apps/v1`...).
@@ -152,6 +157,7 @@ impl Kind {
             Kind::Service => "services",
             Kind::Job => "jobs",
             Kind::Event => "events",
+            Kind::Node => "nodes",
         }
     }
 

@@ -12,7 +12,8 @@ use crate::cluster::printers;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Event as CoreEvent, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service,
+    ConfigMap, Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
+    Service,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -42,6 +43,8 @@ pub enum Object {
     Service(Box<Service>),
     Job(Box<Job>),
     Event(Box<CoreEvent>),
+    /// Metadata only (the course needs the count).
+    Node(Box<PartialObjectMeta<Node>>),
 }
 
 impl Object {
@@ -58,6 +61,7 @@ impl Object {
             Object::Service(_) => Kind::Service,
             Object::Job(_) => Kind::Job,
             Object::Event(_) => Kind::Event,
+            Object::Node(_) => Kind::Node,
         }
     }
 
@@ -74,6 +78,7 @@ impl Object {
             Object::Service(o) => &o.metadata,
             Object::Job(o) => &o.metadata,
             Object::Event(o) => &o.metadata,
+            Object::Node(o) => &o.metadata,
         }
     }
 
@@ -92,6 +97,8 @@ impl Object {
             Object::Service(o) => serde_json::to_value(o.as_ref()),
             Object::Job(o) => serde_json::to_value(o.as_ref()),
             Object::Event(o) => serde_json::to_value(o.as_ref()),
+            Object::Node(o) => serde_json::to_value(&o.metadata)
+                .map(|m| serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": m})),
         };
         r.unwrap_or(serde_json::Value::Null)
     }
@@ -192,7 +199,7 @@ pub struct ClusterState {
 type KindKey = u8;
 
 /// Every kind the watchers follow.
-pub const ALL_KINDS: [Kind; 11] = [
+pub const ALL_KINDS: [Kind; 12] = [
     Kind::Pod,
     Kind::PersistentVolumeClaim,
     Kind::PersistentVolume,
@@ -204,6 +211,7 @@ pub const ALL_KINDS: [Kind; 11] = [
     Kind::Service,
     Kind::Job,
     Kind::Event,
+    Kind::Node,
 ];
 
 fn kind_key(kind: Kind) -> KindKey {
@@ -397,6 +405,25 @@ impl ClusterState {
     }
 
     /// Whether the first list of `kind` has arrived.
+    /// What lessons adapt to (see `lesson::adapt`): the default class's
+    /// binding mode and the node count, once their first lists arrived.
+    pub fn lesson_facts(&self, sandbox: bool) -> crate::lesson::adapt::Facts {
+        let binding = self.is_synced(Kind::StorageClass).then(|| {
+            self.default_storage_class().map(|sc| {
+                // An unset mode is Immediate.
+                sc.volume_binding_mode
+                    .clone()
+                    .unwrap_or_else(|| "Immediate".to_string())
+            })
+        });
+        let nodes = self.is_synced(Kind::Node).then(|| self.count(Kind::Node));
+        crate::lesson::adapt::Facts {
+            binding,
+            nodes,
+            sandbox,
+        }
+    }
+
     pub fn is_synced(&self, kind: Kind) -> bool {
         self.stores.get(&kind_key(kind)).is_some_and(|s| s.synced)
     }

@@ -14,7 +14,8 @@ use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Event as CoreEvent, PersistentVolume, PersistentVolumeClaim, Pod, Secret, Service,
+    ConfigMap, Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
+    Service,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::core::PartialObjectMeta;
@@ -163,6 +164,13 @@ pub fn spawn_watchers_at(
             Kind::Event,
             watcher(Api::<CoreEvent>::namespaced(client.clone(), &ns), cfg()),
             |o| Object::Event(Box::new(o)),
+            tx.clone(),
+        ),
+        // Nodes: metadata only, for the node count lessons adapt to.
+        spawn_stream(
+            Kind::Node,
+            watcher(Api::<PartialObjectMeta<Node>>::all(client.clone()), cfg()),
+            |o| Object::Node(Box::new(o)),
             tx.clone(),
         ),
     ];

@@ -17,12 +17,12 @@
 //!
 //! | key | values | from |
 //! |---|---|---|
-//! | `binding` | `Immediate`, `WaitForFirstConsumer`, `none` | the default StorageClass's `volumeBindingMode` (`none`: no default class) |
-//! | `nodes` | `one`, `many` | the number of nodes |
+//! | `binding` | `Immediate`, `WaitForFirstConsumer`, `none`, `unknown` | the default StorageClass's `volumeBindingMode` (`none`: no default class; `unknown`: not read yet) |
+//! | `nodes` | `one`, `many`, `unknown` | the number of nodes |
 //! | `cluster` | `sandbox`, `other` | kubetutor's built-in sandbox or any other cluster |
 //!
-//! While a fact is not known yet (the first list has not arrived), its
-//! conditions are false: the `else` text shows.
+//! While a fact is not known yet (the first list has not arrived), only its
+//! `unknown` condition holds: give that block neutral text.
 
 use std::borrow::Cow;
 
@@ -39,8 +39,11 @@ pub struct Facts {
 }
 
 const KEYS: &[(&str, &[&str])] = &[
-    ("binding", &["Immediate", "WaitForFirstConsumer", "none"]),
-    ("nodes", &["one", "many"]),
+    (
+        "binding",
+        &["Immediate", "WaitForFirstConsumer", "none", "unknown"],
+    ),
+    ("nodes", &["one", "many", "unknown"]),
     ("cluster", &["sandbox", "other"]),
 ];
 
@@ -95,13 +98,13 @@ impl Facts {
     fn holds(&self, key: &str, value: &str) -> bool {
         match key {
             "binding" => match &self.binding {
-                None => false,
+                None => value == "unknown",
                 Some(None) => value == "none",
                 Some(Some(mode)) => mode == value,
             },
             "nodes" => match self.nodes {
-                None => false,
-                Some(n) => (value == "one") == (n <= 1),
+                None => value == "unknown",
+                Some(n) => value != "unknown" && (value == "one") == (n <= 1),
             },
             "cluster" => (value == "sandbox") == self.sandbox,
             _ => false,
@@ -230,8 +233,15 @@ mod tests {
             ..Facts::default()
         };
         assert!(adapt(TEXT, &immediate).contains("Bound at once."));
-        // Unknown facts: the else text.
+        // Unknown facts: the else text, and `unknown` blocks.
         assert!(adapt(TEXT, &Facts::default()).contains("Bound at once."));
+        assert_eq!(
+            adapt(
+                "<!-- when nodes: unknown -->\nN\n<!-- end -->\n",
+                &Facts::default()
+            ),
+            "N\n"
+        );
         let none = Facts {
             binding: Some(None),
             nodes: Some(3),
@@ -245,6 +255,10 @@ mod tests {
             "X\n"
         );
         assert!(matches!(adapt("plain", &none), Cow::Borrowed(_)));
+        assert_eq!(
+            adapt("<!-- when nodes: unknown -->\nN\n<!-- end -->\n", &none),
+            ""
+        );
     }
 
     #[test]
@@ -257,7 +271,7 @@ mod tests {
         assert_eq!(
             msgs,
             [
-                "`nodes` is one of one, many, not `two`",
+                "`nodes` is one of one, many, unknown, not `two`",
                 "`when` blocks cannot be nested: close the previous one with `<!-- end -->`",
                 "unknown condition `cpu` (known: binding, nodes, cluster)",
                 "a second `<!-- else -->` in one block",

@@ -82,6 +82,31 @@ pub fn lint(files: &CourseFiles) -> Vec<Diagnostic> {
             && let Ok(text) = std::str::from_utf8(bytes)
         {
             diags.extend(missing_assets(path, text, files));
+            for (line, message) in super::adapt::problems(text) {
+                diags.push(diag(
+                    path,
+                    Pos {
+                        line: line + 1,
+                        col: 1,
+                    },
+                    message,
+                ));
+            }
+        }
+    }
+    // Solutions become scripts (`kubetutor solution --script`): they must
+    // not depend on the cluster.
+    for l in &lessons {
+        for step in &l.steps {
+            if let Some(sol) = &step.solution
+                && sol.source.contains("<!-- when")
+            {
+                diags.push(diag(
+                    &l.path,
+                    sol.pos,
+                    "a solution cannot hold `<!-- when ... -->` blocks: put the variants in the step's text, and make the solution work on every cluster",
+                ));
+            }
         }
     }
 

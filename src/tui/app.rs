@@ -156,6 +156,8 @@ pub struct App {
     lab_path: Option<std::path::PathBuf>,
     /// Notices still to show, after the one on screen.
     notices: std::collections::VecDeque<String>,
+    /// What the lessons' text adapts to (binding mode, nodes, sandbox).
+    facts: crate::lesson::adapt::Facts,
 }
 
 impl App {
@@ -216,6 +218,7 @@ impl App {
             lab: None,
             lab_path: None,
             notices: Default::default(),
+            facts: Default::default(),
         };
         app.step_sel = app.active_step().unwrap_or(0);
         if let (Some(c), Some(l)) = (&resume, app.current_lesson())
@@ -539,6 +542,7 @@ impl App {
                     self.code_focus,
                     strings(self.lang),
                     self.lab.as_deref(),
+                    &self.facts,
                 ),
                 None => Page::default(),
             };
@@ -639,6 +643,13 @@ impl App {
                 }
                 self.state.apply_at(u, self.now);
                 self.live = true;
+                let sandbox = self.connection.context == crate::sandbox::kubeconfig::CONTEXT;
+                let facts = self.state.lesson_facts(sandbox);
+                if facts != self.facts {
+                    // The lesson text adapts: rebuild the page.
+                    self.facts = facts;
+                    self.revision += 1;
+                }
                 let n = self.pod_count();
                 if self.pod_sel >= n {
                     self.pod_sel = n.saturating_sub(1);

@@ -6,6 +6,7 @@ use super::markdown::{Doc, DocBuilder};
 use super::strings::{Strings, fill};
 use super::theme::Theme;
 use crate::check::spec::{Goal, Quiz};
+use crate::lesson::adapt::{Facts, adapt};
 use crate::lesson::{Lesson, Step};
 use crate::progress::StepState;
 use ratatui::text::Span;
@@ -164,14 +165,16 @@ pub fn build(
     focused_code: Option<usize>,
     s: &Strings,
     lab: Option<&str>,
+    facts: &Facts,
 ) -> Page {
+    let adapt = |text: &str| adapt(text, facts).into_owned();
     let mut b = DocBuilder::new(width, theme, focused_code).copy_label(s.copy_label);
     // Where the lessons' `assets/...` paths are: said before anything else.
     if let Some(dir) = lab {
         b.paragraph(vec![Span::styled(s.lab_note, theme.strong())]);
         b.markdown(&format!("```sh\ncd {}\n```", shell_word(dir)));
     }
-    b.markdown(&lesson.intro.source);
+    b.markdown(&adapt(&lesson.intro.source));
     let n = lesson.steps.len();
     let mut page = Page::default();
     for (i, step) in lesson.steps.iter().enumerate() {
@@ -184,7 +187,7 @@ pub fn build(
             Span::styled(step.title.clone(), heading),
         ]);
         page.step_lines.push(at);
-        b.markdown(&step.body.source);
+        b.markdown(&adapt(&step.body.source));
         if let Some(q) = quiz(step) {
             let done = view.state == StepState::Done;
             b.paragraph(vec![Span::styled(q.question.clone(), theme.strong())]);
@@ -224,13 +227,13 @@ pub fn build(
                 )
             };
             hints.push(b.paragraph(vec![Span::styled(label, theme.hint_label())]));
-            b.markdown(&quoted(&hint.body.source));
+            b.markdown(&quoted(&adapt(&hint.body.source)));
         }
         page.hint_lines.push(hints);
         let sol = match (&step.solution, view.solution) {
             (Some(sol), true) => {
                 let at = b.paragraph(vec![Span::styled(s.solution, theme.solution_label())]);
-                b.markdown(&quoted(&sol.source));
+                b.markdown(&quoted(&adapt(&sol.source)));
                 Some(at)
             }
             _ => None,
@@ -244,6 +247,55 @@ pub fn build(
 #[cfg(test)]
 mod tests {
     use super::rescale;
+
+    /// The page's text as plain lines.
+    fn page_text(facts: &crate::lesson::adapt::Facts) -> String {
+        let course = crate::course::Course::embedded().unwrap();
+        let lesson = course
+            .lesson(crate::lesson::Lang::En, "persistent-volume-claims")
+            .unwrap()
+            .clone();
+        let page = super::build(
+            &lesson,
+            &[],
+            100,
+            crate::tui::theme::Theme::default(),
+            None,
+            crate::tui::strings::strings(crate::lesson::Lang::En),
+            None,
+            facts,
+        );
+        page.doc
+            .lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn lesson_text_follows_the_cluster() {
+        use crate::lesson::adapt::Facts;
+        let unknown = page_text(&Facts::default());
+        assert!(unknown.contains("Depending on your class"), "{unknown}");
+        let wffc = page_text(&Facts {
+            binding: Some(Some("WaitForFirstConsumer".into())),
+            ..Facts::default()
+        });
+        assert!(wffc.contains("waits for the first consumer"));
+        assert!(!wffc.contains("Depending on your class"));
+        assert!(!wffc.contains("<!--"));
+        let none = page_text(&Facts {
+            binding: Some(None),
+            ..Facts::default()
+        });
+        assert!(none.contains("no default StorageClass"));
+    }
 
     #[test]
     fn generic_hint_headings_are_not_repeated() {
