@@ -537,12 +537,14 @@ impl App {
                 Some(l) => page::build(
                     l,
                     &self.step_views(l),
-                    width,
-                    self.theme,
-                    self.code_focus,
-                    strings(self.lang),
-                    self.lab.as_deref(),
-                    &self.facts,
+                    &page::PageEnv {
+                        width,
+                        theme: self.theme,
+                        focused_code: self.code_focus,
+                        strings: strings(self.lang),
+                        lab: self.lab.as_deref(),
+                        facts: &self.facts,
+                    },
                 ),
                 None => Page::default(),
             };

@@ -157,16 +157,28 @@ fn shell_word(dir: &str) -> String {
     }
 }
 
-pub fn build(
-    lesson: &Lesson,
-    steps: &[StepView],
-    width: u16,
-    theme: Theme,
-    focused_code: Option<usize>,
-    s: &Strings,
-    lab: Option<&str>,
-    facts: &Facts,
-) -> Page {
+/// What the page is rendered with besides the lesson and its steps.
+pub struct PageEnv<'a> {
+    pub width: u16,
+    pub theme: Theme,
+    /// The code block that `y` copies, if any.
+    pub focused_code: Option<usize>,
+    pub strings: &'a Strings,
+    /// The lab directory, named at the top of the page.
+    pub lab: Option<&'a str>,
+    /// What the cluster offers, for adaptive text.
+    pub facts: &'a Facts,
+}
+
+pub fn build(lesson: &Lesson, steps: &[StepView], env: &PageEnv<'_>) -> Page {
+    let PageEnv {
+        width,
+        theme,
+        focused_code,
+        strings: s,
+        lab,
+        facts,
+    } = *env;
     let adapt = |text: &str| adapt(text, facts).into_owned();
     let mut b = DocBuilder::new(width, theme, focused_code).copy_label(s.copy_label);
     // Where the lessons' `assets/...` paths are: said before anything else.
@@ -258,12 +270,14 @@ mod tests {
         let page = super::build(
             &lesson,
             &[],
-            100,
-            crate::tui::theme::Theme::default(),
-            None,
-            crate::tui::strings::strings(crate::lesson::Lang::En),
-            None,
-            facts,
+            &super::PageEnv {
+                width: 100,
+                theme: crate::tui::theme::Theme::default(),
+                focused_code: None,
+                strings: crate::tui::strings::strings(crate::lesson::Lang::En),
+                lab: None,
+                facts,
+            },
         );
         page.doc
             .lines
