@@ -28,6 +28,8 @@ const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RV_KEY: &str = "resourceVersion";
 
+/// redb's page cache.
+const REDB_CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// How many recent events are kept for watch replay.
 const RING_CAPACITY: usize = 8_192;
 /// Buffer of the live broadcast; a watcher that falls further behind gets a 410.
@@ -197,7 +199,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Store {
     /// Opens (or creates) the store in `path`, loading every object into memory.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
-        let db = redb::Database::create(path)
+        // Reads are served from memory: redb's page cache only speeds up
+        // writes, so a small one is enough (its default grows to 1 GiB).
+        let db = redb::Builder::new()
+            .set_cache_size(REDB_CACHE_BYTES)
+            .create(path)
             .with_context(|| format!("cannot open the sandbox database {}: is another sandbox using this data directory? Stop it or pass another --data-dir", path.display()))?;
         let mut objects: Vec<BTreeMap<ObjKey, Arc<Value>>> = vec![BTreeMap::new(); RESOURCES.len()];
         let mut rv = 0;
