@@ -12,6 +12,7 @@ use std::time::Duration;
 use kubetutor::sandbox::apps::{self, AppContext};
 use kubetutor::sandbox::fsroot::{SandboxRoot, VolumeBacking, container_fs};
 use kubetutor::sandbox::netns::NetNamespaces;
+use kubetutor::sandbox::podnet::PodNetwork;
 use kubetutor::sandbox::shell::Shell;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -91,6 +92,7 @@ async fn run_pod(root: &SandboxRoot, netns: &NetNamespaces, pod: &Value) -> Runn
             .collect(),
         fs,
         netns: netns.clone(),
+        network: PodNetwork::isolated(netns.clone(), uid),
         log: Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
     };
     let handle = apps::start(apps::select(&ctx.image, &ctx.command, &ctx.args), ctx);

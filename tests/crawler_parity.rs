@@ -17,6 +17,7 @@ use kubetutor::course::CourseFiles;
 use kubetutor::sandbox::apps::{self, AppContext};
 use kubetutor::sandbox::fsroot::{ContainerFs, MountKind, SandboxRoot};
 use kubetutor::sandbox::netns::NetNamespaces;
+use kubetutor::sandbox::podnet::PodNetwork;
 
 const SCRIPT: &str = "assets/02-emptydir/crawler.py";
 const KEYWORDS: &str = " troy , Mancha,,sea";
@@ -270,6 +271,7 @@ fn run_emulation(work: &Path, port: u16) -> Transcript {
             .collect(),
             fs,
             netns: netns.clone(),
+            network: PodNetwork::isolated(netns.clone(), "pod"),
             log: Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_string())),
         }
     };
