@@ -398,7 +398,16 @@ async fn create_apply_get_describe_delete() {
         .await;
     assert!(out.contains(r#"deployment.apps "api" deleted"#), "{out}");
     assert!(out.contains(r#"service "api" deleted"#), "{out}");
-    let none = env.run(&["get", "pods"], None).await;
+    // The garbage collector deletes the ReplicaSet, then its pods go
+    // through their graceful deletion (Terminating) before they are gone.
+    let mut none = env.run(&["get", "pods"], None).await;
+    for _ in 0..100 {
+        if none.stderr.contains("No resources found") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        none = env.run(&["get", "pods"], None).await;
+    }
     assert!(
         none.stderr
             .contains("No resources found in kubetutor namespace."),
@@ -632,5 +641,248 @@ async fn exec_writes_to_the_container_layer_which_dies_with_the_pod() {
         "{}",
         gone.stderr
     );
+    env.stop().await;
+}
+
+/// Runs `kubectl get ... -w --output-watch-events` and collects its lines
+/// until `done` says so (or 40 s pass).
+async fn watch_until(env: &Env, args: &[&str], done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut watch = env.command(args);
+    watch.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = watch.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(40), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+            if done(&seen) {
+                return;
+            }
+        }
+    })
+    .await;
+    child.kill().await.unwrap();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_are_deleted_gracefully() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // A shell as process 1 ignores SIGTERM: it is killed when the grace
+    // period (the pod's terminationGracePeriodSeconds) is over.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: sh1}\nspec:\n  terminationGracePeriodSeconds: 3\n  containers: [{name: c, image: busybox, command: [sh, -c, 'echo hi; sleep 3600']}]\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    wait_running(&env, "sh1").await;
+    let t = std::time::Instant::now();
+    let out = env
+        .ok(&["delete", "pod", "sh1", "--wait=false"], None)
+        .await;
+    assert!(out.contains(r#"pod "sh1" deleted"#), "{out}");
+    let out = env.ok(&["get", "pod", "sh1"], None).await;
+    assert_eq!(row(&out, "sh1")[1..3], ["1/1", "Terminating"], "{out}");
+    let meta = env
+        .ok(
+            &[
+                "get",
+                "pod",
+                "sh1",
+                "-o",
+                "jsonpath={.metadata.deletionGracePeriodSeconds} {.metadata.deletionTimestamp}",
+            ],
+            None,
+        )
+        .await;
+    assert!(meta.starts_with("3 20"), "{meta}");
+    let seen = watch_until(
+        &env,
+        &["get", "pod", "sh1", "-w", "--output-watch-events"],
+        |l| l.iter().any(|l| l.starts_with("DELETED")),
+    )
+    .await;
+    assert!(
+        t.elapsed() >= Duration::from_secs(3),
+        "gone after {:?}",
+        t.elapsed()
+    );
+    // Killed (137): Error, then gone.
+    let deleted = seen.iter().find(|l| l.starts_with("DELETED")).unwrap();
+    assert!(
+        deleted.contains("0/1") && deleted.contains("Error"),
+        "{seen:?}"
+    );
+    let events = env
+        .ok(
+            &[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=sh1",
+            ],
+            None,
+        )
+        .await;
+    assert!(events.contains("Stopping container c"), "{events}");
+
+    // The default is 30 s; --force --grace-period=0 removes the pod at once.
+    env.ok(
+        &["apply", "-f", "-"],
+        Some(
+            &pod.replace("sh1", "sh2")
+                .replace("  terminationGracePeriodSeconds: 3\n", ""),
+        ),
+    )
+    .await;
+    wait_running(&env, "sh2").await;
+    env.ok(&["delete", "pod", "sh2", "--wait=false"], None)
+        .await;
+    let grace = env
+        .ok(
+            &[
+                "get",
+                "pod",
+                "sh2",
+                "-o",
+                "jsonpath={.metadata.deletionGracePeriodSeconds}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(grace, "30");
+    let forced = env
+        .run(
+            &["delete", "pod", "sh2", "--force", "--grace-period=0"],
+            None,
+        )
+        .await;
+    assert!(forced.ok, "{}", forced.stderr);
+    assert!(
+        forced
+            .stderr
+            .contains("Immediate deletion does not wait for confirmation"),
+        "{}",
+        forced.stderr
+    );
+    let gone = env.run(&["get", "pod", "sh2"], None).await;
+    assert!(
+        gone.stderr.contains(r#"pods "sh2" not found"#),
+        "{}",
+        gone.stderr
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_are_replaced_while_terminating_and_cascades_follow_upstream() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: fg}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: fg}}\n  template:\n    metadata: {labels: {app: fg}}\n    spec:\n      terminationGracePeriodSeconds: 3\n      containers: [{name: c, image: busybox, command: [sh, -c, 'sleep 3600']}]\n";
+    env.ok(&["apply", "-f", "-"], Some(deploy)).await;
+    let mut first = String::new();
+    for _ in 0..100 {
+        first = env
+            .ok(&["get", "pods", "-l", "app=fg", "-o", "name"], None)
+            .await;
+        if !first.trim().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = first.trim().trim_start_matches("pod/").to_string();
+    wait_running(&env, &first).await;
+    // A terminating pod no longer counts: the ReplicaSet replaces it at once.
+    env.ok(&["delete", "pod", &first, "--wait=false"], None)
+        .await;
+    let mut pods = String::new();
+    for _ in 0..100 {
+        pods = env.ok(&["get", "pods", "-l", "app=fg"], None).await;
+        if pods.lines().count() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pods.lines().count(), 3, "{pods}");
+    assert_eq!(row(&pods, &first)[2], "Terminating", "{pods}");
+
+    // Foreground: the owner keeps the foregroundDeletion finalizer until
+    // its dependents (the ReplicaSet, then its pods) are gone.
+    env.ok(
+        &[
+            "delete",
+            "deploy",
+            "fg",
+            "--cascade=foreground",
+            "--wait=false",
+        ],
+        None,
+    )
+    .await;
+    let fin = env
+        .ok(
+            &[
+                "get",
+                "deploy",
+                "fg",
+                "-o",
+                "jsonpath={.metadata.finalizers}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(fin, r#"["foregroundDeletion"]"#);
+    env.ok(
+        &["wait", "--for=delete", "deploy/fg", "--timeout=30s"],
+        None,
+    )
+    .await;
+    let left = env.run(&["get", "rs,pods", "-l", "app=fg"], None).await;
+    assert!(
+        left.stderr.contains("No resources found"),
+        "{}",
+        left.stdout
+    );
+
+    // A namespace is Terminating while its content goes.
+    env.ok(&["create", "ns", "lab1"], None).await;
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: lab1}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers: [{name: c, image: busybox, command: [sleep, '3600']}]\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    for _ in 0..100 {
+        let out = env
+            .ok(
+                &[
+                    "get",
+                    "pod",
+                    "p",
+                    "-n",
+                    "lab1",
+                    "-o",
+                    "jsonpath={.status.phase}",
+                ],
+                None,
+            )
+            .await;
+        if out == "Running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.ok(&["delete", "ns", "lab1", "--wait=false"], None)
+        .await;
+    let ns = env.ok(&["get", "ns", "lab1"], None).await;
+    assert_eq!(row(&ns, "lab1")[1], "Terminating", "{ns}");
+    let describe = env.ok(&["describe", "ns", "lab1"], None).await;
+    assert!(describe.contains("Status:       Terminating"), "{describe}");
+    let refused = env
+        .run(&["create", "configmap", "late", "-n", "lab1"], None)
+        .await;
+    assert!(
+        refused.stderr.contains("because it is being terminated"),
+        "{}",
+        refused.stderr
+    );
+    env.ok(&["wait", "--for=delete", "ns/lab1", "--timeout=30s"], None)
+        .await;
     env.stop().await;
 }

@@ -238,6 +238,7 @@ kind: Pod
 metadata:
   name: user
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
     - name: c
       image: busybox

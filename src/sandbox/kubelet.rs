@@ -222,9 +222,34 @@ pub struct PodRt {
     volumes: Mutex<Option<HashMap<String, Volume>>>,
     init_done: Mutex<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// When the pod is being deleted: the end of its grace period, after
+    /// which containers still running are killed.
+    deadline: Mutex<Option<Instant>>,
+    /// Set once no container runs any more and none will start.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl PodRt {
+    /// Stops the pod's containers: SIGTERM now, SIGKILL at `deadline` (a
+    /// later call may only bring it closer, as a shorter grace period does).
+    pub fn terminate(&self, deadline: Instant) {
+        {
+            let mut d = lock(&self.deadline);
+            *d = Some(d.map_or(deadline, |old| old.min(deadline)));
+        }
+        self.cancel.cancel();
+    }
+
+    /// The end of the grace period, once the pod is being stopped.
+    fn deadline(&self) -> Option<Instant> {
+        *lock(&self.deadline)
+    }
+
+    /// Whether every container has stopped for good.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// A container by name (init containers too).
     pub fn container(&self, name: &str) -> Option<Arc<CtrRt>> {
         self.containers
@@ -286,7 +311,10 @@ impl Kubelet {
     }
 }
 
-/// One kubelet pass: start new pods, stop deleted ones, write statuses.
+/// One kubelet pass: start new pods, stop the containers of pods being
+/// deleted (SIGTERM, SIGKILL when the grace period is over), write
+/// statuses, and delete for good the pods whose containers have stopped
+/// (their layers and emptyDirs first: data loss is real).
 pub fn reconcile(rt: &Arc<Runtime>) {
     let (pods, _) = rt.store.list(res("pods"), None);
     let mine: Vec<&Arc<Value>> = pods
@@ -296,19 +324,35 @@ pub fn reconcile(rt: &Arc<Runtime>) {
     let known: HashMap<String, Arc<PodRt>> = lock(&rt.kubelet.pods).clone();
     for pod in &mine {
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        let terminating = super::controllers::is_terminating(pod);
         match known.get(&uid) {
             Some(prt) => {
-                if super::controllers::is_terminating(pod) && !prt.cancel.is_cancelled() {
-                    prt.cancel.cancel();
+                if terminating {
+                    let grace = pod["metadata"]["deletionGracePeriodSeconds"]
+                        .as_i64()
+                        .unwrap_or(0)
+                        .max(0)
+                        .unsigned_abs();
+                    if !prt.cancel.is_cancelled() {
+                        prt.terminate(Instant::now() + Duration::from_secs(grace));
+                    } else if grace == 0 {
+                        prt.terminate(Instant::now());
+                    }
                 }
                 write_status(rt, pod, prt);
+                if terminating && prt.is_stopped() {
+                    lock(&rt.kubelet.pods).remove(&uid);
+                    finish_deletion(rt, pod);
+                }
+            }
+            None if terminating => {
+                // Nothing runs here for it (it never started, or the
+                // sandbox restarted meanwhile).
+                finish_deletion(rt, pod);
             }
             None => {
                 let phase = pod["status"]["phase"].as_str().unwrap_or("");
-                if phase == "Succeeded"
-                    || phase == "Failed"
-                    || super::controllers::is_terminating(pod)
-                {
+                if phase == "Succeeded" || phase == "Failed" {
                     continue;
                 }
                 let used: Vec<String> = pods
@@ -325,8 +369,10 @@ pub fn reconcile(rt: &Arc<Runtime>) {
             .iter()
             .any(|p| p["metadata"]["uid"].as_str() == Some(uid.as_str()))
         {
+            // Gone from the API without the kubelet (a forced delete): its
+            // containers are killed.
             lock(&rt.kubelet.pods).remove(&uid);
-            prt.cancel.cancel();
+            prt.terminate(Instant::now());
             let rt2 = rt.clone();
             tokio::spawn(async move {
                 let tasks = std::mem::take(&mut *lock(&prt.tasks));
@@ -334,11 +380,28 @@ pub fn reconcile(rt: &Arc<Runtime>) {
                     let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
                 }
                 rt2.netns.release_pod(&prt.uid);
-                // The pod's layers and emptyDirs go with it: data loss is real.
                 let _ = rt2.root.remove_pod(&prt.uid);
             });
         }
     }
+}
+
+/// The end of a pod's deletion, once nothing runs: its layers and
+/// emptyDirs are removed, then the pod object (grace period 0).
+fn finish_deletion(rt: &Runtime, pod: &Value) {
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+    rt.netns.release_pod(uid);
+    let _ = rt.root.remove_pod(uid);
+    let _ = rt.store.delete(
+        res("pods"),
+        namespace_of(pod),
+        name_of(pod),
+        &super::store::DeleteOptions {
+            grace_period_seconds: Some(0),
+            precondition_uid: Some(uid.to_string()),
+            ..Default::default()
+        },
+    );
 }
 
 fn start_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &[String]) -> Arc<PodRt> {
@@ -386,6 +449,8 @@ fn start_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &[String]) -> Arc<PodRt> 
         volumes: Mutex::new(None),
         init_done: Mutex::new(false),
         tasks: Mutex::new(Vec::new()),
+        deadline: Mutex::new(None),
+        stopped: std::sync::atomic::AtomicBool::new(false),
     });
     lock(&rt.kubelet.pods).insert(uid, prt.clone());
     let task = tokio::spawn(run_pod(rt.clone(), prt.clone()));
@@ -401,8 +466,14 @@ async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
 }
 
 async fn run_pod(rt: Arc<Runtime>, prt: Arc<PodRt>) {
+    run_containers(&rt, &prt).await;
+    prt.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+    rt.wake();
+}
+
+async fn run_containers(rt: &Arc<Runtime>, prt: &Arc<PodRt>) {
     loop {
-        match setup_volumes(&rt, &prt) {
+        match setup_volumes(rt, prt) {
             Ok(v) => {
                 *lock(&prt.volumes) = Some(v);
                 break;
@@ -428,7 +499,7 @@ async fn run_pod(rt: Arc<Runtime>, prt: Arc<PodRt>) {
         } else {
             "OnFailure"
         };
-        let code = supervise(&rt, &prt, c, init_policy).await;
+        let code = supervise(rt, prt, c, init_policy).await;
         if code != Some(0) {
             return;
         }
@@ -459,7 +530,6 @@ async fn run_pod(rt: Arc<Runtime>, prt: Arc<PodRt>) {
     for h in handles {
         let _ = h.await;
     }
-    rt.wake();
 }
 
 fn volume_dir(rt: &Runtime, prt: &PodRt, kind: &str, vol: &str) -> Result<PathBuf, String> {
@@ -1027,7 +1097,7 @@ async fn supervise(
             env: env.clone(),
             fs,
             netns: rt.netns.clone(),
-            network: pod_network(rt, &prt),
+            network: pod_network(rt, prt),
             log: Arc::new(move |line: &str| sink_ctr.push_log(line)),
         };
         let app = apps::select(&c.image, &ctx.command, &ctx.args);
@@ -1054,12 +1124,20 @@ async fn supervise(
         let code = loop {
             tokio::select! {
                 _ = prt.cancel.cancelled() => {
-                    rt.events.record(pod, Some(&fp), Kind::Normal, "Killing", format!("Stopping container {}", c.name), "kubelet");
+                    if !rt.cancel.is_cancelled() {
+                        rt.events.record(pod, Some(&fp), Kind::Normal, "Killing", format!("Stopping container {}", c.name), "kubelet");
+                    }
                     stopped = true;
-                    break handle.stop().await;
+                    break stop_container(rt, prt, handle, None).await;
                 }
                 _ = liveness_kill.cancelled() => {
-                    break handle.stop().await;
+                    // Killed with the pod's grace period, as upstream does.
+                    let grace = Duration::from_secs(
+                        pod["spec"]["terminationGracePeriodSeconds"]
+                            .as_u64()
+                            .unwrap_or(30),
+                    );
+                    break stop_container(rt, prt, handle, Some(Instant::now() + grace)).await;
                 }
                 _ = tokio::time::sleep(Duration::from_millis(100)) => {
                     if handle.is_finished() {
@@ -1135,6 +1213,31 @@ async fn supervise(
             s.last = Some(terminated.clone());
             s.restarts += 1;
         });
+    }
+}
+
+/// Stops one container: SIGTERM, then SIGKILL at the deadline (the pod's,
+/// when it is being deleted, or `own`, whichever comes first); at once
+/// when the sandbox shuts down.
+async fn stop_container(
+    rt: &Runtime,
+    prt: &PodRt,
+    mut handle: apps::AppHandle,
+    own: Option<Instant>,
+) -> i32 {
+    handle.request_stop();
+    loop {
+        let deadline = match (prt.deadline(), own) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if rt.cancel.is_cancelled() || deadline.is_none_or(|d| Instant::now() >= d) {
+            return handle.kill_and_reap().await;
+        }
+        tokio::select! {
+            code = handle.exited() => return code,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
     }
 }
 
@@ -1410,8 +1513,11 @@ fn container_status(c: &CtrRt) -> Value {
     v
 }
 
-/// The pod's status from the containers' states.
-fn pod_status(prt: &PodRt, old: &Value) -> Value {
+/// The pod's status from the containers' states. `terminal`: the pod is
+/// being deleted and its containers have stopped, so its phase is final
+/// (Succeeded when every container exited 0, else Failed), as the kubelet
+/// writes it before the pod goes.
+fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
     let policy = prt.pod["spec"]["restartPolicy"]
         .as_str()
         .unwrap_or("Always");
@@ -1437,7 +1543,13 @@ fn pod_status(prt: &PodRt, old: &Value) -> Value {
     let all_ok = states
         .iter()
         .all(|s| matches!(s.state, State::Terminated { exit_code: 0, .. }));
-    let phase = if init_failed {
+    let phase = if terminal {
+        if !states.is_empty() && all_ok {
+            "Succeeded"
+        } else {
+            "Failed"
+        }
+    } else if init_failed {
         "Failed"
     } else if !init_done || never_ran {
         "Pending"
@@ -1561,7 +1673,8 @@ fn write_status(rt: &Runtime, pod: &Value, prt: &PodRt) {
     if pod["metadata"]["uid"].as_str() != Some(prt.uid.as_str()) {
         return;
     }
-    let st = pod_status(prt, &pod["status"]);
+    let terminal = super::controllers::is_terminating(pod) && prt.is_stopped();
+    let st = pod_status(prt, &pod["status"], terminal);
     if pod["status"] != st {
         let mut n = pod.clone();
         n["status"] = st;

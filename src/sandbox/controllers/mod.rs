@@ -12,6 +12,7 @@ pub mod endpoints;
 pub mod events;
 pub mod gc;
 pub mod job;
+pub mod namespace;
 pub mod replicaset;
 pub mod volume;
 
@@ -101,6 +102,7 @@ impl Runtime {
         volume::reconcile(self);
         endpoints::reconcile(self);
         gc::reconcile(self);
+        namespace::reconcile(self);
         self.events.flush(&self.store);
     }
 
