@@ -886,3 +886,75 @@ async fn replicas_are_replaced_while_terminating_and_cascades_follow_upstream() 
         .await;
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_list_in_order_and_repeats_aggregate() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // Two missing volume sources: each gets FailedMount events, retried
+    // with back-off and counted (x3 over 2s), then the pod starts.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: vols}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{name: main, image: busybox, imagePullPolicy: Always, volumeMounts: [{name: c, mountPath: /c}, {name: s, mountPath: /s}]}]\n  volumes: [{name: c, configMap: {name: nocm}}, {name: s, secret: {secretName: nosec}}]\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    env.ok(&["create", "configmap", "nocm"], None).await;
+    env.ok(&["create", "secret", "generic", "nosec"], None)
+        .await;
+    wait_running(&env, "vols").await;
+    let mut out = String::new();
+    for _ in 0..50 {
+        out = env.ok(&["describe", "pod", "vols"], None).await;
+        if out.contains("Started container main") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = &out[out.find("Events:").unwrap()..];
+    let reasons: Vec<&str> = events
+        .lines()
+        .skip(3)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "Scheduled",
+            "FailedMount",
+            "FailedMount",
+            "Pulling",
+            "Pulled",
+            "Created",
+            "Started"
+        ],
+        "{events}"
+    );
+    assert!(
+        events.contains(r#"MountVolume.SetUp failed for volume "c" : configmap "nocm" not found"#),
+        "{events}"
+    );
+    assert!(
+        events.contains(r#"MountVolume.SetUp failed for volume "s" : secret "nosec" not found"#),
+        "{events}"
+    );
+    assert!(events.contains("(x3 over"), "{events}");
+    // kubectl get events: same order (names carry the time in nanoseconds).
+    let listed = env
+        .ok(
+            &[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=vols",
+            ],
+            None,
+        )
+        .await;
+    let order: Vec<&str> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(order.first(), Some(&"Scheduled"), "{listed}");
+    assert_eq!(order.last(), Some(&"Started"), "{listed}");
+    env.stop().await;
+}

@@ -472,18 +472,24 @@ async fn run_pod(rt: Arc<Runtime>, prt: Arc<PodRt>) {
 }
 
 async fn run_containers(rt: &Arc<Runtime>, prt: &Arc<PodRt>) {
+    // Mounts are retried with upstream's back-off (500ms doubling to 2m2s),
+    // each failure an event (aggregated: `x4 over 8s`).
+    let mut retry = Duration::from_millis(500);
     loop {
         match setup_volumes(rt, prt) {
             Ok(v) => {
                 *lock(&prt.volumes) = Some(v);
                 break;
             }
-            Err(msg) => {
-                rt.events
-                    .record_once(&prt.pod, Kind::Warning, "FailedMount", msg, "kubelet");
-                if !sleep_or_cancel(RETRY, &prt.cancel).await {
+            Err(msgs) => {
+                for msg in msgs {
+                    rt.events
+                        .record(&prt.pod, None, Kind::Warning, "FailedMount", msg, "kubelet");
+                }
+                if !sleep_or_cancel(retry, &prt.cancel).await {
                     return;
                 }
+                retry = (retry * 2).min(Duration::from_secs(122));
             }
         }
     }
@@ -621,14 +627,34 @@ fn projected_files(
     }
 }
 
-fn setup_volumes(rt: &Runtime, prt: &PodRt) -> Result<HashMap<String, Volume>, String> {
+/// Sets up every volume of the pod, or says why each one that failed did.
+fn setup_volumes(rt: &Runtime, prt: &PodRt) -> Result<HashMap<String, Volume>, Vec<String>> {
     let mut out = HashMap::new();
-    let ns = &prt.ns;
+    let mut errors = Vec::new();
     let vols = prt.pod["spec"]["volumes"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     for v in &vols {
+        let vname = v["name"].as_str().unwrap_or("");
+        match setup_volume(rt, prt, v) {
+            Ok(vol) => {
+                out.insert(vname.to_string(), vol);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Sets up one volume, or the FailedMount message.
+fn setup_volume(rt: &Runtime, prt: &PodRt, v: &Value) -> Result<Volume, String> {
+    let ns = &prt.ns;
+    {
         let vname = v["name"].as_str().unwrap_or("");
         let fail = |m: String| format!("MountVolume.SetUp failed for volume \"{vname}\" : {m}");
         let vol = if let Some(cm) = v.get("configMap").filter(|c| c.is_object()) {
@@ -739,9 +765,8 @@ fn setup_volumes(rt: &Runtime, prt: &PodRt) -> Result<HashMap<String, Volume>, S
                 read_only: true,
             }
         };
-        out.insert(vname.to_string(), vol);
+        Ok(vol)
     }
-    Ok(out)
 }
 
 /// Where a persistent volume's data lives.

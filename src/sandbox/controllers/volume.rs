@@ -14,6 +14,10 @@ use super::{Runtime, is_terminating, parse_quantity, res, uid_of};
 use crate::sandbox::selectors::LabelSelector;
 use crate::sandbox::store::{DeleteOptions, name_of, namespace_of};
 
+/// The PV controller's resync period: its events about a claim that still
+/// waits are emitted again at this pace (`x3 over 30s`).
+const RESYNC: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 pub const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 /// Set by the scheduler on a WaitForFirstConsumer claim.
@@ -215,8 +219,9 @@ fn sync_claim(rt: &Runtime, claim: &Value) {
     let selected = claim["metadata"]["annotations"][SELECTED_NODE].is_string();
     if wait_for_consumer && !selected {
         set_pending(rt, claim);
-        rt.events.record_once(
+        rt.events.record_every(
             claim,
+            RESYNC,
             Kind::Normal,
             "WaitForFirstConsumer",
             "waiting for first consumer to be created before binding",
@@ -240,8 +245,9 @@ fn sync_claim(rt: &Runtime, claim: &Value) {
     }
     set_pending(rt, claim);
     if class_name.is_empty() {
-        rt.events.record_once(
+        rt.events.record_every(
             claim,
+            RESYNC,
             Kind::Normal,
             "FailedBinding",
             "no persistent volumes available for this claim and no storage class is set",
@@ -250,8 +256,9 @@ fn sync_claim(rt: &Runtime, claim: &Value) {
         return;
     }
     let Some(class) = class else {
-        rt.events.record_once(
+        rt.events.record_every(
             claim,
+            RESYNC,
             Kind::Warning,
             "ProvisioningFailed",
             format!("storageclass.storage.k8s.io \"{class_name}\" not found"),
@@ -261,16 +268,23 @@ fn sync_claim(rt: &Runtime, claim: &Value) {
     };
     let provisioner = class["provisioner"].as_str().unwrap_or("").to_string();
     if !PROVISIONERS.contains(&provisioner.as_str()) {
-        rt.events.record_once(
+        rt.events.record_every(
             claim,
+            RESYNC,
             Kind::Normal,
             "ExternalProvisioning",
-            format!("Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered."),
+            external_provisioning(&provisioner),
             "persistentvolume-controller",
         );
         return;
     }
     provision(rt, claim, &class, &provisioner);
+}
+
+fn external_provisioning(provisioner: &str) -> String {
+    format!(
+        "Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered."
+    )
 }
 
 fn set_pending(rt: &Runtime, claim: &Value) {
@@ -285,6 +299,15 @@ fn provision(rt: &Runtime, claim: &Value, class: &Value, provisioner: &str) {
     let ns = namespace_of(claim);
     let name = name_of(claim);
     let pv_name = format!("pvc-{}", uid_of(claim));
+    // The PV controller hands the claim to the (external) provisioner.
+    rt.events.record_every(
+        claim,
+        RESYNC,
+        Kind::Normal,
+        "ExternalProvisioning",
+        external_provisioning(provisioner),
+        "persistentvolume-controller",
+    );
     rt.events.record(
         claim,
         None,
