@@ -958,3 +958,89 @@ async fn events_list_in_order_and_repeats_aggregate() {
     assert_eq!(order.last(), Some(&"Started"), "{listed}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_loops_show_error_between_restarts_and_jobs_back_off() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: crash}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{name: c, image: busybox, command: [sh, -c, 'echo starting; exit 3']}]\n";
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: jfail}\nspec:\n  backoffLimit: 1\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox, command: [sh, -c, 'exit 1']}]\n";
+    let seen = {
+        let watch = watch_until(&env, &["get", "pods", "-w"], |l| {
+            l.iter()
+                .any(|l| l.starts_with("crash ") && l.contains("CrashLoopBackOff"))
+        });
+        let create = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            env.ok(&["apply", "-f", "-"], Some(pod)).await;
+            env.ok(&["apply", "-f", "-"], Some(job)).await;
+        };
+        let (seen, ()) = tokio::join!(watch, create);
+        seen
+    };
+    let status: Vec<(String, String, String)> = seen
+        .iter()
+        .filter(|l| l.starts_with("crash "))
+        .map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            (c[1].to_string(), c[2].to_string(), c[3].to_string())
+        })
+        .collect();
+    let s = |r: &str, st: &str, n: &str| (r.to_string(), st.to_string(), n.to_string());
+    // Never "1/1 Running": the process exits before the kubelet sees it run.
+    assert!(
+        status.iter().all(|(ready, _, _)| ready == "0/1"),
+        "{seen:#?}"
+    );
+    assert!(
+        status.contains(&s("0/1", "ContainerCreating", "0")),
+        "{seen:#?}"
+    );
+    assert!(status.contains(&s("0/1", "Error", "0")), "{seen:#?}");
+    assert!(status.contains(&s("0/1", "Error", "1")), "{seen:#?}");
+    assert_eq!(
+        status.last().map(|s| s.1.as_str()),
+        Some("CrashLoopBackOff")
+    );
+    let reason = env
+        .ok(
+            &["get", "pod", "crash", "-o", "jsonpath={.status.containerStatuses[0].lastState.terminated.reason} {.status.containerStatuses[0].lastState.terminated.exitCode}"],
+            None,
+        )
+        .await;
+    assert_eq!(reason, "Error 3");
+
+    // The Job replaces its failed pod only after 10 s.
+    let pods = || async {
+        env.ok(
+            &[
+                "get",
+                "pods",
+                "-l",
+                "job-name=jfail",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.creationTimestamp}{\"\\n\"}{end}",
+            ],
+            None,
+        )
+        .await
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(pods().await.lines().count(), 1, "replaced too early");
+    env.ok(
+        &[
+            "wait",
+            "--for=condition=failed",
+            "job/jfail",
+            "--timeout=30s",
+        ],
+        None,
+    )
+    .await;
+    let times: Vec<jiff::Timestamp> = pods().await.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(times.len(), 2);
+    let gap = (times[0].as_second() - times[1].as_second()).abs();
+    assert!((9..=13).contains(&gap), "{gap}s between the pods");
+    env.stop().await;
+}

@@ -1006,6 +1006,9 @@ async fn supervise(
     let pod = &prt.pod;
     let mut backoff = rt.config.backoff_base;
     let mut last_code = None;
+    // A restart counts (restartCount, lastState) once the new instance is
+    // reported, running or exited: never as a state of its own.
+    let mut restarted: Option<State> = None;
     loop {
         if prt.cancel.is_cancelled() {
             return last_code;
@@ -1099,18 +1102,16 @@ async fn supervise(
         }
         let started_at = store::now_rfc3339();
         let has_readiness = c.spec["readinessProbe"].is_object();
+        // The process runs from now on, but the kubelet reports it running
+        // only once it has seen it so (`start_lag`): a process that exits
+        // at once goes straight from its previous state to Terminated, as
+        // `kubectl get pods -w` shows upstream (ContainerCreating, Error).
         c.set(|s| {
-            s.last_container_id = std::mem::take(&mut s.container_id);
-            s.container_id = random_id();
-            s.state = State::Running {
-                started_at: started_at.clone(),
-            };
-            s.ready = !has_readiness && !c.init;
-            s.started_once = true;
             s.fs = Some(fs.clone());
             s.env = env.clone();
         });
-        rt.wake();
+        let instance_id = random_id();
+        let mut visible = false;
         let sink_ctr = c.clone();
         let ctx = AppContext {
             pod_uid: prt.uid.clone(),
@@ -1164,9 +1165,27 @@ async fn supervise(
                     );
                     break stop_container(rt, prt, handle, Some(Instant::now() + grace)).await;
                 }
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {
                     if handle.is_finished() {
                         break handle.wait().await;
+                    }
+                    if !visible && ran_since.elapsed() >= rt.config.start_lag {
+                        visible = true;
+                        let prev = restarted.take();
+                        c.set(|s| {
+                            if let Some(prev) = prev {
+                                s.last = Some(prev);
+                                s.restarts += 1;
+                            }
+                            s.last_container_id = std::mem::take(&mut s.container_id);
+                            s.container_id = instance_id.clone();
+                            s.state = State::Running {
+                                started_at: started_at.clone(),
+                            };
+                            s.ready = !has_readiness && !c.init;
+                            s.started_once = true;
+                        });
+                        rt.wake();
                     }
                 }
             }
@@ -1181,9 +1200,19 @@ async fn supervise(
             started_at,
             finished_at,
         };
+        let prev = restarted.take();
         c.set(|s| {
+            if let Some(prev) = prev {
+                s.last = Some(prev);
+                s.restarts += 1;
+            }
+            if s.container_id != instance_id {
+                s.last_container_id = std::mem::take(&mut s.container_id);
+                s.container_id = instance_id.clone();
+            }
             s.state = terminated.clone();
             s.ready = false;
+            s.started_once = true;
         });
         rt.wake();
         if stopped {
@@ -1195,6 +1224,11 @@ async fn supervise(
             _ => false,
         };
         if !restart {
+            return last_code;
+        }
+        // The kubelet acts on the exit a moment later (its next relist):
+        // meanwhile the container shows Terminated (Error, Completed).
+        if !sleep_or_cancel(rt.config.exit_lag, &prt.cancel).await {
             return last_code;
         }
         if ran_since.elapsed() > Duration::from_secs(600) {
@@ -1228,16 +1262,14 @@ async fn supervise(
                 "kubelet",
             );
             rt.wake();
-            let wait = backoff;
+            // The back-off runs from the exit.
+            let wait = backoff.saturating_sub(rt.config.exit_lag);
             backoff = (backoff * 2).min(rt.config.backoff_max);
             if !sleep_or_cancel(wait, &prt.cancel).await {
                 return last_code;
             }
         }
-        c.set(|s| {
-            s.last = Some(terminated.clone());
-            s.restarts += 1;
-        });
+        restarted = Some(terminated);
     }
 }
 
@@ -1425,6 +1457,12 @@ async fn probe_loop(
     let first = delay.max(Duration::from_millis(200));
     if !sleep_or_cancel(first, &instance).await {
         return;
+    }
+    // Probes start once the kubelet has seen the container running.
+    while !matches!(c.state().state, State::Running { .. }) {
+        if !sleep_or_cancel(Duration::from_millis(50), &instance).await {
+            return;
+        }
     }
     let (mut ok_run, mut fail_run) = (0u64, 0u64);
     let fp = field_path(&c);

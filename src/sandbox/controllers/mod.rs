@@ -39,6 +39,12 @@ pub struct RuntimeConfig {
     pub backoff_max: Duration,
     /// How often a pass runs without any change.
     pub resync: Duration,
+    /// How long a started process runs before the kubelet reports it
+    /// running (one that exits sooner never shows Running).
+    pub start_lag: Duration,
+    /// How long an exited container shows Terminated before the kubelet
+    /// restarts it or backs off (its relist period).
+    pub exit_lag: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -47,6 +53,8 @@ impl Default for RuntimeConfig {
             backoff_base: Duration::from_secs(10),
             backoff_max: Duration::from_secs(300),
             resync: Duration::from_secs(1),
+            start_lag: Duration::from_millis(300),
+            exit_lag: Duration::from_secs(1),
         }
     }
 }
