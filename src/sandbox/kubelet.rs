@@ -715,7 +715,7 @@ fn setup_volume(rt: &Runtime, prt: &PodRt, v: &Value) -> Result<Volume, String> 
             }
         } else if let Some(hp) = v.get("hostPath").filter(|c| c.is_object()) {
             let path = hp["path"].as_str().unwrap_or("/");
-            let dir = rt.root.host_path(path).map_err(|e| fail(e.to_string()))?;
+            let dir = host_path(rt, path, hp["type"].as_str().unwrap_or("")).map_err(fail)?;
             Volume {
                 host: dir,
                 kind: MountKind::HostPath,
@@ -775,15 +775,61 @@ pub fn pv_dir(rt: &Runtime, pv: &Value) -> Result<PathBuf, String> {
     if pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"].is_string() {
         return rt.root.volume(name).map_err(|e| e.to_string());
     }
-    for p in [
-        &pv["spec"]["hostPath"]["path"],
-        &pv["spec"]["local"]["path"],
-    ] {
-        if let Some(path) = p.as_str() {
-            return rt.root.host_path(path).map_err(|e| e.to_string());
-        }
+    if let Some(path) = pv["spec"]["hostPath"]["path"].as_str() {
+        return host_path(
+            rt,
+            path,
+            pv["spec"]["hostPath"]["type"].as_str().unwrap_or(""),
+        );
+    }
+    if let Some(path) = pv["spec"]["local"]["path"].as_str() {
+        return rt.root.host_path(path).map_err(|e| e.to_string());
     }
     rt.root.volume(name).map_err(|e| e.to_string())
+}
+
+/// A hostPath (of a pod or a PV) in the sandbox, after the kubelet's type
+/// check for `ty` (`DirectoryOrCreate` and `FileOrCreate` create what is
+/// missing). With no type, a missing path becomes a directory, as the
+/// container runtime's bind mount makes it.
+pub fn host_path(rt: &Runtime, path: &str, ty: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let entry = rt.root.host_path_entry(path).map_err(|e| e.to_string())?;
+    let meta = std::fs::metadata(&entry).ok();
+    let check = |ok: bool, what: &str| {
+        if ok {
+            Ok(entry.clone())
+        } else {
+            Err(format!("hostPath type check failed: {path} is not {what}"))
+        }
+    };
+    let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
+    let is_file = meta.as_ref().is_some_and(|m| m.is_file());
+    let kind = |f: fn(&std::fs::FileType) -> bool| meta.as_ref().is_some_and(|m| f(&m.file_type()));
+    match ty {
+        "" => rt.root.host_path(path).map_err(|e| e.to_string()),
+        "DirectoryOrCreate" if meta.is_none() => rt.root.host_path(path).map_err(|e| e.to_string()),
+        "DirectoryOrCreate" | "Directory" => check(is_dir, "a directory"),
+        "FileOrCreate" if meta.is_none() => {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&entry)
+            {
+                Ok(_) => Ok(entry),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(format!("open {path}: no such file or directory"))
+                }
+                Err(e) => Err(format!("open {path}: {e}")),
+            }
+        }
+        "FileOrCreate" | "File" => check(is_file, "a file"),
+        "Socket" => check(kind(|t| t.is_socket()), "a socket file"),
+        "CharDevice" => check(kind(|t| t.is_char_device()), "a character device"),
+        "BlockDevice" => check(kind(|t| t.is_block_device()), "a block device"),
+        other => Err(format!("{other} is an invalid volume type")),
+    }
 }
 
 /// `$(VAR)` references to earlier variables, as the kubelet expands them.
