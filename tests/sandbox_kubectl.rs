@@ -352,7 +352,21 @@ async fn create_apply_get_describe_delete() {
             .any(|l| l.trim_start().starts_with("Port:") && l.ends_with(" 80/TCP")),
         "{describe}"
     );
-    assert!(describe.contains("ClaimName:   data"), "{describe}");
+    assert!(
+        describe
+            .lines()
+            .any(|l| l.trim_start().starts_with("ClaimName:") && l.ends_with(" data")),
+        "{describe}"
+    );
+    // The service account admission plugin's volume, as on any cluster.
+    assert!(
+        describe.contains("/var/run/secrets/kubernetes.io/serviceaccount from kube-api-access-"),
+        "{describe}"
+    );
+    assert!(
+        describe.contains("ConfigMapName:           kube-root-ca.crt"),
+        "{describe}"
+    );
 
     let all = env.ok(&["get", "all"], None).await;
     assert!(
@@ -1042,5 +1056,95 @@ async fn crash_loops_show_error_between_restarts_and_jobs_back_off() {
     assert_eq!(times.len(), 2);
     let gap = (times[0].as_second() - times[1].as_second()).abs();
     assert!((9..=13).contains(&gap), "{gap}s between the pods");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_objects_and_wording_match_upstream() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // describe node: real heartbeat times and the node's Lease.
+    let node = env.ok(&["describe", "node"], None).await;
+    assert!(!node.contains("0001"), "{node}");
+    assert!(!node.contains("Failed to get lease"), "{node}");
+    assert!(node.contains("  HolderIdentity:  kubetutor-node"), "{node}");
+    assert!(node.contains("  AcquireTime:     <unset>"), "{node}");
+    // describe ns: empty quota and limit range lists.
+    env.ok(&["create", "ns", "lab1"], None).await;
+    let ns = env.ok(&["describe", "ns", "lab1"], None).await;
+    assert!(
+        ns.ends_with("No resource quota.\n\nNo LimitRange resource.\n"),
+        "{ns}"
+    );
+    // kube-root-ca.crt in every namespace; endpoints/kubernetes with the
+    // v1 Endpoints deprecation warning.
+    let mut cms = String::new();
+    for _ in 0..50 {
+        cms = env.ok(&["get", "cm", "-n", "lab1"], None).await;
+        if cms.contains("kube-root-ca.crt") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cms.contains("kube-root-ca.crt   1"), "{cms}");
+    let ep = env.run(&["get", "ep", "-n", "default"], None).await;
+    assert!(
+        ep.stdout.contains("kubernetes   127.0.0.1:6443"),
+        "{}",
+        ep.stdout
+    );
+    assert!(
+        ep.stderr.contains(
+            "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+        ),
+        "{}",
+        ep.stderr
+    );
+    // Templates carry no pod-only defaults; kinds without a generation have none.
+    env.ok(
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.25",
+            "--port=80",
+        ],
+        None,
+    )
+    .await;
+    let deploy = env.ok(&["describe", "deploy", "web"], None).await;
+    assert!(!deploy.contains("Service Account:"), "{deploy}");
+    assert!(deploy.contains("  Tolerations:     <none>"), "{deploy}");
+    let yaml = env.ok(&["get", "deploy", "web", "-o", "yaml"], None).await;
+    assert!(!yaml.contains(": null"), "{yaml}");
+    let cm = env
+        .ok(&["get", "cm", "kube-root-ca.crt", "-o", "yaml"], None)
+        .await;
+    assert!(!cm.contains("generation:"), "{cm}");
+    // Go's decoding errors.
+    let bad = env
+        .run(
+            &["apply", "-f", "-"],
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad2\ndata:\n  a: 1\n"),
+        )
+        .await;
+    assert!(
+        bad.stderr.contains(r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string"#),
+        "{}",
+        bad.stderr
+    );
+    // exec and logs on a pod no node took.
+    let pending = "apiVersion: v1\nkind: Pod\nmetadata: {name: nowhere}\nspec:\n  containers: [{name: c, image: busybox, volumeMounts: [{name: d, mountPath: /d}]}]\n  volumes: [{name: d, persistentVolumeClaim: {claimName: nosuch}}]\n";
+    env.ok(&["apply", "-f", "-"], Some(pending)).await;
+    let exec = env.run(&["exec", "nowhere", "--", "ls"], None).await;
+    assert!(
+        exec.stderr
+            .contains("Error from server (BadRequest): pod nowhere does not have a host assigned"),
+        "{}",
+        exec.stderr
+    );
+    let logs = env.run(&["logs", "nowhere"], None).await;
+    assert!(logs.ok && logs.stdout.is_empty(), "{}", logs.stderr);
     env.stop().await;
 }

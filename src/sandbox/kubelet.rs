@@ -750,12 +750,56 @@ fn setup_volume(rt: &Runtime, prt: &PodRt, v: &Value) -> Result<Volume, String> 
                 read_only: pvc["readOnly"].as_bool().unwrap_or(false),
             }
         } else {
-            // downwardAPI, projected and the like: a small read-only tmpfs.
-            let dir = volume_dir(rt, prt, "kubernetes.io~projected", vname)?;
-            let files = vec![
-                ("namespace".to_string(), ns.as_bytes().to_vec()),
-                ("token".to_string(), b"kubetutor-sandbox-token".to_vec()),
-            ];
+            // projected (the service account's kube-api-access), downwardAPI
+            // and the like: a small read-only tmpfs.
+            let mut files = Vec::new();
+            let (plugin, sources) = if let Some(p) = v.get("projected").filter(|c| c.is_object()) {
+                let sources = p["sources"].as_array().cloned().unwrap_or_default();
+                ("kubernetes.io~projected", sources)
+            } else if let Some(d) = v.get("downwardAPI").filter(|c| c.is_object()) {
+                (
+                    "kubernetes.io~downward-api",
+                    vec![json!({"downwardAPI": d})],
+                )
+            } else {
+                ("kubernetes.io~empty-dir", Vec::new())
+            };
+            for src in &sources {
+                if let Some(t) = src.get("serviceAccountToken").filter(|c| c.is_object()) {
+                    let path = t["path"].as_str().unwrap_or("token");
+                    files.push((path.to_string(), service_account_token(prt).into_bytes()));
+                }
+                for (key, secret) in [("configMap", false), ("secret", true)] {
+                    let Some(r) = src.get(key).filter(|c| c.is_object()) else {
+                        continue;
+                    };
+                    let name = r["name"].as_str().unwrap_or("");
+                    let optional = r["optional"].as_bool().unwrap_or(false);
+                    let what = if secret { "secret" } else { "configmap" };
+                    let data = match rt.store.get(
+                        res(if secret { "secrets" } else { "configmaps" }),
+                        ns,
+                        name,
+                    ) {
+                        Some(o) => data_of(&o, secret),
+                        None if optional => Vec::new(),
+                        None => return Err(fail(format!("{what} \"{name}\" not found"))),
+                    };
+                    let picked = projected_files(&data, &r["items"]).map_err(|k| {
+                        fail(format!("{what} references non-existent config key: {k}"))
+                    })?;
+                    files.extend(picked);
+                }
+                if let Some(items) = src["downwardAPI"]["items"].as_array() {
+                    for it in items {
+                        let path = it["path"].as_str().unwrap_or("");
+                        if let Some(fp) = it["fieldRef"]["fieldPath"].as_str() {
+                            files.push((path.to_string(), field_value(prt, fp).into_bytes()));
+                        }
+                    }
+                }
+            }
+            let dir = volume_dir(rt, prt, plugin, vname)?;
             write_files(&dir, &files)?;
             Volume {
                 host: dir,
@@ -924,40 +968,74 @@ pub fn resolve_env(rt: &Runtime, prt: &PodRt, c: &Value) -> Result<Vec<(String, 
             }
         }
         if let Some(path) = vf["fieldRef"]["fieldPath"].as_str() {
-            let p = &prt.pod;
-            value = match path {
-                "metadata.name" => prt.name.clone(),
-                "metadata.namespace" => prt.ns.clone(),
-                "metadata.uid" => prt.uid.clone(),
-                "spec.nodeName" => NODE_NAME.to_string(),
-                "spec.serviceAccountName" => p["spec"]["serviceAccountName"]
-                    .as_str()
-                    .unwrap_or("default")
-                    .to_string(),
-                "status.podIP" => prt.ip.clone(),
-                "status.hostIP" => "127.0.0.1".to_string(),
-                other => {
-                    let label = other
-                        .strip_prefix("metadata.labels['")
-                        .map(|l| ("labels", l))
-                        .or_else(|| {
-                            other
-                                .strip_prefix("metadata.annotations['")
-                                .map(|a| ("annotations", a))
-                        });
-                    match label {
-                        Some((field, l)) => p["metadata"][field][l.trim_end_matches("']")]
-                            .as_str()
-                            .unwrap_or("")
-                            .to_string(),
-                        None => String::new(),
-                    }
-                }
-            };
+            value = field_value(prt, path);
         }
         env.push((name, value));
     }
     Ok(env)
+}
+
+/// A bound service account token, as the kubelet writes it (a JWT the
+/// sandbox does not check).
+fn service_account_token(prt: &PodRt) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let header = json!({"alg": "RS256", "kid": "kubetutor-sandbox"});
+    let claims = json!({
+        "aud": ["https://kubernetes.default.svc.cluster.local"],
+        "exp": now + 3607,
+        "iat": now,
+        "iss": "https://kubernetes.default.svc.cluster.local",
+        "kubernetes.io": {
+            "namespace": prt.ns,
+            "pod": {"name": prt.name, "uid": prt.uid},
+            "serviceaccount": {"name": prt.pod["spec"]["serviceAccountName"].as_str().unwrap_or("default")},
+        },
+        "nbf": now,
+        "sub": format!(
+            "system:serviceaccount:{}:{}",
+            prt.ns,
+            prt.pod["spec"]["serviceAccountName"].as_str().unwrap_or("default")
+        ),
+    });
+    format!("{}.{}.c2FuZGJveA", b64(&header), b64(&claims))
+}
+
+/// The value of a downward API field path of the pod.
+fn field_value(prt: &PodRt, path: &str) -> String {
+    let p = &prt.pod;
+    match path {
+        "metadata.name" => prt.name.clone(),
+        "metadata.namespace" => prt.ns.clone(),
+        "metadata.uid" => prt.uid.clone(),
+        "spec.nodeName" => NODE_NAME.to_string(),
+        "spec.serviceAccountName" => p["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string(),
+        "status.podIP" => prt.ip.clone(),
+        "status.hostIP" => "127.0.0.1".to_string(),
+        other => {
+            let label = other
+                .strip_prefix("metadata.labels['")
+                .map(|l| ("labels", l))
+                .or_else(|| {
+                    other
+                        .strip_prefix("metadata.annotations['")
+                        .map(|a| ("annotations", a))
+                });
+            match label {
+                Some((field, l)) => p["metadata"][field][l.trim_end_matches("']")]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                None => String::new(),
+            }
+        }
+    }
 }
 
 /// Go's time.Duration formatting for whole seconds: `10s`, `1m20s`, `5m0s`.

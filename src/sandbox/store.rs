@@ -440,7 +440,11 @@ impl Store {
         }
         meta["creationTimestamp"] = json!(now_rfc3339());
         meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
-        meta["generation"] = json!(1);
+        if has_generation(res) {
+            meta["generation"] = json!(1);
+        } else if let Some(m) = meta.as_object_mut() {
+            m.remove("generation");
+        }
         if res.has_subresource("status") && res.plural != "nodes" {
             // Upstream ignores the status a client sends on create.
             if let Some(m) = obj.as_object_mut() {
@@ -448,6 +452,9 @@ impl Store {
             }
         }
         defaults::apply(res, &mut obj);
+        if is_core(res, "pods") {
+            defaults::admit_pod(&mut obj);
+        }
         if res.group.is_empty()
             && res.plural == "persistentvolumeclaims"
             && obj["spec"].is_object()
@@ -641,7 +648,7 @@ impl Store {
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
         }
-        if spec_of(&new) != spec_of(&old) {
+        if has_generation(res) && spec_of(res, &new) != spec_of(res, &old) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
             new["metadata"]["generation"] = json!(g);
         }
@@ -1086,13 +1093,34 @@ impl Store {
     }
 }
 
-fn spec_of(v: &Value) -> Value {
+/// What counts as the spec for the generation: everything but metadata and
+/// status (and, for pods, the node the scheduler binds them to, which goes
+/// through the binding subresource upstream).
+fn spec_of(res: &ResourceDef, v: &Value) -> Value {
     let mut c = v.clone();
     if let Some(m) = c.as_object_mut() {
         m.remove("metadata");
         m.remove("status");
     }
+    if is_core(res, "pods")
+        && let Some(spec) = c.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.remove("nodeName");
+    }
     c
+}
+
+/// The kinds whose registry strategy keeps `metadata.generation` (bumped
+/// on spec changes); the others leave it out.
+fn has_generation(res: &ResourceDef) -> bool {
+    matches!(
+        (res.group, res.plural),
+        ("", "pods")
+            | ("apps", "deployments")
+            | ("apps", "replicasets")
+            | ("batch", "jobs")
+            | ("discovery.k8s.io", "endpointslices")
+    )
 }
 
 fn is_core(res: &ResourceDef, plural: &str) -> bool {

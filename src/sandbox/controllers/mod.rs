@@ -7,6 +7,7 @@
 //! A pass runs after every burst of changes, when the kubelet pokes (a
 //! container exited, a probe changed its answer) and once a second.
 
+pub mod cluster;
 pub mod deployment;
 pub mod endpoints;
 pub mod events;
@@ -71,6 +72,8 @@ pub struct Runtime {
     pub poke: Arc<Notify>,
     /// Fires on shutdown.
     pub cancel: CancellationToken,
+    /// The root CA publisher's and the node heartbeat's memory.
+    pub cluster: cluster::ClusterState,
 }
 
 impl Runtime {
@@ -90,6 +93,7 @@ impl Runtime {
             config,
             poke,
             cancel,
+            cluster: cluster::ClusterState::default(),
         })
     }
 
@@ -111,6 +115,7 @@ impl Runtime {
         endpoints::reconcile(self);
         gc::reconcile(self);
         namespace::reconcile(self);
+        cluster::reconcile(self);
         self.events.flush(&self.store);
     }
 
@@ -152,6 +157,10 @@ pub async fn run(rt: Arc<Runtime>) {
 }
 
 // ---- small helpers shared by the controllers ----
+
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub fn res(q: &str) -> &'static ResourceDef {
     resources::get(q)
