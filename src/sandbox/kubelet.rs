@@ -1078,6 +1078,10 @@ fn build_fs(rt: &Runtime, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Contain
     for d in IMAGE_DIRS {
         let _ = std::fs::create_dir_all(rootfs.join(d));
     }
+    // The files the kubelet manages in every container.
+    for (name, text) in etc_files(prt) {
+        let _ = std::fs::write(rootfs.join("etc").join(name), text);
+    }
     let mut fs = ContainerFs::new(rootfs);
     let vols = lock(&prt.volumes).clone().unwrap_or_default();
     for m in c.spec["volumeMounts"]
@@ -1106,6 +1110,29 @@ fn build_fs(rt: &Runtime, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Contain
         }
     }
     Ok(fs)
+}
+
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf as the kubelet writes
+/// them for a pod (cluster DNS at 10.96.0.10, search domains of its
+/// namespace).
+fn etc_files(prt: &PodRt) -> [(&'static str, String); 3] {
+    let hostname = prt.pod["spec"]["hostname"]
+        .as_str()
+        .unwrap_or(&prt.name)
+        .to_string();
+    let hosts = format!(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n{}\t{hostname}\n",
+        prt.ip
+    );
+    let resolv = format!(
+        "search {}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",
+        prt.ns
+    );
+    [
+        ("hosts", hosts),
+        ("hostname", format!("{hostname}\n")),
+        ("resolv.conf", resolv),
+    ]
 }
 
 fn random_id() -> String {
