@@ -185,7 +185,7 @@ fn lesson_01_with_kubectl_against_the_embedded_sandbox() {
     let del = kubectl(
         &kubectl_bin,
         &kubeconfig,
-        "kubectl delete pod e2e-probe --wait=false",
+        "kubectl delete pod e2e-probe --wait=false --grace-period=1",
     );
     assert!(del.status.success(), "{del:?}");
     s.wait("the deleted pod to leave the pane", |s| {

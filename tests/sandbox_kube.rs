@@ -218,7 +218,8 @@ async fn typed_crud_for_several_kinds() {
         other => panic!("unexpected {other:?}"),
     }
 
-    // Namespaces: cluster-scoped; deleting one removes its content.
+    // Namespaces: cluster-scoped; deleting one makes it Terminating while
+    // the namespace controller removes its content, then it goes.
     let nss: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "scratch"}})).unwrap();
     nss.create(&PostParams::default(), &ns).await.unwrap();
@@ -227,6 +228,17 @@ async fn typed_crud_for_several_kinds() {
     nss.delete("scratch", &DeleteParams::default())
         .await
         .unwrap();
+    let terminating = nss.get("scratch").await.unwrap();
+    assert_eq!(
+        terminating.status.and_then(|s| s.phase).as_deref(),
+        Some("Terminating")
+    );
+    for _ in 0..200 {
+        if nss.get_opt("scratch").await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(scratch.get_opt("cfg").await.unwrap().is_none());
     assert!(nss.get_opt("scratch").await.unwrap().is_none());
 
@@ -244,6 +256,14 @@ async fn typed_crud_for_several_kinds() {
     )
     .await
     .unwrap();
+    // The kubelet finishes the graceful deletion (the idle container stops
+    // on SIGTERM).
+    for _ in 0..200 {
+        if pods.get_opt("fin").await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert!(pods.get_opt("fin").await.unwrap().is_none());
     sb.shutdown().await;
 }

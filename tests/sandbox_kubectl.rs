@@ -352,7 +352,21 @@ async fn create_apply_get_describe_delete() {
             .any(|l| l.trim_start().starts_with("Port:") && l.ends_with(" 80/TCP")),
         "{describe}"
     );
-    assert!(describe.contains("ClaimName:   data"), "{describe}");
+    assert!(
+        describe
+            .lines()
+            .any(|l| l.trim_start().starts_with("ClaimName:") && l.ends_with(" data")),
+        "{describe}"
+    );
+    // The service account admission plugin's volume, as on any cluster.
+    assert!(
+        describe.contains("/var/run/secrets/kubernetes.io/serviceaccount from kube-api-access-"),
+        "{describe}"
+    );
+    assert!(
+        describe.contains("ConfigMapName:           kube-root-ca.crt"),
+        "{describe}"
+    );
 
     let all = env.ok(&["get", "all"], None).await;
     assert!(
@@ -398,7 +412,16 @@ async fn create_apply_get_describe_delete() {
         .await;
     assert!(out.contains(r#"deployment.apps "api" deleted"#), "{out}");
     assert!(out.contains(r#"service "api" deleted"#), "{out}");
-    let none = env.run(&["get", "pods"], None).await;
+    // The garbage collector deletes the ReplicaSet, then its pods go
+    // through their graceful deletion (Terminating) before they are gone.
+    let mut none = env.run(&["get", "pods"], None).await;
+    for _ in 0..100 {
+        if none.stderr.contains("No resources found") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        none = env.run(&["get", "pods"], None).await;
+    }
     assert!(
         none.stderr
             .contains("No resources found in kubetutor namespace."),
@@ -632,5 +655,496 @@ async fn exec_writes_to_the_container_layer_which_dies_with_the_pod() {
         "{}",
         gone.stderr
     );
+    env.stop().await;
+}
+
+/// Runs `kubectl get ... -w --output-watch-events` and collects its lines
+/// until `done` says so (or 40 s pass).
+async fn watch_until(env: &Env, args: &[&str], done: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut watch = env.command(args);
+    watch.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = watch.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(40), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            seen.push(line);
+            if done(&seen) {
+                return;
+            }
+        }
+    })
+    .await;
+    child.kill().await.unwrap();
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_are_deleted_gracefully() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // A shell as process 1 ignores SIGTERM: it is killed when the grace
+    // period (the pod's terminationGracePeriodSeconds) is over.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: sh1}\nspec:\n  terminationGracePeriodSeconds: 3\n  containers: [{name: c, image: busybox, command: [sh, -c, 'echo hi; sleep 3600']}]\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    wait_running(&env, "sh1").await;
+    let t = std::time::Instant::now();
+    let out = env
+        .ok(&["delete", "pod", "sh1", "--wait=false"], None)
+        .await;
+    assert!(out.contains(r#"pod "sh1" deleted"#), "{out}");
+    let out = env.ok(&["get", "pod", "sh1"], None).await;
+    assert_eq!(row(&out, "sh1")[1..3], ["1/1", "Terminating"], "{out}");
+    let meta = env
+        .ok(
+            &[
+                "get",
+                "pod",
+                "sh1",
+                "-o",
+                "jsonpath={.metadata.deletionGracePeriodSeconds} {.metadata.deletionTimestamp}",
+            ],
+            None,
+        )
+        .await;
+    assert!(meta.starts_with("3 20"), "{meta}");
+    let seen = watch_until(
+        &env,
+        &["get", "pod", "sh1", "-w", "--output-watch-events"],
+        |l| l.iter().any(|l| l.starts_with("DELETED")),
+    )
+    .await;
+    assert!(
+        t.elapsed() >= Duration::from_secs(3),
+        "gone after {:?}",
+        t.elapsed()
+    );
+    // Killed (137): Error, then gone.
+    let deleted = seen.iter().find(|l| l.starts_with("DELETED")).unwrap();
+    assert!(
+        deleted.contains("0/1") && deleted.contains("Error"),
+        "{seen:?}"
+    );
+    let events = env
+        .ok(
+            &[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=sh1",
+            ],
+            None,
+        )
+        .await;
+    assert!(events.contains("Stopping container c"), "{events}");
+
+    // The default is 30 s; --force --grace-period=0 removes the pod at once.
+    env.ok(
+        &["apply", "-f", "-"],
+        Some(
+            &pod.replace("sh1", "sh2")
+                .replace("  terminationGracePeriodSeconds: 3\n", ""),
+        ),
+    )
+    .await;
+    wait_running(&env, "sh2").await;
+    env.ok(&["delete", "pod", "sh2", "--wait=false"], None)
+        .await;
+    let grace = env
+        .ok(
+            &[
+                "get",
+                "pod",
+                "sh2",
+                "-o",
+                "jsonpath={.metadata.deletionGracePeriodSeconds}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(grace, "30");
+    let forced = env
+        .run(
+            &["delete", "pod", "sh2", "--force", "--grace-period=0"],
+            None,
+        )
+        .await;
+    assert!(forced.ok, "{}", forced.stderr);
+    assert!(
+        forced
+            .stderr
+            .contains("Immediate deletion does not wait for confirmation"),
+        "{}",
+        forced.stderr
+    );
+    let gone = env.run(&["get", "pod", "sh2"], None).await;
+    assert!(
+        gone.stderr.contains(r#"pods "sh2" not found"#),
+        "{}",
+        gone.stderr
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_are_replaced_while_terminating_and_cascades_follow_upstream() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: fg}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: fg}}\n  template:\n    metadata: {labels: {app: fg}}\n    spec:\n      terminationGracePeriodSeconds: 3\n      containers: [{name: c, image: busybox, command: [sh, -c, 'sleep 3600']}]\n";
+    env.ok(&["apply", "-f", "-"], Some(deploy)).await;
+    let mut first = String::new();
+    for _ in 0..100 {
+        first = env
+            .ok(&["get", "pods", "-l", "app=fg", "-o", "name"], None)
+            .await;
+        if !first.trim().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let first = first.trim().trim_start_matches("pod/").to_string();
+    wait_running(&env, &first).await;
+    // A terminating pod no longer counts: the ReplicaSet replaces it at once.
+    env.ok(&["delete", "pod", &first, "--wait=false"], None)
+        .await;
+    let mut pods = String::new();
+    for _ in 0..100 {
+        pods = env.ok(&["get", "pods", "-l", "app=fg"], None).await;
+        if pods.lines().count() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(pods.lines().count(), 3, "{pods}");
+    assert_eq!(row(&pods, &first)[2], "Terminating", "{pods}");
+
+    // Foreground: the owner keeps the foregroundDeletion finalizer until
+    // its dependents (the ReplicaSet, then its pods) are gone.
+    env.ok(
+        &[
+            "delete",
+            "deploy",
+            "fg",
+            "--cascade=foreground",
+            "--wait=false",
+        ],
+        None,
+    )
+    .await;
+    let fin = env
+        .ok(
+            &[
+                "get",
+                "deploy",
+                "fg",
+                "-o",
+                "jsonpath={.metadata.finalizers}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(fin, r#"["foregroundDeletion"]"#);
+    env.ok(
+        &["wait", "--for=delete", "deploy/fg", "--timeout=30s"],
+        None,
+    )
+    .await;
+    let left = env.run(&["get", "rs,pods", "-l", "app=fg"], None).await;
+    assert!(
+        left.stderr.contains("No resources found"),
+        "{}",
+        left.stdout
+    );
+
+    // A namespace is Terminating while its content goes.
+    env.ok(&["create", "ns", "lab1"], None).await;
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: lab1}\nspec:\n  terminationGracePeriodSeconds: 2\n  containers: [{name: c, image: busybox, command: [sleep, '3600']}]\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    for _ in 0..100 {
+        let out = env
+            .ok(
+                &[
+                    "get",
+                    "pod",
+                    "p",
+                    "-n",
+                    "lab1",
+                    "-o",
+                    "jsonpath={.status.phase}",
+                ],
+                None,
+            )
+            .await;
+        if out == "Running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    env.ok(&["delete", "ns", "lab1", "--wait=false"], None)
+        .await;
+    let ns = env.ok(&["get", "ns", "lab1"], None).await;
+    assert_eq!(row(&ns, "lab1")[1], "Terminating", "{ns}");
+    let describe = env.ok(&["describe", "ns", "lab1"], None).await;
+    assert!(describe.contains("Status:       Terminating"), "{describe}");
+    let refused = env
+        .run(&["create", "configmap", "late", "-n", "lab1"], None)
+        .await;
+    assert!(
+        refused.stderr.contains("because it is being terminated"),
+        "{}",
+        refused.stderr
+    );
+    env.ok(&["wait", "--for=delete", "ns/lab1", "--timeout=30s"], None)
+        .await;
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_list_in_order_and_repeats_aggregate() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // Two missing volume sources: each gets FailedMount events, retried
+    // with back-off and counted (x3 over 2s), then the pod starts.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: vols}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{name: main, image: busybox, imagePullPolicy: Always, volumeMounts: [{name: c, mountPath: /c}, {name: s, mountPath: /s}]}]\n  volumes: [{name: c, configMap: {name: nocm}}, {name: s, secret: {secretName: nosec}}]\n";
+    env.ok(&["apply", "-f", "-"], Some(pod)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    env.ok(&["create", "configmap", "nocm"], None).await;
+    env.ok(&["create", "secret", "generic", "nosec"], None)
+        .await;
+    wait_running(&env, "vols").await;
+    let mut out = String::new();
+    for _ in 0..50 {
+        out = env.ok(&["describe", "pod", "vols"], None).await;
+        if out.contains("Started container main") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = &out[out.find("Events:").unwrap()..];
+    let reasons: Vec<&str> = events
+        .lines()
+        .skip(3)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "Scheduled",
+            "FailedMount",
+            "FailedMount",
+            "Pulling",
+            "Pulled",
+            "Created",
+            "Started"
+        ],
+        "{events}"
+    );
+    assert!(
+        events.contains(r#"MountVolume.SetUp failed for volume "c" : configmap "nocm" not found"#),
+        "{events}"
+    );
+    assert!(
+        events.contains(r#"MountVolume.SetUp failed for volume "s" : secret "nosec" not found"#),
+        "{events}"
+    );
+    assert!(events.contains("(x3 over"), "{events}");
+    // kubectl get events: same order (names carry the time in nanoseconds).
+    let listed = env
+        .ok(
+            &[
+                "get",
+                "events",
+                "--field-selector",
+                "involvedObject.name=vols",
+            ],
+            None,
+        )
+        .await;
+    let order: Vec<&str> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    assert_eq!(order.first(), Some(&"Scheduled"), "{listed}");
+    assert_eq!(order.last(), Some(&"Started"), "{listed}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_loops_show_error_between_restarts_and_jobs_back_off() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: crash}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers: [{name: c, image: busybox, command: [sh, -c, 'echo starting; exit 3']}]\n";
+    let job = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: jfail}\nspec:\n  backoffLimit: 1\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: c, image: busybox, command: [sh, -c, 'exit 1']}]\n";
+    let seen = {
+        let watch = watch_until(&env, &["get", "pods", "-w"], |l| {
+            l.iter()
+                .any(|l| l.starts_with("crash ") && l.contains("CrashLoopBackOff"))
+        });
+        let create = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            env.ok(&["apply", "-f", "-"], Some(pod)).await;
+            env.ok(&["apply", "-f", "-"], Some(job)).await;
+        };
+        let (seen, ()) = tokio::join!(watch, create);
+        seen
+    };
+    let status: Vec<(String, String, String)> = seen
+        .iter()
+        .filter(|l| l.starts_with("crash "))
+        .map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            (c[1].to_string(), c[2].to_string(), c[3].to_string())
+        })
+        .collect();
+    let s = |r: &str, st: &str, n: &str| (r.to_string(), st.to_string(), n.to_string());
+    // Never "1/1 Running": the process exits before the kubelet sees it run.
+    assert!(
+        status.iter().all(|(ready, _, _)| ready == "0/1"),
+        "{seen:#?}"
+    );
+    assert!(
+        status.contains(&s("0/1", "ContainerCreating", "0")),
+        "{seen:#?}"
+    );
+    assert!(status.contains(&s("0/1", "Error", "0")), "{seen:#?}");
+    assert!(status.contains(&s("0/1", "Error", "1")), "{seen:#?}");
+    assert_eq!(
+        status.last().map(|s| s.1.as_str()),
+        Some("CrashLoopBackOff")
+    );
+    let reason = env
+        .ok(
+            &["get", "pod", "crash", "-o", "jsonpath={.status.containerStatuses[0].lastState.terminated.reason} {.status.containerStatuses[0].lastState.terminated.exitCode}"],
+            None,
+        )
+        .await;
+    assert_eq!(reason, "Error 3");
+
+    // The Job replaces its failed pod only after 10 s.
+    let pods = || async {
+        env.ok(
+            &[
+                "get",
+                "pods",
+                "-l",
+                "job-name=jfail",
+                "-o",
+                "jsonpath={range .items[*]}{.metadata.creationTimestamp}{\"\\n\"}{end}",
+            ],
+            None,
+        )
+        .await
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(pods().await.lines().count(), 1, "replaced too early");
+    env.ok(
+        &[
+            "wait",
+            "--for=condition=failed",
+            "job/jfail",
+            "--timeout=30s",
+        ],
+        None,
+    )
+    .await;
+    let times: Vec<jiff::Timestamp> = pods().await.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(times.len(), 2);
+    let gap = (times[0].as_second() - times[1].as_second()).abs();
+    assert!((9..=13).contains(&gap), "{gap}s between the pods");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_objects_and_wording_match_upstream() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    // describe node: real heartbeat times and the node's Lease.
+    let node = env.ok(&["describe", "node"], None).await;
+    assert!(!node.contains("0001"), "{node}");
+    assert!(!node.contains("Failed to get lease"), "{node}");
+    assert!(node.contains("  HolderIdentity:  kubetutor-node"), "{node}");
+    assert!(node.contains("  AcquireTime:     <unset>"), "{node}");
+    // describe ns: empty quota and limit range lists.
+    env.ok(&["create", "ns", "lab1"], None).await;
+    let ns = env.ok(&["describe", "ns", "lab1"], None).await;
+    assert!(
+        ns.ends_with("No resource quota.\n\nNo LimitRange resource.\n"),
+        "{ns}"
+    );
+    // kube-root-ca.crt in every namespace; endpoints/kubernetes with the
+    // v1 Endpoints deprecation warning.
+    let mut cms = String::new();
+    for _ in 0..50 {
+        cms = env.ok(&["get", "cm", "-n", "lab1"], None).await;
+        if cms.contains("kube-root-ca.crt") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(cms.contains("kube-root-ca.crt   1"), "{cms}");
+    let ep = env.run(&["get", "ep", "-n", "default"], None).await;
+    assert!(
+        ep.stdout.contains("kubernetes   127.0.0.1:6443"),
+        "{}",
+        ep.stdout
+    );
+    assert!(
+        ep.stderr.contains(
+            "Warning: v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+        ),
+        "{}",
+        ep.stderr
+    );
+    // Templates carry no pod-only defaults; kinds without a generation have none.
+    env.ok(
+        &[
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.25",
+            "--port=80",
+        ],
+        None,
+    )
+    .await;
+    let deploy = env.ok(&["describe", "deploy", "web"], None).await;
+    assert!(!deploy.contains("Service Account:"), "{deploy}");
+    assert!(deploy.contains("  Tolerations:     <none>"), "{deploy}");
+    let yaml = env.ok(&["get", "deploy", "web", "-o", "yaml"], None).await;
+    assert!(!yaml.contains(": null"), "{yaml}");
+    let cm = env
+        .ok(&["get", "cm", "kube-root-ca.crt", "-o", "yaml"], None)
+        .await;
+    assert!(!cm.contains("generation:"), "{cm}");
+    // Go's decoding errors.
+    let bad = env
+        .run(
+            &["apply", "-f", "-"],
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bad2\ndata:\n  a: 1\n"),
+        )
+        .await;
+    assert!(
+        bad.stderr.contains(r#"ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string"#),
+        "{}",
+        bad.stderr
+    );
+    // exec and logs on a pod no node took.
+    let pending = "apiVersion: v1\nkind: Pod\nmetadata: {name: nowhere}\nspec:\n  containers: [{name: c, image: busybox, volumeMounts: [{name: d, mountPath: /d}]}]\n  volumes: [{name: d, persistentVolumeClaim: {claimName: nosuch}}]\n";
+    env.ok(&["apply", "-f", "-"], Some(pending)).await;
+    let exec = env.run(&["exec", "nowhere", "--", "ls"], None).await;
+    assert!(
+        exec.stderr
+            .contains("Error from server (BadRequest): pod nowhere does not have a host assigned"),
+        "{}",
+        exec.stderr
+    );
+    let logs = env.run(&["logs", "nowhere"], None).await;
+    assert!(logs.ok && logs.stdout.is_empty(), "{}", logs.stderr);
     env.stop().await;
 }

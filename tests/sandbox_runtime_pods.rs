@@ -5,6 +5,8 @@
 
 mod runtime_env;
 
+use std::time::Duration;
+
 use runtime_env::start;
 
 const SHARED: &str = r#"
@@ -13,6 +15,8 @@ kind: Pod
 metadata:
   name: shared
 spec:
+  # sleep as process 1 ignores SIGTERM: killed after 2 s.
+  terminationGracePeriodSeconds: 2
   containers:
     - name: writer
       image: busybox
@@ -82,8 +86,21 @@ async fn empty_dir_is_shared_and_dies_with_the_pod() {
         .await;
     let pod_dir = env.data().join("pods").join(&uid);
     assert!(pod_dir.join("volumes/empty-dir/cache/note").is_file());
-    env.k(&["delete", "pod", "shared"]).await;
-    env.until(&["get", "ns"], |_| !pod_dir.exists()).await;
+    // Graceful deletion: Terminating while the shells (which ignore
+    // SIGTERM) get their grace period, files still there; then killed,
+    // and the pod goes with its emptyDir.
+    let t = std::time::Instant::now();
+    env.k(&["delete", "pod", "shared", "--wait=false"]).await;
+    let out = env.k(&["get", "pod", "shared"]).await;
+    assert!(out.contains("Terminating"), "{out}");
+    assert!(pod_dir.join("volumes/empty-dir/cache/note").is_file());
+    let out = env.k(&["describe", "pod", "shared"]).await;
+    assert!(out.contains("Killing"), "{out}");
+    assert!(out.contains("Stopping container writer"), "{out}");
+    env.k(&["wait", "--for=delete", "pod/shared", "--timeout=30s"])
+        .await;
+    assert!(t.elapsed() >= Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(!pod_dir.exists());
     env.sandbox.shutdown().await;
 }
 

@@ -238,6 +238,7 @@ kind: Pod
 metadata:
   name: user
 spec:
+  terminationGracePeriodSeconds: 1
   containers:
     - name: c
       image: busybox
@@ -339,5 +340,243 @@ spec:
     let f = env.data().join("hostpath/srv/static/f");
     env.until(&["get", "pv"], |_| f.is_file()).await;
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "hi\n");
+    env.sandbox.shutdown().await;
+}
+
+const STATIC_DELETE: &str = r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-rwx}
+spec:
+  storageClassName: manual
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteMany]
+  persistentVolumeReclaimPolicy: Delete
+  hostPath: {path: /mnt/rwx}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-tmp}
+spec:
+  storageClassName: tmpc
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Delete
+  hostPath: {path: /tmp/scratch}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: c-rwx}
+spec:
+  storageClassName: manual
+  accessModes: [ReadWriteMany]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: c-tmp}
+spec:
+  storageClassName: tmpc
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_made_host_path_volumes_fail_to_delete_outside_tmp() {
+    let Some(env) = start().await else { return };
+    env.apply(STATIC_DELETE).await;
+    env.k_until(&["get", "pvc"], |o| o.matches("Bound").count() == 2)
+        .await;
+    let scratch = env.data().join("hostpath/tmp/scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::write(scratch.join("f"), "x").unwrap();
+    env.k(&["delete", "pvc", "c-rwx", "c-tmp"]).await;
+    let out = env
+        .k_until(&["get", "pv"], |o| {
+            o.contains("Failed") && !o.contains("pv-tmp")
+        })
+        .await;
+    assert!(out.contains("kubetutor/c-rwx"), "{out}");
+    let out = env.k(&["describe", "pv", "pv-rwx"]).await;
+    assert!(
+        out.contains("Message:         host_path deleter only supports /tmp/.+ but received provided /mnt/rwx"),
+        "{out}"
+    );
+    assert!(out.contains("VolumeFailedDelete  "), "{out}");
+    // Under /tmp/ the deleter removes the directory, then the volume goes.
+    assert!(!scratch.exists());
+    env.sandbox.shutdown().await;
+}
+
+const PROTECTION: &str = r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: c-done}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p-done}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: busybox, command: [sh, -c, "echo hi > /d/x"], volumeMounts: [{name: d, mountPath: /d}]}]
+  volumes: [{name: d, persistentVolumeClaim: {claimName: c-done}}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: c-sel}
+spec:
+  storageClassName: manual
+  selector: {matchLabels: {tier: silver}}
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p-unsched}
+spec:
+  containers: [{name: main, image: busybox, volumeMounts: [{name: d, mountPath: /d}]}]
+  volumes: [{name: d, persistentVolumeClaim: {claimName: c-sel}}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pvc_protection_counts_scheduled_pods_of_any_phase() {
+    let Some(env) = start().await else { return };
+    env.apply(PROTECTION).await;
+    env.k_until(&["get", "pod", "p-done"], |o| o.contains("Completed"))
+        .await;
+    env.k(&["delete", "pvc", "c-done", "c-sel", "--wait=false"])
+        .await;
+    // The Completed pod still holds its claim; the unscheduled one does not.
+    let out = env.k_until(&["get", "pvc"], |o| !o.contains("c-sel")).await;
+    assert!(out.contains("Terminating"), "{out}");
+    env.k(&["delete", "pod", "p-done"]).await;
+    env.k_until(&["get", "pvc"], |o| !o.contains("c-done"))
+        .await;
+    env.sandbox.shutdown().await;
+}
+
+const SCHEDULING: &str = r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: rwop}
+spec:
+  storageClassName: immediate
+  accessModes: [ReadWriteOncePod]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: rwop-1}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers: [{name: c, image: busybox, volumeMounts: [{name: d, mountPath: /d}]}]
+  volumes: [{name: d, persistentVolumeClaim: {claimName: rwop}}]
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: local}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: c-local}
+spec:
+  storageClassName: local
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: plocal}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: d, mountPath: /d}]}]
+  volumes: [{name: d, persistentVolumeClaim: {claimName: c-local}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hpt}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: f, mountPath: /f}, {name: d, mountPath: /d}, {name: ok, mountPath: /ok}, {name: okf, mountPath: /okf}]}]
+  volumes:
+  - {name: f, hostPath: {path: /etc/nofile, type: File}}
+  - {name: d, hostPath: {path: /nodir, type: Directory}}
+  - {name: ok, hostPath: {path: /data/made, type: DirectoryOrCreate}}
+  - {name: okf, hostPath: {path: /data/made/file.txt, type: FileOrCreate}}
+"#;
+
+const LOCAL_PV: &str = r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: local-1}
+spec:
+  storageClassName: local
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: /mnt/local-1}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_enforces_read_write_once_pod_and_local_volumes() {
+    let Some(env) = start().await else { return };
+    env.apply(SCHEDULING).await;
+    env.k_until(&["get", "pod", "rwop-1"], |o| o.contains("Running"))
+        .await;
+    env.apply(
+        &SCHEDULING[..SCHEDULING.find("---\napiVersion: storage").unwrap()]
+            .replace("rwop-1", "rwop-2"),
+    )
+    .await;
+    let out = env
+        .k_until(&["describe", "pod", "rwop-2"], |o| {
+            o.contains("FailedScheduling")
+        })
+        .await;
+    assert!(out.contains("0/1 nodes are available: 1 node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."), "{out}");
+    env.k(&["delete", "pod", "rwop-1"]).await;
+    env.k_until(&["get", "pod", "rwop-2"], |o| o.contains("Running"))
+        .await;
+
+    // No provisioner and no volume: FailedScheduling, no selected node.
+    let out = env
+        .k_until(&["describe", "pod", "plocal"], |o| {
+            o.contains("FailedScheduling")
+        })
+        .await;
+    assert!(out.contains("0/1 nodes are available: 1 node(s) didn't find available persistent volumes to bind. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."), "{out}");
+    let ann = env
+        .k(&[
+            "get",
+            "pvc",
+            "c-local",
+            "-o",
+            "jsonpath={.metadata.annotations}",
+        ])
+        .await;
+    assert!(!ann.contains("selected-node"), "{ann}");
+    let out = env.k(&["describe", "pvc", "c-local"]).await;
+    assert!(out.contains("WaitForFirstConsumer"), "{out}");
+    assert!(!out.contains("ExternalProvisioning"), "{out}");
+    // A matching volume appears: the pod's claim binds to it, the pod runs.
+    env.apply(LOCAL_PV).await;
+    env.k_until(&["get", "pod", "plocal"], |o| o.contains("Running"))
+        .await;
+    let out = env.k(&["get", "pvc", "c-local"]).await;
+    assert!(out.contains("local-1"), "{out}");
+
+    // hostPath types are checked by the kubelet.
+    let out = env
+        .k_until(&["describe", "pod", "hpt"], |o| {
+            o.contains("is not a directory")
+        })
+        .await;
+    assert!(out.contains(r#"MountVolume.SetUp failed for volume "f" : hostPath type check failed: /etc/nofile is not a file"#), "{out}");
+    assert!(out.contains(r#"MountVolume.SetUp failed for volume "d" : hostPath type check failed: /nodir is not a directory"#), "{out}");
+    let pods = env.k(&["get", "pod", "hpt"]).await;
+    assert!(pods.contains("ContainerCreating"), "{pods}");
+    assert!(env.data().join("hostpath/data/made/file.txt").is_file());
     env.sandbox.shutdown().await;
 }

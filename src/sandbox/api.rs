@@ -75,10 +75,21 @@ pub fn parse_target(segs: &[&str]) -> Option<Target> {
 
 /// Answers a resource request.
 pub async fn handle(store: &Store, t: Target, req: Req<'_>) -> Response<Body> {
-    match dispatch(store, &t, &req).await {
+    let r = match dispatch(store, &t, &req).await {
         Ok(r) => r,
         Err(e) => h::error(&e),
+    };
+    if t.res.group.is_empty() && t.res.plural == "endpoints" {
+        // What the API server says of every request to v1 Endpoints.
+        return with_warnings(
+            r,
+            &[
+                "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+                    .to_string(),
+            ],
+        );
     }
+    r
 }
 
 fn is_table(accept: &str) -> bool {
@@ -223,7 +234,10 @@ fn decode_json_or_yaml(req: &Req<'_>) -> Result<Value, ApiError> {
     let ct = req.content_type.split(';').next().unwrap_or("").trim();
     match ct {
         "" | "application/json" | "*/*" => serde_json::from_slice(&req.body).map_err(|e| {
-            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+            ApiError::bad_request(format!(
+                "couldn't get version/kind; json parse error: {}",
+                go_json_error(&req.body, &e)
+            ))
         }),
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let text = std::str::from_utf8(&req.body)
@@ -232,6 +246,29 @@ fn decode_json_or_yaml(req: &Req<'_>) -> Result<Value, ApiError> {
                 .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
         }
         other => Err(ApiError::unsupported_media_type(other)),
+    }
+}
+
+/// A JSON syntax error as Go's encoding/json words it.
+fn go_json_error(body: &[u8], e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Eof => "unexpected end of JSON input".to_string(),
+        Category::Syntax => {
+            // The offending character, from serde's line and column.
+            let line = body
+                .split(|b| *b == b'\n')
+                .nth(e.line().saturating_sub(1))
+                .unwrap_or_default();
+            let c = std::str::from_utf8(line)
+                .ok()
+                .and_then(|l| l.chars().nth(e.column().saturating_sub(1)));
+            match c {
+                Some(c) => format!("invalid character '{c}' looking for beginning of value"),
+                None => e.to_string(),
+            }
+        }
+        _ => e.to_string(),
     }
 }
 

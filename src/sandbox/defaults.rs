@@ -32,6 +32,7 @@ pub fn apply(res: &ResourceDef, obj: &mut Value) {
     match (res.group, res.plural) {
         ("", "pods") => {
             default_pod_spec(&mut obj["spec"]);
+            pod_only_defaults(&mut obj["spec"]);
             if obj["status"].is_null() {
                 let qos = qos_class(&obj["spec"]);
                 obj["status"] = json!({"phase": "Pending", "qosClass": qos});
@@ -49,6 +50,9 @@ pub fn apply(res: &ResourceDef, obj: &mut Value) {
         }
         ("", "persistentvolumes") => {
             set_default(&mut obj["spec"], "volumeMode", json!("Filesystem"));
+            if obj["spec"]["hostPath"].is_object() {
+                set_default(&mut obj["spec"]["hostPath"], "type", json!(""));
+            }
             set_default(
                 &mut obj["spec"],
                 "persistentVolumeReclaimPolicy",
@@ -121,40 +125,28 @@ fn default_template(t: &mut Value) {
     }
 }
 
+/// `SetDefaults_PodSpec`: what pods and pod templates both get.
 fn default_pod_spec(spec: &mut Value) {
-    if !spec.is_object() {
+    let Some(m) = spec.as_object_mut() else {
         return;
-    }
+    };
+    // Absent, not null: upstream omits empty fields.
+    m.retain(|_, v| !v.is_null());
     set_default(spec, "restartPolicy", json!("Always"));
     set_default(spec, "terminationGracePeriodSeconds", json!(30));
     set_default(spec, "dnsPolicy", json!("ClusterFirst"));
     set_default(spec, "securityContext", json!({}));
     set_default(spec, "schedulerName", json!("default-scheduler"));
-    set_default(spec, "enableServiceLinks", json!(true));
-    set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-    set_default(spec, "priority", json!(0));
-    set_default(spec, "serviceAccountName", json!("default"));
-    if spec["serviceAccount"].is_null() {
-        spec["serviceAccount"] = spec["serviceAccountName"].clone();
-    }
-    set_default(
-        spec,
-        "tolerations",
-        json!([
-            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
-            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
-        ]),
-    );
     for list in ["containers", "initContainers"] {
-        if let Some(cs) = spec[list].as_array_mut() {
+        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs.iter_mut().filter(|c| c.is_object()) {
                 default_container(c);
             }
         }
     }
-    if let Some(vols) = spec["volumes"].as_array_mut() {
+    if let Some(vols) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
         for v in vols.iter_mut().filter(|v| v.is_object()) {
-            for (src, _) in [("configMap", ()), ("secret", ())] {
+            for src in ["configMap", "secret", "projected", "downwardAPI"] {
                 if v[src].is_object() {
                     set_default(&mut v[src], "defaultMode", json!(420));
                 }
@@ -162,7 +154,114 @@ fn default_pod_spec(spec: &mut Value) {
             if v["hostPath"].is_object() {
                 set_default(&mut v["hostPath"], "type", json!(""));
             }
+            if let Some(items) = v
+                .get_mut("downwardAPI")
+                .and_then(|d| d.get_mut("items"))
+                .and_then(Value::as_array_mut)
+            {
+                for it in items.iter_mut() {
+                    default_field_ref(it);
+                }
+            }
         }
+    }
+}
+
+/// What only a pod gets, not a template: `SetDefaults_Pod`
+/// (enableServiceLinks) and the admission plugins (service account,
+/// priority, default toleration seconds).
+fn pod_only_defaults(spec: &mut Value) {
+    if !spec.is_object() {
+        return;
+    }
+    set_default(spec, "enableServiceLinks", json!(true));
+    set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
+    set_default(spec, "priority", json!(0));
+    set_default(spec, "serviceAccountName", json!("default"));
+    if spec["serviceAccount"].is_null() {
+        spec["serviceAccount"] = spec["serviceAccountName"].clone();
+    }
+    if !spec["tolerations"].is_array() {
+        spec["tolerations"] = json!([]);
+    }
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let Some(list) = spec["tolerations"].as_array_mut() else {
+            break;
+        };
+        let has = list.iter().any(|t| {
+            (t["key"] == key || t["key"].is_null() && t["operator"] == "Exists")
+                && (t["effect"] == "NoExecute" || t["effect"].is_null())
+        });
+        if !has {
+            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
+    }
+}
+
+/// Where the service account admission plugin mounts the API credentials.
+pub const SERVICE_ACCOUNT_MOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+/// The ConfigMap with the cluster's CA, published into every namespace.
+pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+
+/// What the ServiceAccount admission plugin adds to a new pod: the
+/// `kube-api-access-xxxxx` projected volume (token, CA, namespace) mounted
+/// read-only in every container, unless automountServiceAccountToken is
+/// false or a container already mounts something there.
+pub fn admit_pod(pod: &mut Value) {
+    let spec = &mut pod["spec"];
+    if !spec.is_object() || spec["automountServiceAccountToken"] == json!(false) {
+        return;
+    }
+    let has_mount = |spec: &Value| {
+        ["containers", "initContainers"].iter().any(|l| {
+            spec[*l].as_array().is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    c["volumeMounts"].as_array().is_some_and(|ms| {
+                        ms.iter().any(|m| m["mountPath"] == SERVICE_ACCOUNT_MOUNT)
+                    })
+                })
+            })
+        })
+    };
+    if has_mount(spec) {
+        return;
+    }
+    let name = format!("kube-api-access-{}", super::controllers::random_suffix(5));
+    let volume = json!({
+        "name": name,
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {"configMap": {"name": ROOT_CA_CONFIGMAP, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}
+            ]
+        }
+    });
+    match spec.get_mut("volumes").and_then(Value::as_array_mut) {
+        Some(vols) => vols.push(volume),
+        None => spec["volumes"] = json!([volume]),
+    }
+    let mount = json!({"name": name, "readOnly": true, "mountPath": SERVICE_ACCOUNT_MOUNT});
+    for list in ["initContainers", "containers"] {
+        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
+            for c in cs.iter_mut().filter(|c| c.is_object()) {
+                match c.get_mut("volumeMounts").and_then(Value::as_array_mut) {
+                    Some(ms) => ms.push(mount.clone()),
+                    None => c["volumeMounts"] = json!([mount.clone()]),
+                }
+            }
+        }
+    }
+}
+
+/// `SetDefaults_ObjectFieldSelector`: a fieldRef's apiVersion is v1.
+fn default_field_ref(holder: &mut Value) {
+    if holder["fieldRef"].is_object() {
+        set_default(&mut holder["fieldRef"], "apiVersion", json!("v1"));
     }
 }
 
@@ -175,9 +274,16 @@ fn default_container(c: &mut Value) {
     set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
     set_default(c, "terminationMessagePolicy", json!("File"));
     set_default(c, "resources", json!({}));
-    if let Some(ports) = c["ports"].as_array_mut() {
+    if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports.iter_mut().filter(|p| p.is_object()) {
             set_default(p, "protocol", json!("TCP"));
+        }
+    }
+    if let Some(env) = c.get_mut("env").and_then(Value::as_array_mut) {
+        for e in env.iter_mut() {
+            if let Some(vf) = e.get_mut("valueFrom") {
+                default_field_ref(vf);
+            }
         }
     }
     for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
@@ -813,6 +919,24 @@ pub fn bootstrap_objects() -> Vec<Value> {
         "spec": {"clusterIP": "10.96.0.1",
                  "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}
     }));
+    // What the API server keeps for its own Service.
+    v.push(json!({
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}],
+                     "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]
+    }));
+    v.push(json!({
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": true}}],
+        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]
+    }));
     v.push(json!({
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
@@ -853,6 +977,73 @@ mod tests {
         assert_eq!(p["spec"]["restartPolicy"], "Always");
         assert_eq!(p["status"]["phase"], "Pending");
         assert!(validate(get("pods"), &p, None).is_empty());
+    }
+
+    #[test]
+    fn templates_get_pod_spec_defaults_only() {
+        let spec = json!({"containers": [{"name": "c", "image": "nginx:1.25",
+            "env": [{"name": "N", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}]});
+        let mut d = json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": spec}}});
+        apply(get("deployments.apps"), &mut d);
+        let t = &d["spec"]["template"]["spec"];
+        for k in [
+            "restartPolicy",
+            "dnsPolicy",
+            "schedulerName",
+            "terminationGracePeriodSeconds",
+            "securityContext",
+        ] {
+            assert!(!t[k].is_null(), "{k}");
+        }
+        for k in [
+            "serviceAccountName",
+            "serviceAccount",
+            "priority",
+            "preemptionPolicy",
+            "enableServiceLinks",
+            "tolerations",
+            "volumes",
+            "initContainers",
+        ] {
+            assert!(t.get(k).is_none(), "{k} in {t}");
+        }
+        assert_eq!(
+            t["containers"][0]["env"][0]["valueFrom"]["fieldRef"]["apiVersion"],
+            "v1"
+        );
+        assert!(t["containers"][0].get("ports").is_none());
+
+        let mut p = json!({"metadata": {"name": "p"}, "spec": spec.clone()});
+        p["spec"]["tolerations"] = json!([{"key": "x", "operator": "Exists"}]);
+        apply(get("pods"), &mut p);
+        assert_eq!(p["spec"]["serviceAccountName"], "default");
+        assert_eq!(p["spec"]["enableServiceLinks"], true);
+        assert_eq!(p["spec"]["tolerations"].as_array().unwrap().len(), 3);
+        assert!(p["spec"].get("volumes").is_none());
+        admit_pod(&mut p);
+        let vol = &p["spec"]["volumes"][0];
+        assert!(
+            vol["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("kube-api-access-")
+        );
+        assert_eq!(
+            vol["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"],
+            3607
+        );
+        assert_eq!(
+            p["spec"]["containers"][0]["volumeMounts"][0],
+            json!({"name": vol["name"], "readOnly": true, "mountPath": SERVICE_ACCOUNT_MOUNT})
+        );
+        let mut opted_out = json!({"metadata": {"name": "p"}, "spec": {"automountServiceAccountToken": false, "containers": [{"name": "c", "image": "i"}]}});
+        admit_pod(&mut opted_out);
+        assert!(opted_out["spec"].get("volumes").is_none());
+
+        let mut pv = json!({"metadata": {"name": "v"}, "spec": {"hostPath": {"path": "/mnt/x"}}});
+        apply(get("persistentvolumes"), &mut pv);
+        assert_eq!(pv["spec"]["hostPath"]["type"], "");
     }
 
     #[test]

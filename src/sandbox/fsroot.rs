@@ -119,6 +119,13 @@ impl SandboxRoot {
         create(&dir)
     }
 
+    /// Where a node path (hostPath) lives in the sandbox, not created:
+    /// for the hostPath type checks and the hostPath deleter.
+    pub fn host_path_entry(&self, path: &str) -> Result<PathBuf, FsError> {
+        let base = create(&self.root.join("hostpath"))?;
+        confined_join(&base, path)
+    }
+
     /// A provisioned persistent volume's directory, created if missing.
     pub fn volume(&self, pv_name: &str) -> Result<PathBuf, FsError> {
         create(&self.root.join("volumes").join(name(pv_name)?))

@@ -222,9 +222,34 @@ pub struct PodRt {
     volumes: Mutex<Option<HashMap<String, Volume>>>,
     init_done: Mutex<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// When the pod is being deleted: the end of its grace period, after
+    /// which containers still running are killed.
+    deadline: Mutex<Option<Instant>>,
+    /// Set once no container runs any more and none will start.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl PodRt {
+    /// Stops the pod's containers: SIGTERM now, SIGKILL at `deadline` (a
+    /// later call may only bring it closer, as a shorter grace period does).
+    pub fn terminate(&self, deadline: Instant) {
+        {
+            let mut d = lock(&self.deadline);
+            *d = Some(d.map_or(deadline, |old| old.min(deadline)));
+        }
+        self.cancel.cancel();
+    }
+
+    /// The end of the grace period, once the pod is being stopped.
+    fn deadline(&self) -> Option<Instant> {
+        *lock(&self.deadline)
+    }
+
+    /// Whether every container has stopped for good.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// A container by name (init containers too).
     pub fn container(&self, name: &str) -> Option<Arc<CtrRt>> {
         self.containers
@@ -286,7 +311,10 @@ impl Kubelet {
     }
 }
 
-/// One kubelet pass: start new pods, stop deleted ones, write statuses.
+/// One kubelet pass: start new pods, stop the containers of pods being
+/// deleted (SIGTERM, SIGKILL when the grace period is over), write
+/// statuses, and delete for good the pods whose containers have stopped
+/// (their layers and emptyDirs first: data loss is real).
 pub fn reconcile(rt: &Arc<Runtime>) {
     let (pods, _) = rt.store.list(res("pods"), None);
     let mine: Vec<&Arc<Value>> = pods
@@ -296,19 +324,35 @@ pub fn reconcile(rt: &Arc<Runtime>) {
     let known: HashMap<String, Arc<PodRt>> = lock(&rt.kubelet.pods).clone();
     for pod in &mine {
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        let terminating = super::controllers::is_terminating(pod);
         match known.get(&uid) {
             Some(prt) => {
-                if super::controllers::is_terminating(pod) && !prt.cancel.is_cancelled() {
-                    prt.cancel.cancel();
+                if terminating {
+                    let grace = pod["metadata"]["deletionGracePeriodSeconds"]
+                        .as_i64()
+                        .unwrap_or(0)
+                        .max(0)
+                        .unsigned_abs();
+                    if !prt.cancel.is_cancelled() {
+                        prt.terminate(Instant::now() + Duration::from_secs(grace));
+                    } else if grace == 0 {
+                        prt.terminate(Instant::now());
+                    }
                 }
                 write_status(rt, pod, prt);
+                if terminating && prt.is_stopped() {
+                    lock(&rt.kubelet.pods).remove(&uid);
+                    finish_deletion(rt, pod);
+                }
+            }
+            None if terminating => {
+                // Nothing runs here for it (it never started, or the
+                // sandbox restarted meanwhile).
+                finish_deletion(rt, pod);
             }
             None => {
                 let phase = pod["status"]["phase"].as_str().unwrap_or("");
-                if phase == "Succeeded"
-                    || phase == "Failed"
-                    || super::controllers::is_terminating(pod)
-                {
+                if phase == "Succeeded" || phase == "Failed" {
                     continue;
                 }
                 let used: Vec<String> = pods
@@ -325,8 +369,10 @@ pub fn reconcile(rt: &Arc<Runtime>) {
             .iter()
             .any(|p| p["metadata"]["uid"].as_str() == Some(uid.as_str()))
         {
+            // Gone from the API without the kubelet (a forced delete): its
+            // containers are killed.
             lock(&rt.kubelet.pods).remove(&uid);
-            prt.cancel.cancel();
+            prt.terminate(Instant::now());
             let rt2 = rt.clone();
             tokio::spawn(async move {
                 let tasks = std::mem::take(&mut *lock(&prt.tasks));
@@ -334,11 +380,28 @@ pub fn reconcile(rt: &Arc<Runtime>) {
                     let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
                 }
                 rt2.netns.release_pod(&prt.uid);
-                // The pod's layers and emptyDirs go with it: data loss is real.
                 let _ = rt2.root.remove_pod(&prt.uid);
             });
         }
     }
+}
+
+/// The end of a pod's deletion, once nothing runs: its layers and
+/// emptyDirs are removed, then the pod object (grace period 0).
+fn finish_deletion(rt: &Runtime, pod: &Value) {
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+    rt.netns.release_pod(uid);
+    let _ = rt.root.remove_pod(uid);
+    let _ = rt.store.delete(
+        res("pods"),
+        namespace_of(pod),
+        name_of(pod),
+        &super::store::DeleteOptions {
+            grace_period_seconds: Some(0),
+            precondition_uid: Some(uid.to_string()),
+            ..Default::default()
+        },
+    );
 }
 
 fn start_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &[String]) -> Arc<PodRt> {
@@ -386,6 +449,8 @@ fn start_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &[String]) -> Arc<PodRt> 
         volumes: Mutex::new(None),
         init_done: Mutex::new(false),
         tasks: Mutex::new(Vec::new()),
+        deadline: Mutex::new(None),
+        stopped: std::sync::atomic::AtomicBool::new(false),
     });
     lock(&rt.kubelet.pods).insert(uid, prt.clone());
     let task = tokio::spawn(run_pod(rt.clone(), prt.clone()));
@@ -401,18 +466,30 @@ async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
 }
 
 async fn run_pod(rt: Arc<Runtime>, prt: Arc<PodRt>) {
+    run_containers(&rt, &prt).await;
+    prt.stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+    rt.wake();
+}
+
+async fn run_containers(rt: &Arc<Runtime>, prt: &Arc<PodRt>) {
+    // Mounts are retried with upstream's back-off (500ms doubling to 2m2s),
+    // each failure an event (aggregated: `x4 over 8s`).
+    let mut retry = Duration::from_millis(500);
     loop {
-        match setup_volumes(&rt, &prt) {
+        match setup_volumes(rt, prt) {
             Ok(v) => {
                 *lock(&prt.volumes) = Some(v);
                 break;
             }
-            Err(msg) => {
-                rt.events
-                    .record_once(&prt.pod, Kind::Warning, "FailedMount", msg, "kubelet");
-                if !sleep_or_cancel(RETRY, &prt.cancel).await {
+            Err(msgs) => {
+                for msg in msgs {
+                    rt.events
+                        .record(&prt.pod, None, Kind::Warning, "FailedMount", msg, "kubelet");
+                }
+                if !sleep_or_cancel(retry, &prt.cancel).await {
                     return;
                 }
+                retry = (retry * 2).min(Duration::from_secs(122));
             }
         }
     }
@@ -428,7 +505,7 @@ async fn run_pod(rt: Arc<Runtime>, prt: Arc<PodRt>) {
         } else {
             "OnFailure"
         };
-        let code = supervise(&rt, &prt, c, init_policy).await;
+        let code = supervise(rt, prt, c, init_policy).await;
         if code != Some(0) {
             return;
         }
@@ -459,7 +536,6 @@ async fn run_pod(rt: Arc<Runtime>, prt: Arc<PodRt>) {
     for h in handles {
         let _ = h.await;
     }
-    rt.wake();
 }
 
 fn volume_dir(rt: &Runtime, prt: &PodRt, kind: &str, vol: &str) -> Result<PathBuf, String> {
@@ -551,14 +627,34 @@ fn projected_files(
     }
 }
 
-fn setup_volumes(rt: &Runtime, prt: &PodRt) -> Result<HashMap<String, Volume>, String> {
+/// Sets up every volume of the pod, or says why each one that failed did.
+fn setup_volumes(rt: &Runtime, prt: &PodRt) -> Result<HashMap<String, Volume>, Vec<String>> {
     let mut out = HashMap::new();
-    let ns = &prt.ns;
+    let mut errors = Vec::new();
     let vols = prt.pod["spec"]["volumes"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     for v in &vols {
+        let vname = v["name"].as_str().unwrap_or("");
+        match setup_volume(rt, prt, v) {
+            Ok(vol) => {
+                out.insert(vname.to_string(), vol);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Sets up one volume, or the FailedMount message.
+fn setup_volume(rt: &Runtime, prt: &PodRt, v: &Value) -> Result<Volume, String> {
+    let ns = &prt.ns;
+    {
         let vname = v["name"].as_str().unwrap_or("");
         let fail = |m: String| format!("MountVolume.SetUp failed for volume \"{vname}\" : {m}");
         let vol = if let Some(cm) = v.get("configMap").filter(|c| c.is_object()) {
@@ -619,7 +715,7 @@ fn setup_volumes(rt: &Runtime, prt: &PodRt) -> Result<HashMap<String, Volume>, S
             }
         } else if let Some(hp) = v.get("hostPath").filter(|c| c.is_object()) {
             let path = hp["path"].as_str().unwrap_or("/");
-            let dir = rt.root.host_path(path).map_err(|e| fail(e.to_string()))?;
+            let dir = host_path(rt, path, hp["type"].as_str().unwrap_or("")).map_err(fail)?;
             Volume {
                 host: dir,
                 kind: MountKind::HostPath,
@@ -654,12 +750,56 @@ fn setup_volumes(rt: &Runtime, prt: &PodRt) -> Result<HashMap<String, Volume>, S
                 read_only: pvc["readOnly"].as_bool().unwrap_or(false),
             }
         } else {
-            // downwardAPI, projected and the like: a small read-only tmpfs.
-            let dir = volume_dir(rt, prt, "kubernetes.io~projected", vname)?;
-            let files = vec![
-                ("namespace".to_string(), ns.as_bytes().to_vec()),
-                ("token".to_string(), b"kubetutor-sandbox-token".to_vec()),
-            ];
+            // projected (the service account's kube-api-access), downwardAPI
+            // and the like: a small read-only tmpfs.
+            let mut files = Vec::new();
+            let (plugin, sources) = if let Some(p) = v.get("projected").filter(|c| c.is_object()) {
+                let sources = p["sources"].as_array().cloned().unwrap_or_default();
+                ("kubernetes.io~projected", sources)
+            } else if let Some(d) = v.get("downwardAPI").filter(|c| c.is_object()) {
+                (
+                    "kubernetes.io~downward-api",
+                    vec![json!({"downwardAPI": d})],
+                )
+            } else {
+                ("kubernetes.io~empty-dir", Vec::new())
+            };
+            for src in &sources {
+                if let Some(t) = src.get("serviceAccountToken").filter(|c| c.is_object()) {
+                    let path = t["path"].as_str().unwrap_or("token");
+                    files.push((path.to_string(), service_account_token(prt).into_bytes()));
+                }
+                for (key, secret) in [("configMap", false), ("secret", true)] {
+                    let Some(r) = src.get(key).filter(|c| c.is_object()) else {
+                        continue;
+                    };
+                    let name = r["name"].as_str().unwrap_or("");
+                    let optional = r["optional"].as_bool().unwrap_or(false);
+                    let what = if secret { "secret" } else { "configmap" };
+                    let data = match rt.store.get(
+                        res(if secret { "secrets" } else { "configmaps" }),
+                        ns,
+                        name,
+                    ) {
+                        Some(o) => data_of(&o, secret),
+                        None if optional => Vec::new(),
+                        None => return Err(fail(format!("{what} \"{name}\" not found"))),
+                    };
+                    let picked = projected_files(&data, &r["items"]).map_err(|k| {
+                        fail(format!("{what} references non-existent config key: {k}"))
+                    })?;
+                    files.extend(picked);
+                }
+                if let Some(items) = src["downwardAPI"]["items"].as_array() {
+                    for it in items {
+                        let path = it["path"].as_str().unwrap_or("");
+                        if let Some(fp) = it["fieldRef"]["fieldPath"].as_str() {
+                            files.push((path.to_string(), field_value(prt, fp).into_bytes()));
+                        }
+                    }
+                }
+            }
+            let dir = volume_dir(rt, prt, plugin, vname)?;
             write_files(&dir, &files)?;
             Volume {
                 host: dir,
@@ -669,9 +809,8 @@ fn setup_volumes(rt: &Runtime, prt: &PodRt) -> Result<HashMap<String, Volume>, S
                 read_only: true,
             }
         };
-        out.insert(vname.to_string(), vol);
+        Ok(vol)
     }
-    Ok(out)
 }
 
 /// Where a persistent volume's data lives.
@@ -680,15 +819,61 @@ pub fn pv_dir(rt: &Runtime, pv: &Value) -> Result<PathBuf, String> {
     if pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"].is_string() {
         return rt.root.volume(name).map_err(|e| e.to_string());
     }
-    for p in [
-        &pv["spec"]["hostPath"]["path"],
-        &pv["spec"]["local"]["path"],
-    ] {
-        if let Some(path) = p.as_str() {
-            return rt.root.host_path(path).map_err(|e| e.to_string());
-        }
+    if let Some(path) = pv["spec"]["hostPath"]["path"].as_str() {
+        return host_path(
+            rt,
+            path,
+            pv["spec"]["hostPath"]["type"].as_str().unwrap_or(""),
+        );
+    }
+    if let Some(path) = pv["spec"]["local"]["path"].as_str() {
+        return rt.root.host_path(path).map_err(|e| e.to_string());
     }
     rt.root.volume(name).map_err(|e| e.to_string())
+}
+
+/// A hostPath (of a pod or a PV) in the sandbox, after the kubelet's type
+/// check for `ty` (`DirectoryOrCreate` and `FileOrCreate` create what is
+/// missing). With no type, a missing path becomes a directory, as the
+/// container runtime's bind mount makes it.
+pub fn host_path(rt: &Runtime, path: &str, ty: &str) -> Result<PathBuf, String> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let entry = rt.root.host_path_entry(path).map_err(|e| e.to_string())?;
+    let meta = std::fs::metadata(&entry).ok();
+    let check = |ok: bool, what: &str| {
+        if ok {
+            Ok(entry.clone())
+        } else {
+            Err(format!("hostPath type check failed: {path} is not {what}"))
+        }
+    };
+    let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
+    let is_file = meta.as_ref().is_some_and(|m| m.is_file());
+    let kind = |f: fn(&std::fs::FileType) -> bool| meta.as_ref().is_some_and(|m| f(&m.file_type()));
+    match ty {
+        "" => rt.root.host_path(path).map_err(|e| e.to_string()),
+        "DirectoryOrCreate" if meta.is_none() => rt.root.host_path(path).map_err(|e| e.to_string()),
+        "DirectoryOrCreate" | "Directory" => check(is_dir, "a directory"),
+        "FileOrCreate" if meta.is_none() => {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&entry)
+            {
+                Ok(_) => Ok(entry),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(format!("open {path}: no such file or directory"))
+                }
+                Err(e) => Err(format!("open {path}: {e}")),
+            }
+        }
+        "FileOrCreate" | "File" => check(is_file, "a file"),
+        "Socket" => check(kind(|t| t.is_socket()), "a socket file"),
+        "CharDevice" => check(kind(|t| t.is_char_device()), "a character device"),
+        "BlockDevice" => check(kind(|t| t.is_block_device()), "a block device"),
+        other => Err(format!("{other} is an invalid volume type")),
+    }
 }
 
 /// `$(VAR)` references to earlier variables, as the kubelet expands them.
@@ -783,40 +968,74 @@ pub fn resolve_env(rt: &Runtime, prt: &PodRt, c: &Value) -> Result<Vec<(String, 
             }
         }
         if let Some(path) = vf["fieldRef"]["fieldPath"].as_str() {
-            let p = &prt.pod;
-            value = match path {
-                "metadata.name" => prt.name.clone(),
-                "metadata.namespace" => prt.ns.clone(),
-                "metadata.uid" => prt.uid.clone(),
-                "spec.nodeName" => NODE_NAME.to_string(),
-                "spec.serviceAccountName" => p["spec"]["serviceAccountName"]
-                    .as_str()
-                    .unwrap_or("default")
-                    .to_string(),
-                "status.podIP" => prt.ip.clone(),
-                "status.hostIP" => "127.0.0.1".to_string(),
-                other => {
-                    let label = other
-                        .strip_prefix("metadata.labels['")
-                        .map(|l| ("labels", l))
-                        .or_else(|| {
-                            other
-                                .strip_prefix("metadata.annotations['")
-                                .map(|a| ("annotations", a))
-                        });
-                    match label {
-                        Some((field, l)) => p["metadata"][field][l.trim_end_matches("']")]
-                            .as_str()
-                            .unwrap_or("")
-                            .to_string(),
-                        None => String::new(),
-                    }
-                }
-            };
+            value = field_value(prt, path);
         }
         env.push((name, value));
     }
     Ok(env)
+}
+
+/// A bound service account token, as the kubelet writes it (a JWT the
+/// sandbox does not check).
+fn service_account_token(prt: &PodRt) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let header = json!({"alg": "RS256", "kid": "kubetutor-sandbox"});
+    let claims = json!({
+        "aud": ["https://kubernetes.default.svc.cluster.local"],
+        "exp": now + 3607,
+        "iat": now,
+        "iss": "https://kubernetes.default.svc.cluster.local",
+        "kubernetes.io": {
+            "namespace": prt.ns,
+            "pod": {"name": prt.name, "uid": prt.uid},
+            "serviceaccount": {"name": prt.pod["spec"]["serviceAccountName"].as_str().unwrap_or("default")},
+        },
+        "nbf": now,
+        "sub": format!(
+            "system:serviceaccount:{}:{}",
+            prt.ns,
+            prt.pod["spec"]["serviceAccountName"].as_str().unwrap_or("default")
+        ),
+    });
+    format!("{}.{}.c2FuZGJveA", b64(&header), b64(&claims))
+}
+
+/// The value of a downward API field path of the pod.
+fn field_value(prt: &PodRt, path: &str) -> String {
+    let p = &prt.pod;
+    match path {
+        "metadata.name" => prt.name.clone(),
+        "metadata.namespace" => prt.ns.clone(),
+        "metadata.uid" => prt.uid.clone(),
+        "spec.nodeName" => NODE_NAME.to_string(),
+        "spec.serviceAccountName" => p["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string(),
+        "status.podIP" => prt.ip.clone(),
+        "status.hostIP" => "127.0.0.1".to_string(),
+        other => {
+            let label = other
+                .strip_prefix("metadata.labels['")
+                .map(|l| ("labels", l))
+                .or_else(|| {
+                    other
+                        .strip_prefix("metadata.annotations['")
+                        .map(|a| ("annotations", a))
+                });
+            match label {
+                Some((field, l)) => p["metadata"][field][l.trim_end_matches("']")]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                None => String::new(),
+            }
+        }
+    }
 }
 
 /// Go's time.Duration formatting for whole seconds: `10s`, `1m20s`, `5m0s`.
@@ -859,6 +1078,10 @@ fn build_fs(rt: &Runtime, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Contain
     for d in IMAGE_DIRS {
         let _ = std::fs::create_dir_all(rootfs.join(d));
     }
+    // The files the kubelet manages in every container.
+    for (name, text) in etc_files(prt) {
+        let _ = std::fs::write(rootfs.join("etc").join(name), text);
+    }
     let mut fs = ContainerFs::new(rootfs);
     let vols = lock(&prt.volumes).clone().unwrap_or_default();
     for m in c.spec["volumeMounts"]
@@ -889,6 +1112,29 @@ fn build_fs(rt: &Runtime, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Contain
     Ok(fs)
 }
 
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf as the kubelet writes
+/// them for a pod (cluster DNS at 10.96.0.10, search domains of its
+/// namespace).
+fn etc_files(prt: &PodRt) -> [(&'static str, String); 3] {
+    let hostname = prt.pod["spec"]["hostname"]
+        .as_str()
+        .unwrap_or(&prt.name)
+        .to_string();
+    let hosts = format!(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n{}\t{hostname}\n",
+        prt.ip
+    );
+    let resolv = format!(
+        "search {}.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n",
+        prt.ns
+    );
+    [
+        ("hosts", hosts),
+        ("hostname", format!("{hostname}\n")),
+        ("resolv.conf", resolv),
+    ]
+}
+
 fn random_id() -> String {
     format!(
         "{:016x}{:016x}{:016x}{:016x}",
@@ -911,6 +1157,9 @@ async fn supervise(
     let pod = &prt.pod;
     let mut backoff = rt.config.backoff_base;
     let mut last_code = None;
+    // A restart counts (restartCount, lastState) once the new instance is
+    // reported, running or exited: never as a state of its own.
+    let mut restarted: Option<State> = None;
     loop {
         if prt.cancel.is_cancelled() {
             return last_code;
@@ -1004,18 +1253,16 @@ async fn supervise(
         }
         let started_at = store::now_rfc3339();
         let has_readiness = c.spec["readinessProbe"].is_object();
+        // The process runs from now on, but the kubelet reports it running
+        // only once it has seen it so (`start_lag`): a process that exits
+        // at once goes straight from its previous state to Terminated, as
+        // `kubectl get pods -w` shows upstream (ContainerCreating, Error).
         c.set(|s| {
-            s.last_container_id = std::mem::take(&mut s.container_id);
-            s.container_id = random_id();
-            s.state = State::Running {
-                started_at: started_at.clone(),
-            };
-            s.ready = !has_readiness && !c.init;
-            s.started_once = true;
             s.fs = Some(fs.clone());
             s.env = env.clone();
         });
-        rt.wake();
+        let instance_id = random_id();
+        let mut visible = false;
         let sink_ctr = c.clone();
         let ctx = AppContext {
             pod_uid: prt.uid.clone(),
@@ -1054,16 +1301,42 @@ async fn supervise(
         let code = loop {
             tokio::select! {
                 _ = prt.cancel.cancelled() => {
-                    rt.events.record(pod, Some(&fp), Kind::Normal, "Killing", format!("Stopping container {}", c.name), "kubelet");
+                    if !rt.cancel.is_cancelled() {
+                        rt.events.record(pod, Some(&fp), Kind::Normal, "Killing", format!("Stopping container {}", c.name), "kubelet");
+                    }
                     stopped = true;
-                    break handle.stop().await;
+                    break stop_container(rt, prt, handle, None).await;
                 }
                 _ = liveness_kill.cancelled() => {
-                    break handle.stop().await;
+                    // Killed with the pod's grace period, as upstream does.
+                    let grace = Duration::from_secs(
+                        pod["spec"]["terminationGracePeriodSeconds"]
+                            .as_u64()
+                            .unwrap_or(30),
+                    );
+                    break stop_container(rt, prt, handle, Some(Instant::now() + grace)).await;
                 }
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {
                     if handle.is_finished() {
                         break handle.wait().await;
+                    }
+                    if !visible && ran_since.elapsed() >= rt.config.start_lag {
+                        visible = true;
+                        let prev = restarted.take();
+                        c.set(|s| {
+                            if let Some(prev) = prev {
+                                s.last = Some(prev);
+                                s.restarts += 1;
+                            }
+                            s.last_container_id = std::mem::take(&mut s.container_id);
+                            s.container_id = instance_id.clone();
+                            s.state = State::Running {
+                                started_at: started_at.clone(),
+                            };
+                            s.ready = !has_readiness && !c.init;
+                            s.started_once = true;
+                        });
+                        rt.wake();
                     }
                 }
             }
@@ -1078,9 +1351,19 @@ async fn supervise(
             started_at,
             finished_at,
         };
+        let prev = restarted.take();
         c.set(|s| {
+            if let Some(prev) = prev {
+                s.last = Some(prev);
+                s.restarts += 1;
+            }
+            if s.container_id != instance_id {
+                s.last_container_id = std::mem::take(&mut s.container_id);
+                s.container_id = instance_id.clone();
+            }
             s.state = terminated.clone();
             s.ready = false;
+            s.started_once = true;
         });
         rt.wake();
         if stopped {
@@ -1092,6 +1375,11 @@ async fn supervise(
             _ => false,
         };
         if !restart {
+            return last_code;
+        }
+        // The kubelet acts on the exit a moment later (its next relist):
+        // meanwhile the container shows Terminated (Error, Completed).
+        if !sleep_or_cancel(rt.config.exit_lag, &prt.cancel).await {
             return last_code;
         }
         if ran_since.elapsed() > Duration::from_secs(600) {
@@ -1125,16 +1413,39 @@ async fn supervise(
                 "kubelet",
             );
             rt.wake();
-            let wait = backoff;
+            // The back-off runs from the exit.
+            let wait = backoff.saturating_sub(rt.config.exit_lag);
             backoff = (backoff * 2).min(rt.config.backoff_max);
             if !sleep_or_cancel(wait, &prt.cancel).await {
                 return last_code;
             }
         }
-        c.set(|s| {
-            s.last = Some(terminated.clone());
-            s.restarts += 1;
-        });
+        restarted = Some(terminated);
+    }
+}
+
+/// Stops one container: SIGTERM, then SIGKILL at the deadline (the pod's,
+/// when it is being deleted, or `own`, whichever comes first); at once
+/// when the sandbox shuts down.
+async fn stop_container(
+    rt: &Runtime,
+    prt: &PodRt,
+    mut handle: apps::AppHandle,
+    own: Option<Instant>,
+) -> i32 {
+    handle.request_stop();
+    loop {
+        let deadline = match (prt.deadline(), own) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if rt.cancel.is_cancelled() || deadline.is_none_or(|d| Instant::now() >= d) {
+            return handle.kill_and_reap().await;
+        }
+        tokio::select! {
+            code = handle.exited() => return code,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
     }
 }
 
@@ -1298,6 +1609,12 @@ async fn probe_loop(
     if !sleep_or_cancel(first, &instance).await {
         return;
     }
+    // Probes start once the kubelet has seen the container running.
+    while !matches!(c.state().state, State::Running { .. }) {
+        if !sleep_or_cancel(Duration::from_millis(50), &instance).await {
+            return;
+        }
+    }
     let (mut ok_run, mut fail_run) = (0u64, 0u64);
     let fp = field_path(&c);
     let what = if liveness { "Liveness" } else { "Readiness" };
@@ -1410,8 +1727,11 @@ fn container_status(c: &CtrRt) -> Value {
     v
 }
 
-/// The pod's status from the containers' states.
-fn pod_status(prt: &PodRt, old: &Value) -> Value {
+/// The pod's status from the containers' states. `terminal`: the pod is
+/// being deleted and its containers have stopped, so its phase is final
+/// (Succeeded when every container exited 0, else Failed), as the kubelet
+/// writes it before the pod goes.
+fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
     let policy = prt.pod["spec"]["restartPolicy"]
         .as_str()
         .unwrap_or("Always");
@@ -1437,7 +1757,13 @@ fn pod_status(prt: &PodRt, old: &Value) -> Value {
     let all_ok = states
         .iter()
         .all(|s| matches!(s.state, State::Terminated { exit_code: 0, .. }));
-    let phase = if init_failed {
+    let phase = if terminal {
+        if !states.is_empty() && all_ok {
+            "Succeeded"
+        } else {
+            "Failed"
+        }
+    } else if init_failed {
         "Failed"
     } else if !init_done || never_ran {
         "Pending"
@@ -1561,7 +1887,8 @@ fn write_status(rt: &Runtime, pod: &Value, prt: &PodRt) {
     if pod["metadata"]["uid"].as_str() != Some(prt.uid.as_str()) {
         return;
     }
-    let st = pod_status(prt, &pod["status"]);
+    let terminal = super::controllers::is_terminating(pod) && prt.is_stopped();
+    let st = pod_status(prt, &pod["status"], terminal);
     if pod["status"] != st {
         let mut n = pod.clone();
         n["status"] = st;

@@ -107,6 +107,13 @@ fn pick_container(pod: &Value, wanted: Option<&str>) -> Result<String, ApiError>
     }
 }
 
+/// Whether the pod has a node (exec and logs go through its kubelet).
+fn scheduled(pod: &Value) -> bool {
+    pod["spec"]["nodeName"]
+        .as_str()
+        .is_some_and(|n| !n.is_empty())
+}
+
 fn waiting_error(pod: &Value, container: &str, reason: &str) -> ApiError {
     ApiError::bad_request(format!(
         "container \"{container}\" in pod \"{}\" is waiting to start: {reason}",
@@ -148,6 +155,10 @@ async fn logs(
     let flag = |k: &str| matches!(q.get(k).map(String::as_str), Some("true" | "1"));
     let pod = get_pod(rt, t)?;
     let container = pick_container(&pod, q.get("container").map(String::as_str))?;
+    if !scheduled(&pod) {
+        // Upstream has no node to ask: an empty answer.
+        return Ok(h::with_type(200, "text/plain", Bytes::new()));
+    }
     let (_, c) = container_rt(rt, &pod, &container)?;
     let st = c.state();
     let previous = flag("previous");
@@ -240,6 +251,12 @@ fn exec(
     let query = req.uri().query().unwrap_or("").to_string();
     let request = ExecRequest::from_query(&query);
     let container = pick_container(&pod, request.container.as_deref())?;
+    if !scheduled(&pod) {
+        return Err(ApiError::bad_request(format!(
+            "pod {} does not have a host assigned",
+            pod["metadata"]["name"].as_str().unwrap_or("")
+        )));
+    }
     let (prt, c) = container_rt(rt, &pod, &container)?;
     let st = c.state();
     let Some(fs) = st

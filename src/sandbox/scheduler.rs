@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::controllers::events::Kind;
-use super::controllers::volume::SELECTED_NODE;
+use super::controllers::volume::{self, SELECTED_NODE};
 use super::controllers::{Runtime, is_terminating, res, set_condition};
 use super::defaults::NODE_NAME;
 use super::store::{name_of, namespace_of};
@@ -17,10 +17,17 @@ use super::store::{name_of, namespace_of};
 const PREEMPTION: &str =
     " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
 
+/// Why preemption would not help, when a filter (not a pre-filter)
+/// rejected the node and no pod of lower priority could make room.
+const NO_VICTIMS: &str =
+    " preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.";
+
 enum Verdict {
     Bind,
     Wait,
     Unschedulable(String),
+    /// With its own preemption summary.
+    Unschedulable2(String, &'static str),
 }
 
 pub fn reconcile(rt: &Arc<Runtime>) {
@@ -38,7 +45,8 @@ pub fn reconcile(rt: &Arc<Runtime>) {
         match check(rt, &pod) {
             Verdict::Bind => bind(rt, &pod),
             Verdict::Wait => {}
-            Verdict::Unschedulable(why) => unschedulable(rt, &pod, &why),
+            Verdict::Unschedulable(why) => unschedulable(rt, &pod, &why, PREEMPTION),
+            Verdict::Unschedulable2(why, preemption) => unschedulable(rt, &pod, &why, preemption),
         }
     }
 }
@@ -46,8 +54,11 @@ pub fn reconcile(rt: &Arc<Runtime>) {
 fn check(rt: &Runtime, pod: &Value) -> Verdict {
     let ns = namespace_of(pod);
     let pvc_res = res("persistentvolumeclaims");
+    let pv_res = res("persistentvolumes");
     let mut wait = false;
     let mut unbound_immediate = false;
+    let mut bind_conflict = false;
+    let mut rwop_conflict = false;
     let volumes = pod["spec"]["volumes"]
         .as_array()
         .cloned()
@@ -66,39 +77,124 @@ fn check(rt: &Runtime, pod: &Value) -> Verdict {
                 "persistentvolumeclaim \"{claim_name}\" is being deleted"
             ));
         }
+        let rwop = claim["spec"]["accessModes"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|m| m == "ReadWriteOncePod"));
+        if rwop && used_by_another_pod(rt, pod, claim_name) {
+            rwop_conflict = true;
+        }
         if claim["status"]["phase"] == "Bound" {
             continue;
         }
         let class_name = claim["spec"]["storageClassName"].as_str().unwrap_or("");
-        let wffc = !class_name.is_empty()
-            && rt
-                .store
-                .get(res("storageclasses.storage.k8s.io"), "", class_name)
-                .is_some_and(|c| c["volumeBindingMode"] == "WaitForFirstConsumer");
-        if wffc {
-            if !claim["metadata"]["annotations"][SELECTED_NODE].is_string() {
-                let mut n = (*claim).clone();
-                if !n["metadata"]["annotations"].is_object() {
-                    n["metadata"]["annotations"] = json!({});
-                }
-                n["metadata"]["annotations"][SELECTED_NODE] = json!(NODE_NAME);
-                rt.put(pvc_res, n);
-            }
-            wait = true;
+        let class = if class_name.is_empty() {
+            None
         } else {
+            rt.store
+                .get(res("storageclasses.storage.k8s.io"), "", class_name)
+        };
+        let wffc = class
+            .as_ref()
+            .is_some_and(|c| c["volumeBindingMode"] == "WaitForFirstConsumer");
+        if !wffc {
             unbound_immediate = true;
+            continue;
         }
+        let claim_uid = claim["metadata"]["uid"].as_str().unwrap_or("");
+        let (pvs, _) = rt.store.list(pv_res, None);
+        let prebound = pvs
+            .iter()
+            .any(|pv| pv["spec"]["claimRef"]["uid"].as_str() == Some(claim_uid));
+        if prebound || claim["metadata"]["annotations"][SELECTED_NODE].is_string() {
+            wait = true;
+            continue;
+        }
+        // A static volume that fits is pre-bound to the claim (the PV
+        // controller completes the binding); else the class provisions on
+        // this node, unless it cannot (kubernetes.io/no-provisioner).
+        let best = pvs
+            .iter()
+            .filter(|pv| pv["spec"]["claimRef"].is_null() && volume::fits(pv, &claim))
+            .min_by(|a, b| {
+                let q = |p: &Value| {
+                    super::controllers::parse_quantity(&p["spec"]["capacity"]["storage"])
+                        .unwrap_or(0.0)
+                };
+                q(a).total_cmp(&q(b))
+            });
+        if let Some(pv) = best {
+            let mut n = (**pv).clone();
+            n["spec"]["claimRef"] = json!({
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "name": claim_name,
+                "namespace": ns,
+                "uid": claim_uid,
+                "resourceVersion": claim["metadata"]["resourceVersion"],
+            });
+            if !n["metadata"]["annotations"].is_object() {
+                n["metadata"]["annotations"] = json!({});
+            }
+            n["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = json!("yes");
+            rt.put(pv_res, n);
+            wait = true;
+            continue;
+        }
+        let provisioner = class
+            .as_ref()
+            .and_then(|c| c["provisioner"].as_str())
+            .unwrap_or("");
+        if provisioner.is_empty() || provisioner == "kubernetes.io/no-provisioner" {
+            bind_conflict = true;
+            continue;
+        }
+        let mut n = (*claim).clone();
+        if !n["metadata"]["annotations"].is_object() {
+            n["metadata"]["annotations"] = json!({});
+        }
+        n["metadata"]["annotations"][SELECTED_NODE] = json!(NODE_NAME);
+        rt.put(pvc_res, n);
+        wait = true;
     }
     if unbound_immediate {
         return Verdict::Unschedulable(
             "pod has unbound immediate PersistentVolumeClaims".to_string(),
         );
     }
+    if rwop_conflict {
+        return Verdict::Unschedulable2(
+            "1 node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode".to_string(),
+            NO_VICTIMS,
+        );
+    }
+    if bind_conflict {
+        return Verdict::Unschedulable(
+            "1 node(s) didn't find available persistent volumes to bind".to_string(),
+        );
+    }
     if wait { Verdict::Wait } else { Verdict::Bind }
 }
 
-fn unschedulable(rt: &Runtime, pod: &Value, why: &str) {
-    let message = format!("0/1 nodes are available: {why}.{PREEMPTION}");
+/// Whether another pod on the node (not finished) uses the claim.
+fn used_by_another_pod(rt: &Runtime, pod: &Value, claim_name: &str) -> bool {
+    let (pods, _) = rt.store.list(res("pods"), Some(namespace_of(pod)));
+    pods.iter().any(|p| {
+        let phase = p["status"]["phase"].as_str().unwrap_or("");
+        p["metadata"]["uid"] != pod["metadata"]["uid"]
+            && p["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+            && phase != "Succeeded"
+            && phase != "Failed"
+            && p["spec"]["volumes"].as_array().is_some_and(|vs| {
+                vs.iter()
+                    .any(|v| v["persistentVolumeClaim"]["claimName"].as_str() == Some(claim_name))
+            })
+    })
+}
+
+fn unschedulable(rt: &Runtime, pod: &Value, why: &str, preemption: &str) {
+    let message = format!("0/1 nodes are available: {why}.{preemption}");
     let mut n = pod.clone();
     let mut conds = n["status"]["conditions"].take();
     set_condition(

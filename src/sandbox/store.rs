@@ -187,10 +187,19 @@ pub fn rv_of(obj: &Value) -> u64 {
 
 /// RFC 3339 timestamp in seconds, as upstream writes metadata times.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    rfc3339(jiff::Timestamp::now())
 }
+
+/// A time as upstream writes metadata times (seconds, UTC).
+pub fn rfc3339(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The finalizer that keeps an owner deleted with `Foreground` propagation
+/// until its dependents are gone.
+pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+/// The finalizer of `Orphan` propagation.
+pub const FINALIZER_ORPHAN: &str = "orphan";
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -437,7 +446,11 @@ impl Store {
         }
         meta["creationTimestamp"] = json!(now_rfc3339());
         meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
-        meta["generation"] = json!(1);
+        if has_generation(res) {
+            meta["generation"] = json!(1);
+        } else if let Some(m) = meta.as_object_mut() {
+            m.remove("generation");
+        }
         if res.has_subresource("status") && res.plural != "nodes" {
             // Upstream ignores the status a client sends on create.
             if let Some(m) = obj.as_object_mut() {
@@ -445,6 +458,9 @@ impl Store {
             }
         }
         defaults::apply(res, &mut obj);
+        if is_core(res, "pods") {
+            defaults::admit_pod(&mut obj);
+        }
         if res.group.is_empty()
             && res.plural == "persistentvolumeclaims"
             && obj["spec"].is_object()
@@ -638,7 +654,7 @@ impl Store {
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
         }
-        if spec_of(&new) != spec_of(&old) {
+        if has_generation(res) && spec_of(res, &new) != spec_of(res, &old) {
             let g = old["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
             new["metadata"]["generation"] = json!(g);
         }
@@ -651,17 +667,22 @@ impl Store {
             self.wait_durable(rv_of(&old))?;
             return Ok(old);
         }
+        // An object being deleted goes once its last finalizer is removed,
+        // unless a graceful deletion is still under way (a pod waits for
+        // the kubelet); a namespace waits for the namespace controller.
         let terminating = !new["metadata"]["deletionTimestamp"].is_null();
         let no_finalizers = new["metadata"]["finalizers"]
             .as_array()
             .is_none_or(|f| f.is_empty());
+        let grace_over = old["metadata"]["deletionGracePeriodSeconds"]
+            .as_i64()
+            .is_none_or(|g| g == 0);
         let mut changes = Vec::new();
-        if terminating && no_finalizers {
+        if terminating && no_finalizers && grace_over && !is_core(res, "namespaces") {
             changes.push(Change::Remove {
                 res,
                 old: Arc::new(new),
             });
-            self.after_removal(res, &ns, &name, &mut changes);
         } else {
             changes.push(Change::Put {
                 res,
@@ -673,10 +694,24 @@ impl Store {
         Ok(done.swap_remove(0))
     }
 
-    /// Deletes an object: it goes at once unless it has finalizers, in
-    /// which case it gets a deletionTimestamp and stays until they are
-    /// removed. Dependents (by ownerReferences) are deleted too unless the
-    /// propagation is Orphan.
+    /// Deletes an object as upstream's registry does.
+    ///
+    /// - A pod is deleted gracefully: it gets `deletionTimestamp` (now +
+    ///   the grace period) and `deletionGracePeriodSeconds`, and stays until
+    ///   the kubelet has stopped its containers and deletes it again with a
+    ///   grace period of 0. The period is the request's `gracePeriodSeconds`,
+    ///   else the pod's `terminationGracePeriodSeconds`; 0 for a pod that is
+    ///   not scheduled or already finished (those go at once). A second
+    ///   delete may only shorten it.
+    /// - An object with finalizers gets `deletionTimestamp` and stays until
+    ///   they are removed.
+    /// - A namespace turns `Terminating`; the namespace controller deletes
+    ///   its content, then the namespace.
+    /// - Dependents (by ownerReferences): `Background` (the default) leaves
+    ///   them to the garbage collector once the owner is gone; `Foreground`
+    ///   keeps the owner with the `foregroundDeletion` finalizer while the
+    ///   garbage collector deletes them; `Orphan` removes their
+    ///   ownerReferences.
     pub fn delete(
         &self,
         res: &'static ResourceDef,
@@ -714,8 +749,16 @@ impl Store {
             ));
         }
         let mut changes = Vec::new();
-        let propagation = opts.propagation.unwrap_or_default();
-        self.plan_delete(res, old, propagation, &mut changes, 0);
+        self.plan_delete(res, &old, opts, &mut changes);
+        if changes.is_empty() {
+            // A deletion already under way: nothing to write.
+            drop(guard);
+            self.wait_durable(rv_of(&old))?;
+            return Ok(Deleted {
+                object: old,
+                removed: false,
+            });
+        }
         let removed = matches!(changes.first(), Some(Change::Remove { .. }));
         let mut done = self.commit(guard, changes)?;
         Ok(Deleted {
@@ -724,153 +767,189 @@ impl Store {
         })
     }
 
-    /// Plans the deletion of one object and (recursively) its dependents.
+    /// Plans the deletion of one object (first change) and the orphaning
+    /// of its dependents; no change when a deletion is already pending.
     fn plan_delete(
         &self,
         res: &'static ResourceDef,
-        old: Arc<Value>,
-        propagation: Propagation,
+        old: &Arc<Value>,
+        opts: &DeleteOptions,
         changes: &mut Vec<Change>,
-        depth: usize,
     ) {
-        let ns = namespace_of(&old).to_string();
-        let name = name_of(&old).to_string();
-        let uid = old["metadata"]["uid"].as_str().unwrap_or("").to_string();
-        let finalizers = old["metadata"]["finalizers"]
+        let is_pod = is_core(res, "pods");
+        let is_namespace = is_core(res, "namespaces");
+        let mut n = (**old).clone();
+        let meta_finalizers: Vec<String> = n["metadata"]["finalizers"]
             .as_array()
-            .is_some_and(|f| !f.is_empty());
-        let is_namespace = res.plural == "namespaces" && res.group.is_empty();
-        if finalizers || is_namespace {
-            if old["metadata"]["deletionTimestamp"].is_null() || is_namespace {
-                let mut n = (*old).clone();
-                if n["metadata"]["deletionTimestamp"].is_null() {
-                    n["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
-                    n["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-                }
-                if is_namespace {
-                    n["status"]["phase"] = json!("Terminating");
-                }
-                if is_namespace && !finalizers && !self.namespace_has_content(&name, changes) {
+            .map(|f| {
+                f.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Negative periods count as 1s on the delete path.
+        let requested = opts.grace_period_seconds.map(|g| if g < 0 { 1 } else { g });
+        if !old["metadata"]["deletionTimestamp"].is_null() {
+            let current = old["metadata"]["deletionGracePeriodSeconds"].as_i64();
+            if is_namespace {
+                let spec_empty = old["spec"]["finalizers"]
+                    .as_array()
+                    .is_none_or(|f| f.is_empty());
+                if spec_empty && meta_finalizers.is_empty() {
                     changes.push(Change::Remove {
                         res,
-                        old: Arc::new(n),
-                    });
-                } else {
-                    changes.push(Change::Put {
-                        res,
-                        obj: n,
-                        old: Some(old.clone()),
+                        old: old.clone(),
                     });
                 }
+                return;
+            }
+            match (is_pod, current) {
+                (true, Some(cur)) if cur > 0 => {
+                    // Only a shorter grace period may be given.
+                    let Some(g) = requested.filter(|g| *g < cur) else {
+                        return;
+                    };
+                    let ts = old["metadata"]["deletionTimestamp"]
+                        .as_str()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .unwrap_or_else(jiff::Timestamp::now);
+                    let ts = ts
+                        .checked_sub(jiff::SignedDuration::from_secs(cur - g))
+                        .unwrap_or(ts);
+                    n["metadata"]["deletionTimestamp"] = json!(rfc3339(ts));
+                    n["metadata"]["deletionGracePeriodSeconds"] = json!(g);
+                    if g == 0 && meta_finalizers.is_empty() {
+                        changes.push(Change::Remove {
+                            res,
+                            old: Arc::new(n),
+                        });
+                    } else {
+                        changes.push(Change::Put {
+                            res,
+                            obj: n,
+                            old: Some(old.clone()),
+                        });
+                    }
+                }
+                _ => {
+                    if meta_finalizers.is_empty() {
+                        changes.push(Change::Remove {
+                            res,
+                            old: old.clone(),
+                        });
+                    }
+                }
+            }
+            return;
+        }
+        // What the garbage collector needs: the orphan and foreground
+        // finalizers, as the registry sets them from the propagation policy.
+        let propagation = opts.propagation.unwrap_or_default();
+        let mut finalizers: Vec<String> = meta_finalizers
+            .iter()
+            .filter(|f| *f != FINALIZER_ORPHAN && *f != FINALIZER_FOREGROUND)
+            .cloned()
+            .collect();
+        if propagation == Propagation::Foreground {
+            finalizers.push(FINALIZER_FOREGROUND.to_string());
+        }
+        if finalizers != meta_finalizers {
+            n["metadata"]["finalizers"] = json!(finalizers);
+        }
+        let now = jiff::Timestamp::now();
+        if is_namespace {
+            n["metadata"]["deletionTimestamp"] = json!(rfc3339(now));
+            n["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            n["status"]["phase"] = json!("Terminating");
+            let spec_empty = n["spec"]["finalizers"]
+                .as_array()
+                .is_none_or(|f| f.is_empty());
+            if spec_empty && finalizers.is_empty() {
+                changes.push(Change::Remove {
+                    res,
+                    old: old.clone(),
+                });
             } else {
-                // Already terminating: report the current state.
                 changes.push(Change::Put {
                     res,
-                    obj: (*old).clone(),
+                    obj: n,
                     old: Some(old.clone()),
                 });
             }
+            return;
+        }
+        let grace = if is_pod {
+            let phase = old["status"]["phase"].as_str().unwrap_or("");
+            let scheduled = old["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty());
+            if !scheduled || phase == "Succeeded" || phase == "Failed" {
+                0
+            } else {
+                requested
+                    .or_else(|| old["spec"]["terminationGracePeriodSeconds"].as_i64())
+                    .unwrap_or(0)
+                    .max(0)
+            }
+        } else {
+            0
+        };
+        if grace > 0 || !finalizers.is_empty() {
+            let at = now
+                .checked_add(jiff::SignedDuration::from_secs(grace))
+                .unwrap_or(now);
+            n["metadata"]["deletionTimestamp"] = json!(rfc3339(at));
+            n["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
+            if grace > 0
+                && let Some(g) = n["metadata"]["generation"].as_i64().filter(|g| *g > 0)
+            {
+                n["metadata"]["generation"] = json!(g + 1);
+            }
+            changes.push(Change::Put {
+                res,
+                obj: n,
+                old: Some(old.clone()),
+            });
         } else {
             changes.push(Change::Remove {
                 res,
                 old: old.clone(),
             });
         }
-        if depth > 16 {
-            return;
+        if propagation == Propagation::Orphan {
+            self.plan_orphaning(res, old, changes);
         }
-        if is_namespace {
-            for r in RESOURCES.iter().filter(|r| r.namespaced && r.stored()) {
-                for child in self.list(r, Some(&name)).0 {
-                    if !planned(changes, r, &child) {
-                        self.plan_delete(r, child, Propagation::Background, changes, depth + 1);
-                    }
-                }
-            }
-            // A namespace whose content is all gone now goes too.
-            if let Some(Change::Put { obj, .. }) = changes.first()
-                && res.plural == "namespaces"
-                && !finalizers
-                && !self.namespace_has_content(&name, changes)
-            {
-                let obj = obj.clone();
-                changes[0] = Change::Remove {
-                    res,
-                    old: Arc::new(obj),
-                };
-            }
+    }
+
+    /// Removes the ownerReferences to `owner` from its dependents (what the
+    /// garbage collector does for the `orphan` finalizer, done at once).
+    fn plan_orphaning(&self, res: &ResourceDef, owner: &Value, changes: &mut Vec<Change>) {
+        let Some(uid) = owner["metadata"]["uid"].as_str() else {
             return;
-        }
-        if uid.is_empty() {
-            return;
-        }
+        };
+        let ns = namespace_of(owner);
         for r in RESOURCES
             .iter()
             .filter(|r| r.stored() && (r.namespaced || !res.namespaced))
         {
-            let scope = if r.namespaced {
-                Some(ns.as_str())
-            } else {
-                None
-            };
+            let scope = if r.namespaced { Some(ns) } else { None };
             for child in self.list(r, scope).0 {
                 let owned = child["metadata"]["ownerReferences"]
                     .as_array()
-                    .is_some_and(|refs| {
-                        refs.iter().any(|o| o["uid"].as_str() == Some(uid.as_str()))
-                    });
-                if !owned || planned(changes, r, &child) {
+                    .is_some_and(|refs| refs.iter().any(|o| o["uid"].as_str() == Some(uid)));
+                if !owned {
                     continue;
                 }
-                if propagation == Propagation::Orphan {
-                    let mut c = (*child).clone();
-                    if let Some(refs) = c["metadata"]["ownerReferences"].as_array_mut() {
-                        refs.retain(|o| o["uid"].as_str() != Some(uid.as_str()));
-                    }
-                    changes.push(Change::Put {
-                        res: r,
-                        obj: c,
-                        old: Some(child),
-                    });
-                } else {
-                    self.plan_delete(r, child, propagation, changes, depth + 1);
+                let mut c = (*child).clone();
+                if let Some(refs) = c["metadata"]["ownerReferences"].as_array_mut() {
+                    refs.retain(|o| o["uid"].as_str() != Some(uid));
                 }
+                changes.push(Change::Put {
+                    res: r,
+                    obj: c,
+                    old: Some(child),
+                });
             }
-        }
-        let _ = name;
-    }
-
-    fn namespace_has_content(&self, ns: &str, changes: &[Change]) -> bool {
-        RESOURCES
-            .iter()
-            .filter(|r| r.namespaced && r.stored())
-            .any(|r| {
-                self.list(r, Some(ns))
-                    .0
-                    .iter()
-                    .any(|o| !removed_in(changes, r, o))
-            })
-    }
-
-    /// After an object is finally removed: a terminating namespace whose
-    /// last object this was goes too.
-    fn after_removal(&self, res: &ResourceDef, ns: &str, _name: &str, changes: &mut Vec<Change>) {
-        if !res.namespaced {
-            return;
-        }
-        let nsres = resources::get("namespaces");
-        let Some(n) = self.get(nsres, "", ns) else {
-            return;
-        };
-        if n["metadata"]["deletionTimestamp"].is_null()
-            || n["metadata"]["finalizers"]
-                .as_array()
-                .is_some_and(|f| !f.is_empty())
-        {
-            return;
-        }
-        if !self.namespace_has_content(ns, changes) {
-            changes.push(Change::Remove { res: nsres, old: n });
         }
     }
 
@@ -1020,34 +1099,38 @@ impl Store {
     }
 }
 
-fn spec_of(v: &Value) -> Value {
+/// What counts as the spec for the generation: everything but metadata and
+/// status (and, for pods, the node the scheduler binds them to, which goes
+/// through the binding subresource upstream).
+fn spec_of(res: &ResourceDef, v: &Value) -> Value {
     let mut c = v.clone();
     if let Some(m) = c.as_object_mut() {
         m.remove("metadata");
         m.remove("status");
     }
+    if is_core(res, "pods")
+        && let Some(spec) = c.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.remove("nodeName");
+    }
     c
 }
 
-fn planned(changes: &[Change], res: &ResourceDef, obj: &Value) -> bool {
-    changes.iter().any(|c| {
-        let (r, o) = match c {
-            Change::Put { res, obj, .. } => (*res, obj),
-            Change::Remove { res, old } => (*res, &**old),
-        };
-        std::ptr::eq(r, res) && name_of(o) == name_of(obj) && namespace_of(o) == namespace_of(obj)
-    })
+/// The kinds whose registry strategy keeps `metadata.generation` (bumped
+/// on spec changes); the others leave it out.
+fn has_generation(res: &ResourceDef) -> bool {
+    matches!(
+        (res.group, res.plural),
+        ("", "pods")
+            | ("apps", "deployments")
+            | ("apps", "replicasets")
+            | ("batch", "jobs")
+            | ("discovery.k8s.io", "endpointslices")
+    )
 }
 
-fn removed_in(changes: &[Change], res: &ResourceDef, obj: &Value) -> bool {
-    changes.iter().any(|c| match c {
-        Change::Remove { res: r, old } => {
-            std::ptr::eq(*r, res)
-                && name_of(old) == name_of(obj)
-                && namespace_of(old) == namespace_of(obj)
-        }
-        Change::Put { .. } => false,
-    })
+fn is_core(res: &ResourceDef, plural: &str) -> bool {
+    res.group.is_empty() && res.plural == plural
 }
 
 /// The position of a resource in `RESOURCES` (the index of its map).
@@ -1102,7 +1185,7 @@ mod tests {
     }
 
     #[test]
-    fn finalizers_and_cascade() {
+    fn owners_go_at_once_and_leave_dependents_to_the_collector() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("db")).unwrap();
         let rs = get("replicasets.apps");
@@ -1118,33 +1201,169 @@ mod tests {
         let mut p = pod("child");
         p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
             "name": "r", "uid": owner["metadata"]["uid"]}]);
-        p["metadata"]["finalizers"] = json!(["example.com/keep"]);
         s.create(get("pods"), p).unwrap();
         let d = s
             .delete(rs, "default", "r", &DeleteOptions::default())
             .unwrap();
         assert!(d.removed);
-        let child = s.get(get("pods"), "default", "child").unwrap();
-        assert!(child["metadata"]["deletionTimestamp"].is_string());
-        let mut c = (*child).clone();
-        c["metadata"]["finalizers"] = json!([]);
-        s.update(get("pods"), c).unwrap();
-        assert!(s.get(get("pods"), "default", "child").is_none());
+        // Background: the dependent stays for the garbage collector.
+        assert!(s.get(get("pods"), "default", "child").is_some());
     }
 
     #[test]
-    fn namespace_deletion_removes_content() {
+    fn finalizers_keep_an_object_until_they_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        let mut p = pod("held");
+        p["metadata"]["finalizers"] = json!(["example.com/keep"]);
+        s.create(get("pods"), p).unwrap();
+        let d = s
+            .delete(get("pods"), "default", "held", &DeleteOptions::default())
+            .unwrap();
+        assert!(!d.removed);
+        let held = s.get(get("pods"), "default", "held").unwrap();
+        assert!(held["metadata"]["deletionTimestamp"].is_string());
+        // Not scheduled: no grace period.
+        assert_eq!(held["metadata"]["deletionGracePeriodSeconds"], 0);
+        let mut c = (*held).clone();
+        c["metadata"]["finalizers"] = json!([]);
+        s.update(get("pods"), c).unwrap();
+        assert!(s.get(get("pods"), "default", "held").is_none());
+    }
+
+    #[test]
+    fn scheduled_pods_are_deleted_gracefully() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        let pods = get("pods");
+        let mut p = pod("run");
+        p["spec"]["nodeName"] = json!("kubetutor-node");
+        s.create(pods, p.clone()).unwrap();
+        let before = jiff::Timestamp::now();
+        let d = s
+            .delete(pods, "default", "run", &DeleteOptions::default())
+            .unwrap();
+        assert!(!d.removed);
+        let o = s.get(pods, "default", "run").unwrap();
+        assert_eq!(o["metadata"]["deletionGracePeriodSeconds"], 30);
+        let ts: jiff::Timestamp = o["metadata"]["deletionTimestamp"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let ahead = ts.as_second() - before.as_second();
+        assert!((29..=31).contains(&ahead), "{ahead}");
+        // Deleting again with a longer period changes nothing...
+        let again = DeleteOptions {
+            grace_period_seconds: Some(60),
+            ..DeleteOptions::default()
+        };
+        let d = s.delete(pods, "default", "run", &again).unwrap();
+        assert!(!d.removed);
+        assert_eq!(
+            s.get(pods, "default", "run").unwrap()["metadata"]["deletionGracePeriodSeconds"],
+            30
+        );
+        // ...a shorter one shortens it, and 0 (the kubelet's) removes it.
+        let short = DeleteOptions {
+            grace_period_seconds: Some(5),
+            ..DeleteOptions::default()
+        };
+        s.delete(pods, "default", "run", &short).unwrap();
+        let o = s.get(pods, "default", "run").unwrap();
+        assert_eq!(o["metadata"]["deletionGracePeriodSeconds"], 5);
+        let now = DeleteOptions {
+            grace_period_seconds: Some(0),
+            ..DeleteOptions::default()
+        };
+        assert!(s.delete(pods, "default", "run", &now).unwrap().removed);
+        assert!(s.get(pods, "default", "run").is_none());
+
+        // The pod's own terminationGracePeriodSeconds; --force --grace-period=0.
+        p["metadata"]["name"] = json!("short");
+        p["spec"]["terminationGracePeriodSeconds"] = json!(2);
+        s.create(pods, p.clone()).unwrap();
+        s.delete(pods, "default", "short", &DeleteOptions::default())
+            .unwrap();
+        let o = s.get(pods, "default", "short").unwrap();
+        assert_eq!(o["metadata"]["deletionGracePeriodSeconds"], 2);
+        p["metadata"]["name"] = json!("forced");
+        s.create(pods, p).unwrap();
+        assert!(s.delete(pods, "default", "forced", &now).unwrap().removed);
+    }
+
+    #[test]
+    fn foreground_and_orphan_propagation() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("db")).unwrap();
+        let cms = get("configmaps");
+        let owner = s
+            .create(
+                cms,
+                json!({"metadata": {"name": "o", "namespace": "default"}}),
+            )
+            .unwrap();
+        let fg = DeleteOptions {
+            propagation: Some(Propagation::Foreground),
+            ..DeleteOptions::default()
+        };
+        let d = s.delete(cms, "default", "o", &fg).unwrap();
+        assert!(!d.removed);
+        assert_eq!(
+            d.object["metadata"]["finalizers"],
+            json!(["foregroundDeletion"])
+        );
+        assert!(d.object["metadata"]["deletionTimestamp"].is_string());
+
+        let owner2 = s
+            .create(
+                cms,
+                json!({"metadata": {"name": "o2", "namespace": "default"}}),
+            )
+            .unwrap();
+        let mut p = pod("dep");
+        p["metadata"]["ownerReferences"] = json!([
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "o2", "uid": owner2["metadata"]["uid"]},
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": owner["metadata"]["uid"]}]);
+        s.create(get("pods"), p).unwrap();
+        let orphan = DeleteOptions {
+            propagation: Some(Propagation::Orphan),
+            ..DeleteOptions::default()
+        };
+        assert!(s.delete(cms, "default", "o2", &orphan).unwrap().removed);
+        let dep = s.get(get("pods"), "default", "dep").unwrap();
+        assert_eq!(dep["metadata"]["ownerReferences"][0]["name"], "o");
+        assert_eq!(
+            dep["metadata"]["ownerReferences"].as_array().unwrap().len(),
+            1
+        );
+    }
+
+    #[test]
+    fn namespace_deletion_marks_it_terminating() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("db")).unwrap();
         let ns = get("namespaces");
         s.create(ns, json!({"metadata": {"name": "t"}})).unwrap();
         assert!(s.get(get("serviceaccounts"), "t", "default").is_some());
+        let d = s.delete(ns, "", "t", &DeleteOptions::default()).unwrap();
+        assert!(!d.removed);
+        let t = s.get(ns, "", "t").unwrap();
+        assert_eq!(t["status"]["phase"], "Terminating");
+        // The namespace controller empties it; creating in it is refused.
         let mut p = pod("x");
         p["metadata"]["namespace"] = json!("t");
-        s.create(get("pods"), p).unwrap();
-        let d = s.delete(ns, "", "t", &DeleteOptions::default()).unwrap();
-        assert!(d.removed);
-        assert!(s.get(get("pods"), "t", "x").is_none());
-        assert!(s.get(ns, "", "t").is_none());
+        let err = s.create(get("pods"), p).unwrap_err();
+        assert_eq!(err.code, 403);
+        // Finalized (spec.finalizers emptied), a delete removes it.
+        let mut n = (*t).clone();
+        n["spec"]["finalizers"] = json!([]);
+        s.update_scoped(ns, n, UpdateScope::All).unwrap();
+        assert!(s.get(ns, "", "t").is_some());
+        assert!(
+            s.delete(ns, "", "t", &DeleteOptions::default())
+                .unwrap()
+                .removed
+        );
     }
 }

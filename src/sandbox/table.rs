@@ -8,6 +8,20 @@ use serde_json::{Value, json};
 use super::api::selector_string;
 use super::resources::ResourceDef;
 
+trait IfEmpty {
+    fn if_empty(self, other: &str) -> String;
+}
+
+impl IfEmpty for String {
+    fn if_empty(self, other: &str) -> String {
+        if self.is_empty() {
+            other.to_string()
+        } else {
+            self
+        }
+    }
+}
+
 /// (name, type, priority)
 type Col = (&'static str, &'static str, u8);
 
@@ -134,6 +148,9 @@ fn columns(res: &ResourceDef) -> &'static [Col] {
             ("Endpoints", "string", 0),
             AGE,
         ],
+        ("", "resourcequotas") => &[NAME, AGE, ("Request", "string", 0), ("Limit", "string", 0)],
+        ("", "limitranges") => &[NAME, ("Created At", "date", 0)],
+        ("coordination.k8s.io", "leases") => &[NAME, ("Holder", "string", 0), AGE],
         _ => &[NAME, AGE],
     }
 }
@@ -638,6 +655,25 @@ fn cells(res: &ResourceDef, o: &Value, now: jiff::Timestamp) -> Value {
                 unset(eps),
                 age
             ])
+        }
+        ("", "resourcequotas") => {
+            let pairs = |prefix: bool| {
+                let hard = st["hard"].as_object();
+                let used = &st["used"];
+                let mut out: Vec<String> = hard
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, _)| k.starts_with("limits.") == prefix)
+                    .map(|(k, v)| format!("{k}: {}/{}", s(&used[k]).if_empty("0"), s(v)))
+                    .collect();
+                out.sort();
+                out.join(", ")
+            };
+            json!([name, age, pairs(false), pairs(true)])
+        }
+        ("", "limitranges") => json!([name, s(&o["metadata"]["creationTimestamp"])]),
+        ("coordination.k8s.io", "leases") => {
+            json!([name, s(&spec["holderIdentity"]), age])
         }
         _ => json!([name, age]),
     }

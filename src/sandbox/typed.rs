@@ -17,12 +17,147 @@ pub struct Checked {
 }
 
 fn roundtrip<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Option<Value>, String> {
-    match serde_json::from_value::<T>(v.clone()) {
+    match serde_path_to_error::deserialize::<_, T>(v.clone()) {
         Ok(t) => Ok(serde_json::to_value(t).ok()),
         // Missing required fields are reported by validation, with upstream's messages.
-        Err(e) if e.to_string().starts_with("missing field") => Ok(None),
-        Err(e) => Err(e.to_string()),
+        Err(e) if e.inner().to_string().starts_with("missing field") => Ok(None),
+        Err(e) => {
+            let kind = v["kind"].as_str().unwrap_or("Object");
+            let path = e.path().to_string();
+            let inner = e.inner().to_string();
+            Err(go_type_error(kind, &path, &inner).unwrap_or(inner))
+        }
     }
+}
+
+/// The Go struct types along a path of the common kinds (what
+/// encoding/json names in its errors), from the type holding `field`.
+fn go_struct(parent: &str, field: &str) -> Option<&'static str> {
+    Some(match (parent, field) {
+        (_, "metadata") => "ObjectMeta",
+        ("Deployment", "spec") => "DeploymentSpec",
+        ("ReplicaSet", "spec") => "ReplicaSetSpec",
+        ("Job", "spec") => "JobSpec",
+        ("Pod" | "PodTemplateSpec", "spec") => "PodSpec",
+        ("Service", "spec") => "ServiceSpec",
+        ("PersistentVolumeClaim", "spec") => "PersistentVolumeClaimSpec",
+        ("PersistentVolume", "spec") => "PersistentVolumeSpec",
+        ("DeploymentSpec" | "ReplicaSetSpec" | "JobSpec", "template") => "PodTemplateSpec",
+        (_, "selector") if parent != "ServiceSpec" => "LabelSelector",
+        ("DeploymentSpec", "strategy") => "DeploymentStrategy",
+        ("PodSpec", "containers" | "initContainers") => "Container",
+        ("PodSpec", "volumes") => "Volume",
+        ("PodSpec", "securityContext") => "PodSecurityContext",
+        ("Container", "env") => "EnvVar",
+        ("Container", "envFrom") => "EnvFromSource",
+        ("Container", "ports") => "ContainerPort",
+        ("Container", "volumeMounts") => "VolumeMount",
+        ("Container", "resources") => "ResourceRequirements",
+        ("Container", "livenessProbe" | "readinessProbe" | "startupProbe") => "Probe",
+        ("Container", "securityContext") => "SecurityContext",
+        ("Probe", "httpGet") => "HTTPGetAction",
+        ("Probe", "tcpSocket") => "TCPSocketAction",
+        ("Probe", "exec") => "ExecAction",
+        ("EnvVar", "valueFrom") => "EnvVarSource",
+        ("EnvVarSource", "configMapKeyRef") => "ConfigMapKeySelector",
+        ("EnvVarSource", "secretKeyRef") => "SecretKeySelector",
+        ("EnvVarSource", "fieldRef") => "ObjectFieldSelector",
+        ("Volume", "configMap") => "ConfigMapVolumeSource",
+        ("Volume", "secret") => "SecretVolumeSource",
+        ("Volume", "emptyDir") => "EmptyDirVolumeSource",
+        ("Volume", "hostPath") => "HostPathVolumeSource",
+        ("Volume", "persistentVolumeClaim") => "PersistentVolumeClaimVolumeSource",
+        ("ServiceSpec", "ports") => "ServicePort",
+        ("PersistentVolumeClaimSpec", "resources") => "VolumeResourceRequirements",
+        ("PersistentVolumeSpec", "hostPath") => "HostPathVolumeSource",
+        ("PersistentVolumeSpec", "claimRef") => "ObjectReference",
+        _ => return None,
+    })
+}
+
+/// serde's "invalid type: integer `1`, expected a string" at `path`, as Go's
+/// decoder words it: `json: cannot unmarshal number into Go struct field
+/// ConfigMap.data of type string`. None when the error is of another kind.
+pub fn go_type_error(kind: &str, path: &str, serde_msg: &str) -> Option<String> {
+    let rest = serde_msg.strip_prefix("invalid type: ")?;
+    let (got, expected) = rest.split_once(", expected ")?;
+    let expected = expected.split(" at line").next().unwrap_or(expected);
+    // Walk the path: the struct that holds the last field, and the field
+    // path without indices or map keys.
+    let mut holder = kind.to_string();
+    let mut current: Option<&'static str> = None;
+    let mut fields: Vec<String> = Vec::new();
+    let mut in_map = false;
+    for seg in path.split('.') {
+        let name = seg.split('[').next().unwrap_or(seg);
+        if name.is_empty() || in_map {
+            break;
+        }
+        if let Some(c) = current {
+            holder = c.to_string();
+        } else if !fields.is_empty() {
+            // A type this table does not know: name what we know.
+            break;
+        }
+        fields.push(name.to_string());
+        current = go_struct(&holder, name);
+        in_map = matches!(
+            name,
+            "data"
+                | "labels"
+                | "annotations"
+                | "stringData"
+                | "matchLabels"
+                | "nodeSelector"
+                | "binaryData"
+        );
+    }
+    let field_type = match expected {
+        "a string" => "string".to_string(),
+        "i32" => "int32".to_string(),
+        "i64" => "int64".to_string(),
+        "u16" | "u32" => "int32".to_string(),
+        "a boolean" => "bool".to_string(),
+        "f64" => "float64".to_string(),
+        "a sequence" => match fields.last().map(String::as_str) {
+            Some("command" | "args" | "finalizers" | "accessModes") => "[]string".to_string(),
+            Some(f) => match go_struct(&holder, f) {
+                Some(t) => format!("[]v1.{t}"),
+                None => return None,
+            },
+            None => return None,
+        },
+        s if s.starts_with("a map") || s.starts_with("struct ") => match current {
+            Some(t) if !in_map => format!("v1.{t}"),
+            _ if in_map => "map[string]string".to_string(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let is_int = field_type.starts_with("int") || field_type.starts_with("float");
+    let json_type = if got.starts_with("integer") {
+        "number".to_string()
+    } else if let Some(f) = got.strip_prefix("floating point `") {
+        if is_int {
+            format!("number {}", f.trim_end_matches('`'))
+        } else {
+            "number".to_string()
+        }
+    } else if got.starts_with("string") {
+        "string".to_string()
+    } else if got.starts_with("boolean") {
+        "bool".to_string()
+    } else if got == "map" {
+        "object".to_string()
+    } else if got == "sequence" {
+        "array".to_string()
+    } else {
+        return None;
+    };
+    Some(format!(
+        "json: cannot unmarshal {json_type} into Go struct field {holder}.{} of type {field_type}",
+        fields.join(".")
+    ))
 }
 
 /// Decodes `obj` as its kind. Err carries the decoder's message (answer 400).
@@ -133,6 +268,49 @@ fn remove_path(v: &mut Value, segs: &[Seg]) {
                 remove_path(next, rest);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod go_errors {
+    use super::*;
+    use crate::sandbox::resources::get;
+    use serde_json::json;
+
+    fn err(res: &str, v: Value) -> String {
+        check(get(res), &v).unwrap_err()
+    }
+
+    #[test]
+    fn type_errors_read_like_go() {
+        assert_eq!(
+            err(
+                "configmaps",
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"a": 1}})
+            ),
+            "json: cannot unmarshal number into Go struct field ConfigMap.data of type string"
+        );
+        let d = |spec: Value| json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": spec});
+        assert_eq!(
+            err("deployments.apps", d(json!({"replicas": "two"}))),
+            "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"
+        );
+        assert_eq!(
+            err(
+                "deployments.apps",
+                d(
+                    json!({"selector": {}, "template": {"spec": {"containers": [{"name": "c", "image": "i", "env": [{"name": "A", "value": 1}]}]}}})
+                )
+            ),
+            "json: cannot unmarshal number into Go struct field EnvVar.spec.template.spec.containers.env.value of type string"
+        );
+        assert_eq!(
+            err(
+                "pods",
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": true}}, "spec": {"containers": []}})
+            ),
+            "json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string"
+        );
     }
 }
 

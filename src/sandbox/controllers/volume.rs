@@ -14,6 +14,10 @@ use super::{Runtime, is_terminating, parse_quantity, res, uid_of};
 use crate::sandbox::selectors::LabelSelector;
 use crate::sandbox::store::{DeleteOptions, name_of, namespace_of};
 
+/// The PV controller's resync period: its events about a claim that still
+/// waits are emitted again at this pace (`x3 over 30s`).
+const RESYNC: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub const PVC_PROTECTION: &str = "kubernetes.io/pvc-protection";
 pub const PV_PROTECTION: &str = "kubernetes.io/pv-protection";
 /// Set by the scheduler on a WaitForFirstConsumer claim.
@@ -62,13 +66,15 @@ fn with_finalizers(obj: &Value, f: Vec<String>) -> Value {
     n
 }
 
-/// Whether a pod that is not finished uses claim `ns/name`.
+/// Whether a pod uses claim `ns/name`, as the pvc-protection controller
+/// counts them: every pod scheduled to a node, whatever its phase (a
+/// Completed pod still holds its claim), and no unscheduled one.
 pub fn claim_in_use(rt: &Runtime, ns: &str, name: &str) -> bool {
     let (pods, _) = rt.store.list(res("pods"), Some(ns));
     pods.iter().any(|p| {
-        let phase = p["status"]["phase"].as_str().unwrap_or("");
-        phase != "Succeeded"
-            && phase != "Failed"
+        p["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty())
             && p["spec"]["volumes"].as_array().is_some_and(|vs| {
                 vs.iter()
                     .any(|v| v["persistentVolumeClaim"]["claimName"].as_str() == Some(name))
@@ -121,7 +127,7 @@ fn modes(v: &Value) -> Vec<String> {
 }
 
 /// Whether static volume `pv` can serve `claim`.
-fn fits(pv: &Value, claim: &Value) -> bool {
+pub fn fits(pv: &Value, claim: &Value) -> bool {
     if is_terminating(pv) || class_of(pv) != class_of(claim) {
         return false;
     }
@@ -214,9 +220,20 @@ fn sync_claim(rt: &Runtime, claim: &Value) {
         .is_some_and(|c| c["volumeBindingMode"] == "WaitForFirstConsumer");
     let selected = claim["metadata"]["annotations"][SELECTED_NODE].is_string();
     if wait_for_consumer && !selected {
+        // The scheduler may have pre-bound a static volume for the pod.
+        let (pvs, _) = rt.store.list(pv_res, None);
+        if let Some(pv) = pvs
+            .iter()
+            .find(|pv| pv["spec"]["claimRef"]["uid"].as_str() == Some(uid_of(claim)))
+            && fits(pv, claim)
+        {
+            bind(rt, pv, claim, true);
+            return;
+        }
         set_pending(rt, claim);
-        rt.events.record_once(
+        rt.events.record_every(
             claim,
+            RESYNC,
             Kind::Normal,
             "WaitForFirstConsumer",
             "waiting for first consumer to be created before binding",
@@ -240,8 +257,9 @@ fn sync_claim(rt: &Runtime, claim: &Value) {
     }
     set_pending(rt, claim);
     if class_name.is_empty() {
-        rt.events.record_once(
+        rt.events.record_every(
             claim,
+            RESYNC,
             Kind::Normal,
             "FailedBinding",
             "no persistent volumes available for this claim and no storage class is set",
@@ -250,8 +268,9 @@ fn sync_claim(rt: &Runtime, claim: &Value) {
         return;
     }
     let Some(class) = class else {
-        rt.events.record_once(
+        rt.events.record_every(
             claim,
+            RESYNC,
             Kind::Warning,
             "ProvisioningFailed",
             format!("storageclass.storage.k8s.io \"{class_name}\" not found"),
@@ -261,16 +280,23 @@ fn sync_claim(rt: &Runtime, claim: &Value) {
     };
     let provisioner = class["provisioner"].as_str().unwrap_or("").to_string();
     if !PROVISIONERS.contains(&provisioner.as_str()) {
-        rt.events.record_once(
+        rt.events.record_every(
             claim,
+            RESYNC,
             Kind::Normal,
             "ExternalProvisioning",
-            format!("Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered."),
+            external_provisioning(&provisioner),
             "persistentvolume-controller",
         );
         return;
     }
     provision(rt, claim, &class, &provisioner);
+}
+
+fn external_provisioning(provisioner: &str) -> String {
+    format!(
+        "Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered."
+    )
 }
 
 fn set_pending(rt: &Runtime, claim: &Value) {
@@ -285,6 +311,15 @@ fn provision(rt: &Runtime, claim: &Value, class: &Value, provisioner: &str) {
     let ns = namespace_of(claim);
     let name = name_of(claim);
     let pv_name = format!("pvc-{}", uid_of(claim));
+    // The PV controller hands the claim to the (external) provisioner.
+    rt.events.record_every(
+        claim,
+        RESYNC,
+        Kind::Normal,
+        "ExternalProvisioning",
+        external_provisioning(provisioner),
+        "persistentvolume-controller",
+    );
     rt.events.record(
         claim,
         None,
@@ -478,6 +513,41 @@ fn sync_volume(rt: &Runtime, pv: &Value) {
             let name = name_of(pv).to_string();
             if pv["metadata"]["annotations"][PROVISIONED_BY].is_string() {
                 let _ = rt.root.remove_volume(&name);
+            } else if let Some(path) = pv["spec"]["hostPath"]["path"].as_str() {
+                // The hostPath plugin's deleter: only under /tmp/ (its
+                // unanchored "/tmp/.+"), for testing; anything else fails.
+                let under_tmp = path
+                    .find("/tmp/")
+                    .is_some_and(|i| path.len() > i + "/tmp/".len());
+                if !under_tmp {
+                    failed_delete(
+                        rt,
+                        pv,
+                        format!(
+                            "host_path deleter only supports /tmp/.+ but received provided {path}"
+                        ),
+                    );
+                    return;
+                }
+                match rt.root.host_path_entry(path) {
+                    Ok(dir) => {
+                        let _ =
+                            std::fs::remove_dir_all(&dir).or_else(|_| std::fs::remove_file(&dir));
+                    }
+                    Err(e) => {
+                        failed_delete(rt, pv, e.to_string());
+                        return;
+                    }
+                }
+            } else {
+                failed_delete(
+                    rt,
+                    pv,
+                    format!(
+                        "error getting deleter volume plugin for volume \"{name}\": no deletable volume plugin matched"
+                    ),
+                );
+                return;
             }
             let mut n = pv.clone();
             n["status"] = json!({"phase": "Released"});
@@ -497,6 +567,26 @@ fn sync_volume(rt: &Runtime, pv: &Value) {
                 rt.put(pv_res, n);
             }
         }
+    }
+}
+
+/// A reclaim that failed: the volume is `Failed` with the reason, and a
+/// VolumeFailedDelete event when it turns so.
+fn failed_delete(rt: &Runtime, pv: &Value, message: String) {
+    if pv["status"]["phase"] == "Failed" && pv["status"]["message"] == message.as_str() {
+        return;
+    }
+    let mut n = pv.clone();
+    n["status"] = json!({"phase": "Failed", "message": message});
+    if rt.put(res("persistentvolumes"), n).is_some() {
+        rt.events.record(
+            pv,
+            None,
+            Kind::Warning,
+            "VolumeFailedDelete",
+            message,
+            "persistentvolume-controller",
+        );
     }
 }
 

@@ -209,7 +209,18 @@ async fn entrypoint_initializes_serves_and_keeps_data_in_pgdata() {
     assert_eq!(h.netns.lookup("db1", 5432), None);
     let _db = start_db(&h, "db1");
     wait_for_log(&h, "Skipping initialization").await;
-    wait_for_log(&h, "listening on IPv4 address").await;
+    // The first server's line is in the log too: wait for the second one.
+    for _ in 0..400 {
+        let listening = h
+            .log()
+            .iter()
+            .filter(|l| l.contains("listening on IPv4 address"))
+            .count();
+        if listening >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let (out, _, _) = sh(
         shell_in(&h, "db1", &[]),
         "psql -U postgres -d customer -tAc 'select count(*) from customer'",
