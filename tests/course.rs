@@ -159,6 +159,8 @@ struct Api {
     child: Child,
     port: u16,
     first_line: String,
+    /// The lines logged after the first two.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Drop for Api {
@@ -201,24 +203,33 @@ fn start_api(script: &Path, db: Option<&Path>) -> Api {
     out.read_line(&mut listening).unwrap();
     assert_eq!(listening.trim(), format!("listening on :{port}"));
     // Keep draining the log so the server never blocks on a full pipe.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = log.clone();
     std::thread::spawn(move || {
-        let mut sink = Vec::new();
-        let _ = out.read_to_end(&mut sink);
+        for line in out.lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
     });
     Api {
         child,
         port,
         first_line: first_line.trim().to_string(),
+        log,
     }
 }
 
 /// One HTTP/1.0 request; returns (status, body).
 fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(port, method, path, body, "")
+}
+
+/// The same with extra header lines (`Name: value\r\n` each).
+fn http_with(port: u16, method: &str, path: &str, body: &str, extra: &str) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     write!(
         s,
-        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.0\r\nHost: x\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -274,6 +285,30 @@ fn message_api_in_memory_and_in_a_file() {
         400
     );
     assert_eq!(http(api.port, "GET", "/nope", "").0, 404);
+    // The checker's probes are answered and left out of the log.
+    let (status, _) = http_with(api.port, "GET", "/nope", "", "X-Kubetutor-Probe: 1\r\n");
+    assert_eq!(status, 404);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !api
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l == "GET /nope -> 404")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let nope: Vec<String> = api
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("/nope"))
+        .cloned()
+        .collect();
+    assert_eq!(nope, ["GET /nope -> 404"]);
     drop(api);
 
     // In a file (in a directory that does not exist yet): the messages

@@ -52,9 +52,15 @@ fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
 
 /// One HTTP/1.0 request: (status, content type, body).
 fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String, String) {
+    // The checker's probes (marked by a query here) carry its header.
+    let extra = if path.contains("checker") {
+        "X-Kubetutor-Probe: 1\r\n"
+    } else {
+        ""
+    };
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: x\r\n{extra}\r\n").unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     let (head, body) = resp.split_once("\r\n\r\n").unwrap();
@@ -160,6 +166,8 @@ fn converse(addr: SocketAddr, log: &dyn Fn() -> Vec<String>) -> Vec<(u16, String
     ] {
         answers.push(http(addr, method, path));
     }
+    // The checker's probe is answered but not logged.
+    http(addr, "GET", "/books?checker=1");
     eventually("the crawler runs out of books", || {
         log().iter().any(|l| l.contains("nothing left to crawl"))
     });
@@ -334,6 +342,11 @@ fn emulation_matches_the_real_crawler() {
 
     assert_eq!(emulated.answers, real.answers);
     assert_eq!(emulated.requests_logged, real.requests_logged);
+    assert!(
+        !real.requests_logged.iter().any(|l| l.contains("checker")),
+        "the checker's probes are not logged: {:?}",
+        real.requests_logged
+    );
     assert_eq!(emulated.crawl_logged, real.crawl_logged);
     assert_eq!(emulated.files, real.files);
     assert_eq!(emulated.collision, real.collision);

@@ -191,10 +191,14 @@ class Handler(BaseHTTPRequestHandler):
             self._reply(404, {"error": f"no route for GET {self.path}"})
 
     def log_message(self, fmt, *args):
-        # Only requests for data: probes every few seconds would drown the log.
-        if self.path == "/healthz":
+        # Only requests for data: readiness probes every few seconds, and
+        # kubetutor's checks once a second, would drown the log.
+        # (A request that could not be parsed has no path or headers yet.)
+        path = getattr(self, "path", "")
+        headers = getattr(self, "headers", None)
+        if path == "/healthz" or (headers and headers.get("X-Kubetutor-Probe")):
             return
-        log(f"{self.command} {self.path} -> {args[1] if len(args) > 1 else '?'}")
+        log(f"{self.command} {path} -> {args[1] if len(args) > 1 else '?'}")
 
 
 class Server(ThreadingHTTPServer):

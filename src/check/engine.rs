@@ -1151,7 +1151,10 @@ fn api_message(e: &kube::Error) -> String {
 
 async fn probe(client: &kube::Client, req: &eval::ProbeRequest) -> Result<Response, String> {
     let method = http::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
-    let mut builder = http::Request::builder().method(method).uri(&req.path);
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(&req.path)
+        .header(super::PROBE_HEADER, "1");
     if req.body.is_some() {
         builder = builder.header(http::header::CONTENT_TYPE, "application/json");
     }

@@ -268,6 +268,16 @@ impl App {
         &self.state
     }
 
+    /// The sandbox's kubeconfig, which the learner's shell must export (a
+    /// real cluster's is already the learner's own).
+    fn sandbox_kubeconfig(&self) -> Option<String> {
+        if self.connection.context != crate::sandbox::kubeconfig::CONTEXT {
+            return None;
+        }
+        let path = self.connection.kubeconfig.as_ref()?;
+        Some(path.to_string_lossy().into_owned())
+    }
+
     /// The connection as the status bar shows it.
     pub fn connection(&self) -> &ConnectionInfo {
         &self.connection
@@ -543,6 +553,7 @@ impl App {
                         focused_code: self.code_focus,
                         strings: strings(self.lang),
                         lab: self.lab.as_deref(),
+                        kubeconfig: self.sandbox_kubeconfig(),
                         facts: &self.facts,
                     },
                 ),
@@ -630,6 +641,12 @@ impl App {
                 Redraw::No
             }
             AppEvent::Cluster(ClusterEvent::Connection(c)) => {
+                if c.kubeconfig != self.connection.kubeconfig
+                    || c.context != self.connection.context
+                {
+                    // The page's opening block names the sandbox's kubeconfig.
+                    self.revision += 1;
+                }
                 self.connection = c;
                 Redraw::Yes
             }

@@ -166,6 +166,8 @@ pub struct PageEnv<'a> {
     pub strings: &'a Strings,
     /// The lab directory, named at the top of the page.
     pub lab: Option<&'a str>,
+    /// The sandbox's kubeconfig, exported in the same opening block.
+    pub kubeconfig: Option<String>,
     /// What the cluster offers, for adaptive text.
     pub facts: &'a Facts,
 }
@@ -177,14 +179,29 @@ pub fn build(lesson: &Lesson, steps: &[StepView], env: &PageEnv<'_>) -> Page {
         focused_code,
         strings: s,
         lab,
+        ref kubeconfig,
         facts,
     } = *env;
     let adapt = |text: &str| adapt(text, facts).into_owned();
     let mut b = DocBuilder::new(width, theme, focused_code).copy_label(s.copy_label);
     // Where the lessons' `assets/...` paths are: said before anything else.
+    // On the sandbox, with the line that points kubectl at it: a learner
+    // copies the whole block (y) into their terminal.
     if let Some(dir) = lab {
-        b.paragraph(vec![Span::styled(s.lab_note, theme.strong())]);
-        b.markdown(&format!("```sh\ncd {}\n```", shell_word(dir)));
+        match kubeconfig {
+            Some(path) => {
+                b.paragraph(vec![Span::styled(s.lab_note_sandbox, theme.strong())]);
+                b.markdown(&format!(
+                    "```sh\nexport KUBECONFIG={}\ncd {}\n```",
+                    shell_word(path),
+                    shell_word(dir)
+                ));
+            }
+            None => {
+                b.paragraph(vec![Span::styled(s.lab_note, theme.strong())]);
+                b.markdown(&format!("```sh\ncd {}\n```", shell_word(dir)));
+            }
+        }
     }
     b.markdown(&adapt(&lesson.intro.source));
     let n = lesson.steps.len();
@@ -262,6 +279,14 @@ mod tests {
 
     /// The page's text as plain lines.
     fn page_text(facts: &crate::lesson::adapt::Facts) -> String {
+        page_text_with(facts, None, None)
+    }
+
+    fn page_text_with(
+        facts: &crate::lesson::adapt::Facts,
+        lab: Option<&str>,
+        kubeconfig: Option<&str>,
+    ) -> String {
         let course = crate::course::Course::embedded().unwrap();
         let lesson = course
             .lesson(crate::lesson::Lang::En, "persistent-volume-claims")
@@ -275,7 +300,8 @@ mod tests {
                 theme: crate::tui::theme::Theme::default(),
                 focused_code: None,
                 strings: crate::tui::strings::strings(crate::lesson::Lang::En),
-                lab: None,
+                lab,
+                kubeconfig: kubeconfig.map(str::to_string),
                 facts,
             },
         );
@@ -290,6 +316,25 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn the_page_opens_with_the_lab_directory_and_the_sandbox_kubeconfig() {
+        use crate::lesson::adapt::Facts;
+        let real = page_text_with(&Facts::default(), Some("/home/ana/lab"), None);
+        assert!(real.contains("cd /home/ana/lab"), "{real}");
+        assert!(!real.contains("export KUBECONFIG"), "{real}");
+        let sandbox = page_text_with(
+            &Facts::default(),
+            Some("/home/ana/lab"),
+            Some("/home/ana/.local/share/kubetutor/sandbox/kubeconfig"),
+        );
+        let export = sandbox
+            .find("export KUBECONFIG=/home/ana/.local/share/kubetutor/sandbox/kubeconfig")
+            .expect("the export line, in full");
+        let cd = sandbox.find("cd /home/ana/lab").expect("the cd line");
+        assert!(export < cd);
+        assert!(sandbox.contains("point kubectl at the sandbox"));
     }
 
     #[test]

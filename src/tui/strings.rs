@@ -79,6 +79,8 @@ pub struct Strings {
     pub msg_not_a_quiz: &'static str,
     /// Above the `cd <lab>` block at the top of every lesson.
     pub lab_note: &'static str,
+    /// The same on the sandbox, whose kubeconfig the block exports too.
+    pub lab_note_sandbox: &'static str,
     /// Before `cd <lab>` in the help.
     pub help_lab: &'static str,
     pub notice_title: &'static str,
@@ -198,6 +200,7 @@ static EN: Strings = Strings {
     quiz_pick_all: "(pick every right answer)",
     msg_not_a_quiz: "The current step is not a question: do it in the cluster.",
     lab_note: "Run the lessons' commands from your lab directory (it holds assets/):",
+    lab_note_sandbox: "In your terminal, point kubectl at the sandbox and go to your lab directory (it holds assets/); run the lessons' commands there:",
     help_lab: "Lab directory:",
     notice_title: " Note ",
     notice_footer: " any key ",
@@ -297,6 +300,7 @@ static FR: Strings = Strings {
     quiz_pick_all: "(choisissez toutes les bonnes réponses)",
     msg_not_a_quiz: "L'étape en cours n'est pas une question : faites-la dans le cluster.",
     lab_note: "Lancez les commandes des leçons depuis votre répertoire de travail (il contient assets/) :",
+    lab_note_sandbox: "Dans votre terminal, dirigez kubectl vers le bac à sable et placez-vous dans votre répertoire de travail (il contient assets/) ; lancez-y les commandes des leçons :",
     help_lab: "Répertoire de travail :",
     notice_title: " À noter ",
     notice_footer: " une touche ",

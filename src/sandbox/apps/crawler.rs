@@ -370,7 +370,7 @@ fn handle(store: &Store, sink: &LogSink, req: &Request<Incoming>) -> Response<Fu
     } else {
         python_json(&payload)
     };
-    if path != "/healthz" {
+    if path != "/healthz" && !req.headers().contains_key(crate::check::PROBE_HEADER) {
         log(sink, &format!("{method} {path} -> {}", status.as_u16()));
     }
     let mut response = Response::new(Full::new(Bytes::from(body)));

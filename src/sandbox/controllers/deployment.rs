@@ -224,7 +224,7 @@ fn sync(rt: &Runtime, d: &Value) {
             // As upstream's oldPodsRunning: the new pods wait until every old
             // pod is gone or finished, terminating ones included.
             if !old_running {
-                let old_uids: Vec<&str> = olds.iter().map(|o| uid_of(o)).collect();
+                let old_uids: Vec<&str> = olds.iter().map(uid_of).collect();
                 let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
                 old_running = rt.store.list(res("pods"), Some(ns)).0.iter().any(|p| {
                     let phase = p["status"]["phase"].as_str().unwrap_or("");
