@@ -163,6 +163,11 @@ async fn run(pods: usize) -> anyhow::Result<()> {
         rss_mib(),
         rss_before
     );
+    let t = Instant::now();
     sandbox.shutdown().await;
+    println!(
+        "shutdown with {pods} pods: {:.0} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
     Ok(())
 }

@@ -269,3 +269,49 @@ async fn jobs_complete() {
         .await;
     env.sandbox.shutdown().await;
 }
+
+const MANY: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: many
+spec:
+  replicas: 112
+  selector: {matchLabels: {app: many}}
+  template:
+    metadata: {labels: {app: many}}
+    spec:
+      containers:
+        - name: c
+          image: registry.k8s.io/pause:3.10
+"#;
+
+/// The node runs 110 pods, as a kind node: the rest stay Pending with the
+/// scheduler's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_takes_110_pods() {
+    let Some(env) = start().await else { return };
+    env.apply(MANY).await;
+    let status = |o: &str, s: &str| {
+        o.lines()
+            .filter(|l| l.split_whitespace().nth(2) == Some(s))
+            .count()
+    };
+    let out = env
+        .k_until(&["get", "pods", "-l", "app=many", "--no-headers"], |o| {
+            status(o, "Running") == 110
+        })
+        .await;
+    assert_eq!(status(&out, "Pending"), 2, "{out}");
+    let pending = out
+        .lines()
+        .find(|l| l.split_whitespace().nth(2) == Some("Pending"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_default();
+    let out = env.k(&["describe", "pod", pending]).await;
+    assert!(
+        out.contains("0/1 nodes are available: 1 Too many pods. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."),
+        "{out}"
+    );
+    env.sandbox.shutdown().await;
+}

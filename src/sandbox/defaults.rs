@@ -8,6 +8,8 @@ use super::status::Cause;
 
 /// The sandbox's one node.
 pub const NODE_NAME: &str = "kubetutor-node";
+/// How many unfinished pods the node runs (a kind node's kubelet maxPods).
+pub const MAX_PODS: usize = 110;
 /// The default storage class (binds when the first pod uses a claim).
 pub const DEFAULT_CLASS: &str = "standard";
 /// The storage class that binds claims at once.
@@ -890,8 +892,8 @@ pub fn bootstrap_objects() -> Vec<Value> {
         },
         "spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"]},
         "status": {
-            "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"},
-            "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"},
+            "capacity": {"cpu": "4", "memory": "8Gi", "pods": MAX_PODS.to_string(), "ephemeral-storage": "100Gi"},
+            "allocatable": {"cpu": "4", "memory": "8Gi", "pods": MAX_PODS.to_string(), "ephemeral-storage": "100Gi"},
             "conditions": [
                 {"type": "MemoryPressure", "status": "False", "reason": "KubeletHasSufficientMemory", "message": "kubelet has sufficient memory available"},
                 {"type": "DiskPressure", "status": "False", "reason": "KubeletHasNoDiskPressure", "message": "kubelet has no disk pressure"},

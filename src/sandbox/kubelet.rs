@@ -10,7 +10,7 @@
 //! control loop turns it into `pod.status` on every pass. A deleted pod's
 //! containers are stopped and its layers and emptyDirs removed from disk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -285,15 +285,21 @@ impl Kubelet {
         lock(&self.pods).get(uid).cloned()
     }
 
-    fn alloc_ip(&self, used: &[String]) -> String {
+    /// The next free address of the node's /24 (at most MAX_PODS are in
+    /// use, so one is free; if not, the next one is shared rather than
+    /// looping for ever).
+    fn alloc_ip(&self, used: &HashSet<String>) -> String {
         let mut n = lock(&self.next_ip);
-        loop {
+        let mut first = None;
+        for _ in 2..=254 {
             let ip = format!("10.244.0.{}", *n);
             *n = if *n >= 254 { 2 } else { *n + 1 };
             if !used.contains(&ip) {
                 return ip;
             }
+            first.get_or_insert(ip);
         }
+        first.unwrap_or_else(|| "10.244.0.2".to_string())
     }
 
     /// Stops every container (the sandbox is shutting down; files stay).
@@ -322,6 +328,7 @@ pub fn reconcile(rt: &Arc<Runtime>) {
         .filter(|p| p["spec"]["nodeName"].as_str() == Some(NODE_NAME))
         .collect();
     let known: HashMap<String, Arc<PodRt>> = lock(&rt.kubelet.pods).clone();
+    let mut used_ips: Option<HashSet<String>> = None;
     for pod in &mine {
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let terminating = super::controllers::is_terminating(pod);
@@ -355,11 +362,18 @@ pub fn reconcile(rt: &Arc<Runtime>) {
                 if phase == "Succeeded" || phase == "Failed" {
                     continue;
                 }
-                let used: Vec<String> = pods
-                    .iter()
-                    .filter_map(|p| p["status"]["podIP"].as_str().map(str::to_string))
-                    .collect();
-                let prt = start_pod(rt, pod, &used);
+                // Addresses in use, gathered once a pass (finished pods
+                // give theirs back).
+                let used = used_ips.get_or_insert_with(|| {
+                    pods.iter()
+                        .filter(|p| {
+                            !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+                        })
+                        .filter_map(|p| p["status"]["podIP"].as_str().map(str::to_string))
+                        .collect()
+                });
+                let prt = start_pod(rt, pod, used);
+                used.insert(prt.ip.clone());
                 write_status(rt, pod, &prt);
             }
         }
@@ -404,7 +418,7 @@ fn finish_deletion(rt: &Runtime, pod: &Value) {
     );
 }
 
-fn start_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &[String]) -> Arc<PodRt> {
+fn start_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &HashSet<String>) -> Arc<PodRt> {
     let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
     let ip = pod["status"]["podIP"]
         .as_str()
@@ -1298,6 +1312,10 @@ async fn supervise(
             }
         }
         let mut stopped = false;
+        let mut handle = handle;
+        // Woken by the events themselves, not by polling: thousands of
+        // idle containers must cost nothing while nothing happens.
+        let seen_running = tokio::time::Instant::from_std(ran_since + rt.config.start_lag);
         let code = loop {
             tokio::select! {
                 _ = prt.cancel.cancelled() => {
@@ -1316,28 +1334,24 @@ async fn supervise(
                     );
                     break stop_container(rt, prt, handle, Some(Instant::now() + grace)).await;
                 }
-                _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                    if handle.is_finished() {
-                        break handle.wait().await;
-                    }
-                    if !visible && ran_since.elapsed() >= rt.config.start_lag {
-                        visible = true;
-                        let prev = restarted.take();
-                        c.set(|s| {
-                            if let Some(prev) = prev {
-                                s.last = Some(prev);
-                                s.restarts += 1;
-                            }
-                            s.last_container_id = std::mem::take(&mut s.container_id);
-                            s.container_id = instance_id.clone();
-                            s.state = State::Running {
-                                started_at: started_at.clone(),
-                            };
-                            s.ready = !has_readiness && !c.init;
-                            s.started_once = true;
-                        });
-                        rt.wake();
-                    }
+                code = handle.exited() => break code,
+                _ = tokio::time::sleep_until(seen_running), if !visible => {
+                    visible = true;
+                    let prev = restarted.take();
+                    c.set(|s| {
+                        if let Some(prev) = prev {
+                            s.last = Some(prev);
+                            s.restarts += 1;
+                        }
+                        s.last_container_id = std::mem::take(&mut s.container_id);
+                        s.container_id = instance_id.clone();
+                        s.state = State::Running {
+                            started_at: started_at.clone(),
+                        };
+                        s.ready = !has_readiness && !c.init;
+                        s.started_once = true;
+                    });
+                    rt.wake();
                 }
             }
         };

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::controllers::events::Kind;
 use super::controllers::volume::{self, SELECTED_NODE};
 use super::controllers::{Runtime, is_terminating, res, set_condition};
-use super::defaults::NODE_NAME;
+use super::defaults::{MAX_PODS, NODE_NAME};
 use super::store::{name_of, namespace_of};
 
 const PREEMPTION: &str =
@@ -32,6 +32,12 @@ enum Verdict {
 
 pub fn reconcile(rt: &Arc<Runtime>) {
     let (pods, _) = rt.store.list(res("pods"), None);
+    // The node takes MAX_PODS pods that have not finished, as a kind node
+    // (the kubelet's maxPods); the others wait, as upstream's do.
+    let mut on_node = pods
+        .iter()
+        .filter(|p| p["spec"]["nodeName"].as_str() == Some(NODE_NAME) && !is_finished(p))
+        .count();
     for pod in pods {
         if !pod["spec"]["nodeName"].as_str().unwrap_or("").is_empty() || is_terminating(&pod) {
             continue;
@@ -43,12 +49,25 @@ pub fn reconcile(rt: &Arc<Runtime>) {
             continue;
         }
         match check(rt, &pod) {
-            Verdict::Bind => bind(rt, &pod),
+            Verdict::Bind if on_node >= MAX_PODS => {
+                unschedulable(rt, &pod, "1 Too many pods", NO_VICTIMS)
+            }
+            Verdict::Bind => {
+                bind(rt, &pod);
+                on_node += 1;
+            }
             Verdict::Wait => {}
             Verdict::Unschedulable(why) => unschedulable(rt, &pod, &why, PREEMPTION),
             Verdict::Unschedulable2(why, preemption) => unschedulable(rt, &pod, &why, preemption),
         }
     }
+}
+
+fn is_finished(pod: &Value) -> bool {
+    matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Succeeded" | "Failed")
+    )
 }
 
 fn check(rt: &Runtime, pod: &Value) -> Verdict {

@@ -30,8 +30,11 @@ const RV_KEY: &str = "resourceVersion";
 
 /// redb's page cache.
 const REDB_CACHE_BYTES: usize = 4 * 1024 * 1024;
-/// How many recent events are kept for watch replay.
-const RING_CAPACITY: usize = 8_192;
+/// How many recent events are kept for watch replay. Each entry can hold
+/// an object version nothing else keeps, so this bounds memory too; a
+/// watch from further back gets 410 Gone and relists, as upstream's watch
+/// cache answers (its default is 100 events per resource type).
+const RING_CAPACITY: usize = 1_024;
 /// Buffer of the live broadcast; a watcher that falls further behind gets a 410.
 const BROADCAST_CAPACITY: usize = 8_192;
 
