@@ -181,13 +181,7 @@ impl Shell {
         if super::apps::image_repository(&self.image) != "postgres" {
             return None;
         }
-        let vars = |k: &str| {
-            self.exported
-                .iter()
-                .any(|e| e == k)
-                .then(|| self.vars.get(k).cloned())
-                .flatten()
-        };
+        let vars = |k: &str| self.exported_var(k);
         let read = |path: &str| self.read_file(path);
         let env = ProgramEnv {
             var: &vars,
@@ -209,13 +203,7 @@ impl Shell {
         {
             return None;
         }
-        let vars = |k: &str| {
-            self.exported
-                .iter()
-                .any(|e| e == k)
-                .then(|| self.vars.get(k).cloned())
-                .flatten()
-        };
+        let vars = |k: &str| self.exported_var(k);
         let read = |path: &str| self.read_file(path);
         let env = ProgramEnv {
             var: &vars,
@@ -836,6 +824,15 @@ impl Shell {
 
     fn resolve(&self, path: &str) -> io::Result<Resolved> {
         self.fs.resolve(&self.cwd, path).map_err(fs_to_io)
+    }
+
+    /// A variable the programs this shell runs see (exported ones only).
+    fn exported_var(&self, name: &str) -> Option<String> {
+        if self.exported.iter().any(|e| e == name) {
+            self.vars.get(name).cloned()
+        } else {
+            None
+        }
     }
 
     fn read_file(&self, path: &str) -> io::Result<Vec<u8>> {

@@ -249,7 +249,7 @@ pub fn live_lines(
         .map(|r| r.row.name.clone());
     if model.pods.is_empty() {
         lines.push(Line::styled(
-            format!("{}: {}", s.pane_pods, s.pane_none),
+            format!("{}{}", s.pane_pods, s.pane_none),
             theme.dim(),
         ));
     } else {
@@ -311,7 +311,7 @@ pub fn live_lines(
     // PVCs.
     if model.pvcs.is_empty() {
         lines.push(Line::styled(
-            format!("{}: {}", s.pane_pvcs, s.pane_none),
+            format!("{}{}", s.pane_pvcs, s.pane_none),
             theme.dim(),
         ));
     } else {
@@ -355,7 +355,7 @@ pub fn live_lines(
     // PVs.
     if model.pvs.is_empty() {
         lines.push(Line::styled(
-            format!("{}: {}", s.pane_pvs, s.pane_none),
+            format!("{}{}", s.pane_pvs, s.pane_none),
             theme.dim(),
         ));
     } else {

@@ -23,6 +23,8 @@ pub struct Strings {
     pub pane_pods: &'static str,
     pub pane_pvcs: &'static str,
     pub pane_pvs: &'static str,
+    /// After a list's name when it is empty, separator included (French
+    /// puts a space before the colon).
     pub pane_none: &'static str,
     /// STATUS of a deleted object still shown (faded) for a moment.
     pub pane_deleted: &'static str,
@@ -129,7 +131,7 @@ static EN: Strings = Strings {
     pane_pods: "Pods",
     pane_pvcs: "PersistentVolumeClaims",
     pane_pvs: "PersistentVolumes",
-    pane_none: "none",
+    pane_none: ": none",
     pane_deleted: "Deleted",
     pane_more: "… {0} more: J/K or PgUp/PgDn scroll",
     pane_more_above: "(end) J/K or PgUp/PgDn scroll back",
@@ -229,7 +231,7 @@ static FR: Strings = Strings {
     pane_pods: "Pods",
     pane_pvcs: "PersistentVolumeClaims",
     pane_pvs: "PersistentVolumes",
-    pane_none: "aucun",
+    pane_none: " : aucun",
     pane_deleted: "Supprimé",
     pane_more: "… encore {0} : J/K ou PgUp/PgDn pour défiler",
     pane_more_above: "(fin) J/K ou PgUp/PgDn pour remonter",

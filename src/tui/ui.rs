@@ -748,14 +748,30 @@ fn draw_quiz(
         lines.push(Line::raw(""));
         lines.push(Line::styled(s.quiz_wrong, t.failing()));
     }
+    let title = Line::styled(s.quiz_title, t.title(true));
+    let footer = Line::styled(s.quiz_footer, t.dim());
+    draw_dialog(frame, &t, area, w, lines, title, footer);
+}
+
+/// A bordered box of `lines`, `w` wide, centred in `area`, over what is
+/// under it.
+fn draw_dialog(
+    frame: &mut Frame,
+    t: &Theme,
+    area: Rect,
+    w: u16,
+    lines: Vec<Line<'static>>,
+    title: Line<'static>,
+    footer: Line<'static>,
+) {
     let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
     let r = centered(area, w, h);
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_style(t.border(true))
         .padding(Padding::horizontal(1))
-        .title(Line::styled(s.quiz_title, t.title(true)))
-        .title_bottom(Line::styled(s.quiz_footer, t.dim()).right_aligned());
+        .title(title)
+        .title_bottom(footer.right_aligned());
     frame.render_widget(Paragraph::new(lines).block(block), r);
 }
 
@@ -773,15 +789,9 @@ fn draw_notice(frame: &mut Frame, app: &App, area: Rect, text: &str) {
                 .map(Line::from),
         );
     }
-    let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let r = centered(area, w, h);
-    frame.render_widget(Clear, r);
-    let block = Block::bordered()
-        .border_style(t.border(true))
-        .padding(Padding::horizontal(1))
-        .title(Line::styled(s.notice_title, t.title(true)))
-        .title_bottom(Line::styled(s.notice_footer, t.strong()).right_aligned());
-    frame.render_widget(Paragraph::new(lines).block(block), r);
+    let title = Line::styled(s.notice_title, t.title(true));
+    let footer = Line::styled(s.notice_footer, t.strong());
+    draw_dialog(frame, &t, area, w, lines, title, footer);
 }
 
 fn draw_confirm(frame: &mut Frame, app: &App, area: Rect, step: usize) {

@@ -35,8 +35,10 @@ pub async fn start() -> Option<Env> {
 async fn open(dir: &std::path::Path) -> Sandbox {
     let mut cfg = SandboxConfig::new(dir.join("data"));
     cfg.runtime = RuntimeConfig {
+        // Short back-offs, yet longer than the second the kubelet shows a
+        // crashed container as Terminated, so CrashLoopBackOff is seen too.
         backoff_base: Duration::from_millis(200),
-        backoff_max: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(3),
         ..RuntimeConfig::default()
     };
     Sandbox::start(cfg).await.unwrap()
