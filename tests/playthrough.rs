@@ -646,11 +646,11 @@ async fn trap(
     p.finish().await;
 }
 
-/// The database path set, the messages posted, but no volume mounted.
-const POST_WITHOUT_MOUNT: &str = r#"kubectl patch configmap msg-api-config --type merge -p '{"data":{"API_DB_FILEPATH":"/persist/db.json"}}'
-kubectl rollout restart deployment/msg-api
-kubectl rollout status deployment/msg-api
-out=$(mktemp)
+/// Shell lines that start `kubectl proxy` on a free port, set `$port` and
+/// stop the proxy when the script exits.
+macro_rules! start_proxy {
+    () => {
+        r#"out=$(mktemp)
 kubectl proxy --port 0 >"$out" 2>&1 &
 proxy=$!
 trap 'kill "$proxy" 2>/dev/null || :' EXIT
@@ -659,10 +659,22 @@ while [ -z "$port" ]; do
   sleep 0.2
   port=$(sed -n 's/^Starting to serve on .*:\([0-9][0-9]*\)$/\1/p' "$out")
 done
-URL=http://localhost:$port/api/v1/namespaces/kubetutor/services/msg-api:80/proxy/messages
+"#
+    };
+}
+
+/// The database path set, the messages posted, but no volume mounted.
+const POST_WITHOUT_MOUNT: &str = concat!(
+    r#"kubectl patch configmap msg-api-config --type merge -p '{"data":{"API_DB_FILEPATH":"/persist/db.json"}}'
+kubectl rollout restart deployment/msg-api
+kubectl rollout status deployment/msg-api
+"#,
+    start_proxy!(),
+    r#"URL=http://localhost:$port/api/v1/namespaces/kubetutor/services/msg-api:80/proxy/messages
 curl -sf -X POST -d '{"author": "ana", "text": "not on a volume"}' "$URL"
 curl -sf -X POST -d '{"author": "bo", "text": "me neither"}' "$URL"
-"#;
+"#
+);
 
 /// Skipping the pod deletion: the data was never lost, so the data-loss
 /// step must not pass (a rollout status and a read are not a deletion).
@@ -753,26 +765,21 @@ playthrough!(lesson_09_databases_on_kubernetes, "databases-on-kubernetes");
 
 /// Lesson 7's database without its volume (lesson 6's manifest), with two
 /// customers in it.
-const DB_WITHOUT_VOLUME: &str = r#"kubectl apply -f assets/06-database/customer-db.yaml
+const DB_WITHOUT_VOLUME: &str = concat!(
+    r#"kubectl apply -f assets/06-database/customer-db.yaml
 kubectl rollout status deployment/customer-db
 kubectl rollout restart deployment/customer-backend
 kubectl rollout status deployment/customer-backend
 kubectl delete job customer-db-init --ignore-not-found
 kubectl apply -f assets/06-database/init-job.yaml
 kubectl wait --for=condition=complete job/customer-db-init --timeout=120s
-out=$(mktemp)
-kubectl proxy --port 0 >"$out" 2>&1 &
-proxy=$!
-trap 'kill "$proxy" 2>/dev/null || :' EXIT
-port=
-while [ -z "$port" ]; do
-  sleep 0.2
-  port=$(sed -n 's/^Starting to serve on .*:\([0-9][0-9]*\)$/\1/p' "$out")
-done
-URL=http://localhost:$port/api/v1/namespaces/kubetutor/services/customer-backend:80/proxy/customer
+"#,
+    start_proxy!(),
+    r#"URL=http://localhost:$port/api/v1/namespaces/kubetutor/services/customer-backend:80/proxy/customer
 curl -s -i -X POST -H 'Content-Type: application/json' -d '{"name": "not on a volume"}' "$URL" | tee /dev/stderr | grep -q "201 Created" || { kubectl get pods -o wide; kubectl logs deploy/customer-backend; kubectl logs job/customer-db-init; kubectl logs deploy/customer-db | tail -20; exit 1; }
 curl -sf -X POST -H 'Content-Type: application/json' -d '{"name": "me neither"}' "$URL"
-"#;
+"#
+);
 
 /// A database whose data directory is not on the claim loses its rows with
 /// its pod: lesson 7's persistence step must not pass.

@@ -181,14 +181,7 @@ impl Shell {
         if super::apps::image_repository(&self.image) != "postgres" {
             return None;
         }
-        let vars = |k: &str| self.exported_var(k);
-        let read = |path: &str| self.read_file(path);
-        let env = ProgramEnv {
-            var: &vars,
-            read_file: &read,
-            network: self.network.as_ref(),
-        };
-        clients::run(name, args, stdin, &env, out, err)
+        self.with_program_env(|env| clients::run(name, args, stdin, env, out, err))
     }
 
     /// `psql` run with a terminal, for an interactive `kubectl exec -it`
@@ -203,20 +196,14 @@ impl Shell {
         {
             return None;
         }
-        let vars = |k: &str| self.exported_var(k);
-        let read = |path: &str| self.read_file(path);
-        let env = ProgramEnv {
-            var: &vars,
-            read_file: &read,
-            network: self.network.as_ref(),
-        };
-        Some(clients::PsqlSession::start(&argv[1..], &env).map_err(
-            |(stdout, stderr, exit_code)| Output {
-                stdout,
-                stderr,
-                exit_code,
-            },
-        ))
+        Some(
+            self.with_program_env(|env| clients::PsqlSession::start(&argv[1..], env))
+                .map_err(|(stdout, stderr, exit_code)| Output {
+                    stdout,
+                    stderr,
+                    exit_code,
+                }),
+        )
     }
 
     /// Ends running scripts (status 143) once `flag` is set.
@@ -824,6 +811,18 @@ impl Shell {
 
     fn resolve(&self, path: &str) -> io::Result<Resolved> {
         self.fs.resolve(&self.cwd, path).map_err(fs_to_io)
+    }
+
+    /// What an image program run by this shell sees: exported variables,
+    /// the container's files, the pod's network.
+    fn with_program_env<R>(&self, f: impl FnOnce(&ProgramEnv) -> R) -> R {
+        let vars = |k: &str| self.exported_var(k);
+        let read = |path: &str| self.read_file(path);
+        f(&ProgramEnv {
+            var: &vars,
+            read_file: &read,
+            network: self.network.as_ref(),
+        })
     }
 
     /// A variable the programs this shell runs see (exported ones only).
