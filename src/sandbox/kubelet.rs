@@ -366,9 +366,7 @@ pub fn reconcile(rt: &Arc<Runtime>) {
                 // give theirs back).
                 let used = used_ips.get_or_insert_with(|| {
                     pods.iter()
-                        .filter(|p| {
-                            !matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
-                        })
+                        .filter(|p| !super::controllers::pod_finished(p))
                         .filter_map(|p| p["status"]["podIP"].as_str().map(str::to_string))
                         .collect()
                 });

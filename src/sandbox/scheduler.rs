@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::controllers::events::Kind;
 use super::controllers::volume::{self, SELECTED_NODE};
-use super::controllers::{Runtime, is_terminating, res, set_condition};
+use super::controllers::{Runtime, is_terminating, pod_finished, res, set_condition};
 use super::defaults::{MAX_PODS, NODE_NAME};
 use super::store::{name_of, namespace_of};
 
@@ -36,7 +36,7 @@ pub fn reconcile(rt: &Arc<Runtime>) {
     // (the kubelet's maxPods); the others wait, as upstream's do.
     let mut on_node = pods
         .iter()
-        .filter(|p| p["spec"]["nodeName"].as_str() == Some(NODE_NAME) && !is_finished(p))
+        .filter(|p| p["spec"]["nodeName"].as_str() == Some(NODE_NAME) && !pod_finished(p))
         .count();
     for pod in pods {
         if !pod["spec"]["nodeName"].as_str().unwrap_or("").is_empty() || is_terminating(&pod) {
@@ -61,13 +61,6 @@ pub fn reconcile(rt: &Arc<Runtime>) {
             Verdict::Unschedulable2(why, preemption) => unschedulable(rt, &pod, &why, preemption),
         }
     }
-}
-
-fn is_finished(pod: &Value) -> bool {
-    matches!(
-        pod["status"]["phase"].as_str(),
-        Some("Succeeded" | "Failed")
-    )
 }
 
 fn check(rt: &Runtime, pod: &Value) -> Verdict {

@@ -227,10 +227,8 @@ fn sync(rt: &Runtime, d: &Value) {
                 let old_uids: Vec<&str> = olds.iter().map(uid_of).collect();
                 let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
                 old_running = rt.store.list(res("pods"), Some(ns)).0.iter().any(|p| {
-                    let phase = p["status"]["phase"].as_str().unwrap_or("");
                     controller_uid(p).is_some_and(|u| old_uids.contains(&u))
-                        && phase != "Succeeded"
-                        && phase != "Failed"
+                        && !super::pod_finished(p)
                 });
             }
             if !old_running && new_spec != replicas {

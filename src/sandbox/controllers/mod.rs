@@ -307,10 +307,14 @@ pub fn random_suffix(n: usize) -> String {
         .collect()
 }
 
+/// Whether a pod has finished (phase Succeeded or Failed).
+pub fn pod_finished(p: &Value) -> bool {
+    matches!(p["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
+}
+
 /// Whether a pod counts as active (not finished, not terminating).
 pub fn pod_active(p: &Value) -> bool {
-    let phase = p["status"]["phase"].as_str().unwrap_or("");
-    phase != "Succeeded" && phase != "Failed" && !is_terminating(p)
+    !pod_finished(p) && !is_terminating(p)
 }
 
 /// Whether a pod has condition Ready=True.
