@@ -746,7 +746,7 @@ fn eval_stage(stage: &Stage, seq: &Sequence, ctx: &mut Ctx) -> Verdict {
                 ),
                 _ => Verdict {
                     holds: true,
-                    detail: format!("{} {} was deleted", kind_word(m.kind), m.key.name),
+                    detail: w.say("{0} {1} was deleted", &[&kind_word(m.kind), &m.key.name]),
                     matched: Vec::new(),
                 },
             }
@@ -773,7 +773,7 @@ fn eval_stage(stage: &Stage, seq: &Sequence, ctx: &mut Ctx) -> Verdict {
                 found.owners = owner_chain(ctx.state, p);
                 return Verdict {
                     holds: true,
-                    detail: format!("pod {} replaced {}", found.key.name, m.key.name),
+                    detail: w.say("pod {0} replaced {1}", &[&found.key.name, &m.key.name]),
                     matched: vec![found],
                 };
             }

@@ -11,6 +11,7 @@ use crate::check::spec::{
     VolumeType,
 };
 use crate::check::spec::{Comparison, Condition, Quantity};
+use crate::check::words::Words;
 use crate::cluster::printers;
 use crate::cluster::state::{ClusterState, ObjKey, Object};
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
@@ -202,19 +203,16 @@ pub fn eval_condition(c: &Condition, ctx: &mut Ctx) -> Verdict {
                         || r.volume.is_some()
                         || r.env.is_some()
                         || r.event.is_some();
-                    format!(
-                        "{} {} {}",
-                        kind_word(r.kind.value),
-                        names.join(", "),
-                        match (has_props, names.len()) {
-                            (true, 1) => "still matches",
-                            (true, _) => "still match",
-                            (false, 1) => "still exists",
-                            (false, _) => "still exist",
-                        }
-                    )
+                    let template = match (has_props, names.len()) {
+                        (true, 1) => "{0} {1} still matches",
+                        (true, _) => "{0} {1} still match",
+                        (false, 1) => "{0} {1} still exists",
+                        (false, _) => "{0} {1} still exist",
+                    };
+                    ctx.words
+                        .say(template, &[&kind_word(r.kind.value), &names.join(", ")])
                 }
-                (true, _) => format!("not yet: {}", v.detail),
+                (true, _) => ctx.words.say("not yet: {0}", &[&v.detail]),
             };
             Verdict {
                 holds: !v.holds,
@@ -279,15 +277,16 @@ pub fn candidates<'s>(r: &ResourceCheck, state: &'s ClusterState) -> Vec<&'s Obj
 
 fn describe_target(r: &ResourceCheck, ctx: &Ctx) -> String {
     let kind = r.kind.value;
+    let w = ctx.words;
     let mut s = format!("{kind}");
     if let Some(n) = &r.name {
-        s.push_str(&format!(" named {n}"));
+        s.push_str(&w.say(" named {0}", &[n]));
     }
     if let Some(sel) = &r.selector {
-        s.push_str(&format!(" with labels {}", selector_text(sel)));
+        s.push_str(&w.say(" with labels {0}", &[&selector_text(sel)]));
     }
     if kind.is_namespaced() {
-        s.push_str(&format!(" in namespace {}", ctx.ns(&r.namespace)));
+        s.push_str(&w.say(" in namespace {0}", &[&ctx.ns(&r.namespace)]));
     }
     s
 }
@@ -311,6 +310,7 @@ fn matched_of_meta(
 
 fn eval_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Verdict {
     let kind = r.kind.value;
+    let w = ctx.words;
     let cands = candidates(r, ctx.state);
     let mut matched = Vec::new();
     let mut first_miss: Option<String> = None;
@@ -331,13 +331,12 @@ fn eval_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Verdict {
     let n = matched.len();
     if r.absent {
         return if n == 0 {
-            Verdict::yes(format!("no {}", describe_target(r, ctx)), Vec::new())
+            Verdict::yes(w.say("no {0}", &[&describe_target(r, ctx)]), Vec::new())
         } else {
             let names: Vec<&str> = matched.iter().map(|m| m.key.name.as_str()).collect();
-            Verdict::no(format!(
-                "{} {} still exists",
-                kind_word(kind),
-                names.join(", ")
+            Verdict::no(w.say(
+                "{0} {1} still exists",
+                &[&kind_word(kind), &names.join(", ")],
             ))
         };
     }
@@ -345,25 +344,28 @@ fn eval_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Verdict {
     if count.accepts(n as f64) {
         let names: Vec<&str> = matched.iter().map(|m| m.key.name.as_str()).collect();
         let detail = if names.is_empty() {
-            format!("{n} {} match", describe_target(r, ctx))
+            w.say("{0} {1} match", &[&n, &describe_target(r, ctx)])
         } else {
             format!("{} {} ok", kind_word(kind), names.join(", "))
         };
         return Verdict::yes(detail, matched);
     }
     if cands.is_empty() {
-        return Verdict::no(format!("no {}", describe_target(r, ctx)));
+        return Verdict::no(w.say("no {0}", &[&describe_target(r, ctx)]));
     }
     if n == 0 {
         return Verdict::no(
-            first_miss.unwrap_or_else(|| format!("no {} matches", describe_target(r, ctx))),
+            first_miss.unwrap_or_else(|| w.say("no {0} matches", &[&describe_target(r, ctx)])),
         );
     }
-    let mut why = format!(
-        "{n} {} match{}, expected {}",
-        describe_target(r, ctx),
-        if n == 1 { "es" } else { "" },
-        comparison_text(&count)
+    let template = if n == 1 {
+        "{0} {1} matches, expected {2}"
+    } else {
+        "{0} {1} match, expected {2}"
+    };
+    let mut why = w.say(
+        template,
+        &[&n, &describe_target(r, ctx), &comparison_text(&count, w)],
     );
     if let Some(m) = first_miss {
         why.push_str(&format!(" ({m})"));
@@ -372,7 +374,7 @@ fn eval_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Verdict {
 }
 
 /// `= 1`, `>= 2 and <= 3`...
-pub fn comparison_text(c: &Comparison) -> String {
+pub fn comparison_text(c: &Comparison, w: &Words) -> String {
     let mut parts = Vec::new();
     let mut add = |op: &str, q: &Option<Quantity>| {
         if let Some(q) = q {
@@ -385,71 +387,73 @@ pub fn comparison_text(c: &Comparison) -> String {
     add(">=", &c.gte);
     add("<", &c.lt);
     add("<=", &c.lte);
-    parts.join(" and ")
+    parts.join(&w.say(" and ", &[]))
 }
 
 /// Check every property of a resource check on one object.
 fn object_properties(r: &ResourceCheck, o: &Object, ctx: &mut Ctx) -> Result<(), String> {
+    let w = ctx.words;
     if !r.fields.is_empty() {
         let json = o.to_json();
         for f in &r.fields {
-            field_holds(f, &json, None)?;
+            field_holds(f, &json, None, w)?;
         }
     }
     if let Some(want) = r.ready {
         let (is, text) = ready_of(o);
         if is != want {
             return Err(if want {
-                format!("not ready ({text})")
+                w.say("not ready ({0})", &[&text])
             } else {
-                format!("ready ({text})")
+                w.say("ready ({0})", &[&text])
             });
         }
     }
     if let Some(want) = &r.phase {
-        let phase = phase_of(o).unwrap_or_else(|| "unknown".into());
+        let phase = phase_of(o).unwrap_or_else(|| w.say("unknown", &[]));
         if &phase != want {
-            return Err(format!("phase is {phase}, not {want}"));
+            return Err(w.say("phase is {0}, not {1}", &[&phase, want]));
         }
     }
     if let Some(c) = &r.container {
         let Object::Pod(p) = o else {
-            return Err("not a pod".into());
+            return Err(w.say("not a pod", &[]));
         };
-        container_holds(c, p)?;
+        container_holds(c, p, w)?;
     }
     if let Some(b) = &r.bound {
         let Object::PersistentVolumeClaim(pvc) = o else {
-            return Err("not a PVC".into());
+            return Err(w.say("not a PVC", &[]));
         };
-        bound_holds(b, pvc, ctx.state)?;
+        bound_holds(b, pvc, ctx.state, w)?;
     }
     if let Some(v) = &r.volume {
-        let spec = pod_spec_of(o).ok_or("has no pod spec")?;
-        volume_holds(v, spec)?;
+        let spec = pod_spec_of(o).ok_or_else(|| w.say("has no pod spec", &[]))?;
+        volume_holds(v, spec, w)?;
     }
     if let Some(e) = &r.env {
-        let spec = pod_spec_of(o).ok_or("has no pod spec")?;
+        let spec = pod_spec_of(o).ok_or_else(|| w.say("has no pod spec", &[]))?;
         env_holds(
             e,
             spec,
             ctx.state,
             o.meta().namespace.as_deref().unwrap_or(""),
+            w,
         )?;
     }
     if let Some(e) = &r.event {
-        event_holds(e, o, ctx.state)?;
+        event_holds(e, o, ctx.state, w)?;
     }
     if let Some(l) = &r.log {
         let Object::Pod(p) = o else {
-            return Err("not a pod".into());
+            return Err(w.say("not a pod", &[]));
         };
         let Some(container) = l
             .container
             .clone()
             .or_else(|| default_container(p).map(|c| c.name.clone()))
         else {
-            return Err("has no container".into());
+            return Err(w.say("has no container", &[]));
         };
         let key = IoKey::Logs(LogKey {
             namespace: p.metadata.namespace.clone().unwrap_or_default(),
@@ -459,19 +463,20 @@ fn object_properties(r: &ResourceCheck, o: &Object, ctx: &mut Ctx) -> Result<(),
             previous: l.previous,
         });
         match ctx.fetch(key) {
-            None => return Err("reading its log…".into()),
+            None => return Err(w.say("reading its log…", &[])),
             Some(Fetched { result: Err(e), .. }) => {
-                return Err(format!("cannot read the log of {container}: {e}"));
+                return Err(w.say("cannot read the log of {0}: {1}", &[&container, e]));
             }
             Some(Fetched {
                 result: Ok(resp), ..
             }) => {
                 if !resp.body.contains(&l.contains) {
-                    return Err(format!(
-                        "the log{} of {container} does not contain \"{}\"",
-                        if l.previous { " (previous run)" } else { "" },
-                        l.contains
-                    ));
+                    let template = if l.previous {
+                        "the log (previous run) of {0} does not contain \"{1}\""
+                    } else {
+                        "the log of {0} does not contain \"{1}\""
+                    };
+                    return Err(w.say(template, &[&container, &l.contains]));
                 }
             }
         }
@@ -480,7 +485,7 @@ fn object_properties(r: &ResourceCheck, o: &Object, ctx: &mut Ctx) -> Result<(),
 }
 
 /// The newest event of the wanted type about `o` has the reason and message.
-fn event_holds(e: &EventCheck, o: &Object, state: &ClusterState) -> Result<(), String> {
+fn event_holds(e: &EventCheck, o: &Object, state: &ClusterState, w: &Words) -> Result<(), String> {
     let want = e.event_type();
     let events = state.events_for(o.kind(), o.meta());
     let Some(last) = events
@@ -488,24 +493,24 @@ fn event_holds(e: &EventCheck, o: &Object, state: &ClusterState) -> Result<(), S
         .rev()
         .find(|ev| ev.type_.as_deref().unwrap_or("Normal") == want)
     else {
-        return Err(format!("has no {} event", want.to_lowercase()));
+        return Err(w.say("has no {0} event", &[&want.to_lowercase()]));
     };
     let reason = last.reason.as_deref().unwrap_or("");
     let message = last.message.as_deref().unwrap_or("");
     if let Some(r) = &e.reason
         && r != reason
     {
-        return Err(format!(
-            "its last {} event is {reason}, not {r}",
-            want.to_lowercase()
+        return Err(w.say(
+            "its last {0} event is {1}, not {2}",
+            &[&want.to_lowercase(), &reason, r],
         ));
     }
     if let Some(m) = &e.message_contains
         && !message.contains(m.as_str())
     {
-        return Err(format!(
-            "its last {} event ({reason}) does not say \"{m}\"",
-            want.to_lowercase()
+        return Err(w.say(
+            "its last {0} event ({1}) does not say \"{2}\"",
+            &[&want.to_lowercase(), &reason, m],
         ));
     }
     Ok(())
@@ -576,7 +581,7 @@ pub fn pod_spec_of(o: &Object) -> Option<&PodSpec> {
     }
 }
 
-fn container_holds(c: &ContainerCheck, p: &Pod) -> Result<(), String> {
+fn container_holds(c: &ContainerCheck, p: &Pod, w: &Words) -> Result<(), String> {
     let statuses = p
         .status
         .as_ref()
@@ -609,43 +614,38 @@ fn container_holds(c: &ContainerCheck, p: &Pod) -> Result<(), String> {
             if let Some(want) = c.state
                 && want != now
             {
-                return Err(format!(
-                    "container {} is {}, not {}",
-                    cs.name,
-                    state_word(now),
-                    state_word(want)
+                return Err(w.say(
+                    "container {0} is {1}, not {2}",
+                    &[&cs.name, &state_word(now, w), &state_word(want, w)],
                 ));
             }
             if let Some(want) = &c.reason
                 && reason.as_ref() != Some(want)
             {
-                return Err(format!(
-                    "container {} is {}{}, not {want}",
-                    cs.name,
-                    state_word(now),
-                    reason
-                        .as_ref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default()
+                let reason = reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                return Err(w.say(
+                    "container {0} is {1}{2}, not {3}",
+                    &[&cs.name, &state_word(now, w), &reason, want],
                 ));
             }
             if let Some(want) = &c.last_reason
                 && last_reason.as_ref() != Some(want)
             {
-                return Err(format!(
-                    "container {} last ended {}, not {want}",
-                    cs.name,
-                    last_reason.as_deref().unwrap_or("never")
+                let last = last_reason.clone().unwrap_or_else(|| w.say("never", &[]));
+                return Err(w.say(
+                    "container {0} last ended {1}, not {2}",
+                    &[&cs.name, &last, want],
                 ));
             }
             if let Some(cmp) = &c.restarts
                 && !cmp.accepts(f64::from(cs.restart_count))
             {
-                return Err(format!(
-                    "container {} restarted {} times, expected {}",
-                    cs.name,
-                    cs.restart_count,
-                    comparison_text(cmp)
+                return Err(w.say(
+                    "container {0} restarted {1} times, expected {2}",
+                    &[&cs.name, &cs.restart_count, &comparison_text(cmp, w)],
                 ));
             }
             Ok(())
@@ -658,16 +658,16 @@ fn container_holds(c: &ContainerCheck, p: &Pod) -> Result<(), String> {
         }
     }
     Err(first_err.unwrap_or_else(|| match &c.name {
-        Some(n) => format!("no status yet for container {n}"),
-        None => "no container status yet".into(),
+        Some(n) => w.say("no status yet for container {0}", &[n]),
+        None => w.say("no container status yet", &[]),
     }))
 }
 
-fn state_word(s: ContainerState) -> &'static str {
+fn state_word(s: ContainerState, w: &Words) -> String {
     match s {
-        ContainerState::Waiting => "waiting",
-        ContainerState::Running => "running",
-        ContainerState::Terminated => "terminated",
+        ContainerState::Waiting => w.say("waiting", &[]),
+        ContainerState::Running => w.say("running", &[]),
+        ContainerState::Terminated => w.say("terminated", &[]),
     }
 }
 
@@ -675,6 +675,7 @@ fn bound_holds(
     b: &BoundCheck,
     pvc: &k8s_openapi::api::core::v1::PersistentVolumeClaim,
     state: &ClusterState,
+    w: &Words,
 ) -> Result<(), String> {
     let phase = pvc
         .status
@@ -682,25 +683,26 @@ fn bound_holds(
         .and_then(|s| s.phase.as_deref())
         .unwrap_or("Pending");
     let Some(vol) = pvc.spec.as_ref().and_then(|s| s.volume_name.as_deref()) else {
-        return Err(format!("is {phase}, not bound to a volume yet"));
+        return Err(w.say("is {0}, not bound to a volume yet", &[&phase]));
     };
     if phase != "Bound" {
-        return Err(format!("is {phase}, not Bound"));
+        return Err(w.say("is {0}, not Bound", &[&phase]));
     }
     if let Some(want) = &b.volume
         && want != vol
     {
-        return Err(format!("is bound to {vol}, not {want}"));
+        return Err(w.say("is bound to {0}, not {1}", &[&vol, want]));
     }
     let Some(pv) = state.pv(vol) else {
-        return Err(format!("is bound to {vol}, which is not visible yet"));
+        return Err(w.say("is bound to {0}, which is not visible yet", &[&vol]));
     };
     let spec = pv.spec.as_ref();
     if let Some(want) = &b.storage_class {
         let class = printers::pv_class(pv);
         if &class != want {
-            return Err(format!(
-                "volume {vol} has storage class `{class}`, not `{want}`"
+            return Err(w.say(
+                "volume {0} has storage class `{1}`, not `{2}`",
+                &[&vol, &class, want],
             ));
         }
     }
@@ -714,8 +716,9 @@ fn bound_holds(
             ReclaimPolicy::Recycle => "Recycle",
         };
         if policy != want_s {
-            return Err(format!(
-                "volume {vol} has reclaim policy {policy}, not {want_s}"
+            return Err(w.say(
+                "volume {0} has reclaim policy {1}, not {2}",
+                &[&vol, &policy, &want_s],
             ));
         }
     }
@@ -727,10 +730,14 @@ fn bound_holds(
             .unwrap_or_default();
         let v = Quantity::parse(&cap).map(|q| q.value);
         if !v.is_some_and(|v| cmp.accepts(v)) {
-            return Err(format!(
-                "volume {vol} has capacity {}, expected {}",
-                if cap.is_empty() { "unknown" } else { &cap },
-                comparison_text(cmp)
+            let cap = if cap.is_empty() {
+                w.say("unknown", &[])
+            } else {
+                cap
+            };
+            return Err(w.say(
+                "volume {0} has capacity {1}, expected {2}",
+                &[&vol, &cap, &comparison_text(cmp, w)],
             ));
         }
     }
@@ -746,7 +753,7 @@ fn bound_holds(
                 AccessMode::ReadWriteOncePod => "ReadWriteOncePod",
             };
             if !have.iter().any(|h| h == name) {
-                return Err(format!("volume {vol} does not offer {name}"));
+                return Err(w.say("volume {0} does not offer {1}", &[&vol, &name]));
             }
         }
     }
@@ -758,7 +765,10 @@ fn bound_holds(
             PvSource::Nfs => s.nfs.is_some(),
         });
         if !ok {
-            return Err(format!("volume {vol} is not a {src:?} volume"));
+            return Err(w.say(
+                "volume {0} is not a {1} volume",
+                &[&vol, &format!("{src:?}")],
+            ));
         }
     }
     Ok(())
@@ -772,7 +782,7 @@ fn norm_path(p: &str) -> &str {
     }
 }
 
-fn volume_holds(v: &VolumeCheck, spec: &PodSpec) -> Result<(), String> {
+fn volume_holds(v: &VolumeCheck, spec: &PodSpec, w: &Words) -> Result<(), String> {
     let volumes = spec.volumes.as_deref().unwrap_or_default();
     let type_word = match v.kind {
         VolumeType::EmptyDir => "emptyDir",
@@ -805,8 +815,8 @@ fn volume_holds(v: &VolumeCheck, spec: &PodSpec) -> Result<(), String> {
         .collect();
     if typed.is_empty() {
         return Err(match &v.source {
-            Some(s) => format!("has no {type_word} volume from {s}"),
-            None => format!("has no {type_word} volume"),
+            Some(s) => w.say("has no {0} volume from {1}", &[&type_word, s]),
+            None => w.say("has no {0} volume", &[&type_word]),
         });
     }
     let mut nearest = None;
@@ -822,21 +832,21 @@ fn volume_holds(v: &VolumeCheck, spec: &PodSpec) -> Result<(), String> {
             if let Some(want) = &v.mount_path
                 && norm_path(&m.mount_path) != norm_path(want)
             {
-                nearest.get_or_insert(format!(
-                    "its {type_word} volume {} is mounted at {} in {}, not {want}",
-                    m.name, m.mount_path, c.name
+                nearest.get_or_insert(w.say(
+                    "its {0} volume {1} is mounted at {2} in {3}, not {4}",
+                    &[&type_word, &m.name, &m.mount_path, &c.name, want],
                 ));
                 continue;
             }
             if let Some(want) = v.read_only
                 && m.read_only.unwrap_or(false) != want
             {
-                nearest.get_or_insert(format!(
-                    "its {type_word} volume {} is mounted {} in {}",
-                    m.name,
-                    if want { "read-write" } else { "read-only" },
-                    c.name
-                ));
+                let template = if want {
+                    "its {0} volume {1} is mounted read-write in {2}"
+                } else {
+                    "its {0} volume {1} is mounted read-only in {2}"
+                };
+                nearest.get_or_insert(w.say(template, &[&type_word, &m.name, &c.name]));
                 continue;
             }
             return Ok(());
@@ -844,14 +854,23 @@ fn volume_holds(v: &VolumeCheck, spec: &PodSpec) -> Result<(), String> {
     }
     Err(
         nearest.unwrap_or_else(|| match (&v.container, &v.mount_path) {
-            (Some(c), _) => format!("container {c} does not mount its {type_word} volume"),
-            (None, Some(p)) => format!("no container mounts a {type_word} volume at {p}"),
-            (None, None) => format!("no container mounts its {type_word} volume"),
+            (Some(c), _) => w.say(
+                "container {0} does not mount its {1} volume",
+                &[c, &type_word],
+            ),
+            (None, Some(p)) => w.say("no container mounts a {0} volume at {1}", &[&type_word, p]),
+            (None, None) => w.say("no container mounts its {0} volume", &[&type_word]),
         }),
     )
 }
 
-fn env_holds(e: &EnvCheck, spec: &PodSpec, state: &ClusterState, ns: &str) -> Result<(), String> {
+fn env_holds(
+    e: &EnvCheck,
+    spec: &PodSpec,
+    state: &ClusterState,
+    ns: &str,
+    w: &Words,
+) -> Result<(), String> {
     let key = e.key.as_deref().unwrap_or(&e.name);
     let mut nearest = None;
     for c in spec
@@ -878,11 +897,9 @@ fn env_holds(e: &EnvCheck, spec: &PodSpec, state: &ClusterState, ns: &str) -> Re
             if ok {
                 return Ok(());
             }
-            nearest.get_or_insert(format!(
-                "container {} sets {} but not from {}",
-                c.name,
-                e.name,
-                source_text(e, key)
+            nearest.get_or_insert(w.say(
+                "container {0} sets {1} but not from {2}",
+                &[&c.name, &e.name, &source_text(e, key, w)],
             ));
         }
         for ef in c.env_from.as_deref().unwrap_or_default() {
@@ -902,7 +919,7 @@ fn env_holds(e: &EnvCheck, spec: &PodSpec, state: &ClusterState, ns: &str) -> Re
                         if !cm.data.as_ref().is_some_and(|d| d.contains_key(key))
                             && !cm.binary_data.as_ref().is_some_and(|d| d.contains_key(key)) =>
                     {
-                        nearest.get_or_insert(format!("configmap {want} has no key {key}"));
+                        nearest.get_or_insert(w.say("configmap {0} has no key {1}", &[want, &key]));
                         continue;
                     }
                     _ => return Ok(()),
@@ -919,20 +936,23 @@ fn env_holds(e: &EnvCheck, spec: &PodSpec, state: &ClusterState, ns: &str) -> Re
         }
     }
     Err(nearest.unwrap_or_else(|| match (&e.config_map, &e.secret) {
-        (None, None) => format!("no container sets {}", e.name),
-        _ => format!("no container takes {} from {}", e.name, source_text(e, key)),
+        (None, None) => w.say("no container sets {0}", &[&e.name]),
+        _ => w.say(
+            "no container takes {0} from {1}",
+            &[&e.name, &source_text(e, key, w)],
+        ),
     }))
 }
 
-fn source_text(e: &EnvCheck, key: &str) -> String {
+fn source_text(e: &EnvCheck, key: &str, w: &Words) -> String {
     if let Some(cm) = &e.config_map {
-        format!("configmap {cm} key {key}")
+        w.say("configmap {0} key {1}", &[cm, &key])
     } else if let Some(s) = &e.secret {
-        format!("secret {s} key {key}")
+        w.say("secret {0} key {1}", &[s, &key])
     } else if let Some(v) = &e.value {
-        format!("the value \"{v}\"")
+        w.say("the value \"{0}\"", &[v])
     } else {
-        "anywhere".into()
+        w.say("anywhere", &[])
     }
 }
 
@@ -990,20 +1010,25 @@ fn short(v: &Value) -> String {
 
 /// Whether a field matcher holds on `root`. `seen` is the JSON the bound
 /// probe saw (for `seen_by`).
-pub fn field_holds(f: &FieldMatch, root: &Value, seen: Option<&Value>) -> Result<(), String> {
+pub fn field_holds(
+    f: &FieldMatch,
+    root: &Value,
+    seen: Option<&Value>,
+    w: &Words,
+) -> Result<(), String> {
     let path = &f.path.value;
     let values = path.select(root);
     let name = if path.segments.is_empty() {
-        "the response".to_string()
+        w.say("the response", &[])
     } else {
         path.text.clone()
     };
     if let Some(p) = f.present {
         if p && values.is_empty() {
-            return Err(format!("{name} is missing"));
+            return Err(w.say("{0} is missing", &[&name]));
         }
         if !p && !values.is_empty() {
-            return Err(format!("{name} is set ({})", short(values[0])));
+            return Err(w.say("{0} is set ({1})", &[&name, &short(values[0])]));
         }
     }
     let only_absence_ok = f.equals.is_none()
@@ -1019,7 +1044,7 @@ pub fn field_holds(f: &FieldMatch, root: &Value, seen: Option<&Value>) -> Result
         return if only_absence_ok {
             Ok(())
         } else {
-            Err(format!("{name} is missing"))
+            Err(w.say("{0} is missing", &[&name]))
         };
     }
     let regex = match &f.matches {
@@ -1034,20 +1059,19 @@ pub fn field_holds(f: &FieldMatch, root: &Value, seen: Option<&Value>) -> Result
             if let Some(want) = &f.equals
                 && !json_eq(v, want)
             {
-                return Err(format!("{name} is {}, not {}", short(v), short(want)));
+                return Err(w.say("{0} is {1}, not {2}", &[&name, &short(v), &short(want)]));
             }
             if let Some(bad) = &f.not_equals
                 && json_eq(v, bad)
             {
-                return Err(format!("{name} is {}", short(v)));
+                return Err(w.say("{0} is {1}", &[&name, &short(v)]));
             }
             if let Some(re) = &regex
                 && !re.is_match(&as_text(v))
             {
-                return Err(format!(
-                    "{name} is {}, which does not match /{}/",
-                    short(v),
-                    re.as_str()
+                return Err(w.say(
+                    "{0} is {1}, which does not match /{2}/",
+                    &[&name, &short(v), &re.as_str()],
                 ));
             }
             if let Some(needle) = &f.contains {
@@ -1058,38 +1082,38 @@ pub fn field_holds(f: &FieldMatch, root: &Value, seen: Option<&Value>) -> Result
                     _ => false,
                 };
                 if !ok {
-                    return Err(format!("{name} does not contain {}", short(needle)));
+                    return Err(w.say("{0} does not contain {1}", &[&name, &short(needle)]));
                 }
             }
             if has_numeric {
                 match numeric(v) {
                     Some(x) if numeric_cmp.accepts(x) => {}
                     Some(_) => {
-                        return Err(format!(
-                            "{name} is {}, expected {}",
-                            short(v),
-                            comparison_text(&numeric_cmp)
+                        return Err(w.say(
+                            "{0} is {1}, expected {2}",
+                            &[&name, &short(v), &comparison_text(&numeric_cmp, w)],
                         ));
                     }
-                    None => return Err(format!("{name} is {}, not a number", short(v))),
+                    None => return Err(w.say("{0} is {1}, not a number", &[&name, &short(v)])),
                 }
             }
             if let Some(cmp) = &f.length {
                 match length(v) {
                     Some(n) if cmp.accepts(n as f64) => {}
                     Some(n) => {
-                        return Err(format!(
-                            "{name} has {n} item{}, expected {}",
-                            if n == 1 { "" } else { "s" },
-                            comparison_text(cmp)
-                        ));
+                        let template = if n == 1 {
+                            "{0} has {1} item, expected {2}"
+                        } else {
+                            "{0} has {1} items, expected {2}"
+                        };
+                        return Err(w.say(template, &[&name, &n, &comparison_text(cmp, w)]));
                     }
-                    None => return Err(format!("{name} has no length")),
+                    None => return Err(w.say("{0} has no length", &[&name])),
                 }
             }
             if let Some(b) = &f.seen_by {
                 let Some(seen) = seen else {
-                    return Err(format!("nothing was seen by `{}` to compare with", b.value));
+                    return Err(w.say("nothing was seen by `{0}` to compare with", &[&b.value]));
                 };
                 let before = path.select(seen);
                 let ok = match (before.first(), v) {
@@ -1100,9 +1124,10 @@ pub fn field_holds(f: &FieldMatch, root: &Value, seen: Option<&Value>) -> Result
                     (None, _) => false,
                 };
                 if !ok {
-                    return Err(format!(
-                        "{name} no longer holds what the first probe saw ({})",
-                        before.first().map(|v| short(v)).unwrap_or_default()
+                    let saw = before.first().map(|v| short(v)).unwrap_or_default();
+                    return Err(w.say(
+                        "{0} no longer holds what the first probe saw ({1})",
+                        &[&name, &saw],
                     ));
                 }
             }
@@ -1115,7 +1140,7 @@ pub fn field_holds(f: &FieldMatch, root: &Value, seen: Option<&Value>) -> Result
             }
         }
     }
-    Err(first_err.unwrap_or_else(|| format!("{name} does not match")))
+    Err(first_err.unwrap_or_else(|| w.say("{0} does not match", &[&name])))
 }
 
 // ---------------------------------------------------------------------------
@@ -1180,6 +1205,7 @@ fn pod_matched(p: &Pod) -> Matched {
 
 /// Resolve a probe's target against the state.
 pub fn resolve_probe(p: &HttpProbe, ctx: &Ctx) -> Result<ResolvedProbe, String> {
+    let w = ctx.words;
     let ns = ctx.ns(&p.namespace).to_string();
     let body = p.body.as_ref().map(|b| match b {
         Value::String(s) => s.clone(),
@@ -1188,7 +1214,7 @@ pub fn resolve_probe(p: &HttpProbe, ctx: &Ctx) -> Result<ResolvedProbe, String> 
     let method = method_text(p.method).to_string();
     if let Some(svc_name) = &p.service {
         let Some(Object::Service(svc)) = ctx.state.get(Kind::Service, &ns, svc_name) else {
-            return Err(format!("no service {svc_name} in namespace {ns}"));
+            return Err(w.say("no service {0} in namespace {1}", &[svc_name, &ns]));
         };
         let port = match &p.port {
             Some(port) => port_text(port),
@@ -1198,7 +1224,7 @@ pub fn resolve_probe(p: &HttpProbe, ctx: &Ctx) -> Result<ResolvedProbe, String> 
                 .and_then(|s| s.ports.as_ref())
                 .and_then(|ps| ps.first())
                 .map(|p| p.port.to_string())
-                .ok_or_else(|| format!("service {svc_name} has no port"))?,
+                .ok_or_else(|| w.say("service {0} has no port", &[svc_name]))?,
         };
         let selector = svc.spec.as_ref().and_then(|s| s.selector.clone());
         let pods = selector
@@ -1206,7 +1232,7 @@ pub fn resolve_probe(p: &HttpProbe, ctx: &Ctx) -> Result<ResolvedProbe, String> 
             .map(|s| ready_pods(ctx.state, &ns, s))
             .unwrap_or_default();
         if selector.is_some() && pods.is_empty() {
-            return Err(format!("service {svc_name} has no ready pod behind it"));
+            return Err(w.say("service {0} has no ready pod behind it", &[svc_name]));
         }
         let pod = match pods.as_slice() {
             [one] => Some(pod_matched(one)),
@@ -1227,33 +1253,33 @@ pub fn resolve_probe(p: &HttpProbe, ctx: &Ctx) -> Result<ResolvedProbe, String> 
         });
     }
     let Some(pref) = &p.pod else {
-        return Err("the probe has no target".into());
+        return Err(w.say("the probe has no target", &[]));
     };
     let pod: &Pod = if let Some(name) = &pref.name {
         ctx.state
             .pod(&ns, name)
-            .ok_or_else(|| format!("no pod {name} in namespace {ns}"))?
+            .ok_or_else(|| w.say("no pod {0} in namespace {1}", &[name, &ns]))?
     } else if let Some(sel) = &pref.selector {
         ready_pods(ctx.state, &ns, sel)
             .into_iter()
             .next()
-            .ok_or_else(|| format!("no ready pod with labels {}", selector_text(sel)))?
+            .ok_or_else(|| w.say("no ready pod with labels {0}", &[&selector_text(sel)]))?
     } else if let Some(r) = &pref.reference {
         let b = ctx
             .bindings
             .get(&r.value)
-            .ok_or_else(|| format!("`{}` is not bound yet", r.value))?;
+            .ok_or_else(|| w.say("`{0}` is not bound yet", &[&r.value]))?;
         let p = ctx
             .state
             .pod(&b.key.namespace, &b.key.name)
             .filter(|p| p.metadata.uid == b.uid)
-            .ok_or_else(|| format!("pod {} ({}) is gone", b.key.name, r.value))?;
+            .ok_or_else(|| w.say("pod {0} ({1}) is gone", &[&b.key.name, &r.value]))?;
         if p.metadata.deletion_timestamp.is_some() {
-            return Err(format!("pod {} ({}) is being deleted", b.key.name, r.value));
+            return Err(w.say("pod {0} ({1}) is being deleted", &[&b.key.name, &r.value]));
         }
         p
     } else {
-        return Err("`pod:` needs `name`, `selector` or `ref`".into());
+        return Err(w.say("`pod:` needs `name`, `selector` or `ref`", &[]));
     };
     let name = pod.metadata.name.clone().unwrap_or_default();
     let port = match &p.port {
@@ -1268,7 +1294,7 @@ pub fn resolve_probe(p: &HttpProbe, ctx: &Ctx) -> Result<ResolvedProbe, String> 
                     .next()
             })
             .map(|p| p.container_port.to_string())
-            .ok_or_else(|| format!("pod {name} declares no port: give `port:`"))?,
+            .ok_or_else(|| w.say("pod {0} declares no port: give `port:`", &[&name]))?,
     };
     Ok(ResolvedProbe {
         request: ProbeRequest {
@@ -1293,7 +1319,7 @@ pub fn eval_probe(p: &HttpProbe, ctx: &mut Ctx) -> Verdict {
     };
     let fetched = ctx.fetch(IoKey::Probe(resolved.request.clone()));
     let Some(f) = fetched else {
-        return Verdict::no(format!("probing {}…", resolved.target));
+        return Verdict::no(ctx.words.say("probing {0}…", &[&resolved.target]));
     };
     let seen = |f: &FieldMatch| {
         f.seen_by
@@ -1301,7 +1327,7 @@ pub fn eval_probe(p: &HttpProbe, ctx: &mut Ctx) -> Verdict {
             .and_then(|b| ctx.bindings.get(&b.value))
             .and_then(|m| m.probe_json.clone())
     };
-    match check_response(p, &f.result, &resolved.target, &seen) {
+    match check_response(p, &f.result, &resolved.target, &seen, ctx.words) {
         Ok(json) => {
             let matched = resolved
                 .pod
@@ -1311,7 +1337,11 @@ pub fn eval_probe(p: &HttpProbe, ctx: &mut Ctx) -> Verdict {
                     vec![m]
                 })
                 .unwrap_or_default();
-            Verdict::yes(format!("{} answered as expected", resolved.target), matched)
+            Verdict::yes(
+                ctx.words
+                    .say("{0} answered as expected", &[&resolved.target]),
+                matched,
+            )
         }
         Err(e) => Verdict::no(e),
     }
@@ -1323,43 +1353,42 @@ pub fn check_response(
     result: &Result<Response, String>,
     target: &str,
     seen: &dyn Fn(&FieldMatch) -> Option<Value>,
+    w: &Words,
 ) -> Result<Option<Value>, String> {
     let resp = result
         .as_ref()
-        .map_err(|e| format!("{target} did not answer: {e}"))?;
+        .map_err(|e| w.say("{0} did not answer: {1}", &[&target, e]))?;
     let status_ok = match p.status {
         Some(s) => resp.status == s,
         None => (200..300).contains(&resp.status),
     };
     if !status_ok {
-        return Err(format!(
-            "{} {} answered {}{}",
-            target,
-            p.path.value,
-            resp.status,
-            match p.status {
-                Some(s) => format!(", expected {s}"),
-                None => String::new(),
-            }
-        ));
+        let path = &p.path.value;
+        return Err(match p.status {
+            Some(s) => w.say(
+                "{0} {1} answered {2}, expected {3}",
+                &[&target, path, &resp.status, &s],
+            ),
+            None => w.say("{0} {1} answered {2}", &[&target, path, &resp.status]),
+        });
     }
     if let Some(t) = &p.body_contains
         && !resp.body.contains(t.as_str())
     {
-        return Err(format!(
-            "{target} {}: the answer does not contain \"{t}\"",
-            p.path.value
+        return Err(w.say(
+            "{0} {1}: the answer does not contain \"{2}\"",
+            &[&target, &p.path.value, t],
         ));
     }
     let json: Option<Value> = serde_json::from_str(&resp.body).ok();
     if !p.json.is_empty() {
         let Some(j) = &json else {
-            return Err(format!("{target} {}: the answer is not JSON", p.path.value));
+            return Err(w.say("{0} {1}: the answer is not JSON", &[&target, &p.path.value]));
         };
         for f in &p.json {
             let seen_json = seen(f);
-            field_holds(f, j, seen_json.as_ref())
-                .map_err(|e| format!("{target} {}: {e}", p.path.value))?;
+            field_holds(f, j, seen_json.as_ref(), w)
+                .map_err(|e| w.say("{0} {1}: {2}", &[&target, &p.path.value, &e]))?;
         }
     }
     Ok(json)
@@ -1369,6 +1398,7 @@ pub fn check_response(
 mod tests {
     use super::*;
     use crate::check::spec::{Goal, parse_check};
+    use crate::check::words::{EN, FR};
     use crate::cluster::state::tests::apply;
 
     fn cond(yaml: &str) -> Condition {
@@ -1747,7 +1777,8 @@ status: {phase: Bound}
             field_holds(
                 &f,
                 &serde_json::json!({"messages": [{"t": "a"}, {"t": "b"}]}),
-                Some(&old)
+                Some(&old),
+                &EN
             )
             .is_ok()
         );
@@ -1755,10 +1786,32 @@ status: {phase: Bound}
             field_holds(
                 &f,
                 &serde_json::json!({"messages": [{"t": "b"}]}),
-                Some(&old)
+                Some(&old),
+                &EN
             )
             .is_err()
         );
-        assert!(field_holds(&f, &serde_json::json!({"messages": []}), None).is_err());
+        let err = field_holds(&f, &serde_json::json!({"messages": []}), None, &EN);
+        assert_eq!(
+            err,
+            Err("nothing was seen by `first` to compare with".into())
+        );
+        let err = field_holds(&f, &serde_json::json!({"messages": []}), None, &FR);
+        assert_eq!(err, Err("rien n'a été vu par `first` pour comparer".into()));
+    }
+
+    #[test]
+    fn details_follow_the_course_language() {
+        let yaml = "{path: data.k, equals: b}";
+        let f: FieldMatch = serde_saphyr::from_str(yaml).unwrap();
+        let obj = serde_json::json!({"data": {"k": "a"}});
+        assert_eq!(
+            field_holds(&f, &obj, None, &EN),
+            Err("data.k is \"a\", not \"b\"".into())
+        );
+        assert_eq!(
+            field_holds(&f, &obj, None, &FR),
+            Err("data.k vaut \"a\", pas \"b\"".into())
+        );
     }
 }
