@@ -319,11 +319,8 @@ fn eval_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Verdict {
             Ok(()) => matched.push(matched_of(o)),
             Err(why) => {
                 first_miss.get_or_insert_with(|| {
-                    format!(
-                        "{} {}: {why}",
-                        kind_word(kind),
-                        o.meta().name.as_deref().unwrap_or("?")
-                    )
+                    let name = o.meta().name.as_deref().unwrap_or("?");
+                    w.say("{0} {1}: {2}", &[&kind_word(kind), &name, &why])
                 });
             }
         }
