@@ -166,6 +166,30 @@ enum Change {
     },
 }
 
+impl Change {
+    /// `new` replaces `old`, or, when its deletion is complete (`gone`),
+    /// leaves the store, its last state going out with the DELETED event.
+    fn replace_or_remove(
+        res: &'static ResourceDef,
+        new: Value,
+        old: Arc<Value>,
+        gone: bool,
+    ) -> Change {
+        if gone {
+            Change::Remove {
+                res,
+                old: Arc::new(new),
+            }
+        } else {
+            Change::Put {
+                res,
+                obj: new,
+                old: Some(old),
+            }
+        }
+    }
+}
+
 fn db_key(res: &ResourceDef, ns: &str, name: &str) -> String {
     format!("{}/{ns}/{name}", res.qualified())
 }
@@ -680,19 +704,8 @@ impl Store {
         let grace_over = old["metadata"]["deletionGracePeriodSeconds"]
             .as_i64()
             .is_none_or(|g| g == 0);
-        let mut changes = Vec::new();
-        if terminating && no_finalizers && grace_over && !is_core(res, "namespaces") {
-            changes.push(Change::Remove {
-                res,
-                old: Arc::new(new),
-            });
-        } else {
-            changes.push(Change::Put {
-                res,
-                obj: new,
-                old: Some(old),
-            });
-        }
+        let gone = terminating && no_finalizers && grace_over && !is_core(res, "namespaces");
+        let changes = vec![Change::replace_or_remove(res, new, old, gone)];
         let mut done = self.commit(guard, changes)?;
         Ok(done.swap_remove(0))
     }
@@ -821,18 +834,8 @@ impl Store {
                         .unwrap_or(ts);
                     n["metadata"]["deletionTimestamp"] = json!(rfc3339(ts));
                     n["metadata"]["deletionGracePeriodSeconds"] = json!(g);
-                    if g == 0 && meta_finalizers.is_empty() {
-                        changes.push(Change::Remove {
-                            res,
-                            old: Arc::new(n),
-                        });
-                    } else {
-                        changes.push(Change::Put {
-                            res,
-                            obj: n,
-                            old: Some(old.clone()),
-                        });
-                    }
+                    let gone = g == 0 && meta_finalizers.is_empty();
+                    changes.push(Change::replace_or_remove(res, n, old.clone(), gone));
                 }
                 _ => {
                     if meta_finalizers.is_empty() {
