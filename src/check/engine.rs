@@ -1103,7 +1103,7 @@ impl KubeIo {
 }
 
 /// How long one log read or probe may take.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const FETCH_TIMEOUT: Duration = Duration::from_secs(eval::FETCH_TIMEOUT_SECS);
 /// The most of a response body kept.
 const MAX_BODY: usize = 1 << 20;
 /// The most of a log read.
@@ -1136,7 +1136,7 @@ impl Io for KubeIo {
             };
             match tokio::time::timeout(FETCH_TIMEOUT, work).await {
                 Ok(r) => r,
-                Err(_) => Err(format!("no answer within {} s", FETCH_TIMEOUT.as_secs())),
+                Err(_) => Err(eval::FETCH_TIMED_OUT.to_string()),
             }
         })
     }

@@ -155,6 +155,22 @@ impl<'a> Ctx<'a> {
 }
 
 /// Evaluate a condition.
+/// How long one log read or probe may take, in seconds.
+pub const FETCH_TIMEOUT_SECS: u64 = 5;
+/// The error of a fetch that took longer (worded by [`fetch_error`], in
+/// the course language).
+pub const FETCH_TIMED_OUT: &str = "timed out";
+
+/// A failed fetch's error as the learner reads it: the API server's own
+/// message, or ours for a time-out.
+fn fetch_error(e: &str, w: &Words) -> String {
+    if e == FETCH_TIMED_OUT {
+        w.say("no answer within {0} s", &[&FETCH_TIMEOUT_SECS])
+    } else {
+        e.to_string()
+    }
+}
+
 pub fn eval_condition(c: &Condition, ctx: &mut Ctx) -> Verdict {
     match c {
         Condition::Resource(r) => eval_resource(r, ctx),
@@ -462,7 +478,8 @@ fn object_properties(r: &ResourceCheck, o: &Object, ctx: &mut Ctx) -> Result<(),
         match ctx.fetch(key) {
             None => return Err(w.say("reading its log…", &[])),
             Some(Fetched { result: Err(e), .. }) => {
-                return Err(w.say("cannot read the log of {0}: {1}", &[&container, e]));
+                let e = fetch_error(e, w);
+                return Err(w.say("cannot read the log of {0}: {1}", &[&container, &e]));
             }
             Some(Fetched {
                 result: Ok(resp), ..
@@ -1354,7 +1371,7 @@ pub fn check_response(
 ) -> Result<Option<Value>, String> {
     let resp = result
         .as_ref()
-        .map_err(|e| w.say("{0} did not answer: {1}", &[&target, e]))?;
+        .map_err(|e| w.say("{0} did not answer: {1}", &[&target, &fetch_error(e, w)]))?;
     let status_ok = match p.status {
         Some(s) => resp.status == s,
         None => (200..300).contains(&resp.status),
@@ -1795,6 +1812,13 @@ status: {phase: Bound}
         );
         let err = field_holds(&f, &serde_json::json!({"messages": []}), None, &FR);
         assert_eq!(err, Err("rien n'a été vu par `first` pour comparer".into()));
+    }
+
+    #[test]
+    fn a_timed_out_fetch_is_worded_in_the_course_language() {
+        assert_eq!(fetch_error(FETCH_TIMED_OUT, &EN), "no answer within 5 s");
+        assert_eq!(fetch_error(FETCH_TIMED_OUT, &FR), "pas de réponse en 5 s");
+        assert_eq!(fetch_error("connection refused", &FR), "connection refused");
     }
 
     #[test]

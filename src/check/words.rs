@@ -365,6 +365,7 @@ pub static DETAILS: &[(&str, &str)] = &[
     ("probing {0}…", "sondage de {0}…"),
     ("{0} answered as expected", "{0} a répondu comme attendu"),
     ("{0} did not answer: {1}", "{0} n'a pas répondu : {1}"),
+    ("no answer within {0} s", "pas de réponse en {0} s"),
     (
         "{0} {1} answered {2}, expected {3}",
         "{0} {1} a répondu {2}, attendu : {3}",
