@@ -104,8 +104,8 @@ impl Words {
 }
 
 /// Replaces `{0}`, `{1}`... with `args` in one pass, so a value that
-/// itself contains `{1}` is left alone (as `tui::strings::fill`; the
-/// checker does not depend on the UI).
+/// itself contains `{1}` is left alone. The UI's strings use it too
+/// (`tui::strings::fill`).
 pub fn fill(template: &str, args: &[&dyn std::fmt::Display]) -> String {
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;

@@ -96,14 +96,9 @@ pub struct Strings {
     pub msg_esc: &'static str,
 }
 
-/// Replaces `{0}`, `{1}`... with `args`.
-pub fn fill(template: &str, args: &[&dyn std::fmt::Display]) -> String {
-    let mut s = template.to_owned();
-    for (i, a) in args.iter().enumerate() {
-        s = s.replace(&format!("{{{i}}}"), &a.to_string());
-    }
-    s
-}
+/// Replaces `{0}`, `{1}`... with `args` (one implementation for the UI and
+/// the checker).
+pub use crate::check::words::fill;
 
 pub fn strings(lang: Lang) -> &'static Strings {
     match lang {
