@@ -13,7 +13,7 @@ use super::patching::{self, PatchType};
 use super::resources::{self, ResourceDef};
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::{self, ApiError};
-use super::store::{self, DeleteOptions, Propagation, Store, UpdateScope};
+use super::store::{self, DeleteOptions, Obj, Propagation, Store, UpdateScope};
 use super::{table, typed, watch};
 
 /// A parsed resource URL.
@@ -634,15 +634,16 @@ async fn delete_collection(
     let res = t.res;
     let opts = delete_options(req)?;
     let (label, field) = selectors(req.query)?;
-    let (items, _) = store.list(res, t.ns.as_deref());
+    let (items, _) = store.list_stored(res, t.ns.as_deref());
     let mut deleted = Vec::new();
-    for o in items
-        .iter()
-        .filter(|o| label.matches(&o["metadata"]["labels"]) && field.matches(o))
-    {
+    for o in items {
+        let v = o.value();
+        if !(label.matches(&v["metadata"]["labels"]) && field.matches(&v)) {
+            continue;
+        }
         let s = store.clone();
-        let ns = store::namespace_of(o).to_string();
-        let name = store::name_of(o).to_string();
+        let ns = o.ns.to_string();
+        let name = o.name.to_string();
         let opts = opts.clone();
         match blocking(move || s.delete(res, &ns, &name, &opts)).await {
             Ok(d) => deleted.push(d.object),
@@ -651,7 +652,12 @@ async fn delete_collection(
         }
     }
     let rv = store.resource_version();
-    Ok(h::json_bytes(200, list_bytes(res, &deleted, rv, None)))
+    let deleted: Vec<Vec<u8>> = deleted
+        .iter()
+        .map(|o| serde_json::to_vec(&**o).unwrap_or_default())
+        .collect();
+    let items: Vec<&[u8]> = deleted.iter().map(Vec::as_slice).collect();
+    Ok(h::json_bytes(200, list_bytes(res, &items, rv, None)))
 }
 
 fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), ApiError> {
@@ -662,10 +668,10 @@ fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSel
     Ok((label, field))
 }
 
-/// A `<Kind>List` serialised straight from the stored objects.
+/// A `<Kind>List` around objects already serialised (as the store keeps them).
 fn list_bytes(
     res: &ResourceDef,
-    items: &[Arc<Value>],
+    items: &[&[u8]],
     rv: u64,
     cont: Option<(String, usize)>,
 ) -> Vec<u8> {
@@ -688,8 +694,7 @@ fn list_bytes(
         if i > 0 {
             out.push(b',');
         }
-        // Serialising a Value cannot fail.
-        let _ = serde_json::to_writer(&mut out, &**o);
+        out.extend_from_slice(o);
     }
     out.extend_from_slice(b"]}");
     out
@@ -719,23 +724,27 @@ fn list(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiE
         ));
     }
     let (label, field) = selectors(req.query)?;
-    let (items, rv) = store.list(res, t.ns.as_deref());
+    let (items, rv) = store.list_stored(res, t.ns.as_deref());
     let after = match req.query.get("continue").filter(|c| !c.is_empty()) {
         Some(c) => Some(decode_continue(c)?),
         None => None,
     };
-    let mut matched: Vec<Arc<Value>> = items
-        .into_iter()
-        .filter(|o| {
-            after.as_ref().is_none_or(|(ns, name)| {
-                (store::namespace_of(o), store::name_of(o)) > (ns.as_str(), name.as_str())
+    let items = items.into_iter().filter(|o| {
+        after
+            .as_ref()
+            .is_none_or(|(ns, name)| (&*o.ns, &*o.name) > (ns.as_str(), name.as_str()))
+    });
+    // Objects are parsed only when a selector needs them.
+    let mut matched: Vec<Arc<Obj>> = if label.is_empty() && field.is_empty() {
+        items.collect()
+    } else {
+        items
+            .filter(|o| {
+                let v = o.value();
+                label.matches(&v["metadata"]["labels"]) && field.matches(&v)
             })
-        })
-        .filter(|o| {
-            (label.is_empty() || label.matches(&o["metadata"]["labels"]))
-                && (field.is_empty() || field.matches(o))
-        })
-        .collect();
+            .collect()
+    };
     let limit: usize = req
         .query
         .get("limit")
@@ -746,21 +755,20 @@ fn list(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiE
         let remaining = matched.len() - limit;
         matched.truncate(limit);
         if let Some(last) = matched.last() {
-            cont = Some((
-                encode_continue(store::namespace_of(last), store::name_of(last)),
-                remaining,
-            ));
+            cont = Some((encode_continue(&last.ns, &last.name), remaining));
         }
     }
     if is_table(req.accept) {
         let include = req.query.get("includeObject").map(String::as_str) != Some("None");
         let c = cont.as_ref().map(|(c, _)| c.clone());
+        let rows: Vec<Arc<Value>> = matched.iter().map(|o| Arc::new(o.value())).collect();
         return Ok(h::json(
             200,
-            &table::table(res, &matched, &json!(rv.to_string()), c, include),
+            &table::table(res, &rows, &json!(rv.to_string()), c, include),
         ));
     }
-    Ok(h::json_bytes(200, list_bytes(res, &matched, rv, cont)))
+    let items: Vec<&[u8]> = matched.iter().map(|o| o.json()).collect();
+    Ok(h::json_bytes(200, list_bytes(res, &items, rv, cont)))
 }
 
 fn watch_collection(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiError> {

@@ -322,11 +322,15 @@ impl Kubelet {
 /// statuses, and delete for good the pods whose containers have stopped
 /// (their layers and emptyDirs first: data loss is real).
 pub fn reconcile(rt: &Arc<Runtime>) {
-    let (pods, _) = rt.store.list(res("pods"), None);
-    let mine: Vec<&Arc<Value>> = pods
+    // Only the pods bound to this node are parsed (and only they have
+    // addresses, which the IP allocation below looks at).
+    let (stored, _) = rt.store.list_stored(res("pods"), None);
+    let pods: Vec<Arc<Value>> = stored
         .iter()
-        .filter(|p| p["spec"]["nodeName"].as_str() == Some(NODE_NAME))
+        .filter(|p| *p.facts.node == *NODE_NAME)
+        .map(|p| Arc::new(p.value()))
         .collect();
+    let mine: Vec<&Arc<Value>> = pods.iter().collect();
     let known: HashMap<String, Arc<PodRt>> = lock(&rt.kubelet.pods).clone();
     let mut used_ips: Option<HashSet<String>> = None;
     for pod in &mine {

@@ -30,6 +30,7 @@ pub mod server;
 pub mod shell;
 pub mod status;
 pub mod store;
+pub mod stored;
 pub mod table;
 pub mod tls;
 pub mod typed;

@@ -87,9 +87,12 @@ impl PodNetwork {
             {
                 return self.via_service(store, svc, port);
             }
-            let (pods, _) = store.list(res("pods"), None);
+            // Only pods on the node have addresses.
+            let (pods, _) = store.list_stored(res("pods"), None);
             return match pods
                 .iter()
+                .filter(|p| !p.facts.node.is_empty())
+                .map(|p| p.value())
                 .find(|p| p["status"]["podIP"].as_str() == Some(host.as_str()))
             {
                 Some(pod) => {

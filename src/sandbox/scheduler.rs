@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::controllers::events::Kind;
 use super::controllers::volume::{self, SELECTED_NODE};
-use super::controllers::{Runtime, is_terminating, pod_finished, res, set_condition};
+use super::controllers::{Runtime, is_terminating, res, set_condition};
 use super::defaults::{MAX_PODS, NODE_NAME};
 use super::store::{name_of, namespace_of};
 
@@ -31,23 +31,26 @@ enum Verdict {
 }
 
 pub fn reconcile(rt: &Arc<Runtime>) {
-    let (pods, _) = rt.store.list(res("pods"), None);
+    let (pods, _) = rt.store.list_stored(res("pods"), None);
     // The node takes MAX_PODS pods that have not finished, as a kind node
     // (the kubelet's maxPods); the others wait, as upstream's do.
     let mut on_node = pods
         .iter()
-        .filter(|p| p["spec"]["nodeName"].as_str() == Some(NODE_NAME) && !pod_finished(p))
+        .filter(|p| *p.facts.node == *NODE_NAME && !p.facts.finished)
         .count();
-    for pod in pods {
-        if !pod["spec"]["nodeName"].as_str().unwrap_or("").is_empty() || is_terminating(&pod) {
+    let too_many = format!("0/1 nodes are available: 1 Too many pods.{NO_VICTIMS}");
+    for stored in pods {
+        let f = &stored.facts;
+        if !f.node.is_empty() || f.terminating || !f.default_scheduler {
             continue;
         }
-        let scheduler = pod["spec"]["schedulerName"]
-            .as_str()
-            .unwrap_or("default-scheduler");
-        if scheduler != "default-scheduler" {
+        // A pod already marked for a full node, with nothing else that
+        // could hold it back: the verdict would be the same, so it is not
+        // parsed again (thousands of pending pods cost nothing per pass).
+        if !f.claims && on_node >= MAX_PODS && f.unschedulable.as_deref() == Some(&too_many) {
             continue;
         }
+        let pod = stored.value();
         match check(rt, &pod) {
             Verdict::Bind if on_node >= MAX_PODS => {
                 unschedulable(rt, &pod, "1 Too many pods", NO_VICTIMS)
@@ -189,20 +192,25 @@ fn check(rt: &Runtime, pod: &Value) -> Verdict {
 
 /// Whether another pod on the node (not finished) uses the claim.
 fn used_by_another_pod(rt: &Runtime, pod: &Value, claim_name: &str) -> bool {
-    let (pods, _) = rt.store.list(res("pods"), Some(namespace_of(pod)));
-    pods.iter().any(|p| {
-        let phase = p["status"]["phase"].as_str().unwrap_or("");
-        p["metadata"]["uid"] != pod["metadata"]["uid"]
-            && p["spec"]["nodeName"]
-                .as_str()
-                .is_some_and(|n| !n.is_empty())
-            && phase != "Succeeded"
-            && phase != "Failed"
-            && p["spec"]["volumes"].as_array().is_some_and(|vs| {
-                vs.iter()
-                    .any(|v| v["persistentVolumeClaim"]["claimName"].as_str() == Some(claim_name))
-            })
-    })
+    let (pods, _) = rt.store.list_stored(res("pods"), Some(namespace_of(pod)));
+    let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+    pods.iter()
+        .filter(|p| p.facts.claims && !p.facts.node.is_empty() && *p.facts.uid != *uid)
+        .any(|p| {
+            let p = p.value();
+            let phase = p["status"]["phase"].as_str().unwrap_or("");
+            p["metadata"]["uid"] != pod["metadata"]["uid"]
+                && p["spec"]["nodeName"]
+                    .as_str()
+                    .is_some_and(|n| !n.is_empty())
+                && phase != "Succeeded"
+                && phase != "Failed"
+                && p["spec"]["volumes"].as_array().is_some_and(|vs| {
+                    vs.iter().any(|v| {
+                        v["persistentVolumeClaim"]["claimName"].as_str() == Some(claim_name)
+                    })
+                })
+        })
 }
 
 fn unschedulable(rt: &Runtime, pod: &Value, why: &str, preemption: &str) {

@@ -1,5 +1,7 @@
 //! The object store: every object as JSON, keyed by (resource, namespace,
 //! name), behind one monotonically increasing resourceVersion counter.
+//! Objects are kept in memory as their JSON bytes ([`Obj`]), parsed by
+//! whoever reads them.
 //!
 //! Each API write is one redb write transaction committed with immediate
 //! durability *before* the write is acknowledged or visible, so `kill -9`
@@ -23,6 +25,7 @@ use tokio::sync::broadcast;
 use super::defaults;
 use super::resources::{self, RESOURCES, ResourceDef};
 use super::status::ApiError;
+pub use super::stored::{Facts, Obj};
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -63,9 +66,9 @@ pub struct Event {
     pub resource: &'static ResourceDef,
     /// The object after the change (for deletes: the last state, with the
     /// deletion's resourceVersion).
-    pub object: Arc<Value>,
+    pub object: Arc<Obj>,
     /// The object before the change (none for creates).
-    pub old: Option<Arc<Value>>,
+    pub old: Option<Arc<Obj>>,
     pub rv: u64,
 }
 
@@ -117,7 +120,7 @@ pub type Replay = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
 struct State {
     rv: u64,
     /// Indexed like `RESOURCES`.
-    objects: Vec<BTreeMap<ObjKey, Arc<Value>>>,
+    objects: Vec<BTreeMap<ObjKey, Arc<Obj>>>,
     ring: VecDeque<Arc<Event>>,
     /// Watches may start from any resourceVersion >= this.
     ring_start: u64,
@@ -241,7 +244,7 @@ impl Store {
             .set_cache_size(REDB_CACHE_BYTES)
             .create(path)
             .with_context(|| format!("cannot open the sandbox database {}: is another sandbox using this data directory? Stop it or pass another --data-dir", path.display()))?;
-        let mut objects: Vec<BTreeMap<ObjKey, Arc<Value>>> = vec![BTreeMap::new(); RESOURCES.len()];
+        let mut objects: Vec<BTreeMap<ObjKey, Arc<Obj>>> = vec![BTreeMap::new(); RESOURCES.len()];
         let mut rv = 0;
         {
             // Make sure the tables exist so that reads below succeed.
@@ -274,7 +277,8 @@ impl Store {
                 };
                 rv = rv.max(rv_of(&obj));
                 if let Some(map) = res_index(res).and_then(|i| objects.get_mut(i)) {
-                    map.insert((ns.to_string(), name.to_string()), Arc::new(obj));
+                    let stored = Obj::from_parts(&obj, v.value().to_vec());
+                    map.insert((ns.to_string(), name.to_string()), Arc::new(stored));
                 }
             }
         }
@@ -316,7 +320,7 @@ impl Store {
                 Some(r) => r,
                 None => continue,
             };
-            if self.get(res, namespace_of(&obj), name_of(&obj)).is_some() {
+            if self.contains(res, namespace_of(&obj), name_of(&obj)) {
                 continue;
             }
             match self.create(res, obj) {
@@ -370,6 +374,11 @@ impl Store {
 
     /// One object, or None.
     pub fn get(&self, res: &ResourceDef, ns: &str, name: &str) -> Option<Arc<Value>> {
+        self.get_stored(res, ns, name).map(|o| Arc::new(o.value()))
+    }
+
+    /// One object as stored (not parsed), or None.
+    pub fn get_stored(&self, res: &ResourceDef, ns: &str, name: &str) -> Option<Arc<Obj>> {
         let st = self.read();
         st.objects
             .get(res_index(res)?)?
@@ -377,9 +386,22 @@ impl Store {
             .cloned()
     }
 
+    /// Whether an object exists.
+    pub fn contains(&self, res: &ResourceDef, ns: &str, name: &str) -> bool {
+        self.get_stored(res, ns, name).is_some()
+    }
+
     /// Every object of a resource (in one namespace when `ns` is given),
-    /// ordered by namespace then name, with the resourceVersion of the snapshot.
+    /// ordered by namespace then name, with the resourceVersion of the
+    /// snapshot. Parses them all: for kinds that can be numerous (pods,
+    /// events), filter [`Store::list_stored`] on [`Facts`] first.
     pub fn list(&self, res: &ResourceDef, ns: Option<&str>) -> (Vec<Arc<Value>>, u64) {
+        let (items, rv) = self.list_stored(res, ns);
+        (items.iter().map(|o| Arc::new(o.value())).collect(), rv)
+    }
+
+    /// [`Store::list`] without parsing.
+    pub fn list_stored(&self, res: &ResourceDef, ns: Option<&str>) -> (Vec<Arc<Obj>>, u64) {
         let st = self.read();
         let Some(map) = res_index(res).and_then(|i| st.objects.get(i)) else {
             return (Vec::new(), st.rv);
@@ -420,7 +442,7 @@ impl Store {
         &self,
         res: &ResourceDef,
         ns: Option<&str>,
-    ) -> (Vec<Arc<Value>>, u64, broadcast::Receiver<Arc<Event>>) {
+    ) -> (Vec<Arc<Obj>>, u64, broadcast::Receiver<Arc<Event>>) {
         let st = self.read();
         let rx = self.inner.events.subscribe();
         let rv = st.rv;
@@ -533,7 +555,7 @@ impl Store {
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
         }
-        if self.get(res, &ns, &name).is_some() {
+        if self.contains(res, &ns, &name) {
             return Err(ApiError::already_exists(res, &name));
         }
         let mut changes = vec![Change::Put {
@@ -577,7 +599,7 @@ impl Store {
                 .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
                 .collect();
             let name = format!("{base}{suffix}");
-            if self.get(res, ns, &name).is_none() {
+            if !self.contains(res, ns, &name) {
                 return name;
             }
         }
@@ -939,7 +961,9 @@ impl Store {
             .filter(|r| r.stored() && (r.namespaced || !res.namespaced))
         {
             let scope = if r.namespaced { Some(ns) } else { None };
-            for child in self.list(r, scope).0 {
+            let (children, _) = self.list_stored(r, scope);
+            for child in children.iter().filter(|c| c.facts.owned) {
+                let child = Arc::new(child.value());
                 let owned = child["metadata"]["ownerReferences"]
                     .as_array()
                     .is_some_and(|refs| refs.iter().any(|o| o["uid"].as_str() == Some(uid)));
@@ -978,7 +1002,7 @@ impl Store {
             let mut out = Vec::with_capacity(changes.len());
             for change in changes {
                 rv += 1;
-                let (kind, res, obj, old) = match change {
+                let (kind, res, obj) = match change {
                     Change::Put { res, mut obj, old } => {
                         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
                         let kind = if old.is_some() {
@@ -986,27 +1010,29 @@ impl Store {
                         } else {
                             EventType::Added
                         };
-                        (kind, res, Arc::new(obj), old)
+                        (kind, res, obj)
                     }
                     Change::Remove { res, old } => {
                         let mut obj = (*old).clone();
                         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-                        (EventType::Deleted, res, Arc::new(obj), Some(old))
+                        (EventType::Deleted, res, obj)
                     }
                 };
-                let key = (namespace_of(&obj).to_string(), name_of(&obj).to_string());
+                let stored = Arc::new(Obj::of(&obj));
+                let key = (stored.ns.to_string(), stored.name.to_string());
+                let mut old = None;
                 if let Some(map) = res_index(res).and_then(|i| st.objects.get_mut(i)) {
-                    if kind == EventType::Deleted {
-                        map.remove(&key);
+                    old = if kind == EventType::Deleted {
+                        map.remove(&key)
                     } else {
-                        map.insert(key, obj.clone());
-                    }
+                        map.insert(key, stored.clone())
+                    };
                 }
-                out.push(obj.clone());
+                out.push(Arc::new(obj));
                 events.push(Arc::new(Event {
                     kind,
                     resource: res,
-                    object: obj,
+                    object: stored,
                     old,
                     rv,
                 }));
@@ -1089,12 +1115,11 @@ impl Store {
             let mut table = tx.open_table(OBJECTS)?;
             for ev in batch {
                 let obj = &ev.object;
-                let key = db_key(ev.resource, namespace_of(obj), name_of(obj));
+                let key = db_key(ev.resource, &obj.ns, &obj.name);
                 if ev.kind == EventType::Deleted {
                     table.remove(key.as_str())?;
                 } else {
-                    let bytes = serde_json::to_vec(&**obj).unwrap_or_default();
-                    table.insert(key.as_str(), bytes.as_slice())?;
+                    table.insert(key.as_str(), obj.json())?;
                 }
             }
             let mut meta = tx.open_table(META)?;

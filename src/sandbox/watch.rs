@@ -16,7 +16,7 @@ use super::http::Body;
 use super::resources::ResourceDef;
 use super::selectors::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{Event, EventType, Store, namespace_of};
+use super::store::{Event, EventType, Obj, Store};
 use super::table;
 
 /// Upstream picks a random timeout between 30 and 60 minutes; one value is enough here.
@@ -38,10 +38,16 @@ pub struct WatchOptions {
 }
 
 impl WatchOptions {
-    fn matches(&self, obj: &Value) -> bool {
-        self.ns.as_deref().is_none_or(|ns| namespace_of(obj) == ns)
-            && (self.label.is_empty() || self.label.matches(&obj["metadata"]["labels"]))
-            && (self.field.is_empty() || self.field.matches(obj))
+    fn matches(&self, obj: &Obj) -> bool {
+        if self.ns.as_deref().is_some_and(|ns| *obj.ns != *ns) {
+            return false;
+        }
+        if self.label.is_empty() && self.field.is_empty() {
+            return true;
+        }
+        let obj = obj.value();
+        (self.label.is_empty() || self.label.matches(&obj["metadata"]["labels"]))
+            && (self.field.is_empty() || self.field.matches(&obj))
     }
 
     /// The event type this watcher sees for a change, if any (objects
@@ -84,27 +90,27 @@ struct Encoder {
 }
 
 impl Encoder {
-    fn line(&mut self, kind: &str, obj: &Value) -> Bytes {
-        let object = if self.table {
-            let rows = [Arc::new(obj.clone())];
-            let mut t = table::table(
-                self.res,
-                &rows,
-                &obj["metadata"]["resourceVersion"],
-                None,
-                true,
-            );
-            if self.columns_sent {
-                t["columnDefinitions"] = Value::Null;
-                if let Some(m) = t.as_object_mut() {
-                    m.remove("columnDefinitions");
-                }
-            }
-            self.columns_sent = true;
-            t
-        } else {
-            obj.clone()
-        };
+    fn line(&mut self, kind: &str, stored: &Obj) -> Bytes {
+        if !self.table {
+            // The stored bytes are the object's JSON: no need to parse it.
+            let json = stored.json();
+            let mut out = Vec::with_capacity(json.len() + 32);
+            out.extend_from_slice(b"{\"type\":\"");
+            out.extend_from_slice(kind.as_bytes());
+            out.extend_from_slice(b"\",\"object\":");
+            out.extend_from_slice(json);
+            out.extend_from_slice(b"}\n");
+            return Bytes::from(out);
+        }
+        let obj = stored.value();
+        let rv = obj["metadata"]["resourceVersion"].clone();
+        let mut object = table::table(self.res, &[Arc::new(obj)], &rv, None, true);
+        if self.columns_sent
+            && let Some(m) = object.as_object_mut()
+        {
+            m.remove("columnDefinitions");
+        }
+        self.columns_sent = true;
         let mut out =
             serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
         out.push(b'\n');
@@ -234,8 +240,10 @@ mod tests {
         }
     }
 
-    fn pod(app: &str) -> Arc<Value> {
-        Arc::new(json!({"metadata": {"name": "p", "namespace": "d", "labels": {"app": app}}}))
+    fn pod(app: &str) -> Arc<Obj> {
+        Arc::new(Obj::of(
+            &json!({"metadata": {"name": "p", "namespace": "d", "labels": {"app": app}}}),
+        ))
     }
 
     fn ev(kind: EventType, old: Option<&str>, new: &str) -> Event {

@@ -226,10 +226,18 @@ fn sync(rt: &Runtime, d: &Value) {
             if !old_running {
                 let old_uids: Vec<&str> = olds.iter().map(uid_of).collect();
                 let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
-                old_running = rt.store.list(res("pods"), Some(ns)).0.iter().any(|p| {
-                    controller_uid(p).is_some_and(|u| old_uids.contains(&u))
-                        && !super::pod_finished(p)
-                });
+                old_running = rt
+                    .store
+                    .list_stored(res("pods"), Some(ns))
+                    .0
+                    .iter()
+                    .any(|p| {
+                        p.facts
+                            .controller
+                            .as_deref()
+                            .is_some_and(|u| old_uids.contains(&u))
+                            && !p.facts.finished
+                    });
             }
             if !old_running && new_spec != replicas {
                 scale(rt, d, &new, replicas);

@@ -28,8 +28,11 @@ pub fn selected_pods_in(store: &crate::sandbox::Store, svc: &Value) -> Vec<Arc<V
     let Some(selector) = selector else {
         return Vec::new();
     };
-    let (pods, _) = store.list(res("pods"), Some(namespace_of(svc)));
-    pods.into_iter()
+    // Only pods on the node have addresses.
+    let (pods, _) = store.list_stored(res("pods"), Some(namespace_of(svc)));
+    pods.iter()
+        .filter(|p| !p.facts.node.is_empty() && !p.facts.terminating && !p.facts.finished)
+        .map(|p| Arc::new(p.value()))
         .filter(|p| {
             selector.matches(&p["metadata"]["labels"])
                 && !is_terminating(p)

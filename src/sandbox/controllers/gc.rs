@@ -57,33 +57,24 @@ fn owner_exists(rt: &Runtime, oref: &Value, ns: &str) -> bool {
 
 pub fn reconcile(rt: &Arc<Runtime>) {
     let stored: Vec<&'static ResourceDef> = RESOURCES.iter().filter(|r| r.stored()).collect();
+    // Every object's uid (from the store's facts, unparsed); only the
+    // objects that have owners or wait for dependents are parsed.
+    let mut owners: HashMap<Box<str>, Owner> = HashMap::new();
     let mut all: Vec<(&'static ResourceDef, Arc<Value>)> = Vec::new();
-    let mut any_refs = false;
-    let mut any_foreground = false;
     for r in &stored {
-        for o in rt.store.list(r, None).0 {
-            any_refs |= o["metadata"]["ownerReferences"]
-                .as_array()
-                .is_some_and(|a| !a.is_empty());
-            any_foreground |= is_terminating(&o) && has_finalizer(&o, FINALIZER_FOREGROUND);
-            all.push((r, o));
+        for o in rt.store.list_stored(r, None).0 {
+            let waiting = o.facts.terminating && o.facts.foreground;
+            if !o.facts.uid.is_empty() {
+                owners.insert(o.facts.uid.clone(), Owner { waiting });
+            }
+            if o.facts.owned || waiting {
+                all.push((r, Arc::new(o.value())));
+            }
         }
     }
-    if !any_refs && !any_foreground {
+    if all.is_empty() {
         return;
     }
-    let owners: HashMap<&str, Owner> = all
-        .iter()
-        .filter_map(|(_, o)| {
-            let uid = o["metadata"]["uid"].as_str()?;
-            Some((
-                uid,
-                Owner {
-                    waiting: is_terminating(o) && has_finalizer(o, FINALIZER_FOREGROUND),
-                },
-            ))
-        })
-        .collect();
     // owner uid → its dependents (blocking or not).
     let mut dependents: HashMap<&str, Vec<bool>> = HashMap::new();
     for (_, o) in &all {

@@ -9,21 +9,22 @@ use serde_json::{Value, json};
 
 use super::events::Kind;
 use super::replicaset::pod_from_template;
-use super::{Runtime, controller_uid, is_terminating, res, set_condition, uid_of};
+use super::{Runtime, is_terminating, res, set_condition, uid_of};
 use crate::sandbox::store::{self, name_of};
 
 pub fn reconcile(rt: &Arc<Runtime>) {
     let (jobs, _) = rt.store.list(res("jobs.batch"), None);
-    let (pods, _) = rt.store.list(res("pods"), None);
+    if jobs.is_empty() {
+        return;
+    }
+    let (pods, _) = rt.store.list_stored(res("pods"), None);
     for job in jobs {
         if is_terminating(&job) {
             continue;
         }
         let uid = uid_of(&job);
-        let owned: Vec<&Arc<Value>> = pods
-            .iter()
-            .filter(|p| controller_uid(p) == Some(uid))
-            .collect();
+        let owned: Vec<Arc<Value>> = super::owned_by(&pods, uid);
+        let owned: Vec<&Arc<Value>> = owned.iter().collect();
         sync(rt, &job, &owned);
     }
 }

@@ -183,6 +183,14 @@ pub fn controller_uid(obj: &Value) -> Option<&str> {
         .and_then(|o| o["uid"].as_str())
 }
 
+/// The objects whose controller is `uid`, parsed (the others are not).
+pub fn owned_by(objs: &[Arc<store::Obj>], uid: &str) -> Vec<Arc<Value>> {
+    objs.iter()
+        .filter(|o| o.facts.controller.as_deref() == Some(uid))
+        .map(|o| Arc::new(o.value()))
+        .collect()
+}
+
 /// An ownerReference to `owner` marking it as the controller.
 pub fn owner_ref(owner: &Value) -> Value {
     json!({

@@ -6,23 +6,22 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::events::Kind;
-use super::{
-    Runtime, controller_uid, is_terminating, owner_ref, pod_active, pod_ready, res, uid_of,
-};
+use super::{Runtime, is_terminating, owner_ref, pod_active, pod_ready, res, uid_of};
 use crate::sandbox::store::{DeleteOptions, name_of};
 
 pub fn reconcile(rt: &Arc<Runtime>) {
     let (sets, _) = rt.store.list(res("replicasets.apps"), None);
-    let (pods, _) = rt.store.list(res("pods"), None);
+    if sets.is_empty() {
+        return;
+    }
+    let (pods, _) = rt.store.list_stored(res("pods"), None);
     for rs in sets {
         if is_terminating(&rs) {
             continue;
         }
         let uid = uid_of(&rs);
-        let owned: Vec<&Arc<Value>> = pods
-            .iter()
-            .filter(|p| controller_uid(p) == Some(uid))
-            .collect();
+        let owned: Vec<Arc<Value>> = super::owned_by(&pods, uid);
+        let owned: Vec<&Arc<Value>> = owned.iter().collect();
         sync(rt, &rs, &owned);
     }
 }

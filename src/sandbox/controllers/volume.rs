@@ -70,16 +70,15 @@ fn with_finalizers(obj: &Value, f: Vec<String>) -> Value {
 /// counts them: every pod scheduled to a node, whatever its phase (a
 /// Completed pod still holds its claim), and no unscheduled one.
 pub fn claim_in_use(rt: &Runtime, ns: &str, name: &str) -> bool {
-    let (pods, _) = rt.store.list(res("pods"), Some(ns));
-    pods.iter().any(|p| {
-        p["spec"]["nodeName"]
-            .as_str()
-            .is_some_and(|n| !n.is_empty())
-            && p["spec"]["volumes"].as_array().is_some_and(|vs| {
+    let (pods, _) = rt.store.list_stored(res("pods"), Some(ns));
+    pods.iter()
+        .filter(|p| p.facts.claims && !p.facts.node.is_empty())
+        .any(|p| {
+            p.value()["spec"]["volumes"].as_array().is_some_and(|vs| {
                 vs.iter()
                     .any(|v| v["persistentVolumeClaim"]["claimName"].as_str() == Some(name))
             })
-    })
+        })
 }
 
 /// Adds the protection finalizers, and removes them once it is safe.
