@@ -205,11 +205,8 @@ fn self_subject_access_review(req: &Req<'_>) -> Result<Response<Body>, ApiError>
 /// An object response, as a one-row Table when asked.
 fn one(res: &ResourceDef, obj: &Value, accept: &str, code: u16) -> Response<Body> {
     if is_table(accept) {
-        let items = [Arc::new(obj.clone())];
-        h::json(
-            code,
-            &table::table(res, &items, &obj["metadata"]["resourceVersion"], None, true),
-        )
+        let rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or("");
+        h::json_bytes(code, table::table(res, [obj.clone()], rv, None, true, true))
     } else {
         h::json(code, obj)
     }
@@ -760,11 +757,11 @@ fn list(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiE
     }
     if is_table(req.accept) {
         let include = req.query.get("includeObject").map(String::as_str) != Some("None");
-        let c = cont.as_ref().map(|(c, _)| c.clone());
-        let rows: Vec<Arc<Value>> = matched.iter().map(|o| Arc::new(o.value())).collect();
-        return Ok(h::json(
+        let c = cont.as_ref().map(|(c, _)| c.as_str());
+        let rows = matched.iter().map(|o| o.value());
+        return Ok(h::json_bytes(
             200,
-            &table::table(res, &rows, &json!(rv.to_string()), c, include),
+            table::table(res, rows, &rv.to_string(), c, include, true),
         ));
     }
     let items: Vec<&[u8]> = matched.iter().map(|o| o.json()).collect();

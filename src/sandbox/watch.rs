@@ -91,29 +91,25 @@ struct Encoder {
 
 impl Encoder {
     fn line(&mut self, kind: &str, stored: &Obj) -> Bytes {
-        if !self.table {
+        let object = if self.table {
+            let obj = stored.value();
+            let rv = obj["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let t = table::table(self.res, [obj], &rv, None, true, !self.columns_sent);
+            self.columns_sent = true;
+            std::borrow::Cow::Owned(t)
+        } else {
             // The stored bytes are the object's JSON: no need to parse it.
-            let json = stored.json();
-            let mut out = Vec::with_capacity(json.len() + 32);
-            out.extend_from_slice(b"{\"type\":\"");
-            out.extend_from_slice(kind.as_bytes());
-            out.extend_from_slice(b"\",\"object\":");
-            out.extend_from_slice(json);
-            out.extend_from_slice(b"}\n");
-            return Bytes::from(out);
-        }
-        let obj = stored.value();
-        let rv = obj["metadata"]["resourceVersion"].clone();
-        let mut object = table::table(self.res, &[Arc::new(obj)], &rv, None, true);
-        if self.columns_sent
-            && let Some(m) = object.as_object_mut()
-        {
-            m.remove("columnDefinitions");
-        }
-        self.columns_sent = true;
-        let mut out =
-            serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
-        out.push(b'\n');
+            std::borrow::Cow::Borrowed(stored.json())
+        };
+        let mut out = Vec::with_capacity(object.len() + 32);
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\",\"object\":");
+        out.extend_from_slice(&object);
+        out.extend_from_slice(b"}\n");
         Bytes::from(out)
     }
 }
