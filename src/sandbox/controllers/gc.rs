@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::{Runtime, is_terminating};
 use crate::sandbox::resources::{self, RESOURCES, ResourceDef};
 use crate::sandbox::store::{
-    DeleteOptions, FINALIZER_FOREGROUND, FINALIZER_ORPHAN, Propagation, UpdateScope, name_of,
+    DeleteOptions, FINALIZER_FOREGROUND, FINALIZER_ORPHAN, Obj, Propagation, UpdateScope, name_of,
     namespace_of,
 };
 
@@ -59,15 +59,14 @@ pub fn reconcile(rt: &Arc<Runtime>) {
     let stored: Vec<&'static ResourceDef> = RESOURCES.iter().filter(|r| r.stored()).collect();
     // Every object's uid (from the store's facts, unparsed); only the
     // objects that have owners or wait for dependents are parsed.
-    let mut owners: HashMap<Box<str>, Owner> = HashMap::new();
+    let listed: Vec<(&'static ResourceDef, Vec<Arc<Obj>>)> = stored
+        .iter()
+        .map(|r| (*r, rt.store.list_stored(r, None).0))
+        .collect();
     let mut all: Vec<(&'static ResourceDef, Arc<Value>)> = Vec::new();
-    for r in &stored {
-        for o in rt.store.list_stored(r, None).0 {
-            let waiting = o.facts.terminating && o.facts.foreground;
-            if !o.facts.uid.is_empty() {
-                owners.insert(o.facts.uid.clone(), Owner { waiting });
-            }
-            if o.facts.owned || waiting {
+    for (r, objs) in &listed {
+        for o in objs {
+            if o.facts.owned || (o.facts.terminating && o.facts.foreground) {
                 all.push((r, Arc::new(o.value())));
             }
         }
@@ -75,6 +74,15 @@ pub fn reconcile(rt: &Arc<Runtime>) {
     if all.is_empty() {
         return;
     }
+    let owners: HashMap<&str, Owner> = listed
+        .iter()
+        .flat_map(|(_, objs)| objs)
+        .filter(|o| !o.facts.uid.is_empty())
+        .map(|o| {
+            let waiting = o.facts.terminating && o.facts.foreground;
+            (&*o.facts.uid, Owner { waiting })
+        })
+        .collect();
     // owner uid → its dependents (blocking or not).
     let mut dependents: HashMap<&str, Vec<bool>> = HashMap::new();
     for (_, o) in &all {
