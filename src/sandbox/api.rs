@@ -633,10 +633,13 @@ async fn delete_collection(
     let (label, field) = selectors(req.query)?;
     let (items, _) = store.list_stored(res, t.ns.as_deref());
     let mut deleted = Vec::new();
+    let everything = label.is_empty() && field.is_empty();
     for o in items {
-        let v = o.value();
-        if !(label.matches(&v["metadata"]["labels"]) && field.matches(&v)) {
-            continue;
+        if !everything {
+            let v = o.value();
+            if !(label.matches(&v["metadata"]["labels"]) && field.matches(&v)) {
+                continue;
+            }
         }
         let s = store.clone();
         let ns = o.ns.to_string();

@@ -195,22 +195,11 @@ fn used_by_another_pod(rt: &Runtime, pod: &Value, claim_name: &str) -> bool {
     let (pods, _) = rt.store.list_stored(res("pods"), Some(namespace_of(pod)));
     let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
     pods.iter()
-        .filter(|p| p.facts.claims && !p.facts.node.is_empty() && *p.facts.uid != *uid)
-        .any(|p| {
-            let p = p.value();
-            let phase = p["status"]["phase"].as_str().unwrap_or("");
-            p["metadata"]["uid"] != pod["metadata"]["uid"]
-                && p["spec"]["nodeName"]
-                    .as_str()
-                    .is_some_and(|n| !n.is_empty())
-                && phase != "Succeeded"
-                && phase != "Failed"
-                && p["spec"]["volumes"].as_array().is_some_and(|vs| {
-                    vs.iter().any(|v| {
-                        v["persistentVolumeClaim"]["claimName"].as_str() == Some(claim_name)
-                    })
-                })
+        .filter(|p| {
+            let f = &p.facts;
+            f.claims && !f.node.is_empty() && !f.finished && *f.uid != *uid
         })
+        .any(|p| volume::uses_claim(&p.value(), claim_name))
 }
 
 fn unschedulable(rt: &Runtime, pod: &Value, why: &str, preemption: &str) {

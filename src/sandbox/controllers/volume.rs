@@ -73,12 +73,15 @@ pub fn claim_in_use(rt: &Runtime, ns: &str, name: &str) -> bool {
     let (pods, _) = rt.store.list_stored(res("pods"), Some(ns));
     pods.iter()
         .filter(|p| p.facts.claims && !p.facts.node.is_empty())
-        .any(|p| {
-            p.value()["spec"]["volumes"].as_array().is_some_and(|vs| {
-                vs.iter()
-                    .any(|v| v["persistentVolumeClaim"]["claimName"].as_str() == Some(name))
-            })
-        })
+        .any(|p| uses_claim(&p.value(), name))
+}
+
+/// Whether a pod has a volume from claim `name` (in its namespace).
+pub fn uses_claim(pod: &Value, name: &str) -> bool {
+    pod["spec"]["volumes"].as_array().is_some_and(|vs| {
+        vs.iter()
+            .any(|v| v["persistentVolumeClaim"]["claimName"].as_str() == Some(name))
+    })
 }
 
 /// Adds the protection finalizers, and removes them once it is safe.
