@@ -330,10 +330,9 @@ pub fn reconcile(rt: &Arc<Runtime>) {
         .filter(|p| *p.facts.node == *NODE_NAME)
         .map(|p| Arc::new(p.value()))
         .collect();
-    let mine: Vec<&Arc<Value>> = pods.iter().collect();
     let known: HashMap<String, Arc<PodRt>> = lock(&rt.kubelet.pods).clone();
     let mut used_ips: Option<HashSet<String>> = None;
-    for pod in &mine {
+    for pod in &pods {
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let terminating = super::controllers::is_terminating(pod);
         match known.get(&uid) {
@@ -381,7 +380,7 @@ pub fn reconcile(rt: &Arc<Runtime>) {
         }
     }
     for (uid, prt) in known {
-        if !mine
+        if !pods
             .iter()
             .any(|p| p["metadata"]["uid"].as_str() == Some(uid.as_str()))
         {

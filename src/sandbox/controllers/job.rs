@@ -23,8 +23,7 @@ pub fn reconcile(rt: &Arc<Runtime>) {
             continue;
         }
         let uid = uid_of(&job);
-        let owned: Vec<Arc<Value>> = super::owned_by(&pods, uid);
-        let owned: Vec<&Arc<Value>> = owned.iter().collect();
+        let owned = super::owned_by(&pods, uid);
         sync(rt, &job, &owned);
     }
 }
@@ -51,7 +50,7 @@ fn finished_at(p: &Value) -> Option<jiff::Timestamp> {
 
 /// How long the job controller still waits before replacing a failed pod
 /// (upstream's pod failure back-off); zero when it may create one now.
-fn failure_backoff(owned: &[&Arc<Value>]) -> Duration {
+fn failure_backoff(owned: &[Arc<Value>]) -> Duration {
     let phase = |p: &Value| p["status"]["phase"].as_str().unwrap_or("").to_string();
     let last_success = owned
         .iter()
@@ -75,7 +74,7 @@ fn failure_backoff(owned: &[&Arc<Value>]) -> Duration {
     backoff.saturating_sub(elapsed)
 }
 
-fn sync(rt: &Runtime, job: &Value, owned: &[&Arc<Value>]) {
+fn sync(rt: &Runtime, job: &Value, owned: &[Arc<Value>]) {
     let spec = &job["spec"];
     let completions = spec["completions"].as_i64().unwrap_or(1);
     let parallelism = spec["parallelism"].as_i64().unwrap_or(1);
@@ -96,7 +95,7 @@ fn sync(rt: &Runtime, job: &Value, owned: &[&Arc<Value>]) {
         .map(|c| c["restartCount"].as_i64().unwrap_or(0))
         .sum();
     let failed = failed_pods + restarts;
-    let active: Vec<&&Arc<Value>> = owned
+    let active: Vec<&Arc<Value>> = owned
         .iter()
         .filter(|p| {
             let ph = phase(p);

@@ -20,8 +20,7 @@ pub fn reconcile(rt: &Arc<Runtime>) {
             continue;
         }
         let uid = uid_of(&rs);
-        let owned: Vec<Arc<Value>> = super::owned_by(&pods, uid);
-        let owned: Vec<&Arc<Value>> = owned.iter().collect();
+        let owned = super::owned_by(&pods, uid);
         sync(rt, &rs, &owned);
     }
 }
@@ -48,9 +47,9 @@ pub fn pod_from_template(owner: &Value, template: &Value, prefix: &str) -> Value
     })
 }
 
-fn sync(rt: &Runtime, rs: &Value, owned: &[&Arc<Value>]) {
+fn sync(rt: &Runtime, rs: &Value, owned: &[Arc<Value>]) {
     let want = rs["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
-    let active: Vec<&Arc<Value>> = owned.iter().copied().filter(|p| pod_active(p)).collect();
+    let active: Vec<&Arc<Value>> = owned.iter().filter(|p| pod_active(p)).collect();
     let have = active.len() as i64;
     let pods = res("pods");
     if have < want {
