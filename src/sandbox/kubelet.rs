@@ -373,9 +373,14 @@ pub fn reconcile(rt: &Arc<Runtime>) {
                         .filter_map(|p| p["status"]["podIP"].as_str().map(str::to_string))
                         .collect()
                 });
-                let prt = start_pod(rt, pod, used);
+                let prt = admit_pod(rt, pod, used);
                 used.insert(prt.ip.clone());
+                // The first status (ContainerCreating) is written before
+                // anything runs: a container that exits at once must not
+                // beat it to the API, or the watch would skip that state.
                 write_status(rt, pod, &prt);
+                let task = tokio::spawn(run_pod(rt.clone(), prt.clone()));
+                lock(&prt.tasks).push(task);
             }
         }
     }
@@ -419,7 +424,9 @@ fn finish_deletion(rt: &Runtime, pod: &Value) {
     );
 }
 
-fn start_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &HashSet<String>) -> Arc<PodRt> {
+/// The kubelet's record of a new pod (address, containers waiting); its
+/// containers are started by `run_pod`.
+fn admit_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &HashSet<String>) -> Arc<PodRt> {
     let uid = pod["metadata"]["uid"].as_str().unwrap_or("").to_string();
     let ip = pod["status"]["podIP"]
         .as_str()
@@ -468,8 +475,6 @@ fn start_pod(rt: &Arc<Runtime>, pod: &Value, used_ips: &HashSet<String>) -> Arc<
         stopped: std::sync::atomic::AtomicBool::new(false),
     });
     lock(&rt.kubelet.pods).insert(uid, prt.clone());
-    let task = tokio::spawn(run_pod(rt.clone(), prt.clone()));
-    lock(&prt.tasks).push(task);
     prt
 }
 
