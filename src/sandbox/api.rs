@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::http::{self as h, Body};
 use super::patching::{self, PatchType};
 use super::resources::{self, ResourceDef};
-use super::selectors::{FieldSelector, LabelSelector};
+use super::selectors::{self, FieldSelector, LabelSelector};
 use super::status::{self, ApiError};
 use super::store::{self, DeleteOptions, Obj, Propagation, Store, UpdateScope};
 use super::{table, typed, watch};
@@ -633,14 +633,10 @@ async fn delete_collection(
     let (label, field) = selectors(req.query)?;
     let (items, _) = store.list_stored(res, t.ns.as_deref());
     let mut deleted = Vec::new();
-    let everything = label.is_empty() && field.is_empty();
-    for o in items {
-        if !everything {
-            let v = o.value();
-            if !(label.matches(&v["metadata"]["labels"]) && field.matches(&v)) {
-                continue;
-            }
-        }
+    for o in items
+        .iter()
+        .filter(|o| selectors::selects(&label, &field, o))
+    {
         let s = store.clone();
         let ns = o.ns.to_string();
         let name = o.name.to_string();
@@ -729,22 +725,15 @@ fn list(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiE
         Some(c) => Some(decode_continue(c)?),
         None => None,
     };
-    let items = items.into_iter().filter(|o| {
-        after
-            .as_ref()
-            .is_none_or(|(ns, name)| (&*o.ns, &*o.name) > (ns.as_str(), name.as_str()))
-    });
-    // Objects are parsed only when a selector needs them.
-    let mut matched: Vec<Arc<Obj>> = if label.is_empty() && field.is_empty() {
-        items.collect()
-    } else {
-        items
-            .filter(|o| {
-                let v = o.value();
-                label.matches(&v["metadata"]["labels"]) && field.matches(&v)
-            })
-            .collect()
-    };
+    let mut matched: Vec<Arc<Obj>> = items
+        .into_iter()
+        .filter(|o| {
+            after
+                .as_ref()
+                .is_none_or(|(ns, name)| (&*o.ns, &*o.name) > (ns.as_str(), name.as_str()))
+        })
+        .filter(|o| selectors::selects(&label, &field, o))
+        .collect();
     let limit: usize = req
         .query
         .get("limit")

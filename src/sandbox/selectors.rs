@@ -3,6 +3,8 @@
 
 use serde_json::Value;
 
+use super::stored::Obj;
+
 #[derive(Debug, Clone, PartialEq)]
 enum Op {
     Exists,
@@ -262,6 +264,16 @@ impl FieldSelector {
             .find(|(k, eq, _)| k == "metadata.name" && *eq)
             .map(|(_, _, v)| v.as_str())
     }
+}
+
+/// Whether a stored object passes both selectors; it is parsed only when
+/// one of them is given.
+pub fn selects(label: &LabelSelector, field: &FieldSelector, obj: &Obj) -> bool {
+    if label.is_empty() && field.is_empty() {
+        return true;
+    }
+    let v = obj.value();
+    label.matches(&v["metadata"]["labels"]) && field.matches(&v)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::http::Body;
 use super::resources::ResourceDef;
-use super::selectors::{FieldSelector, LabelSelector};
+use super::selectors::{self, FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Event, EventType, Obj, Store};
 use super::table;
@@ -39,15 +39,8 @@ pub struct WatchOptions {
 
 impl WatchOptions {
     fn matches(&self, obj: &Obj) -> bool {
-        if self.ns.as_deref().is_some_and(|ns| *obj.ns != *ns) {
-            return false;
-        }
-        if self.label.is_empty() && self.field.is_empty() {
-            return true;
-        }
-        let obj = obj.value();
-        (self.label.is_empty() || self.label.matches(&obj["metadata"]["labels"]))
-            && (self.field.is_empty() || self.field.matches(&obj))
+        self.ns.as_deref().is_none_or(|ns| *obj.ns == *ns)
+            && selectors::selects(&self.label, &self.field, obj)
     }
 
     /// The event type this watcher sees for a change, if any (objects
