@@ -7,6 +7,7 @@
 //!   them (one update applied, then one frame);
 //! - frame time with 5,000 pods in the namespace (pane unfocused, and
 //!   focused with the selected pod's lineage).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
@@ -17,10 +18,10 @@ use kubetutor::cluster::{ClusterUpdate, Session};
 use kubetutor::course::Course;
 use kubetutor::lesson::Lang;
 use kubetutor::progress::{Progress, ProgressSaver, ProgressStore};
-use kubetutor::sandbox::{Sandbox, SandboxConfig};
 use kubetutor::tui::{App, AppEvent, ClusterEvent, ConnectionInfo, Theme};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use sandbox::{Sandbox, SandboxConfig};
 use std::time::{Duration, Instant};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;

@@ -7,11 +7,12 @@
 //!
 //! Prints one line per figure; BENCHMARKS.md records the figures seen. Uses
 //! `KUBETUTOR_KUBECTL`, else `kubectl` on PATH, for the kubectl figure.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use sandbox::{Sandbox, SandboxConfig};
 use std::time::{Duration, Instant};
 
 fn pod(name: &str) -> Pod {

@@ -8,7 +8,6 @@
 
 use crate::cluster::connection;
 use crate::cluster::{ConnectOptions, ConnectionInfo};
-use crate::sandbox::{Sandbox, SandboxConfig};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -18,6 +17,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PropagationPolicy};
+use sandbox::{Sandbox, SandboxConfig};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -143,7 +143,7 @@ async fn connect(
     let dir = crate::paths::sandbox_dir(data_dir);
     let (kubeconfig, sandbox) = match Sandbox::start(SandboxConfig::new(&dir)).await {
         Ok(sb) => (sb.kubeconfig_path().to_path_buf(), Some(sb)),
-        Err(e) if in_use(&e) => (dir.join(crate::sandbox::KUBECONFIG_FILE), None),
+        Err(e) if sandbox::in_use(&e) => (dir.join(sandbox::KUBECONFIG_FILE), None),
         Err(e) => {
             return Err(e)
                 .with_context(|| format!("cannot start the sandbox in {}", dir.display()));
@@ -163,16 +163,6 @@ async fn connect(
             Err(e.into())
         }
     }
-}
-
-/// Whether the sandbox's database is held by another process.
-fn in_use(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<redb::DatabaseError>(),
-            Some(redb::DatabaseError::DatabaseAlreadyOpen)
-        )
-    })
 }
 
 /// `kubetutor cleanup [--yes]`: list, ask (a terminal is needed unless

@@ -9,10 +9,10 @@ use crate::course::{Course, CourseFiles};
 use crate::lesson::{Lang, Lesson};
 use crate::paths;
 use crate::progress::{Progress, ProgressSaver, ProgressStore, StepState};
-use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::tui::{ConnState, ConnectionInfo, TuiConfig};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use sandbox::{Sandbox, SandboxConfig};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -424,9 +424,9 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
 /// `kubetutor sandbox`: serve the embedded cluster until Ctrl-C or SIGTERM.
 fn sandbox(data_dir: &std::path::Path, reset: bool, port: u16) -> Result<ExitCode> {
     let dir = &paths::sandbox_dir(data_dir);
-    use crate::sandbox::{Sandbox, SandboxConfig};
+    use sandbox::{Sandbox, SandboxConfig};
     if reset {
-        crate::sandbox::reset(dir)
+        sandbox::reset(dir)
             .with_context(|| format!("cannot wipe the sandbox in {}", dir.display()))?;
         eprintln!("The sandbox in {} was wiped.", dir.display());
     }
@@ -822,9 +822,9 @@ impl Env {
         // A headless `kubetutor sandbox` is a cluster to point kubectl at.
         let connection = match running_sandbox(&self.data_dir) {
             Some((pid, kubeconfig)) => serde_json::json!({
-                "context": crate::sandbox::kubeconfig::CONTEXT,
+                "context": sandbox::CONTEXT,
                 "kubeconfig": kubeconfig,
-                "namespace": crate::sandbox::kubeconfig::NAMESPACE,
+                "namespace": sandbox::NAMESPACE,
                 "state": "not running",
                 "sandbox_pid": pid,
             }),
@@ -851,7 +851,7 @@ impl Env {
             if let Some(k) = conn["kubeconfig"].as_str() {
                 writeln!(out, "{}", t.same_cluster)?;
                 writeln!(out, "  export KUBECONFIG={k}")?;
-                if ctx != crate::sandbox::kubeconfig::CONTEXT {
+                if ctx != sandbox::CONTEXT {
                     writeln!(out, "  kubectl config use-context {ctx}")?;
                 }
             }
@@ -1160,22 +1160,11 @@ struct Connected {
     updates: tokio::sync::mpsc::UnboundedReceiver<ClusterUpdate>,
 }
 
-/// Whether starting the sandbox failed because another process holds its
-/// database (a headless `kubetutor sandbox`, or another kubetutor).
-fn sandbox_in_use(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<redb::DatabaseError>(),
-            Some(redb::DatabaseError::DatabaseAlreadyOpen)
-        )
-    }) || format!("{e:#}").contains("already open")
-}
-
 fn sandbox_in_use_error(dir: &std::path::Path) -> anyhow::Error {
     anyhow::anyhow!(
         "the sandbox in {} is already running in another kubetutor (a `kubetutor sandbox` in another terminal?). Use that one with `kubetutor --context kubetutor-sandbox --kubeconfig {}`, or stop it (Ctrl-C in its terminal) and try again",
         dir.display(),
-        dir.join(crate::sandbox::KUBECONFIG_FILE).display()
+        dir.join(sandbox::KUBECONFIG_FILE).display()
     )
 }
 
@@ -1184,7 +1173,7 @@ fn sandbox_in_use_error(dir: &std::path::Path) -> anyhow::Error {
 async fn start_sandbox(dir: &std::path::Path) -> Result<Sandbox> {
     match Sandbox::start(SandboxConfig::new(dir)).await {
         Ok(s) => Ok(s),
-        Err(e) if sandbox_in_use(&e) => Err(sandbox_in_use_error(dir)),
+        Err(e) if sandbox::in_use(&e) => Err(sandbox_in_use_error(dir)),
         Err(e) => Err(e.context(format!(
             "cannot start the built-in sandbox in {}",
             dir.display()
@@ -1286,9 +1275,7 @@ fn doctor(cli: &Cli) -> Result<ExitCode> {
                         let k = s.kubeconfig_path().to_path_buf();
                         (Some(s), k)
                     }
-                    Err(e) if sandbox_in_use(&e) => {
-                        (None, dir.join(crate::sandbox::KUBECONFIG_FILE))
-                    }
+                    Err(e) if sandbox::in_use(&e) => (None, dir.join(sandbox::KUBECONFIG_FILE)),
                     Err(e) => {
                         return Err(e.context(format!(
                             "cannot start the built-in sandbox in {}",

@@ -15,6 +15,5 @@ pub mod lab;
 pub mod lesson;
 pub mod paths;
 pub mod progress;
-pub mod sandbox;
 pub mod solution;
 pub mod tui;

@@ -1,6 +1,7 @@
 //! The checker engine driven by watch events, with canned logs and probe
 //! answers: condition steps, hints, failure reasons, quizzes, I/O pacing,
 //! and the sequences with their traps.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use kube::runtime::watcher::Event;
 use kubetutor::check::engine::{CheckUpdate, Engine, Output};

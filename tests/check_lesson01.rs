@@ -1,6 +1,7 @@
 //! The checks of the real lesson 01 (English), evaluated on the states a
 //! learner goes through: the course's own manifests, then what the cluster
 //! does with them.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use kube::runtime::watcher::Event;
 use kubetutor::check::engine::{CheckUpdate, Engine, Output};

@@ -1,6 +1,7 @@
 //! Thousands of pods: building the state, evaluating a step on each event
 //! and building only the visible rows stay cheap. (No timing assertions:
 //! the test prints what it measured; a regression shows as a slow test.)
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use kube::runtime::watcher::Event;
 use kubetutor::check::engine::Engine;

@@ -1,5 +1,6 @@
 //! The checker task as the app runs it: watch updates and activations in,
 //! `CheckUpdate`s out, fetches through an `Io` (here a canned one).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use futures::future::BoxFuture;
 use kube::runtime::watcher::Event;

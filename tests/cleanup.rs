@@ -1,6 +1,7 @@
 //! `kubetutor cleanup` against the embedded sandbox: it finds what carries
 //! the course label (in the namespace, and cluster-wide volumes), leaves
 //! everything else and what controllers own, and deletes what it found.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod support;
 
@@ -9,7 +10,7 @@ use kube::api::{Api, PostParams};
 use kubetutor::cleanup;
 use kubetutor::cluster::ConnectOptions;
 use kubetutor::cluster::connection;
-use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use sandbox::{Sandbox, SandboxConfig};
 
 fn cm(name: &str, labelled: bool) -> ConfigMap {
     let labels = if labelled {

@@ -1,5 +1,6 @@
 //! Binary-level tests of the commands that need no cluster: lint, list,
 //! status and reset.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod support;
 

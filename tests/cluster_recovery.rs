@@ -2,6 +2,7 @@
 //! ones do: a 403 on one kind, a 410 on a watch, and going away entirely.
 //! The watchers must say "reconnecting…" and the view must repair itself
 //! when the server is back, without anyone restarting anything.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use bytes::Bytes;
 use futures::StreamExt;

@@ -1,6 +1,7 @@
 //! Lesson 01 end to end against the embedded sandbox: a session watches the
 //! namespace, the checker follows each step while the test does what a
 //! learner would do with kubectl (through the same API).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
@@ -11,7 +12,7 @@ use kubetutor::cluster::{ConnectOptions, ConnectionState, Session};
 use kubetutor::course::Course;
 use kubetutor::lesson::Lang;
 use kubetutor::progress::StepState;
-use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use sandbox::{Sandbox, SandboxConfig};
 use std::time::Duration;
 use tokio::sync::mpsc;
 

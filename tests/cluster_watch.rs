@@ -1,5 +1,6 @@
 //! Watchers against an API server that is not there: they report
 //! "reconnecting" with the cause and keep retrying instead of ending.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use kubetutor::cluster::connection::ConnectionState;
 use kubetutor::cluster::state::ClusterUpdate;

@@ -6,6 +6,7 @@
 //!
 //! The HTTP conversations here are the ones the sandbox's emulations must
 //! reproduce.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use kubetutor::course::CourseFiles;
 use std::io::{BufRead, BufReader, Read, Write};

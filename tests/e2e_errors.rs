@@ -2,6 +2,7 @@
 //! an unknown context, a context that is not a local learning cluster
 //! (without `--allow-remote`), an unreachable server. Each is one clear
 //! `error:` line and exit status 1, before any terminal is needed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod support;
 

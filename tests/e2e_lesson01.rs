@@ -4,6 +4,7 @@
 //! from the lesson's own code blocks, and the UI followed on screen and in
 //! the status file. tmux and kubectl (`KUBETUTOR_KUBECTL` or PATH) are
 //! required in CI; elsewhere the test skips with a notice.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod support;
 

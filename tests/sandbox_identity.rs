@@ -1,12 +1,13 @@
 //! A restarted sandbox is the same server (port, certificate, token), and a
 //! session that lost it comes back by itself: on the same address, and, when
 //! the old port was taken, by re-reading the kubeconfig.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use kubetutor::cluster::state::{ClusterState, ClusterUpdate};
 use kubetutor::cluster::{ConnectOptions, ConnectionState, Session};
-use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use sandbox::{Sandbox, SandboxConfig};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -150,11 +151,7 @@ async fn a_restarted_sandbox_keeps_its_identity_and_sessions_recover() {
     third.shutdown().await;
 
     // A damaged identity file is replaced, not fatal.
-    std::fs::write(
-        dir.path().join(kubetutor::sandbox::IDENTITY_FILE),
-        "not json",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join(sandbox::IDENTITY_FILE), "not json").unwrap();
     let fourth = Sandbox::start(SandboxConfig::new(dir.path()))
         .await
         .unwrap();

@@ -1,5 +1,6 @@
 //! kube-rs against the embedded sandbox: typed CRUD for several kinds,
 //! errors, a reflector (list + watch) and the 410 relist path.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use kube::api::{
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::{WatchStreamExt as _, reflector, watcher};
 use kube::{Client, Config};
-use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use sandbox::{Sandbox, SandboxConfig};
 use serde_json::json;
 
 async fn start() -> (Sandbox, Client, tempfile::TempDir) {

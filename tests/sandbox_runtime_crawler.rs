@@ -2,6 +2,7 @@
 //! emulated, so the lesson's solutions play out as on a real cluster. Three
 //! crawlers on one port crash-loop with the bind error; with ports 8081 and
 //! 8082 the pod is 3/3 and the Service serves books from the shared emptyDir.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod runtime_env;
 

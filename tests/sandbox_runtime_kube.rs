@@ -1,6 +1,7 @@
 //! The sandbox's runtime through kube-rs: a Deployment becomes ready,
 //! its pod's logs and the service proxy answer, and `Api::<Pod>::exec`
 //! runs a command in the container's filesystem.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, AttachParams, ListParams, LogParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use kubetutor::sandbox::controllers::RuntimeConfig;
-use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use sandbox::RuntimeConfig;
+use sandbox::{Sandbox, SandboxConfig};
 use tokio::io::AsyncReadExt as _;
 
 fn yaml<T: serde::de::DeserializeOwned>(file: &str) -> T {

@@ -1,6 +1,7 @@
 //! The message API lesson end to end on the embedded sandbox, with real
 //! kubectl: apply, rollout, logs, service proxy, pod replacement.
 //! Skipped when kubectl is not installed (a failure in CI).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod runtime_env;
 

@@ -2,6 +2,7 @@
 //! two containers (and gone with the pod), two containers binding one
 //! port (crash loop with back-off), env from missing ConfigMaps,
 //! `kubectl exec` and `logs --previous`, Jobs.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod runtime_env;
 

@@ -2,6 +2,7 @@
 //! kubectl prints: WaitForFirstConsumer provisioning, data kept by a
 //! PVC-backed pod across replacement, Retain → Released, pvc-protection,
 //! and pods waiting for missing or unbound claims.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod runtime_env;
 

@@ -1,6 +1,7 @@
 //! The live cluster pane drawn from fixture cluster states: pods, PVCs and
 //! PVs as kubectl prints them, the current step's objects highlighted,
 //! deleted objects dimmed, and the storage lineage of the selected pod.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod common;
 

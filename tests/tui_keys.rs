@@ -1,4 +1,5 @@
 //! Key, mouse and checker events driven through `App::update`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! Whole-screen snapshots of the TUI (TestBackend + insta).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod common;
 

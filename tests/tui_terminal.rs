@@ -2,6 +2,7 @@
 //! terminal is restored (alternate screen left, mouse capture off, cursor
 //! shown) and progress saved, whether the learner quits with keys or the
 //! process gets SIGTERM. Skipped with a notice where `script` is missing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! lesson, reacts to keys, survives resizing, and leaves the terminal clean on
 //! `q` and on SIGTERM. tmux is required in CI; elsewhere the test skips with a
 //! notice when it is missing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 mod support;
 

@@ -3,12 +3,12 @@
 //! must return errors, never panic.
 //!
 //! `cargo +nightly fuzz run sql_and_wire --sanitizer none -- -max_total_time=60`
-//! On stable, `cargo test --lib postgres::tests::fuzz` runs the same target
+//! On stable, `cargo test -p pgemu fuzz` runs the same target
 //! over pseudo-random inputs.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    kubetutor::sandbox::apps::postgres::fuzz_sql_and_wire(data);
+    pgemu::fuzz::sql_and_wire(data);
 });

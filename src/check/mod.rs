@@ -26,6 +26,6 @@ pub mod words;
 /// The header on every HTTP probe of the checker. The course's demo apps
 /// (the scripts and their sandbox emulations) leave these requests out of
 /// their logs: polled once a second, they would drown the learner's own.
-pub const PROBE_HEADER: &str = "x-kubetutor-probe";
+pub use sandbox::PROBE_HEADER;
 
 pub use engine::{CheckUpdate, CheckerHandle, Engine, spawn_checker};

@@ -271,7 +271,7 @@ impl App {
     /// The sandbox's kubeconfig, which the learner's shell must export (a
     /// real cluster's is already the learner's own).
     fn sandbox_kubeconfig(&self) -> Option<String> {
-        if self.connection.context != crate::sandbox::kubeconfig::CONTEXT {
+        if self.connection.context != sandbox::CONTEXT {
             return None;
         }
         let path = self.connection.kubeconfig.as_ref()?;
@@ -662,7 +662,7 @@ impl App {
                 }
                 self.state.apply_at(u, self.now);
                 self.live = true;
-                let sandbox = self.connection.context == crate::sandbox::kubeconfig::CONTEXT;
+                let sandbox = self.connection.context == sandbox::CONTEXT;
                 let facts = self.state.lesson_facts(sandbox);
                 if facts != self.facts {
                     // The lesson text adapts: rebuild the page.

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kubetutor::sandbox::controllers::RuntimeConfig;
-use kubetutor::sandbox::{Sandbox, SandboxConfig};
+use sandbox::RuntimeConfig;
+use sandbox::{Sandbox, SandboxConfig};
 
 #[path = "../support/mod.rs"]
 mod support;

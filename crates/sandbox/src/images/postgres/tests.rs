@@ -1,0 +1,419 @@
+//! The emulated postgres image end to end: the entrypoint over a real
+//! directory, the server over TCP, psql and pg_isready through the mini
+//! shell (the course's init Job script included), and the data's fate.
+
+use std::time::Duration;
+
+use crate::images::tests::Harness;
+use crate::images::{self, AppContext, AppHandle};
+use crate::node::podnet::PodNetwork;
+use crate::shell::Shell;
+use pgemu::wire::{Client, ConnectOptions, Reply};
+
+const INIT_JOB: &str = r#"until pg_isready; do echo "waiting for customer-db"; sleep 2; done
+psql -v ON_ERROR_STOP=1 <<'SQL'
+CREATE TABLE IF NOT EXISTS customer (
+  id serial PRIMARY KEY,
+  name text NOT NULL,
+  email text,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+DO $do$
+BEGIN
+  CREATE ROLE web_anon NOLOGIN;
+EXCEPTION WHEN duplicate_object THEN
+  RAISE NOTICE 'role web_anon already exists';
+END
+$do$;
+GRANT USAGE ON SCHEMA public TO web_anon;
+GRANT SELECT, INSERT ON customer TO web_anon;
+GRANT USAGE ON SEQUENCE customer_id_seq TO web_anon;
+NOTIFY pgrst, 'reload schema';
+SQL
+echo "customer table ready"
+"#;
+
+fn db_ctx(h: &Harness, pod: &str, env: &[(&str, &str)]) -> AppContext {
+    let mut ctx = h.ctx(pod, "postgres", "postgres:16-alpine", &[]);
+    ctx.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    ctx
+}
+
+async fn wait_for_log(h: &Harness, needle: &str) {
+    for _ in 0..400 {
+        if h.log().iter().any(|l| l.contains(needle)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no log line with {needle:?} in {:#?}", h.log());
+}
+
+fn start_db(h: &Harness, pod: &str) -> AppHandle {
+    let ctx = db_ctx(
+        h,
+        pod,
+        &[("POSTGRES_DB", "customer"), ("POSTGRES_PASSWORD", "secret")],
+    );
+    images::start(images::select(&ctx.image, &ctx.command, &ctx.args), ctx)
+}
+
+/// A shell in another container of the same pod (psql over the "socket").
+fn shell_in(h: &Harness, pod: &str, env: &[(&str, &str)]) -> Shell {
+    let ctx = h.ctx(pod, "psql", "postgres:16-alpine", &[]);
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Shell::new(ctx.fs, env, pod)
+        .with_image("postgres:16-alpine")
+        .with_network(PodNetwork::isolated(h.netns.clone(), pod))
+        .with_sleeper(|_| {})
+}
+
+async fn sh(shell: Shell, script: &str) -> (String, String, i32) {
+    let script = script.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut shell = shell;
+        let out = shell.exec(&["sh".into(), "-c".into(), script], b"");
+        (out.stdout_text(), out.stderr_text(), out.exit_code)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entrypoint_initializes_serves_and_keeps_data_in_pgdata() {
+    let h = Harness::new();
+    let db = start_db(&h, "db1");
+    wait_for_log(&h, "database system is ready to accept connections").await;
+    let log = h.log();
+    assert!(
+        log.iter()
+            .any(|l| l == "PostgreSQL init process complete; ready for start up.")
+    );
+    assert!(
+        log.iter().any(|l| l == "CREATE DATABASE"),
+        "POSTGRES_DB is created"
+    );
+    let pgdata = h
+        .root
+        .container_rootfs("db1", "postgres")
+        .unwrap()
+        .join("var/lib/postgresql/data");
+    assert_eq!(
+        std::fs::read_to_string(pgdata.join("PG_VERSION")).unwrap(),
+        "16\n"
+    );
+
+    // The init Job's script, as the Job's container runs it (same pod here).
+    let (out, err, code) = sh(
+        shell_in(
+            &h,
+            "db1",
+            &[("PGUSER", "postgres"), ("PGDATABASE", "customer")],
+        ),
+        INIT_JOB,
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "/var/run/postgresql:5432 - accepting connections\nCREATE TABLE\nDO\nGRANT\nGRANT\nGRANT\nNOTIFY\ncustomer table ready\n"
+    );
+    assert_eq!(err, "");
+    // Again: every statement tolerates what exists.
+    let (out, err, code) = sh(
+        shell_in(
+            &h,
+            "db1",
+            &[("PGUSER", "postgres"), ("PGDATABASE", "customer")],
+        ),
+        INIT_JOB,
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert!(out.contains("CREATE TABLE\nDO\n"), "{out}");
+    assert_eq!(
+        err,
+        "NOTICE:  relation \"customer\" already exists, skipping\nNOTICE:  role web_anon already exists\n"
+    );
+
+    // Over TCP a password is needed; a wrong one is refused as upstream says.
+    let addr = h.netns.lookup("db1", 5432).unwrap();
+    let opts = |pw: &str| ConnectOptions {
+        user: "postgres".into(),
+        database: "customer".into(),
+        password: Some(pw.into()),
+        application_name: "test".into(),
+        local: false,
+        timeout: Duration::from_secs(5),
+    };
+    let bad = tokio::task::spawn_blocking(move || Client::connect(addr, &opts("nope")).err())
+        .await
+        .unwrap();
+    assert!(
+        matches!(bad, Some(pgemu::wire::ConnectError::Server(ref m)) if m.message == "password authentication failed for user \"postgres\""),
+        "{bad:?}"
+    );
+    let replies = tokio::task::spawn_blocking(move || {
+        let mut c = Client::connect(addr, &opts("secret")).unwrap();
+        c.simple_query("INSERT INTO customer (name) VALUES ('Ada'), ('Alan'); SELECT name FROM customer ORDER BY id")
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(&replies[1], Reply::Rows { rows, .. } if rows.len() == 2),
+        "{replies:?}"
+    );
+
+    // psql's aligned output, as `kubectl exec ... psql -c` shows it.
+    let (out, _, code) = sh(
+        shell_in(&h, "db1", &[]),
+        "psql -U postgres -d customer -c 'SELECT id, name, email FROM customer'",
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        " id | name | email \n----+------+-------\n  1 | Ada  | \n  2 | Alan | \n(2 rows)\n\n"
+    );
+    let (_, err, code) = sh(shell_in(&h, "db1", &[]), "psql -c 'select 1'").await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "psql: error: connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" failed: FATAL:  role \"root\" does not exist\n"
+    );
+    let (_, err, code) = sh(
+        shell_in(&h, "db1", &[]),
+        "psql -U postgres customer -c 'SELEC 1'",
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        "ERROR:  syntax error at or near \"SELEC\"\nLINE 1: SELEC 1\n        ^\n"
+    );
+
+    // A restart on the same directory finds the data.
+    assert_eq!(db.stop().await, 0);
+    assert!(
+        h.log()
+            .iter()
+            .any(|l| l.ends_with("LOG:  database system is shut down"))
+    );
+    assert_eq!(h.netns.lookup("db1", 5432), None);
+    let _db = start_db(&h, "db1");
+    wait_for_log(&h, "Skipping initialization").await;
+    // The first server's line is in the log too: wait for the second one.
+    for _ in 0..400 {
+        let listening = h
+            .log()
+            .iter()
+            .filter(|l| l.contains("listening on IPv4 address"))
+            .count();
+        if listening >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (out, _, _) = sh(
+        shell_in(&h, "db1", &[]),
+        "psql -U postgres -d customer -tAc 'select count(*) from customer'",
+    )
+    .await;
+    assert_eq!(out, "2\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entrypoint_errors_are_the_images() {
+    let h = Harness::new();
+    let ctx = db_ctx(&h, "nopw", &[]);
+    let code = images::start(images::select(&ctx.image, &ctx.command, &ctx.args), ctx)
+        .wait()
+        .await;
+    assert_eq!(code, 1);
+    assert_eq!(
+        h.log()[0],
+        "Error: Database is uninitialized and superuser password is not specified."
+    );
+    // A volume root with lost+found: initdb refuses it.
+    let h = Harness::new();
+    let ctx = db_ctx(&h, "lf", &[("POSTGRES_PASSWORD", "x"), ("PGDATA", "/data")]);
+    let data = h.root.empty_dir("lf", "data").unwrap();
+    std::fs::create_dir_all(data.join("lost+found")).unwrap();
+    let code = images::start(images::select(&ctx.image, &ctx.command, &ctx.args), ctx)
+        .wait()
+        .await;
+    assert_eq!(code, 1);
+    let log = h.log().join("\n");
+    assert!(log.contains("initdb: error: directory \"/data\" exists but is not empty\ninitdb: detail: It contains a lost+found directory"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_isready_reports_what_it_finds() {
+    let h = Harness::new();
+    let (out, _, code) = sh(shell_in(&h, "empty", &[]), "pg_isready").await;
+    assert_eq!(
+        (out.as_str(), code),
+        ("/var/run/postgresql:5432 - no response\n", 2)
+    );
+    let (out, _, code) = sh(
+        shell_in(&h, "empty", &[("PGHOST", "customer-db")]),
+        "pg_isready -U postgres",
+    )
+    .await;
+    assert_eq!(
+        (out.as_str(), code),
+        ("customer-db:5432 - no response\n", 2)
+    );
+    let (_, err, code) = sh(
+        shell_in(&h, "empty", &[("PGHOST", "customer-db")]),
+        "psql -c 'select 1'",
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "psql: error: could not translate host name \"customer-db\" to address: Name does not resolve\n"
+    );
+}
+
+#[test]
+fn heredocs_feed_stdin() {
+    let h = Harness::new();
+    let ctx = h.ctx("p", "c", "busybox", &[]);
+    let mut shell = Shell::new(ctx.fs, vec![("WHO".to_string(), "ana".to_string())], "p");
+    let out = shell.run_script(
+        "cat <<EOF\nhi $WHO\nEOF\ncat <<'EOF'\nhi $WHO\nEOF\necho done >&2",
+        b"",
+    );
+    assert_eq!(out.stdout_text(), "hi ana\nhi $WHO\n");
+    assert_eq!(out.stderr_text(), "done\n");
+}
+
+/// The real `psql` (the machine's PostgreSQL client), if there is one.
+fn real_psql() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("psql"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI needs psql (Debian package postgresql-client) for the parity test");
+        }
+        eprintln!("notice: no psql on PATH, skipping the parity test with the real client");
+    }
+    found
+}
+
+/// The same psql command lines through the real client (over TCP, with a
+/// password) and through the emulated one (in the database's pod): the
+/// emulated server speaks the protocol well enough for the real client,
+/// and the emulated client prints what the real one prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_psql_and_emulated_psql_print_the_same() {
+    let Some(psql) = real_psql() else { return };
+    // Two servers with the same history: one for each client.
+    let h = Harness::new();
+    let _real_db = start_db(&h, "real");
+    let _emulated_db = start_db(&h, "emu");
+    for _ in 0..400 {
+        if h.netns.lookup("real", 5432).is_some() && h.netns.lookup("emu", 5432).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let addr = h.netns.lookup("real", 5432).unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "-c",
+                "CREATE TABLE customer (id serial PRIMARY KEY, name text NOT NULL, email text)",
+            ],
+            "",
+        ),
+        (
+            vec![
+                "-c",
+                "INSERT INTO customer (name, email) VALUES ('Ada', 'ada@example.com'), ('Alan', NULL) RETURNING id, name",
+            ],
+            "",
+        ),
+        (vec!["-c", "SELECT * FROM customer ORDER BY id"], ""),
+        (vec!["-c", "SELECT id, name FROM customer WHERE id > 5"], ""),
+        (vec!["-tAc", "SELECT count(*) FROM customer"], ""),
+        (vec!["-c", "SELEC 1"], ""),
+        (vec!["-c", "SELECT * FROM nope"], ""),
+        (vec!["-c", "INSERT INTO customer (email) VALUES ('x')"], ""),
+        (
+            vec!["-v", "ON_ERROR_STOP=1"],
+            "CREATE TABLE IF NOT EXISTS customer (id int);\nINSERT INTO customer (name) VALUES ('Grace');\nSELECT nope;\nSELECT 1;\n",
+        ),
+        (vec![], "SELECT name FROM customer ORDER BY id;\n"),
+    ];
+    for (args, stdin) in cases {
+        let real = {
+            let psql = psql.clone();
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            let stdin = stdin.to_string();
+            tokio::task::spawn_blocking(move || {
+                use std::io::Write as _;
+                let mut child = std::process::Command::new(psql)
+                    .arg("-X")
+                    .args(&args)
+                    .env("PGHOST", "127.0.0.1")
+                    .env("PGPORT", addr.port().to_string())
+                    .env("PGUSER", "postgres")
+                    .env("PGPASSWORD", "secret")
+                    .env("PGDATABASE", "customer")
+                    .env("PGSSLMODE", "prefer")
+                    .env_remove("PGSERVICEFILE")
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(stdin.as_bytes())
+                    .unwrap();
+                let out = child.wait_with_output().unwrap();
+                (
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                    out.status.code().unwrap_or(-1),
+                )
+            })
+            .await
+            .unwrap()
+        };
+        let mut script = String::from("psql -X");
+        for a in &args {
+            script.push_str(&format!(" '{}'", a.replace('\'', "'\\''")));
+        }
+        let emulated = {
+            let shell = shell_in(
+                &h,
+                "emu",
+                &[("PGUSER", "postgres"), ("PGDATABASE", "customer")],
+            );
+            let stdin = stdin.as_bytes().to_vec();
+            tokio::task::spawn_blocking(move || {
+                let mut shell = shell;
+                let out = shell.exec(&["sh".into(), "-c".into(), script], &stdin);
+                (out.stdout_text(), out.stderr_text(), out.exit_code)
+            })
+            .await
+            .unwrap()
+        };
+        assert_eq!(emulated, real, "psql {args:?} with stdin {stdin:?}");
+    }
+}

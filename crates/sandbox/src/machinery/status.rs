@@ -1,0 +1,264 @@
+//! Errors as upstream-shaped `Status` objects (kind, apiVersion, status,
+//! message, reason, details, code), so kubectl and kube-rs print what they
+//! would print against a real cluster.
+
+use serde_json::{Value, json};
+
+use crate::machinery::resources::ResourceDef;
+
+/// An API error that becomes a `Status` response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.reason)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// One entry of `details.causes` in an `Invalid` error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause {
+    pub reason: &'static str,
+    pub field: String,
+    pub message: String,
+}
+
+impl Cause {
+    /// `field: Required value`.
+    pub fn required(field: impl Into<String>) -> Cause {
+        Cause {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message: "Required value".to_string(),
+        }
+    }
+
+    /// `field: Invalid value: "v": detail`.
+    pub fn invalid(field: impl Into<String>, value: &Value, detail: &str) -> Cause {
+        let shown = match value {
+            Value::String(s) => format!("{s:?}"),
+            other => other.to_string(),
+        };
+        Cause {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: format!("Invalid value: {shown}: {detail}"),
+        }
+    }
+
+    /// `field: Unsupported value: "v": supported values: "a", "b"`.
+    pub fn unsupported(field: impl Into<String>, value: &str, supported: &[&str]) -> Cause {
+        let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        Cause {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            message: format!(
+                "Unsupported value: {value:?}: supported values: {}",
+                list.join(", ")
+            ),
+        }
+    }
+
+    /// `field: Forbidden: detail`.
+    pub fn forbidden(field: impl Into<String>, detail: &str) -> Cause {
+        Cause {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: format!("Forbidden: {detail}"),
+        }
+    }
+
+    /// `field: Duplicate value: v`.
+    pub fn duplicate(field: impl Into<String>, value: &Value) -> Cause {
+        Cause {
+            reason: "FieldValueDuplicate",
+            field: field.into(),
+            message: format!("Duplicate value: {value}"),
+        }
+    }
+}
+
+fn details(res: &ResourceDef, name: &str) -> Value {
+    let mut d = json!({"name": name, "kind": res.plural});
+    if !res.group.is_empty() {
+        d["group"] = json!(res.group);
+    }
+    d
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn not_found(res: &ResourceDef, name: &str) -> ApiError {
+        ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: format!("{} {name:?} not found", res.qualified()),
+            details: Some(details(res, name)),
+        }
+    }
+
+    pub fn already_exists(res: &ResourceDef, name: &str) -> ApiError {
+        ApiError {
+            code: 409,
+            reason: "AlreadyExists",
+            message: format!("{} {name:?} already exists", res.qualified()),
+            details: Some(details(res, name)),
+        }
+    }
+
+    pub fn conflict(res: &ResourceDef, name: &str) -> ApiError {
+        ApiError {
+            code: 409,
+            reason: "Conflict",
+            message: format!(
+                "Operation cannot be fulfilled on {} {name:?}: the object has been modified; please apply your changes to the latest version and try again",
+                res.qualified()
+            ),
+            details: Some(details(res, name)),
+        }
+    }
+
+    /// A 409 Conflict with a custom explanation (UID precondition, terminating namespace).
+    pub fn conflict_msg(res: &ResourceDef, name: &str, why: &str) -> ApiError {
+        ApiError {
+            code: 409,
+            reason: "Conflict",
+            message: format!(
+                "Operation cannot be fulfilled on {} {name:?}: {why}",
+                res.qualified()
+            ),
+            details: Some(details(res, name)),
+        }
+    }
+
+    /// 422 Invalid: `Pod "x" is invalid: [a, b]` (one cause is printed without brackets).
+    pub fn invalid(res: &ResourceDef, name: &str, causes: Vec<Cause>) -> ApiError {
+        let parts: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let joined = if parts.len() == 1 {
+            parts.join("")
+        } else {
+            format!("[{}]", parts.join(", "))
+        };
+        let mut d = json!({"name": name, "kind": res.kind});
+        if !res.group.is_empty() {
+            d["group"] = json!(res.group);
+        }
+        d["causes"] = causes
+            .iter()
+            .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+            .collect();
+        ApiError {
+            code: 422,
+            reason: "Invalid",
+            message: format!("{} {name:?} is invalid: {joined}", res.kind),
+            details: Some(d),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(400, "BadRequest", message)
+    }
+
+    /// The 400 that upstream answers for bodies it cannot decode.
+    pub fn cannot_handle(res: &ResourceDef, why: impl std::fmt::Display) -> ApiError {
+        ApiError::bad_request(format!(
+            "{} in version {:?} cannot be handled as a {}: {why}",
+            res.kind, res.version, res.kind
+        ))
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> ApiError {
+        ApiError::new(405, "MethodNotAllowed", message)
+    }
+
+    pub fn unsupported_media_type(content_type: &str) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"
+            ),
+        )
+    }
+
+    pub fn gone(message: impl Into<String>) -> ApiError {
+        ApiError::new(410, "Expired", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(500, "InternalError", message)
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    pub fn path_not_found() -> ApiError {
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    }
+
+    /// The `Status` object.
+    pub fn to_status(&self) -> Value {
+        let mut s = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            s["details"] = d.clone();
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machinery::resources::{self};
+
+    #[test]
+    fn upstream_wording() {
+        let e = ApiError::not_found(&resources::PODS, "x");
+        assert_eq!(e.message, "pods \"x\" not found");
+        let e = ApiError::not_found(&resources::DEPLOYMENTS, "web");
+        assert_eq!(e.message, "deployments.apps \"web\" not found");
+        assert_eq!(e.to_status()["details"]["group"], "apps");
+        let e = ApiError::invalid(
+            &resources::PODS,
+            "x",
+            vec![Cause::required("spec.containers")],
+        );
+        assert_eq!(
+            e.message,
+            "Pod \"x\" is invalid: spec.containers: Required value"
+        );
+        assert_eq!(e.to_status()["code"], 422);
+    }
+}

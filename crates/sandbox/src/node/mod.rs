@@ -1,0 +1,50 @@
+//! The node `kubetutor-node`: the kubelet that runs the pods bound to it,
+//! the pod API it serves (logs, exec, attach, proxy), each container's
+//! filesystem view and the pod network (per-pod ports on loopback, and what
+//! a pod reaches by name).
+
+pub(crate) mod exec;
+pub(crate) mod kubelet;
+pub(crate) mod netns;
+pub(crate) mod podapi;
+pub(crate) mod podnet;
+pub(crate) mod streams;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::runtime::Runtime;
+use kubelet::Kubelet;
+use netns::NetNamespaces;
+
+/// The node: the shared runtime plus what only the node has.
+pub(crate) struct Node {
+    rt: Arc<Runtime>,
+    /// The pods the kubelet runs, their containers and logs.
+    pub(crate) kubelet: Kubelet,
+    /// The pods' network namespaces (their ports on loopback).
+    pub(crate) netns: NetNamespaces,
+}
+
+impl Node {
+    pub(crate) fn new(rt: Arc<Runtime>) -> Arc<Node> {
+        Arc::new(Node {
+            rt,
+            kubelet: Kubelet::new(),
+            netns: NetNamespaces::new(),
+        })
+    }
+}
+
+/// The node is the runtime plus its own state: `node.store`, `node.events`
+/// and `node.wake()` read as they do for the controllers.
+impl Deref for Node {
+    type Target = Runtime;
+
+    fn deref(&self) -> &Runtime {
+        &self.rt
+    }
+}
+
+#[cfg(test)]
+mod exec_kubectl;

@@ -1,0 +1,138 @@
+//! What a container reaches over the network: its own pod on `localhost`,
+//! Services by DNS name (`customer-db`, `customer-db.kubetutor`,
+//! `customer-db.kubetutor.svc.cluster.local`) or cluster IP, and pods by IP.
+//! Each resolves to the loopback listener of an emulated app
+//! ([`NetNamespaces`]), through a ready endpoint, as kube-proxy would route.
+
+pub(crate) use pgemu::Dial;
+
+use crate::machinery::resources;
+use serde_json::Value;
+
+use crate::controllers::endpoints::{selected_pods_in, target_port};
+use crate::machinery::meta::pod_ready;
+use crate::node::netns::NetNamespaces;
+use crate::storage::store::Store;
+
+/// The network as one pod sees it. Cheap to clone.
+#[derive(Clone)]
+pub struct PodNetwork {
+    netns: NetNamespaces,
+    store: Option<Store>,
+    namespace: String,
+    pod_uid: String,
+}
+
+impl PodNetwork {
+    pub fn new(netns: NetNamespaces, store: Store, namespace: &str, pod_uid: &str) -> Self {
+        Self {
+            netns,
+            store: Some(store),
+            namespace: namespace.to_string(),
+            pod_uid: pod_uid.to_string(),
+        }
+    }
+
+    /// A network with only the pod itself (tests, and when no store is at hand).
+    #[cfg(test)]
+    pub fn isolated(netns: NetNamespaces, pod_uid: &str) -> Self {
+        Self {
+            netns,
+            store: None,
+            namespace: String::new(),
+            pod_uid: pod_uid.to_string(),
+        }
+    }
+
+    /// This pod's own port (what `localhost:port` or a Unix socket reaches).
+    pub fn local(&self, port: u16) -> Dial {
+        match self.netns.lookup(&self.pod_uid, port) {
+            Some(addr) => Dial::Open {
+                addr,
+                ip: "127.0.0.1".to_string(),
+            },
+            None => Dial::Refused {
+                ip: "127.0.0.1".to_string(),
+            },
+        }
+    }
+
+    /// Resolves `host:port` as a container of this pod would.
+    pub fn dial(&self, host: &str, port: u16) -> Dial {
+        let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+        if matches!(host.as_str(), "" | "localhost" | "127.0.0.1" | "::1") {
+            return self.local(port);
+        }
+        let Some(store) = &self.store else {
+            return Dial::NoSuchHost;
+        };
+        if host.parse::<std::net::IpAddr>().is_ok() {
+            let (services, _) = store.list(&resources::SERVICES, None);
+            if let Some(svc) = services
+                .iter()
+                .find(|s| s["spec"]["clusterIP"].as_str() == Some(host.as_str()))
+            {
+                return self.via_service(store, svc, port);
+            }
+            // Only pods on the node have addresses.
+            let (pods, _) = store.list_stored(&resources::PODS, None);
+            return match pods
+                .iter()
+                .filter(|p| !p.facts.node.is_empty())
+                .map(|p| p.value())
+                .find(|p| p["status"]["podIP"].as_str() == Some(host.as_str()))
+            {
+                Some(pod) => {
+                    let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+                    match self.netns.lookup(uid, port) {
+                        Some(addr) => Dial::Open { addr, ip: host },
+                        None => Dial::Refused { ip: host },
+                    }
+                }
+                None => Dial::Refused { ip: host },
+            };
+        }
+        let name = host
+            .strip_suffix(".svc.cluster.local")
+            .or_else(|| host.strip_suffix(".svc"))
+            .unwrap_or(&host);
+        let (svc_name, ns) = match name.split_once('.') {
+            Some((n, ns)) if !ns.contains('.') => (n, ns),
+            Some(_) => return Dial::NoSuchHost,
+            None => (name, self.namespace.as_str()),
+        };
+        match store.get(&resources::SERVICES, ns, svc_name) {
+            Some(svc) => self.via_service(store, &svc, port),
+            None => Dial::NoSuchHost,
+        }
+    }
+
+    fn via_service(&self, store: &Store, svc: &Value, port: u16) -> Dial {
+        let ip = svc["spec"]["clusterIP"].as_str().unwrap_or("").to_string();
+        let Some(sp) = svc["spec"]["ports"].as_array().and_then(|ports| {
+            ports
+                .iter()
+                .find(|p| p["port"].as_u64() == Some(u64::from(port)))
+                .cloned()
+        }) else {
+            return Dial::Refused { ip };
+        };
+        let ready: Vec<_> = selected_pods_in(store, svc)
+            .into_iter()
+            .filter(|p| pod_ready(p))
+            .collect();
+        if ready.is_empty() {
+            return Dial::Refused { ip };
+        }
+        // kube-proxy picks one ready endpoint per connection.
+        let pod = &ready[rand::random_range(0..ready.len())];
+        let Some(target) = target_port(&sp, pod) else {
+            return Dial::Refused { ip };
+        };
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+        match self.netns.lookup(uid, target) {
+            Some(addr) => Dial::Open { addr, ip },
+            None => Dial::Refused { ip },
+        }
+    }
+}
