@@ -584,35 +584,13 @@ pub struct Quantity {
 }
 
 impl Quantity {
-    /// Parse a number or a Kubernetes quantity.
+    /// Parse a number or a Kubernetes quantity (kubeprint's parser, the
+    /// one the sandbox uses too).
     pub fn parse(text: &str) -> Option<Quantity> {
-        let t = text.trim();
-        let split = t
-            .find(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E')
-            .unwrap_or(t.len());
-        let (num, suffix) = t.split_at(split);
-        let mult: f64 = match suffix {
-            "" => 1.0,
-            "m" => 1e-3,
-            "k" => 1e3,
-            "M" => 1e6,
-            "G" => 1e9,
-            "T" => 1e12,
-            "P" => 1e15,
-            "Ki" => 1024.0,
-            "Mi" => 1024f64.powi(2),
-            "Gi" => 1024f64.powi(3),
-            "Ti" => 1024f64.powi(4),
-            "Pi" => 1024f64.powi(5),
-            _ => return None,
-        };
-        let n: f64 = num.parse().ok()?;
-        if !n.is_finite() {
-            return None;
-        }
+        let q = kubeprint::Quantity::parse(text.trim()).ok()?;
         Some(Quantity {
-            text: t.to_string(),
-            value: n * mult,
+            text: q.text().to_string(),
+            value: q.value(),
         })
     }
 }

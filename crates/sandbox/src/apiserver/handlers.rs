@@ -14,6 +14,7 @@ use crate::apiserver::patch::{self, PatchType};
 use crate::machinery::resources::{self, ResourceDef};
 use crate::machinery::selectors::{self, FieldSelector, LabelSelector};
 use crate::machinery::status::{self, ApiError};
+use crate::registry;
 use crate::registry::typed;
 use crate::storage::store::{DeleteOptions, Obj, Propagation, Store, UpdateScope};
 
@@ -396,8 +397,8 @@ async fn create(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Bod
     set_namespace(res, t, &mut obj)?;
     if dry_run(req.query) {
         let mut o = obj;
-        crate::registry::defaults::apply(res, &mut o);
-        let causes = crate::registry::defaults::validate(res, &o, None);
+        registry::apply_defaults(res, &mut o);
+        let causes = registry::validate(res, &o, None);
         if !causes.is_empty() {
             return Err(ApiError::invalid(
                 res,

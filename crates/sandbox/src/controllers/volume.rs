@@ -353,7 +353,7 @@ fn provision(rt: &Runtime, claim: &Value, class: &Value, provisioner: &str) {
             "name": pv_name,
             "annotations": {
                 PROVISIONED_BY: provisioner,
-                "local.path.provisioner/selected-node": crate::registry::defaults::NODE_NAME,
+                "local.path.provisioner/selected-node": crate::machinery::cluster::NODE_NAME,
             },
             "finalizers": [PV_PROTECTION],
         },
@@ -374,7 +374,7 @@ fn provision(rt: &Runtime, claim: &Value, class: &Value, provisioner: &str) {
             },
             "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{
                 "key": "kubernetes.io/hostname", "operator": "In",
-                "values": [crate::registry::defaults::NODE_NAME]}]}]}},
+                "values": [crate::machinery::cluster::NODE_NAME]}]}]}},
             "persistentVolumeReclaimPolicy": class["reclaimPolicy"].as_str().unwrap_or("Delete"),
             "storageClassName": name_of(class),
             "volumeMode": claim["spec"]["volumeMode"].as_str().unwrap_or("Filesystem"),

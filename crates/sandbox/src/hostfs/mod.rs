@@ -598,35 +598,10 @@ fn write_files(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<(), FsEr
     Ok(())
 }
 
-/// A Kubernetes quantity (`1Gi`, `500Mi`, `10G`, `1.5Gi`, `2e3`) in bytes;
-/// `None` if it does not parse.
+/// A Kubernetes quantity (`1Gi`, `500Mi`, `10G`, `1.5Gi`, `2e3`) in bytes,
+/// rounded up; `None` if it does not parse or is negative.
 pub fn parse_quantity(q: &str) -> Option<u64> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(q.len());
-    let (number, suffix) = q.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let factor: f64 = match suffix {
-        "" => 1.0,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        "m" => 0.001,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        s if s.starts_with(['e', 'E']) => 10f64.powi(s[1..].parse::<i32>().ok()?),
-        _ => return None,
-    };
-    let bytes = (number * factor).ceil();
-    (0.0..1.8e19).contains(&bytes).then_some(bytes as u64)
+    kubeprint::Quantity::parse(q.trim()).ok()?.ceil_u64()
 }
 
 #[cfg(test)]

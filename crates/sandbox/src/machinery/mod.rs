@@ -4,6 +4,7 @@
 //! generated names ([`names`]). Nothing here knows about storage, HTTP or
 //! the node.
 
+pub(crate) mod cluster;
 pub(crate) mod meta;
 pub(crate) mod names;
 pub(crate) mod resources;

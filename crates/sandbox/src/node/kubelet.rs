@@ -24,10 +24,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::hostfs::{ContainerFs, MountKind, confined_join};
 use crate::images::{self, AppContext};
+use crate::machinery::cluster::NODE_NAME;
 use crate::machinery::meta::{lock, set_condition};
 use crate::machinery::meta::{name_of, namespace_of};
 use crate::node::Node;
-use crate::registry::defaults::NODE_NAME;
 use crate::runtime::events::Kind;
 
 /// Lines kept per container instance.

@@ -25,7 +25,7 @@ use tokio::sync::broadcast;
 use crate::machinery::meta::{lock, name_of, namespace_of, now_rfc3339, rfc3339, rv_of};
 use crate::machinery::resources::{self, RESOURCES, ResourceDef};
 use crate::machinery::status::ApiError;
-use crate::registry::defaults;
+use crate::registry;
 pub(crate) use crate::storage::stored::Obj;
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
@@ -270,7 +270,7 @@ impl Store {
     /// Creates the objects every cluster has (namespaces, the node, the
     /// default service account, storage classes) when they are missing.
     fn bootstrap(&self) -> anyhow::Result<()> {
-        for obj in defaults::bootstrap_objects() {
+        for obj in registry::bootstrap::bootstrap_objects() {
             let res = match resources::find_kind(
                 obj["apiVersion"]
                     .as_str()
@@ -455,9 +455,9 @@ impl Store {
                 m.remove("status");
             }
         }
-        defaults::apply(res, &mut obj);
+        registry::apply_defaults(res, &mut obj);
         if is_core(res, "pods") {
-            defaults::admit_pod(&mut obj);
+            registry::admission::admit_pod(&mut obj);
         }
         if res.group.is_empty()
             && res.plural == "persistentvolumeclaims"
@@ -500,7 +500,7 @@ impl Store {
             obj["metadata"]["name"] = json!(name);
         }
         let name = name_of(&obj).to_string();
-        let causes = defaults::validate(res, &obj, None);
+        let causes = registry::validate(res, &obj, None);
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
         }
@@ -516,7 +516,7 @@ impl Store {
             // What the service-account controller does upstream.
             changes.push(Change::Put {
                 res: &resources::SERVICE_ACCOUNTS,
-                obj: defaults::default_service_account(&name),
+                obj: registry::bootstrap::default_service_account(&name),
                 old: None,
             });
         }
@@ -631,8 +631,8 @@ impl Store {
                 }
             }
         }
-        defaults::apply(res, &mut new);
-        let causes = defaults::validate(res, &new, Some(&old));
+        registry::apply_defaults(res, &mut new);
+        let causes = registry::validate(res, &new, Some(&old));
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
         }
