@@ -13,7 +13,7 @@ use crate::tui::{ConnState, ConnectionInfo, TuiConfig};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use sandbox::{Sandbox, SandboxConfig};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -54,6 +54,12 @@ pub struct Cli {
     /// Where progress (and the sandbox) are kept
     #[arg(long, global = true, value_name = "DIR", env = paths::DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
+
+    /// What goes into <data-dir>/kubetutor.log: error, warn, info, debug,
+    /// trace, or a filter such as `sandbox=debug` [default: RUST_LOG, else
+    /// info]
+    #[arg(long, global = true, value_name = "LEVEL", env = "KUBETUTOR_LOG")]
+    pub log: Option<String>,
 
     /// Read lessons and assets from this directory instead of the copy built
     /// into kubetutor (for lesson authors)
@@ -247,6 +253,16 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if !matches!(cli.command, Some(Command::Lint { .. }))
+        && let Ok(dir) = cli.data_dir.clone().map_or_else(paths::data_dir, Ok)
+    {
+        crate::logging::init(&dir, cli.log.as_deref());
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            command = ?cli.command.as_ref().map(|c| format!("{c:?}")),
+            "kubetutor starts"
+        );
+    }
     match &cli.command {
         Some(Command::Lint { path }) => return lint(path.as_deref()),
         Some(Command::Doctor) => return doctor(&cli),
@@ -292,6 +308,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             path,
             &restore,
             force,
+            env.lang,
             &mut std::io::stdout().lock(),
         ),
         Some(Command::Solution {
@@ -313,6 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &target.namespace,
             &env.data_dir,
             yes,
+            env.lang,
             &mut std::io::stdout().lock(),
         ),
         Some(Command::Lint { .. } | Command::Sandbox { .. } | Command::Doctor) => {
@@ -347,7 +365,7 @@ fn lint_file(file: &std::path::Path) -> Result<ExitCode> {
                     writeln!(err, "{w}")?;
                 }
             }
-            crate::lesson::lint::lint(&files)
+            crate::course::lint::lint(&files)
                 .into_iter()
                 .filter(|d| d.file == rel)
                 .map(|d| d.to_string())
@@ -397,7 +415,7 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
             .context("cannot read the course in the current directory")?,
         None => CourseFiles::embedded(),
     };
-    let diagnostics = crate::lesson::lint::lint(&files);
+    let diagnostics = crate::course::lint::lint(&files);
     let mut err = std::io::stderr().lock();
     for w in crate::solution::lint_warnings(&files) {
         writeln!(err, "{w}")?;
@@ -524,6 +542,10 @@ struct CliText {
     states: [&'static str; 4],
     conn_words: [(&'static str, &'static str); 5],
     reset_question: &'static str,
+    reset_no_terminal: &'static str,
+    namespace_question: &'static str,
+    namespace_no_terminal: &'static str,
+    namespace_refused: &'static str,
     reset_none: &'static str,
     reset_done: &'static str,
     reset_running: &'static str,
@@ -554,7 +576,11 @@ static CLI_EN: CliText = CliText {
         ("not connected", "not connected"),
         ("failed", "failed"),
     ],
-    reset_question: "Forget your progress in {0}? [y/N] ",
+    reset_question: "Forget your progress in {0}?",
+    reset_no_terminal: "refusing to reset without confirmation: run it in a terminal or add --yes",
+    namespace_question: "Namespace `{0}` does not exist in context `{1}`. Create it for the course?",
+    namespace_no_terminal: "namespace `{0}` does not exist; create it with `kubectl create namespace {0}` or run kubetutor in a terminal to be asked",
+    namespace_refused: "the course needs namespace `{0}`: create it with `kubectl create namespace {0}`, or pick an existing one with `--namespace`",
     reset_none: "Nothing was reset.",
     reset_done: "Progress in {0} was reset.",
     reset_running: "kubetutor is running (pid {0}) and would write its progress back: quit it first (q), then reset",
@@ -585,7 +611,11 @@ static CLI_FR: CliText = CliText {
         ("not connected", "non connecté"),
         ("failed", "échec"),
     ],
-    reset_question: "Oublier votre progression dans {0} ? [o/N] ",
+    reset_question: "Oublier votre progression dans {0} ?",
+    reset_no_terminal: "pas d'effacement sans confirmation : lancez la commande dans un terminal ou ajoutez --yes",
+    namespace_question: "Le namespace `{0}` n'existe pas dans le contexte `{1}`. Le créer pour le cours ?",
+    namespace_no_terminal: "le namespace `{0}` n'existe pas : créez-le avec `kubectl create namespace {0}`, ou lancez kubetutor dans un terminal pour qu'il vous le propose",
+    namespace_refused: "le cours a besoin du namespace `{0}` : créez-le avec `kubectl create namespace {0}`, ou choisissez-en un qui existe avec `--namespace`",
     reset_none: "Rien n'a été effacé.",
     reset_done: "La progression dans {0} a été effacée.",
     reset_running: "kubetutor tourne (pid {0}) et réécrirait sa progression : quittez-le d'abord (q), puis recommencez",
@@ -600,7 +630,7 @@ fn cli_text(lang: Lang) -> &'static CliText {
     }
 }
 
-use crate::tui::strings::fill;
+use crate::text::fill;
 
 impl CliText {
     /// A step state (`pending|active|done|failing`) in words.
@@ -986,9 +1016,19 @@ impl Env {
             None => (t.whole_course.to_owned(), None),
         };
         let mut out = std::io::stdout().lock();
-        if !yes && !confirm(&fill(t.reset_question, &[&what]))? {
-            writeln!(out, "{}", t.reset_none)?;
-            return Ok(ExitCode::SUCCESS);
+        if !yes {
+            let asked = crate::prompt::confirm(
+                self.lang,
+                &fill(t.reset_question, &[&what]),
+                &mut std::io::stdout(),
+            )?;
+            let Some(answer) = asked else {
+                bail!("{}", t.reset_no_terminal);
+            };
+            if !answer {
+                writeln!(out, "{}", t.reset_none)?;
+                return Ok(ExitCode::SUCCESS);
+            }
         }
         self.progress.reset(id.as_deref());
         self.store
@@ -1016,7 +1056,7 @@ impl Env {
             .build()
             .context("cannot start the async runtime")?;
         let data_dir = self.data_dir.clone();
-        let connected = runtime.block_on(connect(target, &data_dir))?;
+        let connected = runtime.block_on(connect(target, &data_dir, self.lang))?;
         let (saver, writer) = ProgressSaver::spawn(self.store.clone()).with_context(|| {
             format!(
                 "cannot start the progress writer for {}",
@@ -1062,7 +1102,11 @@ impl Env {
         cfg.status_file = Some(crate::tui::status::session_file(&data_dir));
         let result = runtime.block_on(async {
             let (check_tx, checks) = tokio::sync::mpsc::unbounded_channel();
-            let checker = spawn_checker(&session.info.namespace, session.checker_io(), check_tx);
+            let checker = spawn_checker(
+                &session.info.namespace,
+                crate::check::engine::KubeIo::of(&session),
+                check_tx,
+            );
             crate::tui::live::spawn_bridge(updates, checks, checker.clone(), cfg.events.sender());
             cfg.checker = Some(checker);
             let result = crate::tui::run(cfg).await;
@@ -1113,20 +1157,6 @@ fn lang_from_env() -> Lang {
         .find(|v| !v.is_empty())
         .map(|v| Lang::from_locale(&v))
         .unwrap_or_default()
-}
-
-/// Asks a yes/no question on the terminal; without a terminal, refuses and
-/// says how to confirm non-interactively.
-fn confirm(question: &str) -> Result<bool> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        bail!("refusing to reset without confirmation: run it in a terminal or add --yes");
-    }
-    print!("{question}");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "o" | "oui"))
 }
 
 /// Which cluster to use, from the global options.
@@ -1184,7 +1214,7 @@ async fn start_sandbox(dir: &std::path::Path) -> Result<Sandbox> {
 /// Connect to the target and start watching the course namespace. A
 /// missing namespace is created in our own sandbox, and on a real cluster
 /// only after the learner agrees.
-async fn connect(target: &Target, data_dir: &std::path::Path) -> Result<Connected> {
+async fn connect(target: &Target, data_dir: &std::path::Path, lang: Lang) -> Result<Connected> {
     let (tx, updates) = tokio::sync::mpsc::unbounded_channel();
     let (opts, sandbox) = match &target.cluster {
         Some(opts) => (opts.clone(), None),
@@ -1212,18 +1242,12 @@ async fn connect(target: &Target, data_dir: &std::path::Path) -> Result<Connecte
         let ours = sandbox.is_some();
         let ns = session.info.namespace.clone();
         if !ours {
-            let question = format!(
-                "Namespace `{ns}` does not exist in context `{}`. Create it for the course? [y/N] ",
-                session.info.context
-            );
-            if !ask(&question).with_context(|| {
-                format!(
-                    "namespace `{ns}` does not exist; create it with `kubectl create namespace {ns}` or run kubetutor in a terminal to be asked"
-                )
-            })? {
-                bail!(
-                    "the course needs namespace `{ns}`: create it with `kubectl create namespace {ns}`, or pick an existing one with `--namespace`"
-                );
+            let t = cli_text(lang);
+            let question = fill(t.namespace_question, &[&ns, &session.info.context]);
+            match crate::prompt::confirm(lang, &question, &mut std::io::stdout())? {
+                None => bail!("{}", fill(t.namespace_no_terminal, &[&ns])),
+                Some(false) => bail!("{}", fill(t.namespace_refused, &[&ns])),
+                Some(true) => {}
             }
         }
         session.create_namespace().await?;
@@ -1233,19 +1257,6 @@ async fn connect(target: &Target, data_dir: &std::path::Path) -> Result<Connecte
         sandbox,
         updates,
     })
-}
-
-/// Asks a yes/no question on the terminal; an error without a terminal.
-fn ask(question: &str) -> Result<bool> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        bail!("no terminal to ask on");
-    }
-    print!("{question}");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "o" | "oui"))
 }
 
 /// `kubetutor doctor`: every finding with its fix; exit 1 if one failed.

@@ -7,7 +7,7 @@
 //! cannot be read is moved aside with a warning and the learner starts fresh:
 //! losing progress is bad, refusing to start is worse.
 
-use crate::lesson::Lang;
+use crate::text::Lang;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -64,7 +64,11 @@ async fn lesson_01_against_the_sandbox() {
         session.create_namespace().await.unwrap();
     }
     let (check_tx, mut checks) = mpsc::unbounded_channel();
-    let checker = spawn_checker("kubetutor", session.checker_io(), check_tx);
+    let checker = spawn_checker(
+        "kubetutor",
+        kubetutor::check::engine::KubeIo::of(&session),
+        check_tx,
+    );
     // The app's job: every update to the pane's state and to the checker.
     let forward = checker.clone();
     tokio::spawn(async move {
@@ -247,7 +251,11 @@ async fn a_pod_the_sandbox_runs_passes_its_check_and_shows_running() {
         session.create_namespace().await.unwrap();
     }
     let (check_tx, mut checks) = mpsc::unbounded_channel();
-    let checker = spawn_checker("kubetutor", session.checker_io(), check_tx);
+    let checker = spawn_checker(
+        "kubetutor",
+        kubetutor::check::engine::KubeIo::of(&session),
+        check_tx,
+    );
     let forward = checker.clone();
     let (rows_tx, mut rows_rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {

@@ -3,8 +3,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use kubetutor::check::spec::Goal;
+use kubetutor::course::lint::lint;
 use kubetutor::course::{Course, CourseFiles};
-use kubetutor::lesson::{Lang, lint};
+use kubetutor::lesson::Lang;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;

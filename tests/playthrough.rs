@@ -95,7 +95,11 @@ impl Player {
             session.create_namespace().await.unwrap();
         }
         let (check_tx, checks) = mpsc::unbounded_channel();
-        let checker = spawn_checker("kubetutor", session.checker_io(), check_tx);
+        let checker = spawn_checker(
+            "kubetutor",
+            kubetutor::check::engine::KubeIo::of(&session),
+            check_tx,
+        );
         // What the app does: every cluster update goes to the checker.
         let forward = checker.clone();
         tokio::spawn(async move {

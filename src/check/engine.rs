@@ -15,9 +15,10 @@ use crate::check::spec::{
 };
 use crate::check::words::{self, Words, fill};
 use crate::cluster::printers;
+use crate::cluster::session::{Session, SharedClient, current_client};
 use crate::cluster::state::{Change, ClusterState, ClusterUpdate, ObjKey, Object};
-use crate::lesson::Lang;
 use crate::progress::StepState;
+use crate::text::Lang;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -1070,18 +1071,6 @@ pub trait Io: Send + Sync + 'static {
     fn fetch(&self, key: IoKey) -> BoxFuture<'static, Result<Response, String>>;
 }
 
-/// A client that the session may replace (after re-reading the
-/// kubeconfig): readers always get the current one.
-pub type SharedClient = Arc<std::sync::RwLock<kube::Client>>;
-
-/// The client in `cell` now.
-pub fn current_client(cell: &SharedClient) -> kube::Client {
-    match cell.read() {
-        Ok(c) => c.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    }
-}
-
 /// Fetches through a kube client: pod logs (up to 4 MiB) and requests
 /// through the API server's service/pod proxy.
 #[derive(Clone)]
@@ -1090,6 +1079,12 @@ pub struct KubeIo {
 }
 
 impl KubeIo {
+    /// The checker's I/O over a session's cluster (it follows the session
+    /// when the session moves to a changed kubeconfig).
+    pub fn of(session: &Session) -> Arc<dyn Io> {
+        Arc::new(KubeIo::shared(session.shared_client()))
+    }
+
     pub fn new(client: kube::Client) -> KubeIo {
         KubeIo {
             client: Arc::new(std::sync::RwLock::new(client)),

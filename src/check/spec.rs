@@ -8,7 +8,8 @@
 //! Everything is `deny_unknown_fields` so a typo in a lesson is a lint error
 //! rather than a check that silently never passes.
 
-use crate::lesson::Pos;
+pub use crate::cluster::kinds::Kind;
+use crate::text::Pos;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,69 +106,6 @@ pub enum Condition {
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Not(Box<Condition>),
-}
-
-/// The kinds of object a check can look at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-pub enum Kind {
-    Pod,
-    Deployment,
-    ReplicaSet,
-    PersistentVolumeClaim,
-    PersistentVolume,
-    StorageClass,
-    ConfigMap,
-    Secret,
-    Service,
-    Job,
-    Event,
-    /// Metadata only: lessons use the node count.
-    Node,
-}
-
-impl Kind {
-    pub fn is_namespaced(self) -> bool {
-        !matches!(
-            self,
-            Kind::PersistentVolume | Kind::StorageClass | Kind::Node
-        )
-    }
-
-    /// `apiVersion` of the kind (`v1`, `apps/v1`...).
-    pub fn api_version(self) -> &'static str {
-        match self {
-            Kind::Deployment | Kind::ReplicaSet => "apps/v1",
-            Kind::StorageClass => "storage.k8s.io/v1",
-            Kind::Job => "batch/v1",
-            _ => "v1",
-        }
-    }
-
-    /// The resource name in API paths (`pods`, `persistentvolumeclaims`...).
-    pub fn plural(self) -> &'static str {
-        match self {
-            Kind::Pod => "pods",
-            Kind::Deployment => "deployments",
-            Kind::ReplicaSet => "replicasets",
-            Kind::PersistentVolumeClaim => "persistentvolumeclaims",
-            Kind::PersistentVolume => "persistentvolumes",
-            Kind::StorageClass => "storageclasses",
-            Kind::ConfigMap => "configmaps",
-            Kind::Secret => "secrets",
-            Kind::Service => "services",
-            Kind::Job => "jobs",
-            Kind::Event => "events",
-            Kind::Node => "nodes",
-        }
-    }
-
-    /// Kinds whose objects carry a pod template (or are pods).
-    fn has_pod_spec(self) -> bool {
-        matches!(
-            self,
-            Kind::Pod | Kind::Deployment | Kind::ReplicaSet | Kind::Job
-        )
-    }
 }
 
 impl fmt::Display for Kind {
@@ -1417,15 +1355,6 @@ pub(crate) fn is_slug(s: &str, sep: char) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == sep)
-}
-
-impl crate::lesson::CheckBlock {
-    /// The validated check of this block. Lessons from `parse_lesson` always
-    /// parse (it rejects bad checks), so this only fails on hand-built blocks.
-    /// Positions in the error are relative to the block.
-    pub fn spec(&self) -> Result<CheckSpec, (Pos, String)> {
-        parse_check(&self.source)
-    }
 }
 
 #[cfg(test)]

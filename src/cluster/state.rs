@@ -6,8 +6,8 @@
 //! reads view-model rows from it and the checker evaluates conditions on it.
 //! Secrets are held as metadata only: their values never enter this process.
 
-use crate::check::spec::Kind;
 use crate::cluster::connection::ConnectionState;
+use crate::cluster::kinds::Kind;
 use crate::cluster::printers;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::batch::v1::Job;
@@ -405,25 +405,6 @@ impl ClusterState {
     }
 
     /// Whether the first list of `kind` has arrived.
-    /// What lessons adapt to (see `lesson::adapt`): the default class's
-    /// binding mode and the node count, once their first lists arrived.
-    pub fn lesson_facts(&self, sandbox: bool) -> crate::lesson::adapt::Facts {
-        let binding = self.is_synced(Kind::StorageClass).then(|| {
-            self.default_storage_class().map(|sc| {
-                // An unset mode is Immediate.
-                sc.volume_binding_mode
-                    .clone()
-                    .unwrap_or_else(|| "Immediate".to_string())
-            })
-        });
-        let nodes = self.is_synced(Kind::Node).then(|| self.count(Kind::Node));
-        crate::lesson::adapt::Facts {
-            binding,
-            nodes,
-            sandbox,
-        }
-    }
-
     pub fn is_synced(&self, kind: Kind) -> bool {
         self.stores.get(&kind_key(kind)).is_some_and(|s| s.synced)
     }

@@ -7,8 +7,8 @@
 //! watcher retries, relists when the server is back, and the state repairs
 //! itself from that relist.
 
-use crate::check::spec::Kind;
 use crate::cluster::connection::{ConnectionState, learner_error};
+use crate::cluster::kinds::Kind;
 use crate::cluster::state::{ClusterUpdate, Object};
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};

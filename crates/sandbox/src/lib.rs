@@ -238,6 +238,7 @@ impl Sandbox {
             cancel.clone(),
         ));
         // The controllers, scheduler and kubelet; they stop with `cancel`.
+        tracing::info!(%addr, data = %cfg.data_dir.display(), "sandbox API serving");
         let plane = ControlPlane::new(tls.ca_pem.clone());
         let controllers = tokio::spawn(control_loop(runtime, plane, node.clone()));
         Ok(Sandbox {

@@ -6,10 +6,10 @@
 //! orders per language, file number = `order`, `assets/...` paths that
 //! exist, and English and French trees with the same lessons and steps.
 
-use super::model::{Diagnostic, Lang, Lesson, Pos};
-use super::parse::LineIndex;
+use super::{CourseFiles, field_pos, lesson_file_lang, parse_all, sort};
 use crate::check::spec::Goal;
-use crate::course::{CourseFiles, field_pos, lesson_file_lang, parse_all, sort};
+use crate::lesson::model::{Diagnostic, Lang, Lesson, Pos};
+use crate::lesson::parse::LineIndex;
 use std::collections::{HashMap, HashSet};
 
 /// Lint a whole course. An empty result means it is clean.
@@ -82,7 +82,7 @@ pub fn lint(files: &CourseFiles) -> Vec<Diagnostic> {
             && let Ok(text) = std::str::from_utf8(bytes)
         {
             diags.extend(missing_assets(path, text, files));
-            for (line, message) in super::adapt::problems(text) {
+            for (line, message) in crate::lesson::adapt::problems(text) {
                 diags.push(diag(
                     path,
                     Pos {
@@ -325,8 +325,8 @@ fn compare_steps(e: &Lesson, t: &Lesson) -> Vec<Diagnostic> {
     out
 }
 
-fn quiz_mismatch(es: &super::Step, ts: &super::Step) -> Option<String> {
-    let quiz = |s: &super::Step| match s.check.as_ref()?.spec().ok()?.goal {
+fn quiz_mismatch(es: &crate::lesson::Step, ts: &crate::lesson::Step) -> Option<String> {
+    let quiz = |s: &crate::lesson::Step| match s.check.as_ref()?.spec().ok()?.goal {
         Goal::Quiz(q) => Some(q),
         _ => None,
     };

@@ -1,6 +1,8 @@
 //! The course: every lesson of every language, loaded from the copy embedded
 //! in the binary or from a directory on disk (for lesson authors).
 
+pub mod lint;
+
 use crate::lesson::parse::LineIndex;
 use crate::lesson::{Diagnostic, Lang, Lesson, Pos, parse_lesson};
 use include_dir::{Dir, include_dir};
