@@ -466,35 +466,20 @@ impl Engine {
         } else {
             StepState::Active
         };
-        // Which fetches to start: new ones, answers older than the current
-        // stage, stale ones (REFRESH), and after a relevant event all of
-        // them, but not twice within MIN_GAP. A fetch under way when the
-        // event came is asked again once it is back.
         let fresh_after = a.seq.as_ref().map_or(a.activated_at, |s| s.stage_started);
-        let mut requests = Vec::new();
-        let mut deferred = false;
-        if !done {
-            for k in &needs {
-                if self.inflight.contains_key(k) {
-                    deferred |= self.dirty;
-                    continue;
-                }
-                let due = match self.io.get(k) {
-                    None => true,
-                    Some(f) => {
-                        let since = now.saturating_duration_since(f.issued_at);
-                        let by_event = self.dirty && since >= MIN_GAP;
-                        deferred |= self.dirty && !by_event;
-                        f.issued_at < fresh_after || by_event || since >= REFRESH
-                    }
-                };
-                if due {
-                    self.inflight.insert(k.clone(), now);
-                    requests.push(k.clone());
-                }
-            }
-        }
-        self.dirty = deferred;
+        let requests = if done {
+            self.dirty = false;
+            Vec::new()
+        } else {
+            due_fetches(
+                &needs,
+                &self.io,
+                &mut self.inflight,
+                &mut self.dirty,
+                fresh_after,
+                now,
+            )
+        };
         a.needs = if done { BTreeSet::new() } else { needs };
         let reason = reason.map(|r| one_line(&r));
         let verdict = (step_state, reason, hint);
@@ -512,6 +497,44 @@ impl Engine {
         };
         Output { update, requests }
     }
+}
+
+/// Which of the fetches a check needs to start now: new ones, answers older
+/// than `fresh_after` (the current stage), stale ones (REFRESH), and after a
+/// relevant event (`dirty`) all of them, but not twice within MIN_GAP. A
+/// fetch under way when the event came is asked again once it is back
+/// (`dirty` stays set for it).
+fn due_fetches(
+    needs: &BTreeSet<IoKey>,
+    io: &IoCache,
+    inflight: &mut HashMap<IoKey, Instant>,
+    dirty: &mut bool,
+    fresh_after: Instant,
+    now: Instant,
+) -> Vec<IoKey> {
+    let mut requests = Vec::new();
+    let mut deferred = false;
+    for k in needs {
+        if inflight.contains_key(k) {
+            deferred |= *dirty;
+            continue;
+        }
+        let due = match io.get(k) {
+            None => true,
+            Some(f) => {
+                let since = now.saturating_duration_since(f.issued_at);
+                let by_event = *dirty && since >= MIN_GAP;
+                deferred |= *dirty && !by_event;
+                f.issued_at < fresh_after || by_event || since >= REFRESH
+            }
+        };
+        if due {
+            inflight.insert(k.clone(), now);
+            requests.push(k.clone());
+        }
+    }
+    *dirty = deferred;
+    requests
 }
 
 /// Every kind of object a check (its goal and its live hints) reads, so

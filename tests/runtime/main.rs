@@ -6,7 +6,6 @@ mod crawler;
 mod lesson;
 mod lesson01;
 mod pods;
-#[path = "../runtime_env/mod.rs"]
 mod runtime_env;
 mod storage;
 #[path = "../support/mod.rs"]

@@ -8,8 +8,7 @@ use std::time::Duration;
 use sandbox::RuntimeConfig;
 use sandbox::{Sandbox, SandboxConfig};
 
-#[path = "../support/mod.rs"]
-mod support;
+use crate::support;
 
 pub struct Env {
     pub _tmp: tempfile::TempDir,
