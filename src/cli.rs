@@ -79,6 +79,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_remote: bool,
 
+    /// A plain, line-by-line interface instead of the full-screen one, for
+    /// screen readers and simple terminals (remembered; chosen by itself
+    /// when TERM=dumb or without a terminal)
+    #[arg(long, global = true, overrides_with = "no_plain")]
+    pub plain: bool,
+
+    /// The full-screen interface again (remembered)
+    #[arg(long, global = true, overrides_with = "plain")]
+    pub no_plain: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -261,11 +271,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let target = Target::from_cli(&cli);
     let env = Env::load(&cli)?;
+    let front = Front::from_cli(&cli, &env);
     match cli.command {
-        None => env.start_tui(None, &target),
+        None => env.start_tui(None, &target, front),
         Some(Command::Start { lesson }) => {
             let id = env.resolve_lesson(&lesson)?.id().to_owned();
-            env.start_tui(Some(id), &target)
+            env.start_tui(Some(id), &target, front)
         }
         Some(Command::List) => {
             env.list(&mut std::io::stdout().lock())?;
@@ -998,16 +1009,16 @@ impl Env {
         Ok(ExitCode::SUCCESS)
     }
 
-    fn start_tui(self, lesson: Option<String>, target: &Target) -> Result<ExitCode> {
+    fn start_tui(self, lesson: Option<String>, target: &Target, front: Front) -> Result<ExitCode> {
         self.warn();
         // A bad kubeconfig, unknown or remote context is reported first;
         // then, before touching the cluster, the lack of a terminal.
         if let Some(opts) = &target.cluster {
             crate::cluster::connection::resolve(opts)?;
         }
-        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        if !front.plain && (!std::io::stdout().is_terminal() || !std::io::stdin().is_terminal()) {
             bail!(
-                "the tutorial needs an interactive terminal; run kubetutor directly in a terminal, not through a pipe"
+                "the full-screen interface needs an interactive terminal; run kubetutor directly in a terminal, not through a pipe, or use --plain"
             );
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1043,6 +1054,9 @@ impl Env {
         };
         let mut progress = self.progress;
         progress.lang = Some(self.lang);
+        if front.remember.is_some() {
+            progress.plain = front.remember;
+        }
         let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
         cfg.start = lesson;
         cfg.lab_dir = lab_dir;
@@ -1065,7 +1079,14 @@ impl Env {
             let checker = spawn_checker(&session.info.namespace, session.checker_io(), check_tx);
             crate::tui::live::spawn_bridge(updates, checks, checker.clone(), cfg.events.sender());
             cfg.checker = Some(checker);
-            let result = crate::tui::run(cfg).await;
+            let result = if front.plain {
+                let opts = crate::plain::PlainOptions {
+                    shell: front.shell_args(sandbox.as_ref().map(|s| s.kubeconfig_path())),
+                };
+                crate::plain::run(cfg, opts).await
+            } else {
+                crate::tui::run(cfg).await
+            };
             session.stop();
             if let Some(s) = sandbox {
                 s.shutdown().await;
@@ -1077,6 +1098,74 @@ impl Env {
         writer.finish();
         result?;
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Which interface the interactive start uses, and what the plain one
+/// needs to open the course shell.
+struct Front {
+    plain: bool,
+    /// `--plain` (true) or `--no-plain` (false), remembered in progress.
+    remember: Option<bool>,
+    /// The global options `kubetutor shell` is run with, `None` when this
+    /// build has no `shell` command.
+    shell: Option<Vec<std::ffi::OsString>>,
+}
+
+impl Front {
+    fn from_cli(cli: &Cli, env: &Env) -> Front {
+        let remember = match (cli.plain, cli.no_plain) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        let plain = remember.unwrap_or_else(|| {
+            env.progress.plain == Some(true) || crate::plain::wanted_by_environment()
+        });
+        let shell = command().find_subcommand("shell").map(|_| {
+            let mut args: Vec<std::ffi::OsString> = vec![
+                "--data-dir".into(),
+                env.data_dir.clone().into(),
+                "--lang".into(),
+                env.lang.code().into(),
+                "--namespace".into(),
+                cli.namespace.clone().into(),
+            ];
+            if let Some(c) = &cli.context {
+                args.extend(["--context".into(), c.into()]);
+            }
+            if let Some(k) = &cli.kubeconfig {
+                args.extend(["--kubeconfig".into(), k.clone().into()]);
+            }
+            if cli.allow_remote {
+                args.push("--allow-remote".into());
+            }
+            if let Some(d) = &cli.course_dir {
+                args.extend(["--course-dir".into(), d.clone().into()]);
+            }
+            args
+        });
+        Front {
+            plain,
+            remember,
+            shell,
+        }
+    }
+
+    /// `kubetutor shell`'s arguments; on our own sandbox, its kubeconfig
+    /// (this process holds the sandbox: the shell uses it, not a second one).
+    fn shell_args(&self, sandbox: Option<&std::path::Path>) -> Option<Vec<std::ffi::OsString>> {
+        let mut args = self.shell.clone()?;
+        if let Some(k) = sandbox {
+            args.extend([
+                "--kubeconfig".into(),
+                k.into(),
+                "--context".into(),
+                sandbox::CONTEXT.into(),
+            ]);
+        }
+        args.push("shell".into());
+        Some(args)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod course;
 pub mod lab;
 pub mod lesson;
 pub mod paths;
+pub mod plain;
 pub mod progress;
 pub mod solution;
 pub mod tui;
