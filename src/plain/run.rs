@@ -105,6 +105,8 @@ pub async fn run(cfg: TuiConfig, opts: PlainOptions) -> anyhow::Result<()> {
         local_tx,
         shell: None,
         held: Vec::new(),
+        news: Vec::new(),
+        news_due: None,
         events_open: true,
     };
     loop {
@@ -127,11 +129,16 @@ pub async fn run(cfg: TuiConfig, opts: PlainOptions) -> anyhow::Result<()> {
                 Some(l) => session.local(l).await,
                 None => false,
             },
+            _ = sleep_until(session.news_due), if session.news_due.is_some() => {
+                session.flush_news();
+                true
+            }
         };
         if !go_on {
             break;
         }
     }
+    session.flush_news();
     session.tutor.finish();
     if let Some(s) = status {
         s.finish();
@@ -155,7 +162,22 @@ struct Loop {
     shell: Option<tokio::task::JoinHandle<()>>,
     /// News that came while the shell had the terminal.
     held: Vec<OutLine>,
+    /// News waiting a moment for more: a step done, the next one and what
+    /// it waits for come within milliseconds, and are said together (one
+    /// prompt, not three).
+    news: Vec<OutLine>,
+    news_due: Option<tokio::time::Instant>,
     events_open: bool,
+}
+
+/// How long news waits for more before it is said.
+const NEWS_GATHER: std::time::Duration = std::time::Duration::from_millis(300);
+
+async fn sleep_until(when: Option<tokio::time::Instant>) {
+    match when {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// At most this many lines of news are kept while a shell runs.
@@ -166,13 +188,22 @@ impl Loop {
         if news.is_empty() {
             return;
         }
-        if self.shell.is_some() {
-            self.held.extend(news);
-            let over = self.held.len().saturating_sub(MAX_HELD);
-            self.held.drain(..over);
+        let queue = if self.shell.is_some() {
+            &mut self.held
         } else {
-            self.output.announce(news);
-        }
+            self.news_due
+                .get_or_insert_with(|| tokio::time::Instant::now() + NEWS_GATHER);
+            &mut self.news
+        };
+        queue.extend(news);
+        let over = queue.len().saturating_sub(MAX_HELD);
+        queue.drain(..over);
+    }
+
+    /// Says the news gathered so far.
+    fn flush_news(&mut self) {
+        self.news_due = None;
+        self.output.announce(std::mem::take(&mut self.news));
     }
 
     /// Handles one local event; false ends the session.
@@ -214,6 +245,8 @@ impl Loop {
     }
 
     async fn command(&mut self, line: &str) -> bool {
+        // What happened before the command is said before its answer.
+        self.flush_news();
         let (mut lines, action) = self.tutor.command(line);
         let w = self.tutor.words();
         match action {

@@ -935,31 +935,29 @@ impl Tutor {
             return out;
         }
         // A quiz's verdict repeats what `answer` just said; "reading the
-        // cluster…" and "probing…" are followed by what was found.
-        let said = match (&v.reason, is_quiz) {
-            (Some(r), false) if self.in_progress(r) => None,
-            (Some(r), false) => {
-                let (template, tone) = match v.state {
-                    StepState::Failing => (self.w.failing, Tone::Failing),
-                    _ => (self.w.waiting, Tone::Plain),
-                };
+        // cluster…" and "probing…" are followed by what was found. A verdict
+        // without a reason (or hint) says nothing, and does not make the
+        // last line news again: what was said stays said until the step is
+        // done.
+        if let (Some(r), false) = (&v.reason, is_quiz)
+            && !self.in_progress(r)
+        {
+            let (template, tone) = match v.state {
+                StepState::Failing => (self.w.failing, Tone::Failing),
+                _ => (self.w.waiting, Tone::Plain),
+            };
+            out.extend(
                 self.announcer
                     .say(verdict_subject, fill(template, &[&(index + 1), r]))
-                    .map(|l| OutLine::toned(tone, l))
-            }
-            _ => {
-                self.announcer.forget(&verdict_subject);
-                None
-            }
-        };
-        out.extend(said);
-        match &v.hint {
-            Some(h) => out.extend(
+                    .map(|l| OutLine::toned(tone, l)),
+            );
+        }
+        if let Some(h) = &v.hint {
+            out.extend(
                 self.announcer
                     .say(hint_subject, fill(self.w.live_hint, &[h]))
                     .map(OutLine::plain),
-            ),
-            None => self.announcer.forget(&hint_subject),
+            );
         }
         out
     }
@@ -1066,4 +1064,145 @@ fn blocks_lines(blocks: Vec<render::Block>) -> Vec<OutLine> {
         out.extend(b.lines.into_iter().map(OutLine::plain));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::ProgressStore;
+
+    fn tutor(lang: Lang) -> (Tutor, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ProgressStore::new(dir.path().join("progress.json"));
+        let (saver, _thread) = ProgressSaver::spawn(store).unwrap();
+        let course = Course::embedded().unwrap();
+        let connection = ConnectionInfo {
+            context: sandbox::CONTEXT.into(),
+            kubeconfig: None,
+            namespace: "kubetutor".into(),
+            state: ConnState::Connected,
+        };
+        let t = Tutor::new(course, lang, Progress::default(), saver, None, connection);
+        (t, dir)
+    }
+
+    fn verdict(step: &str, state: StepState, reason: Option<&str>, hint: Option<&str>) -> AppEvent {
+        AppEvent::Check {
+            lesson: "ephemeral-filesystem".into(),
+            step: step.into(),
+            state,
+            reason: reason.map(Into::into),
+            hint: hint.map(Into::into),
+        }
+    }
+
+    fn said(t: &mut Tutor, ev: AppEvent) -> Vec<String> {
+        t.event(ev).into_iter().map(|l| l.text).collect()
+    }
+
+    #[test]
+    fn a_verdict_is_said_once_until_it_changes() {
+        let (mut t, _d) = tutor(Lang::En);
+        let a = "deployment msg-api: not ready (0/1)";
+        assert_eq!(
+            said(&mut t, verdict("deploy", StepState::Active, Some(a), None)),
+            vec!["Step 1: waiting — deployment msg-api: not ready (0/1)"]
+        );
+        assert!(said(&mut t, verdict("deploy", StepState::Active, Some(a), None)).is_empty());
+        // A verdict without a reason says nothing and makes nothing news.
+        assert!(said(&mut t, verdict("deploy", StepState::Active, None, None)).is_empty());
+        assert!(said(&mut t, verdict("deploy", StepState::Active, Some(a), None)).is_empty());
+        // "Still reading" is not worth a line.
+        let reading = fill(crate::check::words::EN.reading, &[&"pods"]);
+        assert!(
+            said(
+                &mut t,
+                verdict("deploy", StepState::Active, Some(&reading), None)
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            said(
+                &mut t,
+                verdict(
+                    "deploy",
+                    StepState::Failing,
+                    Some("x"),
+                    Some("Apply it all.")
+                )
+            ),
+            vec!["Step 1: failing — x", "Hint: Apply it all."]
+        );
+        assert!(
+            said(
+                &mut t,
+                verdict(
+                    "deploy",
+                    StepState::Failing,
+                    Some("x"),
+                    Some("Apply it all.")
+                )
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_step_done_is_said_with_what_comes_next() {
+        let (mut t, _d) = tutor(Lang::Fr);
+        assert_eq!(
+            said(&mut t, verdict("deploy", StepState::Done, None, None)),
+            vec![
+                "Étape 1 réussie : Déployer l'API de messagerie.",
+                "Ensuite, étape 2 sur 6 : Enregistrer les messages dans un fichier. Tapez étape pour la lire."
+            ]
+        );
+        assert!(said(&mut t, verdict("deploy", StepState::Done, None, None)).is_empty());
+        // Verdicts for another lesson are kept, not said.
+        let other = AppEvent::Check {
+            lesson: "emptydir-shared".into(),
+            step: "deploy".into(),
+            state: StepState::Active,
+            reason: Some("x".into()),
+            hint: None,
+        };
+        assert!(said(&mut t, other).is_empty());
+    }
+
+    #[test]
+    fn commands_move_through_the_lesson() {
+        let (mut t, _d) = tutor(Lang::En);
+        let opening: Vec<String> = t.opening(&[]).into_iter().map(|l| l.text).collect();
+        assert!(opening[0].starts_with("kubetutor, plain mode."));
+        assert!(opening.contains(&"Step 1 of 6, current: Deploy the message API".to_owned()));
+        let text = |out: (Vec<OutLine>, Action)| -> String {
+            out.0
+                .into_iter()
+                .map(|l| l.text)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert!(text(t.command("next")).starts_with("Step 2 of 6, to do: Save the messages"));
+        assert!(text(t.command("previous")).starts_with("Code:\n    kubectl logs"));
+        assert_eq!(
+            t.command("copy").1,
+            Action::Copy("kubectl logs deployment/msg-api".into())
+        );
+        assert!(text(t.command("solution")).starts_with("Show the solution of step 1"));
+        // Anything but yes leaves it hidden (and is a command of its own).
+        assert!(text(t.command("hint")).starts_with("Hint 1 of 2:"));
+        assert!(text(t.command("solution")).starts_with("Show the solution"));
+        assert!(text(t.command("y")).starts_with("Solution:\nCode:\n    kubectl apply"));
+        assert!(
+            t.progress
+                .solution_revealed("ephemeral-filesystem", "deploy")
+        );
+        assert_eq!(t.command("shell").1, Action::Shell);
+        assert_eq!(t.command("quitter").1, Action::Quit);
+        assert!(text(t.command("lesson 2")).starts_with("Lesson 2 of 9:"));
+        assert_eq!(
+            t.progress.current.as_ref().unwrap().lesson,
+            "emptydir-shared"
+        );
+    }
 }
