@@ -74,11 +74,6 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Accept a context that does not look like a local learning cluster
-    /// (kubetutor creates and deletes objects in it)
-    #[arg(long, global = true)]
-    pub allow_remote: bool,
-
     /// A plain, line-by-line interface instead of the full-screen one, for
     /// screen readers and simple terminals (remembered; chosen by itself
     /// when TERM=dumb or without a terminal)
@@ -88,6 +83,11 @@ pub struct Cli {
     /// The full-screen interface again (remembered)
     #[arg(long, global = true, overrides_with = "plain")]
     pub no_plain: bool,
+
+    /// Accept a context that does not look like a local learning cluster
+    /// (kubetutor creates and deletes objects in it)
+    #[arg(long, global = true)]
+    pub allow_remote: bool,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -1054,13 +1054,13 @@ impl Env {
         };
         let mut progress = self.progress;
         progress.lang = Some(self.lang);
-        if front.remember.is_some() {
-            progress.plain = front.remember;
-        }
         let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
         cfg.start = lesson;
         cfg.lab_dir = lab_dir;
         cfg.notices = notices;
+        if front.remember.is_some() {
+            cfg.progress.plain = front.remember;
+        }
         let Connected {
             mut session,
             sandbox,
