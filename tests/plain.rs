@@ -193,7 +193,6 @@ const SESSION_EN: &[&str] = &[
     "lesson 12",
     "next lesson",
     "previous lesson",
-    "shell",
     "frobnicate",
     "quit",
 ];
@@ -217,7 +216,6 @@ const SESSION_FR: &[&str] = &[
     "leçon 12",
     "leçon suivante",
     "leçon précédente",
-    "shell",
     "bidule",
     "quitter",
 ];
@@ -444,4 +442,38 @@ fn the_choice_is_remembered_and_a_pipe_chooses_plain_by_itself() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--plain"), "{err}");
+}
+
+/// Whether this build has `kubetutor shell` (the shell pane's subcommand).
+fn has_shell_command() -> bool {
+    let out = Command::new(support::bin()).arg("--help").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim_start().starts_with("shell "))
+}
+
+#[test]
+fn shell_hands_the_terminal_over_or_says_what_to_type() {
+    // With `kubetutor shell`, the shell reads the next lines (stdin is a
+    // pipe here), runs `exit`, and plain mode goes on; without it, plain
+    // mode says what to type in another terminal, and `exit` quits.
+    let (out, data) = session(&["--plain"], &[], &["shell", "exit"]);
+    let out = comparable(&out, data.path());
+    assert_plain_text(&out);
+    if has_shell_command() {
+        assert!(
+            out.contains("Opening the course shell. Type exit to come back here."),
+            "{out}"
+        );
+        assert!(out.contains("Back in the course."), "{out}");
+    } else {
+        assert!(
+            out.contains(
+                "This kubetutor has no shell command. In another terminal, run: \
+                 export KUBECONFIG=<DATA>/sandbox/kubeconfig; cd <DATA>/lab"
+            ),
+            "{out}"
+        );
+    }
+    assert!(out.ends_with("Bye. Your progress is saved."), "{out}");
 }
