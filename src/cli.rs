@@ -80,6 +80,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
 
+    /// A plain, line-by-line interface instead of the full-screen one, for
+    /// screen readers and simple terminals (remembered; chosen by itself
+    /// when TERM=dumb or without a terminal)
+    #[arg(long, global = true, overrides_with = "no_plain")]
+    pub plain: bool,
+
+    /// The full-screen interface again (remembered)
+    #[arg(long, global = true, overrides_with = "plain")]
+    pub no_plain: bool,
+
     /// Accept a context that does not look like a local learning cluster
     /// (kubetutor creates and deletes objects in it)
     #[arg(long, global = true)]
@@ -277,11 +287,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let target = Target::from_cli(&cli);
     let env = Env::load(&cli)?;
+    let front = Front::from_cli(&cli, &env);
     match cli.command {
-        None => env.start_tui(None, &target),
+        None => env.start_tui(None, &target, front),
         Some(Command::Start { lesson }) => {
             let id = env.resolve_lesson(&lesson)?.id().to_owned();
-            env.start_tui(Some(id), &target)
+            env.start_tui(Some(id), &target, front)
         }
         Some(Command::List) => {
             env.list(&mut std::io::stdout().lock())?;
@@ -1038,16 +1049,16 @@ impl Env {
         Ok(ExitCode::SUCCESS)
     }
 
-    fn start_tui(self, lesson: Option<String>, target: &Target) -> Result<ExitCode> {
+    fn start_tui(self, lesson: Option<String>, target: &Target, front: Front) -> Result<ExitCode> {
         self.warn();
         // A bad kubeconfig, unknown or remote context is reported first;
         // then, before touching the cluster, the lack of a terminal.
         if let Some(opts) = &target.cluster {
             crate::cluster::connection::resolve(opts)?;
         }
-        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        if !front.plain && (!std::io::stdout().is_terminal() || !std::io::stdin().is_terminal()) {
             bail!(
-                "the tutorial needs an interactive terminal; run kubetutor directly in a terminal, not through a pipe"
+                "the full-screen interface needs an interactive terminal; run kubetutor directly in a terminal, not through a pipe, or use --plain"
             );
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1087,6 +1098,9 @@ impl Env {
         cfg.start = lesson;
         cfg.lab_dir = lab_dir;
         cfg.notices = notices;
+        if front.remember.is_some() {
+            cfg.progress.plain = front.remember;
+        }
         let Connected {
             mut session,
             sandbox,
@@ -1109,7 +1123,14 @@ impl Env {
             );
             crate::tui::live::spawn_bridge(updates, checks, checker.clone(), cfg.events.sender());
             cfg.checker = Some(checker);
-            let result = crate::tui::run(cfg).await;
+            let result = if front.plain {
+                let opts = crate::plain::PlainOptions {
+                    shell: front.shell_args(sandbox.as_ref().map(|s| s.kubeconfig_path())),
+                };
+                crate::plain::run(cfg, opts).await
+            } else {
+                crate::tui::run(cfg).await
+            };
             session.stop();
             if let Some(s) = sandbox {
                 s.shutdown().await;
@@ -1121,6 +1142,74 @@ impl Env {
         writer.finish();
         result?;
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Which interface the interactive start uses, and what the plain one
+/// needs to open the course shell.
+struct Front {
+    plain: bool,
+    /// `--plain` (true) or `--no-plain` (false), remembered in progress.
+    remember: Option<bool>,
+    /// The global options `kubetutor shell` is run with, `None` when this
+    /// build has no `shell` command.
+    shell: Option<Vec<std::ffi::OsString>>,
+}
+
+impl Front {
+    fn from_cli(cli: &Cli, env: &Env) -> Front {
+        let remember = match (cli.plain, cli.no_plain) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        let plain = remember.unwrap_or_else(|| {
+            env.progress.plain == Some(true) || crate::plain::wanted_by_environment()
+        });
+        let shell = command().find_subcommand("shell").map(|_| {
+            let mut args: Vec<std::ffi::OsString> = vec![
+                "--data-dir".into(),
+                env.data_dir.clone().into(),
+                "--lang".into(),
+                env.lang.code().into(),
+                "--namespace".into(),
+                cli.namespace.clone().into(),
+            ];
+            if let Some(c) = &cli.context {
+                args.extend(["--context".into(), c.into()]);
+            }
+            if let Some(k) = &cli.kubeconfig {
+                args.extend(["--kubeconfig".into(), k.clone().into()]);
+            }
+            if cli.allow_remote {
+                args.push("--allow-remote".into());
+            }
+            if let Some(d) = &cli.course_dir {
+                args.extend(["--course-dir".into(), d.clone().into()]);
+            }
+            args
+        });
+        Front {
+            plain,
+            remember,
+            shell,
+        }
+    }
+
+    /// `kubetutor shell`'s arguments; on our own sandbox, its kubeconfig
+    /// (this process holds the sandbox: the shell uses it, not a second one).
+    fn shell_args(&self, sandbox: Option<&std::path::Path>) -> Option<Vec<std::ffi::OsString>> {
+        let mut args = self.shell.clone()?;
+        if let Some(k) = sandbox {
+            args.extend([
+                "--kubeconfig".into(),
+                k.into(),
+                "--context".into(),
+                sandbox::CONTEXT.into(),
+            ]);
+        }
+        args.push("shell".into());
+        Some(args)
     }
 }
 

@@ -15,6 +15,7 @@ pub mod lab;
 pub mod lesson;
 pub mod logging;
 pub mod paths;
+pub mod plain;
 pub mod progress;
 pub mod prompt;
 pub mod solution;
