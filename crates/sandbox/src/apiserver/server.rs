@@ -159,9 +159,12 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         ["api", v] => return found(discovery::resource_list("", v)),
         ["apis", g] => return found(discovery::api_group_doc(g)),
         ["apis", g, v] => return found(discovery::resource_list(g, v)),
-        ["openapi", "v3"] => return h::json(200, &openapi::root()),
-        ["openapi", "v3", "api", v] => return found(openapi::group_doc("", v)),
-        ["openapi", "v3", "apis", g, v] => return found(openapi::group_doc(g, v)),
+        ["openapi", "v2"] => return openapi::v2(req.headers()),
+        ["openapi", "v3"] => return openapi::v3_root(req.headers()),
+        ["openapi", "v3", gv @ ..] => {
+            return openapi::v3_doc(&gv.join("/"), req.uri().query(), req.headers())
+                .unwrap_or_else(|| h::error(&ApiError::path_not_found()));
+        }
         _ => {}
     }
     let Some(target) = handlers::parse_target(&segs) else {
