@@ -13,6 +13,8 @@ use crate::tui::{ConnState, ConnectionInfo, TuiConfig};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use sandbox::{Sandbox, SandboxConfig};
+
+use crate::term_text::Sanitized;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -236,7 +238,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let mut stderr = std::io::stderr().lock();
+            let mut stderr = Sanitized::new(std::io::stderr().lock());
             let _ = writeln!(stderr, "error: {err}");
             for cause in err.chain().skip(1) {
                 let _ = writeln!(stderr, "  caused by: {cause}");
@@ -268,7 +270,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             env.start_tui(Some(id), &target)
         }
         Some(Command::List) => {
-            env.list(&mut std::io::stdout().lock())?;
+            env.list(&mut Sanitized::new(std::io::stdout().lock()))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Status { json }) => {
@@ -276,7 +278,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 env.status_json(&mut out)?;
             } else {
-                env.status_text(&mut out)?;
+                env.status_text(&mut Sanitized::new(out))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -292,7 +294,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             path,
             &restore,
             force,
-            &mut std::io::stdout().lock(),
+            &mut Sanitized::new(std::io::stdout().lock()),
         ),
         Some(Command::Solution {
             lesson,
@@ -306,14 +308,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &step,
             script,
             &crate::lab::lab_dir(lab_dir.as_deref(), &env.data_dir),
-            &mut std::io::stdout().lock(),
+            &mut Sanitized::new(std::io::stdout().lock()),
         ),
         Some(Command::Cleanup { yes }) => crate::cleanup::run(
             target.cluster.clone(),
             &target.namespace,
             &env.data_dir,
             yes,
-            &mut std::io::stdout().lock(),
+            &mut Sanitized::new(std::io::stdout().lock()),
         ),
         Some(Command::Lint { .. } | Command::Sandbox { .. } | Command::Doctor) => {
             Ok(ExitCode::SUCCESS)
@@ -333,7 +335,7 @@ fn lint_file(file: &std::path::Path) -> Result<ExitCode> {
         .and_then(|d| d.parent());
     let within =
         root.filter(|r| abs.strip_prefix(r.join("lessons")).is_ok() && r.join("lessons").is_dir());
-    let mut err = std::io::stderr().lock();
+    let mut err = Sanitized::new(std::io::stderr().lock());
     let diagnostics: Vec<String> = match within {
         Some(root) => {
             let rel = abs
@@ -354,7 +356,7 @@ fn lint_file(file: &std::path::Path) -> Result<ExitCode> {
                 .collect()
         }
         None => {
-            let text = std::fs::read_to_string(&abs)
+            let text = crate::course::read_lesson_file(&abs)
                 .with_context(|| format!("cannot read the lesson file {}", file.display()))?;
             let name = file.display().to_string();
             let lang = abs
@@ -398,7 +400,7 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
         None => CourseFiles::embedded(),
     };
     let diagnostics = crate::lesson::lint::lint(&files);
-    let mut err = std::io::stderr().lock();
+    let mut err = Sanitized::new(std::io::stderr().lock());
     for w in crate::solution::lint_warnings(&files) {
         writeln!(err, "{w}")?;
     }
@@ -423,6 +425,7 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
 
 /// `kubetutor sandbox`: serve the embedded cluster until Ctrl-C or SIGTERM.
 fn sandbox(data_dir: &std::path::Path, reset: bool, port: u16) -> Result<ExitCode> {
+    paths::private_dir(data_dir)?;
     let dir = &paths::sandbox_dir(data_dir);
     use sandbox::{Sandbox, SandboxConfig};
     if reset {
@@ -712,7 +715,7 @@ impl Env {
 
     fn warn(&self) {
         if let Some(w) = &self.warning {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", crate::term_text::strip(&w.to_string()));
         }
     }
 
@@ -962,8 +965,7 @@ impl Env {
 
     fn status_json(&self, out: &mut impl Write) -> Result<()> {
         let doc = self.status_doc();
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        writeln!(out)?;
+        writeln!(out, "{}", crate::term_text::json(&doc)?)?;
         Ok(())
     }
 
@@ -985,7 +987,7 @@ impl Env {
             }
             None => (t.whole_course.to_owned(), None),
         };
-        let mut out = std::io::stdout().lock();
+        let mut out = Sanitized::new(std::io::stdout().lock());
         if !yes && !confirm(&fill(t.reset_question, &[&what]))? {
             writeln!(out, "{}", t.reset_none)?;
             return Ok(ExitCode::SUCCESS);
@@ -1189,6 +1191,7 @@ async fn connect(target: &Target, data_dir: &std::path::Path) -> Result<Connecte
     let (opts, sandbox) = match &target.cluster {
         Some(opts) => (opts.clone(), None),
         None => {
+            paths::private_dir(data_dir)?;
             let sandbox = start_sandbox(&paths::sandbox_dir(data_dir)).await?;
             let opts = ConnectOptions {
                 kubeconfig: Some(sandbox.kubeconfig_path().to_path_buf()),
@@ -1296,7 +1299,7 @@ fn doctor(cli: &Cli) -> Result<ExitCode> {
             }
         }
     })?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Sanitized::new(std::io::stdout().lock());
     let mut failed = false;
     for f in &findings {
         let tag = match f.status {

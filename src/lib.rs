@@ -16,4 +16,5 @@ pub mod lesson;
 pub mod paths;
 pub mod progress;
 pub mod solution;
+pub mod term_text;
 pub mod tui;
