@@ -7,7 +7,7 @@
 //! `kubectl explain` looks up) and every write the `fieldValidation`
 //! parameter (what tells kubectl to leave validation to the server).
 
-use crate::resources::ResourceDef;
+use crate::resources::{ResourceDef, Subresource};
 use crate::schemas::Schemas;
 
 /// One HTTP operation.
@@ -145,6 +145,210 @@ fn gv_tag(group: &str, version: &str) -> String {
     format!("{first}{}_{version}", chars.as_str())
 }
 
+/// What every operation of one resource shares.
+struct Res<'a> {
+    r: &'a ResourceDef,
+    definition: String,
+    list_definition: Option<String>,
+    id: String,
+    tag: String,
+    /// `Namespaced` in operation ids of namespaced resources.
+    scope: &'static str,
+}
+
+impl Res<'_> {
+    fn can(&self, verb: &str) -> bool {
+        self.r.verbs.contains(&verb)
+    }
+
+    /// An operation on this resource's kind; the caller fills in the rest.
+    fn op(
+        &self,
+        method: &'static str,
+        action: &'static str,
+        verb: &str,
+        what: &str,
+        description: String,
+    ) -> Op {
+        Op {
+            method,
+            action,
+            operation_id: format!("{verb}{}{what}", self.id),
+            description,
+            tag: self.tag.clone(),
+            gvk: (
+                self.r.group.to_string(),
+                self.r.version.to_string(),
+                self.r.kind.to_string(),
+            ),
+            query: &[],
+            body: Body::None,
+            responses: Vec::new(),
+        }
+    }
+
+    fn object(&self, codes: &[u16]) -> Vec<(u16, Option<String>)> {
+        codes
+            .iter()
+            .map(|c| (*c, Some(self.definition.clone())))
+            .collect()
+    }
+
+    /// list, create and deletecollection on the collection.
+    fn collection_ops(&self) -> Vec<Op> {
+        let (k, scope) = (self.r.kind, self.scope);
+        let mut ops = Vec::new();
+        if self.can("list") {
+            ops.push(Op {
+                query: LIST_PARAMS,
+                responses: vec![(200, self.list_definition.clone())],
+                ..self.op(
+                    "get",
+                    "list",
+                    "list",
+                    &format!("{scope}{k}"),
+                    format!("list or watch objects of kind {k}"),
+                )
+            });
+        }
+        if self.can("create") {
+            ops.push(Op {
+                query: WRITE_PARAMS,
+                body: Body::Object(self.definition.clone()),
+                responses: self.object(&[200, 201, 202]),
+                ..self.op(
+                    "post",
+                    "post",
+                    "create",
+                    &format!("{scope}{k}"),
+                    format!("create a {k}"),
+                )
+            });
+        }
+        if self.can("deletecollection") {
+            ops.push(Op {
+                query: DELETE_COLLECTION_PARAMS,
+                body: Body::Object(DELETE_OPTIONS.into()),
+                responses: vec![(200, Some(STATUS.into()))],
+                ..self.op(
+                    "delete",
+                    "deletecollection",
+                    "delete",
+                    &format!("Collection{scope}{k}"),
+                    format!("delete collection of {k}"),
+                )
+            });
+        }
+        ops
+    }
+
+    /// read, replace and patch of one object, or of its `what` subresource.
+    fn item_ops(&self, what: &str) -> Vec<Op> {
+        let (k, scope) = (self.r.kind, self.scope);
+        let of = if what.is_empty() {
+            String::new()
+        } else {
+            format!("{what} of ")
+        };
+        let id = format!("{scope}{k}{}", capitalize(what));
+        let mut ops = Vec::new();
+        if self.can("get") {
+            ops.push(Op {
+                responses: self.object(&[200]),
+                ..self.op(
+                    "get",
+                    "get",
+                    "read",
+                    &id,
+                    format!("read {of}the specified {k}"),
+                )
+            });
+        }
+        if self.can("update") {
+            ops.push(Op {
+                query: WRITE_PARAMS,
+                body: Body::Object(self.definition.clone()),
+                responses: self.object(&[200, 201]),
+                ..self.op(
+                    "put",
+                    "put",
+                    "replace",
+                    &id,
+                    format!("replace {of}the specified {k}"),
+                )
+            });
+        }
+        if self.can("patch") {
+            ops.push(Op {
+                query: PATCH_PARAMS,
+                body: Body::Patch,
+                responses: self.object(&[200, 201]),
+                ..self.op(
+                    "patch",
+                    "patch",
+                    "patch",
+                    &id,
+                    format!("partially update {of}the specified {k}"),
+                )
+            });
+        }
+        ops
+    }
+
+    /// The operations of subresource `s`; None for connect subresources
+    /// (exec, attach, portforward, proxy: streams, not objects).
+    fn subresource_ops(
+        &self,
+        s: &Subresource,
+        schemas: &Schemas,
+    ) -> Result<Option<Vec<Op>>, String> {
+        let (k, scope) = (self.r.kind, self.scope);
+        Ok(Some(match s.name {
+            "status" => self.item_ops("status"),
+            "scale" => {
+                let scale = schemas.kind(s.group, s.version, s.kind).ok_or_else(|| {
+                    format!("k8s-openapi has no {}/{} {}", s.group, s.version, s.kind)
+                })?;
+                let mut ops = self.item_ops("scale");
+                for o in &mut ops {
+                    o.gvk = (s.group.into(), s.version.into(), s.kind.into());
+                    for r in &mut o.responses {
+                        r.1 = Some(scale.definition.clone());
+                    }
+                    if let Body::Object(_) = o.body {
+                        o.body = Body::Object(scale.definition.clone());
+                    }
+                }
+                ops
+            }
+            "log" => vec![Op {
+                query: LOG_PARAMS,
+                responses: vec![(200, None)],
+                ..self.op(
+                    "get",
+                    "get",
+                    "read",
+                    &format!("{scope}{k}Log"),
+                    format!("read log of the specified {k}"),
+                )
+            }],
+            "finalize" => vec![Op {
+                query: WRITE_PARAMS,
+                body: Body::Object(self.definition.clone()),
+                responses: self.object(&[200, 201]),
+                ..self.op(
+                    "put",
+                    "put",
+                    "replace",
+                    &format!("{k}Finalize"),
+                    format!("replace finalize of the specified {k}"),
+                )
+            }],
+            _ => return Ok(None),
+        }))
+    }
+}
+
 /// Every path of one resource. Errors name a kind k8s-openapi lacks.
 pub fn resource_paths(r: &ResourceDef, schemas: &Schemas) -> Result<Vec<PathItem>, String> {
     let kind = schemas.kind(r.group, r.version, r.kind).ok_or_else(|| {
@@ -153,249 +357,89 @@ pub fn resource_paths(r: &ResourceDef, schemas: &Schemas) -> Result<Vec<PathItem
             r.group, r.version, r.kind
         )
     })?;
-    let definition = kind.definition.clone();
-    let list_definition = kind.list_kind.map(|lk| {
-        let prefix = definition.rsplit_once('.').map(|(p, _)| p).unwrap_or("");
-        format!("{prefix}.{lk}")
-    });
-    let prefix = format!("/{}", gv_path(r.group, r.version));
-    let id = gv_id(r.group, r.version);
-    let tag = gv_tag(r.group, r.version);
-    let scope = if r.namespaced { "Namespaced" } else { "" };
-    let gvk = (
-        r.group.to_string(),
-        r.version.to_string(),
-        r.kind.to_string(),
-    );
-    let can = |verb: &str| r.verbs.contains(&verb);
-    let op = |method, action, verb: &str, what: String, description: String| Op {
-        method,
-        action,
-        operation_id: format!("{verb}{id}{what}"),
-        description,
-        tag: tag.clone(),
-        gvk: gvk.clone(),
-        query: &[],
-        body: Body::None,
-        responses: Vec::new(),
+    let prefix_of = |d: &str| {
+        d.rsplit_once('.')
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default()
     };
-    let k = r.kind;
+    let res = Res {
+        r,
+        definition: kind.definition.clone(),
+        list_definition: kind
+            .list_kind
+            .map(|lk| format!("{}.{lk}", prefix_of(&kind.definition))),
+        id: gv_id(r.group, r.version),
+        tag: gv_tag(r.group, r.version),
+        scope: if r.namespaced { "Namespaced" } else { "" },
+    };
+    let prefix = format!("/{}", gv_path(r.group, r.version));
     let collection = if r.namespaced {
         format!("{prefix}/namespaces/{{namespace}}/{}", r.plural)
     } else {
         format!("{prefix}/{}", r.plural)
     };
-    let mut out = Vec::new();
-
-    let mut ops = Vec::new();
-    if can("list") {
-        ops.push(Op {
-            query: LIST_PARAMS,
-            responses: vec![(200, list_definition.clone())],
-            ..op(
-                "get",
-                "list",
-                "list",
-                format!("{scope}{k}"),
-                format!("list or watch objects of kind {k}"),
-            )
-        });
-    }
-    if can("create") {
-        ops.push(Op {
-            query: WRITE_PARAMS,
-            body: Body::Object(definition.clone()),
-            responses: vec![
-                (200, Some(definition.clone())),
-                (201, Some(definition.clone())),
-                (202, Some(definition.clone())),
-            ],
-            ..op(
-                "post",
-                "post",
-                "create",
-                format!("{scope}{k}"),
-                format!("create a {k}"),
-            )
-        });
-    }
-    if can("deletecollection") {
-        ops.push(Op {
-            query: DELETE_COLLECTION_PARAMS,
-            body: Body::Object(DELETE_OPTIONS.into()),
-            responses: vec![(200, Some(STATUS.into()))],
-            ..op(
-                "delete",
-                "deletecollection",
-                "delete",
-                format!("Collection{scope}{k}"),
-                format!("delete collection of {k}"),
-            )
-        });
-    }
-    out.push(PathItem {
-        path: collection.clone(),
-        name: false,
-        namespace: r.namespaced,
+    let path = |path: String, name: bool, namespace: bool, ops: Vec<Op>| PathItem {
+        path,
+        name,
+        namespace,
         ops,
-    });
-
+    };
+    let mut out = vec![path(
+        collection.clone(),
+        false,
+        r.namespaced,
+        res.collection_ops(),
+    )];
     if r.stored() {
-        let item = |what: &str| -> Vec<Op> {
-            let mut ops = Vec::new();
-            let sub = if what.is_empty() {
-                String::new()
-            } else {
-                format!("{what} of ")
-            };
-            let cap = capitalize(what);
-            if can("get") {
-                ops.push(Op {
-                    responses: vec![(200, Some(definition.clone()))],
-                    ..op(
-                        "get",
-                        "get",
-                        "read",
-                        format!("{scope}{k}{cap}"),
-                        format!("read {sub}the specified {k}"),
-                    )
-                });
-            }
-            if can("update") {
-                ops.push(Op {
-                    query: WRITE_PARAMS,
-                    body: Body::Object(definition.clone()),
-                    responses: vec![
-                        (200, Some(definition.clone())),
-                        (201, Some(definition.clone())),
-                    ],
-                    ..op(
-                        "put",
-                        "put",
-                        "replace",
-                        format!("{scope}{k}{cap}"),
-                        format!("replace {sub}the specified {k}"),
-                    )
-                });
-            }
-            if can("patch") {
-                ops.push(Op {
-                    query: PATCH_PARAMS,
-                    body: Body::Patch,
-                    responses: vec![
-                        (200, Some(definition.clone())),
-                        (201, Some(definition.clone())),
-                    ],
-                    ..op(
-                        "patch",
-                        "patch",
-                        "patch",
-                        format!("{scope}{k}{cap}"),
-                        format!("partially update {sub}the specified {k}"),
-                    )
-                });
-            }
-            ops
-        };
-        let mut ops = item("");
-        if can("delete") {
+        let mut ops = res.item_ops("");
+        if res.can("delete") {
             ops.push(Op {
                 query: DELETE_PARAMS,
                 body: Body::Object(DELETE_OPTIONS.into()),
                 responses: vec![(200, Some(STATUS.into())), (202, Some(STATUS.into()))],
-                ..op(
+                ..res.op(
                     "delete",
                     "delete",
                     "delete",
-                    format!("{scope}{k}"),
-                    format!("delete a {k}"),
+                    &format!("{}{}", res.scope, r.kind),
+                    format!("delete a {}", r.kind),
                 )
             });
         }
-        out.push(PathItem {
-            path: format!("{collection}/{{name}}"),
-            name: true,
-            namespace: r.namespaced,
+        out.push(path(
+            format!("{collection}/{{name}}"),
+            true,
+            r.namespaced,
             ops,
-        });
-        if r.namespaced && can("list") {
-            out.push(PathItem {
-                path: format!("{prefix}/{}", r.plural),
-                name: false,
-                namespace: false,
-                ops: vec![Op {
-                    query: LIST_PARAMS,
-                    responses: vec![(200, list_definition.clone())],
-                    ..op(
-                        "get",
-                        "list",
-                        "list",
-                        format!("{k}ForAllNamespaces"),
-                        format!("list or watch objects of kind {k}"),
-                    )
-                }],
-            });
+        ));
+        if r.namespaced && res.can("list") {
+            let all = Op {
+                query: LIST_PARAMS,
+                responses: vec![(200, res.list_definition.clone())],
+                ..res.op(
+                    "get",
+                    "list",
+                    "list",
+                    &format!("{}ForAllNamespaces", r.kind),
+                    format!("list or watch objects of kind {}", r.kind),
+                )
+            };
+            out.push(path(
+                format!("{prefix}/{}", r.plural),
+                false,
+                false,
+                vec![all],
+            ));
         }
         for s in r.subresources {
-            let path = format!("{collection}/{{name}}/{}", s.name);
-            let ops = match s.name {
-                "status" => item("status"),
-                "scale" => {
-                    let scale = schemas.kind(s.group, s.version, s.kind).ok_or_else(|| {
-                        format!("k8s-openapi has no {}/{} {}", s.group, s.version, s.kind)
-                    })?;
-                    item("scale")
-                        .into_iter()
-                        .map(|mut o| {
-                            o.gvk = (s.group.into(), s.version.into(), s.kind.into());
-                            o.responses = o
-                                .responses
-                                .into_iter()
-                                .map(|(c, _)| (c, Some(scale.definition.clone())))
-                                .collect();
-                            if let Body::Object(_) = o.body {
-                                o.body = Body::Object(scale.definition.clone());
-                            }
-                            o
-                        })
-                        .collect()
-                }
-                "log" => vec![Op {
-                    query: LOG_PARAMS,
-                    responses: vec![(200, None)],
-                    ..op(
-                        "get",
-                        "get",
-                        "read",
-                        format!("{scope}{k}Log"),
-                        format!("read log of the specified {k}"),
-                    )
-                }],
-                "finalize" => vec![Op {
-                    query: WRITE_PARAMS,
-                    body: Body::Object(definition.clone()),
-                    responses: vec![
-                        (200, Some(definition.clone())),
-                        (201, Some(definition.clone())),
-                    ],
-                    ..op(
-                        "put",
-                        "put",
-                        "replace",
-                        format!("{k}Finalize"),
-                        format!("replace finalize of the specified {k}"),
-                    )
-                }],
-                // exec, attach, portforward and proxy are connect operations
-                // (streams, not objects); they carry no schema.
-                _ => continue,
-            };
-            out.push(PathItem {
-                path,
-                name: true,
-                namespace: r.namespaced,
-                ops,
-            });
+            if let Some(ops) = res.subresource_ops(s, schemas)? {
+                out.push(path(
+                    format!("{collection}/{{name}}/{}", s.name),
+                    true,
+                    r.namespaced,
+                    ops,
+                ));
+            }
         }
     }
     out.retain(|p| !p.ops.is_empty());
