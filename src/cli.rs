@@ -13,6 +13,8 @@ use crate::tui::{ConnState, ConnectionInfo, TuiConfig};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use sandbox::{Sandbox, SandboxConfig};
+
+use crate::term_text::Sanitized;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -252,7 +254,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let mut stderr = std::io::stderr().lock();
+            let mut stderr = Sanitized::new(std::io::stderr().lock());
             let _ = writeln!(stderr, "error: {err}");
             for cause in err.chain().skip(1) {
                 let _ = writeln!(stderr, "  caused by: {cause}");
@@ -295,7 +297,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             env.start_tui(Some(id), &target, front)
         }
         Some(Command::List) => {
-            env.list(&mut std::io::stdout().lock())?;
+            env.list(&mut Sanitized::new(std::io::stdout().lock()))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Status { json }) => {
@@ -303,7 +305,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 env.status_json(&mut out)?;
             } else {
-                env.status_text(&mut out)?;
+                env.status_text(&mut Sanitized::new(out))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -320,7 +322,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &restore,
             force,
             env.lang,
-            &mut std::io::stdout().lock(),
+            &mut Sanitized::new(std::io::stdout().lock()),
         ),
         Some(Command::Solution {
             lesson,
@@ -334,7 +336,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &step,
             script,
             &crate::lab::lab_dir(lab_dir.as_deref(), &env.data_dir),
-            &mut std::io::stdout().lock(),
+            &mut Sanitized::new(std::io::stdout().lock()),
         ),
         Some(Command::Cleanup { yes }) => crate::cleanup::run(
             target.cluster.clone(),
@@ -342,7 +344,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &env.data_dir,
             yes,
             env.lang,
-            &mut std::io::stdout().lock(),
+            &mut Sanitized::new(std::io::stdout().lock()),
         ),
         Some(Command::Lint { .. } | Command::Sandbox { .. } | Command::Doctor) => {
             Ok(ExitCode::SUCCESS)
@@ -362,7 +364,7 @@ fn lint_file(file: &std::path::Path) -> Result<ExitCode> {
         .and_then(|d| d.parent());
     let within =
         root.filter(|r| abs.strip_prefix(r.join("lessons")).is_ok() && r.join("lessons").is_dir());
-    let mut err = std::io::stderr().lock();
+    let mut err = Sanitized::new(std::io::stderr().lock());
     let diagnostics: Vec<String> = match within {
         Some(root) => {
             let rel = abs
@@ -383,7 +385,7 @@ fn lint_file(file: &std::path::Path) -> Result<ExitCode> {
                 .collect()
         }
         None => {
-            let text = std::fs::read_to_string(&abs)
+            let text = crate::course::read_lesson_file(&abs)
                 .with_context(|| format!("cannot read the lesson file {}", file.display()))?;
             let name = file.display().to_string();
             let lang = abs
@@ -427,7 +429,7 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
         None => CourseFiles::embedded(),
     };
     let diagnostics = crate::course::lint::lint(&files);
-    let mut err = std::io::stderr().lock();
+    let mut err = Sanitized::new(std::io::stderr().lock());
     for w in crate::solution::lint_warnings(&files) {
         writeln!(err, "{w}")?;
     }
@@ -452,6 +454,7 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
 
 /// `kubetutor sandbox`: serve the embedded cluster until Ctrl-C or SIGTERM.
 fn sandbox(data_dir: &std::path::Path, reset: bool, port: u16) -> Result<ExitCode> {
+    paths::private_dir(data_dir)?;
     let dir = &paths::sandbox_dir(data_dir);
     use sandbox::{Sandbox, SandboxConfig};
     if reset {
@@ -753,7 +756,7 @@ impl Env {
 
     fn warn(&self) {
         if let Some(w) = &self.warning {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", crate::term_text::strip(&w.to_string()));
         }
     }
 
@@ -1003,8 +1006,7 @@ impl Env {
 
     fn status_json(&self, out: &mut impl Write) -> Result<()> {
         let doc = self.status_doc();
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        writeln!(out)?;
+        writeln!(out, "{}", crate::term_text::json(&doc)?)?;
         Ok(())
     }
 
@@ -1026,7 +1028,7 @@ impl Env {
             }
             None => (t.whole_course.to_owned(), None),
         };
-        let mut out = std::io::stdout().lock();
+        let mut out = Sanitized::new(std::io::stdout().lock());
         if !yes {
             let asked = crate::prompt::confirm(
                 self.lang,
@@ -1308,6 +1310,7 @@ async fn connect(target: &Target, data_dir: &std::path::Path, lang: Lang) -> Res
     let (opts, sandbox) = match &target.cluster {
         Some(opts) => (opts.clone(), None),
         None => {
+            paths::private_dir(data_dir)?;
             let sandbox = start_sandbox(&paths::sandbox_dir(data_dir)).await?;
             let opts = ConnectOptions {
                 kubeconfig: Some(sandbox.kubeconfig_path().to_path_buf()),
@@ -1396,7 +1399,7 @@ fn doctor(cli: &Cli) -> Result<ExitCode> {
             }
         }
     })?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Sanitized::new(std::io::stdout().lock());
     let mut failed = false;
     for f in &findings {
         let tag = match f.status {

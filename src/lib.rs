@@ -19,5 +19,6 @@ pub mod plain;
 pub mod progress;
 pub mod prompt;
 pub mod solution;
+pub mod term_text;
 pub mod text;
 pub mod tui;

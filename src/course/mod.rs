@@ -100,6 +100,17 @@ fn add_embedded(files: &mut CourseFiles, prefix: &str, dir: &'static Dir<'static
     }
 }
 
+/// A lesson file may hold at most this: the largest built-in one is about
+/// 20 KiB; a bigger file is a mistake (or an attack on the parser and the
+/// TUI), refused with a clear error before it is read.
+pub const MAX_LESSON_BYTES: u64 = 1024 * 1024;
+/// Any other course file (assets: manifests a learner applies) at most:
+/// the API server's own request limit.
+pub const MAX_ASSET_BYTES: u64 = 3 * 1024 * 1024;
+/// A whole course at most, and at most this many files.
+pub const MAX_COURSE_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_COURSE_FILES: usize = 4096;
+
 fn read_tree(dir: &Path, rel: &str, files: &mut CourseFiles) -> Result<(), std::io::Error> {
     let context = |e: std::io::Error, p: &Path| {
         std::io::Error::new(e.kind(), format!("cannot read {}: {e}", p.display()))
@@ -119,11 +130,84 @@ fn read_tree(dir: &Path, rel: &str, files: &mut CourseFiles) -> Result<(), std::
         if path.is_dir() {
             read_tree(&path, &rel, files)?;
         } else {
-            let bytes = std::fs::read(&path).map_err(|e| context(e, &path))?;
+            let bytes = read_bounded(&path, &rel, files)?;
             files.insert(rel, bytes);
         }
     }
     Ok(())
+}
+
+const LESSON_FIX: &str = "split the lesson into several, or move long listings to assets/";
+
+/// Reads one course file within the limits above.
+fn read_bounded(path: &Path, rel: &str, files: &CourseFiles) -> Result<Vec<u8>, std::io::Error> {
+    if files.len() >= MAX_COURSE_FILES {
+        return Err(too_big(format!(
+            "{}: a course may have at most {MAX_COURSE_FILES} files",
+            path.display()
+        )));
+    }
+    let bytes = if rel.starts_with("lessons/") {
+        read_capped(path, MAX_LESSON_BYTES, "a lesson file", LESSON_FIX)?
+    } else {
+        read_capped(
+            path,
+            MAX_ASSET_BYTES,
+            "a course asset",
+            "keep assets to manifests and small files",
+        )?
+    };
+    let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum::<u64>() + bytes.len() as u64;
+    if total > MAX_COURSE_BYTES {
+        return Err(too_big(format!(
+            "{}: the course is larger than {} MiB",
+            path.display(),
+            MAX_COURSE_BYTES / (1024 * 1024)
+        )));
+    }
+    Ok(bytes)
+}
+
+/// One lesson file on its own (`kubetutor lint FILE`), within the limit.
+pub fn read_lesson_file(path: &Path) -> Result<String, std::io::Error> {
+    let bytes = read_capped(path, MAX_LESSON_BYTES, "a lesson file", LESSON_FIX)?;
+    String::from_utf8(bytes).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is not UTF-8 text", path.display()),
+        )
+    })
+}
+
+fn too_big(what: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, what)
+}
+
+/// Reads at most `limit` bytes of `path`; a larger file is an error that
+/// says what the limit is and what to do (`fix`).
+fn read_capped(path: &Path, limit: u64, kind: &str, fix: &str) -> Result<Vec<u8>, std::io::Error> {
+    use std::io::Read as _;
+    let cannot = |e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut bytes = Vec::new();
+    // One byte past the limit tells a too large file (whatever its size
+    // on disk says, which could change meanwhile).
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        let size = std::fs::metadata(path)
+            .map(|m| m.len())
+            .unwrap_or(limit + 1);
+        return Err(too_big(format!(
+            "{} is too large ({size} bytes): {kind} may be at most {} MiB; {fix}",
+            path.display(),
+            limit / (1024 * 1024)
+        )));
+    }
+    Ok(bytes)
 }
 
 /// The lessons of every language, sorted by `order`, and the assets.

@@ -520,9 +520,12 @@ fn sync_volume(rt: &Runtime, pv: &Value) {
             } else if let Some(path) = pv["spec"]["hostPath"]["path"].as_str() {
                 // The hostPath plugin's deleter: only under /tmp/ (its
                 // unanchored "/tmp/.+"), for testing; anything else fails.
-                let under_tmp = path
+                // Checked on the normalised path: `/tmp/..` is `/`, which
+                // would take every hostPath volume's data with it.
+                let normalized = format!("/{}", crate::hostfs::normalize(path).join("/"));
+                let under_tmp = normalized
                     .find("/tmp/")
-                    .is_some_and(|i| path.len() > i + "/tmp/".len());
+                    .is_some_and(|i| normalized.len() > i + "/tmp/".len());
                 if !under_tmp {
                     failed_delete(
                         rt,
@@ -533,10 +536,14 @@ fn sync_volume(rt: &Runtime, pv: &Value) {
                     );
                     return;
                 }
-                match rt.root.host_path_entry(path) {
-                    Ok(dir) => {
-                        let _ =
-                            std::fs::remove_dir_all(&dir).or_else(|_| std::fs::remove_file(&dir));
+                match host_path_target(rt, &normalized) {
+                    Ok(entry) => {
+                        // Like Go's os.RemoveAll: a link is removed, not followed.
+                        let _ = match std::fs::symlink_metadata(&entry) {
+                            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&entry),
+                            Ok(_) => std::fs::remove_file(&entry),
+                            Err(_) => Ok(()),
+                        };
                     }
                     Err(e) => {
                         failed_delete(rt, pv, e.to_string());
@@ -572,6 +579,17 @@ fn sync_volume(rt: &Runtime, pv: &Value) {
             }
         }
     }
+}
+
+/// The sandbox entry a hostPath deleter removes for normalised `path`: its
+/// parent resolved inside the hostPath tree (links followed only within
+/// it), the last component itself (a link there is what gets removed).
+fn host_path_target(
+    rt: &Runtime,
+    path: &str,
+) -> Result<std::path::PathBuf, crate::hostfs::FsError> {
+    let (parent, last) = path.rsplit_once('/').unwrap_or(("", path));
+    Ok(rt.root.host_path_entry(parent)?.join(last))
 }
 
 /// A reclaim that failed: the volume is `Failed` with the reason, and a

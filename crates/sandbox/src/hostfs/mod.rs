@@ -81,10 +81,11 @@ impl SandboxRoot {
         &self.root
     }
 
-    /// Opens (creating if needed) the data dir at `root`.
+    /// Opens (creating if needed) the data dir at `root`, private to the
+    /// user (see [`private_dir`]).
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, FsError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|e| FsError::io(&root, &e))?;
+        private_dir(&root).map_err(|e| FsError::io(&root, &e))?;
         Ok(Self { root })
     }
 
@@ -142,6 +143,30 @@ impl SandboxRoot {
     pub fn remove_volume(&self, pv_name: &str) -> Result<(), FsError> {
         remove_dir(&self.root.join("volumes").join(name(pv_name)?))
     }
+}
+
+/// Creates `dir` (and missing parents) readable by its owner only, mode
+/// 0700 from the start, and tightens it to 0700 if it already existed: the
+/// data dir holds the database, the token and every volume's files (Secret
+/// data among them), and nothing under a 0700 directory is reachable by
+/// another local user, whatever the modes inside (which the container
+/// views show as a real node would, so they stay as they are).
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        let meta = std::fs::metadata(dir)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
 }
 
 fn create(dir: &Path) -> Result<PathBuf, FsError> {
@@ -552,12 +577,16 @@ pub fn container_fs(
                     (root.volume(&pv_name)?, MountKind::Volume, pv_name, capacity)
                 }
                 VolumeBacking::Files(files) => {
-                    let kind_dir = file_kind.unwrap_or("files").to_ascii_lowercase();
-                    let dir = root
+                    let kind_dir = root
                         .pod_dir(uid)?
                         .join("volumes")
-                        .join(kind_dir)
-                        .join(self::name(name)?);
+                        .join(file_kind.unwrap_or("files").to_ascii_lowercase());
+                    // Secret data: private even if the data dir were not
+                    // (the mounted directory below keeps its usual mode).
+                    if file_kind == Some("secret") {
+                        private_dir(&kind_dir).map_err(|e| FsError::io(&kind_dir, &e))?;
+                    }
+                    let dir = kind_dir.join(self::name(name)?);
                     write_files(&dir, &files)?;
                     read_only = true;
                     (dir, MountKind::Tmpfs, name.to_string(), None)

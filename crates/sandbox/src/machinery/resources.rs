@@ -1,5 +1,7 @@
 //! The kinds the sandbox serves: one table drives discovery, routing,
 //! OpenAPI, tables and typed validation, so they can never disagree.
+//! The build script (build/main.rs) includes this file as is to generate
+//! the OpenAPI documents: it must keep to plain data (no `crate::` paths).
 
 /// One served resource (a group/version/resource triple and what it supports).
 #[derive(Debug)]
