@@ -11,8 +11,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::engine::SERVER_VERSION;
 use super::sql::{self, SqlType};
-use super::wire::{Client, ConnectError, ConnectOptions, Reply, ServerMessage};
-use crate::{Dial, Network};
+use super::wire::{Client, ConnectError, ConnectOptions, Endpoint, Reply, ServerMessage};
+use crate::{Dial, Network, PodChannel};
 
 /// The socket directory compiled into the image's libpq.
 pub const SOCKET_DIR: &str = "/var/run/postgresql";
@@ -115,23 +115,16 @@ pub fn connect(
         .host
         .as_deref()
         .is_none_or(|h| h.is_empty() || h.starts_with('/'));
-    let dial = match (network, socket) {
-        (Some(n), true) => n.local(target.port),
-        (Some(n), false) => n.dial(target.host.as_deref().unwrap_or(""), target.port),
-        (None, _) => Dial::Refused {
-            ip: "127.0.0.1".into(),
-        },
-    };
-    let (addr, ip) = match dial {
-        Dial::Open { addr, ip } => (addr, ip),
-        Dial::NoSuchHost => {
+    let (endpoint, ip) = match route(target, network, socket) {
+        Route::Open(endpoint, ip) => (endpoint, ip),
+        Route::NoSuchHost => {
             let h = target.host.clone().unwrap_or_default();
             return Err((
                 format!("could not translate host name \"{h}\" to address: Name does not resolve"),
                 ConnectFailure::NoResponse,
             ));
         }
-        Dial::Refused { ip } => {
+        Route::Refused(ip) => {
             let msg = if socket {
                 format!(
                     "{}: No such file or directory\n\tIs the server running locally and accepting connections on that socket?",
@@ -146,21 +139,15 @@ pub fn connect(
             return Err((msg, ConnectFailure::NoResponse));
         }
     };
-    let local = socket
-        || matches!(
-            target.host.as_deref(),
-            Some("localhost" | "127.0.0.1" | "::1")
-        );
     let opts = ConnectOptions {
         user: target.user.clone(),
         database: target.database.clone(),
         password: target.password.clone(),
         application_name: app.to_string(),
-        local,
         timeout,
     };
     let where_ = target.describe(if socket { None } else { Some(&ip) });
-    Client::connect(addr, &opts).map_err(|e| match e {
+    Client::connect(&endpoint, &opts).map_err(|e| match e {
         ConnectError::Io(io) => {
             let reason = match io.kind() {
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
@@ -185,6 +172,46 @@ pub fn connect(
         ),
         ConnectError::Protocol(p) => (format!("{where_}: {p}"), ConnectFailure::NoResponse),
     })
+}
+
+/// Where a connection goes.
+enum Route {
+    /// The endpoint, and the address libpq would show.
+    Open(Endpoint, String),
+    NoSuchHost,
+    Refused(String),
+}
+
+/// The socket directories of the image (`/var/run` links to `/run`).
+const SOCKET_DIRS: &[&str] = &[SOCKET_DIR, "/run/postgresql"];
+
+/// The pod's own channels for the socket and `localhost`, the pod's
+/// network for anything else.
+fn route(target: &Target, network: Option<&dyn Network>, socket: bool) -> Route {
+    let Some(network) = network else {
+        return Route::Refused("127.0.0.1".into());
+    };
+    let host = target.host.as_deref().unwrap_or("");
+    if socket {
+        let dir = if host.is_empty() { SOCKET_DIR } else { host };
+        let known = SOCKET_DIRS.contains(&dir.trim_end_matches('/'));
+        return match network.pod_channel(PodChannel::Socket(target.port)) {
+            Some(path) if known => Route::Open(Endpoint::Socket(path), String::new()),
+            _ => Route::Refused(String::new()),
+        };
+    }
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    if matches!(lower.as_str(), "localhost" | "127.0.0.1" | "::1")
+        && let Some(path) = network.pod_channel(PodChannel::Loopback(target.port))
+    {
+        let ip = if lower == "::1" { "::1" } else { "127.0.0.1" };
+        return Route::Open(Endpoint::Socket(path), ip.into());
+    }
+    match network.dial(host, target.port) {
+        Dial::Open { addr, ip } => Route::Open(Endpoint::Tcp(addr), ip),
+        Dial::NoSuchHost => Route::NoSuchHost,
+        Dial::Refused { ip } => Route::Refused(ip),
+    }
 }
 
 /// How a failed connection counts for `pg_isready` (and PostgREST, which

@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::plpgsql;
+use super::password::{self, Secret};
 use super::sql::{
     self, BinOp, ColumnDef, Expr, GrantObject, InsertSource, Literal, ObjName, OrderItem,
     RoleOptions, Select, SelectItem, SqlType, Statement, SyntaxError,
 };
 use super::value::{self, Value, ValueError};
+use super::{hba, plpgsql, scram};
 
 /// The server version the emulation reports (the image's PostgreSQL 16).
 pub const SERVER_VERSION: &str = "16.13";
@@ -411,6 +412,8 @@ pub struct Session {
     settings: BTreeMap<String, String>,
     txn: Option<Txn>,
     pub listening: BTreeSet<String>,
+    /// The container path of PGDATA (`SHOW data_directory`).
+    data_directory: String,
 }
 
 #[derive(Debug, Clone)]
@@ -436,6 +439,7 @@ impl Session {
             settings: BTreeMap::new(),
             txn: None,
             listening: BTreeSet::new(),
+            data_directory: "/var/lib/postgresql/data".to_string(),
         }
     }
 
@@ -462,6 +466,9 @@ pub struct InitOptions<'a> {
     pub superuser: &'a str,
     pub password: Option<&'a str>,
     pub database: &'a str,
+    /// `POSTGRES_HOST_AUTH_METHOD`, the method of the entrypoint's
+    /// `host all all all` record (`scram-sha-256` when unset).
+    pub host_auth_method: &'a str,
 }
 
 /// A cluster: the data directory and what it holds.
@@ -509,7 +516,7 @@ impl Engine {
         )?;
         std::fs::write(
             dir.join("pg_hba.conf"),
-            "# TYPE  DATABASE        USER            ADDRESS                 METHOD\nlocal   all             all                                     trust\nhost    all             all             127.0.0.1/32            trust\nhost    all             all             ::1/128                 trust\nhost all all all scram-sha-256\n",
+            hba::image_file(opts.host_auth_method),
         )?;
         std::fs::write(
             dir.join("pg_ident.conf"),
@@ -525,7 +532,9 @@ impl Engine {
             Role {
                 superuser: true,
                 login: true,
-                password: opts.password.map(str::to_string),
+                password: opts
+                    .password
+                    .map(|p| password::encrypt(opts.superuser, p, None)),
                 member_of: BTreeSet::new(),
             },
         );
@@ -592,10 +601,36 @@ impl Engine {
             };
             dbs.insert(name.clone(), data);
         }
-        Ok(Engine {
+        let mut engine = Engine {
             dir: dir.to_path_buf(),
             state: State { catalog, dbs },
-        })
+        };
+        engine.hash_clear_passwords().map_err(|e| {
+            format!(
+                "could not write file \"{}\": {}",
+                catalog_path.display(),
+                io_reason(&e)
+            )
+        })?;
+        Ok(engine)
+    }
+
+    /// Earlier versions of the emulation kept passwords in clear: they
+    /// become SCRAM verifiers, as PostgreSQL would have stored them.
+    fn hash_clear_passwords(&mut self) -> std::io::Result<()> {
+        let mut changed = false;
+        for (name, role) in &mut self.state.catalog.roles {
+            if let Some(p) = &role.password
+                && let Secret::Plain(clear) = Secret::parse(p)
+            {
+                role.password = Some(password::encrypt(name, &clear, None));
+                changed = true;
+            }
+        }
+        if changed {
+            self.persist_catalog()?;
+        }
+        Ok(())
     }
 
     fn persist_all(&self) -> std::io::Result<()> {
@@ -637,27 +672,43 @@ impl Engine {
         })
     }
 
-    /// Checks a login: the role and database exist and may connect, and
-    /// the password matches (None when the connection is trusted).
-    pub fn authenticate(
-        &self,
-        user: &str,
-        database: &str,
-        password: Option<&str>,
-    ) -> Result<(), DbError> {
-        let role = self.state.catalog.roles.get(user);
-        if let Some(given) = password {
-            let ok = role
-                .and_then(|r| r.password.as_deref())
-                .is_some_and(|p| p == given);
-            if !ok {
-                return Err(DbError::fatal(
-                    "28P01",
-                    format!("password authentication failed for user \"{user}\""),
-                ));
+    /// The stored password of a role (`pg_authid.rolpassword`), if the
+    /// role exists and has one.
+    pub fn role_secret(&self, user: &str) -> Option<Secret> {
+        let role = self.state.catalog.roles.get(user)?;
+        role.password.as_deref().map(Secret::parse)
+    }
+
+    pub fn role_exists(&self, user: &str) -> bool {
+        self.state.catalog.roles.contains_key(user)
+    }
+
+    /// Whether `user` is a member of `role`, directly or through other
+    /// roles (pg_hba.conf's `+role`: being superuser does not count).
+    pub fn belongs_to(&self, user: &str, role: &str) -> bool {
+        if !self.role_exists(user) || !self.role_exists(role) {
+            return false;
+        }
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![user.to_string()];
+        while let Some(r) = stack.pop() {
+            if r == role {
+                return true;
+            }
+            if !seen.insert(r.clone()) {
+                continue;
+            }
+            if let Some(entry) = self.state.catalog.roles.get(&r) {
+                stack.extend(entry.member_of.iter().cloned());
             }
         }
-        let Some(role) = role else {
+        false
+    }
+
+    /// What follows authentication: the role exists and may log in, and
+    /// the database exists.
+    pub fn authorize(&self, user: &str, database: &str) -> Result<(), DbError> {
+        let Some(role) = self.state.catalog.roles.get(user) else {
             return Err(DbError::fatal(
                 "28000",
                 format!("role \"{user}\" does not exist"),
@@ -968,6 +1019,13 @@ impl Engine {
             }
             return Ok(Outcome::Command("SET".into()));
         }
+        if name == "password_encryption" && !password::ENCRYPTIONS.contains(&value) {
+            return Err(DbError::new(
+                "22023",
+                format!("invalid value for parameter \"password_encryption\": \"{value}\""),
+            )
+            .hint("Available values: md5, scram-sha-256."));
+        }
         if !KNOWN_SETTINGS.contains(&name) && !name.contains('.') {
             return Err(DbError::new(
                 "42704",
@@ -992,6 +1050,8 @@ impl Engine {
                 "listen_addresses" => "*".to_string(),
                 "port" => "5432".to_string(),
                 "max_connections" => "100".to_string(),
+                "password_encryption" => "scram-sha-256".to_string(),
+                "scram_iterations" => scram::ITERATIONS.to_string(),
                 "data_directory" => {
                     if !self.is_superuser(session.current_role()) {
                         return Err(DbError::new(
@@ -1000,11 +1060,7 @@ impl Engine {
                         )
                         .detail("Only roles with privileges of the \"pg_read_all_settings\" role may examine this parameter."));
                     }
-                    session
-                        .settings
-                        .get("kubetutor.pgdata")
-                        .cloned()
-                        .unwrap_or_else(|| "/var/lib/postgresql/data".to_string())
+                    session.data_directory.clone()
                 }
                 "transaction_isolation" => "read committed".to_string(),
                 "role" => session.role.clone().unwrap_or_else(|| "none".to_string()),
@@ -1160,8 +1216,7 @@ impl Session {
 
     /// Remembers the container path of PGDATA for `SHOW data_directory`.
     pub fn set_data_directory(&mut self, path: &str) {
-        self.settings
-            .insert("kubetutor.pgdata".to_string(), path.to_string());
+        self.data_directory = path.to_string();
     }
 }
 
@@ -1182,6 +1237,7 @@ const KNOWN_SETTINGS: &[&str] = &[
     "default_transaction_isolation",
     "transaction_isolation",
     "idle_in_transaction_session_timeout",
+    "password_encryption",
 ];
 
 fn stmt_mutates(stmt: &Statement) -> bool {
@@ -1238,6 +1294,31 @@ struct Exec<'a> {
     engine: &'a mut Engine,
     session: &'a mut Session,
     notices: &'a mut Vec<Notice>,
+}
+
+impl Exec<'_> {
+    /// What a role's `PASSWORD` option stores: the secret under the
+    /// session's `password_encryption`, never the password itself; an
+    /// empty password clears it, as PostgreSQL says.
+    fn stored_password(&mut self, role: &str, options: &RoleOptions) -> Option<Option<String>> {
+        let given = options.password.as_ref()?;
+        let Some(text) = given else {
+            return Some(None);
+        };
+        if text.is_empty() {
+            self.notices.push(Notice::info(
+                "00000",
+                "empty string is not a valid password, clearing password",
+            ));
+            return Some(None);
+        }
+        let encryption = self.session.settings.get("password_encryption");
+        Some(Some(password::encrypt(
+            role,
+            text,
+            encryption.map(String::as_str),
+        )))
+    }
 }
 
 /// A relation to read: a table's or a catalog view's columns and rows.
@@ -1467,7 +1548,7 @@ impl Exec<'_> {
                 let role = Role {
                     superuser: options.superuser.unwrap_or(false),
                     login: options.login.unwrap_or(user),
-                    password: options.password.clone().flatten(),
+                    password: self.stored_password(&name, &options).flatten(),
                     member_of: BTreeSet::new(),
                 };
                 self.engine.state.catalog.roles.insert(name, role);
@@ -1479,13 +1560,20 @@ impl Exec<'_> {
                 if !(self.superuser() || (is_self && only_password)) {
                     return Err(DbError::new("42501", "permission denied to alter role"));
                 }
+                if !self.engine.role_exists(&name) {
+                    return Err(DbError::new(
+                        "42704",
+                        format!("role \"{name}\" does not exist"),
+                    ));
+                }
+                let password = self.stored_password(&name, &options);
                 let Some(role) = self.engine.state.catalog.roles.get_mut(&name) else {
                     return Err(DbError::new(
                         "42704",
                         format!("role \"{name}\" does not exist"),
                     ));
                 };
-                apply_role_options(role, &options);
+                apply_role_options(role, &options, password);
                 Ok(Outcome::Command(tag.into()))
             }
             Statement::DropRole { names, if_exists } => {
@@ -2337,7 +2425,15 @@ impl Exec<'_> {
         let src = match (is_info, name) {
             (false, "pg_roles" | "pg_user" | "pg_authid") => {
                 let user_view = name == "pg_user";
-                let columns = if user_view {
+                let authid = name == "pg_authid";
+                // pg_authid holds the password hashes: superusers only.
+                if authid && !self.superuser() {
+                    return Err(DbError::new(
+                        "42501",
+                        "permission denied for table pg_authid",
+                    ));
+                }
+                let mut columns = if user_view {
                     cols(&[("usename", SqlType::Name), ("usesuper", SqlType::Bool)])
                 } else {
                     cols(&[
@@ -2346,6 +2442,9 @@ impl Exec<'_> {
                         ("rolcanlogin", SqlType::Bool),
                     ])
                 };
+                if authid {
+                    columns.extend(cols(&[("rolpassword", SqlType::Text)]));
+                }
                 let rows = catalog
                     .roles
                     .iter()
@@ -2354,6 +2453,9 @@ impl Exec<'_> {
                         let mut row = vec![text(n), Value::Bool(r.superuser)];
                         if !user_view {
                             row.push(Value::Bool(r.login));
+                        }
+                        if authid {
+                            row.push(r.password.as_deref().map_or(Value::Null, text));
                         }
                         row
                     })
@@ -3296,15 +3398,15 @@ impl Exec<'_> {
     }
 }
 
-fn apply_role_options(role: &mut Role, options: &RoleOptions) {
+fn apply_role_options(role: &mut Role, options: &RoleOptions, password: Option<Option<String>>) {
     if let Some(l) = options.login {
         role.login = l;
     }
     if let Some(s) = options.superuser {
         role.superuser = s;
     }
-    if let Some(p) = &options.password {
-        role.password = p.clone();
+    if let Some(p) = password {
+        role.password = p;
     }
 }
 
@@ -3541,6 +3643,7 @@ mod tests {
                 superuser: "postgres",
                 password: Some("secret"),
                 database: "customer",
+                host_auth_method: "scram-sha-256",
             },
         )
         .unwrap();
@@ -3582,27 +3685,89 @@ mod tests {
         let (tmp, e) = engine();
         assert!(tmp.path().join("PG_VERSION").exists());
         assert!(tmp.path().join("base").is_dir());
-        assert!(
-            e.authenticate("postgres", "customer", Some("secret"))
-                .is_ok()
-        );
+        // The password is kept as a SCRAM verifier, never in clear.
+        let catalog = std::fs::read_to_string(tmp.path().join(CATALOG_FILE)).unwrap();
+        assert!(!catalog.contains("\"secret\""), "{catalog}");
+        match e.role_secret("postgres") {
+            Some(Secret::Scram(v)) => assert!(v.matches("secret") && !v.matches("nope")),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.authorize("postgres", "customer").is_ok());
         assert_eq!(
-            e.authenticate("postgres", "customer", Some("nope"))
-                .unwrap_err()
-                .message,
-            "password authentication failed for user \"postgres\""
-        );
-        assert_eq!(
-            e.authenticate("root", "customer", None)
-                .unwrap_err()
-                .message,
+            e.authorize("root", "customer").unwrap_err().message,
             "role \"root\" does not exist"
         );
         assert_eq!(
-            e.authenticate("postgres", "shop", None)
-                .unwrap_err()
-                .message,
+            e.authorize("postgres", "shop").unwrap_err().message,
             "database \"shop\" does not exist"
+        );
+        let hba = std::fs::read_to_string(tmp.path().join("pg_hba.conf")).unwrap();
+        assert!(hba.ends_with("\nhost all all all scram-sha-256\n"), "{hba}");
+    }
+
+    #[test]
+    fn passwords_are_hashed_as_password_encryption_says() {
+        let (tmp, mut e) = engine();
+        let mut s = Session::new("postgres", "customer", 1);
+        run(
+            &mut e,
+            &mut s,
+            "CREATE ROLE app LOGIN PASSWORD 'pw'; CREATE ROLE grp",
+        );
+        assert!(matches!(e.role_secret("app"), Some(Secret::Scram(_))));
+        let r = run(&mut e, &mut s, "ALTER ROLE app PASSWORD ''");
+        assert_eq!(
+            r[0].notices[0].message,
+            "empty string is not a valid password, clearing password"
+        );
+        assert_eq!(e.role_secret("app"), None);
+        run(
+            &mut e,
+            &mut s,
+            "SET password_encryption = 'md5'; ALTER ROLE app PASSWORD 'pw'",
+        );
+        assert_eq!(
+            e.role_secret("app"),
+            Some(Secret::Md5(password::md5_password("app", "pw")))
+        );
+        let bad = err(&mut e, &mut s, "SET password_encryption = 'sha1'");
+        assert_eq!(
+            bad.hint.as_deref(),
+            Some("Available values: md5, scram-sha-256.")
+        );
+        let r = rows(
+            &mut e,
+            &mut s,
+            "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'",
+        );
+        assert!(r[0][0].as_deref().unwrap().starts_with("md5"));
+        run(&mut e, &mut s, "GRANT grp TO app");
+        assert!(e.belongs_to("app", "grp"));
+        assert!(
+            !e.belongs_to("postgres", "grp"),
+            "superuser is not a member"
+        );
+        let mut app = Session::new("app", "customer", 2);
+        assert_eq!(
+            err(&mut e, &mut app, "SELECT * FROM pg_authid").message,
+            "permission denied for table pg_authid"
+        );
+        // A catalog of an older emulation, with a clear password, is hashed.
+        drop(e);
+        let path = tmp.path().join(CATALOG_FILE);
+        let mut catalog: Catalog = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        if let Some(r) = catalog.roles.get_mut("postgres") {
+            r.password = Some("secret".into());
+        }
+        std::fs::write(&path, serde_json::to_vec(&catalog).unwrap()).unwrap();
+        let e = Engine::open(tmp.path()).unwrap();
+        assert!(
+            matches!(e.role_secret("postgres"), Some(Secret::Scram(ref v)) if v.matches("secret"))
+        );
+        assert!(
+            !std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("\"secret\"")
         );
     }
 
