@@ -173,8 +173,16 @@ impl NetNamespaces {
                 "the sandbox has no directory for pod sockets",
             ));
         };
+        // Short names: a socket path must fit in sockaddr_un (108 bytes
+        // on Linux, 104 on macOS).
+        let longest = dir.join(u64::MAX.to_string());
+        if longest.as_os_str().len() >= 104 {
+            return Err(std::io::Error::other(format!(
+                "the sandbox's data directory is too deep for a Unix socket ({}): set KUBETUTOR_DATA_DIR to a shorter path",
+                dir.display()
+            )));
+        }
         let key = (pod_uid.to_string(), name.to_string());
-        // Short names: a socket path must fit in 108 bytes.
         let (path, generation) = {
             let mut table = lock(&self.table);
             if table.sockets.contains_key(&key) {
@@ -356,6 +364,9 @@ mod tests {
         assert_eq!(ns.socket_path("p", ".s.PGSQL.5432"), None);
         assert!(!path.exists());
         assert!(NetNamespaces::new().bind_socket("p", "x").is_err());
+        let deep = NetNamespaces::with_socket_dir(tmp.path().join("d".repeat(120)));
+        let err = deep.bind_socket("p", "x").unwrap_err().to_string();
+        assert!(err.contains("KUBETUTOR_DATA_DIR"), "{err}");
     }
 
     #[tokio::test]
