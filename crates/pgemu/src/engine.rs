@@ -1488,8 +1488,10 @@ impl Exec<'_> {
         }
     }
 
+    /// One statement: a dispatch with one arm per kind of statement.
     fn statement(&mut self, stmt: Statement) -> Result<Outcome, DbError> {
         let tag = stmt.tag();
+        let done = |()| Outcome::Command(tag.into());
         match stmt {
             Statement::CreateTable {
                 name,
@@ -1498,213 +1500,23 @@ impl Exec<'_> {
                 primary_key,
             } => self.create_table(name, if_not_exists, columns, primary_key),
             Statement::DropTable { names, if_exists } => {
-                for name in names {
-                    let Some(key) = self.table_key(&name)? else {
-                        if if_exists {
-                            self.notices.push(Notice::info(
-                                "00000",
-                                format!("table \"{}\" does not exist, skipping", name.name),
-                            ));
-                            continue;
-                        }
-                        return Err(DbError::new(
-                            "42P01",
-                            format!("table \"{}\" does not exist", name.name),
-                        ));
-                    };
-                    let table = self.table(&key)?.clone();
-                    if !self.superuser() && table.owner != self.role() {
-                        return Err(DbError::new(
-                            "42501",
-                            format!("must be owner of table {}", table.name),
-                        ));
-                    }
-                    let db = self.db_mut()?;
-                    db.tables.remove(&key);
-                    for seq in &table.owned_sequences {
-                        db.sequences.remove(seq);
-                    }
-                }
-                Ok(Outcome::Command(tag.into()))
+                self.drop_tables(names, if_exists).map(done)
             }
             Statement::CreateRole {
                 name,
                 options,
                 user,
-            } => {
-                self.require_superuser("permission denied to create role")?;
-                if name == "public" || name == "none" {
-                    return Err(DbError::new(
-                        "42939",
-                        format!("role name \"{name}\" is reserved"),
-                    ));
-                }
-                if self.engine.state.catalog.roles.contains_key(&name) {
-                    return Err(DbError::new(
-                        "42710",
-                        format!("role \"{name}\" already exists"),
-                    ));
-                }
-                let role = Role {
-                    superuser: options.superuser.unwrap_or(false),
-                    login: options.login.unwrap_or(user),
-                    password: self.stored_password(&name, &options).flatten(),
-                    member_of: BTreeSet::new(),
-                };
-                self.engine.state.catalog.roles.insert(name, role);
-                Ok(Outcome::Command(tag.into()))
-            }
-            Statement::AlterRole { name, options } => {
-                let is_self = name == self.session.user;
-                let only_password = options.login.is_none() && options.superuser.is_none();
-                if !(self.superuser() || (is_self && only_password)) {
-                    return Err(DbError::new("42501", "permission denied to alter role"));
-                }
-                if !self.engine.role_exists(&name) {
-                    return Err(DbError::new(
-                        "42704",
-                        format!("role \"{name}\" does not exist"),
-                    ));
-                }
-                let password = self.stored_password(&name, &options);
-                let Some(role) = self.engine.state.catalog.roles.get_mut(&name) else {
-                    return Err(DbError::new(
-                        "42704",
-                        format!("role \"{name}\" does not exist"),
-                    ));
-                };
-                apply_role_options(role, &options, password);
-                Ok(Outcome::Command(tag.into()))
-            }
-            Statement::DropRole { names, if_exists } => {
-                self.require_superuser("permission denied to drop role")?;
-                for name in names {
-                    if !self.engine.state.catalog.roles.contains_key(&name) {
-                        if if_exists {
-                            self.notices.push(Notice::info(
-                                "00000",
-                                format!("role \"{name}\" does not exist, skipping"),
-                            ));
-                            continue;
-                        }
-                        return Err(DbError::new(
-                            "42704",
-                            format!("role \"{name}\" does not exist"),
-                        ));
-                    }
-                    if name == self.session.user {
-                        return Err(DbError::new("55006", "current user cannot be dropped"));
-                    }
-                    let mut depends = Vec::new();
-                    for data in self.engine.state.dbs.values() {
-                        for t in data.tables.values() {
-                            if t.owner == name {
-                                depends.push(format!("owner of table {}", t.name));
-                            } else if t.grants.contains_key(&name) {
-                                depends.push(format!("privileges for table {}", t.name));
-                            }
-                        }
-                        for (s, seq) in &data.sequences {
-                            if seq.grants.contains_key(&name) {
-                                let short = s.rsplit('.').next().unwrap_or(s);
-                                depends.push(format!("privileges for sequence {short}"));
-                            }
-                        }
-                    }
-                    if !depends.is_empty() {
-                        return Err(DbError::new(
-                            "2BP01",
-                            format!(
-                                "role \"{name}\" cannot be dropped because some objects depend on it"
-                            ),
-                        )
-                        .detail(depends.join("\n")));
-                    }
-                    self.engine.state.catalog.roles.remove(&name);
-                    for r in self.engine.state.catalog.roles.values_mut() {
-                        r.member_of.remove(&name);
-                    }
-                }
-                Ok(Outcome::Command(tag.into()))
-            }
-            Statement::CreateDatabase { name } => {
-                self.require_superuser("permission denied to create database")?;
-                if self.session.txn.is_some() {
-                    return Err(DbError::new(
-                        "25001",
-                        "CREATE DATABASE cannot run inside a transaction block",
-                    ));
-                }
-                let catalog = &mut self.engine.state.catalog;
-                if catalog.databases.contains_key(&name) {
-                    return Err(DbError::new(
-                        "42P04",
-                        format!("database \"{name}\" already exists"),
-                    ));
-                }
-                let oid = catalog.next_oid;
-                catalog.next_oid += 1;
-                let owner = self.session.current_role().to_string();
-                catalog
-                    .databases
-                    .insert(name.clone(), DatabaseEntry { oid, owner });
-                self.engine.state.dbs.insert(name, DbData::fresh());
-                Ok(Outcome::Command(tag.into()))
-            }
+            } => self.create_role(name, &options, user).map(done),
+            Statement::AlterRole { name, options } => self.alter_role(&name, &options).map(done),
+            Statement::DropRole { names, if_exists } => self.drop_roles(names, if_exists).map(done),
+            Statement::CreateDatabase { name } => self.create_database(name).map(done),
             Statement::DropDatabase { name, if_exists } => {
-                self.require_superuser("must be owner of database")?;
-                if self.session.txn.is_some() {
-                    return Err(DbError::new(
-                        "25001",
-                        "DROP DATABASE cannot run inside a transaction block",
-                    ));
-                }
-                if name == self.session.database {
-                    return Err(DbError::new(
-                        "55006",
-                        "cannot drop the currently open database",
-                    ));
-                }
-                let Some(entry) = self.engine.state.catalog.databases.remove(&name) else {
-                    if if_exists {
-                        self.notices.push(Notice::info(
-                            "00000",
-                            format!("database \"{name}\" does not exist, skipping"),
-                        ));
-                        return Ok(Outcome::Command(tag.into()));
-                    }
-                    return Err(DbError::new(
-                        "3D000",
-                        format!("database \"{name}\" does not exist"),
-                    ));
-                };
-                self.engine.state.dbs.remove(&name);
-                let _ = std::fs::remove_dir_all(
-                    self.engine.dir.join("base").join(entry.oid.to_string()),
-                );
-                Ok(Outcome::Command(tag.into()))
+                self.drop_database(&name, if_exists).map(done)
             }
             Statement::CreateSchema {
                 name,
                 if_not_exists,
-            } => {
-                self.require_superuser("permission denied for database")?;
-                let db = self.db_mut()?;
-                if !db.schemas.insert(name.clone()) {
-                    if if_not_exists {
-                        self.notices.push(Notice::info(
-                            "42P06",
-                            format!("schema \"{name}\" already exists, skipping"),
-                        ));
-                        return Ok(Outcome::Command(tag.into()));
-                    }
-                    return Err(DbError::new(
-                        "42P06",
-                        format!("schema \"{name}\" already exists"),
-                    ));
-                }
-                Ok(Outcome::Command(tag.into()))
-            }
+            } => self.create_schema(name, if_not_exists).map(done),
             Statement::Grant {
                 revoke,
                 privileges,
@@ -1733,14 +1545,7 @@ impl Exec<'_> {
                 filter,
                 returning,
             } => self.delete(&table, filter, returning),
-            Statement::Truncate { tables } => {
-                for name in tables {
-                    let key = self.require_table(&name)?;
-                    self.check_table_privilege(&key, "truncate")?;
-                    self.table_mut(&key)?.rows.clear();
-                }
-                Ok(Outcome::Command(tag.into()))
-            }
+            Statement::Truncate { tables } => self.truncate(tables).map(done),
             other => Err(DbError::new(
                 "0A000",
                 format!(
@@ -1749,6 +1554,230 @@ impl Exec<'_> {
                 ),
             )),
         }
+    }
+
+    /// `DROP TABLE [IF EXISTS] a, b`: the tables and their owned sequences.
+    fn drop_tables(&mut self, names: Vec<ObjName>, if_exists: bool) -> Result<(), DbError> {
+        for name in names {
+            let Some(key) = self.table_key(&name)? else {
+                if if_exists {
+                    self.notices.push(Notice::info(
+                        "00000",
+                        format!("table \"{}\" does not exist, skipping", name.name),
+                    ));
+                    continue;
+                }
+                return Err(DbError::new(
+                    "42P01",
+                    format!("table \"{}\" does not exist", name.name),
+                ));
+            };
+            let table = self.table(&key)?.clone();
+            if !self.superuser() && table.owner != self.role() {
+                return Err(DbError::new(
+                    "42501",
+                    format!("must be owner of table {}", table.name),
+                ));
+            }
+            let db = self.db_mut()?;
+            db.tables.remove(&key);
+            for seq in &table.owned_sequences {
+                db.sequences.remove(seq);
+            }
+        }
+        Ok(())
+    }
+
+    /// `CREATE ROLE` / `CREATE USER` (which may log in by default).
+    fn create_role(
+        &mut self,
+        name: String,
+        options: &RoleOptions,
+        user: bool,
+    ) -> Result<(), DbError> {
+        self.require_superuser("permission denied to create role")?;
+        if name == "public" || name == "none" {
+            return Err(DbError::new(
+                "42939",
+                format!("role name \"{name}\" is reserved"),
+            ));
+        }
+        if self.engine.state.catalog.roles.contains_key(&name) {
+            return Err(DbError::new(
+                "42710",
+                format!("role \"{name}\" already exists"),
+            ));
+        }
+        let role = Role {
+            superuser: options.superuser.unwrap_or(false),
+            login: options.login.unwrap_or(user),
+            password: self.stored_password(&name, options).flatten(),
+            member_of: BTreeSet::new(),
+        };
+        self.engine.state.catalog.roles.insert(name, role);
+        Ok(())
+    }
+
+    /// `ALTER ROLE`: superusers, or a role changing its own password.
+    fn alter_role(&mut self, name: &str, options: &RoleOptions) -> Result<(), DbError> {
+        let is_self = name == self.session.user;
+        let only_password = options.login.is_none() && options.superuser.is_none();
+        if !(self.superuser() || (is_self && only_password)) {
+            return Err(DbError::new("42501", "permission denied to alter role"));
+        }
+        let missing = || DbError::new("42704", format!("role \"{name}\" does not exist"));
+        if !self.engine.role_exists(name) {
+            return Err(missing());
+        }
+        let password = self.stored_password(name, options);
+        let Some(role) = self.engine.state.catalog.roles.get_mut(name) else {
+            return Err(missing());
+        };
+        apply_role_options(role, options, password);
+        Ok(())
+    }
+
+    /// `DROP ROLE [IF EXISTS]`: refused while objects depend on a role.
+    fn drop_roles(&mut self, names: Vec<String>, if_exists: bool) -> Result<(), DbError> {
+        self.require_superuser("permission denied to drop role")?;
+        for name in names {
+            if !self.engine.state.catalog.roles.contains_key(&name) {
+                if if_exists {
+                    self.notices.push(Notice::info(
+                        "00000",
+                        format!("role \"{name}\" does not exist, skipping"),
+                    ));
+                    continue;
+                }
+                return Err(DbError::new(
+                    "42704",
+                    format!("role \"{name}\" does not exist"),
+                ));
+            }
+            if name == self.session.user {
+                return Err(DbError::new("55006", "current user cannot be dropped"));
+            }
+            let depends = self.role_dependents(&name);
+            if !depends.is_empty() {
+                return Err(DbError::new(
+                    "2BP01",
+                    format!("role \"{name}\" cannot be dropped because some objects depend on it"),
+                )
+                .detail(depends.join("\n")));
+            }
+            self.engine.state.catalog.roles.remove(&name);
+            for r in self.engine.state.catalog.roles.values_mut() {
+                r.member_of.remove(&name);
+            }
+        }
+        Ok(())
+    }
+
+    /// What keeps a role from being dropped, in PostgreSQL's words.
+    fn role_dependents(&self, name: &str) -> Vec<String> {
+        let mut depends = Vec::new();
+        for data in self.engine.state.dbs.values() {
+            for t in data.tables.values() {
+                if t.owner == name {
+                    depends.push(format!("owner of table {}", t.name));
+                } else if t.grants.contains_key(name) {
+                    depends.push(format!("privileges for table {}", t.name));
+                }
+            }
+            for (s, seq) in &data.sequences {
+                if seq.grants.contains_key(name) {
+                    let short = s.rsplit('.').next().unwrap_or(s);
+                    depends.push(format!("privileges for sequence {short}"));
+                }
+            }
+        }
+        depends
+    }
+
+    fn create_database(&mut self, name: String) -> Result<(), DbError> {
+        self.require_superuser("permission denied to create database")?;
+        if self.session.txn.is_some() {
+            return Err(DbError::new(
+                "25001",
+                "CREATE DATABASE cannot run inside a transaction block",
+            ));
+        }
+        let catalog = &mut self.engine.state.catalog;
+        if catalog.databases.contains_key(&name) {
+            return Err(DbError::new(
+                "42P04",
+                format!("database \"{name}\" already exists"),
+            ));
+        }
+        let oid = catalog.next_oid;
+        catalog.next_oid += 1;
+        let owner = self.session.current_role().to_string();
+        catalog
+            .databases
+            .insert(name.clone(), DatabaseEntry { oid, owner });
+        self.engine.state.dbs.insert(name, DbData::fresh());
+        Ok(())
+    }
+
+    /// `DROP DATABASE`: the catalog entry and its directory.
+    fn drop_database(&mut self, name: &str, if_exists: bool) -> Result<(), DbError> {
+        self.require_superuser("must be owner of database")?;
+        if self.session.txn.is_some() {
+            return Err(DbError::new(
+                "25001",
+                "DROP DATABASE cannot run inside a transaction block",
+            ));
+        }
+        if name == self.session.database {
+            return Err(DbError::new(
+                "55006",
+                "cannot drop the currently open database",
+            ));
+        }
+        let Some(entry) = self.engine.state.catalog.databases.remove(name) else {
+            if if_exists {
+                self.notices.push(Notice::info(
+                    "00000",
+                    format!("database \"{name}\" does not exist, skipping"),
+                ));
+                return Ok(());
+            }
+            return Err(DbError::new(
+                "3D000",
+                format!("database \"{name}\" does not exist"),
+            ));
+        };
+        self.engine.state.dbs.remove(name);
+        let _ = std::fs::remove_dir_all(self.engine.dir.join("base").join(entry.oid.to_string()));
+        Ok(())
+    }
+
+    fn create_schema(&mut self, name: String, if_not_exists: bool) -> Result<(), DbError> {
+        self.require_superuser("permission denied for database")?;
+        let db = self.db_mut()?;
+        if !db.schemas.insert(name.clone()) {
+            if if_not_exists {
+                self.notices.push(Notice::info(
+                    "42P06",
+                    format!("schema \"{name}\" already exists, skipping"),
+                ));
+                return Ok(());
+            }
+            return Err(DbError::new(
+                "42P06",
+                format!("schema \"{name}\" already exists"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn truncate(&mut self, tables: Vec<ObjName>) -> Result<(), DbError> {
+        for name in tables {
+            let key = self.require_table(&name)?;
+            self.check_table_privilege(&key, "truncate")?;
+            self.table_mut(&key)?.rows.clear();
+        }
+        Ok(())
     }
 
     fn create_table(
@@ -1875,6 +1904,8 @@ impl Exec<'_> {
         Ok(Outcome::Command("CREATE TABLE".into()))
     }
 
+    /// `GRANT`/`REVOKE` of privileges on an object, or of role
+    /// membership, to roles that must exist.
     fn grant(
         &mut self,
         revoke: bool,
@@ -1891,172 +1922,138 @@ impl Exec<'_> {
                 ));
             }
         }
-        let check = |allowed: &[&str], what: &str| -> Result<(), DbError> {
-            for p in &privileges {
-                if p != "all" && !allowed.contains(&p.as_str()) {
-                    return Err(DbError::new(
-                        "0LP01",
-                        format!("invalid privilege type {} for {what}", p.to_uppercase()),
-                    ));
-                }
-            }
-            Ok(())
+        let g = Grant {
+            revoke,
+            privileges: &privileges,
+            roles: &roles,
         };
-        let apply = |grants: &mut BTreeMap<String, BTreeSet<String>>, all: &[&str]| {
-            for r in &roles {
-                let set = grants.entry(r.clone()).or_default();
-                for p in &privileges {
-                    let expanded: Vec<String> = if p == "all" {
-                        all.iter().map(|s| s.to_string()).collect()
-                    } else {
-                        vec![p.clone()]
-                    };
-                    for e in expanded {
-                        if revoke {
-                            set.remove(&e);
-                        } else {
-                            set.insert(e);
-                        }
-                    }
-                }
-                if set.is_empty() {
-                    grants.remove(r);
-                }
-            }
-        };
-        const TABLE_PRIVS: &[&str] = &[
-            "select",
-            "insert",
-            "update",
-            "delete",
-            "truncate",
-            "references",
-            "trigger",
-        ];
-        const SEQ_PRIVS: &[&str] = &["usage", "select", "update"];
         match object {
-            GrantObject::Tables(names) => {
-                check(TABLE_PRIVS, "table")?;
-                for name in names {
-                    let key = match self.table_key(&name)? {
-                        Some(k) => k,
-                        None => {
-                            let schema = name.schema.clone().unwrap_or_else(|| "public".into());
-                            let seq_key = format!("{schema}.{}", name.name);
-                            if self.db()?.sequences.contains_key(&seq_key) {
-                                // GRANT ... ON TABLE works on sequences too.
-                                let seq = self.db_mut()?.sequences.get_mut(&seq_key);
-                                if let Some(seq) = seq {
-                                    apply(&mut seq.grants, SEQ_PRIVS);
-                                }
-                                continue;
-                            }
-                            return Err(DbError::undefined_table(&name));
-                        }
-                    };
-                    self.require_owner(&key)?;
-                    let table = self.table_mut(&key)?;
-                    apply(&mut table.grants, TABLE_PRIVS);
-                }
-            }
+            GrantObject::Tables(names) => self.grant_tables(&g, names)?,
             GrantObject::AllTablesInSchema(schemas) => {
-                check(TABLE_PRIVS, "table")?;
+                g.check(TABLE_PRIVS, "table")?;
                 self.require_superuser("permission denied for schema")?;
                 let db = self.db_mut()?;
-                for s in &schemas {
-                    if !db.schemas.contains(s) {
-                        return Err(DbError::new(
-                            "3F000",
-                            format!("schema \"{s}\" does not exist"),
-                        ));
-                    }
+                if let Some(s) = schemas.iter().find(|s| !db.schemas.contains(*s)) {
+                    return Err(no_schema(s));
                 }
                 for t in db.tables.values_mut() {
                     if schemas.contains(&t.schema) {
-                        apply(&mut t.grants, TABLE_PRIVS);
+                        g.apply(&mut t.grants, TABLE_PRIVS);
                     }
                 }
             }
-            GrantObject::Sequences(names) => {
-                check(SEQ_PRIVS, "sequence")?;
-                for name in names {
-                    let schema = name.schema.clone().unwrap_or_else(|| "public".into());
-                    let key = format!("{schema}.{}", name.name);
-                    let superuser = self.superuser();
-                    let role = self.role();
-                    let Some(seq) = self.db_mut()?.sequences.get_mut(&key) else {
-                        return Err(DbError::undefined_table(&name));
-                    };
-                    if !superuser && seq.owner != role {
-                        return Err(DbError::new(
-                            "42501",
-                            format!("permission denied for sequence {}", name.name),
-                        ));
-                    }
-                    apply(&mut seq.grants, SEQ_PRIVS);
-                }
-            }
+            GrantObject::Sequences(names) => self.grant_sequences(&g, names)?,
             GrantObject::AllSequencesInSchema(schemas) => {
-                check(SEQ_PRIVS, "sequence")?;
+                g.check(SEQ_PRIVS, "sequence")?;
                 self.require_superuser("permission denied for schema")?;
                 let db = self.db_mut()?;
                 for (key, seq) in db.sequences.iter_mut() {
                     let schema = key.split('.').next().unwrap_or("");
                     if schemas.iter().any(|s| s == schema) {
-                        apply(&mut seq.grants, SEQ_PRIVS);
+                        g.apply(&mut seq.grants, SEQ_PRIVS);
                     }
                 }
             }
             GrantObject::Schemas(schemas) => {
-                check(&["usage", "create"], "schema")?;
+                g.check(&["usage", "create"], "schema")?;
                 self.require_superuser("permission denied for schema")?;
                 let db = self.db_mut()?;
                 for s in schemas {
                     if !db.schemas.contains(&s) {
-                        return Err(DbError::new(
-                            "3F000",
-                            format!("schema \"{s}\" does not exist"),
-                        ));
+                        return Err(no_schema(&s));
                     }
-                    apply(db.schema_grants.entry(s).or_default(), &["usage", "create"]);
+                    g.apply(db.schema_grants.entry(s).or_default(), &["usage", "create"]);
                 }
             }
             GrantObject::Database(names) => {
-                check(&["connect", "create", "temporary", "temp"], "database")?;
-                for n in names {
-                    if !self.engine.state.catalog.databases.contains_key(&n) {
-                        return Err(DbError::new(
-                            "3D000",
-                            format!("database \"{n}\" does not exist"),
-                        ));
-                    }
+                g.check(&["connect", "create", "temporary", "temp"], "database")?;
+                if let Some(n) = names
+                    .iter()
+                    .find(|n| !self.engine.state.catalog.databases.contains_key(*n))
+                {
+                    return Err(DbError::new(
+                        "3D000",
+                        format!("database \"{n}\" does not exist"),
+                    ));
                 }
             }
-            GrantObject::Roles(granted) => {
-                self.require_superuser("permission denied to grant role")?;
-                for g in &granted {
-                    if !self.engine.state.catalog.roles.contains_key(g) {
-                        return Err(DbError::new(
-                            "42704",
-                            format!("role \"{g}\" does not exist"),
-                        ));
-                    }
-                }
-                for r in &roles {
-                    if let Some(role) = self.engine.state.catalog.roles.get_mut(r) {
-                        for g in &granted {
-                            if revoke {
-                                role.member_of.remove(g);
-                            } else {
-                                role.member_of.insert(g.clone());
-                            }
-                        }
-                    }
-                }
-                return Ok(Outcome::Command(tag.into()));
-            }
+            GrantObject::Roles(granted) => self.grant_roles(revoke, &granted, &roles)?,
         }
         Ok(Outcome::Command(tag.into()))
+    }
+
+    /// `GRANT ... ON [TABLE] t`: tables, or sequences named as tables.
+    fn grant_tables(&mut self, g: &Grant<'_>, names: Vec<ObjName>) -> Result<(), DbError> {
+        g.check(TABLE_PRIVS, "table")?;
+        for name in names {
+            let Some(key) = self.table_key(&name)? else {
+                let schema = name.schema.clone().unwrap_or_else(|| "public".into());
+                let seq_key = format!("{schema}.{}", name.name);
+                // GRANT ... ON TABLE works on sequences too.
+                match self.db_mut()?.sequences.get_mut(&seq_key) {
+                    Some(seq) => {
+                        g.apply(&mut seq.grants, SEQ_PRIVS);
+                        continue;
+                    }
+                    None => return Err(DbError::undefined_table(&name)),
+                }
+            };
+            self.require_owner(&key)?;
+            let table = self.table_mut(&key)?;
+            g.apply(&mut table.grants, TABLE_PRIVS);
+        }
+        Ok(())
+    }
+
+    /// `GRANT ... ON SEQUENCE s`: by its owner or a superuser.
+    fn grant_sequences(&mut self, g: &Grant<'_>, names: Vec<ObjName>) -> Result<(), DbError> {
+        g.check(SEQ_PRIVS, "sequence")?;
+        for name in names {
+            let schema = name.schema.clone().unwrap_or_else(|| "public".into());
+            let key = format!("{schema}.{}", name.name);
+            let superuser = self.superuser();
+            let role = self.role();
+            let Some(seq) = self.db_mut()?.sequences.get_mut(&key) else {
+                return Err(DbError::undefined_table(&name));
+            };
+            if !superuser && seq.owner != role {
+                return Err(DbError::new(
+                    "42501",
+                    format!("permission denied for sequence {}", name.name),
+                ));
+            }
+            g.apply(&mut seq.grants, SEQ_PRIVS);
+        }
+        Ok(())
+    }
+
+    /// `GRANT role TO role`: membership.
+    fn grant_roles(
+        &mut self,
+        revoke: bool,
+        granted: &[String],
+        roles: &[String],
+    ) -> Result<(), DbError> {
+        self.require_superuser("permission denied to grant role")?;
+        let catalog = &mut self.engine.state.catalog;
+        if let Some(g) = granted.iter().find(|g| !catalog.roles.contains_key(*g)) {
+            return Err(DbError::new(
+                "42704",
+                format!("role \"{g}\" does not exist"),
+            ));
+        }
+        for r in roles {
+            if let Some(role) = catalog.roles.get_mut(r) {
+                for g in granted {
+                    if revoke {
+                        role.member_of.remove(g);
+                    } else {
+                        role.member_of.insert(g.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn require_owner(&self, key: &str) -> Result<(), DbError> {
@@ -2410,58 +2407,13 @@ impl Exec<'_> {
 
     /// The catalog views psql and PostgREST-like clients read.
     fn catalog_view(&self, schema: Option<&str>, name: &str) -> Result<Option<Source>, DbError> {
-        let cols = |spec: &[(&str, SqlType)]| -> Vec<ColumnDesc> {
-            spec.iter()
-                .map(|(n, t)| ColumnDesc {
-                    name: n.to_string(),
-                    ty: *t,
-                })
-                .collect()
-        };
-        let text = |s: &str| Value::Text(s.to_string());
+        let cols = column_descs;
+        let text = text_value;
         let catalog = &self.engine.state.catalog;
         let db = self.db()?;
         let is_info = schema == Some("information_schema");
         let src = match (is_info, name) {
-            (false, "pg_roles" | "pg_user" | "pg_authid") => {
-                let user_view = name == "pg_user";
-                let authid = name == "pg_authid";
-                // pg_authid holds the password hashes: superusers only.
-                if authid && !self.superuser() {
-                    return Err(DbError::new(
-                        "42501",
-                        "permission denied for table pg_authid",
-                    ));
-                }
-                let mut columns = if user_view {
-                    cols(&[("usename", SqlType::Name), ("usesuper", SqlType::Bool)])
-                } else {
-                    cols(&[
-                        ("rolname", SqlType::Name),
-                        ("rolsuper", SqlType::Bool),
-                        ("rolcanlogin", SqlType::Bool),
-                    ])
-                };
-                if authid {
-                    columns.extend(cols(&[("rolpassword", SqlType::Text)]));
-                }
-                let rows = catalog
-                    .roles
-                    .iter()
-                    .filter(|(_, r)| !user_view || r.login)
-                    .map(|(n, r)| {
-                        let mut row = vec![text(n), Value::Bool(r.superuser)];
-                        if !user_view {
-                            row.push(Value::Bool(r.login));
-                        }
-                        if authid {
-                            row.push(r.password.as_deref().map_or(Value::Null, text));
-                        }
-                        row
-                    })
-                    .collect();
-                Source { columns, rows }
-            }
+            (false, "pg_roles" | "pg_user" | "pg_authid") => self.roles_view(name)?,
             (false, "pg_database") => Source {
                 columns: cols(&[
                     ("datname", SqlType::Name),
@@ -2474,39 +2426,7 @@ impl Exec<'_> {
                     .map(|(n, d)| vec![text(n), Value::Int(i64::from(d.oid)), text(&d.owner)])
                     .collect(),
             },
-            (false, "pg_indexes") => {
-                let mut rows = Vec::new();
-                for t in db.tables.values() {
-                    for k in &t.keys {
-                        let cols: Vec<&str> = k
-                            .columns
-                            .iter()
-                            .map(|&i| t.columns[i].name.as_str())
-                            .collect();
-                        rows.push(vec![
-                            text(&t.schema),
-                            text(&t.name),
-                            text(&k.name),
-                            Value::Text(format!(
-                                "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
-                                k.name,
-                                t.schema,
-                                t.name,
-                                cols.join(", ")
-                            )),
-                        ]);
-                    }
-                }
-                Source {
-                    columns: cols(&[
-                        ("schemaname", SqlType::Name),
-                        ("tablename", SqlType::Name),
-                        ("indexname", SqlType::Name),
-                        ("indexdef", SqlType::Text),
-                    ]),
-                    rows,
-                }
-            }
+            (false, "pg_indexes") => indexes_view(db),
             (false, "pg_namespace") => Source {
                 columns: cols(&[("nspname", SqlType::Name)]),
                 rows: db.schemas.iter().map(|s| vec![text(s)]).collect(),
@@ -2543,63 +2463,56 @@ impl Exec<'_> {
                     })
                     .collect(),
             },
-            (true, "columns") => Source {
-                columns: cols(&[
-                    ("table_catalog", SqlType::Name),
-                    ("table_schema", SqlType::Name),
-                    ("table_name", SqlType::Name),
-                    ("column_name", SqlType::Name),
-                    ("ordinal_position", SqlType::Int4),
-                    ("column_default", SqlType::Text),
-                    ("is_nullable", SqlType::Text),
-                    ("data_type", SqlType::Text),
-                ]),
-                rows: db
-                    .tables
-                    .values()
-                    .flat_map(|t| {
-                        t.columns.iter().enumerate().map(move |(i, c)| {
-                            vec![
-                                Value::Text(self.session.database.clone()),
-                                Value::Text(t.schema.clone()),
-                                Value::Text(t.name.clone()),
-                                Value::Text(c.name.clone()),
-                                Value::Int(i as i64 + 1),
-                                c.default.clone().map_or(Value::Null, Value::Text),
-                                Value::Text(if c.not_null { "NO" } else { "YES" }.into()),
-                                Value::Text(c.ty.display_name().into()),
-                            ]
-                        })
-                    })
-                    .collect(),
-            },
-            (true, "table_privileges") => {
-                let mut rows = Vec::new();
-                for t in db.tables.values() {
-                    for (grantee, privs) in &t.grants {
-                        for p in privs {
-                            rows.push(vec![
-                                text(grantee),
-                                text(&t.schema),
-                                text(&t.name),
-                                text(&p.to_uppercase()),
-                            ]);
-                        }
-                    }
-                }
-                Source {
-                    columns: cols(&[
-                        ("grantee", SqlType::Name),
-                        ("table_schema", SqlType::Name),
-                        ("table_name", SqlType::Name),
-                        ("privilege_type", SqlType::Text),
-                    ]),
-                    rows,
-                }
-            }
+            (true, "columns") => columns_view(db, &self.session.database),
+            (true, "table_privileges") => privileges_view(db),
             _ => return Ok(None),
         };
         Ok(Some(src))
+    }
+
+    /// `pg_roles`, `pg_user` and `pg_authid` (with the password hashes:
+    /// superusers only).
+    fn roles_view(&self, name: &str) -> Result<Source, DbError> {
+        let (cols, text) = (column_descs, text_value);
+        let user_view = name == "pg_user";
+        let authid = name == "pg_authid";
+        if authid && !self.superuser() {
+            return Err(DbError::new(
+                "42501",
+                "permission denied for table pg_authid",
+            ));
+        }
+        let mut columns = if user_view {
+            cols(&[("usename", SqlType::Name), ("usesuper", SqlType::Bool)])
+        } else {
+            cols(&[
+                ("rolname", SqlType::Name),
+                ("rolsuper", SqlType::Bool),
+                ("rolcanlogin", SqlType::Bool),
+            ])
+        };
+        if authid {
+            columns.extend(cols(&[("rolpassword", SqlType::Text)]));
+        }
+        let rows = self
+            .engine
+            .state
+            .catalog
+            .roles
+            .iter()
+            .filter(|(_, r)| !user_view || r.login)
+            .map(|(n, r)| {
+                let mut row = vec![text(n), Value::Bool(r.superuser)];
+                if !user_view {
+                    row.push(Value::Bool(r.login));
+                }
+                if authid {
+                    row.push(r.password.as_deref().map_or(Value::Null, text));
+                }
+                row
+            })
+            .collect();
+        Ok(Source { columns, rows })
     }
 
     /// The description of a SELECT's output columns.
@@ -2886,23 +2799,7 @@ impl Exec<'_> {
                     None => Err(undefined_column(c)),
                 }
             }
-            Expr::Keyword(k) => Ok(match k.as_str() {
-                "current_user" | "user" => Value::Text(self.role()),
-                "session_user" => Value::Text(self.session.user.clone()),
-                "current_timestamp" => Value::Timestamptz(self.session.now()),
-                "localtimestamp" => Value::Timestamp(
-                    self.session
-                        .now()
-                        .to_zoned(jiff::tz::TimeZone::UTC)
-                        .datetime(),
-                ),
-                "current_date" => {
-                    Value::Date(self.session.now().to_zoned(jiff::tz::TimeZone::UTC).date())
-                }
-                "current_schema" => Value::Text("public".into()),
-                "current_catalog" => Value::Text(self.session.database.clone()),
-                _ => Value::Null,
-            }),
+            Expr::Keyword(k) => Ok(self.keyword(k)),
             Expr::Not(a) => Ok(match self.eval(a, row)? {
                 Value::Bool(b) => Value::Bool(!b),
                 Value::Null => Value::Null,
@@ -2941,28 +2838,7 @@ impl Exec<'_> {
                 expr,
                 list,
                 negated,
-            } => {
-                let v = self.eval(expr, row)?;
-                if v.is_null() {
-                    return Ok(Value::Null);
-                }
-                let mut saw_null = false;
-                for item in list {
-                    let w = self.eval(item, row)?;
-                    if w.is_null() {
-                        saw_null = true;
-                        continue;
-                    }
-                    if value::compare(&v, &w)? == std::cmp::Ordering::Equal {
-                        return Ok(Value::Bool(!*negated));
-                    }
-                }
-                Ok(if saw_null {
-                    Value::Null
-                } else {
-                    Value::Bool(*negated)
-                })
-            }
+            } => self.in_list(expr, list, *negated, row),
             Expr::Between {
                 expr,
                 low,
@@ -3014,6 +2890,57 @@ impl Exec<'_> {
                 distinct,
             } => self.call(name, args, *star, *distinct, row),
         }
+    }
+
+    /// SQL's value keywords (`current_user`, `current_timestamp`...).
+    fn keyword(&self, k: &str) -> Value {
+        match k {
+            "current_user" | "user" => Value::Text(self.role()),
+            "session_user" => Value::Text(self.session.user.clone()),
+            "current_timestamp" => Value::Timestamptz(self.session.now()),
+            "localtimestamp" => Value::Timestamp(
+                self.session
+                    .now()
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .datetime(),
+            ),
+            "current_date" => {
+                Value::Date(self.session.now().to_zoned(jiff::tz::TimeZone::UTC).date())
+            }
+            "current_schema" => Value::Text("public".into()),
+            "current_catalog" => Value::Text(self.session.database.clone()),
+            _ => Value::Null,
+        }
+    }
+
+    /// `x [NOT] IN (a, b)`, with SQL's three-valued logic.
+    fn in_list(
+        &mut self,
+        expr: &Expr,
+        list: &[Expr],
+        negated: bool,
+        row: &Row<'_>,
+    ) -> Result<Value, DbError> {
+        let v = self.eval(expr, row)?;
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        let mut saw_null = false;
+        for item in list {
+            let w = self.eval(item, row)?;
+            if w.is_null() {
+                saw_null = true;
+                continue;
+            }
+            if value::compare(&v, &w)? == std::cmp::Ordering::Equal {
+                return Ok(Value::Bool(!negated));
+            }
+        }
+        Ok(if saw_null {
+            Value::Null
+        } else {
+            Value::Bool(negated)
+        })
     }
 
     fn binary(&mut self, a: &Expr, op: BinOp, b: &Expr, row: &Row<'_>) -> Result<Value, DbError> {
@@ -3395,6 +3322,180 @@ impl Exec<'_> {
             }
             _ => return Err(no_function(name, &[])),
         })
+    }
+}
+
+const TABLE_PRIVS: &[&str] = &[
+    "select",
+    "insert",
+    "update",
+    "delete",
+    "truncate",
+    "references",
+    "trigger",
+];
+const SEQ_PRIVS: &[&str] = &["usage", "select", "update"];
+
+/// What one GRANT or REVOKE gives or takes, and to whom.
+struct Grant<'a> {
+    revoke: bool,
+    privileges: &'a [String],
+    roles: &'a [String],
+}
+
+impl Grant<'_> {
+    /// The privileges are ones the object has (`ALL` always is).
+    fn check(&self, allowed: &[&str], what: &str) -> Result<(), DbError> {
+        match self
+            .privileges
+            .iter()
+            .find(|p| *p != "all" && !allowed.contains(&p.as_str()))
+        {
+            Some(p) => Err(DbError::new(
+                "0LP01",
+                format!("invalid privilege type {} for {what}", p.to_uppercase()),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds or removes the privileges (`ALL` is `all` of the object) in an
+    /// object's grants; a role left with none is dropped from them.
+    fn apply(&self, grants: &mut BTreeMap<String, BTreeSet<String>>, all: &[&str]) {
+        for r in self.roles {
+            let set = grants.entry(r.clone()).or_default();
+            for p in self.privileges {
+                let expanded: Vec<String> = if p == "all" {
+                    all.iter().map(|s| s.to_string()).collect()
+                } else {
+                    vec![p.clone()]
+                };
+                for e in expanded {
+                    if self.revoke {
+                        set.remove(&e);
+                    } else {
+                        set.insert(e);
+                    }
+                }
+            }
+            if set.is_empty() {
+                grants.remove(r);
+            }
+        }
+    }
+}
+
+fn no_schema(name: &str) -> DbError {
+    DbError::new("3F000", format!("schema \"{name}\" does not exist"))
+}
+
+fn column_descs(spec: &[(&str, SqlType)]) -> Vec<ColumnDesc> {
+    spec.iter()
+        .map(|(n, t)| ColumnDesc {
+            name: n.to_string(),
+            ty: *t,
+        })
+        .collect()
+}
+
+fn text_value(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+/// `pg_indexes`: the unique indexes of primary keys and constraints.
+fn indexes_view(db: &DbData) -> Source {
+    let text = text_value;
+    let mut rows = Vec::new();
+    for t in db.tables.values() {
+        for k in &t.keys {
+            let cols: Vec<&str> = k
+                .columns
+                .iter()
+                .map(|&i| t.columns[i].name.as_str())
+                .collect();
+            rows.push(vec![
+                text(&t.schema),
+                text(&t.name),
+                text(&k.name),
+                Value::Text(format!(
+                    "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
+                    k.name,
+                    t.schema,
+                    t.name,
+                    cols.join(", ")
+                )),
+            ]);
+        }
+    }
+    Source {
+        columns: column_descs(&[
+            ("schemaname", SqlType::Name),
+            ("tablename", SqlType::Name),
+            ("indexname", SqlType::Name),
+            ("indexdef", SqlType::Text),
+        ]),
+        rows,
+    }
+}
+
+/// `information_schema.columns`.
+fn columns_view(db: &DbData, database: &str) -> Source {
+    Source {
+        columns: column_descs(&[
+            ("table_catalog", SqlType::Name),
+            ("table_schema", SqlType::Name),
+            ("table_name", SqlType::Name),
+            ("column_name", SqlType::Name),
+            ("ordinal_position", SqlType::Int4),
+            ("column_default", SqlType::Text),
+            ("is_nullable", SqlType::Text),
+            ("data_type", SqlType::Text),
+        ]),
+        rows: db
+            .tables
+            .values()
+            .flat_map(|t| {
+                t.columns.iter().enumerate().map(move |(i, c)| {
+                    vec![
+                        Value::Text(database.to_string()),
+                        Value::Text(t.schema.clone()),
+                        Value::Text(t.name.clone()),
+                        Value::Text(c.name.clone()),
+                        Value::Int(i as i64 + 1),
+                        c.default.clone().map_or(Value::Null, Value::Text),
+                        Value::Text(if c.not_null { "NO" } else { "YES" }.into()),
+                        Value::Text(c.ty.display_name().into()),
+                    ]
+                })
+            })
+            .collect(),
+    }
+}
+
+/// `information_schema.table_privileges`.
+fn privileges_view(db: &DbData) -> Source {
+    let text = text_value;
+    let mut rows = Vec::new();
+    for t in db.tables.values() {
+        for (grantee, privs) in &t.grants {
+            for p in privs {
+                rows.push(vec![
+                    text(grantee),
+                    text(&t.schema),
+                    text(&t.name),
+                    text(&p.to_uppercase()),
+                ]);
+            }
+        }
+    }
+    Source {
+        columns: column_descs(&[
+            ("grantee", SqlType::Name),
+            ("table_schema", SqlType::Name),
+            ("table_name", SqlType::Name),
+            ("privilege_type", SqlType::Text),
+        ]),
+        rows,
     }
 }
 
