@@ -122,7 +122,7 @@ impl Value {
                     .ok_or_else(|| ValueError::invalid(ty, &s)),
                 other => Err(cannot_cast(&other, ty)),
             },
-            SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Oid => self.to_integer(ty),
+            SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Oid => self.into_integer(ty),
             SqlType::Float4 | SqlType::Float8 => match self {
                 Value::Int(n) => Ok(Value::Float(n as f64)),
                 Value::Float(f) => Ok(Value::Float(f)),
@@ -155,14 +155,14 @@ impl Value {
                 Value::Text(s) => Ok(Value::Text(s)),
                 other => Ok(Value::Text(other.to_text().unwrap_or_default())),
             },
-            SqlType::Timestamptz | SqlType::Timestamp | SqlType::Date => self.to_time(ty),
-            SqlType::Json | SqlType::Jsonb => self.to_json_value(ty),
-            SqlType::Uuid => self.to_uuid(),
+            SqlType::Timestamptz | SqlType::Timestamp | SqlType::Date => self.into_time(ty),
+            SqlType::Json | SqlType::Jsonb => self.into_json(ty),
+            SqlType::Uuid => self.into_uuid(),
         }
     }
 
     /// To smallint, integer, bigint or oid, with their range checks.
-    fn to_integer(self, ty: SqlType) -> Result<Value, ValueError> {
+    fn into_integer(self, ty: SqlType) -> Result<Value, ValueError> {
         let n = match self {
             Value::Int(n) => n,
             Value::Float(f) => f.round() as i64,
@@ -197,7 +197,7 @@ impl Value {
     }
 
     /// To timestamptz, timestamp or date (times are UTC).
-    fn to_time(self, ty: SqlType) -> Result<Value, ValueError> {
+    fn into_time(self, ty: SqlType) -> Result<Value, ValueError> {
         match ty {
             SqlType::Timestamptz => match self {
                 Value::Timestamptz(t) => Ok(Value::Timestamptz(t)),
@@ -249,7 +249,7 @@ impl Value {
     }
 
     /// To json (the text as given) or jsonb (normalized).
-    fn to_json_value(self, ty: SqlType) -> Result<Value, ValueError> {
+    fn into_json(self, ty: SqlType) -> Result<Value, ValueError> {
         match self {
             Value::Json(s) => Ok(Value::Json(s)),
             Value::Text(s) => match serde_json::from_str::<serde_json::Value>(&s) {
@@ -268,7 +268,7 @@ impl Value {
     }
 
     /// To uuid: 8-4-4-4-12 hex digits, lower-cased.
-    fn to_uuid(self) -> Result<Value, ValueError> {
+    fn into_uuid(self) -> Result<Value, ValueError> {
         let ty = SqlType::Uuid;
         match self {
             Value::Text(s) => {
