@@ -283,6 +283,7 @@ fn error_text(body: &[u8]) -> String {
 /// machine may enter. The pod's TCP port (which any local process can
 /// reach on the host's loopback) always asks for the password, whatever a
 /// client puts in its startup packet.
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_pod_itself_is_trusted() {
     use std::os::unix::fs::PermissionsExt as _;
