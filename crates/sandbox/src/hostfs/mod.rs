@@ -9,6 +9,7 @@
 //! <root>/pods/<uid>/volumes/empty-dir/<name>    emptyDir volumes
 //! <root>/hostpath/<path>                        hostPath volumes (/tmp/x → hostpath/tmp/x)
 //! <root>/volumes/<pv-name>                      provisioned persistent volumes
+//! <root>/run/<n>                                pods' private sockets (mode 0700 dir)
 //! ```
 //!
 //! Paths coming from manifests and `kubectl exec` are untrusted: every join
@@ -132,6 +133,12 @@ impl SandboxRoot {
     /// A provisioned persistent volume's directory, created if missing.
     pub fn volume(&self, pv_name: &str) -> Result<PathBuf, FsError> {
         create(&self.root.join("volumes").join(name(pv_name)?))
+    }
+
+    /// `run/`: the pods' private sockets (not created here: the network
+    /// namespaces create it with mode 0700).
+    pub fn sockets_dir(&self) -> PathBuf {
+        self.root.join("run")
     }
 
     /// Deletes everything of a pod (writable layers and emptyDirs).

@@ -393,11 +393,12 @@ pub(crate) mod tests {
         pub fn new() -> Self {
             let tmp = tempfile::tempdir().unwrap();
             let root = SandboxRoot::new(tmp.path()).unwrap();
+            let netns = NetNamespaces::with_socket_dir(root.sockets_dir());
             Self {
                 _tmp: tmp,
                 root,
                 lines: Arc::default(),
-                netns: NetNamespaces::new(),
+                netns,
             }
         }
 

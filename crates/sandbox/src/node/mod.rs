@@ -22,16 +22,18 @@ pub(crate) struct Node {
     rt: Arc<Runtime>,
     /// The pods the kubelet runs, their containers and logs.
     pub(crate) kubelet: Kubelet,
-    /// The pods' network namespaces (their ports on loopback).
+    /// The pods' network namespaces (their ports on loopback, and their
+    /// private sockets).
     pub(crate) netns: NetNamespaces,
 }
 
 impl Node {
     pub(crate) fn new(rt: Arc<Runtime>) -> Arc<Node> {
+        let netns = NetNamespaces::with_socket_dir(rt.root.sockets_dir());
         Arc::new(Node {
             rt,
             kubelet: Kubelet::new(),
-            netns: NetNamespaces::new(),
+            netns,
         })
     }
 }

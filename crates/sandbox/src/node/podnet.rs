@@ -57,6 +57,11 @@ impl PodNetwork {
         }
     }
 
+    /// A socket only this pod reaches, by name, if one is bound.
+    pub fn socket(&self, name: &str) -> Option<std::path::PathBuf> {
+        self.netns.socket_path(&self.pod_uid, name)
+    }
+
     /// Resolves `host:port` as a container of this pod would.
     pub fn dial(&self, host: &str, port: u16) -> Dial {
         let host = host.trim().trim_end_matches('.').to_ascii_lowercase();

@@ -1,11 +1,15 @@
 //! The official `postgres` image, run by the PostgreSQL emulation
 //! ([`pgemu`]): the sandbox hands it the container's environment, `PGDATA`
 //! resolved through the container's mounts (so the data dies with the
-//! writable layer and survives on a persistent volume), the log sink and
-//! the pod's port 5432.
+//! writable layer and survives on a persistent volume), the log sink, the
+//! pod's port 5432 and the pod's private channels: the Unix socket and
+//! the pod's `localhost`, which no other process of the machine reaches
+//! (so `pg_hba.conf`'s trust for them trusts the pod only).
 
 #[cfg(test)]
 mod tests;
+
+use std::net::{IpAddr, Ipv4Addr};
 
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
@@ -56,6 +60,11 @@ async fn run(ctx: AppContext, mut stop: Stop) -> i32 {
     server.await.unwrap_or(1)
 }
 
+/// Where TCP clients of a pod's port come from, as the pod sees them: the
+/// node's bridge address (the sandbox cannot tell one client pod from
+/// another, or from a port-forward; never the pod's own loopback).
+const CLIENTS_FROM: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 244, 0, 1));
+
 /// The pod's ports, as the server binds them.
 struct PodPorts {
     netns: NetNamespaces,
@@ -85,6 +94,28 @@ impl pgemu::Listen for PodPorts {
             Ok(pgemu::Listening {
                 listener,
                 guard: Box::new(bound),
+                peer_address: CLIENTS_FROM,
+            })
+        })
+    }
+
+    #[cfg(unix)]
+    fn listen_pod(
+        &self,
+        channel: pgemu::PodChannel,
+    ) -> BoxFuture<'static, Result<pgemu::PodListening, pgemu::ListenError>> {
+        let bound = self.netns.bind_socket(&self.pod_uid, &channel.name());
+        Box::pin(async move {
+            let mut bound = bound.map_err(|e| match e.kind() {
+                std::io::ErrorKind::AddrInUse => pgemu::ListenError::AddrInUse,
+                _ => pgemu::ListenError::Other(e.to_string()),
+            })?;
+            let listener = bound
+                .take_listener()
+                .ok_or_else(|| pgemu::ListenError::Other("the socket is already taken".into()))?;
+            Ok(pgemu::PodListening {
+                listener,
+                guard: Box::new(bound),
             })
         })
     }
@@ -92,8 +123,8 @@ impl pgemu::Listen for PodPorts {
 
 /// A pod's network, as `psql` and PostgREST dial through it.
 impl pgemu::Network for PodNetwork {
-    fn local(&self, port: u16) -> pgemu::Dial {
-        PodNetwork::local(self, port)
+    fn pod_channel(&self, channel: pgemu::PodChannel) -> Option<std::path::PathBuf> {
+        self.socket(&channel.name())
     }
 
     fn dial(&self, host: &str, port: u16) -> pgemu::Dial {
