@@ -120,6 +120,8 @@ pub enum Kind {
     Secret,
     Service,
     Job,
+    StatefulSet,
+    CronJob,
     Event,
     /// Metadata only: lessons use the node count.
     Node,
@@ -136,9 +138,9 @@ impl Kind {
     /// `apiVersion` of the kind (`v1`, `apps/v1`...).
     pub fn api_version(self) -> &'static str {
         match self {
-            Kind::Deployment | Kind::ReplicaSet => "apps/v1",
+            Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet => "apps/v1",
             Kind::StorageClass => "storage.k8s.io/v1",
-            Kind::Job => "batch/v1",
+            Kind::Job | Kind::CronJob => "batch/v1",
             _ => "v1",
         }
     }
@@ -156,6 +158,8 @@ impl Kind {
             Kind::Secret => "secrets",
             Kind::Service => "services",
             Kind::Job => "jobs",
+            Kind::StatefulSet => "statefulsets",
+            Kind::CronJob => "cronjobs",
             Kind::Event => "events",
             Kind::Node => "nodes",
         }
@@ -165,7 +169,7 @@ impl Kind {
     fn has_pod_spec(self) -> bool {
         matches!(
             self,
-            Kind::Pod | Kind::Deployment | Kind::ReplicaSet | Kind::Job
+            Kind::Pod | Kind::Deployment | Kind::ReplicaSet | Kind::Job | Kind::StatefulSet
         )
     }
 }
@@ -198,7 +202,8 @@ pub struct ResourceCheck {
     pub count: Option<Comparison>,
     #[serde(default)]
     pub fields: Vec<FieldMatch>,
-    /// Pod: Ready condition; Deployment/ReplicaSet: all desired replicas ready.
+    /// Pod: Ready condition; Deployment/ReplicaSet/StatefulSet: all
+    /// desired replicas ready.
     #[serde(default)]
     pub ready: Option<bool>,
     /// `status.phase` of a Pod, PersistentVolumeClaim or PersistentVolume.
@@ -1317,8 +1322,11 @@ fn validate_resource(r: &ResourceCheck) -> Result<(), Invalid> {
     only(
         "ready",
         r.ready.is_some(),
-        matches!(kind, Kind::Pod | Kind::Deployment | Kind::ReplicaSet),
-        "Pod, Deployment and ReplicaSet",
+        matches!(
+            kind,
+            Kind::Pod | Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet
+        ),
+        "Pod, Deployment, ReplicaSet and StatefulSet",
     )?;
     only(
         "phase",
@@ -1341,13 +1349,13 @@ fn validate_resource(r: &ResourceCheck) -> Result<(), Invalid> {
         "volume",
         r.volume.is_some(),
         kind.has_pod_spec(),
-        "Pod, Deployment, ReplicaSet and Job",
+        "Pod, Deployment, ReplicaSet, StatefulSet and Job",
     )?;
     only(
         "env",
         r.env.is_some(),
         kind.has_pod_spec(),
-        "Pod, Deployment, ReplicaSet and Job",
+        "Pod, Deployment, ReplicaSet, StatefulSet and Job",
     )?;
     if let Some(e) = &r.env {
         let n = usize::from(e.config_map.is_some())
