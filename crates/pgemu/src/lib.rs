@@ -45,6 +45,19 @@ pub struct Container {
     pub resolve: Box<Resolve>,
     /// Listens on a port of the pod's network namespace.
     pub listen: Box<dyn Listen>,
+    /// The files of `/docker-entrypoint-initdb.d`, in the order the
+    /// entrypoint's glob lists them; run when a new cluster is made.
+    pub init_scripts: Vec<InitScript>,
+}
+
+/// One file of `/docker-entrypoint-initdb.d`.
+#[derive(Debug, Clone)]
+pub struct InitScript {
+    /// Its container path (`/docker-entrypoint-initdb.d/init.sql`).
+    pub path: String,
+    pub content: Vec<u8>,
+    /// Whether it has an execute bit (a `.sh` is then run, else sourced).
+    pub executable: bool,
 }
 
 impl Container {

@@ -209,11 +209,20 @@ pub async fn run(ctx: Container, stop: CancellationToken) -> i32 {
             log("CREATE DATABASE");
             log("");
         }
-        log("");
-        log(&format!(
-            "{ENTRYPOINT}: ignoring /docker-entrypoint-initdb.d/*"
-        ));
-        log("");
+        if ctx.init_scripts.is_empty() {
+            log("");
+            log(&format!(
+                "{ENTRYPOINT}: ignoring /docker-entrypoint-initdb.d/*"
+            ));
+            log("");
+        } else {
+            let code = run_init_scripts(&dir, &superuser, &database, &ctx.init_scripts, &log).await;
+            if code != 0 {
+                // `set -e`: the entrypoint stops with psql's status; the
+                // half-made cluster stays (the next start skips initdb).
+                return code;
+            }
+        }
         log(&format!(
             "waiting for server to shut down...{} [{pid}] LOG:  received fast shutdown request",
             stamp()
@@ -400,6 +409,145 @@ pub async fn run(ctx: Container, stop: CancellationToken) -> i32 {
     drop(port_guard);
     drop(lock);
     0
+}
+
+/// A network where only the entrypoint's temporary server answers (on
+/// its socket, as `PGHOST=` makes psql use it).
+struct TemporaryServer(std::net::SocketAddr);
+
+impl crate::Network for TemporaryServer {
+    fn local(&self, _port: u16) -> crate::Dial {
+        crate::Dial::Open {
+            addr: self.0,
+            ip: "127.0.0.1".into(),
+        }
+    }
+
+    fn dial(&self, _host: &str, _port: u16) -> crate::Dial {
+        crate::Dial::NoSuchHost
+    }
+}
+
+/// The entrypoint's `docker_process_init_files`: each `*.sql` run by `psql
+/// -v ON_ERROR_STOP=1` against the new cluster (through a temporary server
+/// only this process reaches), other files named and passed over. Its
+/// status: 0, or psql's when a script failed.
+async fn run_init_scripts(
+    dir: &std::path::Path,
+    superuser: &str,
+    database: &str,
+    scripts: &[crate::InitScript],
+    log: &Log,
+) -> i32 {
+    let open_dir = dir.to_path_buf();
+    let engine = match tokio::task::spawn_blocking(move || Engine::open(&open_dir)).await {
+        Ok(Ok(e)) => e,
+        Ok(Err(msg)) => {
+            log(&format!("psql: error: {msg}"));
+            return 2;
+        }
+        Err(_) => return 2,
+    };
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", 0)).await {
+        Ok(l) => l,
+        Err(e) => {
+            log(&format!("psql: error: {e}"));
+            return 2;
+        }
+    };
+    let Ok(addr) = listener.local_addr() else {
+        return 2;
+    };
+    let (notify, _) = broadcast::channel(64);
+    let shared = Arc::new(Shared {
+        engine: Arc::new(Mutex::new(engine)),
+        notify,
+        log: Arc::new(|_: &str| {}),
+        next_pid: AtomicI32::new(50),
+        pgdata: String::new(),
+    });
+    let stop = CancellationToken::new();
+    let server = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        connections.spawn(connection(stream, Arc::clone(&shared), stop.clone()));
+                    }
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                }
+            }
+            connections.abort_all();
+        })
+    };
+    log("");
+    let mut code = 0;
+    for script in scripts {
+        let path = script.path.clone();
+        if path.ends_with(".sql") {
+            log(&format!("{ENTRYPOINT}: running {path}"));
+            let args: Vec<String> = [
+                "-v",
+                "ON_ERROR_STOP=1",
+                "--username",
+                superuser,
+                "--no-password",
+                "--no-psqlrc",
+                "--dbname",
+                database,
+                "-f",
+                &path,
+            ]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+            let content = script.content.clone();
+            let ran = tokio::task::spawn_blocking(move || {
+                let read = |_: &str| Ok(content.clone());
+                let env = crate::clients::ProgramEnv {
+                    var: &|_| None,
+                    read_file: &read,
+                    network: Some(&TemporaryServer(addr)),
+                };
+                let (mut out, mut err) = (Vec::new(), Vec::new());
+                let code = crate::clients::run("psql", &args, b"", &env, &mut out, &mut err);
+                (code.unwrap_or(127), out, err)
+            })
+            .await;
+            let (status, out, err) = ran.unwrap_or((2, Vec::new(), Vec::new()));
+            for line in String::from_utf8_lossy(&out)
+                .lines()
+                .chain(String::from_utf8_lossy(&err).lines())
+            {
+                log(line);
+            }
+            if status != 0 {
+                code = status;
+                break;
+            }
+            log("");
+        } else if path.ends_with(".sh") {
+            let how = if script.executable {
+                "running"
+            } else {
+                "sourcing"
+            };
+            log(&format!("{ENTRYPOINT}: {how} {path}"));
+            log(&format!(
+                "(the kubetutor sandbox runs .sql init scripts only: {path} was not run)"
+            ));
+        } else {
+            log(&format!("{ENTRYPOINT}: ignoring {path}"));
+        }
+        log("");
+    }
+    stop.cancel();
+    let _ = server.await;
+    code
 }
 
 fn now_seconds() -> String {

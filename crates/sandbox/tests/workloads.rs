@@ -826,6 +826,15 @@ async fn pods_reach_each_other_by_hostname_through_the_headless_service() {
     };
     let db = r#"
 apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: pg-init
+data:
+  init.sql: |
+    CREATE TABLE note (id serial PRIMARY KEY, text text NOT NULL);
+    INSERT INTO note (text) VALUES ('made by ' || current_user);
+---
+apiVersion: v1
 kind: Service
 metadata:
   name: pg
@@ -856,7 +865,12 @@ spec:
         readinessProbe:
           exec: {command: [pg_isready, -U, postgres]}
           periodSeconds: 2
-        volumeMounts: [{name: data, mountPath: /var/lib/postgresql/data}]
+        volumeMounts:
+        - {name: data, mountPath: /var/lib/postgresql/data}
+        - {name: init, mountPath: /docker-entrypoint-initdb.d}
+      volumes:
+      - name: init
+        configMap: {name: pg-init}
   volumeClaimTemplates:
   - metadata: {name: data}
     spec:
@@ -865,6 +879,32 @@ spec:
 "#;
     env.ok(&["apply", "-f", "-"], Some(db)).await;
     ready_replicas(&env, "pg", 2).await;
+    // Each replica ran the init script on its own, new cluster.
+    for pod in ["pg-0", "pg-1"] {
+        let log = env.ok(&["logs", pod], None).await;
+        assert!(
+            log.contains(
+                "/usr/local/bin/docker-entrypoint.sh: running /docker-entrypoint-initdb.d/init.sql\nCREATE TABLE\nINSERT 0 1\n"
+            ),
+            "{log}"
+        );
+        let out = env
+            .ok(
+                &[
+                    "exec",
+                    pod,
+                    "--",
+                    "psql",
+                    "-U",
+                    "postgres",
+                    "-tAc",
+                    "SELECT text FROM note",
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(out.trim(), "made by postgres");
+    }
     for host in [
         "pg-0.pg",
         "pg-0.pg.kubetutor",
