@@ -38,8 +38,11 @@ pub(crate) struct Memory {
 pub(crate) fn reconcile(rt: &Arc<Runtime>, memory: &Memory) {
     let (cjs, _) = rt.store.list(&resources::CRON_JOBS, None);
     if cjs.is_empty() {
+        lock(&memory.warned).clear();
         return;
     }
+    // Forget CronJobs that are gone (the memory stays bounded).
+    lock(&memory.warned).retain(|uid, _| cjs.iter().any(|c| uid_of(c) == uid));
     let (jobs, _) = rt.store.list(&resources::JOBS, None);
     let now = Timestamp::now();
     for cj in cjs {
@@ -557,6 +560,85 @@ mod tests {
         let never = cj("0 0 30 2 *", "2025-01-01T00:00:00Z", None);
         let s = Schedule::parse("0 0 30 2 *", &jiff::tz::TimeZone::UTC).unwrap();
         assert!(most_recent(&never, &s, "2025-06-01T00:00:00Z".parse().unwrap()).is_err());
+    }
+
+    /// A runtime on a fresh store, and a CronJob in it.
+    fn setup(policy: &str) -> (tempfile::TempDir, Arc<Runtime>, Arc<Value>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::storage::store::Store::open(&dir.path().join("db")).unwrap();
+        let root = crate::hostfs::SandboxRoot::new(dir.path().join("root")).unwrap();
+        let rt = Runtime::new(
+            store,
+            root,
+            crate::runtime::RuntimeConfig::default(),
+            tokio_util::sync::CancellationToken::new(),
+        );
+        rt.store
+            .create(
+                &resources::NAMESPACES,
+                json!({"metadata": {"name": "ns"}}),
+            )
+            .ok();
+        let cj = rt
+            .store
+            .create(
+                &resources::CRON_JOBS,
+                json!({"metadata": {"name": "tick", "namespace": "ns"}, "spec": {
+                    "schedule": "*/1 * * * *", "concurrencyPolicy": policy,
+                    "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never",
+                        "containers": [{"name": "c", "image": "busybox"}]}}}}}}),
+            )
+            .unwrap();
+        (dir, rt, cj)
+    }
+
+    /// One pass at `now`, as the controller runs it.
+    fn pass(rt: &Runtime, memory: &Memory, at: Timestamp) -> (Arc<Value>, Vec<String>) {
+        let cj = rt.store.get(&resources::CRON_JOBS, "ns", "tick").unwrap();
+        let (jobs, _) = rt.store.list(&resources::JOBS, Some("ns"));
+        let mine: Vec<Arc<Value>> = jobs.into_iter().filter(|j| controlled_by(j, &cj)).collect();
+        sync(rt, memory, &cj, &mine, at);
+        let cj = rt.store.get(&resources::CRON_JOBS, "ns", "tick").unwrap();
+        let (jobs, _) = rt.store.list(&resources::JOBS, Some("ns"));
+        let names = jobs
+            .iter()
+            .filter(|j| !is_terminating(j))
+            .map(|j| name_of(j).to_string())
+            .collect();
+        (cj, names)
+    }
+
+    fn minute_after(cj: &Value, minutes: i64) -> Timestamp {
+        let created: Timestamp = cj["metadata"]["creationTimestamp"].as_str().unwrap().parse().unwrap();
+        let next = (created.as_second() / 60 + minutes) * 60 + 5;
+        Timestamp::from_second(next).unwrap()
+    }
+
+    #[test]
+    fn concurrency_policies() {
+        for policy in ["Allow", "Forbid", "Replace"] {
+            let (_dir, rt, cj) = setup(policy);
+            let memory = Memory::default();
+            let (_, jobs) = pass(&rt, &memory, minute_after(&cj, 0));
+            assert!(jobs.is_empty(), "{policy}: nothing due yet: {jobs:?}");
+            let (now, jobs) = pass(&rt, &memory, minute_after(&cj, 1));
+            assert_eq!(jobs.len(), 1, "{policy}");
+            assert_eq!(now["status"]["active"].as_array().unwrap().len(), 1);
+            let first = jobs[0].clone();
+            // The first job still runs when the next minute comes.
+            let (now, jobs) = pass(&rt, &memory, minute_after(&cj, 2));
+            match policy {
+                "Allow" => assert_eq!(jobs.len(), 2, "{jobs:?}"),
+                "Forbid" => {
+                    assert_eq!(jobs, [first.clone()]);
+                    assert_eq!(now["status"]["active"].as_array().unwrap().len(), 1);
+                }
+                _ => {
+                    assert_eq!(jobs.len(), 1, "{jobs:?}");
+                    assert_ne!(jobs[0], first, "replaced");
+                }
+            }
+        }
     }
 
     #[test]
