@@ -556,7 +556,10 @@ fn kinds_read(spec: &CheckSpec) -> Vec<Kind> {
             Condition::Resource(r) => {
                 let k = r.kind.value;
                 add(out, k);
-                if matches!(k, Kind::Deployment | Kind::ReplicaSet | Kind::Job) {
+                if matches!(
+                    k,
+                    Kind::Deployment | Kind::ReplicaSet | Kind::Job | Kind::StatefulSet
+                ) {
                     // Why a workload is not ready is read from its pods.
                     add(out, Kind::Pod);
                 }
@@ -901,7 +904,10 @@ fn trouble_in_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Option<String> {
     for o in eval::candidates(r, state) {
         let found = match o {
             Object::Pod(p) => pod_trouble(p, ctx),
-            Object::Deployment(_) | Object::ReplicaSet(_) | Object::Job(_) => {
+            Object::Deployment(_)
+            | Object::ReplicaSet(_)
+            | Object::Job(_)
+            | Object::StatefulSet(_) => {
                 let sel = workload_selector(o);
                 let pods: Vec<&Pod> = state
                     .pods()
@@ -963,6 +969,10 @@ fn workload_selector(o: &Object) -> Option<BTreeMap<String, String>> {
             .as_ref()
             .and_then(|s| s.selector.as_ref())
             .and_then(|s| s.match_labels.clone()),
+        Object::StatefulSet(s) => s
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.clone()),
         _ => None,
     }
 }

@@ -136,7 +136,8 @@ pub struct ResourceCheck {
     pub count: Option<Comparison>,
     #[serde(default)]
     pub fields: Vec<FieldMatch>,
-    /// Pod: Ready condition; Deployment/ReplicaSet: all desired replicas ready.
+    /// Pod: Ready condition; Deployment/ReplicaSet/StatefulSet: all
+    /// desired replicas ready.
     #[serde(default)]
     pub ready: Option<bool>,
     /// `status.phase` of a Pod, PersistentVolumeClaim or PersistentVolume.
@@ -1255,8 +1256,11 @@ fn validate_resource(r: &ResourceCheck) -> Result<(), Invalid> {
     only(
         "ready",
         r.ready.is_some(),
-        matches!(kind, Kind::Pod | Kind::Deployment | Kind::ReplicaSet),
-        "Pod, Deployment and ReplicaSet",
+        matches!(
+            kind,
+            Kind::Pod | Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet
+        ),
+        "Pod, Deployment, ReplicaSet and StatefulSet",
     )?;
     only(
         "phase",
@@ -1279,13 +1283,13 @@ fn validate_resource(r: &ResourceCheck) -> Result<(), Invalid> {
         "volume",
         r.volume.is_some(),
         kind.has_pod_spec(),
-        "Pod, Deployment, ReplicaSet and Job",
+        "Pod, Deployment, ReplicaSet, StatefulSet and Job",
     )?;
     only(
         "env",
         r.env.is_some(),
         kind.has_pod_spec(),
-        "Pod, Deployment, ReplicaSet and Job",
+        "Pod, Deployment, ReplicaSet, StatefulSet and Job",
     )?;
     if let Some(e) = &r.env {
         let n = usize::from(e.config_map.is_some())

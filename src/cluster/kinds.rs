@@ -16,6 +16,8 @@ pub enum Kind {
     Secret,
     Service,
     Job,
+    StatefulSet,
+    CronJob,
     Event,
     /// Metadata only: lessons use the node count.
     Node,
@@ -32,9 +34,9 @@ impl Kind {
     /// `apiVersion` of the kind (`v1`, `apps/v1`...).
     pub fn api_version(self) -> &'static str {
         match self {
-            Kind::Deployment | Kind::ReplicaSet => "apps/v1",
+            Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet => "apps/v1",
             Kind::StorageClass => "storage.k8s.io/v1",
-            Kind::Job => "batch/v1",
+            Kind::Job | Kind::CronJob => "batch/v1",
             _ => "v1",
         }
     }
@@ -52,6 +54,8 @@ impl Kind {
             Kind::Secret => "secrets",
             Kind::Service => "services",
             Kind::Job => "jobs",
+            Kind::StatefulSet => "statefulsets",
+            Kind::CronJob => "cronjobs",
             Kind::Event => "events",
             Kind::Node => "nodes",
         }
@@ -61,7 +65,7 @@ impl Kind {
     pub fn has_pod_spec(self) -> bool {
         matches!(
             self,
-            Kind::Pod | Kind::Deployment | Kind::ReplicaSet | Kind::Job
+            Kind::Pod | Kind::Deployment | Kind::ReplicaSet | Kind::Job | Kind::StatefulSet
         )
     }
 }

@@ -11,7 +11,7 @@ use crate::{Container, Log};
 
 /// The default data directory of the image.
 pub const DEFAULT_PGDATA: &str = "/var/lib/postgresql/data";
-const ENTRYPOINT: &str = "/usr/local/bin/docker-entrypoint.sh";
+pub(crate) const ENTRYPOINT: &str = "/usr/local/bin/docker-entrypoint.sh";
 
 /// What the entrypoint reads from the environment.
 pub(crate) struct Settings {
@@ -79,13 +79,14 @@ pub(crate) async fn prepare(ctx: &Container, s: &Settings) -> Result<PathBuf, i3
         log("PostgreSQL Database directory appears to contain a database; Skipping initialization");
         log("");
     } else {
-        initialize(log, &dir, s).await?;
+        initialize(ctx, &dir, s).await?;
     }
     Ok(dir)
 }
 
 /// The entrypoint's first run: checks, initdb, `POSTGRES_DB`.
-async fn initialize(log: &Log, dir: &Path, s: &Settings) -> Result<(), i32> {
+async fn initialize(ctx: &Container, dir: &Path, s: &Settings) -> Result<(), i32> {
+    let log = &ctx.log;
     let trust = s.host_auth_method == "trust";
     if s.password.is_none() && !trust {
         for line in NO_PASSWORD.lines() {
@@ -136,7 +137,22 @@ async fn initialize(log: &Log, dir: &Path, s: &Settings) -> Result<(), i32> {
         Err(_) => return Err(1),
     }
     log_initdb_done(log, &s.pgdata);
-    log_temporary_server(log, &s.database);
+    log_temporary_server_start(log, &s.database);
+    if ctx.init_scripts.is_empty() {
+        log("");
+        log(&format!(
+            "{ENTRYPOINT}: ignoring /docker-entrypoint-initdb.d/*"
+        ));
+        log("");
+    } else {
+        let code = crate::init_scripts::run(dir, s, &ctx.init_scripts, log).await;
+        if code != 0 {
+            // `set -e`: the entrypoint stops with psql's status; the
+            // half-made cluster stays (the next start skips initdb).
+            return Err(code);
+        }
+    }
+    log_temporary_server_stop(log);
     Ok(())
 }
 
@@ -181,8 +197,8 @@ fn log_initdb_done(log: &Log, pgdata: &str) {
 }
 
 /// The socket-only server the entrypoint starts to create `POSTGRES_DB`
-/// and run `/docker-entrypoint-initdb.d`, then stops.
-fn log_temporary_server(log: &Log, database: &str) {
+/// and run `/docker-entrypoint-initdb.d`.
+fn log_temporary_server_start(log: &Log, database: &str) {
     let pid = 48;
     log(&format!(
         "waiting for server to start....{} [{pid}] LOG:  starting {}",
@@ -213,11 +229,11 @@ fn log_temporary_server(log: &Log, database: &str) {
         log("CREATE DATABASE");
         log("");
     }
-    log("");
-    log(&format!(
-        "{ENTRYPOINT}: ignoring /docker-entrypoint-initdb.d/*"
-    ));
-    log("");
+}
+
+/// The temporary server stopping, and the entrypoint's last lines.
+fn log_temporary_server_stop(log: &Log) {
+    let pid = 48;
     log(&format!(
         "waiting for server to shut down...{} [{pid}] LOG:  received fast shutdown request",
         stamp()

@@ -21,6 +21,7 @@ mod backend;
 pub mod clients;
 mod engine;
 mod entrypoint;
+mod init_scripts;
 #[cfg(any(fuzzing, test))]
 pub mod fuzz;
 pub mod hba;
@@ -61,6 +62,19 @@ pub struct Container {
     /// Listens on a port of the pod's network namespace, and on the
     /// pod's own channels.
     pub listen: Box<dyn Listen>,
+    /// The files of `/docker-entrypoint-initdb.d`, in the order the
+    /// entrypoint's glob lists them; run when a new cluster is made.
+    pub init_scripts: Vec<InitScript>,
+}
+
+/// One file of `/docker-entrypoint-initdb.d`.
+#[derive(Debug, Clone)]
+pub struct InitScript {
+    /// Its container path (`/docker-entrypoint-initdb.d/init.sql`).
+    pub path: String,
+    pub content: Vec<u8>,
+    /// Whether it has an execute bit (a `.sh` is then run, else sourced).
+    pub executable: bool,
 }
 
 impl Container {

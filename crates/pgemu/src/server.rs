@@ -160,7 +160,7 @@ async fn open(log: &Log, dir: &Path) -> Option<Engine> {
 }
 
 /// `pg_hba.conf`, or its problems logged as PostgreSQL logs them.
-fn load_hba(log: &Log, dir: &Path, pgdata: &str) -> Option<Vec<Record>> {
+pub(crate) fn load_hba(log: &Log, dir: &Path, pgdata: &str) -> Option<Vec<Record>> {
     let path = format!("{pgdata}/pg_hba.conf");
     let text = match read_bounded(&dir.join("pg_hba.conf"), hba::MAX_FILE) {
         Ok(t) => t,

@@ -398,6 +398,7 @@ async fn create(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Bod
     if dry_run(req.query) {
         let mut o = obj;
         registry::apply_defaults(res, &mut o);
+        registry::prepare(res, &mut o, None);
         let causes = registry::validate(res, &o, None);
         if !causes.is_empty() {
             return Err(ApiError::invalid(

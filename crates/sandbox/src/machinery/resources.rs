@@ -278,6 +278,54 @@ pub(crate) static REPLICA_SETS: ResourceDef = def(
     &[scale(), status("ReplicaSet")],
 );
 
+pub(crate) static STATEFUL_SETS: ResourceDef = def(
+    "apps",
+    "v1",
+    "statefulsets",
+    "statefulset",
+    "StatefulSet",
+    true,
+    &["sts"],
+    ALL,
+    &[scale(), status("StatefulSet")],
+);
+
+pub(crate) static DAEMON_SETS: ResourceDef = def(
+    "apps",
+    "v1",
+    "daemonsets",
+    "daemonset",
+    "DaemonSet",
+    true,
+    &["ds"],
+    ALL,
+    &[status("DaemonSet")],
+);
+
+pub(crate) static CONTROLLER_REVISIONS: ResourceDef = def(
+    "apps",
+    "v1",
+    "controllerrevisions",
+    "controllerrevision",
+    "ControllerRevision",
+    true,
+    &[],
+    &[],
+    &[],
+);
+
+pub(crate) static CRON_JOBS: ResourceDef = def(
+    "batch",
+    "v1",
+    "cronjobs",
+    "cronjob",
+    "CronJob",
+    true,
+    &["cj"],
+    ALL,
+    &[status("CronJob")],
+);
+
 pub(crate) static JOBS: ResourceDef = def(
     "batch",
     "v1",
@@ -376,8 +424,12 @@ pub(crate) static RESOURCES: &[&ResourceDef] = &[
     &SECRETS,
     &SERVICE_ACCOUNTS,
     &SERVICES,
+    &CONTROLLER_REVISIONS,
+    &DAEMON_SETS,
     &DEPLOYMENTS,
     &REPLICA_SETS,
+    &STATEFUL_SETS,
+    &CRON_JOBS,
     &JOBS,
     &ENDPOINT_SLICES,
     &RESOURCE_QUOTAS,

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::machinery::resources::ResourceDef;
 pub(crate) use crate::machinery::status::Cause;
-pub(crate) use kinds::strategy;
+pub(crate) use kinds::{strategy, template_generation};
 use printing::{AGE, Col, NAME, s, since};
 use validation::{
     DNS1035_MSG, LABEL_MSG, SUBDOMAIN_MSG, valid_dns1035, valid_label, valid_label_value,
@@ -44,6 +44,14 @@ pub(crate) trait Strategy: Sync {
 
     /// Upstream's defaults (`SetDefaults_*`), applied to every object written.
     fn default(&self, _obj: &mut Value) {}
+
+    /// Upstream's `PrepareForCreate`: what the server sets on a new object
+    /// beyond defaults (before validation).
+    fn prepare_for_create(&self, _obj: &mut Value) {}
+
+    /// Upstream's `PrepareForUpdate`: what the server sets on an updated
+    /// object from the stored one (before validation).
+    fn prepare_for_update(&self, _obj: &mut Value, _old: &Value) {}
 
     /// The kind's own validation; `old` is the stored version on updates.
     /// The metadata every kind has is checked before (see [`validate`]).
@@ -73,6 +81,15 @@ pub(crate) fn set_default(v: &mut Value, key: &str, default: Value) {
 /// Applies upstream's defaults to an object about to be stored.
 pub(crate) fn apply_defaults(res: &ResourceDef, obj: &mut Value) {
     strategy(res).default(obj);
+}
+
+/// What the server sets on an object about to be created or updated
+/// (`old`), beyond the defaults.
+pub(crate) fn prepare(res: &ResourceDef, obj: &mut Value, old: Option<&Value>) {
+    match old {
+        None => strategy(res).prepare_for_create(obj),
+        Some(old) => strategy(res).prepare_for_update(obj, old),
+    }
 }
 
 /// Validates a name for a resource; upstream uses labels for namespaces,

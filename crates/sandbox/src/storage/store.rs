@@ -456,6 +456,7 @@ impl Store {
             }
         }
         registry::apply_defaults(res, &mut obj);
+        registry::prepare(res, &mut obj, None);
         if is_core(res, "pods") {
             registry::admission::admit_pod(&mut obj);
         }
@@ -632,6 +633,7 @@ impl Store {
             }
         }
         registry::apply_defaults(res, &mut new);
+        registry::prepare(res, &mut new, Some(&old));
         let causes = registry::validate(res, &new, Some(&old));
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
@@ -1089,7 +1091,10 @@ fn has_generation(res: &ResourceDef) -> bool {
         ("", "pods")
             | ("apps", "deployments")
             | ("apps", "replicasets")
+            | ("apps", "statefulsets")
+            | ("apps", "daemonsets")
             | ("batch", "jobs")
+            | ("batch", "cronjobs")
             | ("discovery.k8s.io", "endpointslices")
     )
 }

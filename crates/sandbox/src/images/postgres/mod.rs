@@ -39,7 +39,9 @@ async fn run(ctx: AppContext, mut stop: Stop) -> i32 {
         Ok(r) => Ok(r.host),
         Err(e) => Err(e.to_string()),
     };
+    let init_scripts = init_scripts(&ctx.fs, &ctx.cwd());
     let container = pgemu::Container {
+        init_scripts,
         env: ctx.env.clone(),
         log: ctx.log.clone(),
         resolve: Box::new(resolve),
@@ -58,6 +60,55 @@ async fn run(ctx: AppContext, mut stop: Stop) -> i32 {
         () = stop.wait() => cancel.cancel(),
     }
     server.await.unwrap_or(1)
+}
+
+/// Where the image's entrypoint looks for init scripts.
+const INITDB_DIR: &str = "/docker-entrypoint-initdb.d";
+/// Bounds on what is read from it (a ConfigMap holds at most 1 MiB).
+const MAX_SCRIPTS: usize = 64;
+const MAX_SCRIPT_BYTES: u64 = 1 << 20;
+
+/// The files of `/docker-entrypoint-initdb.d` (often a ConfigMap volume)
+/// as the entrypoint's glob lists them: sorted, dot files (a ConfigMap's
+/// `..data`) left out, directories skipped.
+fn init_scripts(fs: &crate::hostfs::ContainerFs, cwd: &str) -> Vec<pgemu::InitScript> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(dir) = fs.resolve(cwd, INITDB_DIR) else {
+        return Vec::new();
+    };
+    let Ok(base) = std::fs::canonicalize(&dir.host) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(&base) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .take(MAX_SCRIPTS)
+        .filter_map(|name| {
+            // Through the mount's symlinks (`init.sql -> ..data/init.sql`),
+            // never out of it.
+            let host = std::fs::canonicalize(base.join(&name)).ok()?;
+            if !host.starts_with(&base) {
+                return None;
+            }
+            let meta = std::fs::metadata(&host).ok()?;
+            if !meta.is_file() || meta.len() > MAX_SCRIPT_BYTES {
+                return None;
+            }
+            Some(pgemu::InitScript {
+                path: format!("{INITDB_DIR}/{name}"),
+                content: std::fs::read(&host).ok()?,
+                executable: meta.permissions().mode() & 0o111 != 0,
+            })
+        })
+        .collect()
 }
 
 /// Where TCP clients of a pod's port come from, as the pod sees them: the
