@@ -3,12 +3,16 @@
 //! filesystem view and the pod network (per-pod ports on loopback, and what
 //! a pod reaches by name).
 
+pub(crate) mod env;
 pub(crate) mod exec;
 pub(crate) mod kubelet;
 pub(crate) mod netns;
 pub(crate) mod podapi;
 pub(crate) mod podnet;
+pub(crate) mod podstatus;
+pub(crate) mod probes;
 pub(crate) mod streams;
+pub(crate) mod volumes;
 
 use std::ops::Deref;
 use std::sync::Arc;
