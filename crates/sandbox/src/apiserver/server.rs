@@ -52,7 +52,7 @@ pub async fn serve(
         tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
                 let ctx = ctx.clone();
                 let cancel = cancel.clone();
@@ -61,8 +61,11 @@ pub async fn serve(
                     let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await else {
                         return;
                     };
-                    let svc = service_fn(move |req| {
+                    let svc = service_fn(move |mut req: Request<Incoming>| {
                         let ctx = ctx.clone();
+                        // Streaming sessions are counted per client.
+                        req.extensions_mut()
+                            .insert(crate::node::sessions::ClientAddr(peer));
                         async move { Ok::<_, Infallible>(route(&ctx, req).await) }
                     });
                     let conn = hyper::server::conn::http1::Builder::new()

@@ -10,7 +10,10 @@ pub(crate) mod netns;
 pub(crate) mod podapi;
 pub(crate) mod podnet;
 pub(crate) mod podstatus;
+pub(crate) mod portforward;
 pub(crate) mod probes;
+pub(crate) mod sessions;
+pub(crate) mod spdy;
 pub(crate) mod streams;
 pub(crate) mod volumes;
 
@@ -28,6 +31,8 @@ pub(crate) struct Node {
     pub(crate) kubelet: Kubelet,
     /// The pods' network namespaces (their ports on loopback).
     pub(crate) netns: NetNamespaces,
+    /// The exec, attach and port-forward sessions open, per client.
+    pub(crate) sessions: sessions::Sessions,
 }
 
 impl Node {
@@ -36,6 +41,7 @@ impl Node {
             rt,
             kubelet: Kubelet::new(),
             netns: NetNamespaces::new(),
+            sessions: sessions::Sessions::new(),
         })
     }
 }

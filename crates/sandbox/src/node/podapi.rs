@@ -30,7 +30,10 @@ pub fn handles(t: &Target) -> bool {
     let sub = t.sub.as_deref();
     let core = t.res.group.is_empty();
     match t.res.plural {
-        "pods" if core => matches!(sub, Some("log" | "exec" | "attach" | "proxy")),
+        "pods" if core => matches!(
+            sub,
+            Some("log" | "exec" | "attach" | "proxy" | "portforward")
+        ),
         "services" if core => sub == Some("proxy"),
         _ => false,
     }
@@ -42,6 +45,7 @@ pub async fn handle(node: &Arc<Node>, t: Target, req: Request<Incoming>) -> Resp
         ("pods", Some("log")) => logs(node, &t, &req).await,
         ("pods", Some("exec" | "attach")) => exec(node, &t, req),
         ("pods", Some("proxy")) => pod_proxy(node, &t, req).await,
+        ("pods", Some("portforward")) => port_forward(node, &t, req),
         ("services", Some("proxy")) => service_proxy(node, &t, req).await,
         _ => Err(ApiError::path_not_found()),
     };
@@ -388,6 +392,22 @@ fn exec(
         header::HeaderValue::from_static(protocol.name()),
     );
     Ok(resp)
+}
+
+/// `kubectl port-forward`: the pod must be running on the node.
+fn port_forward(
+    node: &Arc<Node>,
+    t: &Target,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let pod = get_pod(node, t)?;
+    if !scheduled(&pod) {
+        return Err(ApiError::bad_request(format!(
+            "pod {} does not have a host assigned",
+            pod["metadata"]["name"].as_str().unwrap_or("")
+        )));
+    }
+    crate::node::portforward::handle(node, &pod, req)
 }
 
 /// `[scheme:]name[:port]` of a proxy URL.
