@@ -306,6 +306,10 @@ impl Drop for Sandbox {
 /// Whether the sandbox emulates a container with this image and command
 /// (anything else starts as an idle container that says so in its log).
 pub fn emulates(image: &str, command: &[String], args: &[String]) -> bool {
+    if command.is_empty() && args.is_empty() {
+        let default = images::default_command(image, false);
+        return images::select(image, &default, args).name() != "idle";
+    }
     images::select(image, command, args).name() != "idle"
 }
 

@@ -594,6 +594,8 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
     for d in IMAGE_DIRS {
         let _ = std::fs::create_dir_all(rootfs.join(d));
     }
+    // The files of the image itself (nginx's configuration and pages).
+    images::populate_rootfs(&c.image, &rootfs);
     // The files the kubelet manages in every container.
     for (name, text) in etc_files(prt) {
         let _ = std::fs::write(rootfs.join("etc").join(name), text);
@@ -780,13 +782,20 @@ async fn supervise(
         let instance_id = random_id();
         let mut visible = false;
         let sink_ctr = c.clone();
+        let mut command = strings(&c.spec["command"], &env);
+        let args = strings(&c.spec["args"], &env);
+        if command.is_empty() && args.is_empty() {
+            // The image's own command (busybox's `sh`, which exits at once
+            // without a stdin to read).
+            command = images::default_command(&c.image, c.spec["stdin"] == true);
+        }
         let ctx = AppContext {
             pod_uid: prt.uid.clone(),
             pod_name: prt.name.clone(),
             container: c.name.clone(),
             image: c.image.clone(),
-            command: strings(&c.spec["command"], &env),
-            args: strings(&c.spec["args"], &env),
+            command,
+            args,
             env: env.clone(),
             fs,
             netns: node.netns.clone(),
@@ -794,6 +803,17 @@ async fn supervise(
             log: Arc::new(move |line: &str| sink_ctr.push_log(line)),
         };
         let app = images::select(&c.image, &ctx.command, &ctx.args);
+        if app.name() == "idle" {
+            // Said in the log too; an event is what `kubectl describe` shows.
+            node.events.record(
+                pod,
+                Some(&fp),
+                Kind::Warning,
+                "NotEmulated",
+                images::not_emulated_message(&c.image),
+                "kubelet",
+            );
+        }
         let handle = images::start(app, ctx);
         let instance = prt.cancel.child_token();
         let liveness_kill = CancellationToken::new();
