@@ -6,6 +6,7 @@
 
 use crate::machinery::resources;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +24,7 @@ use crate::machinery::meta::pod_ready;
 use crate::machinery::status::ApiError;
 use crate::node::Node;
 use crate::node::kubelet::{CtrRt, LogLine, PodRt, State};
+use crate::node::sessions::{self, ClientAddr};
 use crate::node::streams::{self, ExecRequest, LineResult, Protocol};
 
 /// Whether this module serves the request.
@@ -296,13 +298,56 @@ fn exec(
             "you must specify at least one command for the container",
         ));
     }
+    // One session of this client's; it ends the command when the client goes.
+    let client = req.extensions().get::<ClientAddr>().copied();
+    let session = node.sessions.open(client, &node.cancel)?;
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let upgrade = hyper::upgrade::on(&mut req);
-    let shell = crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let shell = crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone())
+        .with_stop_flag(Arc::clone(&stop))
+        .with_sleeper(sessions::interruptible_sleeper(Arc::clone(&stop)));
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
+        let token = session.token.clone();
+        let io = sessions::watch_client(TokioIo::new(upgraded), token.clone());
+        tokio::select! {
+            () = run_exec(io, protocol, request, shell) => {}
+            () = token.cancelled() => stop.store(true, Ordering::SeqCst),
+        }
+        drop(session);
+    });
+    let mut resp = Response::new(h::full(Bytes::new()));
+    *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+    let hs = resp.headers_mut();
+    hs.insert(
+        header::UPGRADE,
+        header::HeaderValue::from_static("websocket"),
+    );
+    hs.insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("Upgrade"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&accept) {
+        hs.insert("Sec-WebSocket-Accept", v);
+    }
+    hs.insert(
+        "Sec-WebSocket-Protocol",
+        header::HeaderValue::from_static(protocol.name()),
+    );
+    Ok(resp)
+}
+
+/// Runs one exec or attach session over the upgraded connection.
+async fn run_exec(
+    io: tokio::io::DuplexStream,
+    protocol: Protocol,
+    request: ExecRequest,
+    shell: crate::shell::Shell,
+) {
+    {
         let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
-            TokioIo::new(upgraded),
+            io,
             tokio_tungstenite::tungstenite::protocol::Role::Server,
             None,
         )
@@ -372,26 +417,7 @@ fn exec(
             shell.exec(&argv, &stdin)
         })
         .await;
-    });
-    let mut resp = Response::new(h::full(Bytes::new()));
-    *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
-    let hs = resp.headers_mut();
-    hs.insert(
-        header::UPGRADE,
-        header::HeaderValue::from_static("websocket"),
-    );
-    hs.insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("Upgrade"),
-    );
-    if let Ok(v) = header::HeaderValue::from_str(&accept) {
-        hs.insert("Sec-WebSocket-Accept", v);
     }
-    hs.insert(
-        "Sec-WebSocket-Protocol",
-        header::HeaderValue::from_static(protocol.name()),
-    );
-    Ok(resp)
 }
 
 /// `kubectl port-forward`: the pod must be running on the node.

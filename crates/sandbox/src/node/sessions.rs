@@ -15,7 +15,9 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, DuplexStream};
 use tokio_util::sync::CancellationToken;
@@ -105,6 +107,21 @@ impl Sessions {
     #[cfg(test)]
     pub fn count(&self, ip: &str) -> usize {
         lock(&self.open).get(ip).copied().unwrap_or(0)
+    }
+}
+
+/// A `sleep` for the commands a session runs: it ends early once `stop`
+/// is set (the client went away), so a `sleep 90` does not hold a thread
+/// for 90 seconds after its client is gone.
+pub fn interruptible_sleeper(stop: Arc<AtomicBool>) -> impl FnMut(Duration) + Send + 'static {
+    move |d: Duration| {
+        let slice = Duration::from_millis(50);
+        let mut left = d;
+        while !left.is_zero() && !stop.load(Ordering::SeqCst) {
+            let step = left.min(slice);
+            std::thread::sleep(step);
+            left -= step;
+        }
     }
 }
 
