@@ -4,6 +4,7 @@
 //! protobuf encoding kubectl sends.
 
 pub(crate) mod discovery;
+pub(crate) mod ephemeral;
 pub(crate) mod handlers;
 pub(crate) mod http;
 pub(crate) mod kubeconfig;

@@ -250,16 +250,76 @@ pub fn image_repository(image: &str) -> &str {
 /// ends at once without a stdin to read (a busybox Deployment without a
 /// command crash-loops, as on a real cluster). Empty: not known, or the
 /// container keeps a stdin open (`kubectl run -i`).
-pub fn default_command(image: &str, stdin: bool) -> Vec<String> {
+pub fn default_command(image: &str) -> Vec<String> {
     let shell: &[&str] = match image_repository(image) {
         "busybox" | "alpine" => &["sh"],
         "ubuntu" | "debian" | "fedora" | "rockylinux" | "almalinux" | "amazonlinux" => &["bash"],
         _ => &[],
     };
-    if stdin {
-        return Vec::new();
-    }
     shell.iter().map(|s| s.to_string()).collect()
+}
+
+/// Whether `argv` is an interactive shell (`sh`, `/bin/bash`...): with a
+/// stdin kept open (`stdin: true`) it waits for what an attached client
+/// types.
+pub fn is_interactive_shell(argv: &[String]) -> bool {
+    match argv {
+        [p] => matches!(p.rsplit('/').next(), Some("sh" | "ash" | "bash")),
+        [p, flag] if flag == "-i" || flag == "-l" => {
+            matches!(p.rsplit('/').next(), Some("sh" | "ash" | "bash"))
+        }
+        _ => false,
+    }
+}
+
+fn awaiting() -> &'static std::sync::Mutex<
+    std::collections::HashMap<std::path::PathBuf, watch::Sender<Option<i32>>>,
+> {
+    static REG: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, watch::Sender<Option<i32>>>>,
+    > = std::sync::OnceLock::new();
+    REG.get_or_init(Default::default)
+}
+
+/// Ends the interactive shell that is process 1 of the container whose
+/// writable layer is `rootfs` (its attached user typed `exit`): false
+/// when no such shell waits there.
+pub fn end_awaiting_shell(rootfs: &std::path::Path, code: i32) -> bool {
+    match crate::machinery::meta::lock(awaiting()).get(rootfs) {
+        Some(tx) => tx.send(Some(code)).is_ok(),
+        None => false,
+    }
+}
+
+/// Whether an interactive shell is process 1 of that container.
+pub fn has_awaiting_shell(rootfs: &std::path::Path) -> bool {
+    crate::machinery::meta::lock(awaiting()).contains_key(rootfs)
+}
+
+/// An interactive shell as process 1 with its stdin open and nothing typed
+/// yet (`kubectl run -it`, `kubectl debug -it`): it waits. An attach runs
+/// its prompt ([`end_awaiting_shell`] when the user exits); SIGTERM is
+/// ignored, as by any shell that is process 1.
+pub struct AwaitingInput;
+
+impl EmulatedApp for AwaitingInput {
+    fn name(&self) -> &'static str {
+        "shell"
+    }
+
+    fn run(self: Box<Self>, ctx: AppContext, mut stop: Stop) -> BoxFuture<'static, i32> {
+        Box::pin(async move {
+            let key = ctx.fs.rootfs().to_path_buf();
+            let (tx, mut rx) = watch::channel(None);
+            crate::machinery::meta::lock(awaiting()).insert(key.clone(), tx);
+            let code = tokio::select! {
+                () = stop.wait_kill() => EXIT_KILLED,
+                r = rx.wait_for(Option::is_some) => r.ok().and_then(|c| *c).unwrap_or(0),
+            };
+            crate::machinery::meta::lock(awaiting()).remove(&key);
+            code
+        })
+    }
 }
 
 /// What the pod event says of an image the sandbox does not emulate.

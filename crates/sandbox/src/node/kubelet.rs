@@ -122,9 +122,14 @@ pub struct CtrState {
 /// One container of a running pod.
 pub struct CtrRt {
     pub name: String,
-    pub image: String,
+    /// The image the pod's spec names now (a patch may change it).
+    image: Mutex<String>,
+    /// Fired when the spec's image changes: the container restarts.
+    redefined: Mutex<CancellationToken>,
     pub spec: Value,
     pub init: bool,
+    /// An ephemeral container (`kubectl debug`): never restarted, never ready.
+    pub ephemeral: bool,
     pub st: Mutex<CtrState>,
     /// (current instance, previous instance).
     pub logs: Mutex<(Vec<LogLine>, Vec<LogLine>)>,
@@ -136,9 +141,11 @@ impl CtrRt {
     fn new(spec: &Value, init: bool, restarts: i64) -> Arc<CtrRt> {
         Arc::new(CtrRt {
             name: spec["name"].as_str().unwrap_or("").to_string(),
-            image: spec["image"].as_str().unwrap_or("").to_string(),
+            image: Mutex::new(spec["image"].as_str().unwrap_or("").to_string()),
+            redefined: Mutex::new(CancellationToken::new()),
             spec: spec.clone(),
             init,
+            ephemeral: false,
             st: Mutex::new(CtrState {
                 state: State::Waiting {
                     reason: if init {
@@ -163,8 +170,32 @@ impl CtrRt {
         })
     }
 
+    /// An ephemeral container added to a running pod.
+    fn ephemeral(spec: &Value) -> Arc<CtrRt> {
+        let c = CtrRt::new(spec, false, 0);
+        match Arc::try_unwrap(c) {
+            Ok(mut c) => {
+                c.ephemeral = true;
+                Arc::new(c)
+            }
+            Err(c) => c,
+        }
+    }
+
     pub fn state(&self) -> CtrState {
         lock(&self.st).clone()
+    }
+
+    /// The container's image, as the pod's spec names it now.
+    pub fn image(&self) -> String {
+        lock(&self.image).clone()
+    }
+
+    /// A new image in the pod's spec: the running instance is restarted
+    /// with it.
+    fn redefine(&self, image: &str) {
+        *lock(&self.image) = image.to_string();
+        lock(&self.redefined).cancel();
     }
 
     pub(crate) fn set(&self, f: impl FnOnce(&mut CtrState)) {
@@ -206,9 +237,13 @@ pub struct PodRt {
     pub pod: Value,
     pub ip: String,
     pub start_time: String,
+    /// When the kubelet first saw the pod (`kubernetes.io/config.seen`).
+    pub seen_at: String,
     pub cancel: CancellationToken,
     pub containers: Vec<Arc<CtrRt>>,
     pub init: Vec<Arc<CtrRt>>,
+    /// Ephemeral containers started since the pod ran (`kubectl debug`).
+    pub ephemeral: Mutex<Vec<Arc<CtrRt>>>,
     pub(crate) volumes: Mutex<Option<HashMap<String, Volume>>>,
     pub(crate) init_done: Mutex<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -217,6 +252,8 @@ pub struct PodRt {
     deadline: Mutex<Option<Instant>>,
     /// Set once no container runs any more and none will start.
     stopped: std::sync::atomic::AtomicBool,
+    /// Why the kubelet evicted the pod (its status message), once it did.
+    pub(crate) evicted: Mutex<Option<String>>,
 }
 
 impl PodRt {
@@ -240,13 +277,19 @@ impl PodRt {
         self.stopped.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// A container by name (init containers too).
+    /// A container by name (init and ephemeral containers too).
     pub fn container(&self, name: &str) -> Option<Arc<CtrRt>> {
         self.containers
             .iter()
             .chain(&self.init)
             .find(|c| c.name == name)
             .cloned()
+            .or_else(|| {
+                lock(&self.ephemeral)
+                    .iter()
+                    .find(|c| c.name == name)
+                    .cloned()
+            })
     }
 }
 
@@ -339,6 +382,10 @@ pub fn reconcile(node: &Arc<Node>) {
                         prt.terminate(Instant::now());
                     }
                 }
+                if !terminating {
+                    redefine_images(pod, prt);
+                    start_ephemeral(node, pod, prt);
+                }
                 write_status(node, pod, prt);
                 if terminating && prt.is_stopped() {
                     lock(&node.kubelet.pods).remove(&uid);
@@ -392,6 +439,51 @@ pub fn reconcile(node: &Arc<Node>) {
                 rt2.netns.release_pod(&prt.uid);
                 let _ = rt2.root.remove_pod(&prt.uid);
             });
+        }
+    }
+}
+
+/// Starts the ephemeral containers added to a running pod (`kubectl
+/// debug`), once each: they run until they exit and are never restarted.
+/// Those that ran before the sandbox restarted keep the status they had.
+fn start_ephemeral(node: &Arc<Node>, pod: &Value, prt: &Arc<PodRt>) {
+    let Some(specs) = pod["spec"]["ephemeralContainers"].as_array() else {
+        return;
+    };
+    if prt.cancel.is_cancelled() || !*lock(&prt.init_done) {
+        return;
+    }
+    for spec in specs {
+        let name = spec["name"].as_str().unwrap_or("");
+        let known = lock(&prt.ephemeral).iter().any(|c| c.name == name);
+        let had_status = pod["status"]["ephemeralContainerStatuses"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|s| s["name"] == name));
+        if known || had_status {
+            continue;
+        }
+        let c = CtrRt::ephemeral(spec);
+        lock(&prt.ephemeral).push(c.clone());
+        let (n, p) = (node.clone(), prt.clone());
+        let task = tokio::spawn(async move {
+            supervise(&n, &p, &c, "Never").await;
+        });
+        lock(&prt.tasks).push(task);
+    }
+}
+
+/// Tells each running container whose image the pod's spec changed (the
+/// only container field a pod update may change).
+fn redefine_images(pod: &Value, prt: &PodRt) {
+    for spec in pod["spec"]["containers"].as_array().into_iter().flatten() {
+        let name = spec["name"].as_str().unwrap_or("");
+        let Some(image) = spec["image"].as_str() else {
+            continue;
+        };
+        if let Some(c) = prt.containers.iter().find(|c| c.name == name)
+            && c.image() != image
+        {
+            c.redefine(image);
         }
     }
 }
@@ -455,14 +547,17 @@ fn admit_pod(node: &Arc<Node>, pod: &Value, used_ips: &HashSet<String>) -> Arc<P
             .as_str()
             .map(str::to_string)
             .unwrap_or_else(crate::machinery::meta::now_rfc3339),
+        seen_at: jiff::Timestamp::now().to_string(),
         cancel: node.cancel.child_token(),
         containers: ctrs("containers", false, "containerStatuses"),
         init: ctrs("initContainers", true, "initContainerStatuses"),
+        ephemeral: Mutex::new(Vec::new()),
         volumes: Mutex::new(None),
         init_done: Mutex::new(false),
         tasks: Mutex::new(Vec::new()),
         deadline: Mutex::new(None),
         stopped: std::sync::atomic::AtomicBool::new(false),
+        evicted: Mutex::new(None),
     });
     lock(&node.kubelet.pods).insert(uid, prt.clone());
     prt
@@ -510,6 +605,9 @@ async fn run_containers(node: &Arc<Node>, prt: &Arc<PodRt>) {
         }
     }
     node.wake();
+    // Volume updates and emptyDir limits are watched while the pod runs.
+    let manager = tokio::spawn(crate::node::volumes::manage(node.clone(), prt.clone()));
+    lock(&prt.tasks).push(manager);
     let policy = prt.pod["spec"]["restartPolicy"]
         .as_str()
         .unwrap_or("Always")
@@ -572,7 +670,9 @@ pub fn go_duration(d: Duration) -> String {
 }
 
 pub(crate) fn field_path(c: &CtrRt) -> String {
-    if c.init {
+    if c.ephemeral {
+        format!("spec.ephemeralContainers{{{}}}", c.name)
+    } else if c.init {
         format!("spec.initContainers{{{}}}", c.name)
     } else {
         format!("spec.containers{{{}}}", c.name)
@@ -595,17 +695,19 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
         let _ = std::fs::create_dir_all(rootfs.join(d));
     }
     // The files of the image itself (nginx's configuration and pages).
-    images::populate_rootfs(&c.image, &rootfs);
+    images::populate_rootfs(&c.image(), &rootfs);
     // The files the kubelet manages in every container.
     for (name, text) in etc_files(prt) {
         let _ = std::fs::write(rootfs.join("etc").join(name), text);
     }
     let mut fs = ContainerFs::new(rootfs);
     let vols = lock(&prt.volumes).clone().unwrap_or_default();
-    for m in c.spec["volumeMounts"]
+    for (index, m) in c.spec["volumeMounts"]
         .as_array()
         .cloned()
         .unwrap_or_default()
+        .into_iter()
+        .enumerate()
     {
         let vname = m["name"].as_str().unwrap_or("");
         let path = m["mountPath"].as_str().unwrap_or("");
@@ -618,7 +720,13 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
         let mut host = v.host.clone();
         if let Some(sub) = m["subPath"].as_str().filter(|s| !s.is_empty()) {
             host = confined_join(&host, sub).map_err(|e| e.to_string())?;
-            let _ = std::fs::create_dir_all(&host);
+            if v.atomic {
+                // A subPath binds the file of the version current at the
+                // start: later updates of the volume never reach it.
+                host = subpath_snapshot(node, prt, c, vname, index, &host)?;
+            } else {
+                let _ = std::fs::create_dir_all(&host);
+            }
         }
         let ro = v.read_only || m["readOnly"].as_bool().unwrap_or(false);
         fs.mount(path, host, ro, v.kind.clone(), v.source.clone())
@@ -626,8 +734,77 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
         if let Some(cap) = v.capacity {
             fs.set_capacity(path, cap);
         }
+        // A hostPath above the kubelet's own directories (`/` for a node
+        // debugger) sees them where the node has them.
+        if v.kind == crate::hostfs::MountKind::HostPath
+            && m["subPath"].as_str().is_none_or(str::is_empty)
+        {
+            let src = crate::hostfs::absolute("/", &v.source);
+            for (at, dir) in node.root.node_mounts() {
+                let rest = if src == "/" {
+                    Some(at.trim_start_matches('/'))
+                } else {
+                    at.strip_prefix(&format!("{src}/"))
+                };
+                if let Some(rest) = rest {
+                    let inner = format!("{}/{rest}", path.trim_end_matches('/'));
+                    fs.mount(&inner, dir, ro, crate::hostfs::MountKind::HostPath, at)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
     }
     Ok(fs)
+}
+
+/// A copy of what a subPath of a configMap/secret volume names, at
+/// `volume-subpaths/<volume>/<container>/<index>` as the kubelet binds it.
+fn subpath_snapshot(
+    node: &Node,
+    prt: &PodRt,
+    c: &CtrRt,
+    vname: &str,
+    index: usize,
+    src: &std::path::Path,
+) -> Result<std::path::PathBuf, String> {
+    let base = node.root.pod_dir(&prt.uid).map_err(|e| e.to_string())?;
+    let dst = confined_join(
+        &base.join("volume-subpaths"),
+        &format!("{vname}/{}/{index}", c.name),
+    )
+    .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dst);
+    let _ = std::fs::remove_file(&dst);
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    if src.is_dir() {
+        copy_dir(src, &dst).map_err(|e| e.to_string())?;
+    } else if src.exists() {
+        std::fs::copy(src, &dst).map_err(|e| e.to_string())?;
+    } else {
+        std::fs::create_dir_all(&dst).map_err(|e| e.to_string())?;
+    }
+    Ok(dst)
+}
+
+/// Copies a (small, kubelet-written) directory tree, links followed.
+fn copy_dir(src: &std::path::Path, dst: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dst)?;
+    for e in std::fs::read_dir(src)?.flatten() {
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with("..") {
+            continue;
+        }
+        let from = e.path();
+        let to = dst.join(&name);
+        if from.is_dir() {
+            copy_dir(&from, &to)?;
+        } else {
+            std::fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
 }
 
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf as the kubelet writes
@@ -729,6 +906,13 @@ async fn supervise(
                 continue;
             }
         };
+        // The image of this instance; a later change of the spec restarts it.
+        let redefined = {
+            let mut t = lock(&c.redefined);
+            *t = CancellationToken::new();
+            t.clone()
+        };
+        let image = c.image();
         let policy_pull = c.spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
         if policy_pull == "Always" {
             node.events.record(
@@ -736,17 +920,17 @@ async fn supervise(
                 Some(&fp),
                 Kind::Normal,
                 "Pulling",
-                format!("Pulling image \"{}\"", c.image),
+                format!("Pulling image \"{image}\""),
                 "kubelet",
             );
-            node.events.record(pod, Some(&fp), Kind::Normal, "Pulled", format!("Successfully pulled image \"{}\" in 412ms (412ms including waiting). Image size: 18342671 bytes.", c.image), "kubelet");
+            node.events.record(pod, Some(&fp), Kind::Normal, "Pulled", format!("Successfully pulled image \"{image}\" in 412ms (412ms including waiting). Image size: 18342671 bytes."), "kubelet");
         } else {
             node.events.record(
                 pod,
                 Some(&fp),
                 Kind::Normal,
                 "Pulled",
-                format!("Container image \"{}\" already present on machine", c.image),
+                format!("Container image \"{image}\" already present on machine"),
                 "kubelet",
             );
         }
@@ -787,13 +971,13 @@ async fn supervise(
         if command.is_empty() && args.is_empty() {
             // The image's own command (busybox's `sh`, which exits at once
             // without a stdin to read).
-            command = images::default_command(&c.image, c.spec["stdin"] == true);
+            command = images::default_command(&image);
         }
         let ctx = AppContext {
             pod_uid: prt.uid.clone(),
             pod_name: prt.name.clone(),
             container: c.name.clone(),
-            image: c.image.clone(),
+            image: image.clone(),
             command,
             args,
             env: env.clone(),
@@ -802,7 +986,13 @@ async fn supervise(
             network: pod_network(node, prt),
             log: Arc::new(move |line: &str| sink_ctr.push_log(line)),
         };
-        let app = images::select(&c.image, &ctx.command, &ctx.args);
+        let argv: Vec<String> = ctx.command.iter().chain(&ctx.args).cloned().collect();
+        let app: Box<dyn images::EmulatedApp> =
+            if c.spec["stdin"] == true && images::is_interactive_shell(&argv) {
+                Box::new(images::AwaitingInput)
+            } else {
+                images::select(&image, &ctx.command, &ctx.args)
+            };
         if app.name() == "idle" {
             // Said in the log too; an event is what `kubectl describe` shows.
             node.events.record(
@@ -810,7 +1000,7 @@ async fn supervise(
                 Some(&fp),
                 Kind::Warning,
                 "NotEmulated",
-                images::not_emulated_message(&c.image),
+                images::not_emulated_message(&image),
                 "kubelet",
             );
         }
@@ -834,11 +1024,25 @@ async fn supervise(
             }
         }
         let mut stopped = false;
+        let mut rearm = false;
+        let mut redefined = redefined;
+        let mut redefined_restart = false;
         let mut handle = handle;
         // Woken by the events themselves, not by polling: thousands of
         // idle containers must cost nothing while nothing happens.
         let seen_running = tokio::time::Instant::from_std(ran_since + node.config.start_lag);
         let code = loop {
+            if rearm {
+                rearm = false;
+                let mut t = lock(&c.redefined);
+                if t.is_cancelled() {
+                    *t = CancellationToken::new();
+                }
+                redefined = t.clone();
+                if c.image() != image {
+                    redefined.cancel();
+                }
+            }
             tokio::select! {
                 _ = prt.cancel.cancelled() => {
                     if !node.cancel.is_cancelled() {
@@ -857,6 +1061,24 @@ async fn supervise(
                     break stop_container(node, prt, handle, Some(Instant::now() + grace)).await;
                 }
                 code = handle.exited() => break code,
+                _ = redefined.cancelled(), if !rearm => {
+                    // Armed again before looking, so a change made after
+                    // this look fires the new token.
+                    rearm = true;
+                    if c.image() == image {
+                        continue;
+                    }
+                    // A new image: killed with the pod's grace period and
+                    // started again at once, whatever the restart policy.
+                    node.events.record(pod, Some(&fp), Kind::Normal, "Killing", format!("Container {} definition changed, will be restarted", c.name), "kubelet");
+                    let grace = Duration::from_secs(
+                        pod["spec"]["terminationGracePeriodSeconds"]
+                            .as_u64()
+                            .unwrap_or(30),
+                    );
+                    redefined_restart = true;
+                    break stop_container(node, prt, handle, Some(Instant::now() + grace)).await;
+                }
                 _ = tokio::time::sleep_until(seen_running), if !visible => {
                     visible = true;
                     let prev = restarted.take();
@@ -870,7 +1092,7 @@ async fn supervise(
                         s.state = State::Running {
                             started_at: started_at.clone(),
                         };
-                        s.ready = !has_readiness && !c.init;
+                        s.ready = !has_readiness && !c.init && !c.ephemeral;
                         s.started_once = true;
                     });
                     node.wake();
@@ -904,6 +1126,10 @@ async fn supervise(
         node.wake();
         if stopped {
             return last_code;
+        }
+        if redefined_restart {
+            restarted = Some(terminated);
+            continue;
         }
         let restart = match policy {
             "Always" => true,
@@ -996,6 +1222,17 @@ fn strings(v: &Value, env: &[(String, String)]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The argv of a container's process (its command and args, else the
+/// image's default command).
+pub fn process_argv(c: &CtrRt, env: &[(String, String)]) -> Vec<String> {
+    let mut argv = strings(&c.spec["command"], env);
+    argv.extend(strings(&c.spec["args"], env));
+    if argv.is_empty() {
+        argv = images::default_command(&c.image());
+    }
+    argv
+}
+
 /// The network as the pod's containers reach it.
 pub fn pod_network(node: &Node, prt: &PodRt) -> crate::node::podnet::PodNetwork {
     crate::node::podnet::PodNetwork::new(node.netns.clone(), node.store.clone(), &prt.ns, &prt.uid)
@@ -1010,7 +1247,7 @@ pub fn container_shell(
     env: Vec<(String, String)>,
 ) -> crate::shell::Shell {
     crate::shell::Shell::new(fs, env, prt.name.clone())
-        .with_image(&c.image)
+        .with_image(&c.image())
         .with_network(pod_network(node, prt))
 }
 

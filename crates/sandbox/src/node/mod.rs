@@ -3,6 +3,7 @@
 //! filesystem view and the pod network (per-pod ports on loopback, and what
 //! a pod reaches by name).
 
+pub(crate) mod atomic;
 pub(crate) mod env;
 pub(crate) mod exec;
 pub(crate) mod kubelet;

@@ -79,9 +79,10 @@ fn pick_container(pod: &Value, wanted: Option<&str>) -> Result<String, ApiError>
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or("");
     let main = names(pod, "containers");
     let init = names(pod, "initContainers");
+    let ephemeral = names(pod, "ephemeralContainers");
     match wanted.filter(|w| !w.is_empty()) {
         Some(w) => {
-            if main.iter().chain(&init).any(|n| n == w) {
+            if main.iter().chain(&init).chain(&ephemeral).any(|n| n == w) {
                 Ok(w.to_string())
             } else {
                 Err(ApiError::bad_request(format!(
@@ -304,16 +305,48 @@ fn exec(
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let upgrade = hyper::upgrade::on(&mut req);
     let stop = Arc::new(AtomicBool::new(false));
+    let rootfs = fs.rootfs().to_path_buf();
     let shell = crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone())
         .with_stop_flag(Arc::clone(&stop))
         .with_sleeper(sessions::interruptible_sleeper(Arc::clone(&stop)));
+    // Attach: to a shell that is process 1 and waits for input, the
+    // session is that shell's prompt (and its `exit` ends the container);
+    // to anything else, what the process prints from now on.
+    let mut request = request;
+    let attach = t.sub.as_deref() == Some("attach");
+    request.attach = attach;
+    let attach_shell = attach && request.stdin && crate::images::has_awaiting_shell(&rootfs);
+    if attach_shell {
+        let argv = crate::node::kubelet::process_argv(&c, &st.env);
+        request.command = argv.into_iter().take(1).collect();
+    }
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let token = session.token.clone();
         let io = sessions::watch_client(TokioIo::new(upgraded), token.clone());
-        tokio::select! {
-            () = run_exec(io, protocol, request, shell) => {}
-            () = token.cancelled() => stop.store(true, Ordering::SeqCst),
+        if attach && !attach_shell {
+            tokio::select! {
+                () = attach_output(io, request, c) => {}
+                () = token.cancelled() => {}
+            }
+            drop(session);
+            return;
+        }
+        // The client going ends what runs (the stop flag); the session
+        // itself ends as its connection closes.
+        let watcher = {
+            let (token, stop) = (token.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                token.cancelled().await;
+                stop.store(true, Ordering::SeqCst);
+            })
+        };
+        let code = run_exec(io, protocol, request, shell).await;
+        watcher.abort();
+        if attach_shell {
+            // The shell's stdin session is over (`exit`, EOF, or its
+            // client gone): process 1 exits, and with it the container.
+            crate::images::end_awaiting_shell(&rootfs, code.unwrap_or(0));
         }
         drop(session);
     });
@@ -344,7 +377,7 @@ async fn run_exec(
     protocol: Protocol,
     request: ExecRequest,
     shell: crate::shell::Shell,
-) {
+) -> Option<i32> {
     {
         let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
             io,
@@ -360,7 +393,7 @@ async fn run_exec(
                 match started {
                     Ok(mut session) => {
                         let greeting = session.greeting().replace('\n', "\r\n");
-                        let _ = streams::run_interactive(
+                        return streams::run_interactive(
                             ws,
                             protocol,
                             &request,
@@ -378,15 +411,17 @@ async fn run_exec(
                                 }
                             },
                         )
-                        .await;
+                        .await
+                        .ok();
                     }
                     Err(output) => {
-                        let _ =
-                            streams::run_session(ws, protocol, &request, move |_| output.clone())
-                                .await;
+                        return streams::run_session(ws, protocol, &request, move |_| {
+                            output.clone()
+                        })
+                        .await
+                        .ok();
                     }
                 }
-                return;
             }
             let program = argv
                 .first()
@@ -395,7 +430,7 @@ async fn run_exec(
                 matches!(program.as_deref(), Some("sh" | "ash" | "bash")) && argv.len() == 1;
             if interactive_shell {
                 let prompt = shell.prompt();
-                let _ = streams::run_interactive(ws, protocol, &request, prompt, move |line| {
+                return streams::run_interactive(ws, protocol, &request, prompt, move |line| {
                     let output = shell.run_script(line, b"");
                     LineResult {
                         output,
@@ -403,21 +438,100 @@ async fn run_exec(
                         prompt: Some(shell.prompt()),
                     }
                 })
-                .await;
-                return;
+                .await
+                .ok();
             }
-            let _ = streams::run_session(ws, protocol, &request, move |stdin| {
+            return streams::run_session(ws, protocol, &request, move |stdin| {
                 shell.exec(&argv, &stdin)
             })
-            .await;
-            return;
+            .await
+            .ok();
         }
         let argv = request.command.clone();
-        let _ = streams::run_session(ws, protocol, &request, move |stdin| {
+        streams::run_session(ws, protocol, &request, move |stdin| {
             shell.exec(&argv, &stdin)
         })
-        .await;
+        .await
+        .ok()
     }
+}
+
+/// `attach` to a container whose process is not a shell waiting for
+/// input: what it prints from now on, until it exits or the client goes;
+/// then the Success status the kubelet sends at the end of an attach.
+async fn attach_output(io: tokio::io::DuplexStream, request: ExecRequest, c: Arc<CtrRt>) {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        io,
+        tokio_tungstenite::tungstenite::protocol::Role::Server,
+        None,
+    )
+    .await;
+    let (mut tx, mut rx) = ws.split();
+    let channel = if request.stdout || request.tty {
+        streams::STDOUT
+    } else {
+        streams::STDERR
+    };
+    let _ = tx
+        .send(Message::Binary(streams::encode(channel, &[]).into()))
+        .await;
+    let instance = c.state().container_id;
+    let mut sent = c.log_lines(false).len();
+    loop {
+        let notified = c.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let lines = c.log_lines(false);
+        let st = c.state();
+        if lines.len() > sent {
+            let mut text: String = lines[sent..]
+                .iter()
+                .map(|l| format!("{}\n", l.text))
+                .collect();
+            if request.tty {
+                text = text.replace('\n', "\r\n");
+            }
+            sent = lines.len();
+            if tx
+                .send(Message::Binary(
+                    streams::encode(channel, text.as_bytes()).into(),
+                ))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        } else if lines.len() < sent {
+            sent = lines.len();
+        }
+        if st.container_id != instance || !matches!(st.state, State::Running { .. }) {
+            break;
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            m = rx.next() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                _ => {}
+            },
+        }
+    }
+    let status = serde_json::json!({"metadata": {}, "status": "Success"}).to_string();
+    let _ = tx
+        .send(Message::Binary(
+            streams::encode(streams::STATUS, status.as_bytes()).into(),
+        ))
+        .await;
+    let _ = tx
+        .send(Message::Close(Some(
+            tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+                reason: "".into(),
+            },
+        )))
+        .await;
 }
 
 /// `kubectl port-forward`: the pod must be running on the node.

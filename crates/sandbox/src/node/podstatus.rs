@@ -33,8 +33,8 @@ fn container_status(c: &CtrRt) -> Value {
     let s = c.state();
     let mut v = json!({
         "name": c.name,
-        "image": c.image,
-        "imageID": if s.started_once { json!(image_id(&c.image)) } else { json!("") },
+        "image": c.image(),
+        "imageID": if s.started_once { json!(image_id(&c.image())) } else { json!("") },
         "ready": s.ready,
         "restartCount": s.restarts,
         "started": matches!(s.state, State::Running { .. }),
@@ -95,7 +95,10 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
     let all_ok = states
         .iter()
         .all(|s| matches!(s.state, State::Terminated { exit_code: 0, .. }));
-    let phase = if terminal {
+    let evicted = lock(&prt.evicted).clone();
+    let phase = if evicted.is_some() {
+        "Failed"
+    } else if terminal {
         if !states.is_empty() && all_ok {
             "Succeeded"
         } else {
@@ -120,6 +123,18 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
     let mut st = json!({});
     st["phase"] = json!(phase);
     let mut conds = old["conditions"].clone();
+    if let Some(message) = &evicted {
+        st["reason"] = json!("Evicted");
+        st["message"] = json!(message);
+        set_condition(
+            &mut conds,
+            "DisruptionTarget",
+            "True",
+            Some("TerminationByKubelet"),
+            Some(message),
+            false,
+        );
+    }
     let tf = |b: bool| if b { "True" } else { "False" };
     set_condition(
         &mut conds,
@@ -155,10 +170,10 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
         set_condition(&mut conds, "Ready", "True", None, None, false);
         set_condition(&mut conds, "ContainersReady", "True", None, None, false);
     } else {
-        let reason = if finished {
-            "PodCompleted"
-        } else {
-            "ContainersNotReady"
+        let reason = match phase {
+            "Succeeded" => "PodCompleted",
+            "Failed" => "PodFailed",
+            _ => "ContainersNotReady",
         };
         let msg =
             (!finished).then(|| format!("containers with unready status: [{}]", unready.join(" ")));
@@ -182,6 +197,7 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
     set_condition(&mut conds, "PodScheduled", "True", None, None, false);
     if let Some(list) = conds.as_array_mut() {
         const ORDER: &[&str] = &[
+            "DisruptionTarget",
             "PodReadyToStartContainers",
             "Initialized",
             "Ready",
@@ -210,6 +226,19 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
             .map(|c| container_status(c))
             .collect::<Vec<_>>()
     );
+    // Ephemeral containers this kubelet ran, and those that ran before.
+    let ephemeral = lock(&prt.ephemeral).clone();
+    let mut eph: Vec<Value> = old["ephemeralContainerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| !ephemeral.iter().any(|c| s["name"] == c.name.as_str()))
+        .collect();
+    eph.extend(ephemeral.iter().map(|c| container_status(c)));
+    if !eph.is_empty() {
+        st["ephemeralContainerStatuses"] = json!(eph);
+    }
     if !prt.init.is_empty() {
         st["initContainerStatuses"] = json!(
             prt.init

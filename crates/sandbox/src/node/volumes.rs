@@ -1,19 +1,27 @@
 //! The kubelet's volume plugins: what backs each volume of a pod
 //! (configMap, secret, projected, downwardAPI, emptyDir, hostPath and
-//! persistent volumes), the files it writes into them and the hostPath
-//! type checks, with the FailedMount messages upstream gives.
+//! persistent volumes), the files it writes into them (through the atomic
+//! writer, and again on each sync so updates show), the modes and the
+//! fsGroup, the hostPath type checks and a local PV's path, with the
+//! FailedMount messages upstream gives.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use std::os::unix::fs::PermissionsExt as _;
+
 use crate::hostfs::{MountKind, confined_join};
-use crate::machinery::meta::name_of;
+use crate::machinery::meta::{lock, name_of};
 use crate::machinery::resources;
 use crate::node::Node;
-use crate::node::env::{field_value, service_account_token};
+use crate::node::atomic::{self, FileProjection};
+use crate::node::env::{field_file, resource_value, service_account_token};
 use crate::node::kubelet::PodRt;
+use crate::runtime::events::Kind;
 
 /// A mounted pod volume.
 #[derive(Debug, Clone)]
@@ -23,6 +31,9 @@ pub(crate) struct Volume {
     pub(crate) source: String,
     pub(crate) capacity: Option<u64>,
     pub(crate) read_only: bool,
+    /// Written by the atomic writer (configMap, secret...): a subPath of
+    /// it is a copy made at container start.
+    pub(crate) atomic: bool,
 }
 
 fn volume_dir(node: &Node, prt: &PodRt, kind: &str, vol: &str) -> Result<PathBuf, String> {
@@ -30,28 +41,6 @@ fn volume_dir(node: &Node, prt: &PodRt, kind: &str, vol: &str) -> Result<PathBuf
     let dir = confined_join(&base.join("volumes").join(kind), vol).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     Ok(dir)
-}
-
-/// Writes `files` (relative path → bytes) into `dir`, replacing what was there.
-fn write_files(dir: &std::path::Path, files: &[(String, Vec<u8>)]) -> Result<(), String> {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            let _ = if p.is_dir() {
-                std::fs::remove_dir_all(&p)
-            } else {
-                std::fs::remove_file(&p)
-            };
-        }
-    }
-    for (rel, data) in files {
-        let path = confined_join(dir, rel).map_err(|e| e.to_string())?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-        std::fs::write(&path, data).map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }
 
 fn b64(s: &str) -> Vec<u8> {
@@ -141,169 +130,444 @@ pub(crate) fn setup_volumes(
     }
 }
 
+/// The node's allocatable memory: what a `medium: Memory` emptyDir may
+/// hold when neither its `sizeLimit` nor the pod's limits say less.
+const NODE_MEMORY: u64 = 8 << 30;
+/// `defaultMode` when a volume does not set it (0644).
+const DEFAULT_MODE: u32 = 0o644;
+
+/// A configMap, secret, downwardAPI or projected volume's content now.
+pub(crate) struct FileVolume {
+    plugin: &'static str,
+    kind: MountKind,
+    source: String,
+    pub(crate) files: Vec<FileProjection>,
+}
+
+fn mode_of(v: &Value, default: u32) -> u32 {
+    v.as_u64()
+        .and_then(|m| u32::try_from(m).ok())
+        .map_or(default, |m| m & 0o7777)
+}
+
+/// The pod's fsGroup: read-only volumes get group read (`|0440`).
+fn fs_group(prt: &PodRt) -> Option<u64> {
+    prt.pod["spec"]["securityContext"]["fsGroup"].as_u64()
+}
+
+/// The payload of a file-backed volume (None for the other kinds), or
+/// why it cannot be built (FailedMount's text after the prefix).
+pub(crate) fn file_volume(
+    node: &Node,
+    prt: &PodRt,
+    v: &Value,
+) -> Option<Result<FileVolume, String>> {
+    let (plugin, kind, default_mode, sources, source) =
+        if let Some(cm) = v.get("configMap").filter(|c| c.is_object()) {
+            (
+                "kubernetes.io~configmap",
+                MountKind::EmptyDir,
+                &cm["defaultMode"],
+                vec![json!({"configMap": cm})],
+                cm["name"].as_str().unwrap_or("").to_string(),
+            )
+        } else if let Some(sec) = v.get("secret").filter(|c| c.is_object()) {
+            let mut r = sec.clone();
+            r["name"] = sec["secretName"].clone();
+            (
+                "kubernetes.io~secret",
+                MountKind::Tmpfs,
+                &sec["defaultMode"],
+                vec![json!({"secret": r})],
+                sec["secretName"].as_str().unwrap_or("").to_string(),
+            )
+        } else if let Some(d) = v.get("downwardAPI").filter(|c| c.is_object()) {
+            (
+                "kubernetes.io~downward-api",
+                MountKind::EmptyDir,
+                &d["defaultMode"],
+                vec![json!({"downwardAPI": d})],
+                v["name"].as_str().unwrap_or("").to_string(),
+            )
+        } else if let Some(p) = v.get("projected").filter(|c| c.is_object()) {
+            (
+                "kubernetes.io~projected",
+                MountKind::Tmpfs,
+                &p["defaultMode"],
+                p["sources"].as_array().cloned().unwrap_or_default(),
+                v["name"].as_str().unwrap_or("").to_string(),
+            )
+        } else {
+            return None;
+        };
+    let mut default_mode = mode_of(default_mode, DEFAULT_MODE);
+    let group = fs_group(prt);
+    if group.is_some() {
+        default_mode |= 0o440;
+    }
+    let projected = plugin == "kubernetes.io~projected";
+    let mut files = Vec::new();
+    for src in &sources {
+        match source_files(node, prt, src, default_mode, projected) {
+            Ok(f) => files.extend(f),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    if group.is_some() {
+        for f in &mut files {
+            f.mode |= 0o440;
+        }
+    }
+    Some(Ok(FileVolume {
+        plugin,
+        kind,
+        source,
+        files,
+    }))
+}
+
+/// The files one source of a volume contributes.
+fn source_files(
+    node: &Node,
+    prt: &PodRt,
+    src: &Value,
+    default_mode: u32,
+    projected: bool,
+) -> Result<Vec<FileProjection>, String> {
+    let ns = &prt.ns;
+    let mut out = Vec::new();
+    if let Some(t) = src.get("serviceAccountToken").filter(|c| c.is_object()) {
+        out.push(FileProjection {
+            path: t["path"].as_str().unwrap_or("token").to_string(),
+            data: service_account_token(prt).into_bytes(),
+            mode: default_mode,
+        });
+    }
+    for (key, secret) in [("configMap", false), ("secret", true)] {
+        let Some(r) = src.get(key).filter(|c| c.is_object()) else {
+            continue;
+        };
+        let name = r["name"].as_str().unwrap_or("");
+        let optional = r["optional"].as_bool().unwrap_or(false);
+        let what = if secret { "secret" } else { "configmap" };
+        let res = if secret {
+            &resources::SECRETS
+        } else {
+            &resources::CONFIG_MAPS
+        };
+        let data = match node.store.get(res, ns, name) {
+            Some(o) => data_of(&o, secret),
+            None if optional => Vec::new(),
+            None => return Err(format!("{what} \"{name}\" not found")),
+        };
+        let picked = projected_files(&data, &r["items"]).map_err(|k| {
+            if secret && !projected {
+                format!("references non-existent secret key: {k}")
+            } else {
+                format!("{what} references non-existent config key: {k}")
+            }
+        })?;
+        let items = r["items"].as_array().cloned().unwrap_or_default();
+        for (path, bytes) in picked {
+            let mode = items
+                .iter()
+                .find(|it| it["path"].as_str() == Some(path.as_str()))
+                .map_or(default_mode, |it| mode_of(&it["mode"], default_mode));
+            out.push(FileProjection {
+                path,
+                data: bytes,
+                mode,
+            });
+        }
+    }
+    if let Some(items) = src["downwardAPI"]["items"].as_array() {
+        for it in items {
+            let path = it["path"].as_str().unwrap_or("").to_string();
+            let mode = mode_of(&it["mode"], default_mode);
+            let value = if let Some(fp) = it["fieldRef"]["fieldPath"].as_str() {
+                field_file(prt, fp)
+            } else if it["resourceFieldRef"].is_object() {
+                resource_value(&prt.pod, &it["resourceFieldRef"], None)?
+            } else {
+                continue;
+            };
+            out.push(FileProjection {
+                path,
+                data: value.into_bytes(),
+                mode,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Sets up one volume, or the FailedMount message.
 fn setup_volume(node: &Node, prt: &PodRt, v: &Value) -> Result<Volume, String> {
     let ns = &prt.ns;
-    {
-        let vname = v["name"].as_str().unwrap_or("");
-        let fail = |m: String| format!("MountVolume.SetUp failed for volume \"{vname}\" : {m}");
-        let vol = if let Some(cm) = v.get("configMap").filter(|c| c.is_object()) {
-            let name = cm["name"].as_str().unwrap_or("");
-            let optional = cm["optional"].as_bool().unwrap_or(false);
-            let data = match node.store.get(&resources::CONFIG_MAPS, ns, name) {
-                Some(o) => data_of(&o, false),
-                None if optional => Vec::new(),
-                None => return Err(fail(format!("configmap \"{name}\" not found"))),
-            };
-            let files = projected_files(&data, &cm["items"])
-                .map_err(|k| fail(format!("configmap references non-existent config key: {k}")))?;
-            let dir = volume_dir(node, prt, "kubernetes.io~configmap", vname)?;
-            write_files(&dir, &files)?;
-            Volume {
-                host: dir,
-                kind: MountKind::Tmpfs,
-                source: name.to_string(),
-                capacity: None,
-                read_only: true,
-            }
-        } else if let Some(sec) = v.get("secret").filter(|c| c.is_object()) {
-            let name = sec["secretName"].as_str().unwrap_or("");
-            let optional = sec["optional"].as_bool().unwrap_or(false);
-            let data = match node.store.get(&resources::SECRETS, ns, name) {
-                Some(o) => data_of(&o, true),
-                None if optional => Vec::new(),
-                None => return Err(fail(format!("secret \"{name}\" not found"))),
-            };
-            let files = projected_files(&data, &sec["items"])
-                .map_err(|k| fail(format!("references non-existent secret key: {k}")))?;
-            let dir = volume_dir(node, prt, "kubernetes.io~secret", vname)?;
-            write_files(&dir, &files)?;
-            Volume {
-                host: dir,
-                kind: MountKind::Tmpfs,
-                source: name.to_string(),
-                capacity: None,
-                read_only: true,
-            }
-        } else if let Some(ed) = v.get("emptyDir").filter(|c| c.is_object()) {
-            let dir = node
-                .root
-                .empty_dir(&prt.uid, vname)
-                .map_err(|e| fail(e.to_string()))?;
-            let capacity = crate::machinery::meta::quantity(&ed["sizeLimit"]).map(|q| q as u64);
-            let kind = if ed["medium"] == "Memory" {
+    let vname = v["name"].as_str().unwrap_or("");
+    let fail = |m: String| format!("MountVolume.SetUp failed for volume \"{vname}\" : {m}");
+    if let Some(fv) = file_volume(node, prt, v) {
+        let fv = fv.map_err(fail)?;
+        let dir = volume_dir(node, prt, fv.plugin, vname)?;
+        atomic::write(&dir, &fv.files).map_err(fail)?;
+        return Ok(Volume {
+            host: dir,
+            kind: fv.kind,
+            source: fv.source,
+            capacity: None,
+            read_only: true,
+            atomic: true,
+        });
+    }
+    if let Some(ed) = v.get("emptyDir").filter(|c| c.is_object()) {
+        let dir = node
+            .root
+            .empty_dir(&prt.uid, vname)
+            .map_err(|e| fail(e.to_string()))?;
+        // An emptyDir is world-writable (setgid with an fsGroup).
+        let mode = if fs_group(prt).is_some() {
+            0o2777
+        } else {
+            0o777
+        };
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode));
+        let limit = crate::machinery::meta::quantity(&ed["sizeLimit"]).map(|q| q.ceil() as u64);
+        let memory = ed["medium"] == "Memory";
+        return Ok(Volume {
+            host: dir,
+            // A disk emptyDir is the node's filesystem (`df` shows it, its
+            // sizeLimit is enforced by eviction); a memory one is a tmpfs
+            // of its limit.
+            kind: if memory {
                 MountKind::Tmpfs
             } else {
                 MountKind::EmptyDir
-            };
-            Volume {
-                host: dir,
-                kind,
-                source: vname.to_string(),
-                capacity,
-                read_only: false,
+            },
+            source: vname.to_string(),
+            capacity: memory.then(|| memory_tmpfs_size(prt, limit)),
+            read_only: false,
+            atomic: false,
+        });
+    }
+    if let Some(hp) = v.get("hostPath").filter(|c| c.is_object()) {
+        let path = hp["path"].as_str().unwrap_or("/");
+        let dir = host_path(node, path, hp["type"].as_str().unwrap_or("")).map_err(fail)?;
+        return Ok(Volume {
+            host: dir,
+            kind: MountKind::HostPath,
+            source: path.to_string(),
+            capacity: None,
+            read_only: hp["readOnly"].as_bool().unwrap_or(false),
+            atomic: false,
+        });
+    }
+    if let Some(pvc) = v.get("persistentVolumeClaim").filter(|c| c.is_object()) {
+        let claim_name = pvc["claimName"].as_str().unwrap_or("");
+        let claim = node
+            .store
+            .get(&resources::PVCS, ns, claim_name)
+            .ok_or_else(|| fail(format!("persistentvolumeclaim \"{claim_name}\" not found")))?;
+        let pv_name = claim["spec"]["volumeName"].as_str().unwrap_or("");
+        let pv = node
+            .store
+            .get(&resources::PVS, "", pv_name)
+            .filter(|_| claim["status"]["phase"] == "Bound")
+            .ok_or_else(|| {
+                fail(format!(
+                    "persistentvolumeclaim \"{claim_name}\" is not bound"
+                ))
+            })?;
+        // A local volume's path must exist on the node (nothing creates it).
+        if let Some(path) = pv["spec"]["local"]["path"].as_str()
+            && !node.root.host_path_entry(path).is_ok_and(|p| p.exists())
+        {
+            return Err(format!(
+                "MountVolume.NewMounter initialization failed for volume \"{pv_name}\" : path \"{path}\" does not exist"
+            ));
+        }
+        let dir = pv_dir(node, &pv).map_err(fail)?;
+        if let Some(g) = fs_group(prt) {
+            set_volume_group(&dir, g);
+        }
+        return Ok(Volume {
+            host: dir,
+            kind: MountKind::Volume,
+            source: pv_name.to_string(),
+            // local-path does not enforce the request: `df` shows the
+            // node's disk, and writes may go past it.
+            capacity: None,
+            read_only: pvc["readOnly"].as_bool().unwrap_or(false),
+            atomic: false,
+        });
+    }
+    // Other volume types (ephemeral, csi, nfs...) the sandbox does not
+    // have: an empty directory, so the pod still starts.
+    let dir = node
+        .root
+        .empty_dir(&prt.uid, vname)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(Volume {
+        host: dir,
+        kind: MountKind::EmptyDir,
+        source: vname.to_string(),
+        capacity: None,
+        read_only: false,
+        atomic: false,
+    })
+}
+
+/// A memory-backed emptyDir's size: its sizeLimit, capped by what the pod
+/// may use (the sum of its containers' memory limits when each has one,
+/// else the node's allocatable memory).
+fn memory_tmpfs_size(prt: &PodRt, limit: Option<u64>) -> u64 {
+    let containers = prt.pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let limits: Vec<Option<u64>> = containers
+        .iter()
+        .map(|c| {
+            crate::machinery::meta::quantity(&c["resources"]["limits"]["memory"])
+                .map(|q| q.ceil() as u64)
+        })
+        .collect();
+    let pod = if !limits.is_empty() && limits.iter().all(Option::is_some) {
+        limits.iter().flatten().sum()
+    } else {
+        NODE_MEMORY
+    };
+    limit.map_or(pod, |l| l.min(pod))
+}
+
+/// fsGroup on a writable volume: group-writable and setgid, so what the
+/// pod creates there belongs to the group (its gid is emulated: the
+/// sandbox's files stay its own user's).
+fn set_volume_group(dir: &std::path::Path, _gid: u64) {
+    if let Ok(m) = std::fs::metadata(dir) {
+        let mode = m.permissions().mode() | 0o2070;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o7777));
+    }
+}
+
+/// The kubelet's watch over a running pod's volumes: file-backed volumes
+/// resynced every `volume_sync` (updates show), and disk emptyDirs
+/// measured every `eviction_period` against their `sizeLimit` (past it,
+/// the pod is evicted).
+pub(crate) async fn manage(node: Arc<Node>, prt: Arc<PodRt>) {
+    let sync = node.config.volume_sync.max(Duration::from_millis(100));
+    let check = node.config.eviction_period.max(Duration::from_millis(100));
+    let mut next_sync = tokio::time::Instant::now() + sync;
+    let mut next_check = tokio::time::Instant::now() + check;
+    loop {
+        let wake = next_sync.min(next_check);
+        tokio::select! {
+            () = prt.cancel.cancelled() => return,
+            () = tokio::time::sleep_until(wake) => {}
+        }
+        let now = tokio::time::Instant::now();
+        if now >= next_sync {
+            next_sync = now + sync;
+            let (n, p) = (node.clone(), prt.clone());
+            let _ = tokio::task::spawn_blocking(move || refresh_volumes(&n, &p)).await;
+        }
+        if now >= next_check {
+            next_check = now + check;
+            let p = prt.clone();
+            let over = tokio::task::spawn_blocking(move || empty_dir_over_limit(&p))
+                .await
+                .ok()
+                .flatten();
+            if let Some(message) = over {
+                evict(&node, &prt, message);
+                return;
             }
-        } else if let Some(hp) = v.get("hostPath").filter(|c| c.is_object()) {
-            let path = hp["path"].as_str().unwrap_or("/");
-            let dir = host_path(node, path, hp["type"].as_str().unwrap_or("")).map_err(fail)?;
-            Volume {
-                host: dir,
-                kind: MountKind::HostPath,
-                source: path.to_string(),
-                capacity: None,
-                read_only: false,
-            }
-        } else if let Some(pvc) = v.get("persistentVolumeClaim").filter(|c| c.is_object()) {
-            let claim_name = pvc["claimName"].as_str().unwrap_or("");
-            let claim = node
-                .store
-                .get(&resources::PVCS, ns, claim_name)
-                .ok_or_else(|| fail(format!("persistentvolumeclaim \"{claim_name}\" not found")))?;
-            let pv_name = claim["spec"]["volumeName"].as_str().unwrap_or("");
-            let pv = node
-                .store
-                .get(&resources::PVS, "", pv_name)
-                .filter(|_| claim["status"]["phase"] == "Bound")
-                .ok_or_else(|| {
-                    fail(format!(
-                        "persistentvolumeclaim \"{claim_name}\" is not bound"
-                    ))
-                })?;
-            let dir = pv_dir(node, &pv).map_err(fail)?;
-            let capacity = crate::machinery::meta::quantity(&pv["spec"]["capacity"]["storage"])
-                .map(|q| q as u64);
-            Volume {
-                host: dir,
-                kind: MountKind::Volume,
-                source: pv_name.to_string(),
-                capacity,
-                read_only: pvc["readOnly"].as_bool().unwrap_or(false),
-            }
-        } else {
-            // projected (the service account's kube-api-access), downwardAPI
-            // and the like: a small read-only tmpfs.
-            let mut files = Vec::new();
-            let (plugin, sources) = if let Some(p) = v.get("projected").filter(|c| c.is_object()) {
-                let sources = p["sources"].as_array().cloned().unwrap_or_default();
-                ("kubernetes.io~projected", sources)
-            } else if let Some(d) = v.get("downwardAPI").filter(|c| c.is_object()) {
-                (
-                    "kubernetes.io~downward-api",
-                    vec![json!({"downwardAPI": d})],
-                )
-            } else {
-                ("kubernetes.io~empty-dir", Vec::new())
-            };
-            for src in &sources {
-                if let Some(t) = src.get("serviceAccountToken").filter(|c| c.is_object()) {
-                    let path = t["path"].as_str().unwrap_or("token");
-                    files.push((path.to_string(), service_account_token(prt).into_bytes()));
-                }
-                for (key, secret) in [("configMap", false), ("secret", true)] {
-                    let Some(r) = src.get(key).filter(|c| c.is_object()) else {
-                        continue;
-                    };
-                    let name = r["name"].as_str().unwrap_or("");
-                    let optional = r["optional"].as_bool().unwrap_or(false);
-                    let what = if secret { "secret" } else { "configmap" };
-                    let data = match node.store.get(
-                        if secret {
-                            &resources::SECRETS
-                        } else {
-                            &resources::CONFIG_MAPS
-                        },
-                        ns,
-                        name,
-                    ) {
-                        Some(o) => data_of(&o, secret),
-                        None if optional => Vec::new(),
-                        None => return Err(fail(format!("{what} \"{name}\" not found"))),
-                    };
-                    let picked = projected_files(&data, &r["items"]).map_err(|k| {
-                        fail(format!("{what} references non-existent config key: {k}"))
-                    })?;
-                    files.extend(picked);
-                }
-                if let Some(items) = src["downwardAPI"]["items"].as_array() {
-                    for it in items {
-                        let path = it["path"].as_str().unwrap_or("");
-                        if let Some(fp) = it["fieldRef"]["fieldPath"].as_str() {
-                            files.push((path.to_string(), field_value(prt, fp).into_bytes()));
-                        }
-                    }
-                }
-            }
-            let dir = volume_dir(node, prt, plugin, vname)?;
-            write_files(&dir, &files)?;
-            Volume {
-                host: dir,
-                kind: MountKind::Tmpfs,
-                source: vname.to_string(),
-                capacity: None,
-                read_only: true,
-            }
+        }
+    }
+}
+
+/// The message of the first disk emptyDir whose usage is past its
+/// `sizeLimit`, as the eviction manager words it.
+fn empty_dir_over_limit(prt: &PodRt) -> Option<String> {
+    let vols = lock(&prt.volumes).clone()?;
+    for v in prt.pod["spec"]["volumes"].as_array().into_iter().flatten() {
+        let ed = &v["emptyDir"];
+        if !ed.is_object() || ed["medium"] == "Memory" {
+            continue;
+        }
+        let Some(text) = ed["sizeLimit"].as_str() else {
+            continue;
         };
-        Ok(vol)
+        let Some(limit) = crate::hostfs::parse_quantity(text) else {
+            continue;
+        };
+        let name = v["name"].as_str().unwrap_or("");
+        let Some(vol) = vols.get(name) else { continue };
+        if disk_usage(&vol.host, limit) > limit {
+            return Some(format!(
+                "Usage of EmptyDir volume \"{name}\" exceeds the limit \"{text}\". "
+            ));
+        }
+    }
+    None
+}
+
+/// What `du` counts under `dir` (allocated blocks), stopping once past
+/// `stop_above` or after a bounded number of entries.
+fn disk_usage(dir: &std::path::Path, stop_above: u64) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut total = 0u64;
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0usize;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            seen += 1;
+            if seen > 200_000 || total > stop_above {
+                return total;
+            }
+            let Ok(m) = e.metadata() else { continue };
+            total += m.blocks() * 512;
+            if m.is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    total
+}
+
+/// Evicts the pod: the event, then its containers killed at once; its
+/// status becomes Failed/Evicted with `message`.
+fn evict(node: &Node, prt: &PodRt, message: String) {
+    node.events.record(
+        &prt.pod,
+        None,
+        Kind::Warning,
+        "Evicted",
+        message.clone(),
+        "kubelet",
+    );
+    *lock(&prt.evicted) = Some(message);
+    prt.terminate(std::time::Instant::now());
+    node.wake();
+}
+
+/// Rewrites the file-backed volumes of a running pod from their sources
+/// (the kubelet's periodic sync): a changed ConfigMap or Secret shows in
+/// the pod, swapped atomically. A source that is gone leaves the files as
+/// they are, as upstream does.
+pub(crate) fn refresh_volumes(node: &Node, prt: &PodRt) {
+    let vols = prt.pod["spec"]["volumes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for v in &vols {
+        let vname = v["name"].as_str().unwrap_or("");
+        let Some(Ok(fv)) = file_volume(node, prt, v) else {
+            continue;
+        };
+        // Immutable ConfigMaps and Secrets are not watched.
+        if let Ok(dir) = volume_dir(node, prt, fv.plugin, vname) {
+            let _ = atomic::write(&dir, &fv.files);
+        }
     }
 }
 
@@ -311,6 +575,17 @@ fn setup_volume(node: &Node, prt: &PodRt, v: &Value) -> Result<Volume, String> {
 pub fn pv_dir(node: &Node, pv: &Value) -> Result<PathBuf, String> {
     let name = name_of(pv);
     if pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"].is_string() {
+        // Provisioned volumes live where their hostPath says, on the node
+        // (`/var/local-path-provisioner/...`); older sandboxes kept them
+        // in `volumes/<pv>`, which is used while it exists.
+        if let Ok(legacy) = node.root.legacy_volume(name)
+            && legacy.is_dir()
+        {
+            return Ok(legacy);
+        }
+        if let Some(path) = pv["spec"]["hostPath"]["path"].as_str() {
+            return node.root.host_path(path).map_err(|e| e.to_string());
+        }
         return node.root.volume(name).map_err(|e| e.to_string());
     }
     if let Some(path) = pv["spec"]["hostPath"]["path"].as_str() {

@@ -103,6 +103,9 @@ pub enum UpdateScope {
     Status,
     /// Everything (for in-process controllers that own the whole object).
     All,
+    /// The pods' `ephemeralcontainers` subresource: only
+    /// `spec.ephemeralContainers` changes (checked by its handler).
+    EphemeralContainers,
 }
 
 type ObjKey = (String, String);
@@ -596,6 +599,11 @@ impl Store {
                 }
                 n
             }
+            UpdateScope::EphemeralContainers => {
+                let mut n = (*old).clone();
+                n["spec"]["ephemeralContainers"] = obj["spec"]["ephemeralContainers"].clone();
+                n
+            }
             UpdateScope::Main if has_status => {
                 match old.get("status") {
                     Some(s) => obj["status"] = s.clone(),
@@ -632,7 +640,16 @@ impl Store {
             }
         }
         registry::apply_defaults(res, &mut new);
-        let causes = registry::validate(res, &new, Some(&old));
+        // The kind's own update rules see the subresource's one change as
+        // already there (it forbids it through a plain update).
+        let old_seen = if scope == UpdateScope::EphemeralContainers {
+            let mut o = (*old).clone();
+            o["spec"]["ephemeralContainers"] = new["spec"]["ephemeralContainers"].clone();
+            Arc::new(o)
+        } else {
+            Arc::clone(&old)
+        };
+        let causes = registry::validate(res, &new, Some(&old_seen));
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
         }
