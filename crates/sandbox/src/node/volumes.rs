@@ -40,6 +40,9 @@ fn volume_dir(node: &Node, prt: &PodRt, kind: &str, vol: &str) -> Result<PathBuf
     let base = node.root.pod_dir(&prt.uid).map_err(|e| e.to_string())?;
     let dir = confined_join(&base.join("volumes").join(kind), vol).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    // The volume's own directory is world-writable, as the kubelet's
+    // wrapper emptyDir (its content is read-only for the container).
+    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777));
     Ok(dir)
 }
 
