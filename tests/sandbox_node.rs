@@ -667,3 +667,55 @@ async fn kubectl_debug_adds_ephemeral_containers_and_debugs_the_node() {
     assert!(pods.contains(&uid), "{pods}");
     env.sandbox.shutdown().await;
 }
+
+/// kube-rs forwards with the older channel protocol (`v4.channel.k8s.io`,
+/// ports in the query): each port a data and an error channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_port_forward_uses_the_channel_protocol() {
+    use kube::api::Api;
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let Some(env) = runtime_env::start().await else {
+        return;
+    };
+    env.apply(WEB).await;
+    env.k(&["rollout", "status", "deploy/web", "--timeout=60s"])
+        .await;
+    let pod = env
+        .k(&[
+            "get",
+            "pods",
+            "-l",
+            "app=web",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ])
+        .await;
+    let kc = Kubeconfig::read_from(env.sandbox.kubeconfig_path()).unwrap();
+    let client = kube::Client::try_from(
+        kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client, "kubetutor");
+    let mut pf = pods.portforward(&pod, &[80]).await.unwrap();
+    let mut stream = pf.take_stream(80).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut buf))
+        .await
+        .expect("no answer through kube-rs's port-forward")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        text.starts_with("HTTP/1.1 404 Not Found\r\n") || text.starts_with("HTTP/1.1 403"),
+        "{text:?}"
+    );
+    assert!(text.contains("Server: nginx/1.27.5"), "{text}");
+    drop(stream);
+    let _ = tokio::time::timeout(Duration::from_secs(10), pf.join()).await;
+    env.sandbox.shutdown().await;
+}

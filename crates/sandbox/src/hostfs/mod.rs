@@ -381,7 +381,35 @@ pub struct ContainerFs {
     mounts: Vec<Mount>,
     /// The container's `workingDir`, where its processes start.
     working_dir: String,
+    /// `readOnlyRootFilesystem`: the layer refuses writes (volumes and the
+    /// kubelet's own files stay writable).
+    read_only_root: bool,
+    /// Who the container's processes are (`runAsUser`...).
+    identity: Identity,
 }
+
+/// The user a container's processes run as, from its securityContext (and
+/// the pod's): what `id` shows. Files on disk belong to the sandbox's own
+/// user whatever this says; the shell shows owners from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups (the pod's fsGroup and supplementalGroups).
+    pub groups: Vec<u32>,
+    /// The pod's fsGroup: the group of writable volumes (their
+    /// directories are setgid).
+    pub fs_group: Option<u32>,
+}
+
+/// Files a runtime bind-mounts into every container: writable even over a
+/// read-only root filesystem.
+const RUNTIME_FILES: &[&str] = &[
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/dev/termination-log",
+];
 
 /// Where a container path really is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -400,7 +428,25 @@ impl ContainerFs {
             rootfs: rootfs.into(),
             mounts: Vec::new(),
             working_dir: "/".to_string(),
+            read_only_root: false,
+            identity: Identity::default(),
         }
+    }
+
+    /// `readOnlyRootFilesystem: true`.
+    pub fn set_read_only_root(&mut self, read_only: bool) {
+        self.read_only_root = read_only;
+    }
+
+    /// Who the container's processes run as (for the shell's `id`, `ls
+    /// -l` and `stat`, which the shell's rewrite reads).
+    #[allow(dead_code)]
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub fn set_identity(&mut self, identity: Identity) {
+        self.identity = identity;
     }
 
     /// The container's working directory (absolute; `/` unless set).
@@ -496,7 +542,7 @@ impl ContainerFs {
             }
             None => Ok(Resolved {
                 host: confined_join(&self.rootfs, &container_path)?,
-                read_only: false,
+                read_only: self.read_only_root && !RUNTIME_FILES.contains(&container_path.as_str()),
                 mount: None,
                 container_path,
             }),

@@ -701,6 +701,9 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
         let _ = std::fs::write(rootfs.join("etc").join(name), text);
     }
     let mut fs = ContainerFs::new(rootfs);
+    let sc = security(prt, c);
+    fs.set_read_only_root(sc.read_only_root);
+    fs.set_identity(sc.identity);
     let vols = lock(&prt.volumes).clone().unwrap_or_default();
     for (index, m) in c.spec["volumeMounts"]
         .as_array()
@@ -755,6 +758,51 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
         }
     }
     Ok(fs)
+}
+
+/// A container's effective securityContext (its own over the pod's).
+pub(crate) struct Security {
+    pub(crate) identity: crate::hostfs::Identity,
+    pub(crate) read_only_root: bool,
+    pub(crate) run_as_non_root: bool,
+    /// runAsUser was set (else the image's user: root for every image the
+    /// sandbox knows).
+    pub(crate) user_set: bool,
+}
+
+pub(crate) fn security(prt: &PodRt, c: &CtrRt) -> Security {
+    let pod = &prt.pod["spec"]["securityContext"];
+    let own = &c.spec["securityContext"];
+    let pick = |k: &str| {
+        own[k]
+            .as_u64()
+            .or_else(|| pod[k].as_u64())
+            .and_then(|v| u32::try_from(v).ok())
+    };
+    let fs_group = pod["fsGroup"].as_u64().and_then(|v| u32::try_from(v).ok());
+    let mut groups: Vec<u32> = fs_group.into_iter().collect();
+    for g in pod["supplementalGroups"].as_array().into_iter().flatten() {
+        if let Some(g) = g.as_u64().and_then(|v| u32::try_from(v).ok())
+            && !groups.contains(&g)
+        {
+            groups.push(g);
+        }
+    }
+    let uid = pick("runAsUser");
+    Security {
+        identity: crate::hostfs::Identity {
+            uid: uid.unwrap_or(0),
+            gid: pick("runAsGroup").unwrap_or(0),
+            groups,
+            fs_group,
+        },
+        read_only_root: own["readOnlyRootFilesystem"].as_bool().unwrap_or(false),
+        run_as_non_root: own["runAsNonRoot"]
+            .as_bool()
+            .or_else(|| pod["runAsNonRoot"].as_bool())
+            .unwrap_or(false),
+        user_set: uid.is_some(),
+    }
 }
 
 /// A copy of what a subPath of a configMap/secret volume names, at
@@ -882,6 +930,40 @@ async fn supervise(
                 continue;
             }
         };
+        let sc = security(prt, c);
+        if sc.run_as_non_root && sc.identity.uid == 0 {
+            // Every image the sandbox knows runs as root unless told not to.
+            let msg = if sc.user_set {
+                format!(
+                    "container's runAsUser breaks non-root policy (pod: \"{}_{}({})\", container: {})",
+                    prt.name, prt.ns, prt.uid, c.name
+                )
+            } else {
+                format!(
+                    "container has runAsNonRoot and image will run as root (pod: \"{}_{}({})\", container: {})",
+                    prt.name, prt.ns, prt.uid, c.name
+                )
+            };
+            c.set(|s| {
+                s.state = State::Waiting {
+                    reason: "CreateContainerConfigError".into(),
+                    message: Some(msg.clone()),
+                }
+            });
+            node.events.record(
+                pod,
+                Some(&fp),
+                Kind::Warning,
+                "Failed",
+                format!("Error: {msg}"),
+                "kubelet",
+            );
+            node.wake();
+            if !sleep_or_cancel(RETRY, &prt.cancel).await {
+                return last_code;
+            }
+            continue;
+        }
         let started_before = c.state().started_once;
         let fs = match build_fs(node, prt, c, started_before) {
             Ok(fs) => fs,

@@ -651,6 +651,7 @@ mod channels {
         }
         drop(out_tx);
         let mut pods_open = readers.len();
+
         loop {
             tokio::select! {
                 () = token.cancelled() => break,

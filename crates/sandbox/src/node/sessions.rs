@@ -128,8 +128,9 @@ pub fn interruptible_sleeper(stop: Arc<AtomicBool>) -> impl FnMut(Duration) + Se
 /// Puts a pump between `io` (the client's upgraded connection) and the
 /// returned stream (what the session reads and writes). The pump reads the
 /// client at all times; when the client closes or breaks the connection it
-/// cancels `token`. It stops when the session drops its end, or when
-/// `token` fires.
+/// cancels `token`. What the session wrote is always delivered: the pump
+/// ends once the session dropped its end and that is flushed (then the
+/// client gets a moment to close its side).
 pub fn watch_client<IO>(io: IO, token: CancellationToken) -> DuplexStream
 where
     IO: AsyncRead + AsyncWrite + Send + 'static,
@@ -158,13 +159,23 @@ where
             let _ = tokio::io::copy(&mut pump_r, &mut client_w).await;
             let _ = client_w.shutdown().await;
         };
+        tokio::pin!(from_client, to_client);
         tokio::select! {
-            _ = async { tokio::join!(from_client, to_client) } => {}
-            () = token.cancelled() => {}
+            () = &mut to_client => {
+                let _ = tokio::time::timeout(CLIENT_CLOSE_WAIT, &mut from_client).await;
+            }
+            () = &mut from_client => {
+                // The session sees EOF and ends; what it still sends goes
+                // nowhere, but its end is drained so it never blocks.
+                (&mut to_client).await;
+            }
         }
     });
     session_end
 }
+
+/// How long the pump waits for a client to close once the session is over.
+const CLIENT_CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

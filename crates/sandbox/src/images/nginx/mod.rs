@@ -42,6 +42,14 @@ const MASTER_PID: u32 = 1;
 const FIRST_WORKER_PID: u32 = 29;
 /// CPUs nginx sees (`worker_processes auto`): the node's.
 const NODE_CPUS: usize = 4;
+/// The temp directories nginx creates at start.
+const TEMP_DIRS: &[&str] = &[
+    "/var/cache/nginx/client_temp",
+    "/var/cache/nginx/proxy_temp",
+    "/var/cache/nginx/fastcgi_temp",
+    "/var/cache/nginx/uwsgi_temp",
+    "/var/cache/nginx/scgi_temp",
+];
 /// How often, and how far apart, nginx retries a port in use.
 const BIND_TRIES: usize = 5;
 const BIND_RETRY: Duration = Duration::from_millis(500);
@@ -263,6 +271,25 @@ async fn run(entrypoint: bool, ctx: AppContext, mut stop: Stop) -> i32 {
             return 1;
         }
     };
+    // The temp directories nginx makes at start; a read-only root
+    // filesystem without a volume there stops it.
+    for dir in TEMP_DIRS {
+        match ctx.fs.resolve("/", dir) {
+            Ok(r) if r.read_only && !r.host.is_dir() => {
+                let m = format!("mkdir() \"{dir}\" failed (30: Read-only file system)");
+                out(&format!(
+                    "{} [emerg] {MASTER_PID}#{MASTER_PID}: {m}",
+                    error_time()
+                ));
+                out(&format!("nginx: [emerg] {m}"));
+                return 1;
+            }
+            Ok(r) if !r.read_only => {
+                let _ = std::fs::create_dir_all(&r.host);
+            }
+            _ => {}
+        }
+    }
     let mut listeners: HashMap<u16, BoundPort> = HashMap::new();
     for port in &cfg.ports {
         match bind(&ctx, *port, &mut stop).await {
@@ -293,11 +320,22 @@ async fn run(entrypoint: bool, ctx: AppContext, mut stop: Stop) -> i32 {
         worker_pids.push(next_pid);
         next_pid += 1;
     }
-    if let Ok(r) = ctx.fs.resolve("/", "/run/nginx.pid")
-        && let Some(parent) = r.host.parent()
-    {
-        let _ = std::fs::create_dir_all(parent);
-        let _ = std::fs::write(&r.host, format!("{MASTER_PID}\n"));
+    match ctx.fs.resolve("/", "/run/nginx.pid") {
+        Ok(r) if r.read_only => {
+            let m = "open() \"/run/nginx.pid\" failed (30: Read-only file system)";
+            out(&format!(
+                "{} [emerg] {MASTER_PID}#{MASTER_PID}: {m}",
+                error_time()
+            ));
+            return 1;
+        }
+        Ok(r) => {
+            if let Some(parent) = r.host.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::write(&r.host, format!("{MASTER_PID}\n"));
+        }
+        Err(_) => {}
     }
     let (tx, mut rx) = mpsc::unbounded_channel();
     lock(registry()).insert(ctx.fs.rootfs().to_path_buf(), tx);

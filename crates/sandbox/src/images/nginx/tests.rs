@@ -267,3 +267,20 @@ fn versions_and_envsubst() {
     ]));
     assert!(!runs_nginx(&["sh".into()]));
 }
+
+#[tokio::test]
+async fn a_read_only_root_filesystem_stops_nginx_as_it_does() {
+    let h = Harness::new();
+    let mut ctx = h.ctx("p4", "web", "nginx", &[]);
+    ctx.command = Vec::new();
+    populate(ctx.fs.rootfs());
+    ctx.fs.set_read_only_root(true);
+    let code = start(Box::new(Nginx::new(true)), ctx).wait().await;
+    assert_eq!(code, 1);
+    let log = h.log();
+    assert!(log.contains(&"10-listen-on-ipv6-by-default.sh: info: can not modify /etc/nginx/conf.d/default.conf (read-only file system?)".to_string()), "{log:#?}");
+    assert_eq!(
+        log.last().unwrap(),
+        "nginx: [emerg] mkdir() \"/var/cache/nginx/client_temp\" failed (30: Read-only file system)"
+    );
+}
