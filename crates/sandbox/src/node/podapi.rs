@@ -277,6 +277,10 @@ fn exec(
             "unable to upgrade connection: container not found (\"{container}\")"
         )));
     };
+    // One session of this client's; it ends the command when the client
+    // goes. Counted first, so kubectl's SPDY retry is told the same.
+    let client = req.extensions().get::<ClientAddr>().copied();
+    let session = node.sessions.open(client, &node.cancel)?;
     let key = req
         .headers()
         .get("Sec-WebSocket-Key")
@@ -299,9 +303,6 @@ fn exec(
             "you must specify at least one command for the container",
         ));
     }
-    // One session of this client's; it ends the command when the client goes.
-    let client = req.extensions().get::<ClientAddr>().copied();
-    let session = node.sessions.open(client, &node.cancel)?;
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let upgrade = hyper::upgrade::on(&mut req);
     let stop = Arc::new(AtomicBool::new(false));
