@@ -5,6 +5,7 @@ mod course_apps;
 mod crawler;
 mod lesson;
 mod lesson01;
+mod node;
 mod pods;
 mod runtime_env;
 mod storage;

@@ -85,7 +85,11 @@ async fn empty_dir_is_shared_and_dies_with_the_pod() {
         .k(&["get", "pod", "shared", "-o", "jsonpath={.metadata.uid}"])
         .await;
     let pod_dir = env.data().join("pods").join(&uid);
-    assert!(pod_dir.join("volumes/empty-dir/cache/note").is_file());
+    assert!(
+        pod_dir
+            .join("volumes/kubernetes.io~empty-dir/cache/note")
+            .is_file()
+    );
     // Graceful deletion: Terminating while the shells (which ignore
     // SIGTERM) get their grace period, files still there; then killed,
     // and the pod goes with its emptyDir.
@@ -93,7 +97,11 @@ async fn empty_dir_is_shared_and_dies_with_the_pod() {
     env.k(&["delete", "pod", "shared", "--wait=false"]).await;
     let out = env.k(&["get", "pod", "shared"]).await;
     assert!(out.contains("Terminating"), "{out}");
-    assert!(pod_dir.join("volumes/empty-dir/cache/note").is_file());
+    assert!(
+        pod_dir
+            .join("volumes/kubernetes.io~empty-dir/cache/note")
+            .is_file()
+    );
     let out = env.k(&["describe", "pod", "shared"]).await;
     assert!(out.contains("Killing"), "{out}");
     assert!(out.contains("Stopping container writer"), "{out}");

@@ -19,10 +19,15 @@ pub struct Env {
 
 /// A fresh sandbox, or None when kubectl is missing (skip the test).
 pub async fn start() -> Option<Env> {
+    start_with(|_| {}).await
+}
+
+/// A fresh sandbox with some tunables changed (shorter periods...).
+pub async fn start_with(tune: impl FnOnce(&mut RuntimeConfig)) -> Option<Env> {
     let kubectl = support::require_tool("kubectl", Some("KUBETUTOR_KUBECTL"))?;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    let sandbox = open(&dir).await;
+    let sandbox = open_with(&dir, tune).await;
     Some(Env {
         _tmp: tmp,
         dir,
@@ -32,6 +37,10 @@ pub async fn start() -> Option<Env> {
 }
 
 async fn open(dir: &std::path::Path) -> Sandbox {
+    open_with(dir, |_| {}).await
+}
+
+async fn open_with(dir: &std::path::Path, tune: impl FnOnce(&mut RuntimeConfig)) -> Sandbox {
     let mut cfg = SandboxConfig::new(dir.join("data"));
     cfg.runtime = RuntimeConfig {
         // Short back-offs, yet longer than the second the kubelet shows a
@@ -40,6 +49,7 @@ async fn open(dir: &std::path::Path) -> Sandbox {
         backoff_max: Duration::from_secs(3),
         ..RuntimeConfig::default()
     };
+    tune(&mut cfg.runtime);
     Sandbox::start(cfg).await.unwrap()
 }
 

@@ -137,7 +137,19 @@ async fn wait_for_first_consumer_then_data_survives_the_pod() {
             "jsonpath={.spec.volumeName}",
         ])
         .await;
-    let dir = env.data().join("volumes").join(&pv_name);
+    // On the node, where local-path keeps it: <base>/<pv>_<ns>_<claim>.
+    let ns = env
+        .k(&[
+            "get",
+            "pvc",
+            "msg-data",
+            "-o",
+            "jsonpath={.metadata.namespace}",
+        ])
+        .await;
+    let dir = env.data().join(format!(
+        "hostpath/var/local-path-provisioner/{pv_name}_{ns}_msg-data"
+    ));
     assert!(dir.join("messages.json").is_file());
     env.k(&["delete", "deploy", "msg-api"]).await;
     env.k(&["delete", "pvc", "msg-data"]).await;

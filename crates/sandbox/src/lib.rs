@@ -244,6 +244,8 @@ impl Sandbox {
         let cancel = CancellationToken::new();
         let root = hostfs::SandboxRoot::new(&cfg.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot use the sandbox data directory: {e}"))?;
+        root.prepare_node(machinery::cluster::NODE_NAME)
+            .map_err(|e| anyhow::anyhow!("cannot prepare the node's files: {e}"))?;
         let runtime = Runtime::new(
             store.clone(),
             root.clone(),
@@ -335,6 +337,10 @@ impl Drop for Sandbox {
 /// Whether the sandbox emulates a container with this image and command
 /// (anything else starts as an idle container that says so in its log).
 pub fn emulates(image: &str, command: &[String], args: &[String]) -> bool {
+    if command.is_empty() && args.is_empty() {
+        let default = images::default_command(image);
+        return images::select(image, &default, args).name() != "idle";
+    }
     images::select(image, command, args).name() != "idle"
 }
 

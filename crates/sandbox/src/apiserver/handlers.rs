@@ -120,6 +120,9 @@ async fn dispatch(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<B
     {
         return Err(ApiError::path_not_found());
     }
+    if sub == Some("ephemeralcontainers") && t.name.is_some() {
+        return crate::apiserver::ephemeral::handle(store, t, req).await;
+    }
     match (m.as_str(), t.name.as_deref(), sub) {
         ("GET", None, _) => {
             let watching = matches!(

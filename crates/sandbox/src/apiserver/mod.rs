@@ -5,6 +5,7 @@
 
 pub(crate) mod conns;
 pub(crate) mod discovery;
+pub(crate) mod ephemeral;
 pub(crate) mod handlers;
 pub(crate) mod http;
 pub(crate) mod kubeconfig;

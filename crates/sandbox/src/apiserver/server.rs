@@ -56,8 +56,8 @@ pub async fn serve(
         tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok((stream, peer)) => (stream, peer),
                     Err(e) => {
                         // Out of descriptors: close the oldest unproven
                         // connection, and pause rather than spin.
@@ -75,7 +75,7 @@ pub async fn serve(
                 failures = 0;
                 let Some(ticket) = admitted.admit() else { continue };
                 let _ = stream.set_nodelay(true);
-                tasks.spawn(connection(stream, tls.clone(), ctx.clone(), ticket, cancel.clone()));
+                tasks.spawn(connection(stream, peer, tls.clone(), ctx.clone(), ticket, cancel.clone()));
             }
             // Reap finished connections so the set does not grow.
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
@@ -89,6 +89,7 @@ pub async fn serve(
 /// server stops.
 async fn connection(
     stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
     tls: tokio_rustls::TlsAcceptor,
     ctx: Arc<Ctx>,
     ticket: conns::Ticket,
@@ -104,11 +105,14 @@ async fn connection(
     };
     let evicted = ticket.evicted().clone();
     let header_read_timeout = ctx.limits.header_read_timeout;
-    let svc = service_fn(move |req| {
+    let svc = service_fn(move |mut req: Request<Incoming>| {
         let ctx = ctx.clone();
         if authorized(&ctx, &req) {
             ticket.prove();
         }
+        // Streaming sessions are counted per client.
+        req.extensions_mut()
+            .insert(crate::node::sessions::ClientAddr(peer));
         async move { Ok::<_, Infallible>(route(&ctx, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()

@@ -208,6 +208,8 @@ pub(crate) static PODS: ResourceDef = def(
     &["po"],
     ALL,
     &[
+        plain("attach", "PodAttachOptions", &["create", "get"]),
+        plain("ephemeralcontainers", "Pod", &["get", "patch", "update"]),
         plain("exec", "PodExecOptions", &["create", "get"]),
         plain("log", "Pod", &["get"]),
         plain("portforward", "PodPortForwardOptions", &["create", "get"]),

@@ -3,12 +3,20 @@
 //! filesystem view and the pod network (per-pod ports on loopback, and what
 //! a pod reaches by name).
 
+pub(crate) mod atomic;
+pub(crate) mod env;
 pub(crate) mod exec;
 pub(crate) mod kubelet;
 pub(crate) mod netns;
 pub(crate) mod podapi;
 pub(crate) mod podnet;
+pub(crate) mod podstatus;
+pub(crate) mod portforward;
+pub(crate) mod probes;
+pub(crate) mod sessions;
+pub(crate) mod spdy;
 pub(crate) mod streams;
+pub(crate) mod volumes;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -25,6 +33,8 @@ pub(crate) struct Node {
     /// The pods' network namespaces (their ports on loopback, and their
     /// private sockets).
     pub(crate) netns: NetNamespaces,
+    /// The exec, attach and port-forward sessions open, per client.
+    pub(crate) sessions: sessions::Sessions,
 }
 
 impl Node {
@@ -34,6 +44,7 @@ impl Node {
             rt,
             kubelet: Kubelet::new(),
             netns,
+            sessions: sessions::Sessions::new(),
         })
     }
 }

@@ -103,6 +103,9 @@ pub enum UpdateScope {
     Status,
     /// Everything (for in-process controllers that own the whole object).
     All,
+    /// The pods' `ephemeralcontainers` subresource: only
+    /// `spec.ephemeralContainers` changes (checked by its handler).
+    EphemeralContainers,
 }
 
 type ObjKey = (String, String);
@@ -597,6 +600,11 @@ impl Store {
                 }
                 n
             }
+            UpdateScope::EphemeralContainers => {
+                let mut n = (*old).clone();
+                n["spec"]["ephemeralContainers"] = obj["spec"]["ephemeralContainers"].clone();
+                n
+            }
             UpdateScope::Main if has_status => {
                 match old.get("status") {
                     Some(s) => obj["status"] = s.clone(),
@@ -634,7 +642,16 @@ impl Store {
         }
         registry::apply_defaults(res, &mut new);
         registry::prepare(res, &mut new, Some(&old));
-        let causes = registry::validate(res, &new, Some(&old));
+        // The kind's own update rules see the subresource's one change as
+        // already there (it forbids it through a plain update).
+        let old_seen = if scope == UpdateScope::EphemeralContainers {
+            let mut o = (*old).clone();
+            o["spec"]["ephemeralContainers"] = new["spec"]["ephemeralContainers"].clone();
+            Arc::new(o)
+        } else {
+            Arc::clone(&old)
+        };
+        let causes = registry::validate(res, &new, Some(&old_seen));
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
         }
