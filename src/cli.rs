@@ -79,6 +79,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_remote: bool,
 
+    /// Start without the shell pane (remembered; `--shell-pane` brings it
+    /// back). `kubetutor shell` still opens the course's shell elsewhere
+    #[arg(long, global = true, conflicts_with = "shell_pane")]
+    pub no_shell: bool,
+
+    /// Start with the shell pane (the default; undoes a remembered
+    /// `--no-shell`)
+    #[arg(long, global = true)]
+    pub shell_pane: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -131,6 +141,16 @@ pub enum Command {
         /// The lab directory [default: <data-dir>/lab]
         #[arg(long, value_name = "DIR", env = crate::lab::LAB_DIR_ENV)]
         lab_dir: Option<PathBuf>,
+    },
+    /// Open the course's shell here: kubectl aimed at the course's cluster
+    /// and namespace, in the lab directory, with a (kubetutor) prompt. Uses
+    /// the running kubetutor's cluster, else starts the sandbox for as long
+    /// as the shell lives. Reads commands from standard input when it is
+    /// not a terminal
+    Shell {
+        /// Run this command in the shell instead of an interactive session
+        #[arg(short = 'c', value_name = "COMMAND")]
+        command: Option<String>,
     },
     /// Print the solution of a step (`--script`: a shell script that performs it)
     Solution {
@@ -281,6 +301,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Reset { lesson, yes }) => env.reset(lesson.as_deref(), yes),
+        Some(Command::Shell { command }) => {
+            crate::shell::command::run(crate::shell::command::Request {
+                data_dir: &env.data_dir,
+                cluster: target.cluster.as_ref(),
+                namespace: &target.namespace,
+                course: &env.course,
+                command: command.as_deref(),
+            })
+        }
         Some(Command::Lab {
             path,
             restore,
@@ -514,6 +543,7 @@ struct CliText {
     not_running: &'static str,
     sandbox_alone: &'static str,
     same_cluster: &'static str,
+    shell_here: &'static str,
     lesson: &'static str,
     step: &'static str,
     all_done: &'static str,
@@ -539,6 +569,7 @@ static CLI_EN: CliText = CliText {
     not_running: "Connection: kubetutor is not running (start it with `kubetutor`)",
     sandbox_alone: "Connection: the sandbox runs alone (`kubetutor sandbox`, pid {0}); kubetutor is not running",
     same_cluster: "Use the same cluster from another terminal with:",
+    shell_here: "Or open the course's shell (kubectl aimed at it, in the lab directory) with:",
     lesson: "Lesson {0}/{1}: {2} ({3})",
     step: "Step {0}/{1}: {2} ({3})",
     all_done: "All {0} steps done.",
@@ -570,6 +601,7 @@ static CLI_FR: CliText = CliText {
     not_running: "Connexion : kubetutor ne tourne pas (lancez-le avec `kubetutor`)",
     sandbox_alone: "Connexion : le bac à sable tourne seul (`kubetutor sandbox`, pid {0}) ; kubetutor ne tourne pas",
     same_cluster: "Pour utiliser le même cluster depuis un autre terminal :",
+    shell_here: "Ou ouvrez le shell du cours (kubectl dirigé vers lui, dans le répertoire de travail) avec :",
     lesson: "Leçon {0}/{1} : {2} ({3})",
     step: "Étape {0}/{1} : {2} ({3})",
     all_done: "Les {0} étapes sont faites.",
@@ -649,6 +681,8 @@ struct Env {
     store: ProgressStore,
     progress: Progress,
     warning: Option<String>,
+    /// `--no-shell` (false) or `--shell-pane` (true), remembered.
+    shell_pref: Option<bool>,
 }
 
 impl Env {
@@ -682,6 +716,11 @@ impl Env {
             store,
             progress: loaded.progress,
             warning: loaded.warning,
+            shell_pref: match (cli.no_shell, cli.shell_pane) {
+                (true, _) => Some(false),
+                (_, true) => Some(true),
+                _ => None,
+            },
         })
     }
 
@@ -874,6 +913,12 @@ impl Env {
             }
             None => writeln!(out, "{}", t.not_running)?,
         }
+        let shell = doc["shell"]["command"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(crate::shell::command::invocation);
+        writeln!(out, "{}", t.shell_here)?;
+        writeln!(out, "  {shell}")?;
         if let Some(lab) = doc["lab"].as_str() {
             let lab = std::path::Path::new(lab);
             if lab.is_dir() {
@@ -1043,6 +1088,10 @@ impl Env {
         };
         let mut progress = self.progress;
         progress.lang = Some(self.lang);
+        if let Some(p) = self.shell_pref {
+            progress.shell_pane = Some(p);
+        }
+        let shell_pane = progress.shell_pane.unwrap_or(true);
         let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
         cfg.start = lesson;
         cfg.lab_dir = lab_dir;
@@ -1053,6 +1102,27 @@ impl Env {
             updates,
         } = connected;
         let info = &session.info;
+        // The course's shell: aimed at the cluster just connected to.
+        let shell_target = crate::shell::Target {
+            files: match &target.cluster {
+                Some(o) => crate::cluster::connection::kubeconfig_files(o.kubeconfig.as_deref()),
+                None => info.kubeconfig_path.iter().cloned().collect(),
+            },
+            context: info.context.clone(),
+            namespace: info.namespace.clone(),
+        };
+        let (spec, unavailable) =
+            match crate::shell::prepare(&data_dir, &shell_target, cfg.lab_dir.as_deref()) {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(format!("{e:#}"))),
+            };
+        cfg.shell_setup = crate::tui::ShellSetup {
+            target: spec.as_ref().map(|s| s.target.clone()),
+            pane: shell_pane,
+            command: crate::shell::command::invocation(),
+            unavailable,
+        };
+        cfg.shell = spec;
         cfg.connection = ConnectionInfo {
             context: info.context.clone(),
             kubeconfig: info.kubeconfig_path.clone(),

@@ -15,5 +15,6 @@ pub mod lab;
 pub mod lesson;
 pub mod paths;
 pub mod progress;
+pub mod shell;
 pub mod solution;
 pub mod tui;

@@ -81,6 +81,10 @@ pub struct Progress {
     pub current: Option<Current>,
     #[serde(default)]
     pub lessons: BTreeMap<String, LessonProgress>,
+    /// The shell pane's remembered setting (`--no-shell`, `--shell-pane`);
+    /// unset: on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell_pane: Option<bool>,
 }
 
 fn format_version() -> u32 {
@@ -94,6 +98,7 @@ impl Default for Progress {
             lang: None,
             current: None,
             lessons: BTreeMap::new(),
+            shell_pane: None,
         }
     }
 }
