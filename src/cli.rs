@@ -567,7 +567,7 @@ static CLI_EN: CliText = CliText {
     list_row: "{0} steps  {1} min",
     connection: "Connection: {0} ({1}), namespace {2}",
     not_running: "Connection: kubetutor is not running (start it with `kubetutor`)",
-    sandbox_alone: "Connection: the sandbox runs alone (`kubetutor sandbox`, pid {0}); kubetutor is not running",
+    sandbox_alone: "Connection: the sandbox runs alone (`{1}`, pid {0}); kubetutor is not running",
     same_cluster: "Use the same cluster from another terminal with:",
     shell_here: "Or open the course's shell (kubectl aimed at it, in the lab directory) with:",
     lesson: "Lesson {0}/{1}: {2} ({3})",
@@ -599,7 +599,7 @@ static CLI_FR: CliText = CliText {
     list_row: "{0} étapes  {1} min",
     connection: "Connexion : {0} ({1}), namespace {2}",
     not_running: "Connexion : kubetutor ne tourne pas (lancez-le avec `kubetutor`)",
-    sandbox_alone: "Connexion : le bac à sable tourne seul (`kubetutor sandbox`, pid {0}) ; kubetutor ne tourne pas",
+    sandbox_alone: "Connexion : le bac à sable tourne seul (`{1}`, pid {0}) ; kubetutor ne tourne pas",
     same_cluster: "Pour utiliser le même cluster depuis un autre terminal :",
     shell_here: "Ou ouvrez le shell du cours (kubectl dirigé vers lui, dans le répertoire de travail) avec :",
     lesson: "Leçon {0}/{1} : {2} ({3})",
@@ -866,6 +866,9 @@ impl Env {
                 "namespace": sandbox::NAMESPACE,
                 "state": "not running",
                 "sandbox_pid": pid,
+                "sandbox_by": crate::tui::status::read_live(&sandbox_marker(&self.data_dir))
+                    .and_then(|d| d["by"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "kubetutor sandbox".to_owned()),
             }),
             None => {
                 serde_json::json!({"context": null, "kubeconfig": null, "state": "not running"})
@@ -908,7 +911,8 @@ impl Env {
             }
             Some(ctx) => {
                 let pid = conn["sandbox_pid"].as_u64().unwrap_or(0);
-                writeln!(out, "{}", fill(t.sandbox_alone, &[&pid]))?;
+                let by = conn["sandbox_by"].as_str().unwrap_or("kubetutor sandbox");
+                writeln!(out, "{}", fill(t.sandbox_alone, &[&pid, &by]))?;
                 export(out, ctx)?;
             }
             None => writeln!(out, "{}", t.not_running)?,

@@ -19,13 +19,21 @@ struct Tmux {
 impl Tmux {
     /// Starts kubetutor in a detached tmux session of the given size.
     fn start(name: &str, width: u16, height: u16) -> Option<Tmux> {
+        Tmux::start_with(name, width, height, &[])
+    }
+
+    /// The same with more environment (`NAME=value`).
+    fn start_with(name: &str, width: u16, height: u16, env: &[String]) -> Option<Tmux> {
         let tmux = support::require_tool("tmux", None)?;
         let data = tempfile::tempdir().unwrap();
         let socket = format!("kubetutor-test-{}-{name}", std::process::id());
         let bin = support::bin();
         // A shell stays in the pane after kubetutor exits, so the test sees
         // the terminal state kubetutor left behind (a dead pane would not tell).
-        let script = format!("'{}'; echo \"EXIT=$?\"; sleep 60", bin.display());
+        // Extra variables are exported by the script: tmux sets some (SHELL)
+        // itself for the pane's processes.
+        let exports: String = env.iter().map(|e| format!("export '{e}'; ")).collect();
+        let script = format!("{exports}'{}'; echo \"EXIT=$?\"; sleep 60", bin.display());
         let t = Tmux {
             tmux,
             socket,
@@ -204,4 +212,114 @@ fn child_of(parent: u32) -> Option<u32> {
         }
     }
     None
+}
+
+/// The shell pane as a learner uses it: `t` opens it, `kubectl get pods`
+/// answers from the course's cluster and namespace, typing a lesson-1
+/// command in it ticks the step, a full-screen program survives a resize
+/// (the pty is resized with the pane), `exit` closes it, `q` still quits
+/// cleanly and the shell dies with kubetutor.
+#[test]
+fn the_shell_pane_runs_kubectl_ticks_a_step_and_follows_resizes() {
+    let Some(kubectl) = support::require_tool("kubectl", Some("KUBETUTOR_KUBECTL")) else {
+        return;
+    };
+    let Some(vi) = support::require_tool("vi", None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    // kubectl and vi on PATH under those names, nothing else of ours.
+    let bin = home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(&kubectl, bin.join("kubectl")).unwrap();
+    std::os::unix::fs::symlink(&vi, bin.join("vi")).unwrap();
+    let env = [
+        format!("PATH={}:/usr/bin:/bin", bin.display()),
+        format!("HOME={}", home.path().display()),
+        "SHELL=/bin/sh".to_owned(),
+        "ENV=".to_owned(),
+    ];
+    let Some(t) = Tmux::start_with("shell", 120, 40, &env) else {
+        return;
+    };
+    t.wait_contains("kubetutor-sandbox │ connected");
+    t.wait_contains("t shell");
+
+    t.keys(&["t"]);
+    t.wait_contains("Ctrl-] back to the lesson");
+    t.wait_contains("(kubetutor) $");
+    t.keys(&["kubectl get pods", "Enter"]);
+    t.wait_contains("No resources found in kubetutor namespace.");
+
+    // Lesson 1, step 1, typed in the pane: the checker sees it as any
+    // kubectl and the step ticks.
+    t.keys(&["kubectl apply -f assets/01-ephemeral/", "Enter"]);
+    t.wait_contains("deployment.apps/msg-api created");
+    t.wait_contains("Steps 1/6");
+
+    // A full-screen program, then a smaller window: the pane takes the
+    // whole window (it has the focus) and vi redraws at the new size.
+    t.keys(&["vi assets/01-ephemeral/configmap.yaml", "Enter"]);
+    t.wait_contains("API_PORT");
+    t.run(&["resize-window", "-t", "k", "-x", "70", "-y", "20"]);
+    let screen = t.wait_for("vi at 68 columns", |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        // vi's last line (its ruler) sits just above the pane's border.
+        lines.len() >= 20
+            && (lines[17].contains("1,1") || lines[17].contains("All"))
+            && lines[0].starts_with("┌ Shell")
+            && lines[18].starts_with("└")
+    });
+    assert!(screen.contains("Ctrl-] back"), "{screen}");
+    t.keys(&[":q", "Enter"]);
+    // vi discards unread input as it leaves: type on once the prompt is back.
+    t.wait_for("the prompt after vi", |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        lines
+            .windows(2)
+            .any(|w| w[0].contains("$ vi assets/") && w[1].starts_with("│(kubetutor) $"))
+    });
+    // The pty has the pane's size (68x17 inside the borders).
+    t.keys(&["stty size", "Enter"]);
+    t.wait_contains("17 68");
+    t.run(&["resize-window", "-t", "k", "-x", "120", "-y", "40"]);
+    t.wait_for("the prompt again", |s| {
+        s.lines().filter(|l| l.contains("(kubetutor) $")).count() >= 2
+    });
+
+    // Ctrl-] leaves; lesson keys work again; exit ends the shell.
+    t.keys(&["C-]"]);
+    t.wait_contains("t: type here");
+    t.keys(&["t"]);
+    t.wait_contains("Ctrl-] back to the lesson");
+    t.keys(&["exit", "Enter"]);
+    t.wait_contains("The shell ended");
+
+    // A command still running when kubetutor quits is hung up with it.
+    t.keys(&["t"]);
+    t.wait_contains("(kubetutor) $");
+    t.keys(&["sleep 4321", "Enter"]);
+    t.keys(&["C-]", "q"]);
+    t.wait_contains("EXIT=0");
+    assert_terminal_clean(&t);
+    // The pane's shell died with kubetutor (hung up, or killed).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shell_children_left() {
+        assert!(
+            Instant::now() < deadline,
+            "the pane's shell outlived kubetutor"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `sleep 4321` still running (started in the pane above).
+fn shell_children_left() -> bool {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten().any(|e| {
+                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x004321\x00")
+            })
+        })
+        .unwrap_or(false)
 }

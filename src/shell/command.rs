@@ -131,6 +131,7 @@ async fn choose(
         "pid": std::process::id(),
         "kubeconfig": sb.kubeconfig_path(),
         "addr": sb.addr().to_string(),
+        "by": "kubetutor shell",
     });
     if let Err(e) =
         paths::write_atomic(&sandbox_marker(req.data_dir), marker.to_string().as_bytes())

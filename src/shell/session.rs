@@ -262,8 +262,17 @@ async fn wait_task(
     reader: tokio::task::JoinHandle<()>,
     writer: tokio::task::JoinHandle<()>,
 ) {
+    let mut reader = reader;
     let status = tokio::select! {
-        s = child.wait() => s,
+        s = child.wait() => {
+            // The shell is gone: once its last output is read, close the
+            // pty (what it left running in the background is hung up, as
+            // when a terminal window closes).
+            let _ = tokio::time::timeout(Duration::from_millis(200), &mut reader).await;
+            reader.abort();
+            writer.abort();
+            s
+        }
         _ = hangup => {
             // Closing both halves of the pty hangs up the shell's session
             // (its jobs get SIGHUP from it); one that lingers is killed.

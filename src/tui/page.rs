@@ -197,6 +197,9 @@ pub fn build(lesson: &Lesson, steps: &[StepView], env: &PageEnv<'_>) -> Page {
     } = *env;
     let adapt = |text: &str| adapt(text, facts).into_owned();
     let mut b = DocBuilder::new(width, theme, focused_code).copy_label(s.copy_label);
+    if shell.as_ref().is_some_and(|h| h.pane) {
+        b = b.command_label(s.command_label);
+    }
     // Where the lessons' `assets/...` paths are: said before anything else.
     // On the sandbox, with the line that points kubectl at it: a learner
     // copies the whole block (y) into their terminal.

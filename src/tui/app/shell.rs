@@ -102,6 +102,21 @@ impl App {
         &self.shell
     }
 
+    /// The running shell, if any.
+    pub fn shell_session(&self) -> Option<&ShellSession> {
+        self.shell.session.as_ref()
+    }
+
+    /// The shell pane's terminal area as last drawn (empty: not shown).
+    pub fn view_shell_area(&self) -> ratatui::layout::Rect {
+        self.view.shell
+    }
+
+    /// Whether the shell pane is shown.
+    pub fn shell_visible(&self) -> bool {
+        self.shell.visible
+    }
+
     /// The loop's question before starting a shell: the pane's size when
     /// one is wanted and the pane has been laid out.
     pub fn shell_start_wanted(&self) -> Option<(u16, u16)> {
@@ -383,8 +398,7 @@ impl App {
         if !self.open_shell(focus) {
             return;
         }
-        let unscrolled = self.scroll_shell(i32::MAX).needed();
-        let _ = unscrolled;
+        let _ = self.scroll_shell(i32::MAX);
         self.shell_input(Queued::Paste { text, run });
         if self.message.is_none() {
             let s = self.strings();
