@@ -13,19 +13,35 @@ use std::time::{Duration, Instant};
 struct Tmux {
     tmux: PathBuf,
     socket: String,
-    _data: tempfile::TempDir,
+    /// The data directory (kept when the test gave its own).
+    dir: PathBuf,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Tmux {
     /// Starts kubetutor in a detached tmux session of the given size.
     fn start(name: &str, width: u16, height: u16) -> Option<Tmux> {
-        Tmux::start_with(name, width, height, &[])
+        Tmux::start_with(name, width, height, &[], "", None)
     }
 
-    /// The same with more environment (`NAME=value`).
-    fn start_with(name: &str, width: u16, height: u16, env: &[String]) -> Option<Tmux> {
+    /// The same with more environment (`NAME=value`), arguments (one shell
+    /// string) and a given data directory.
+    fn start_with(
+        name: &str,
+        width: u16,
+        height: u16,
+        env: &[String],
+        args: &str,
+        data: Option<&Path>,
+    ) -> Option<Tmux> {
         let tmux = support::require_tool("tmux", None)?;
-        let data = tempfile::tempdir().unwrap();
+        let (dir, data) = match data {
+            Some(d) => (d.to_path_buf(), None),
+            None => {
+                let d = tempfile::tempdir().unwrap();
+                (d.path().to_path_buf(), Some(d))
+            }
+        };
         let socket = format!("kubetutor-test-{}-{name}", std::process::id());
         let bin = support::bin();
         // A shell stays in the pane after kubetutor exits, so the test sees
@@ -33,13 +49,17 @@ impl Tmux {
         // Extra variables are exported by the script: tmux sets some (SHELL)
         // itself for the pane's processes.
         let exports: String = env.iter().map(|e| format!("export '{e}'; ")).collect();
-        let script = format!("{exports}'{}'; echo \"EXIT=$?\"; sleep 60", bin.display());
+        let script = format!(
+            "{exports}'{}' {args}; echo \"EXIT=$?\"; sleep 60",
+            bin.display()
+        );
         let t = Tmux {
             tmux,
             socket,
+            dir,
             _data: data,
         };
-        let data_dir = t._data.path().to_str().unwrap().to_owned();
+        let data_dir = t.dir.to_str().unwrap().to_owned();
         t.run(&[
             "-f",
             "/dev/null",
@@ -189,8 +209,8 @@ fn sigterm_restores_the_terminal_and_keeps_progress() {
     // 143 = 128 + SIGTERM, or 0 if kubetutor treats it as a quit.
     t.wait_for("kubetutor to exit", |s| s.contains("EXIT="));
     assert_terminal_clean(&t);
-    let progress = std::fs::read_to_string(Path::new(t._data.path()).join("progress.json"))
-        .expect("progress saved before exit");
+    let progress =
+        std::fs::read_to_string(t.dir.join("progress.json")).expect("progress saved before exit");
     assert!(progress.contains("\"deploy\": 1"), "{progress}");
 }
 
@@ -239,7 +259,7 @@ fn the_shell_pane_runs_kubectl_ticks_a_step_and_follows_resizes() {
         "SHELL=/bin/sh".to_owned(),
         "ENV=".to_owned(),
     ];
-    let Some(t) = Tmux::start_with("shell", 120, 40, &env) else {
+    let Some(t) = Tmux::start_with("shell", 120, 40, &env, "", None) else {
         return;
     };
     t.wait_contains("kubetutor-sandbox │ connected");
@@ -322,4 +342,39 @@ fn shell_children_left() -> bool {
             })
         })
         .unwrap_or(false)
+}
+
+/// `--no-shell` keeps the old layout, says how to get a shell, and is
+/// remembered at the next start; `--shell-pane` brings the pane back.
+#[test]
+fn no_shell_is_remembered_until_shell_pane() {
+    let data = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start_with("noshell", 120, 40, &[], "--no-shell", Some(data.path())) else {
+        return;
+    };
+    t.wait_contains("Steps 0/6");
+    t.wait_contains("Open it in another terminal with:");
+    assert!(!t.screen().contains("t shell"));
+    t.keys(&["t"]);
+    t.wait_contains("The shell pane is off");
+    t.keys(&["q"]);
+    t.wait_contains("EXIT=0");
+    drop(t);
+    let Some(t) = Tmux::start_with("noshell2", 120, 40, &[], "", Some(data.path())) else {
+        return;
+    };
+    t.wait_contains("Steps 0/6");
+    t.wait_contains("Open it in another terminal with:");
+    assert!(!t.screen().contains("t shell"));
+    t.keys(&["q"]);
+    t.wait_contains("EXIT=0");
+    drop(t);
+    let Some(t) = Tmux::start_with("noshell3", 120, 40, &[], "--shell-pane", Some(data.path()))
+    else {
+        return;
+    };
+    t.wait_contains("t shell");
+    t.wait_contains("shell pane: t opens it");
+    t.keys(&["q"]);
+    t.wait_contains("EXIT=0");
 }

@@ -420,8 +420,9 @@ impl App {
                     self.shell.ready = true;
                     self.flush_shell_queue();
                 }
-                // Output of a hidden pane changes nothing on screen.
-                if self.view.shell.is_empty() && !self.shell.visible {
+                // Output of a pane not on screen (hidden, or no room for
+                // it) changes nothing there.
+                if self.view.shell.is_empty() {
                     Redraw::No
                 } else {
                     Redraw::Yes
