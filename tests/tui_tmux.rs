@@ -354,7 +354,7 @@ fn no_shell_is_remembered_until_shell_pane() {
         return;
     };
     t.wait_contains("Steps 0/6");
-    t.wait_contains("Open it in another terminal with:");
+    t.wait_contains("Run the lessons' commands in the course's shell");
     assert!(!t.screen().contains("t shell"));
     t.keys(&["t"]);
     t.wait_contains("The shell pane is off");
@@ -365,7 +365,7 @@ fn no_shell_is_remembered_until_shell_pane() {
         return;
     };
     t.wait_contains("Steps 0/6");
-    t.wait_contains("Open it in another terminal with:");
+    t.wait_contains("Run the lessons' commands in the course's shell");
     assert!(!t.screen().contains("t shell"));
     t.keys(&["q"]);
     t.wait_contains("EXIT=0");
