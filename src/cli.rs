@@ -97,6 +97,16 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_remote: bool,
 
+    /// Start without the shell pane (remembered; `--shell-pane` brings it
+    /// back). `kubetutor shell` still opens the course's shell elsewhere
+    #[arg(long, global = true, conflicts_with = "shell_pane")]
+    pub no_shell: bool,
+
+    /// Start with the shell pane (the default; undoes a remembered
+    /// `--no-shell`)
+    #[arg(long, global = true)]
+    pub shell_pane: bool,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -149,6 +159,16 @@ pub enum Command {
         /// The lab directory [default: <data-dir>/lab]
         #[arg(long, value_name = "DIR", env = crate::lab::LAB_DIR_ENV)]
         lab_dir: Option<PathBuf>,
+    },
+    /// Open the course's shell here: kubectl aimed at the course's cluster
+    /// and namespace, in the lab directory, with a (kubetutor) prompt. Uses
+    /// the running kubetutor's cluster, else starts the sandbox for as long
+    /// as the shell lives. Reads commands from standard input when it is
+    /// not a terminal
+    Shell {
+        /// Run this command in the shell instead of an interactive session
+        #[arg(short = 'c', value_name = "COMMAND")]
+        command: Option<String>,
     },
     /// Print the solution of a step (`--script`: a shell script that performs it)
     Solution {
@@ -310,6 +330,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Reset { lesson, yes }) => env.reset(lesson.as_deref(), yes),
+        Some(Command::Shell { command }) => {
+            crate::shell::command::run(crate::shell::command::Request {
+                data_dir: &env.data_dir,
+                cluster: target.cluster.as_ref(),
+                namespace: &target.namespace,
+                course: &env.course,
+                command: command.as_deref(),
+            })
+        }
         Some(Command::Lab {
             path,
             restore,
@@ -546,6 +575,7 @@ struct CliText {
     not_running: &'static str,
     sandbox_alone: &'static str,
     same_cluster: &'static str,
+    shell_here: &'static str,
     lesson: &'static str,
     step: &'static str,
     all_done: &'static str,
@@ -573,8 +603,9 @@ static CLI_EN: CliText = CliText {
     list_row: "{0} steps  {1} min",
     connection: "Connection: {0} ({1}), namespace {2}",
     not_running: "Connection: kubetutor is not running (start it with `kubetutor`)",
-    sandbox_alone: "Connection: the sandbox runs alone (`kubetutor sandbox`, pid {0}); kubetutor is not running",
+    sandbox_alone: "Connection: the sandbox runs alone (`{1}`, pid {0}); kubetutor is not running",
     same_cluster: "Use the same cluster from another terminal with:",
+    shell_here: "The course's shell (kubectl aimed at the course's cluster, in the lab directory):",
     lesson: "Lesson {0}/{1}: {2} ({3})",
     step: "Step {0}/{1}: {2} ({3})",
     all_done: "All {0} steps done.",
@@ -608,8 +639,9 @@ static CLI_FR: CliText = CliText {
     list_row: "{0} étapes  {1} min",
     connection: "Connexion : {0} ({1}), namespace {2}",
     not_running: "Connexion : kubetutor ne tourne pas (lancez-le avec `kubetutor`)",
-    sandbox_alone: "Connexion : le bac à sable tourne seul (`kubetutor sandbox`, pid {0}) ; kubetutor ne tourne pas",
+    sandbox_alone: "Connexion : le bac à sable tourne seul (`{1}`, pid {0}) ; kubetutor ne tourne pas",
     same_cluster: "Pour utiliser le même cluster depuis un autre terminal :",
+    shell_here: "Le shell du cours (kubectl dirigé vers le cluster du cours, dans le répertoire de travail) :",
     lesson: "Leçon {0}/{1} : {2} ({3})",
     step: "Étape {0}/{1} : {2} ({3})",
     all_done: "Les {0} étapes sont faites.",
@@ -693,6 +725,8 @@ struct Env {
     store: ProgressStore,
     progress: Progress,
     warning: Option<String>,
+    /// `--no-shell` (false) or `--shell-pane` (true), remembered.
+    shell_pref: Option<bool>,
 }
 
 impl Env {
@@ -726,6 +760,11 @@ impl Env {
             store,
             progress: loaded.progress,
             warning: loaded.warning,
+            shell_pref: match (cli.no_shell, cli.shell_pane) {
+                (true, _) => Some(false),
+                (_, true) => Some(true),
+                _ => None,
+            },
         })
     }
 
@@ -871,6 +910,9 @@ impl Env {
                 "namespace": sandbox::NAMESPACE,
                 "state": "not running",
                 "sandbox_pid": pid,
+                "sandbox_by": crate::tui::status::read_live(&sandbox_marker(&self.data_dir))
+                    .and_then(|d| d["by"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "kubetutor sandbox".to_owned()),
             }),
             None => {
                 serde_json::json!({"context": null, "kubeconfig": null, "state": "not running"})
@@ -913,11 +955,18 @@ impl Env {
             }
             Some(ctx) => {
                 let pid = conn["sandbox_pid"].as_u64().unwrap_or(0);
-                writeln!(out, "{}", fill(t.sandbox_alone, &[&pid]))?;
+                let by = conn["sandbox_by"].as_str().unwrap_or("kubetutor sandbox");
+                writeln!(out, "{}", fill(t.sandbox_alone, &[&pid, &by]))?;
                 export(out, ctx)?;
             }
             None => writeln!(out, "{}", t.not_running)?,
         }
+        let shell = doc["shell"]["command"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(crate::shell::command::invocation);
+        writeln!(out, "{}", t.shell_here)?;
+        writeln!(out, "  {shell}")?;
         if let Some(lab) = doc["lab"].as_str() {
             let lab = std::path::Path::new(lab);
             if lab.is_dir() {
@@ -1096,6 +1145,10 @@ impl Env {
         };
         let mut progress = self.progress;
         progress.lang = Some(self.lang);
+        if let Some(p) = self.shell_pref {
+            progress.shell_pane = Some(p);
+        }
+        let shell_pane = progress.shell_pane.unwrap_or(true);
         let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
         cfg.start = lesson;
         cfg.lab_dir = lab_dir;
@@ -1109,6 +1162,27 @@ impl Env {
             updates,
         } = connected;
         let info = &session.info;
+        // The course's shell: aimed at the cluster just connected to.
+        let shell_target = crate::shell::Target {
+            files: match &target.cluster {
+                Some(o) => crate::cluster::connection::kubeconfig_files(o.kubeconfig.as_deref()),
+                None => info.kubeconfig_path.iter().cloned().collect(),
+            },
+            context: info.context.clone(),
+            namespace: info.namespace.clone(),
+        };
+        let (spec, unavailable) =
+            match crate::shell::prepare(&data_dir, &shell_target, cfg.lab_dir.as_deref()) {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(format!("{e:#}"))),
+            };
+        cfg.shell_setup = crate::tui::ShellSetup {
+            target: spec.as_ref().map(|s| s.target.clone()),
+            pane: shell_pane,
+            command: crate::shell::command::invocation(),
+            unavailable,
+        };
+        cfg.shell = spec;
         cfg.connection = ConnectionInfo {
             context: info.context.clone(),
             kubeconfig: info.kubeconfig_path.clone(),

@@ -18,6 +18,7 @@ pub mod paths;
 pub mod plain;
 pub mod progress;
 pub mod prompt;
+pub mod shell;
 pub mod solution;
 pub mod term_text;
 pub mod text;

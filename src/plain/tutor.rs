@@ -1199,7 +1199,7 @@ mod tests {
         );
         assert_eq!(t.command("shell").1, Action::Shell);
         assert_eq!(t.command("quitter").1, Action::Quit);
-        assert!(text(t.command("lesson 2")).starts_with("Lesson 2 of 9:"));
+        assert!(text(t.command("lesson 2")).starts_with("Lesson 2 of 10:"));
         assert_eq!(
             t.progress.current.as_ref().unwrap().lesson,
             "emptydir-shared"

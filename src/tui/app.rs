@@ -18,6 +18,9 @@ use ratatui::layout::{Position, Rect};
 use std::collections::HashMap;
 use std::time::Instant;
 
+mod shell;
+pub use shell::{ShellPane, ShellSetup, is_leave_chord};
+
 /// Whether the screen must be drawn again.
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +40,9 @@ pub enum Pane {
     Instructions,
     Steps,
     Cluster,
+    /// The shell pane: not in the Tab cycle (Tab belongs to the shell);
+    /// `t`, a click or the leave chord enter it, the chord leaves it.
+    Shell,
 }
 
 impl Pane {
@@ -88,6 +94,11 @@ pub struct View {
     pub single_pane: bool,
     /// How far the lineage in the cluster pane can scroll (0: it fits).
     pub lineage_max: usize,
+    /// The shell pane's terminal area (empty: not shown).
+    pub shell: Rect,
+    /// The terminal has room to show the shell pane beside the lesson
+    /// (else it takes the whole window while it has the focus).
+    pub shell_room: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +169,8 @@ pub struct App {
     notices: std::collections::VecDeque<String>,
     /// What the lessons' text adapts to (binding mode, nodes, sandbox).
     facts: crate::lesson::adapt::Facts,
+    /// The shell pane (see `app::shell`).
+    pub(crate) shell: ShellPane,
 }
 
 impl App {
@@ -219,6 +232,7 @@ impl App {
             lab_path: None,
             notices: Default::default(),
             facts: Default::default(),
+            shell: ShellPane::default(),
         };
         app.step_sel = app.active_step().unwrap_or(0);
         if let (Some(c), Some(l)) = (&resume, app.current_lesson())
@@ -358,6 +372,7 @@ impl App {
                 "state": self.connection.state.label(),
             },
             "lab": self.lab_path,
+            "shell": self.shell_status(),
             "lang": self.lang.code(),
             "current": current,
             "lessons": lessons,
@@ -555,6 +570,10 @@ impl App {
                         lab: self.lab.as_deref(),
                         kubeconfig: self.sandbox_kubeconfig(),
                         facts: &self.facts,
+                        shell: self.shell.setup.target.as_ref().map(|_| page::ShellHeader {
+                            pane: self.shell.enabled(),
+                            command: self.shell.setup.command.clone(),
+                        }),
                     },
                 ),
                 None => Page::default(),
@@ -627,6 +646,8 @@ impl App {
         match ev {
             AppEvent::Key(k) => self.key(k),
             AppEvent::Mouse(m) => self.mouse(m),
+            AppEvent::Paste(p) => self.shell_paste(p),
+            AppEvent::Shell(ev) => self.shell_event(ev),
             AppEvent::Resize(..) => Redraw::Yes,
             AppEvent::Tick => {
                 self.now = Instant::now();
@@ -757,6 +778,16 @@ impl App {
     }
 
     fn key(&mut self, mut k: KeyEvent) -> Redraw {
+        // The shell pane takes every key but its leave chord (Ctrl-C too:
+        // it interrupts the shell's command, not the course).
+        if self.focus == Pane::Shell && self.overlay.is_none() {
+            return self.shell_key(k);
+        }
+        if is_leave_chord(&k) && self.overlay.is_none() {
+            self.message = None;
+            let _ = self.open_shell(true);
+            return Redraw::Yes;
+        }
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(k.code, KeyCode::Char('c') | KeyCode::Char('q')) {
             self.quit_now();
@@ -947,6 +978,12 @@ impl App {
             KeyCode::Char('s') => self.ask_solution(),
             KeyCode::Char('a') => self.open_quiz(),
             KeyCode::Char('y') => self.copy(),
+            KeyCode::Char('t') => {
+                let _ = self.open_shell(true);
+            }
+            KeyCode::Char('T') => self.hide_shell(),
+            KeyCode::Char('i') => self.code_to_shell(false),
+            KeyCode::Char('r') => self.code_to_shell(true),
             KeyCode::Char(']') => self.move_code_focus(true),
             KeyCode::Char('[') => self.move_code_focus(false),
             KeyCode::Char('l') => {
@@ -994,6 +1031,7 @@ impl App {
             Pane::Instructions => self.view.instructions.height,
             Pane::Steps => self.view.steps.height,
             Pane::Cluster => self.view.cluster.height,
+            Pane::Shell => self.view.shell.height,
         };
         i32::from(h.saturating_sub(1).max(1))
     }
@@ -1003,6 +1041,9 @@ impl App {
     }
 
     fn scroll_pane(&mut self, pane: Pane, delta: i32) -> Redraw {
+        if pane == Pane::Shell {
+            return self.scroll_shell(delta);
+        }
         let add = |v: i64, max: i64| (v + i64::from(delta)).clamp(0, max.max(0));
         match pane {
             Pane::Instructions => {
@@ -1046,6 +1087,7 @@ impl App {
                 }
                 self.cluster_scroll = new;
             }
+            Pane::Shell => return Redraw::No,
         }
         Redraw::Yes
     }
@@ -1270,6 +1312,9 @@ impl App {
             return Redraw::No;
         }
         let pos = Position::new(m.column, m.row);
+        if grow(self.view.shell).contains(pos) {
+            return self.shell_mouse(m);
+        }
         let pane = [
             (Pane::Instructions, self.view.instructions),
             (Pane::Steps, self.view.steps),
@@ -1310,7 +1355,7 @@ impl App {
                             self.step_sel = i;
                         }
                     }
-                    Pane::Cluster => {}
+                    Pane::Cluster | Pane::Shell => {}
                 }
                 Redraw::Yes
             }

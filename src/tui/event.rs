@@ -86,11 +86,24 @@ pub enum ClusterEvent {
     Highlights(Highlights),
 }
 
+/// News from the shell pane's shell (see `shell::session`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShellEvent {
+    /// Its screen changed (at most one per frame interval, however much
+    /// it printed).
+    Output { id: u64 },
+    /// It ended (the learner typed `exit`...): the next open starts a new
+    /// one.
+    Exited { id: u64, status: String },
+}
+
 /// One event for `App::update`.
 #[derive(Debug, Clone)]
 pub enum AppEvent {
     Key(KeyEvent),
     Mouse(MouseEvent),
+    /// Text pasted into the terminal (bracketed paste).
+    Paste(String),
     Resize(u16, u16),
     /// The 1 Hz clock, sent only while something on screen shows a time.
     Tick,
@@ -106,6 +119,7 @@ pub enum AppEvent {
         reason: Option<String>,
         hint: Option<String>,
     },
+    Shell(ShellEvent),
 }
 
 impl AppEvent {
@@ -114,6 +128,7 @@ impl AppEvent {
         match ev {
             Event::Key(k) if k.kind != KeyEventKind::Release => Some(AppEvent::Key(k)),
             Event::Mouse(m) => Some(AppEvent::Mouse(m)),
+            Event::Paste(p) => Some(AppEvent::Paste(p)),
             Event::Resize(w, h) => Some(AppEvent::Resize(w, h)),
             _ => None,
         }

@@ -19,7 +19,9 @@ pub mod terminal;
 pub mod theme;
 pub mod ui;
 
-pub use app::{App, Redraw};
-pub use event::{AppEvent, ClusterEvent, ClusterView, ConnState, ConnectionInfo, EventChannel};
+pub use app::{App, Redraw, ShellSetup};
+pub use event::{
+    AppEvent, ClusterEvent, ClusterView, ConnState, ConnectionInfo, EventChannel, ShellEvent,
+};
 pub use run::{TuiConfig, run};
 pub use theme::Theme;

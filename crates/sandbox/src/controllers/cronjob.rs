@@ -574,10 +574,7 @@ mod tests {
             tokio_util::sync::CancellationToken::new(),
         );
         rt.store
-            .create(
-                &resources::NAMESPACES,
-                json!({"metadata": {"name": "ns"}}),
-            )
+            .create(&resources::NAMESPACES, json!({"metadata": {"name": "ns"}}))
             .ok();
         let cj = rt
             .store
@@ -609,7 +606,11 @@ mod tests {
     }
 
     fn minute_after(cj: &Value, minutes: i64) -> Timestamp {
-        let created: Timestamp = cj["metadata"]["creationTimestamp"].as_str().unwrap().parse().unwrap();
+        let created: Timestamp = cj["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         let next = (created.as_second() / 60 + minutes) * 60 + 5;
         Timestamp::from_second(next).unwrap()
     }
