@@ -158,6 +158,8 @@ pub struct App {
     notices: std::collections::VecDeque<String>,
     /// What the lessons' text adapts to (binding mode, nodes, sandbox).
     facts: crate::lesson::adapt::Facts,
+    /// The classroom joined, if any: its hold and connection.
+    classroom: Option<crate::classroom::ClassroomState>,
 }
 
 impl App {
@@ -175,6 +177,7 @@ impl App {
         let lessons = course.lessons(lang);
         let by_id = |id: &str| lessons.iter().position(|l| l.id() == id);
         let resume = progress.current.clone();
+        let shared_course_vars = course.vars().clone();
         let (lesson, scroll) = match (start.and_then(by_id), &resume) {
             (Some(i), Some(c)) if lessons.get(i).is_some_and(|l| l.id() == c.lesson) => {
                 (i, c.scroll)
@@ -218,7 +221,8 @@ impl App {
             lab: None,
             lab_path: None,
             notices: Default::default(),
-            facts: Default::default(),
+            facts: crate::lesson::adapt::Facts::for_course(&shared_course_vars),
+            classroom: None,
         };
         app.step_sel = app.active_step().unwrap_or(0);
         if let (Some(c), Some(l)) = (&resume, app.current_lesson())
@@ -337,6 +341,8 @@ impl App {
                             "state": state.as_str(),
                             "reason": self.step_reason(l, i),
                             "hint": self.step_hint(l, i),
+                            "hints": self.progress.hints_revealed(l.id(), &l.steps[i].id),
+                            "solution": self.progress.solution_revealed(l.id(), &l.steps[i].id),
                         })
                     })
                     .collect();
@@ -350,7 +356,7 @@ impl App {
                 .map(|s| s.id.clone());
             serde_json::json!({"lesson": l.id(), "step": step})
         });
-        serde_json::json!({
+        let mut doc = serde_json::json!({
             "connection": {
                 "context": self.connection.context,
                 "kubeconfig": self.connection.kubeconfig,
@@ -362,7 +368,11 @@ impl App {
             "current": current,
             "lessons": lessons,
             "pid": std::process::id(),
-        })
+        });
+        if let Some(c) = &self.classroom {
+            doc["classroom"] = c.status();
+        }
+        doc
     }
 
     pub fn should_quit(&self) -> bool {
@@ -663,7 +673,8 @@ impl App {
                 self.state.apply_at(u, self.now);
                 self.live = true;
                 let sandbox = self.connection.context == sandbox::CONTEXT;
-                let facts = crate::lesson::adapt::Facts::of(&self.state, sandbox);
+                let facts = crate::lesson::adapt::Facts::of(&self.state, sandbox)
+                    .with_course(self.course.vars());
                 if facts != self.facts {
                     // The lesson text adapts: rebuild the page.
                     self.facts = facts;
@@ -689,6 +700,19 @@ impl App {
                 reason,
                 hint,
             } => self.check(lesson, step, state, reason, hint),
+            AppEvent::Classroom(ev) => {
+                let lessons = self.course.lessons(self.lang);
+                let said = self
+                    .classroom
+                    .get_or_insert_with(Default::default)
+                    .apply(ev, self.lang, lessons);
+                match said {
+                    Some(crate::classroom::Say::Notice(t)) => self.notify(t),
+                    Some(crate::classroom::Say::Line(t)) => self.message = Some(t),
+                    None => return Redraw::No,
+                }
+                Redraw::Yes
+            }
         }
     }
 
@@ -1056,6 +1080,15 @@ impl App {
 
     fn open_lesson(&mut self, index: usize) {
         if index >= self.lessons().len() {
+            return;
+        }
+        // A classroom hold stops the learner at its lesson.
+        if let Some(Err(why)) = self
+            .classroom
+            .as_ref()
+            .map(|c| c.allows(self.lessons(), self.lesson, index, self.lang))
+        {
+            self.message = Some(why);
             return;
         }
         if index != self.lesson {

@@ -106,6 +106,8 @@ pub enum AppEvent {
         reason: Option<String>,
         hint: Option<String>,
     },
+    /// News from the classroom the learner joined (see `crate::classroom`).
+    Classroom(crate::classroom::ClassroomEvent),
 }
 
 impl AppEvent {

@@ -45,6 +45,8 @@ pub struct TuiConfig {
     pub lab_dir: Option<PathBuf>,
     /// Notices shown (one after the other) before anything else.
     pub notices: Vec<String>,
+    /// Takes every status document to the classroom joined, if any.
+    pub reporter: Option<crate::classroom::Reporter>,
 }
 
 impl TuiConfig {
@@ -62,6 +64,7 @@ impl TuiConfig {
             status_file: None,
             lab_dir: None,
             notices: Vec::new(),
+            reporter: None,
         }
     }
 }
@@ -110,7 +113,15 @@ pub async fn run(cfg: TuiConfig) -> anyhow::Result<()> {
     let input = tokio::spawn(input_task(tx.clone()));
     drop(tx);
 
-    let result = event_loop(&mut terminal, &mut app, &mut rx, status.as_mut()).await;
+    let mut reporter = cfg.reporter;
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &mut rx,
+        status.as_mut(),
+        reporter.as_mut(),
+    )
+    .await;
     if let Some(s) = status {
         s.finish();
     }
@@ -127,6 +138,7 @@ async fn event_loop(
     app: &mut App,
     rx: &mut mpsc::Receiver<AppEvent>,
     mut status: Option<&mut StatusWriter>,
+    mut reporter: Option<&mut crate::classroom::Reporter>,
 ) -> anyhow::Result<()> {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -135,8 +147,14 @@ async fn event_loop(
         if dirty {
             terminal.draw(|f| ui::draw(f, app))?;
             dirty = false;
-            if let Some(s) = status.as_deref_mut() {
-                s.publish(app.status_doc());
+            if status.is_some() || reporter.is_some() {
+                let doc = app.status_doc();
+                if let Some(r) = reporter.as_deref_mut() {
+                    r.publish(&doc);
+                }
+                if let Some(s) = status.as_deref_mut() {
+                    s.publish(doc);
+                }
             }
         }
         // The ticker is polled only while a clock is on screen, so an idle
