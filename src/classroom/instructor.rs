@@ -222,10 +222,10 @@ async fn keep(
         let (roster, doc) = {
             let r = class.roster();
             let now = jiff::Timestamp::now();
-            (
-                r.clone(),
-                super::status::document(&r, course.lessons(lang), head.clone(), now),
-            )
+            let mut doc = super::status::document(&r, course.lessons(lang), head.clone(), now);
+            // `status` reads the file only while this pid lives.
+            doc["pid"] = head["pid"].clone();
+            (r.clone(), doc)
         };
         let dir = data_dir.clone();
         let path = status.clone();

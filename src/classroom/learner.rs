@@ -33,8 +33,9 @@ pub enum ClassroomEvent {
     Hold { lesson: Option<String> },
 }
 
-/// The latest report, and when the learner reached its step.
-pub type Latest = Option<(Report, Instant)>;
+/// The latest report, when the learner reached its step, and when the
+/// report last changed.
+pub type Latest = Option<(Report, Instant, Instant)>;
 
 /// Where the front ends hand their status documents; every sink (the
 /// server connection, the shared cluster's ConfigMap) follows `subscribe`.
@@ -79,9 +80,9 @@ impl Reporter {
         self.tx.send_if_modified(|cur| {
             let same = cur
                 .as_ref()
-                .is_some_and(|(r, t)| *t == since && r.same_as(&report));
+                .is_some_and(|(r, t, _)| *t == since && r.same_as(&report));
             if !same {
-                *cur = Some((report, since));
+                *cur = Some((report, since, Instant::now()));
             }
             !same
         });
@@ -89,10 +90,11 @@ impl Reporter {
 }
 
 /// The report as it is sent now (with the time on the step so far).
-fn stamped(latest: &Latest) -> Option<Report> {
-    let (r, since) = latest.as_ref()?;
+pub fn stamped(latest: &Latest) -> Option<Report> {
+    let (r, since, changed) = latest.as_ref()?;
     let mut r = r.clone();
     r.on_step_secs = since.elapsed().as_secs();
+    r.idle_secs = changed.elapsed().as_secs();
     Some(r)
 }
 
@@ -105,8 +107,9 @@ pub struct Link {
     pub events: mpsc::Sender<AppEvent>,
 }
 
-/// Pause between attempts: 1 s doubling up to 30 s.
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Pause between attempts: 1 s doubling up to 10 s (plus up to a second
+/// at random, so that a class does not come back all at once).
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// No frame at all (pongs included) for this long: the server is gone.
@@ -145,7 +148,10 @@ pub async fn run(link: Link, mut reports: watch::Receiver<Latest>) {
             }
             away_said = Some(reason);
         }
-        tokio::time::sleep(backoff).await;
+        let jitter = Duration::from_millis(u64::from(
+            super::handshake::nonce().map_or(0, |n| u16::from_le_bytes([n[0], n[1]])) % 1000,
+        ));
+        tokio::time::sleep(backoff + jitter).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
     }
 }
@@ -383,6 +389,7 @@ mod tests {
         assert!(rx.has_changed().unwrap());
         // Same step: the time on it still counts from the first document.
         assert_eq!(rx.borrow_and_update().as_ref().unwrap().1, first.1);
+        assert_eq!(stamped(&Some(first.clone())).unwrap().idle_secs, 0);
         assert_eq!(stamped(&Some(first)).unwrap().lesson.as_deref(), Some("l"));
     }
 }

@@ -59,6 +59,9 @@ pub struct Report {
     /// Seconds the learner has been on that step (their clock, not ours).
     #[serde(default)]
     pub on_step_secs: u64,
+    /// Seconds since anything in this report last changed.
+    #[serde(default)]
+    pub idle_secs: u64,
     #[serde(default)]
     pub lang: String,
     /// The learner's connection to their cluster (`connected`,
@@ -108,6 +111,7 @@ impl Report {
             lesson: text(&doc["current"]["lesson"]),
             step: text(&doc["current"]["step"]),
             on_step_secs,
+            idle_secs: 0,
             lang: text(&doc["lang"]).unwrap_or_default(),
             cluster: clip(doc["connection"]["state"].as_str().unwrap_or(""), MAX_LABEL),
             ui: text(&doc["ui"]).unwrap_or_else(|| "tui".to_owned()),
@@ -199,6 +203,7 @@ impl Report {
     pub fn same_as(&self, other: &Report) -> bool {
         let mut a = self.clone();
         a.on_step_secs = other.on_step_secs;
+        a.idle_secs = other.idle_secs;
         &a == other
     }
 }

@@ -227,7 +227,8 @@ impl Roster {
         if same && !moved {
             return false;
         }
-        l.last_activity = Some(now);
+        let idle = i64::try_from(report.idle_secs).unwrap_or(i64::MAX);
+        l.last_activity = Some(now.checked_sub(SignedDuration::from_secs(idle)).unwrap_or(now));
         l.report = Some(report);
         true
     }

@@ -147,11 +147,7 @@ pub async fn run_learner(
             c = reports.changed() => if c.is_err() { break },
             _ = beat.tick() => {}
         }
-        let report = reports.borrow_and_update().as_ref().map(|(r, since)| {
-            let mut r = r.clone();
-            r.on_step_secs = since.elapsed().as_secs();
-            r
-        });
+        let report = super::learner::stamped(&reports.borrow_and_update());
         let Some(report) = report else { continue };
         match write_progress(&api, &seat, &report).await {
             Ok(()) => failing = None,

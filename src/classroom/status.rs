@@ -303,8 +303,10 @@ pub fn command(
         }
     };
     if as_json {
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        writeln!(out)?;
+        // Written as bytes: a closed pipe is then an io::Error, which the
+        // CLI takes quietly (`classroom status --json | head`).
+        let text = serde_json::to_string_pretty(&doc)?;
+        writeln!(out, "{text}")?;
     } else {
         write_text(&doc, lang, now, out)?;
     }
