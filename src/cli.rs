@@ -107,6 +107,22 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub shell_pane: bool,
 
+    /// Join a classroom for this run: CODE@HOST:PORT, as your instructor
+    /// says it (`kubetutor join` remembers it)
+    #[arg(
+        long,
+        global = true,
+        value_name = "CODE@HOST:PORT",
+        env = "KUBETUTOR_JOIN",
+        hide_env_values = true
+    )]
+    pub join: Option<String>,
+
+    /// Your display name in the classroom [default: the remembered one,
+    /// else your login name]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub name: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -192,6 +208,21 @@ pub enum Command {
     /// Check that kubectl and the cluster are ready for the course; prints
     /// each finding with its fix (exit status 1 if any failed)
     Doctor,
+    /// Classroom workshops, the instructor's side: serve (the live grid of
+    /// every learner), status, provision and teardown of a shared cluster
+    Classroom {
+        #[command(subcommand)]
+        command: crate::classroom::commands::ClassroomCommand,
+    },
+    /// Join a classroom and remember it: kubetutor then joins it at every
+    /// start (without CODE@HOST:PORT: say which one is remembered)
+    Join {
+        /// CODE@HOST:PORT, as your instructor says it
+        target: Option<String>,
+        /// Forget the remembered classroom
+        #[arg(long, conflicts_with = "target")]
+        leave: bool,
+    },
     /// Check lesson files: front matter, steps, checks, assets, translations
     Lint {
         /// A course directory (holding lessons/ and assets/), or one lesson
@@ -308,13 +339,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let target = Target::from_cli(&cli);
-    let env = Env::load(&cli)?;
+    let env = Env::load(&cli, &target.vars())?;
     let front = Front::from_cli(&cli, &env);
     match cli.command {
-        None => env.start_tui(None, &target, front),
+        Some(Command::Classroom { command }) => {
+            return crate::classroom::commands::run(
+                command,
+                &env.data_dir,
+                env.course.clone(),
+                &env.files,
+                env.lang,
+                target.cluster.clone(),
+            );
+        }
+        Some(Command::Join { target: t, leave }) => {
+            return crate::classroom::commands::join(
+                &env.data_dir,
+                t.as_deref(),
+                cli.name.as_deref(),
+                leave,
+                &mut std::io::stdout().lock(),
+            );
+        }
+        _ => {}
+    }
+    let learner = crate::classroom::commands::LearnerPlan::new(
+        &env.data_dir,
+        cli.join.as_deref(),
+        cli.name.as_deref(),
+        target.seat.clone(),
+    )?;
+    match cli.command {
+        None => env.start_tui(None, &target, front, learner),
         Some(Command::Start { lesson }) => {
             let id = env.resolve_lesson(&lesson)?.id().to_owned();
-            env.start_tui(Some(id), &target, front)
+            env.start_tui(Some(id), &target, front, learner)
         }
         Some(Command::List) => {
             env.list(&mut Sanitized::new(std::io::stdout().lock()))?;
@@ -375,9 +434,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             env.lang,
             &mut Sanitized::new(std::io::stdout().lock()),
         ),
-        Some(Command::Lint { .. } | Command::Sandbox { .. } | Command::Doctor) => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(
+            Command::Lint { .. }
+            | Command::Sandbox { .. }
+            | Command::Doctor
+            | Command::Classroom { .. }
+            | Command::Join { .. },
+        ) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -720,6 +783,8 @@ fn running_sandbox(data_dir: &std::path::Path) -> Option<(u64, String)> {
 /// What every command but `lint` needs: the course, the language and progress.
 struct Env {
     course: Course,
+    /// The course's files as read (variables not set).
+    files: CourseFiles,
     lang: Lang,
     data_dir: PathBuf,
     store: ProgressStore,
@@ -730,13 +795,13 @@ struct Env {
 }
 
 impl Env {
-    fn load(cli: &Cli) -> Result<Env> {
+    fn load(cli: &Cli, vars: &crate::course::vars::Vars) -> Result<Env> {
         let files = match &cli.course_dir {
             Some(dir) => CourseFiles::from_dir(dir)
                 .with_context(|| format!("cannot read the course at {}", dir.display()))?,
             None => CourseFiles::embedded(),
         };
-        let course = Course::load(&files).map_err(|diags| {
+        let course = Course::load_with(&files, vars).map_err(|diags| {
             let list: Vec<String> = diags.iter().take(10).map(|d| d.to_string()).collect();
             anyhow::anyhow!(
                 "the course has errors (run `kubetutor lint` for all of them):\n{}",
@@ -755,6 +820,7 @@ impl Env {
             .unwrap_or_else(lang_from_env);
         Ok(Env {
             course,
+            files,
             lang,
             data_dir,
             store,
@@ -896,7 +962,13 @@ impl Env {
                             StepState::Active if !here => StepState::Pending,
                             other => *other,
                         };
-                        serde_json::json!({"id": s.id, "title": s.title, "state": st.as_str()})
+                        serde_json::json!({
+                            "id": s.id,
+                            "title": s.title,
+                            "state": st.as_str(),
+                            "hints": self.progress.hints_revealed(lesson.id(), &s.id),
+                            "solution": self.progress.solution_revealed(lesson.id(), &s.id),
+                        })
                     })
                     .collect();
                 serde_json::json!({"id": lesson.id(), "title": lesson.meta.title, "steps": steps})
@@ -1100,7 +1172,13 @@ impl Env {
         Ok(ExitCode::SUCCESS)
     }
 
-    fn start_tui(self, lesson: Option<String>, target: &Target, front: Front) -> Result<ExitCode> {
+    fn start_tui(
+        self,
+        lesson: Option<String>,
+        target: &Target,
+        front: Front,
+        learner: crate::classroom::commands::LearnerPlan,
+    ) -> Result<ExitCode> {
         self.warn();
         // A bad kubeconfig, unknown or remote context is reported first;
         // then, before touching the cluster, the lack of a terminal.
@@ -1199,6 +1277,9 @@ impl Env {
             );
             crate::tui::live::spawn_bridge(updates, checks, checker.clone(), cfg.events.sender());
             cfg.checker = Some(checker);
+            // The classroom joined, if any: another producer and consumer.
+            cfg.reporter =
+                learner.start(&data_dir, cfg.events.sender(), Some(session.client.clone()));
             let result = if front.plain {
                 let opts = crate::plain::PlainOptions {
                     shell: front.shell_args(sandbox.as_ref().map(|s| s.kubeconfig_path())),
@@ -1330,19 +1411,49 @@ pub struct Target {
     /// `None`: the embedded sandbox (neither `--context` nor `--kubeconfig`).
     pub cluster: Option<ConnectOptions>,
     pub namespace: String,
+    /// The learner's place when the context is a classroom kubeconfig
+    /// (`kubetutor classroom provision`): its namespace is the course's,
+    /// and the instructor vouched for the cluster (no `--allow-remote`).
+    pub seat: Option<crate::classroom::shared::SharedSeat>,
 }
 
 impl Target {
     pub fn from_cli(cli: &Cli) -> Target {
         let real = cli.context.is_some() || cli.kubeconfig.is_some();
+        let mut opts = ConnectOptions {
+            kubeconfig: cli.kubeconfig.clone(),
+            context: cli.context.clone(),
+            namespace: Some(cli.namespace.clone()),
+            allow_remote: true,
+        };
+        // Only the extension is read here: every error is the connection's
+        // to report, later.
+        let seat = real
+            .then(|| crate::cluster::connection::resolve(&opts).ok())
+            .flatten()
+            .and_then(|r| crate::classroom::shared::SharedSeat::of(&r));
+        let namespace = match &seat {
+            Some(s) if cli.namespace == DEFAULT_NAMESPACE => s.namespace.clone(),
+            _ => cli.namespace.clone(),
+        };
+        opts.namespace = Some(namespace.clone());
+        opts.allow_remote = cli.allow_remote || seat.is_some();
         Target {
-            cluster: real.then(|| ConnectOptions {
-                kubeconfig: cli.kubeconfig.clone(),
-                context: cli.context.clone(),
-                namespace: Some(cli.namespace.clone()),
-                allow_remote: cli.allow_remote,
-            }),
-            namespace: cli.namespace.clone(),
+            cluster: real.then_some(opts),
+            namespace,
+            seat,
+        }
+    }
+
+    /// The course variables for this target.
+    pub fn vars(&self) -> crate::course::vars::Vars {
+        crate::course::vars::Vars {
+            namespace: self.namespace.clone(),
+            learner_suffix: self
+                .seat
+                .as_ref()
+                .map(|s| crate::classroom::names::suffix(&s.learner))
+                .unwrap_or_default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod check;
+pub mod classroom;
 pub mod cleanup;
 pub mod cli;
 pub mod cluster;

@@ -2,6 +2,7 @@
 //! in the binary or from a directory on disk (for lesson authors).
 
 pub mod lint;
+pub mod vars;
 
 use crate::lesson::parse::LineIndex;
 use crate::lesson::{Diagnostic, Lang, Lesson, Pos, parse_lesson};
@@ -216,12 +217,20 @@ fn read_capped(path: &Path, limit: u64, kind: &str, fix: &str) -> Result<Vec<u8>
 pub struct Course {
     lessons: Arc<HashMap<Lang, Vec<Lesson>>>,
     files: CourseFiles,
+    /// The variables the course was loaded with.
+    vars: vars::Vars,
 }
 
 impl Course {
     /// Parse every lesson; fails with every problem found. (`lint` checks
     /// more: file names, assets, translations.)
     pub fn load(files: &CourseFiles) -> Result<Course, Vec<Diagnostic>> {
+        Course::load_with(files, &vars::Vars::default())
+    }
+
+    /// [`Course::load`] with course variables (`{{namespace}}`...) set.
+    pub fn load_with(files: &CourseFiles, vars: &vars::Vars) -> Result<Course, Vec<Diagnostic>> {
+        let files = &files.with_vars(vars);
         let (lessons, mut diags) = parse_all(files);
         if !diags.is_empty() {
             sort(&mut diags);
@@ -234,6 +243,7 @@ impl Course {
         Ok(Course {
             lessons: Arc::new(by_lang),
             files: files.clone(),
+            vars: vars.clone(),
         })
     }
 
@@ -250,12 +260,18 @@ impl Course {
         Course {
             lessons: Arc::new(by_lang),
             files: CourseFiles::default(),
+            vars: vars::Vars::default(),
         }
     }
 
     /// The course compiled into the binary.
     pub fn embedded() -> Result<Course, Vec<Diagnostic>> {
         Course::load(&CourseFiles::embedded())
+    }
+
+    /// The variables the course was loaded with.
+    pub fn vars(&self) -> &vars::Vars {
+        &self.vars
     }
 
     /// The lessons of `lang`, in course order.

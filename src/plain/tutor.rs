@@ -68,6 +68,8 @@ pub struct Tutor {
     lab_path: Option<PathBuf>,
     /// The last progress save error told.
     save_error: Option<String>,
+    /// The classroom joined, if any: its hold and connection.
+    classroom: Option<crate::classroom::ClassroomState>,
 }
 
 impl Tutor {
@@ -83,6 +85,7 @@ impl Tutor {
     ) -> Tutor {
         let lessons = course.lessons(lang);
         let by_id = |id: &str| lessons.iter().position(|l| l.id() == id);
+        let shared_course_vars = course.vars().clone();
         let lesson = start
             .and_then(by_id)
             .or_else(|| progress.current.as_ref().and_then(|c| by_id(&c.lesson)))
@@ -102,12 +105,13 @@ impl Tutor {
             checking: None,
             connection,
             live: false,
-            facts: Facts::default(),
+            facts: Facts::for_course(&shared_course_vars),
             announcer: Announcer::default(),
             confirm: None,
             lab: None,
             lab_path: None,
             save_error: None,
+            classroom: None,
         };
         if t.connection.state == ConnState::Connected {
             t.announcer.said(Subject::Connection, "ok".into());
@@ -506,6 +510,14 @@ impl Tutor {
         if self.lessons().is_empty() {
             return self.say(self.w.no_lessons);
         }
+        // A classroom hold stops the learner at its lesson.
+        if let Some(Err(why)) = self
+            .classroom
+            .as_ref()
+            .map(|c| c.allows(self.lessons(), self.lesson, index, self.lang))
+        {
+            return vec![OutLine::plain(why)];
+        }
         self.lesson = index.min(self.lessons().len() - 1);
         self.cursor = None;
         self.record_current();
@@ -848,6 +860,19 @@ impl Tutor {
                 reason,
                 hint,
             } => self.check(lesson, step, state, reason, hint),
+            AppEvent::Classroom(ev) => {
+                let lessons = self.course.lessons(self.lang);
+                let said = self
+                    .classroom
+                    .get_or_insert_with(Default::default)
+                    .apply(ev, self.lang, lessons);
+                match said {
+                    Some(crate::classroom::Say::Notice(t) | crate::classroom::Say::Line(t)) => {
+                        vec![OutLine::plain(t)]
+                    }
+                    None => Vec::new(),
+                }
+            }
             _ => Vec::new(),
         };
         self.after(&mut out);
@@ -877,7 +902,8 @@ impl Tutor {
         self.state.apply(u);
         self.live = true;
         let sandbox = self.connection.context == sandbox::CONTEXT;
-        self.facts = crate::lesson::adapt::Facts::of(&self.state, sandbox);
+        self.facts =
+            crate::lesson::adapt::Facts::of(&self.state, sandbox).with_course(self.course.vars());
         out
     }
 
@@ -1018,6 +1044,8 @@ impl Tutor {
                             "state": state.as_str(),
                             "reason": self.step_reason(l, i),
                             "hint": self.step_hint(l, i),
+                            "hints": self.progress.hints_revealed(l.id(), &l.steps[i].id),
+                            "solution": self.progress.solution_revealed(l.id(), &l.steps[i].id),
                         })
                     })
                     .collect();
@@ -1031,7 +1059,7 @@ impl Tutor {
                 .map(|s| s.id.clone());
             serde_json::json!({"lesson": l.id(), "step": step})
         });
-        serde_json::json!({
+        let mut doc = serde_json::json!({
             "connection": {
                 "context": self.connection.context,
                 "kubeconfig": self.connection.kubeconfig,
@@ -1044,7 +1072,11 @@ impl Tutor {
             "lessons": lessons,
             "pid": std::process::id(),
             "ui": "plain",
-        })
+        });
+        if let Some(c) = &self.classroom {
+            doc["classroom"] = c.status();
+        }
+        doc
     }
 }
 

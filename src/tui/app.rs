@@ -171,6 +171,8 @@ pub struct App {
     facts: crate::lesson::adapt::Facts,
     /// The shell pane (see `app::shell`).
     pub(crate) shell: ShellPane,
+    /// The classroom joined, if any: its hold and connection.
+    classroom: Option<crate::classroom::ClassroomState>,
 }
 
 impl App {
@@ -188,6 +190,7 @@ impl App {
         let lessons = course.lessons(lang);
         let by_id = |id: &str| lessons.iter().position(|l| l.id() == id);
         let resume = progress.current.clone();
+        let shared_course_vars = course.vars().clone();
         let (lesson, scroll) = match (start.and_then(by_id), &resume) {
             (Some(i), Some(c)) if lessons.get(i).is_some_and(|l| l.id() == c.lesson) => {
                 (i, c.scroll)
@@ -231,7 +234,8 @@ impl App {
             lab: None,
             lab_path: None,
             notices: Default::default(),
-            facts: Default::default(),
+            facts: crate::lesson::adapt::Facts::for_course(&shared_course_vars),
+            classroom: None,
             shell: ShellPane::default(),
         };
         app.step_sel = app.active_step().unwrap_or(0);
@@ -351,6 +355,8 @@ impl App {
                             "state": state.as_str(),
                             "reason": self.step_reason(l, i),
                             "hint": self.step_hint(l, i),
+                            "hints": self.progress.hints_revealed(l.id(), &l.steps[i].id),
+                            "solution": self.progress.solution_revealed(l.id(), &l.steps[i].id),
                         })
                     })
                     .collect();
@@ -364,7 +370,7 @@ impl App {
                 .map(|s| s.id.clone());
             serde_json::json!({"lesson": l.id(), "step": step})
         });
-        serde_json::json!({
+        let mut doc = serde_json::json!({
             "connection": {
                 "context": self.connection.context,
                 "kubeconfig": self.connection.kubeconfig,
@@ -377,7 +383,11 @@ impl App {
             "current": current,
             "lessons": lessons,
             "pid": std::process::id(),
-        })
+        });
+        if let Some(c) = &self.classroom {
+            doc["classroom"] = c.status();
+        }
+        doc
     }
 
     pub fn should_quit(&self) -> bool {
@@ -684,7 +694,8 @@ impl App {
                 self.state.apply_at(u, self.now);
                 self.live = true;
                 let sandbox = self.connection.context == sandbox::CONTEXT;
-                let facts = crate::lesson::adapt::Facts::of(&self.state, sandbox);
+                let facts = crate::lesson::adapt::Facts::of(&self.state, sandbox)
+                    .with_course(self.course.vars());
                 if facts != self.facts {
                     // The lesson text adapts: rebuild the page.
                     self.facts = facts;
@@ -710,6 +721,19 @@ impl App {
                 reason,
                 hint,
             } => self.check(lesson, step, state, reason, hint),
+            AppEvent::Classroom(ev) => {
+                let lessons = self.course.lessons(self.lang);
+                let said = self
+                    .classroom
+                    .get_or_insert_with(Default::default)
+                    .apply(ev, self.lang, lessons);
+                match said {
+                    Some(crate::classroom::Say::Notice(t)) => self.notify(t),
+                    Some(crate::classroom::Say::Line(t)) => self.message = Some(t),
+                    None => return Redraw::No,
+                }
+                Redraw::Yes
+            }
         }
     }
 
@@ -1098,6 +1122,15 @@ impl App {
 
     fn open_lesson(&mut self, index: usize) {
         if index >= self.lessons().len() {
+            return;
+        }
+        // A classroom hold stops the learner at its lesson.
+        if let Some(Err(why)) = self
+            .classroom
+            .as_ref()
+            .map(|c| c.allows(self.lessons(), self.lesson, index, self.lang))
+        {
+            self.message = Some(why);
             return;
         }
         if index != self.lesson {

@@ -120,6 +120,8 @@ pub enum AppEvent {
         hint: Option<String>,
     },
     Shell(ShellEvent),
+    /// News from the classroom the learner joined (see `crate::classroom`).
+    Classroom(crate::classroom::ClassroomEvent),
 }
 
 impl AppEvent {

@@ -50,6 +50,8 @@ pub struct TuiConfig {
     pub shell: Option<crate::shell::ShellSpec>,
     /// What the app shows and says about the shell (pane on or off...).
     pub shell_setup: super::app::ShellSetup,
+    /// Takes every status document to the classroom joined, if any.
+    pub reporter: Option<crate::classroom::Reporter>,
 }
 
 impl TuiConfig {
@@ -69,6 +71,7 @@ impl TuiConfig {
             notices: Vec::new(),
             shell: None,
             shell_setup: Default::default(),
+            reporter: None,
         }
     }
 }
@@ -122,12 +125,14 @@ pub async fn run(cfg: TuiConfig) -> anyhow::Result<()> {
     });
     drop(tx);
 
+    let mut reporter = cfg.reporter;
     let result = event_loop(
         &mut terminal,
         &mut app,
         &mut rx,
         status.as_mut(),
         shells.as_mut(),
+        reporter.as_mut(),
     )
     .await;
     if let Some(s) = status {
@@ -173,6 +178,7 @@ async fn event_loop(
     rx: &mut mpsc::Receiver<AppEvent>,
     mut status: Option<&mut StatusWriter>,
     mut shells: Option<&mut ShellHost>,
+    mut reporter: Option<&mut crate::classroom::Reporter>,
 ) -> anyhow::Result<()> {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -181,8 +187,14 @@ async fn event_loop(
         if dirty {
             terminal.draw(|f| ui::draw(f, app))?;
             dirty = false;
-            if let Some(s) = status.as_deref_mut() {
-                s.publish(app.status_doc());
+            if status.is_some() || reporter.is_some() {
+                let doc = app.status_doc();
+                if let Some(r) = reporter.as_deref_mut() {
+                    r.publish(&doc);
+                }
+                if let Some(s) = status.as_deref_mut() {
+                    s.publish(doc);
+                }
             }
             if let Some(h) = shells.as_deref_mut()
                 && h.after_frame(app)
