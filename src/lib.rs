@@ -21,6 +21,7 @@ pub mod progress;
 pub mod prompt;
 pub mod shell;
 pub mod solution;
+pub mod standing;
 pub mod term_text;
 pub mod text;
 pub mod tui;

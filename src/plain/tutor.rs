@@ -17,6 +17,7 @@ use crate::course::Course;
 use crate::lesson::adapt::Facts;
 use crate::lesson::{Lang, Lesson};
 use crate::progress::{Current, Progress, ProgressSaver, StepState};
+use crate::standing::{Standing, Verdict, Verdicts};
 use crate::tui::event::{AppEvent, ClusterEvent, ConnState, ConnectionInfo};
 use crate::tui::page::{StepView, quiz};
 use crate::tui::strings::{Strings, strings};
@@ -34,14 +35,6 @@ pub enum Action {
     Quit,
 }
 
-/// What the checker last said about a step that is not done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Verdict {
-    state: StepState,
-    reason: Option<String>,
-    hint: Option<String>,
-}
-
 /// Everything a plain session knows.
 pub struct Tutor {
     course: Course,
@@ -53,7 +46,7 @@ pub struct Tutor {
     lesson: usize,
     /// The last block of the open lesson printed.
     cursor: Option<usize>,
-    verdicts: HashMap<(String, String), Verdict>,
+    verdicts: Verdicts,
     checker: Option<CheckerHandle>,
     /// The (lesson, step) the checker was last told to check.
     checking: Option<(String, String)>,
@@ -187,60 +180,32 @@ impl Tutor {
 
     /// The first step of the open lesson that is not done.
     fn active_step(&self) -> Option<usize> {
-        let l = self.current_lesson()?;
-        l.steps
-            .iter()
-            .position(|s| !self.progress.is_done(l.id(), &s.id))
+        self.standing().active_step()
     }
 
-    /// A step's state as the TUI shows it.
+    /// Where the learner stands (the rules shared with the TUI).
+    fn standing(&self) -> Standing<'_> {
+        Standing {
+            lessons: self.lessons(),
+            lesson: self.lesson,
+            progress: &self.progress,
+            verdicts: &self.verdicts,
+        }
+    }
+
+    /// The state shown for a step.
     fn step_state(&self, lesson: &Lesson, index: usize) -> StepState {
-        let Some(step) = lesson.steps.get(index) else {
-            return StepState::Pending;
-        };
-        if self.progress.is_done(lesson.id(), &step.id) {
-            return StepState::Done;
-        }
-        let key = (lesson.id().to_owned(), step.id.clone());
-        if self
-            .verdicts
-            .get(&key)
-            .is_some_and(|v| v.state == StepState::Failing)
-        {
-            return StepState::Failing;
-        }
-        let first_open = lesson
-            .steps
-            .iter()
-            .position(|s| !self.progress.is_done(lesson.id(), &s.id));
-        if first_open == Some(index) {
-            StepState::Active
-        } else {
-            StepState::Pending
-        }
+        self.standing().step_state(lesson, index)
     }
 
-    fn verdict(&self, lesson: &Lesson, index: usize) -> Option<&Verdict> {
-        let step = lesson.steps.get(index)?;
-        if self.progress.is_done(lesson.id(), &step.id) {
-            return None;
-        }
-        self.verdicts
-            .get(&(lesson.id().to_owned(), step.id.clone()))
-    }
-
+    /// What the checker last said about a step that is not done.
     fn step_reason(&self, lesson: &Lesson, index: usize) -> Option<&str> {
-        self.verdict(lesson, index)?
-            .reason
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
+        self.standing().step_reason(lesson, index)
     }
 
+    /// The live hint the checker shows for a step that is not done.
     fn step_hint(&self, lesson: &Lesson, index: usize) -> Option<&str> {
-        self.verdict(lesson, index)?
-            .hint
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
+        self.standing().step_hint(lesson, index)
     }
 
     fn save(&mut self) {
@@ -1026,39 +991,7 @@ impl Tutor {
     /// The status document `kubetutor status` reads while plain mode runs
     /// (the same as the TUI's).
     pub fn status_doc(&self) -> serde_json::Value {
-        let current_id = self.current_lesson().map(|l| l.id().to_owned());
-        let lessons: Vec<serde_json::Value> = self
-            .lessons()
-            .iter()
-            .map(|l| {
-                let here = current_id.as_deref() == Some(l.id());
-                let steps: Vec<serde_json::Value> = (0..l.steps.len())
-                    .map(|i| {
-                        let state = match self.step_state(l, i) {
-                            StepState::Active if !here => StepState::Pending,
-                            s => s,
-                        };
-                        serde_json::json!({
-                            "id": l.steps[i].id,
-                            "title": l.steps[i].title,
-                            "state": state.as_str(),
-                            "reason": self.step_reason(l, i),
-                            "hint": self.step_hint(l, i),
-                            "hints": self.progress.hints_revealed(l.id(), &l.steps[i].id),
-                            "solution": self.progress.solution_revealed(l.id(), &l.steps[i].id),
-                        })
-                    })
-                    .collect();
-                serde_json::json!({"id": l.id(), "title": l.meta.title, "steps": steps})
-            })
-            .collect();
-        let current = self.current_lesson().map(|l| {
-            let step = self
-                .active_step()
-                .and_then(|i| l.steps.get(i))
-                .map(|s| s.id.clone());
-            serde_json::json!({"lesson": l.id(), "step": step})
-        });
+        let (lessons, current) = self.standing().status();
         let mut doc = serde_json::json!({
             "connection": {
                 "context": self.connection.context,

@@ -13,6 +13,7 @@ use crate::cluster::{ClusterState, ClusterUpdate};
 use crate::course::Course;
 use crate::lesson::{Lang, Lesson};
 use crate::progress::{Current, Progress, ProgressSaver, StepState};
+use crate::standing::{Standing, Verdict, Verdicts};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 use std::collections::HashMap;
@@ -110,14 +111,6 @@ struct PageKey {
     theme: Theme,
 }
 
-/// What a runtime check said about a step that is not done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Verdict {
-    state: StepState,
-    reason: Option<String>,
-    hint: Option<String>,
-}
-
 pub struct App {
     course: Course,
     lang: Lang,
@@ -131,7 +124,7 @@ pub struct App {
     pub(crate) cluster_scroll: u16,
     pub(crate) overlay: Option<Overlay>,
     pub(crate) code_focus: Option<usize>,
-    verdicts: HashMap<(String, String), Verdict>,
+    verdicts: Verdicts,
     pub(crate) connection: ConnectionInfo,
     pub(crate) cluster: Option<(ClusterView, Instant)>,
     /// The live snapshot of the course namespace, from the session's
@@ -336,40 +329,7 @@ impl App {
     /// The status document `kubetutor status --json` prints while the UI
     /// runs (see `run::StatusWriter`).
     pub fn status_doc(&self) -> serde_json::Value {
-        let current_id = self.current_lesson().map(|l| l.id().to_owned());
-        let lessons: Vec<serde_json::Value> = self
-            .lessons()
-            .iter()
-            .map(|l| {
-                let here = current_id.as_deref() == Some(l.id());
-                let steps: Vec<serde_json::Value> = (0..l.steps.len())
-                    .map(|i| {
-                        // Only the open lesson has an active step.
-                        let state = match self.step_state(l, i) {
-                            StepState::Active if !here => StepState::Pending,
-                            s => s,
-                        };
-                        serde_json::json!({
-                            "id": l.steps[i].id,
-                            "title": l.steps[i].title,
-                            "state": state.as_str(),
-                            "reason": self.step_reason(l, i),
-                            "hint": self.step_hint(l, i),
-                            "hints": self.progress.hints_revealed(l.id(), &l.steps[i].id),
-                            "solution": self.progress.solution_revealed(l.id(), &l.steps[i].id),
-                        })
-                    })
-                    .collect();
-                serde_json::json!({"id": l.id(), "title": l.meta.title, "steps": steps})
-            })
-            .collect();
-        let current = self.current_lesson().map(|l| {
-            let step = self
-                .active_step()
-                .and_then(|i| l.steps.get(i))
-                .map(|s| s.id.clone());
-            serde_json::json!({"lesson": l.id(), "step": step})
-        });
+        let (lessons, current) = self.standing().status();
         let mut doc = serde_json::json!({
             "connection": {
                 "context": self.connection.context,
@@ -474,57 +434,29 @@ impl App {
         self.pod_sel
     }
 
+    /// Where the learner stands (the rules shared with plain mode).
+    pub fn standing(&self) -> Standing<'_> {
+        Standing {
+            lessons: self.lessons(),
+            lesson: self.lesson,
+            progress: &self.progress,
+            verdicts: &self.verdicts,
+        }
+    }
+
     /// The state shown for a step.
     pub fn step_state(&self, lesson: &Lesson, index: usize) -> StepState {
-        let Some(step) = lesson.steps.get(index) else {
-            return StepState::Pending;
-        };
-        if self.progress.is_done(lesson.id(), &step.id) {
-            return StepState::Done;
-        }
-        let key = (lesson.id().to_owned(), step.id.clone());
-        if self
-            .verdicts
-            .get(&key)
-            .is_some_and(|v| v.state == StepState::Failing)
-        {
-            return StepState::Failing;
-        }
-        let first_open = lesson
-            .steps
-            .iter()
-            .position(|s| !self.progress.is_done(lesson.id(), &s.id));
-        if first_open == Some(index) {
-            StepState::Active
-        } else {
-            StepState::Pending
-        }
+        self.standing().step_state(lesson, index)
     }
 
-    fn verdict(&self, lesson: &Lesson, index: usize) -> Option<&Verdict> {
-        let step = lesson.steps.get(index)?;
-        if self.progress.is_done(lesson.id(), &step.id) {
-            return None;
-        }
-        self.verdicts
-            .get(&(lesson.id().to_owned(), step.id.clone()))
-    }
-
-    /// What the checker last said about a step that is not done: what is
-    /// still missing, or why it fails.
+    /// What the checker last said about a step that is not done.
     pub fn step_reason(&self, lesson: &Lesson, index: usize) -> Option<&str> {
-        self.verdict(lesson, index)?
-            .reason
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
+        self.standing().step_reason(lesson, index)
     }
 
     /// The live hint the checker shows for a step that is not done.
     pub fn step_hint(&self, lesson: &Lesson, index: usize) -> Option<&str> {
-        self.verdict(lesson, index)?
-            .hint
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
+        self.standing().step_hint(lesson, index)
     }
 
     /// Whether the active step is a question to answer with `a`.
@@ -535,12 +467,9 @@ impl App {
             .is_some()
     }
 
-    /// The first step of the current lesson that is not done.
+    /// The first step of the open lesson that is not done.
     pub fn active_step(&self) -> Option<usize> {
-        let l = self.current_lesson()?;
-        l.steps
-            .iter()
-            .position(|s| !self.progress.is_done(l.id(), &s.id))
+        self.standing().active_step()
     }
 
     fn step_views(&self, lesson: &Lesson) -> Vec<StepView> {
