@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use crate::check::engine::CheckerHandle;
 use crate::lesson::Lesson;
 use crate::progress::{Progress, StepState};
 
@@ -87,6 +88,38 @@ impl<'a> Standing<'a> {
             .hint
             .as_deref()
             .filter(|r| !r.trim().is_empty())
+    }
+
+    /// Tells the checker about the active step when it changed from
+    /// `checking`: the first open step of the open lesson, or nothing once
+    /// the lesson is done. The new key to remember, or None if unchanged.
+    #[allow(clippy::option_option)] // unchanged / now nothing / now a step
+    pub fn sync_checker(
+        &self,
+        checker: &CheckerHandle,
+        checking: Option<&(String, String)>,
+    ) -> Option<Option<(String, String)>> {
+        let l = self.current_lesson()?;
+        let step = l
+            .steps
+            .iter()
+            .find(|s| !self.progress.is_done(l.id(), &s.id));
+        // Compared before the check is parsed: this runs after every event.
+        let same = match (step, checking) {
+            (Some(s), Some((cl, cs))) => cl == l.id() && *cs == s.id,
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            return None;
+        }
+        // A step without a (valid) check is remembered too, so that its
+        // check is not parsed again at the next event.
+        match step.and_then(|s| Some((s, s.check.as_ref()?.spec().ok()?))) {
+            Some((s, spec)) => checker.activate(l.id(), &s.id, spec),
+            None => checker.deactivate(),
+        }
+        Some(step.map(|s| (l.id().to_owned(), s.id.clone())))
     }
 
     /// The status document's `lessons` (each step's state, reason, hint,

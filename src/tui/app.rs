@@ -300,30 +300,12 @@ impl App {
         let Some(checker) = &self.checker else {
             return;
         };
-        let Some(l) = self.current_lesson() else {
-            return;
-        };
-        let step = l
-            .steps
-            .iter()
-            .find(|s| !self.progress.is_done(l.id(), &s.id));
-        // Compared before the check is parsed: this runs after every event.
-        let same = match (step, &self.checking) {
-            (Some(s), Some((cl, cs))) => cl == l.id() && *cs == s.id,
-            (None, None) => true,
-            _ => false,
-        };
-        if same {
-            return;
+        if let Some(key) = self
+            .standing()
+            .sync_checker(checker, self.checking.as_ref())
+        {
+            self.checking = key;
         }
-        // A step without a (valid) check is remembered too, so that its
-        // check is not parsed again at the next event.
-        let key = step.map(|s| (l.id().to_owned(), s.id.clone()));
-        match step.and_then(|s| Some((s, s.check.as_ref()?.spec().ok()?))) {
-            Some((s, spec)) => checker.activate(l.id(), &s.id, spec),
-            None => checker.deactivate(),
-        }
-        self.checking = key;
     }
 
     /// The status document `kubetutor status --json` prints while the UI
