@@ -773,7 +773,7 @@ fn sandbox_marker(data_dir: &std::path::Path) -> PathBuf {
 
 /// The headless sandbox running now, if any: (pid, kubeconfig).
 fn running_sandbox(data_dir: &std::path::Path) -> Option<(u64, String)> {
-    let doc = crate::tui::status::read_live(&sandbox_marker(data_dir))?;
+    let doc = crate::live_status::read_live(&sandbox_marker(data_dir))?;
     Some((
         doc.get("pid")?.as_u64()?,
         doc.get("kubeconfig")?.as_str()?.to_owned(),
@@ -795,7 +795,7 @@ struct Env {
 }
 
 impl Env {
-    fn load(cli: &Cli, vars: &crate::course::vars::Vars) -> Result<Env> {
+    fn load(cli: &Cli, vars: &crate::lesson::vars::Vars) -> Result<Env> {
         let files = match &cli.course_dir {
             Some(dir) => CourseFiles::from_dir(dir)
                 .with_context(|| format!("cannot read the course at {}", dir.display()))?,
@@ -933,7 +933,7 @@ impl Env {
     /// progress alone with connection state `not running`.
     fn status_doc(&self) -> serde_json::Value {
         if let Some(doc) =
-            crate::tui::status::read_live(&crate::tui::status::session_file(&self.data_dir))
+            crate::live_status::read_live(&crate::live_status::session_file(&self.data_dir))
         {
             return doc;
         }
@@ -982,7 +982,7 @@ impl Env {
                 "namespace": sandbox::NAMESPACE,
                 "state": "not running",
                 "sandbox_pid": pid,
-                "sandbox_by": crate::tui::status::read_live(&sandbox_marker(&self.data_dir))
+                "sandbox_by": crate::live_status::read_live(&sandbox_marker(&self.data_dir))
                     .and_then(|d| d["by"].as_str().map(str::to_owned))
                     .unwrap_or_else(|| "kubetutor sandbox".to_owned()),
             }),
@@ -1137,7 +1137,7 @@ impl Env {
         // A running UI holds the progress in memory and writes it back at
         // its next save: resetting under it would be silently undone.
         if let Some(doc) =
-            crate::tui::status::read_live(&crate::tui::status::session_file(&self.data_dir))
+            crate::live_status::read_live(&crate::live_status::session_file(&self.data_dir))
         {
             let pid = doc["pid"].as_u64().unwrap_or(0);
             bail!("{}", fill(t.reset_running, &[&pid]));
@@ -1267,7 +1267,7 @@ impl Env {
             namespace: info.namespace.clone(),
             state: ConnState::from(&info.state),
         };
-        cfg.status_file = Some(crate::tui::status::session_file(&data_dir));
+        cfg.status_file = Some(crate::live_status::session_file(&data_dir));
         let result = runtime.block_on(async {
             let (check_tx, checks) = tokio::sync::mpsc::unbounded_channel();
             let checker = spawn_checker(
@@ -1446,8 +1446,8 @@ impl Target {
     }
 
     /// The course variables for this target.
-    pub fn vars(&self) -> crate::course::vars::Vars {
-        crate::course::vars::Vars {
+    pub fn vars(&self) -> crate::lesson::vars::Vars {
+        crate::lesson::vars::Vars {
             namespace: self.namespace.clone(),
             learner_suffix: self
                 .seat

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod course;
 pub mod lab;
 pub mod lesson;
+pub mod live_status;
 pub mod logging;
 pub mod paths;
 pub mod plain;

@@ -126,6 +126,18 @@ fn write_atomic_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::R
     result
 }
 
+/// A path as a learner reads and types it: `~/...` under the home
+/// directory.
+pub fn display_path(path: &std::path::Path) -> String {
+    match std::env::var_os("HOME").map(std::path::PathBuf::from) {
+        Some(home) if !home.as_os_str().is_empty() && path.starts_with(&home) => {
+            let rest = path.strip_prefix(&home).unwrap_or(path);
+            format!("~/{}", rest.display())
+        }
+        _ => path.display().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

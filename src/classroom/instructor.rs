@@ -69,7 +69,7 @@ pub fn advertised(addr: SocketAddr) -> SocketAddr {
 
 /// Runs `classroom serve` until the instructor quits.
 pub fn serve(data_dir: &Path, course: Course, lang: Lang, opts: ServeOptions) -> Result<()> {
-    if let Some(doc) = crate::tui::status::read_live(&files::status_file(data_dir)) {
+    if let Some(doc) = crate::live_status::read_live(&files::status_file(data_dir)) {
         bail!(
             "a classroom already runs with the data directory {} (pid {}): use it, or stop it first",
             data_dir.display(),

@@ -24,7 +24,7 @@
 
 use super::names::{self, CLASSROOM_LABEL, KUBECONFIG_EXTENSION};
 use crate::course::Course;
-use crate::course::vars::Vars;
+use crate::lesson::vars::Vars;
 use anyhow::{Context as _, Result, bail};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{

@@ -292,7 +292,7 @@ pub fn command(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let now = jiff::Timestamp::now();
-    let doc = match crate::tui::status::read_live(&super::files::status_file(data_dir)) {
+    let doc = match crate::live_status::read_live(&super::files::status_file(data_dir)) {
         Some(d) => d,
         None => {
             let (roster, warning) = super::files::load_roster(data_dir);

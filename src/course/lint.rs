@@ -52,7 +52,7 @@ pub fn lint(files: &CourseFiles) -> Vec<Diagnostic> {
         let Ok(text) = std::str::from_utf8(bytes) else {
             continue;
         };
-        for (line, col, name) in super::vars::unknown(text) {
+        for (line, col, name) in crate::lesson::vars::unknown(text) {
             diags.push(diag(
                 path,
                 Pos {
@@ -61,7 +61,7 @@ pub fn lint(files: &CourseFiles) -> Vec<Diagnostic> {
                 },
                 format!(
                     "unknown course variable `{{{{{name}}}}}` (known: {})",
-                    super::vars::NAMES
+                    crate::lesson::vars::NAMES
                         .iter()
                         .map(|n| format!("{{{{{n}}}}}"))
                         .collect::<Vec<_>>()
@@ -70,7 +70,7 @@ pub fn lint(files: &CourseFiles) -> Vec<Diagnostic> {
             ));
         }
     }
-    let substituted = files.with_vars(&super::vars::Vars::default());
+    let substituted = files.with_vars(&crate::lesson::vars::Vars::default());
     let files = &substituted;
     let (lessons, parse_diags) = parse_all(files);
     diags.extend(parse_diags);

@@ -67,12 +67,12 @@ impl Facts {
     }
 
     /// The facts known before the cluster says anything: the course's.
-    pub fn for_course(vars: &crate::course::vars::Vars) -> Facts {
+    pub fn for_course(vars: &crate::lesson::vars::Vars) -> Facts {
         Facts::default().with_course(vars)
     }
 
     /// These facts with what the course's variables say (shared cluster).
-    pub fn with_course(mut self, vars: &crate::course::vars::Vars) -> Facts {
+    pub fn with_course(mut self, vars: &crate::lesson::vars::Vars) -> Facts {
         self.shared = vars.shared();
         self
     }

@@ -125,7 +125,7 @@ impl Tutor {
     }
 
     pub fn set_lab_dir(&mut self, dir: &std::path::Path) {
-        self.lab = Some(crate::tui::ui::display_path(dir));
+        self.lab = Some(crate::paths::display_path(dir));
         self.lab_path = Some(dir.to_path_buf());
     }
 

@@ -53,7 +53,7 @@ pub fn run(req: Request<'_>) -> Result<ExitCode> {
 }
 
 async fn run_async(req: Request<'_>) -> Result<ExitCode> {
-    let live = crate::tui::status::read_live(&crate::tui::status::session_file(req.data_dir));
+    let live = crate::live_status::read_live(&crate::live_status::session_file(req.data_dir));
     let (source, target, lab) = choose(&req, live.as_ref()).await?;
     let result = run_shell(&req, &source, &target, &lab).await;
     if let Source::Own(sandbox) = source {
@@ -100,7 +100,7 @@ async fn choose(
             .unwrap_or_else(|| crate::lab::lab_dir(None, req.data_dir));
         return Ok((Source::Tui, target, lab));
     }
-    if let Some(doc) = crate::tui::status::read_live(&sandbox_marker(req.data_dir))
+    if let Some(doc) = crate::live_status::read_live(&sandbox_marker(req.data_dir))
         && let Some(kc) = doc["kubeconfig"].as_str()
     {
         let target = Target {
@@ -209,7 +209,7 @@ async fn run_shell(
             "kubetutor shell: kubectl uses context {}{whose}, namespace {}, in {}. `exit` comes back.",
             target.context,
             target.namespace,
-            crate::tui::ui::display_path(&spec.cwd)
+            crate::paths::display_path(&spec.cwd)
         );
     }
     if titled {

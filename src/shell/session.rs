@@ -15,7 +15,6 @@
 //! when a terminal window closes), waits a moment, then kills the shell.
 
 use super::term::Term;
-use crate::tui::event::{AppEvent, ShellEvent};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
@@ -121,15 +120,26 @@ impl ShellSession {
     }
 }
 
+/// News from the shell pane's shell (sent into the UI's channel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShellEvent {
+    /// Its screen changed (at most one per frame interval, however much
+    /// it printed).
+    Output { id: u64 },
+    /// It ended (the learner typed `exit`...): the next open starts a new
+    /// one.
+    Exited { id: u64, status: String },
+}
+
 /// Starts `spec`'s shell on a new pty of `rows` x `cols`. Errors say what
 /// failed (no pty on this system, the shell cannot be run...).
 #[cfg(unix)]
-pub fn spawn(
+pub fn spawn<E: From<ShellEvent> + Send + 'static>(
     spec: &super::ShellSpec,
     id: u64,
     rows: u16,
     cols: u16,
-    events: mpsc::Sender<AppEvent>,
+    events: mpsc::Sender<E>,
 ) -> Result<ShellSession, String> {
     let (rows, cols) = (rows.max(1), cols.max(1));
     let (pty, pts) =
@@ -176,12 +186,12 @@ pub fn spawn(
 
 /// No pseudo-terminals here: the pane says so and the rest works.
 #[cfg(not(unix))]
-pub fn spawn(
+pub fn spawn<E: From<ShellEvent> + Send + 'static>(
     _spec: &super::ShellSpec,
     _id: u64,
     _rows: u16,
     _cols: u16,
-    _events: mpsc::Sender<AppEvent>,
+    _events: mpsc::Sender<E>,
 ) -> Result<ShellSession, String> {
     Err(NO_PTY.to_owned())
 }
@@ -239,14 +249,10 @@ async fn write_task(mut write: pty_process::OwnedWritePty, mut input: mpsc::Rece
 
 /// One `Output` event per wake-up, then a pause of a frame: wake-ups
 /// during the pause are remembered by `Notify` and fold into one event.
-async fn notify_task(notify: Arc<Notify>, events: mpsc::Sender<AppEvent>, id: u64) {
+async fn notify_task<E: From<ShellEvent>>(notify: Arc<Notify>, events: mpsc::Sender<E>, id: u64) {
     loop {
         notify.notified().await;
-        if events
-            .send(AppEvent::Shell(ShellEvent::Output { id }))
-            .await
-            .is_err()
-        {
+        if events.send(ShellEvent::Output { id }.into()).await.is_err() {
             return;
         }
         tokio::time::sleep(FRAME).await;
@@ -254,9 +260,9 @@ async fn notify_task(notify: Arc<Notify>, events: mpsc::Sender<AppEvent>, id: u6
 }
 
 #[cfg(unix)]
-async fn wait_task(
+async fn wait_task<E: From<ShellEvent>>(
     mut child: tokio::process::Child,
-    events: mpsc::Sender<AppEvent>,
+    events: mpsc::Sender<E>,
     id: u64,
     hangup: tokio::sync::oneshot::Receiver<()>,
     reader: tokio::task::JoinHandle<()>,
@@ -295,7 +301,5 @@ async fn wait_task(
         },
         Err(e) => format!("lost: {e}"),
     };
-    let _ = events
-        .send(AppEvent::Shell(ShellEvent::Exited { id, status }))
-        .await;
+    let _ = events.send(ShellEvent::Exited { id, status }.into()).await;
 }

@@ -254,7 +254,7 @@ impl App {
     /// The lab directory (where the course's manifests were written): named
     /// at the top of every lesson and in the help.
     pub fn set_lab_dir(&mut self, dir: &std::path::Path) {
-        self.lab = Some(super::ui::display_path(dir));
+        self.lab = Some(crate::paths::display_path(dir));
         self.lab_path = Some(dir.to_path_buf());
         self.revision += 1;
     }

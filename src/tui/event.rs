@@ -86,15 +86,12 @@ pub enum ClusterEvent {
     Highlights(Highlights),
 }
 
-/// News from the shell pane's shell (see `shell::session`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ShellEvent {
-    /// Its screen changed (at most one per frame interval, however much
-    /// it printed).
-    Output { id: u64 },
-    /// It ended (the learner typed `exit`...): the next open starts a new
-    /// one.
-    Exited { id: u64, status: String },
+pub use crate::shell::session::ShellEvent;
+
+impl From<ShellEvent> for AppEvent {
+    fn from(e: ShellEvent) -> Self {
+        AppEvent::Shell(e)
+    }
 }
 
 /// One event for `App::update`.

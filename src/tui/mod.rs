@@ -13,7 +13,6 @@ pub mod markdown;
 pub mod page;
 pub mod pane;
 pub mod run;
-pub mod status;
 pub mod strings;
 pub mod terminal;
 pub mod theme;

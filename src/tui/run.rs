@@ -2,13 +2,13 @@
 
 use super::app::App;
 use super::event::{AppEvent, ConnectionInfo, EventChannel};
-use super::status::StatusWriter;
 use super::terminal::{TerminalGuard, osc52};
 use super::theme::Theme;
 use super::ui;
 use crate::check::engine::CheckerHandle;
 use crate::course::Course;
 use crate::lesson::Lang;
+use crate::live_status::StatusWriter;
 use crate::progress::{Progress, ProgressSaver};
 use anyhow::Context;
 use crossterm::event::EventStream;

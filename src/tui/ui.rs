@@ -471,7 +471,7 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
     if app.live
         && let Some(path) = &app.connection.kubeconfig
     {
-        let shown = display_path(path);
+        let shown = crate::paths::display_path(path);
         // Cut visibly (…) rather than silently when the border is short.
         let line = truncate(
             &format!(" export KUBECONFIG={shown} "),
@@ -678,18 +678,6 @@ fn status_line(app: &App, w: usize) -> Line<'static> {
         spans.extend(right);
     }
     Line::from(spans)
-}
-
-/// A path as a learner reads and types it: `~/...` under the home
-/// directory.
-pub fn display_path(path: &std::path::Path) -> String {
-    match std::env::var_os("HOME").map(std::path::PathBuf::from) {
-        Some(home) if !home.as_os_str().is_empty() && path.starts_with(&home) => {
-            let rest = path.strip_prefix(&home).unwrap_or(path);
-            format!("~/{}", rest.display())
-        }
-        _ => path.display().to_string(),
-    }
 }
 
 /// A centered rectangle of at most `w` x `h` inside `area`.

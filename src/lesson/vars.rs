@@ -11,7 +11,6 @@
 //! parsed (a variable may sit in a YAML flow mapping). An unknown
 //! `{{...}}` is a lint error.
 
-use super::CourseFiles;
 use std::borrow::Cow;
 
 /// The variables' names.
@@ -100,21 +99,6 @@ pub fn unknown(text: &str) -> Vec<(usize, usize, String)> {
         }
     }
     out
-}
-
-impl CourseFiles {
-    /// The files with the variables replaced (text files only).
-    pub fn with_vars(&self, vars: &Vars) -> CourseFiles {
-        let mut out = CourseFiles::new();
-        for (path, bytes) in &self.files {
-            match std::str::from_utf8(bytes).map(|t| substitute(t, vars)) {
-                Ok(Cow::Owned(t)) => out.insert(path.clone(), t.into_bytes()),
-                // Unchanged (or binary): the same bytes, not a copy.
-                _ => out.insert(path.clone(), bytes.clone()),
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
