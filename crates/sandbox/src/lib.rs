@@ -25,6 +25,7 @@ mod hostfs;
 mod images;
 mod machinery;
 mod node;
+mod process;
 mod registry;
 mod runtime;
 mod shell;
