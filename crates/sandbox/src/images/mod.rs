@@ -13,17 +13,18 @@
 //! - [`postgres::Postgres`]: the official `postgres` image (entrypoint,
 //!   server, data in `PGDATA`); its `psql` and `pg_isready` run in the shell.
 //! - [`postgrest::Postgrest`]: `postgrest/postgrest`, an HTTP API over it.
-//! - [`ShellApp`]: `sh -c '...'` style commands, run by the mini shell
-//!   (so `echo hi > /data/f; sleep 3600` really writes the file).
+//! - [`ShellApp`]: a program of the image's [`userland::Userland`] (`sh -c
+//!   '...'`, `sleep infinity`, `bash`, `psql`...), run as the container's
+//!   PID 1 by [`crate::shell`], its output streaming to the log.
 //! - [`IdleApp`]: anything else; it says so in its log and waits.
 
 pub(crate) mod crawler;
 pub(crate) mod msg_api;
 pub(crate) mod postgres;
 pub(crate) mod postgrest;
+pub(crate) mod userland;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -33,7 +34,8 @@ use tokio::task::JoinHandle;
 use crate::hostfs::ContainerFs;
 use crate::node::netns::NetNamespaces;
 use crate::node::podnet::PodNetwork;
-use crate::shell::Shell;
+use crate::process::{ExitStatus, PipeReader, ProcessTable, Signal};
+use crate::shell::{Container, SpawnOptions};
 
 /// Where an app's output lines go (one call per line, no newline).
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
@@ -60,6 +62,12 @@ pub struct AppContext {
     /// Other pods and Services, as this pod reaches them.
     pub network: PodNetwork,
     pub log: LogSink,
+    /// The container instance's processes and memory budget.
+    pub procs: ProcessTable,
+    /// `stdin: true`: the main process's stdin stays open (for attach).
+    pub stdin: bool,
+    /// `tty: true`: the main process has a terminal.
+    pub tty: bool,
 }
 
 impl AppContext {
@@ -84,6 +92,18 @@ impl AppContext {
 
     pub fn log(&self, line: &str) {
         (self.log)(line);
+    }
+
+    /// What the container's processes see of it.
+    pub fn container(&self) -> Container {
+        Container::new(
+            self.fs.clone(),
+            userland::Userland::for_image(&self.image),
+            &self.pod_name,
+        )
+        .with_procs(self.procs.clone())
+        .with_env(self.env.clone())
+        .with_network(self.network.clone())
     }
 }
 
@@ -244,12 +264,6 @@ pub fn image_repository(image: &str) -> &str {
     repo.strip_prefix("library/").unwrap_or(repo)
 }
 
-/// The shells and commands [`ShellApp`] can run as a container's process.
-const SHELL_PROGRAMS: &[&str] = &[
-    "sh", "ash", "bash", "echo", "cat", "sleep", "ls", "touch", "mkdir", "true", "false", "tail",
-    "date",
-];
-
 /// Picks the emulation for a container.
 pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn EmulatedApp> {
     let repo = image_repository(image);
@@ -275,11 +289,20 @@ pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn Emula
     if repo == "postgrest/postgrest" && argv.is_empty() {
         return Box::new(postgrest::Postgrest);
     }
-    if let Some(first) = argv.first() {
-        let program = first.rsplit('/').next().unwrap_or(first);
-        if SHELL_PROGRAMS.contains(&program)
-            || (repo == "postgres" && matches!(program, "psql" | "pg_isready"))
-        {
+    // A program of the image's userland, or the image's own command
+    // (`sh` for busybox, `bash` for ubuntu) when the pod gives none.
+    let userland = userland::Userland::for_image(image);
+    let program = match argv.first() {
+        Some(first) => Some(first.as_str()),
+        None => userland.default_command.first().map(String::as_str),
+    };
+    if let Some(p) = program {
+        let found = if p.contains('/') {
+            userland.by_path(p).is_some()
+        } else {
+            userland.lookup(p, userland.path).is_some()
+        };
+        if found {
             return Box::new(ShellApp);
         }
     }
@@ -307,7 +330,39 @@ impl EmulatedApp for IdleApp {
     }
 }
 
-/// A container whose command is a shell script or a simple command.
+/// The longest log line kept whole; longer ones are split, as the
+/// container runtime splits them into partial records.
+const MAX_LOG_LINE: usize = 16 * 1024;
+
+/// Turns a stream of output into log lines.
+async fn log_lines(reader: PipeReader, log: LogSink) {
+    let mut line: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = reader.read_async(&mut buf).await;
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                log(String::from_utf8_lossy(&line).trim_end_matches('\r'));
+                line.clear();
+            } else {
+                line.push(b);
+                if line.len() >= MAX_LOG_LINE {
+                    log(&String::from_utf8_lossy(&line));
+                    line.clear();
+                }
+            }
+        }
+    }
+    if !line.is_empty() {
+        log(&String::from_utf8_lossy(&line));
+    }
+}
+
+/// A container whose process is a program of its image's userland: a
+/// shell script, `sleep`, a shell waiting on its stdin...
 pub struct ShellApp;
 
 impl EmulatedApp for ShellApp {
@@ -317,60 +372,65 @@ impl EmulatedApp for ShellApp {
 
     fn run(self: Box<Self>, ctx: AppContext, mut stop: Stop) -> BoxFuture<'static, i32> {
         Box::pin(async move {
-            // A shell (or sleep) as process 1 ignores SIGTERM: only SIGKILL
-            // ends it. `sleep` in the script waits in slices so a kill ends
-            // it quickly; the shell checks the same flag before each command.
-            let stopped = Arc::new(AtomicBool::new(false));
-            let flag = Arc::clone(&stopped);
-            let stop_seen = stop.clone();
-            let sleeper = move |d: Duration| {
-                let slice = Duration::from_millis(50);
-                let mut left = d;
-                while !left.is_zero() && !flag.load(Ordering::Relaxed) && !stop_seen.is_killed() {
-                    let step = left.min(slice);
-                    std::thread::sleep(step);
-                    left -= step;
+            let container = ctx.container();
+            let mut argv = ctx.argv();
+            if argv.is_empty() {
+                argv = container.userland().default_command.clone();
+            }
+            let child = match container.spawn(SpawnOptions {
+                argv,
+                env: Some(ctx.env.clone()),
+                cwd: Some(ctx.cwd()),
+                tty: ctx.tty,
+                stdin: ctx.stdin,
+                init: true,
+            }) {
+                Ok(c) => c,
+                Err(e) => {
+                    ctx.log(&e.to_string());
+                    return 128;
                 }
             };
-            let argv = ctx.argv();
-            let sink_log = Arc::clone(&ctx.log);
-            let sink = move |stdout: &[u8], stderr: &[u8]| {
-                for chunk in [stdout, stderr] {
-                    for line in String::from_utf8_lossy(chunk).lines() {
-                        sink_log(line);
+            let process = std::sync::Arc::clone(&child.process);
+            // The output streams to the log as it is written.
+            let mut readers = vec![tokio::spawn(log_lines(
+                child.stdout,
+                std::sync::Arc::clone(&ctx.log),
+            ))];
+            if let Some(err) = child.stderr {
+                readers.push(tokio::spawn(log_lines(
+                    err,
+                    std::sync::Arc::clone(&ctx.log),
+                )));
+            }
+            // A container with `stdin: true` keeps its stdin open for
+            // attach; without it, its stdin is at EOF (/dev/null).
+            let _stdin = child.stdin;
+            let _terminal = child.terminal;
+            let mut termed = false;
+            let mut kill = stop.clone();
+            let status = loop {
+                tokio::select! {
+                    st = process.wait_async() => break st,
+                    () = stop.wait(), if !termed => {
+                        // SIGTERM to PID 1 (which ignores it unless it
+                        // trapped it, as the kernel does for init).
+                        termed = true;
+                        process.signal(Signal::Term);
+                    }
+                    () = kill.wait_kill() => {
+                        ctx.procs.signal_all(Signal::Kill);
+                        let _ = tokio::time::timeout(Duration::from_secs(2), process.wait_async()).await;
+                        break ExitStatus::Signaled(Signal::Kill);
                     }
                 }
             };
-            let mut shell = Shell::new(ctx.fs.clone(), ctx.env.clone(), ctx.pod_name.clone())
-                .with_image(&ctx.image)
-                .with_network(ctx.network.clone())
-                .with_cwd(&ctx.cwd())
-                .with_sleeper(sleeper)
-                .with_output_sink(sink)
-                .with_stop_flag(Arc::clone(&stopped));
-            let log = Arc::clone(&ctx.log);
-            let mut job = tokio::task::spawn_blocking(move || shell.exec(&argv, b""));
-            let output = tokio::select! {
-                done = &mut job => done,
-                () = stop.wait_kill() => {
-                    stopped.store(true, Ordering::Relaxed);
-                    // The script is killed: what it printed so far is lost
-                    // with it, as with a killed process's buffered output.
-                    let _ = job.await;
-                    return EXIT_KILLED;
-                }
-            };
-            let Ok(output) = output else {
-                return EXIT_TERMINATED;
-            };
-            for line in output
-                .stdout_text()
-                .lines()
-                .chain(output.stderr_text().lines())
-            {
-                log(line);
+            // PID 1 is gone: the kernel kills what is left in the container.
+            ctx.procs.signal_all(Signal::Kill);
+            for r in readers {
+                let _ = tokio::time::timeout(Duration::from_millis(500), r).await;
             }
-            output.exit_code
+            status.code()
         })
     }
 }
@@ -424,6 +484,11 @@ pub(crate) mod tests {
                 netns: self.netns.clone(),
                 network: PodNetwork::isolated(self.netns.clone(), pod),
                 log: Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string())),
+                procs: ProcessTable::new(crate::process::MemBudget::standalone(
+                    crate::process::DEFAULT_CONTAINER_MEMORY,
+                )),
+                stdin: false,
+                tty: false,
             }
         }
 
@@ -465,6 +530,10 @@ pub(crate) mod tests {
         assert_eq!(s("postgres:16-alpine", &["sh", "-c", "psql"]), "shell");
         assert_eq!(s("postgrest/postgrest:v12.2.3", &[]), "postgrest");
         assert_eq!(s("redis:7", &[]), "idle");
+        // The OS images' own command is their shell.
+        assert_eq!(s("busybox", &[]), "shell");
+        assert_eq!(s("ubuntu:24.04", &[]), "shell");
+        assert_eq!(s("alpine", &["bash"]), "idle");
     }
 
     #[tokio::test]

@@ -32,6 +32,8 @@ use crate::runtime::events::Kind;
 
 /// Lines kept per container instance.
 const LOG_CAP: usize = 10_000;
+/// Bytes of log kept per container instance.
+const LOG_BYTES: usize = 4 * 1024 * 1024;
 /// Directories of a fresh writable layer (the image's skeleton).
 const IMAGE_DIRS: &[&str] = &[
     "bin",
@@ -115,6 +117,9 @@ pub struct CtrState {
     /// The filesystem and env of the running instance (for exec).
     pub fs: Option<ContainerFs>,
     pub env: Vec<(String, String)>,
+    /// The running instance's processes and memory budget (PID 1, exec
+    /// sessions; `ps` lists them, OOM kills are recorded here).
+    pub procs: Option<crate::process::ProcessTable>,
 }
 
 /// One container of a running pod.
@@ -128,6 +133,8 @@ pub struct CtrRt {
     pub logs: Mutex<(Vec<LogLine>, Vec<LogLine>)>,
     /// Fires on every new log line and state change (for `logs -f`).
     pub changed: Notify,
+    /// Bytes held by the current instance's log lines.
+    log_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl CtrRt {
@@ -155,9 +162,11 @@ impl CtrRt {
                 last_container_id: String::new(),
                 fs: None,
                 env: Vec::new(),
+                procs: None,
             }),
             logs: Mutex::new((Vec::new(), Vec::new())),
             changed: Notify::new(),
+            log_bytes: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -179,9 +188,17 @@ impl CtrRt {
     fn push_log(&self, line: &str) {
         {
             let mut l = lock(&self.logs);
-            if l.0.len() >= LOG_CAP {
-                l.0.remove(0);
+            // Bounded by lines and by bytes (a flood of long lines must
+            // not fill the sandbox's memory).
+            let held = self.log_bytes.load(std::sync::atomic::Ordering::Relaxed) + line.len();
+            if l.0.len() >= LOG_CAP || (held > LOG_BYTES && !l.0.is_empty()) {
+                let drop_n = (l.0.len() / 10).max(1);
+                let freed: usize = l.0.drain(..drop_n).map(|x| x.text.len()).sum();
+                self.log_bytes
+                    .fetch_sub(freed.min(held), std::sync::atomic::Ordering::Relaxed);
             }
+            self.log_bytes
+                .fetch_add(line.len(), std::sync::atomic::Ordering::Relaxed);
             l.0.push(LogLine {
                 ts: jiff::Timestamp::now(),
                 text: line.to_string(),
@@ -193,6 +210,8 @@ impl CtrRt {
     fn rotate_logs(&self) {
         let mut l = lock(&self.logs);
         l.1 = std::mem::take(&mut l.0);
+        self.log_bytes
+            .store(0, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -1115,6 +1134,8 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
     for d in IMAGE_DIRS {
         let _ = std::fs::create_dir_all(rootfs.join(d));
     }
+    // The image's own files (/etc/os-release, /etc/passwd...).
+    crate::images::userland::Userland::for_image(&c.image).seed(&rootfs);
     // The files the kubelet manages in every container.
     for (name, text) in etc_files(prt) {
         let _ = std::fs::write(rootfs.join("etc").join(name), text);
@@ -1294,9 +1315,11 @@ async fn supervise(
         // only once it has seen it so (`start_lag`): a process that exits
         // at once goes straight from its previous state to Terminated, as
         // `kubectl get pods -w` shows upstream (ContainerCreating, Error).
+        let procs = container_processes(&c.spec);
         c.set(|s| {
             s.fs = Some(fs.clone());
             s.env = env.clone();
+            s.procs = Some(procs.clone());
         });
         let instance_id = random_id();
         let mut visible = false;
@@ -1313,6 +1336,9 @@ async fn supervise(
             netns: node.netns.clone(),
             network: pod_network(node, prt),
             log: Arc::new(move |line: &str| sink_ctr.push_log(line)),
+            procs: procs.clone(),
+            stdin: c.spec["stdin"].as_bool().unwrap_or(false),
+            tty: c.spec["tty"].as_bool().unwrap_or(false),
         };
         let app = images::select(&c.image, &ctx.command, &ctx.args);
         let handle = images::start(app, ctx);
@@ -1381,7 +1407,14 @@ async fn supervise(
         instance.cancel();
         last_code = Some(code);
         let finished_at = crate::machinery::meta::now_rfc3339();
-        let reason = if code == 0 { "Completed" } else { "Error" };
+        // The OOM killer ending PID 1 is the runtime's `OOMKilled`.
+        let reason = if procs.main_oom_killed() {
+            "OOMKilled"
+        } else if code == 0 {
+            "Completed"
+        } else {
+            "Error"
+        };
         let terminated = State::Terminated {
             exit_code: code,
             reason: reason.to_string(),
@@ -1502,17 +1535,48 @@ pub fn pod_network(node: &Node, prt: &PodRt) -> crate::node::podnet::PodNetwork 
     crate::node::podnet::PodNetwork::new(node.netns.clone(), node.store.clone(), &prt.ns, &prt.uid)
 }
 
-/// A shell in a running container: its files, env, image programs and network.
+/// The processes of a new container instance, with its memory limit
+/// (`resources.limits.memory`, else the sandbox's default) inside the
+/// node's budget.
+fn container_processes(spec: &Value) -> crate::process::ProcessTable {
+    let limit = spec["resources"]["limits"]["memory"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| {
+            spec["resources"]["limits"]["memory"]
+                .as_u64()
+                .map(|n| n.to_string())
+        })
+        .and_then(|q| crate::hostfs::parse_quantity(&q))
+        .filter(|l| *l > 0)
+        .unwrap_or(crate::process::DEFAULT_CONTAINER_MEMORY);
+    crate::process::ProcessTable::new(crate::process::MemBudget::new(
+        limit,
+        Some(crate::shell::system::node_memory()),
+    ))
+}
+
+/// A running container as `kubectl exec` and exec probes see it: its
+/// files, env, image programs, network and processes.
 pub fn container_shell(
     node: &Node,
     prt: &PodRt,
     c: &CtrRt,
     fs: ContainerFs,
     env: Vec<(String, String)>,
-) -> crate::shell::Shell {
-    crate::shell::Shell::new(fs, env, prt.name.clone())
-        .with_image(&c.image)
-        .with_network(pod_network(node, prt))
+    procs: Option<crate::process::ProcessTable>,
+) -> crate::shell::Container {
+    let container = crate::shell::Container::new(
+        fs,
+        crate::images::userland::Userland::for_image(&c.image),
+        &prt.name,
+    )
+    .with_env(env)
+    .with_network(pod_network(node, prt));
+    match procs {
+        Some(p) => container.with_procs(p),
+        None => container,
+    }
 }
 
 /// The container port a probe names (number, or a named port).
@@ -1608,17 +1672,16 @@ async fn probe_once(node: &Node, prt: &PodRt, c: &CtrRt, probe: &Value) -> Resul
         let Some(fs) = st.fs else {
             return Err("container is not running".into());
         };
-        let shell = container_shell(node, prt, c, fs, st.env);
-        let out = tokio::task::spawn_blocking(move || {
-            let mut shell = shell;
-            shell.exec(&argv, b"")
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        // An image the sandbox does not emulate has commands the mini shell
+        let container = container_shell(node, prt, c, fs, st.env, st.procs);
+        let out = tokio::task::spawn_blocking(move || container.run(&argv, b""))
+            .await
+            .map_err(|e| e.to_string())?;
+        // An image the sandbox does not emulate has commands its userland
         // lacks: its probe passes rather than leaving the container unready
         // forever.
-        return if out.exit_code == 0 || out.exit_code == 127 {
+        let missing =
+            out.exit_code == 126 && out.stderr_text().contains("executable file not found");
+        return if out.exit_code == 0 || missing {
             Ok(())
         } else {
             Err(out.stdout_text() + &out.stderr_text())

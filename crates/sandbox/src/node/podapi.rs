@@ -1,7 +1,7 @@
 //! Pod and service subresources served from the kubelet's state: `log`
 //! (follow, previous, tailLines, timestamps), `exec` over WebSocket
-//! (`v5.channel.k8s.io`) with the mini shell on the container's mount
-//! table, and `proxy` for pods and services (HTTP forwarded to the
+//! (`v5.channel.k8s.io`) streaming a process of the container (its
+//! shell and programs, [`crate::shell`]), and `proxy` for pods and services (HTTP forwarded to the
 //! emulated app through the pod's network namespace).
 
 use crate::machinery::resources;
@@ -23,7 +23,7 @@ use crate::machinery::meta::pod_ready;
 use crate::machinery::status::ApiError;
 use crate::node::Node;
 use crate::node::kubelet::{CtrRt, LogLine, PodRt, State};
-use crate::node::streams::{self, ExecRequest, LineResult, Protocol};
+use crate::node::streams::{self, ExecRequest, Protocol};
 
 /// Whether this module serves the request.
 pub fn handles(t: &Target) -> bool {
@@ -294,7 +294,13 @@ fn exec(
     }
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let upgrade = hyper::upgrade::on(&mut req);
-    let shell = crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone());
+    if t.sub.as_deref() == Some("attach") {
+        return Err(ApiError::bad_request(
+            "attaching to a container is not emulated by the sandbox yet: use kubectl logs -f, or kubectl exec",
+        ));
+    }
+    let container =
+        crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone(), st.procs.clone());
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
@@ -303,71 +309,7 @@ fn exec(
             None,
         )
         .await;
-        let mut shell = shell;
-        if request.tty && request.stdin {
-            let argv = request.command.clone();
-            // `kubectl exec -it ... -- psql`: psql's own prompt and loop.
-            if let Some(started) = shell.interactive_psql(&argv) {
-                match started {
-                    Ok(mut session) => {
-                        let greeting = session.greeting().replace('\n', "\r\n");
-                        let _ = streams::run_interactive(
-                            ws,
-                            protocol,
-                            &request,
-                            greeting,
-                            move |line| {
-                                let r = session.line(line);
-                                LineResult {
-                                    output: crate::shell::Output {
-                                        stdout: r.stdout,
-                                        stderr: r.stderr,
-                                        exit_code: 0,
-                                    },
-                                    exit: r.quit,
-                                    prompt: Some(r.prompt),
-                                }
-                            },
-                        )
-                        .await;
-                    }
-                    Err(output) => {
-                        let _ =
-                            streams::run_session(ws, protocol, &request, move |_| output.clone())
-                                .await;
-                    }
-                }
-                return;
-            }
-            let program = argv
-                .first()
-                .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
-            let interactive_shell =
-                matches!(program.as_deref(), Some("sh" | "ash" | "bash")) && argv.len() == 1;
-            if interactive_shell {
-                let prompt = shell.prompt();
-                let _ = streams::run_interactive(ws, protocol, &request, prompt, move |line| {
-                    let output = shell.run_script(line, b"");
-                    LineResult {
-                        output,
-                        exit: shell.has_exited(),
-                        prompt: Some(shell.prompt()),
-                    }
-                })
-                .await;
-                return;
-            }
-            let _ = streams::run_session(ws, protocol, &request, move |stdin| {
-                shell.exec(&argv, &stdin)
-            })
-            .await;
-            return;
-        }
-        let argv = request.command.clone();
-        let _ = streams::run_session(ws, protocol, &request, move |stdin| {
-            shell.exec(&argv, &stdin)
-        })
-        .await;
+        let _ = streams::run_process(ws, protocol, &request, container).await;
     });
     let mut resp = Response::new(h::full(Bytes::new()));
     *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;

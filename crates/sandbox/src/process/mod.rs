@@ -25,4 +25,4 @@ pub use memory::{Charge, DEFAULT_CONTAINER_MEMORY, MemBudget, NODE_MEMORY, OutOf
 pub use pipe::{PipeReader, PipeWriter};
 pub use signal::{ExitStatus, Mailbox, Signal};
 pub use table::{NoSuchProcess, ProcInfo, Process, ProcessTable, TooManyProcesses};
-pub use tty::{LineDiscipline, TtyState};
+pub use tty::{LineDiscipline, TtyInput, TtyState};

@@ -221,6 +221,25 @@ impl PipeWriter {
         Ok(())
     }
 
+    /// Writes what fits once there is room: cancel-safe (nothing is
+    /// written unless it returns), for a session loop that must keep
+    /// draining output while stdin waits.
+    pub async fn write_some_async(&self, data: &[u8]) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let n = self.0.try_write(data)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            notified.await;
+        }
+    }
+
     /// Queues a terminal end-of-file: the next read past the data before
     /// it returns 0 (what ctrl-D does on a terminal).
     pub fn send_eof(&self) {

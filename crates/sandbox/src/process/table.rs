@@ -88,6 +88,16 @@ impl Process {
     /// Records how the process ended, wakes its waiters and leaves the
     /// table. The first status recorded wins.
     pub fn finish(&self, status: ExitStatus) {
+        if guard(&self.exit).is_some() {
+            return;
+        }
+        // The table first: whoever wakes up on the exit sees it updated.
+        if let Some(table) = self.table.upgrade() {
+            if self.init && status == ExitStatus::OomKilled {
+                table.main_oom.store(true, Ordering::SeqCst);
+            }
+            guard(&table.procs).remove(&self.pid);
+        }
         {
             let mut exit = guard(&self.exit);
             if exit.is_some() {
@@ -97,12 +107,6 @@ impl Process {
         }
         self.exited.notify_all();
         self.exited_async.notify_waiters();
-        if let Some(table) = self.table.upgrade() {
-            guard(&table.procs).remove(&self.pid);
-            if self.init && status == ExitStatus::OomKilled {
-                table.main_oom.store(true, Ordering::SeqCst);
-            }
-        }
     }
 
     /// The exit status, once the process has ended.

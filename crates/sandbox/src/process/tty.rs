@@ -7,7 +7,6 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::pipe::PipeWriter;
 use super::signal::Signal;
 use super::table::Process;
 
@@ -66,13 +65,22 @@ enum Escape {
     Csi,
 }
 
-/// The line discipline of one terminal.
+/// What typed bytes produced: the echo for the screen, the bytes that
+/// reach the process's stdin (whole lines), and whether an end-of-file
+/// (ctrl-D on an empty line) was typed. Signals (ctrl-C, ctrl-\\) are
+/// delivered to the foreground process at once.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TtyInput {
+    pub echo: Vec<u8>,
+    pub stdin: Vec<u8>,
+    pub eof: bool,
+}
+
+/// The line discipline of one terminal. It does no I/O: the session
+/// that owns it sends the echo to the screen and the lines to stdin,
+/// so it never blocks on a full pipe.
 pub struct LineDiscipline {
     state: Arc<TtyState>,
-    /// The process's stdin; None once closed.
-    stdin: Option<PipeWriter>,
-    /// The screen: the same pipe the process writes its output to.
-    echo: PipeWriter,
     line: Vec<u8>,
     escape: Escape,
 }
@@ -81,11 +89,9 @@ pub struct LineDiscipline {
 const MAX_LINE: usize = 4095;
 
 impl LineDiscipline {
-    pub fn new(state: Arc<TtyState>, stdin: PipeWriter, echo: PipeWriter) -> LineDiscipline {
+    pub fn new(state: Arc<TtyState>) -> LineDiscipline {
         LineDiscipline {
             state,
-            stdin: Some(stdin),
-            echo,
             line: Vec::new(),
             escape: Escape::None,
         }
@@ -96,8 +102,8 @@ impl LineDiscipline {
     }
 
     /// Handles typed bytes.
-    pub async fn input(&mut self, bytes: &[u8]) {
-        let mut echo = Vec::new();
+    pub fn input(&mut self, bytes: &[u8]) -> TtyInput {
+        let mut r = TtyInput::default();
         for &b in bytes {
             match self.escape {
                 Escape::Started => {
@@ -119,77 +125,50 @@ impl LineDiscipline {
             match b {
                 0x1b => self.escape = Escape::Started,
                 b'\r' | b'\n' => {
-                    echo.push(b'\n');
+                    r.echo.push(b'\n');
                     self.line.push(b'\n');
-                    self.flush_echo(&mut echo).await;
-                    self.deliver().await;
+                    r.stdin.append(&mut self.line);
                 }
                 0x7f | 0x08 => {
                     if self.line.pop().is_some() {
-                        echo.extend_from_slice(b"\x08 \x08");
+                        r.echo.extend_from_slice(b"\x08 \x08");
                     }
                 }
                 0x15 => {
                     for _ in 0..self.line.len() {
-                        echo.extend_from_slice(b"\x08 \x08");
+                        r.echo.extend_from_slice(b"\x08 \x08");
                     }
                     self.line.clear();
                 }
                 0x03 => {
-                    echo.extend_from_slice(b"^C");
+                    r.echo.extend_from_slice(b"^C");
                     self.line.clear();
-                    self.flush_echo(&mut echo).await;
                     self.state.signal(Signal::Int);
                 }
                 0x1c => {
-                    echo.extend_from_slice(b"^\\");
+                    r.echo.extend_from_slice(b"^\\");
                     self.line.clear();
-                    self.flush_echo(&mut echo).await;
                     self.state.signal(Signal::Quit);
                 }
                 0x04 => {
-                    self.flush_echo(&mut echo).await;
                     if self.line.is_empty() {
-                        if let Some(stdin) = &self.stdin {
-                            stdin.send_eof();
-                        }
+                        r.eof = true;
                     } else {
-                        self.deliver().await;
+                        r.stdin.append(&mut self.line);
                     }
                 }
                 b if self.line.len() < MAX_LINE => {
                     self.line.push(b);
                     if b < 0x20 && b != b'\t' {
-                        echo.extend_from_slice(&[b'^', b + 0x40]);
+                        r.echo.extend_from_slice(&[b'^', b + 0x40]);
                     } else {
-                        echo.push(b);
+                        r.echo.push(b);
                     }
                 }
                 _ => {}
             }
         }
-        self.flush_echo(&mut echo).await;
-    }
-
-    /// Closes the process's stdin (the client went away).
-    pub fn close(&mut self) {
-        self.stdin = None;
-    }
-
-    async fn flush_echo(&mut self, echo: &mut Vec<u8>) {
-        if !echo.is_empty() {
-            let _ = self.echo.write_all_async(echo).await;
-            echo.clear();
-        }
-    }
-
-    async fn deliver(&mut self) {
-        let line = std::mem::take(&mut self.line);
-        if let Some(stdin) = &self.stdin
-            && stdin.write_all_async(&line).await.is_err()
-        {
-            self.stdin = None;
-        }
+        r
     }
 }
 
@@ -211,28 +190,22 @@ pub fn onlcr(data: &[u8], prev: &mut u8) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::process::{MemBudget, ProcessTable, pipe};
+    use crate::process::{MemBudget, ProcessTable};
 
-    #[tokio::test]
-    async fn lines_echo_edit_and_signals() {
-        let (in_w, in_r) = pipe::pipe();
-        let (out_w, out_r) = pipe::pipe();
+    #[test]
+    fn lines_echo_edit_and_signals() {
         let state = TtyState::new();
         let table = ProcessTable::new(MemBudget::standalone(1 << 20));
         let sh = table.register(0, "sh", false).unwrap();
         state.set_foreground(Some(Arc::clone(&sh)));
-        let mut tty = LineDiscipline::new(Arc::clone(&state), in_w, out_w.clone());
-        tty.input(b"lx\x7fs\x1b[A\r").await;
-        let mut buf = [0u8; 64];
-        let n = in_r.try_read(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"ls\n");
-        let n = out_r.try_read(&mut buf).unwrap();
-        assert_eq!(&buf[..n], b"lx\x08 \x08s\n");
-        tty.input(b"abc\x03").await;
+        let mut tty = LineDiscipline::new(Arc::clone(&state));
+        let r = tty.input(b"lx\x7fs\x1b[A\r");
+        assert_eq!(r.stdin, b"ls\n");
+        assert_eq!(r.echo, b"lx\x08 \x08s\n");
+        let r = tty.input(b"abc\x03");
         assert!(sh.mailbox().has(Signal::Int));
-        assert_eq!(in_r.try_read(&mut buf), None, "the line was dropped");
-        tty.input(b"\x04").await;
-        assert_eq!(in_r.try_read(&mut buf), Some(0));
+        assert!(r.stdin.is_empty(), "the line was dropped");
+        assert!(tty.input(b"\x04").eof);
         let mut prev = 0;
         assert_eq!(onlcr(b"a\nb\r\n", &mut prev), b"a\r\nb\r\n");
     }

@@ -4,8 +4,11 @@
 //! writable layer and survives on a persistent volume), the log sink and
 //! the pod's port 5432.
 
+mod programs;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use programs::programs;
 
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
