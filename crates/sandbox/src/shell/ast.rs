@@ -89,6 +89,13 @@ pub enum Compound {
     },
     /// `(( expr ))` (bash).
     Arith(Word),
+    /// `for ((init; cond; step))` (bash).
+    ArithFor {
+        init: Word,
+        cond: Word,
+        step: Word,
+        body: List,
+    },
     /// `[[ expr ]]` (bash).
     Cond(CondExpr),
 }

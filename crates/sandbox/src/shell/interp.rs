@@ -771,6 +771,31 @@ impl Shell {
             Compound::Loop { until, cond, body } => self.run_loop(*until, cond, body),
             Compound::For { var, words, body } => self.run_for(var, words.as_deref(), body),
             Compound::Case { word, arms } => self.run_case(word, arms),
+            Compound::ArithFor {
+                init,
+                cond,
+                step,
+                body,
+            } => {
+                let text = self.expand_string(init)?;
+                self.arith(&text)?;
+                let mut status = 0;
+                self.last_yield = Instant::now();
+                loop {
+                    self.checkpoint()?;
+                    self.throttle()?;
+                    let c = self.expand_string(cond)?;
+                    if !c.trim().is_empty() && self.arith(&c)? == 0 {
+                        break;
+                    }
+                    if self.loop_body(body, &mut status)? {
+                        break;
+                    }
+                    let s = self.expand_string(step)?;
+                    self.arith(&s)?;
+                }
+                Ok(status)
+            }
             Compound::Arith(expr) => {
                 let text = self.expand_string(expr)?;
                 let v = self.arith(&text)?;

@@ -701,6 +701,9 @@ impl Parser {
 
     fn for_clause(&mut self) -> Result<Compound, ParseError> {
         self.next()?;
+        if self.bash && self.peek()? == Tok::Op("(") && self.cur() == Some('(') {
+            return self.arith_for();
+        }
         let var = match self.next()? {
             Tok::Word(w) => match w.as_plain() {
                 Some(name) if is_name(name) => name.to_string(),
@@ -744,6 +747,72 @@ impl Parser {
         self.skip_newlines()?;
         let body = self.do_group()?;
         Ok(Compound::For { var, words, body })
+    }
+
+    /// After `for (`: `(init; cond; step)) do ... done` (bash).
+    fn arith_for(&mut self) -> Result<Compound, ParseError> {
+        self.next()?;
+        self.pos += 1;
+        let start = self.pos;
+        let mut depth = 0usize;
+        let mut end = None;
+        while let Some(c) = self.cur() {
+            match c {
+                '(' => depth += 1,
+                ')' if depth == 0 && self.at(1) == Some(')') => {
+                    end = Some(self.pos);
+                    break;
+                }
+                ')' => depth = depth.saturating_sub(1),
+                '\n' => self.line += 1,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        let Some(end) = end else {
+            return Err(err(SyntaxError::MissingArithEnd, self.line, true));
+        };
+        let text: String = self.src[start..end].iter().collect();
+        self.pos = end + 2;
+        let parts: Vec<&str> = text.splitn(3, ';').collect();
+        if parts.len() != 3 {
+            return Err(err(
+                SyntaxError::Unexpected {
+                    found: Found::Token(")".into()),
+                    text: "((".into(),
+                    expecting: None,
+                },
+                self.line,
+                false,
+            ));
+        }
+        let mut words = Vec::new();
+        for p in parts {
+            let mut sub = Parser::new(p, self.bash, self.line);
+            words.push(sub.arith_word()?);
+        }
+        self.skip_newlines()?;
+        if self.peek()? == Tok::Op(";") {
+            self.next()?;
+            self.skip_newlines()?;
+        }
+        let body = if self.peek_keyword()?.as_deref() == Some("{") {
+            self.next()?;
+            let b = self.body("}")?;
+            self.expect_keyword("}")?;
+            b
+        } else {
+            self.do_group()?
+        };
+        let step = words.pop().unwrap_or_default();
+        let cond = words.pop().unwrap_or_default();
+        let init = words.pop().unwrap_or_default();
+        Ok(Compound::ArithFor {
+            init,
+            cond,
+            step,
+            body,
+        })
     }
 
     fn case_clause(&mut self) -> Result<Compound, ParseError> {
