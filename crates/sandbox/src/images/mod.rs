@@ -129,11 +129,6 @@ impl Stop {
     pub async fn wait_kill(&mut self) {
         let _ = self.0.wait_for(|level| *level >= KILL).await;
     }
-
-    /// True once killed, or once the handle is gone.
-    pub fn is_killed(&self) -> bool {
-        *self.0.borrow() >= KILL || self.0.has_changed().is_err()
-    }
 }
 
 /// The exit code of a process ended by SIGKILL (128 + 9), what the kubelet

@@ -60,7 +60,6 @@ pub struct Program {
 /// An image's userland.
 #[derive(Debug, Clone)]
 pub struct Userland {
-    pub name: &'static str,
     pub flavor: Flavor,
     /// `PATH` when the container's env has none.
     pub path: &'static str,
@@ -237,9 +236,8 @@ const DEBIAN_PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemo
 const GROUP: &str = "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nnogroup:x:65534:\n";
 
 impl Userland {
-    fn with(name: &'static str, flavor: Flavor, path: &'static str, merged_usr: bool) -> Userland {
+    fn with(flavor: Flavor, path: &'static str, merged_usr: bool) -> Userland {
         Userland {
-            name,
             flavor,
             path,
             default_command: Vec::new(),
@@ -255,18 +253,13 @@ impl Userland {
     }
 
     /// The official `busybox` image: every applet in `/bin`, `sh` is ash.
+    #[cfg(test)]
     pub fn busybox() -> Arc<Userland> {
-        Arc::new(Self::busybox_like("busybox", true))
+        Arc::new(Self::busybox_like(true))
     }
 
-    /// `alpine` and the `-alpine` variants of official images.
-    pub fn alpine() -> Arc<Userland> {
-        Arc::new(Self::busybox_like("alpine", false))
-    }
-
-    fn busybox_like(name: &'static str, all_in_bin: bool) -> Userland {
+    fn busybox_like(all_in_bin: bool) -> Userland {
         let mut u = Userland::with(
-            name,
             Flavor::Busybox,
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             false,
@@ -295,20 +288,14 @@ impl Userland {
         u
     }
 
-    fn debian_like(name: &'static str, os_release: &str) -> Userland {
+    fn debian_like(os_release: &str) -> Userland {
         let mut u = Userland::with(
-            name,
             Flavor::Gnu,
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             true,
         );
         for program in DEBIAN_PROGRAMS {
-            let dir = if *program == "mount" {
-                "/usr/bin"
-            } else {
-                "/usr/bin"
-            };
-            u.add(program, dir, ProgramKind::Applet(program));
+            u.add(program, "/usr/bin", ProgramKind::Applet(program));
         }
         u.add("sh", "/usr/bin", ProgramKind::Shell(ShellKind::Dash));
         u.add("dash", "/usr/bin", ProgramKind::Shell(ShellKind::Dash));
@@ -320,14 +307,9 @@ impl Userland {
         u
     }
 
-    pub fn debian() -> Arc<Userland> {
-        let mut u = Self::debian_like("debian", DEBIAN_OS_RELEASE);
-        u.default_command = vec!["bash".to_string()];
-        Arc::new(u)
-    }
-
+    #[cfg(test)]
     pub fn ubuntu() -> Arc<Userland> {
-        let mut u = Self::debian_like("ubuntu", UBUNTU_OS_RELEASE);
+        let mut u = Self::debian_like(UBUNTU_OS_RELEASE);
         u.default_command = vec!["/bin/bash".to_string()];
         Arc::new(u)
     }
@@ -335,7 +317,6 @@ impl Userland {
     /// An image without any shell or tools (PostgREST's static binary).
     pub fn empty() -> Arc<Userland> {
         Arc::new(Userland::with(
-            "scratch",
             Flavor::Busybox,
             "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             false,
@@ -355,13 +336,13 @@ impl Userland {
             .map_or("", |(_, t)| t);
         let alpine = tag.contains("alpine");
         let mut base = match repo {
-            "busybox" => Self::busybox_like("busybox", true),
-            "alpine" => Self::busybox_like("alpine", false),
-            "ubuntu" => Self::debian_like("ubuntu", UBUNTU_OS_RELEASE),
+            "busybox" => Self::busybox_like(true),
+            "alpine" => Self::busybox_like(false),
+            "ubuntu" => Self::debian_like(UBUNTU_OS_RELEASE),
             "postgrest/postgrest" => return Self::empty(),
-            "kubetutor/msg-api" => Self::busybox_like("alpine", false),
-            _ if alpine => Self::busybox_like("alpine", false),
-            _ => Self::debian_like("debian", DEBIAN_OS_RELEASE),
+            "kubetutor/msg-api" => Self::busybox_like(false),
+            _ if alpine => Self::busybox_like(false),
+            _ => Self::debian_like(DEBIAN_OS_RELEASE),
         };
         // Only the OS images' own command is a shell; other images' is
         // their application (not emulated unless an app says so).
@@ -418,11 +399,6 @@ impl Userland {
             .then(|| program.kind.clone())
     }
 
-    /// Whether the image has a program of that name anywhere.
-    pub fn has(&self, name: &str) -> bool {
-        self.programs.contains_key(name)
-    }
-
     /// Every program with its full path, sorted by path.
     pub fn programs(&self) -> Vec<String> {
         let mut all: Vec<String> = self
@@ -446,14 +422,6 @@ impl Userland {
             }
         }
     }
-
-    /// The shell `sh` is (what `kubectl exec -- sh` runs).
-    pub fn sh_kind(&self) -> Option<ShellKind> {
-        match &self.programs.get("sh")?.kind {
-            ProgramKind::Shell(k) => Some(*k),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -463,7 +431,6 @@ mod tests {
     #[test]
     fn images_and_lookups() {
         let bb = Userland::for_image("busybox:1.36");
-        assert_eq!(bb.name, "busybox");
         assert_eq!(
             bb.lookup("ls", bb.path).map(|l| l.0),
             Some("/bin/ls".into())
@@ -471,7 +438,6 @@ mod tests {
         assert!(bb.lookup("bash", bb.path).is_none());
         assert!(bb.by_path("/bin/sh").is_some());
         let alpine = Userland::for_image("python:3.12-alpine");
-        assert_eq!(alpine.name, "alpine");
         assert_eq!(
             alpine.lookup("wc", alpine.path).map(|l| l.0),
             Some("/usr/bin/wc".into())
@@ -480,7 +446,10 @@ mod tests {
         assert_eq!(ubuntu.flavor, Flavor::Gnu);
         assert!(ubuntu.by_path("/bin/bash").is_some(), "merged /usr");
         assert!(ubuntu.lookup("ps", ubuntu.path).is_none());
-        assert_eq!(ubuntu.sh_kind(), Some(ShellKind::Dash));
+        assert!(matches!(
+            ubuntu.by_path("/bin/sh"),
+            Some(ProgramKind::Shell(ShellKind::Dash))
+        ));
         let pg = Userland::for_image("postgres:16");
         assert!(pg.lookup("psql", pg.path).is_some());
         assert!(

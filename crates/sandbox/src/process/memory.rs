@@ -41,8 +41,8 @@ impl MemBudget {
         })
     }
 
-    /// A budget with no limit of its own beyond `limit` and no parent
-    /// (tests, and shells run outside any container).
+    /// A budget with no parent (tests, and the fuzz target).
+    #[cfg(any(test, fuzzing))]
     pub fn standalone(limit: u64) -> Arc<MemBudget> {
         MemBudget::new(limit, None)
     }
@@ -56,6 +56,7 @@ impl MemBudget {
     }
 
     /// The most ever charged at once.
+    #[cfg(test)]
     pub fn peak(&self) -> u64 {
         self.peak.load(Ordering::Relaxed)
     }

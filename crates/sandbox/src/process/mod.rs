@@ -23,6 +23,6 @@ pub mod tty;
 
 pub use memory::{Charge, DEFAULT_CONTAINER_MEMORY, MemBudget, NODE_MEMORY, OutOfMemory};
 pub use pipe::{PipeReader, PipeWriter};
-pub use signal::{ExitStatus, Mailbox, Signal};
-pub use table::{NoSuchProcess, ProcInfo, Process, ProcessTable, TooManyProcesses};
-pub use tty::{LineDiscipline, TtyInput, TtyState};
+pub use signal::{ExitStatus, Signal};
+pub use table::{NoSuchProcess, Process, ProcessTable, TooManyProcesses};
+pub use tty::{LineDiscipline, TtyState};

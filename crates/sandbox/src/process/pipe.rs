@@ -207,6 +207,7 @@ impl PipeWriter {
     }
 
     /// Writes everything, awaiting room.
+    #[cfg(test)]
     pub async fn write_all_async(&self, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
             let notified = self.0.notify.notified();
@@ -245,11 +246,6 @@ impl PipeWriter {
     pub fn send_eof(&self) {
         self.0.lock().chunks.push_back(Chunk::Eof);
         self.0.wake();
-    }
-
-    /// Whether the reading end is gone.
-    pub fn is_closed(&self) -> bool {
-        self.0.lock().readers == 0
     }
 }
 

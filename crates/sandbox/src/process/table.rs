@@ -258,14 +258,6 @@ impl ProcessTable {
     pub fn main_oom_killed(&self) -> bool {
         self.0.main_oom.load(Ordering::SeqCst)
     }
-
-    pub fn len(&self) -> usize {
-        guard(&self.0.procs).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]

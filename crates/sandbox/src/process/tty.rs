@@ -129,11 +129,10 @@ impl LineDiscipline {
                     self.line.push(b'\n');
                     r.stdin.append(&mut self.line);
                 }
-                0x7f | 0x08 => {
-                    if self.line.pop().is_some() {
-                        r.echo.extend_from_slice(b"\x08 \x08");
-                    }
+                0x7f | 0x08 if self.line.pop().is_some() => {
+                    r.echo.extend_from_slice(b"\x08 \x08");
                 }
+                0x7f | 0x08 => {}
                 0x15 => {
                     for _ in 0..self.line.len() {
                         r.echo.extend_from_slice(b"\x08 \x08");

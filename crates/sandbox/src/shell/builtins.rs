@@ -9,7 +9,7 @@ use crate::images::userland::ShellKind;
 use crate::process::{ExitStatus, Signal};
 
 use super::ast::{CondExpr, is_name};
-use super::interp::{Flow, Res, Shell, wait_process};
+use super::interp::{Flow, Res, Shell};
 use super::vfs::errno;
 
 pub type Builtin = fn(&mut Shell, &[String]) -> Res<i32>;
@@ -663,23 +663,30 @@ fn read(sh: &mut Shell, argv: &[String]) -> Res<i32> {
     while i < argv.len() {
         let a = &argv[i];
         if names.is_empty() && a.starts_with('-') && a.len() > 1 {
-            let mut chars = a[1..].chars().peekable();
-            while let Some(c) = chars.next() {
-                let mut value = || -> Option<String> {
-                    let rest: String = chars.by_ref().collect();
-                    if !rest.is_empty() {
-                        return Some(rest);
-                    }
+            let chars: Vec<char> = a[1..].chars().collect();
+            let mut k = 0;
+            while k < chars.len() {
+                let c = chars[k];
+                k += 1;
+                if matches!(c, 'r' | 's') {
+                    raw |= c == 'r';
+                    continue;
+                }
+                // The other options take a value: the rest of this
+                // argument, or the next one.
+                let rest: String = chars[k..].iter().collect();
+                let value = if rest.is_empty() {
                     i += 1;
                     argv.get(i).cloned()
+                } else {
+                    Some(rest)
                 };
                 match c {
-                    'r' | 's' => raw |= c == 'r',
-                    'p' => prompt = value(),
-                    't' => timeout = value().and_then(|v| v.parse::<f64>().ok()),
-                    'n' => count = value().and_then(|v| v.parse().ok()),
-                    'd' => delim = value().and_then(|v| v.bytes().next()).unwrap_or(0),
-                    'u' => fd = value().and_then(|v| v.parse().ok()).unwrap_or(0),
+                    'p' => prompt = value,
+                    't' => timeout = value.and_then(|v| v.parse::<f64>().ok()),
+                    'n' => count = value.and_then(|v| v.parse().ok()),
+                    'd' => delim = value.and_then(|v| v.bytes().next()).unwrap_or(0),
+                    'u' => fd = value.and_then(|v| v.parse().ok()).unwrap_or(0),
                     _ => {
                         sh.msg(Some("read"), &format!("-{c}: invalid option"));
                         return Ok(2);
@@ -932,11 +939,7 @@ fn describe(sh: &Shell, name: &str) -> Option<String> {
         return Some(format!("{name} is a shell builtin"));
     }
     match sh.find_program(name) {
-        Ok((path, _)) => Some(if sh.bash() {
-            format!("{name} is {path}")
-        } else {
-            format!("{name} is {path}")
-        }),
+        Ok((path, _)) => Some(format!("{name} is {path}")),
         Err(_) => None,
     }
 }

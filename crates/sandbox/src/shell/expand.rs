@@ -354,6 +354,8 @@ impl Shell {
         Flow::Error(if self.bash() { 1 } else { 2 })
     }
 
+    // Long: one arm per parameter operator (`:-`, `#`, `%`, `/`, `:off:len`...),
+    // each a few lines; splitting would scatter POSIX's table.
     fn expand_param(&mut self, b: &mut Builder, exp: &ParamExp, quoted: bool) -> Res<()> {
         if exp.name == "RANDOM" {
             self.random = self.random.wrapping_mul(1_103_515_245).wrapping_add(12345);
@@ -583,10 +585,7 @@ impl Shell {
             let longest = if replaced && !all {
                 None
             } else {
-                p.prefix_lengths(&rest)
-                    .into_iter()
-                    .filter(|&n| n > 0)
-                    .last()
+                p.prefix_lengths(&rest).into_iter().rfind(|&n| n > 0)
             };
             match longest {
                 Some(n) => {

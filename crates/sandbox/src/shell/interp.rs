@@ -128,7 +128,6 @@ pub struct Shell {
     pub subst_status: Option<i32>,
     /// How many shells are nested in this thread (`sh -c 'sh -c ...'`).
     pub shell_depth: usize,
-    pub is_subshell: bool,
     pub random: u32,
     /// Set by `exec` without a command: its redirections stay.
     pub keep_fds: bool,
@@ -218,7 +217,6 @@ impl Shell {
             exp_charge: Charge::new(&mem),
             subst_status: None,
             shell_depth,
-            is_subshell: false,
             random: pid.wrapping_mul(2_654_435_761).wrapping_add(12345),
             keep_fds: false,
             shell_pid: pid,
@@ -334,11 +332,6 @@ impl Shell {
             ShellKind::Bash => self.msg(None, &format!("{name}: command not found")),
             _ => self.msg(None, &format!("{name}: not found")),
         }
-    }
-
-    /// A blocking operation should give up: a signal is pending.
-    pub fn stop_fn(&self) -> impl Fn() -> bool + '_ {
-        move || self.proc.mailbox().any()
     }
 
     /// Writes to one of this shell's fds.
@@ -673,7 +666,6 @@ impl Shell {
             exp_charge: Charge::new(self.mem()),
             subst_status: None,
             shell_depth: self.shell_depth,
-            is_subshell: true,
             random: self.random.wrapping_add(self.proc.pid()),
             keep_fds: false,
             shell_pid: self.shell_pid,

@@ -71,11 +71,6 @@ pub enum Fd {
     Capture(Arc<CaptureFd>),
 }
 
-/// An error the writer must die of (EPIPE) or report.
-pub fn is_broken_pipe(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::BrokenPipe
-}
-
 impl Fd {
     pub fn file(
         file: std::fs::File,
@@ -219,12 +214,6 @@ impl Fd {
                 Ok(())
             }
         }
-    }
-
-    /// Whether reading it never ends (`/dev/zero`): `cat` of it must be
-    /// bounded by what the reader does, not by memory.
-    pub fn is_endless(&self) -> bool {
-        matches!(self, Fd::Zero | Fd::Random | Fd::Full)
     }
 }
 

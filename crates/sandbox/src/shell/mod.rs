@@ -45,10 +45,10 @@ pub(crate) mod vfs;
 
 use std::sync::Arc;
 
-use crate::images::userland::{ProgramKind, ShellKind};
+use crate::images::userland::ProgramKind;
 use crate::process::{ExitStatus, LineDiscipline, PipeReader, PipeWriter, Process, TtyState, pipe};
 
-pub use system::{Container, DiskGuard};
+pub use system::Container;
 
 use io::{Fd, FdTable};
 
@@ -189,12 +189,6 @@ pub struct Child {
     pub stderr: Option<PipeReader>,
 }
 
-impl Child {
-    pub fn pid(&self) -> u32 {
-        self.process.pid()
-    }
-}
-
 impl Container {
     /// Finds a program in the image as the runtime does for a container's
     /// command or an exec (`PATH` of `env`, or a path).
@@ -211,7 +205,7 @@ impl Container {
             }
             let m = vfs::Vfs::new(self, cwd).metadata(&abs).ok()?;
             return (m.is_file() && m.mode & 0o111 != 0)
-                .then(|| (abs, ProgramKind::Applet("#script")));
+                .then_some((abs, ProgramKind::Applet("#script")));
         }
         let path = env
             .iter()
@@ -319,11 +313,6 @@ impl Container {
             stderr,
             exit_code: status.code(),
         }
-    }
-
-    /// The shell `sh` is in this image (None: the image has no shell).
-    pub fn sh_kind(&self) -> Option<ShellKind> {
-        self.userland.sh_kind()
     }
 }
 

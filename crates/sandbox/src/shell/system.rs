@@ -66,6 +66,7 @@ impl Container {
     }
 
     /// Makes every sleep of this container's programs last `hook(d)`.
+    #[cfg(any(test, fuzzing))]
     pub fn with_sleep_hook(mut self, hook: SleepHook) -> Container {
         self.sleep_hook = Some(hook);
         self
@@ -75,14 +76,6 @@ impl Container {
     pub fn with_disk_guard(mut self, disk: Arc<DiskGuard>) -> Container {
         self.disk = disk;
         self
-    }
-
-    pub fn procs(&self) -> &ProcessTable {
-        &self.procs
-    }
-
-    pub fn fs(&self) -> &ContainerFs {
-        &self.fs
     }
 
     pub fn userland(&self) -> &Arc<Userland> {

@@ -583,10 +583,10 @@ fn df_mount_dd_and_devices() {
 #[test]
 fn a_full_host_disk_fails_writes_with_enospc() {
     let f = fixture();
-    let sys = f
-        .sys
-        .clone()
-        .with_disk_guard(DiskGuard::with_free(10 * 1024 * 1024, 8 * 1024 * 1024));
+    let sys = f.sys.clone().with_disk_guard(system::DiskGuard::with_free(
+        10 * 1024 * 1024,
+        8 * 1024 * 1024,
+    ));
     let o = sys.run(
         &[
             "sh".into(),
@@ -682,7 +682,7 @@ fn sleeps_and_signals() {
             ..SpawnOptions::default()
         })
         .unwrap();
-    assert_eq!(child.pid(), 1);
+    assert_eq!(child.process.pid(), 1);
     std::thread::sleep(Duration::from_millis(100));
     child.process.signal(Signal::Term);
     assert_eq!(child.process.wait(&|| false), Some(ExitStatus::Exited(7)));

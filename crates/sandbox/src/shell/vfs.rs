@@ -77,8 +77,6 @@ pub struct Meta {
     pub mode: u32,
     pub len: u64,
     pub nlink: u64,
-    pub uid: u32,
-    pub gid: u32,
     pub mtime: i64,
     pub atime: i64,
     pub ctime: i64,
@@ -111,9 +109,6 @@ impl Meta {
             mode: m.permissions().mode() & 0o7777,
             len: m.len(),
             nlink: m.nlink(),
-            // Every file of the sandbox belongs to the container's root.
-            uid: 0,
-            gid: 0,
             mtime: m.mtime(),
             atime: m.atime(),
             ctime: m.ctime(),
@@ -130,8 +125,6 @@ impl Meta {
             mode: 0o666,
             len: 0,
             nlink: 1,
-            uid: 0,
-            gid: 0,
             mtime: 0,
             atime: 0,
             ctime: 0,
@@ -398,10 +391,6 @@ impl<'a> Vfs<'a> {
             Ok(m) => Ok(Meta::from_std(&m)),
             Err(e) => Err(e),
         }
-    }
-
-    pub fn exists(&self, path: &str) -> bool {
-        self.metadata(path).is_ok()
     }
 
     /// Names in a directory (mount points and `/dev` nodes included),

@@ -304,6 +304,8 @@ pub fn tar(ctx: &mut Ctx, args: &[String]) -> Ret {
     }
 }
 
+// Long: one walk writing each member kind's header and data into the
+// (maybe gzipped) stream; its state is the open writer.
 fn tar_create(
     ctx: &Ctx,
     file: Option<&str>,
@@ -515,6 +517,9 @@ fn cstr(field: &[u8]) -> String {
     String::from_utf8_lossy(&field[..end]).into_owned()
 }
 
+// Long: one pass over the archive stream (headers, long names, then list,
+// stdout or extract per member type); every part shares the reader and
+// the stream position, which a split would have to thread through.
 fn tar_read(
     ctx: &Ctx,
     file: Option<&str>,
@@ -659,7 +664,7 @@ fn tar_read(
             .split('/')
             .filter(|c| !c.is_empty() && *c != ".")
             .collect();
-        if comps.iter().any(|c| *c == "..") {
+        if comps.contains(&"..") {
             ctx.fail(&format!("skipping unsafe path: {name}"));
             skip(&mut *reader, size + pad(size))?;
             continue;
@@ -699,8 +704,6 @@ fn tar_read(
                     mode: mode & 0o7777,
                     len: 0,
                     nlink: 1,
-                    uid: 0,
-                    gid: 0,
                     mtime,
                     atime: mtime,
                     ctime: mtime,
@@ -713,18 +716,8 @@ fn tar_read(
                 let t = jiff::Timestamp::from_second(mtime)
                     .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
                     .unwrap_or_default();
-                let owner = format!(
-                    "{}/{}",
-                    cstr(&h[265..297])
-                        .trim()
-                        .to_string()
-                        .replace("", "")
-                        .as_str()
-                        .to_string()
-                        .chars()
-                        .collect::<String>(),
-                    cstr(&h[297..329])
-                );
+                let (user, group) = (cstr(&h[265..297]), cstr(&h[297..329]));
+                let owner = format!("{}/{}", user.trim(), group.trim());
                 let owner = if owner == "/" {
                     "root/root".to_string()
                 } else {
@@ -813,7 +806,7 @@ fn tar_read(
                 let _ = std::fs::remove_file(&place.host);
                 std::os::unix::fs::symlink(&link, &place.host)
             }
-            b'1' => match vfs.place(&link.trim_start_matches('/'), true) {
+            b'1' => match vfs.place(link.trim_start_matches('/'), true) {
                 Ok(t) => {
                     let _ = std::fs::remove_file(&place.host);
                     std::fs::hard_link(&t.host, &place.host)

@@ -436,6 +436,7 @@ impl P {
         s
     }
 
+    // Long: one arm per awk statement kind.
     fn stmt_inner(&mut self) -> Result<Stmt, String> {
         let s = match self.peek().clone() {
             Tok::Op("{") => Stmt::Block(self.block()?),
@@ -744,16 +745,16 @@ impl P {
     }
 
     fn starts_operand(&self) -> bool {
-        match self.peek() {
+        matches!(
+            self.peek(),
             Tok::Num(_)
-            | Tok::Str(_)
-            | Tok::Re(_)
-            | Tok::Name(_)
-            | Tok::Func(_)
-            | Tok::Builtin(_) => true,
-            Tok::Op("$" | "(" | "!" | "-" | "+" | "++" | "--") => true,
-            _ => false,
-        }
+                | Tok::Str(_)
+                | Tok::Re(_)
+                | Tok::Name(_)
+                | Tok::Func(_)
+                | Tok::Builtin(_)
+                | Tok::Op("$" | "(" | "!" | "-" | "+" | "++" | "--")
+        )
     }
 
     fn concat(&mut self) -> Result<Expr, String> {
@@ -775,11 +776,7 @@ impl P {
 
     fn additive(&mut self) -> Result<Expr, String> {
         let mut l = self.mult()?;
-        loop {
-            let op = match self.peek() {
-                Tok::Op(o @ ("+" | "-")) => *o,
-                _ => break,
-            };
+        while let Tok::Op(op @ ("+" | "-")) = *self.peek() {
             self.pos += 1;
             l = Expr::Bin(Box::new(l), op, Box::new(self.mult()?));
         }
@@ -788,11 +785,7 @@ impl P {
 
     fn mult(&mut self) -> Result<Expr, String> {
         let mut l = self.unary()?;
-        loop {
-            let op = match self.peek() {
-                Tok::Op(o @ ("*" | "/" | "%")) => *o,
-                _ => break,
-            };
+        while let Tok::Op(op @ ("*" | "/" | "%")) = *self.peek() {
             self.pos += 1;
             l = Expr::Bin(Box::new(l), op, Box::new(self.unary()?));
         }
@@ -1238,7 +1231,7 @@ impl Interp<'_> {
 
     fn tick(&mut self) -> R<()> {
         self.steps += 1;
-        if self.steps % 4096 == 0 {
+        if self.steps.is_multiple_of(4096) {
             self.ctx.check()?;
         }
         Ok(())
@@ -1459,6 +1452,7 @@ impl Interp<'_> {
         }
     }
 
+    // Long: one arm per awk builtin function.
     fn builtin(&mut self, name: &str, args: &[Expr]) -> R<Val> {
         let fmt = self.ofmt();
         let arg = |s: &mut Self, i: usize| -> R<Val> {
@@ -1917,6 +1911,8 @@ fn split_fields(record: &str, fs: &str, cache: &mut HashMap<String, Regex>) -> V
     re.split(record).map(str::to_string).collect()
 }
 
+// Long: awk's command line (-F, -v, -f, program, operands) and the
+// interpreter's initial variables (FS, OFS, ENVIRON, ARGV...).
 pub fn awk(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut fs = " ".to_string();
     let mut assigns: Vec<(String, String)> = Vec::new();
@@ -2203,8 +2199,7 @@ fn read_record(it: &mut Interp<'_>, rs: &str) -> R<Option<String>> {
     };
     if rs.is_empty() {
         let mut para = String::new();
-        loop {
-            let Some(l) = r.next_line(ctx)? else { break };
+        while let Some(l) = r.next_line(ctx)? {
             let t = String::from_utf8_lossy(l.strip_suffix(b"\n").unwrap_or(&l)).into_owned();
             if t.is_empty() {
                 if para.is_empty() {

@@ -126,7 +126,6 @@ pub fn ls(ctx: &mut Ctx, args: &[String]) -> Ret {
             }
         }
     }
-    drop(vfs);
     sort_entries(&mut files, &opts);
     let mut out = String::new();
     print_entries(ctx, &files, &opts, &mut out, false);
@@ -543,7 +542,7 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
                     "cannot copy a directory, '{src}', into itself, '{dst}'"
                 ));
             } else {
-                ctx.fail(&format!("can't copy a directory into itself"));
+                ctx.fail("can't copy a directory into itself");
             }
             return Err(());
         }
@@ -930,9 +929,7 @@ fn parse_mode(spec: &str, old: u32, is_dir: bool) -> Option<u32> {
     }
     let mut mode = old;
     for clause in spec.split(',') {
-        let who_end = clause
-            .find(|c| matches!(c, '+' | '-' | '='))
-            .unwrap_or(clause.len());
+        let who_end = clause.find(['+', '-', '=']).unwrap_or(clause.len());
         let (who, rest) = clause.split_at(who_end);
         let mut mask = 0u32;
         for c in who.chars() {
@@ -1171,11 +1168,7 @@ pub fn parse_date(s: &str) -> Option<i64> {
     }
     let s = s.trim().replace('T', " ");
     for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"] {
-        let text = if fmt == "%Y-%m-%d" {
-            s.clone()
-        } else {
-            s.clone()
-        };
+        let text = s.clone();
         if let Ok(dt) = jiff::civil::DateTime::strptime(fmt, &text) {
             return dt
                 .to_zoned(jiff::tz::TimeZone::UTC)
@@ -1228,8 +1221,6 @@ fn stat_field(ctx: &Ctx, c: char, name: &str, m: &Meta) -> String {
                     .map(|t| t.display().to_string())
                     .unwrap_or_default();
                 format!("'{name}' -> '{t}'")
-            } else if ctx.gnu() {
-                format!("{name}")
             } else {
                 name.to_string()
             }
@@ -1321,11 +1312,7 @@ pub fn stat(ctx: &mut Ctx, args: &[String]) -> Ret {
             continue;
         }
         let f = |c| stat_field(ctx, c, name, &m);
-        let file = if ctx.gnu() {
-            format!("{}", f('N'))
-        } else {
-            f('N')
-        };
+        let file = f('N');
         out.push_str(&format!("  File: {file}\n"));
         out.push_str(&format!(
             "  Size: {:<10}\tBlocks: {:<10} IO Block: {:<6} {}\n",
@@ -1647,7 +1634,6 @@ impl FindParser<'_> {
             return Ok(Expr::True);
         };
         self.pos += 1;
-        let now = jiff::Timestamp::now().as_second();
         Ok(match a.as_str() {
             "(" => {
                 let e = self.or(ctx)?;
@@ -2393,6 +2379,8 @@ fn bb_human(val: u64) -> String {
     human_size(val)
 }
 
+// Long: dd's operands (if/of/bs/count/skip/seek/conv/status), then the
+// copy loop and busybox's or GNU's summary.
 pub fn dd(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut input: Option<String> = None;
     let mut output: Option<String> = None;
@@ -2563,11 +2551,7 @@ pub fn dd(ctx: &mut Ctx, args: &[String]) -> Ret {
             }
             Err(e) => {
                 let name = output.as_deref().unwrap_or("standard output");
-                if ctx.gnu() {
-                    ctx.fail(&format!("error writing '{name}': {}", errno(&e)));
-                } else {
-                    ctx.fail(&format!("error writing '{name}': {}", errno(&e)));
-                }
+                ctx.fail(&format!("error writing '{name}': {}", errno(&e)));
                 status = 1;
                 break;
             }

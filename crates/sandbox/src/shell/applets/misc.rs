@@ -54,12 +54,13 @@ pub fn seq(ctx: &mut Ctx, args: &[String]) -> Ret {
             return Ok(1);
         }
     };
-    if step == 0.0 {
-        if ctx.gnu() {
-            ctx.errs("seq: invalid Zero increment value: '0'\n");
-            return Ok(1);
-        }
-        // busybox loops on a zero step; stop at one value instead.
+    // busybox loops on a zero step; it stops at one value here.
+    if step == 0.0 && ctx.gnu() {
+        ctx.errs(
+            "seq: invalid Zero increment value: '0'
+",
+        );
+        return Ok(1);
     }
     let decimals = nums
         .iter()
@@ -696,7 +697,7 @@ impl Md5 {
             .map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
             .collect();
         let [mut a, mut b, mut c, mut d] = self.state;
-        for i in 0..64 {
+        for (i, shift) in S.iter().enumerate() {
             let (f, g) = match i / 16 {
                 0 => ((b & c) | (!b & d), i),
                 1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
@@ -707,7 +708,7 @@ impl Md5 {
             a = d;
             d = c;
             c = b;
-            b = b.wrapping_add(f.rotate_left(S[i]));
+            b = b.wrapping_add(f.rotate_left(*shift));
         }
         for (s, v) in self.state.iter_mut().zip([a, b, c, d]) {
             *s = s.wrapping_add(v);

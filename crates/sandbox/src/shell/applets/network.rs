@@ -65,6 +65,9 @@ fn parse_url(url: &str) -> Option<Url> {
     Some(Url { host, port, path })
 }
 
+// Long: busybox wget's option parsing, then one HTTP exchange per
+// redirect (connect, head, body with length or chunks, progress lines),
+// sharing the connection and the output state.
 pub fn wget(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut quiet = false;
     let mut output: Option<String> = None;
@@ -315,10 +318,7 @@ pub fn wget(ctx: &mut Ctx, args: &[String]) -> Ret {
             if chunked {
                 raw_chunked.extend_from_slice(&body);
                 // Decode complete chunks.
-                loop {
-                    let Some(i) = raw_chunked.windows(2).position(|w| w == b"\r\n") else {
-                        break;
-                    };
+                while let Some(i) = raw_chunked.windows(2).position(|w| w == b"\r\n") {
                     let size_text = String::from_utf8_lossy(&raw_chunked[..i]).into_owned();
                     let Ok(size) =
                         usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)

@@ -360,11 +360,7 @@ pub fn date(ctx: &mut Ctx, args: &[String]) -> Ret {
             match super::files::parse_date(&d) {
                 Some(t) => when = Some(t),
                 None => {
-                    if ctx.gnu() {
-                        ctx.fail(&format!("invalid date '{d}'"));
-                    } else {
-                        ctx.fail(&format!("invalid date '{d}'"));
-                    }
+                    ctx.fail(&format!("invalid date '{d}'"));
                     return Ok(1);
                 }
             }
@@ -409,11 +405,7 @@ pub fn uname(ctx: &mut Ctx, args: &[String]) -> Ret {
     let release = "6.8.0-kubetutor";
     let version = "#1 SMP PREEMPT_DYNAMIC";
     let arch = std::env::consts::ARCH;
-    let os = if ctx.gnu() || ctx.sys.userland.name != "busybox" {
-        "GNU/Linux"
-    } else {
-        "GNU/Linux"
-    };
+    let os = "GNU/Linux";
     let parts: Vec<String> = if o.has('a') {
         vec![
             "Linux".into(),

@@ -247,6 +247,7 @@ impl Parser<'_> {
             .to_string()
     }
 
+    // Long: one arm per sed command, each reading its own arguments.
     fn parse(&mut self) -> Result<Vec<Instr>, String> {
         let mut prog = Vec::new();
         let mut open: Vec<usize> = Vec::new();
@@ -430,6 +431,8 @@ struct State {
     quit: Option<i32>,
 }
 
+// Long: sed's options (-n, -e, -f, -i[SUFFIX], -E), then in-place
+// editing or the streamed run.
 pub fn sed(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut quiet = false;
     let mut in_place: Option<String> = None;
@@ -624,7 +627,7 @@ fn addr_matches(a: &Addr, line_no: u64, last: bool, text: &str) -> bool {
             if *step == 0 {
                 line_no == *first
             } else {
-                line_no >= *first && (line_no - first) % step == 0
+                line_no >= *first && (line_no - first).is_multiple_of(*step)
             }
         }
     }
@@ -632,6 +635,8 @@ fn addr_matches(a: &Addr, line_no: u64, last: bool, text: &str) -> bool {
 
 /// Runs the program over the inputs (one stream, as sed sees several
 /// files without -s); returns the `q` exit code.
+// Long: sed's cycle (addresses, ranges, then one arm per command) over
+// the pattern and hold spaces; the commands share that state.
 fn run(
     ctx: &Ctx,
     prog: &[Instr],

@@ -200,7 +200,7 @@ pub fn backslash_escapes(s: &str, octal_zero: bool) -> (Vec<u8>, bool) {
             b'0'..=b'7' => {
                 let mut n = u32::from(e - b'0');
                 let mut k = if octal_zero && e == b'0' { 0 } else { 1 };
-                let max = if octal_zero && e == b'0' { 3 } else { 3 };
+                let max = 3;
                 while k < max && i < bytes.len() && (b'0'..=b'7').contains(&bytes[i]) {
                     n = n * 8 + u32::from(bytes[i] - b'0');
                     i += 1;
@@ -292,6 +292,8 @@ fn printf_number(ctx: &Ctx, arg: &str, bad: &mut bool) -> i64 {
 }
 
 /// `printf FORMAT [ARG...]`, the format reused while arguments remain.
+// Long: printf's format language (escapes, flags, width, precision, each
+// conversion) in one scanner; the conversions need the scanner's state.
 pub fn format_printf(
     ctx: &Ctx,
     format: &str,
@@ -1100,6 +1102,8 @@ struct GrepOpts {
     before: usize,
 }
 
+// Long: grep's options, pattern assembly (-e/-f/-F/-w/-x) and the
+// recursive file list before the per-file matcher.
 pub fn grep(ctx: &mut Ctx, args: &[String]) -> Ret {
     let (o, long) = match getopt(ctx, args, "EFGiIvclLnhHoqsrRwxe:f:A:B:C:m:a") {
         Ok(v) => v,
@@ -1234,8 +1238,6 @@ pub fn grep(ctx: &mut Ctx, args: &[String]) -> Ret {
                 if !o.has('s') {
                     if e.raw_os_error() == Some(21) {
                         ctx.fail(&format!("{name}: Is a directory"));
-                    } else if ctx.gnu() {
-                        ctx.fail(&format!("{name}: {}", errno(&e)));
                     } else {
                         ctx.fail(&format!("{name}: {}", errno(&e)));
                     }
@@ -1439,6 +1441,8 @@ fn human_value(s: &str) -> f64 {
     n * mult
 }
 
+// Long: sort's key specs (-k with flags), input gathering and the
+// comparison that combines them.
 pub fn sort(ctx: &mut Ctx, args: &[String]) -> Ret {
     let (o, _) = match getopt(ctx, args, "nrufbdhMVsczk:t:o:gSR") {
         Ok(v) => v,
@@ -1848,7 +1852,7 @@ pub fn cut(ctx: &mut Ctx, args: &[String]) -> Ret {
         if ctx.gnu() {
             ctx.fail("fields are numbered from 1");
         } else {
-            ctx.fail(&format!("invalid byte, character or field list"));
+            ctx.fail("invalid byte, character or field list");
         }
         return Ok(1);
     };
