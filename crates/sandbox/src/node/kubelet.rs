@@ -1341,6 +1341,19 @@ async fn supervise(
             tty: c.spec["tty"].as_bool().unwrap_or(false),
         };
         let app = images::select(&c.image, &ctx.command, &ctx.args);
+        // An app the shell does not run is PID 1 of the table all the
+        // same (`ps` shows it; exec sessions get the next PIDs).
+        let main_proc = if app.name() == "shell" {
+            None
+        } else {
+            let argv = ctx.argv();
+            let cmdline = if argv.is_empty() {
+                c.image.clone()
+            } else {
+                argv.join(" ")
+            };
+            procs.register(0, &cmdline, true).ok()
+        };
         let handle = images::start(app, ctx);
         let instance = prt.cancel.child_token();
         let liveness_kill = CancellationToken::new();
@@ -1405,6 +1418,11 @@ async fn supervise(
             }
         };
         instance.cancel();
+        if let Some(p) = main_proc {
+            p.finish(crate::process::ExitStatus::Exited(code));
+        }
+        // The container is gone: so are the processes exec started in it.
+        procs.signal_all(crate::process::Signal::Kill);
         last_code = Some(code);
         let finished_at = crate::machinery::meta::now_rfc3339();
         // The OOM killer ending PID 1 is the runtime's `OOMKilled`.

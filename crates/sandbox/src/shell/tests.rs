@@ -456,6 +456,20 @@ fn pipelines_stream_and_end_writers() {
     );
     assert_eq!(out(&f, "echo one two | xargs -n1 echo"), "one\ntwo\n");
     assert_eq!(
+        out(
+            &f,
+            "printf '1\\n2\\n3\\n' | sed 'N;P;D'; printf 'a\\nb\\n' | sed '1d;s/b/B/'"
+        ),
+        "1\n2\n3\nB\n"
+    );
+    assert_eq!(
+        out(
+            &f,
+            "sleep infinity & ps -o pid,comm | grep -c sleep; kill %1"
+        ),
+        "1\n"
+    );
+    assert_eq!(
         out(&f, "echo hi | tee /data/t >/dev/null; cat /data/t"),
         "hi\n"
     );

@@ -663,11 +663,21 @@ fn run(
     };
     let mut pending = next_line(ctx)?;
     let mut line_no = 0u64;
-    while let Some(raw) = pending.take() {
+    // What `D` left of the pattern space: the next cycle starts with it
+    // instead of a new line.
+    let mut carry: Option<String> = None;
+    loop {
         ctx.check()?;
-        line_no += 1;
-        let (mut space, mut had_nl) = strip(raw);
-        pending = next_line(ctx)?;
+        let (mut space, mut had_nl) = match carry.take() {
+            Some(rest) => (rest, true),
+            None => {
+                let Some(raw) = pending.take() else { break };
+                line_no += 1;
+                let r = strip(raw);
+                pending = next_line(ctx)?;
+                r
+            }
+        };
         let mut appended: Vec<String> = Vec::new();
         let mut deleted = false;
         let mut substituted = false;
@@ -870,12 +880,7 @@ fn run(
         }
         if restart && !deleted {
             // `D`: start again with what is left, without reading.
-            pending = Some({
-                let mut l = space.clone().into_bytes();
-                l.push(b'\n');
-                line_no -= 1;
-                l
-            });
+            carry = Some(space);
             continue;
         }
         if !deleted && !quiet {
