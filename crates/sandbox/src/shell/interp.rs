@@ -1163,6 +1163,12 @@ impl Shell {
             });
         }
         child.finish(status);
+        // ctrl-C killed the foreground job: an interactive shell drops the
+        // rest of the line too (ash raises SIGINT on itself).
+        if self.interactive && status == ExitStatus::Signaled(Signal::Int) {
+            self.status = status.code();
+            return Err(Flow::Interrupted);
+        }
         if let ExitStatus::OomKilled | ExitStatus::Signaled(_) = status
             && self.interactive
             && let Some(sig) = status.signal()
