@@ -14,6 +14,7 @@ use crate::apiserver::patch::{self, PatchType};
 use crate::machinery::resources::{self, ResourceDef};
 use crate::machinery::selectors::{self, FieldSelector, LabelSelector};
 use crate::machinery::status::{self, ApiError};
+use crate::registry;
 use crate::registry::typed;
 use crate::storage::store::{DeleteOptions, Obj, Propagation, Store, UpdateScope};
 
@@ -118,6 +119,9 @@ async fn dispatch(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<B
         && !res.has_subresource(s)
     {
         return Err(ApiError::path_not_found());
+    }
+    if sub == Some("ephemeralcontainers") && t.name.is_some() {
+        return crate::apiserver::ephemeral::handle(store, t, req).await;
     }
     match (m.as_str(), t.name.as_deref(), sub) {
         ("GET", None, _) => {
@@ -396,8 +400,9 @@ async fn create(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Bod
     set_namespace(res, t, &mut obj)?;
     if dry_run(req.query) {
         let mut o = obj;
-        crate::registry::defaults::apply(res, &mut o);
-        let causes = crate::registry::defaults::validate(res, &o, None);
+        registry::apply_defaults(res, &mut o);
+        registry::prepare(res, &mut o, None);
+        let causes = registry::validate(res, &o, None);
         if !causes.is_empty() {
             return Err(ApiError::invalid(
                 res,

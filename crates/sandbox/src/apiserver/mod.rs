@@ -3,7 +3,9 @@
 //! the registry and storage, server-side tables, watches, patches and the
 //! protobuf encoding kubectl sends.
 
+pub(crate) mod conns;
 pub(crate) mod discovery;
+pub(crate) mod ephemeral;
 pub(crate) mod handlers;
 pub(crate) mod http;
 pub(crate) mod kubeconfig;

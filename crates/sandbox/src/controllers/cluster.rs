@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::machinery::cluster::{NODE_NAME, ROOT_CA_CONFIGMAP};
 use crate::machinery::meta::{is_terminating, lock};
 use crate::machinery::meta::{name_of, now_rfc3339};
-use crate::registry::defaults::{NODE_NAME, ROOT_CA_CONFIGMAP};
 use crate::runtime::Runtime;
 
 const LEASE_NS: &str = "kube-node-lease";

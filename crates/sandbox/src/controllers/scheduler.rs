@@ -10,9 +10,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::controllers::volume::{self, SELECTED_NODE};
+use crate::machinery::cluster::{MAX_PODS, NODE_NAME};
 use crate::machinery::meta::{is_terminating, set_condition};
 use crate::machinery::meta::{name_of, namespace_of};
-use crate::registry::defaults::{MAX_PODS, NODE_NAME};
 use crate::runtime::Runtime;
 use crate::runtime::events::Kind;
 

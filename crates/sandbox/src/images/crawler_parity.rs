@@ -289,6 +289,7 @@ fn run_emulation(work: &Path, port: u16) -> Transcript {
             )),
             stdin: false,
             tty: false,
+            console: crate::process::Console::new(),
         }
     };
     let start = |c: AppContext| {

@@ -20,6 +20,7 @@
 
 pub(crate) mod crawler;
 pub(crate) mod msg_api;
+pub(crate) mod nginx;
 pub(crate) mod postgres;
 pub(crate) mod postgrest;
 pub(crate) mod userland;
@@ -34,7 +35,7 @@ use tokio::task::JoinHandle;
 use crate::hostfs::ContainerFs;
 use crate::node::netns::NetNamespaces;
 use crate::node::podnet::PodNetwork;
-use crate::process::{ExitStatus, PipeReader, ProcessTable, Signal};
+use crate::process::{Console, ExitStatus, PipeReader, ProcessTable, Signal, Stream};
 use crate::shell::{Container, SpawnOptions};
 
 /// Where an app's output lines go (one call per line, no newline).
@@ -68,6 +69,8 @@ pub struct AppContext {
     pub stdin: bool,
     /// `tty: true`: the main process has a terminal.
     pub tty: bool,
+    /// What `kubectl attach` reaches of the main process.
+    pub console: Arc<Console>,
 }
 
 impl AppContext {
@@ -128,6 +131,11 @@ impl Stop {
     /// what a process that ignores SIGTERM (a shell as process 1) waits for.
     pub async fn wait_kill(&mut self) {
         let _ = self.0.wait_for(|level| *level >= KILL).await;
+    }
+
+    /// True once killed, or once the handle is gone.
+    pub fn is_killed(&self) -> bool {
+        *self.0.borrow() >= KILL || self.0.has_changed().is_err()
     }
 }
 
@@ -259,6 +267,13 @@ pub fn image_repository(image: &str) -> &str {
     repo.strip_prefix("library/").unwrap_or(repo)
 }
 
+/// What the pod event says of an image the sandbox does not emulate.
+pub fn not_emulated_message(image: &str) -> String {
+    format!(
+        "kubetutor sandbox: image {image:?} is not emulated; the container stays idle (kubectl exec still works)"
+    )
+}
+
 /// Picks the emulation for a container.
 pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn EmulatedApp> {
     let repo = image_repository(image);
@@ -283,6 +298,11 @@ pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn Emula
     }
     if repo == "postgrest/postgrest" && argv.is_empty() {
         return Box::new(postgrest::Postgrest);
+    }
+    if repo == "nginx" && nginx::runs_nginx(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    {
+        // Without a `command`, the image's entrypoint runs first.
+        return Box::new(nginx::Nginx::new(command.is_empty()));
     }
     // A program of the image's userland, or the image's own command
     // (`sh` for busybox, `bash` for ubuntu) when the pod gives none.
@@ -319,6 +339,7 @@ impl EmulatedApp for IdleApp {
                  (kubectl exec still works)",
                 ctx.image
             ));
+            // (The kubelet records the same as a Warning event on the pod.)
             stop.wait().await;
             EXIT_TERMINATED
         })
@@ -329,8 +350,9 @@ impl EmulatedApp for IdleApp {
 /// container runtime splits them into partial records.
 const MAX_LOG_LINE: usize = 16 * 1024;
 
-/// Turns a stream of output into log lines.
-async fn log_lines(reader: PipeReader, log: LogSink) {
+/// Turns a stream of output into log lines, copying it as it comes to
+/// the attached clients.
+async fn log_lines(reader: PipeReader, log: LogSink, console: Arc<Console>, stream: Stream) {
     let mut line: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -338,6 +360,7 @@ async fn log_lines(reader: PipeReader, log: LogSink) {
         if n == 0 {
             break;
         }
+        console.publish(stream, &buf[..n]);
         for &b in &buf[..n] {
             if b == b'\n' {
                 log(String::from_utf8_lossy(&line).trim_end_matches('\r'));
@@ -386,22 +409,28 @@ impl EmulatedApp for ShellApp {
                     return 128;
                 }
             };
-            let process = std::sync::Arc::clone(&child.process);
-            // The output streams to the log as it is written.
+            let process = Arc::clone(&child.process);
+            // The output streams to the log (and to attached clients) as
+            // it is written.
             let mut readers = vec![tokio::spawn(log_lines(
                 child.stdout,
-                std::sync::Arc::clone(&ctx.log),
+                Arc::clone(&ctx.log),
+                Arc::clone(&ctx.console),
+                Stream::Stdout,
             ))];
             if let Some(err) = child.stderr {
                 readers.push(tokio::spawn(log_lines(
                     err,
-                    std::sync::Arc::clone(&ctx.log),
+                    Arc::clone(&ctx.log),
+                    Arc::clone(&ctx.console),
+                    Stream::Stderr,
                 )));
             }
             // A container with `stdin: true` keeps its stdin open for
-            // attach; without it, its stdin is at EOF (/dev/null).
-            let _stdin = child.stdin;
-            let _terminal = child.terminal;
+            // attach (the console holds it); without it, its stdin is at
+            // EOF (/dev/null).
+            ctx.console
+                .connect(Arc::clone(&process), child.stdin, child.terminal);
             let mut termed = false;
             let mut kill = stop.clone();
             let status = loop {
@@ -425,6 +454,8 @@ impl EmulatedApp for ShellApp {
             for r in readers {
                 let _ = tokio::time::timeout(Duration::from_millis(500), r).await;
             }
+            ctx.console.close_stdin();
+            ctx.console.finish();
             status.code()
         })
     }
@@ -448,11 +479,12 @@ pub(crate) mod tests {
         pub fn new() -> Self {
             let tmp = tempfile::tempdir().unwrap();
             let root = SandboxRoot::new(tmp.path()).unwrap();
+            let netns = NetNamespaces::with_socket_dir(root.sockets_dir());
             Self {
                 _tmp: tmp,
                 root,
                 lines: Arc::default(),
-                netns: NetNamespaces::new(),
+                netns,
             }
         }
 
@@ -484,6 +516,7 @@ pub(crate) mod tests {
                 )),
                 stdin: false,
                 tty: false,
+                console: Console::new(),
             }
         }
 
@@ -529,6 +562,10 @@ pub(crate) mod tests {
         assert_eq!(s("busybox", &[]), "shell");
         assert_eq!(s("ubuntu:24.04", &[]), "shell");
         assert_eq!(s("alpine", &["bash"]), "idle");
+        assert_eq!(s("nginx", &[]), "nginx");
+        assert_eq!(s("nginx:alpine", &["nginx", "-g", "daemon off;"]), "nginx");
+        // nginx's image has a shell too.
+        assert_eq!(s("nginx", &["sh", "-c", "nginx -t"]), "shell");
     }
 
     #[tokio::test]

@@ -99,6 +99,7 @@ async fn run_pod(root: &SandboxRoot, netns: &NetNamespaces, pod: &Value) -> Runn
         )),
         stdin: false,
         tty: false,
+        console: crate::process::Console::new(),
     };
     let handle = images::start(images::select(&ctx.image, &ctx.command, &ctx.args), ctx);
     let mut addr = None;

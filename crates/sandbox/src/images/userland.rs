@@ -3,7 +3,8 @@
 //! errors (busybox or GNU), its default command, and files such as
 //! `/etc/os-release`. One description per image family, chosen from the
 //! image name in [`Userland::for_image`]; an image's own programs (the
-//! postgres image's `psql`) are registered here too, so the shell finds
+//! postgres image's `psql`, the nginx image's `nginx`) and files (nginx's
+//! configuration and pages) are registered here too, so the shell finds
 //! everything through the userland's `PATH` and nowhere else.
 
 use std::collections::BTreeMap;
@@ -60,6 +61,9 @@ pub struct Program {
 /// An image's userland.
 #[derive(Debug, Clone)]
 pub struct Userland {
+    /// The image reference it was made for (an image program's version
+    /// comes from its tag).
+    pub image: String,
     pub flavor: Flavor,
     /// `PATH` when the container's env has none.
     pub path: &'static str,
@@ -67,7 +71,9 @@ pub struct Userland {
     pub default_command: Vec<String>,
     programs: BTreeMap<String, Program>,
     /// Files the image has (`/etc/os-release`, `/etc/passwd`...).
-    files: Vec<(&'static str, String)>,
+    files: Vec<(String, String)>,
+    /// Directories the image has beyond the common skeleton.
+    dirs: Vec<&'static str>,
     /// `/bin` is a link to `/usr/bin` (debian, ubuntu).
     merged_usr: bool,
 }
@@ -238,11 +244,13 @@ const GROUP: &str = "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nnogroup:x:65534
 impl Userland {
     fn with(flavor: Flavor, path: &'static str, merged_usr: bool) -> Userland {
         Userland {
+            image: String::new(),
             flavor,
             path,
             default_command: Vec::new(),
             programs: BTreeMap::new(),
             files: Vec::new(),
+            dirs: Vec::new(),
             merged_usr,
         }
     }
@@ -274,16 +282,17 @@ impl Userland {
         u.add("sh", "/bin", ProgramKind::Shell(ShellKind::Ash));
         u.add("ash", "/bin", ProgramKind::Shell(ShellKind::Ash));
         u.add("busybox", "/bin", ProgramKind::Applet("busybox"));
-        u.files.push(("/etc/passwd", BUSYBOX_PASSWD.to_string()));
-        u.files.push(("/etc/group", GROUP.to_string()));
+        u.files
+            .push(("/etc/passwd".to_string(), BUSYBOX_PASSWD.to_string()));
+        u.files.push(("/etc/group".to_string(), GROUP.to_string()));
         if all_in_bin {
             u.default_command = vec!["sh".to_string()];
         } else {
             u.default_command = vec!["/bin/sh".to_string()];
             u.files
-                .push(("/etc/os-release", ALPINE_OS_RELEASE.to_string()));
+                .push(("/etc/os-release".to_string(), ALPINE_OS_RELEASE.to_string()));
             u.files
-                .push(("/etc/alpine-release", "3.20.3\n".to_string()));
+                .push(("/etc/alpine-release".to_string(), "3.20.3\n".to_string()));
         }
         u
     }
@@ -300,10 +309,13 @@ impl Userland {
         u.add("sh", "/usr/bin", ProgramKind::Shell(ShellKind::Dash));
         u.add("dash", "/usr/bin", ProgramKind::Shell(ShellKind::Dash));
         u.add("bash", "/usr/bin", ProgramKind::Shell(ShellKind::Bash));
-        u.files.push(("/etc/os-release", os_release.to_string()));
-        u.files.push(("/etc/passwd", DEBIAN_PASSWD.to_string()));
-        u.files.push(("/etc/group", GROUP.to_string()));
-        u.files.push(("/etc/debian_version", "12.7\n".to_string()));
+        u.files
+            .push(("/etc/os-release".to_string(), os_release.to_string()));
+        u.files
+            .push(("/etc/passwd".to_string(), DEBIAN_PASSWD.to_string()));
+        u.files.push(("/etc/group".to_string(), GROUP.to_string()));
+        u.files
+            .push(("/etc/debian_version".to_string(), "12.7\n".to_string()));
         u
     }
 
@@ -360,6 +372,14 @@ impl Userland {
                 base.add(name, "/usr/local/bin", ProgramKind::Image(f));
             }
         }
+        if repo == "nginx" {
+            for (name, f) in super::nginx::programs::programs() {
+                base.add(name, "/usr/sbin", ProgramKind::Image(f));
+            }
+            base.files.extend(super::nginx::files::image_files());
+            base.dirs.extend(super::nginx::files::IMAGE_DIRS);
+        }
+        base.image = image.to_string();
         Arc::new(base)
     }
 
@@ -412,6 +432,9 @@ impl Userland {
 
     /// Writes the image's files into a fresh writable layer.
     pub fn seed(&self, rootfs: &Path) {
+        for dir in &self.dirs {
+            let _ = std::fs::create_dir_all(rootfs.join(dir.trim_start_matches('/')));
+        }
         for (path, text) in &self.files {
             let target = rootfs.join(path.trim_start_matches('/'));
             if let Some(parent) = target.parent() {

@@ -11,6 +11,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_util::sync::CancellationToken;
 
 use crate::apiserver::http::{self as h, Body};
 use crate::hostfs::{self, SandboxRoot, VolumeBacking};
@@ -119,7 +120,8 @@ fn start(
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
         match container_of(&store, &root, &pod, &container) {
             Ok(c) => {
-                let _ = streams::run_process(ws, protocol, &exec, c).await;
+                let _ =
+                    streams::run_process(ws, protocol, &exec, c, CancellationToken::new()).await;
             }
             Err(msg) => {
                 let mut ws = ws;

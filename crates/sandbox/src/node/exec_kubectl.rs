@@ -82,7 +82,7 @@ async fn serve(stream: TcpStream, fs: ContainerFs) {
             .unwrap();
         let protocol = chosen.lock().unwrap().unwrap();
         let container = Container::new(fs, Userland::busybox(), "web");
-        run_process(ws, protocol, &request, container)
+        run_process(ws, protocol, &request, container, Default::default())
             .await
             .unwrap();
         return;

@@ -1,8 +1,9 @@
 //! Pod and service subresources served from the kubelet's state: `log`
 //! (follow, previous, tailLines, timestamps), `exec` over WebSocket
 //! (`v5.channel.k8s.io`) streaming a process of the container (its
-//! shell and programs, [`crate::shell`]), and `proxy` for pods and services (HTTP forwarded to the
-//! emulated app through the pod's network namespace).
+//! shell and programs, [`crate::shell`]), `attach` to its main process's
+//! console, `portforward`, and `proxy` for pods and services (HTTP
+//! forwarded to the emulated app through the pod's network namespace).
 
 use crate::machinery::resources;
 use std::sync::Arc;
@@ -23,14 +24,18 @@ use crate::machinery::meta::pod_ready;
 use crate::machinery::status::ApiError;
 use crate::node::Node;
 use crate::node::kubelet::{CtrRt, LogLine, PodRt, State};
-use crate::node::streams::{self, ExecRequest, Protocol};
+use crate::node::sessions::{self, ClientAddr};
+use crate::node::streams::{self, AfterAttach, ExecRequest, Protocol};
 
 /// Whether this module serves the request.
 pub fn handles(t: &Target) -> bool {
     let sub = t.sub.as_deref();
     let core = t.res.group.is_empty();
     match t.res.plural {
-        "pods" if core => matches!(sub, Some("log" | "exec" | "attach" | "proxy")),
+        "pods" if core => matches!(
+            sub,
+            Some("log" | "exec" | "attach" | "proxy" | "portforward")
+        ),
         "services" if core => sub == Some("proxy"),
         _ => false,
     }
@@ -42,6 +47,7 @@ pub async fn handle(node: &Arc<Node>, t: Target, req: Request<Incoming>) -> Resp
         ("pods", Some("log")) => logs(node, &t, &req).await,
         ("pods", Some("exec" | "attach")) => exec(node, &t, req),
         ("pods", Some("proxy")) => pod_proxy(node, &t, req).await,
+        ("pods", Some("portforward")) => port_forward(node, &t, req),
         ("services", Some("proxy")) => service_proxy(node, &t, req).await,
         _ => Err(ApiError::path_not_found()),
     };
@@ -73,9 +79,10 @@ fn pick_container(pod: &Value, wanted: Option<&str>) -> Result<String, ApiError>
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or("");
     let main = names(pod, "containers");
     let init = names(pod, "initContainers");
+    let ephemeral = names(pod, "ephemeralContainers");
     match wanted.filter(|w| !w.is_empty()) {
         Some(w) => {
-            if main.iter().chain(&init).any(|n| n == w) {
+            if main.iter().chain(&init).chain(&ephemeral).any(|n| n == w) {
                 Ok(w.to_string())
             } else {
                 Err(ApiError::bad_request(format!(
@@ -270,6 +277,10 @@ fn exec(
             "unable to upgrade connection: container not found (\"{container}\")"
         )));
     };
+    // One session of this client's; it ends the command when the client
+    // goes. Counted first, so kubectl's SPDY retry is told the same.
+    let client = req.extensions().get::<ClientAddr>().copied();
+    let session = node.sessions.open(client, &node.cancel)?;
     let key = req
         .headers()
         .get("Sec-WebSocket-Key")
@@ -294,22 +305,46 @@ fn exec(
     }
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let upgrade = hyper::upgrade::on(&mut req);
-    if t.sub.as_deref() == Some("attach") {
-        return Err(ApiError::bad_request(
-            "attaching to a container is not emulated by the sandbox yet: use kubectl logs -f, or kubectl exec",
-        ));
-    }
+    let attach = t.sub.as_deref() == Some("attach");
+    // Attach: to a main process the shell runs, its console (its output
+    // from now on, its stdin and terminal); to any other app, what it
+    // logs from now on.
+    let console = st.console.clone().filter(|c| c.process().is_some());
+    let after = if c.spec["stdinOnce"] == true {
+        AfterAttach::CloseStdin
+    } else {
+        AfterAttach::KeepStdin
+    };
     let container =
         crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone(), st.procs.clone());
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
+        let token = session.token.clone();
+        // The client going (or the sandbox stopping) ends the session.
+        let io = sessions::watch_client(TokioIo::new(upgraded), token.clone());
+        if attach && console.is_none() {
+            tokio::select! {
+                () = attach_output(io, request, c) => {}
+                () = token.cancelled() => {}
+            }
+            drop(session);
+            return;
+        }
         let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
-            TokioIo::new(upgraded),
+            io,
             tokio_tungstenite::tungstenite::protocol::Role::Server,
             None,
         )
         .await;
-        let _ = streams::run_process(ws, protocol, &request, container).await;
+        match console {
+            Some(console) if attach => {
+                let _ = streams::run_attach(ws, protocol, &request, console, after, token).await;
+            }
+            _ => {
+                let _ = streams::run_process(ws, protocol, &request, container, token).await;
+            }
+        }
+        drop(session);
     });
     let mut resp = Response::new(h::full(Bytes::new()));
     *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
@@ -330,6 +365,100 @@ fn exec(
         header::HeaderValue::from_static(protocol.name()),
     );
     Ok(resp)
+}
+
+/// `attach` to a container whose process is not a shell waiting for
+/// input: what it prints from now on, until it exits or the client goes;
+/// then the Success status the kubelet sends at the end of an attach.
+async fn attach_output(io: tokio::io::DuplexStream, request: ExecRequest, c: Arc<CtrRt>) {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        io,
+        tokio_tungstenite::tungstenite::protocol::Role::Server,
+        None,
+    )
+    .await;
+    let (mut tx, mut rx) = ws.split();
+    let channel = if request.stdout || request.tty {
+        streams::STDOUT
+    } else {
+        streams::STDERR
+    };
+    let _ = tx
+        .send(Message::Binary(streams::encode(channel, &[]).into()))
+        .await;
+    let instance = c.state().container_id;
+    let mut sent = c.log_lines(false).len();
+    loop {
+        let notified = c.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let lines = c.log_lines(false);
+        let st = c.state();
+        if lines.len() > sent {
+            let mut text: String = lines[sent..]
+                .iter()
+                .map(|l| format!("{}\n", l.text))
+                .collect();
+            if request.tty {
+                text = text.replace('\n', "\r\n");
+            }
+            sent = lines.len();
+            if tx
+                .send(Message::Binary(
+                    streams::encode(channel, text.as_bytes()).into(),
+                ))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        } else if lines.len() < sent {
+            sent = lines.len();
+        }
+        if st.container_id != instance || !matches!(st.state, State::Running { .. }) {
+            break;
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            m = rx.next() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                _ => {}
+            },
+        }
+    }
+    let status = serde_json::json!({"metadata": {}, "status": "Success"}).to_string();
+    let _ = tx
+        .send(Message::Binary(
+            streams::encode(streams::STATUS, status.as_bytes()).into(),
+        ))
+        .await;
+    let _ = tx
+        .send(Message::Close(Some(
+            tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+                reason: "".into(),
+            },
+        )))
+        .await;
+}
+
+/// `kubectl port-forward`: the pod must be running on the node.
+fn port_forward(
+    node: &Arc<Node>,
+    t: &Target,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let pod = get_pod(node, t)?;
+    if !scheduled(&pod) {
+        return Err(ApiError::bad_request(format!(
+            "pod {} does not have a host assigned",
+            pod["metadata"]["name"].as_str().unwrap_or("")
+        )));
+    }
+    crate::node::portforward::handle(node, &pod, req)
 }
 
 /// `[scheme:]name[:port]` of a proxy URL.

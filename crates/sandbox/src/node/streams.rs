@@ -19,7 +19,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::process::{ExitStatus, Signal, tty::onlcr};
+use tokio_util::sync::CancellationToken;
+
+use crate::process::{Console, ExitStatus, Signal, Stream, tty::onlcr};
 use crate::shell::{Container, SpawnError, SpawnOptions};
 
 pub const STDIN: u8 = 0;
@@ -282,6 +284,7 @@ pub async fn run_process<S>(
     protocol: Protocol,
     request: &ExecRequest,
     container: Container,
+    hangup: CancellationToken,
 ) -> Result<i32, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -407,6 +410,16 @@ where
                     }
                 }
             }
+            () = hangup.cancelled(), if !client_gone => {
+                // The session is over (its client went, the sandbox
+                // stops): the terminal hangs up, the process is killed.
+                client_gone = true;
+                stdin_closed = true;
+                if tty {
+                    process.signal(Signal::Hup);
+                }
+                process.signal(Signal::Kill);
+            }
             message = ws.next(), if !client_gone => {
                 let data = match message {
                     Some(Ok(Message::Binary(data))) => data,
@@ -476,6 +489,184 @@ where
     }
     finish(ws, status(code, &request.command)).await?;
     Ok(code)
+}
+
+/// What an attach session does with its main process's stdin once it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttach {
+    /// Leave it open for the next attach.
+    KeepStdin,
+    /// Close it (`stdinOnce: true`): the process reads end-of-file.
+    CloseStdin,
+}
+
+/// Runs `kubectl attach` to a container's main process over an upgraded
+/// connection: what the process writes from now on goes to the client,
+/// what the client types goes to its stdin (through its terminal with
+/// `tty: true`), until the process exits (then the Success status the
+/// kubelet's attach always ends with) or the client detaches (the process
+/// goes on).
+// Long: like run_process, one select loop owns the WebSocket, the output
+// copy and the stdin backlog.
+pub async fn run_attach<S>(
+    mut ws: WebSocketStream<S>,
+    protocol: Protocol,
+    request: &ExecRequest,
+    console: std::sync::Arc<Console>,
+    after: AfterAttach,
+    hangup: CancellationToken,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let started = tokio::time::Instant::now();
+    announce(&mut ws, request).await?;
+    let mut output = console.subscribe();
+    let tty = request.tty && console.has_terminal();
+    let mut stdin = if request.stdin { console.stdin() } else { None };
+    let uses_stdin = stdin.is_some();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut prev = 0u8;
+    let mut client_gone = false;
+    let mut grace_passed = false;
+    let finished = console.finished();
+    tokio::pin!(finished);
+    // (What it wrote before it finished is drained after the loop.)
+    let mut stdin_closed = false;
+    loop {
+        if stdin_closed && pending.is_empty() && stdin.is_some() {
+            // The client's stdin ended: so does this session's writer
+            // (and with `stdinOnce`, the process's stdin).
+            stdin = None;
+            if after == AfterAttach::CloseStdin {
+                console.close_stdin();
+            }
+        }
+        let can_write = stdin.is_some() && !pending.is_empty();
+        tokio::select! {
+            () = &mut finished => break,
+            () = hangup.cancelled() => {
+                client_gone = true;
+                break;
+            }
+            chunk = output.recv() => {
+                let (stream, data) = match chunk {
+                    Ok(c) => c,
+                    // A client too slow to read loses what it missed.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                let (channel, wanted) = match stream {
+                    Stream::Stdout => (STDOUT, request.stdout || tty),
+                    Stream::Stderr if tty => (STDOUT, true),
+                    Stream::Stderr => (STDERR, request.stderr),
+                };
+                if wanted {
+                    if !grace_passed {
+                        tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
+                        grace_passed = true;
+                    }
+                    let data = if tty { onlcr(&data, &mut prev) } else { data.to_vec() };
+                    ws.send(Message::Binary(encode(channel, &data).into())).await?;
+                }
+            }
+            r = async { match &stdin { Some(w) => w.write_some_async(&pending).await, None => Ok(0) } }, if can_write => {
+                match r {
+                    Ok(n) => {
+                        pending.drain(..n);
+                    }
+                    Err(_) => {
+                        pending.clear();
+                        stdin = None;
+                    }
+                }
+            }
+            message = ws.next() => {
+                let data = match message {
+                    Some(Ok(Message::Binary(data))) => data,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        client_gone = true;
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                match decode(&data) {
+                    Ok(Frame::Stdin(bytes)) if stdin.is_some() => {
+                        if let Some(r) = console.type_input(bytes) {
+                            // The terminal's echo is output of the
+                            // process's terminal: every client sees it.
+                            if !r.echo.is_empty() {
+                                console.publish(Stream::Stdout, &r.echo);
+                            }
+                            pending.extend_from_slice(&r.stdin);
+                            if r.eof
+                                && pending.is_empty()
+                                && let Some(w) = &stdin
+                            {
+                                w.send_eof();
+                            }
+                        } else {
+                            let mut bytes = bytes.to_vec();
+                            // v4 has no close signal: ctrl-D ends stdin.
+                            if protocol == Protocol::V4 && bytes.last() == Some(&4) {
+                                bytes.pop();
+                                stdin_closed = true;
+                            }
+                            pending.extend_from_slice(&bytes);
+                        }
+                        if pending.len() > 1 << 20 {
+                            // Bounded: a process that does not read loses
+                            // what was typed beyond this.
+                            pending.truncate(1 << 20);
+                        }
+                    }
+                    Ok(Frame::Close(STDIN)) if !tty => stdin_closed = true,
+                    Ok(Frame::Resize { width, height }) => console.resize(width, height),
+                    _ => {}
+                }
+            }
+        }
+    }
+    // What was sent before the client stopped writing still reaches the
+    // process (briefly: a process that does not read does not hold this).
+    if let Some(w) = &stdin
+        && !pending.is_empty()
+    {
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            w.write_some_async(&pending),
+        )
+        .await;
+    }
+    drop(stdin);
+    if uses_stdin && after == AfterAttach::CloseStdin {
+        // Detached (`stdinOnce`): the process's stdin is closed for good.
+        console.close_stdin();
+    }
+    // The rest of the output, then the status.
+    while let Ok((stream, data)) = output.try_recv() {
+        let (channel, wanted) = match stream {
+            Stream::Stdout => (STDOUT, request.stdout || tty),
+            Stream::Stderr if tty => (STDOUT, true),
+            Stream::Stderr => (STDERR, request.stderr),
+        };
+        if wanted && !client_gone {
+            let data = if tty {
+                onlcr(&data, &mut prev)
+            } else {
+                data.to_vec()
+            };
+            ws.send(Message::Binary(encode(channel, &data).into()))
+                .await?;
+        }
+    }
+    if client_gone {
+        return Ok(());
+    }
+    if !grace_passed {
+        tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
+    }
+    finish(ws, status(0, &request.command)).await
 }
 
 #[cfg(test)]
@@ -591,8 +782,11 @@ mod tests {
             stderr: true,
             ..ExecRequest::default()
         };
-        let task =
-            tokio::spawn(async move { run_process(server, Protocol::V5, &req, c).await.unwrap() });
+        let task = tokio::spawn(async move {
+            run_process(server, Protocol::V5, &req, c, CancellationToken::new())
+                .await
+                .unwrap()
+        });
         client
             .send(Message::Binary(encode(STDIN, b"abc").into()))
             .await
@@ -634,8 +828,11 @@ mod tests {
             tty: true,
             ..ExecRequest::default()
         };
-        let task =
-            tokio::spawn(async move { run_process(server, Protocol::V5, &req, c).await.unwrap() });
+        let task = tokio::spawn(async move {
+            run_process(server, Protocol::V5, &req, c, CancellationToken::new())
+                .await
+                .unwrap()
+        });
         // The first prompt comes before anything is typed.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         for input in [&b"cd /tm\x7fmp\r"[..], b"exit 4\r"] {
@@ -672,8 +869,11 @@ mod tests {
             stdout: true,
             ..ExecRequest::default()
         };
-        let task =
-            tokio::spawn(async move { run_process(server, Protocol::V5, &req, c).await.unwrap() });
+        let task = tokio::spawn(async move {
+            run_process(server, Protocol::V5, &req, c, CancellationToken::new())
+                .await
+                .unwrap()
+        });
         // `first` comes while the process still sleeps.
         let mut got = Vec::new();
         while let Some(Ok(Message::Binary(d))) = client.next().await {
@@ -695,8 +895,11 @@ mod tests {
             stdout: true,
             ..ExecRequest::default()
         };
-        let task =
-            tokio::spawn(async move { run_process(server, Protocol::V5, &req, c).await.unwrap() });
+        let task = tokio::spawn(async move {
+            run_process(server, Protocol::V5, &req, c, CancellationToken::new())
+                .await
+                .unwrap()
+        });
         let frames = drain(&mut client).await;
         assert_eq!(task.await.unwrap(), 126);
         let status: Value = serde_json::from_slice(&frames.last().unwrap().1).unwrap();

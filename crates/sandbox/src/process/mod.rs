@@ -13,14 +13,17 @@
 //! - [`ProcessTable`]: a container's processes (PID 1 plus exec sessions
 //!   and their children), shared by the kubelet, `kubectl exec` and `ps`;
 //! - [`MemBudget`]: the container's memory limit, nested in the node's;
-//! - [`tty`]: the terminal line discipline for `-it` sessions.
+//! - [`tty`]: the terminal line discipline for `-it` sessions;
+//! - [`Console`]: what `kubectl attach` reaches of a container's PID 1.
 
+pub mod console;
 pub mod memory;
 pub mod pipe;
 pub mod signal;
 pub mod table;
 pub mod tty;
 
+pub use console::{Console, Stream};
 pub use memory::{Charge, DEFAULT_CONTAINER_MEMORY, MemBudget, NODE_MEMORY, OutOfMemory};
 pub use pipe::{PipeReader, PipeWriter};
 pub use signal::{ExitStatus, Signal};

@@ -201,7 +201,7 @@ impl Recorder {
                 p.at.as_nanosecond()
             );
             let host = if p.component == "kubelet" {
-                json!(crate::registry::defaults::NODE_NAME)
+                json!(crate::machinery::cluster::NODE_NAME)
             } else {
                 Value::Null
             };

@@ -32,6 +32,11 @@ pub struct RuntimeConfig {
     /// How long an exited container shows Terminated before the kubelet
     /// restarts it or backs off (its relist period).
     pub exit_lag: Duration,
+    /// How often the kubelet rewrites a running pod's configMap, secret,
+    /// downwardAPI and projected volumes (its sync period, 1m).
+    pub volume_sync: Duration,
+    /// How often the eviction manager measures emptyDirs (10s).
+    pub eviction_period: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +47,8 @@ impl Default for RuntimeConfig {
             resync: Duration::from_secs(1),
             start_lag: Duration::from_millis(300),
             exit_lag: Duration::from_secs(1),
+            volume_sync: Duration::from_secs(60),
+            eviction_period: Duration::from_secs(10),
         }
     }
 }

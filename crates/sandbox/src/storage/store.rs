@@ -25,7 +25,7 @@ use tokio::sync::broadcast;
 use crate::machinery::meta::{lock, name_of, namespace_of, now_rfc3339, rfc3339, rv_of};
 use crate::machinery::resources::{self, RESOURCES, ResourceDef};
 use crate::machinery::status::ApiError;
-use crate::registry::defaults;
+use crate::registry;
 pub(crate) use crate::storage::stored::Obj;
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
@@ -103,6 +103,9 @@ pub enum UpdateScope {
     Status,
     /// Everything (for in-process controllers that own the whole object).
     All,
+    /// The pods' `ephemeralcontainers` subresource: only
+    /// `spec.ephemeralContainers` changes (checked by its handler).
+    EphemeralContainers,
 }
 
 type ObjKey = (String, String);
@@ -270,7 +273,7 @@ impl Store {
     /// Creates the objects every cluster has (namespaces, the node, the
     /// default service account, storage classes) when they are missing.
     fn bootstrap(&self) -> anyhow::Result<()> {
-        for obj in defaults::bootstrap_objects() {
+        for obj in registry::bootstrap::bootstrap_objects() {
             let res = match resources::find_kind(
                 obj["apiVersion"]
                     .as_str()
@@ -455,9 +458,10 @@ impl Store {
                 m.remove("status");
             }
         }
-        defaults::apply(res, &mut obj);
+        registry::apply_defaults(res, &mut obj);
+        registry::prepare(res, &mut obj, None);
         if is_core(res, "pods") {
-            defaults::admit_pod(&mut obj);
+            registry::admission::admit_pod(&mut obj);
         }
         if res.group.is_empty()
             && res.plural == "persistentvolumeclaims"
@@ -500,7 +504,7 @@ impl Store {
             obj["metadata"]["name"] = json!(name);
         }
         let name = name_of(&obj).to_string();
-        let causes = defaults::validate(res, &obj, None);
+        let causes = registry::validate(res, &obj, None);
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
         }
@@ -516,7 +520,7 @@ impl Store {
             // What the service-account controller does upstream.
             changes.push(Change::Put {
                 res: &resources::SERVICE_ACCOUNTS,
-                obj: defaults::default_service_account(&name),
+                obj: registry::bootstrap::default_service_account(&name),
                 old: None,
             });
         }
@@ -596,6 +600,11 @@ impl Store {
                 }
                 n
             }
+            UpdateScope::EphemeralContainers => {
+                let mut n = (*old).clone();
+                n["spec"]["ephemeralContainers"] = obj["spec"]["ephemeralContainers"].clone();
+                n
+            }
             UpdateScope::Main if has_status => {
                 match old.get("status") {
                     Some(s) => obj["status"] = s.clone(),
@@ -631,8 +640,18 @@ impl Store {
                 }
             }
         }
-        defaults::apply(res, &mut new);
-        let causes = defaults::validate(res, &new, Some(&old));
+        registry::apply_defaults(res, &mut new);
+        registry::prepare(res, &mut new, Some(&old));
+        // The kind's own update rules see the subresource's one change as
+        // already there (it forbids it through a plain update).
+        let old_seen = if scope == UpdateScope::EphemeralContainers {
+            let mut o = (*old).clone();
+            o["spec"]["ephemeralContainers"] = new["spec"]["ephemeralContainers"].clone();
+            Arc::new(o)
+        } else {
+            Arc::clone(&old)
+        };
+        let causes = registry::validate(res, &new, Some(&old_seen));
         if !causes.is_empty() {
             return Err(ApiError::invalid(res, &name, causes));
         }
@@ -1089,7 +1108,10 @@ fn has_generation(res: &ResourceDef) -> bool {
         ("", "pods")
             | ("apps", "deployments")
             | ("apps", "replicasets")
+            | ("apps", "statefulsets")
+            | ("apps", "daemonsets")
             | ("batch", "jobs")
+            | ("batch", "cronjobs")
             | ("discovery.k8s.io", "endpointslices")
     )
 }

@@ -1,0 +1,281 @@
+//! Pod specs, shared by pods and every pod template (Deployments,
+//! ReplicaSets, Jobs...): upstream's `SetDefaults_PodSpec`, container
+//! defaults, what only a pod gets, and the pod spec's validation.
+
+use serde_json::{Value, json};
+
+use super::validation::{LABEL_MSG, go_map, go_selector, valid_label};
+use super::{Cause, set_default};
+
+pub(crate) fn default_template(t: &mut Value) {
+    if t.is_object() {
+        if t["metadata"].is_null() {
+            t["metadata"] = json!({});
+        }
+        default_pod_spec(&mut t["spec"]);
+    }
+}
+
+/// `SetDefaults_PodSpec`: what pods and pod templates both get.
+pub(crate) fn default_pod_spec(spec: &mut Value) {
+    let Some(m) = spec.as_object_mut() else {
+        return;
+    };
+    // Absent, not null: upstream omits empty fields.
+    m.retain(|_, v| !v.is_null());
+    set_default(spec, "restartPolicy", json!("Always"));
+    set_default(spec, "terminationGracePeriodSeconds", json!(30));
+    set_default(spec, "dnsPolicy", json!("ClusterFirst"));
+    set_default(spec, "securityContext", json!({}));
+    set_default(spec, "schedulerName", json!("default-scheduler"));
+    for list in ["containers", "initContainers"] {
+        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
+            for c in cs.iter_mut().filter(|c| c.is_object()) {
+                default_container(c);
+            }
+        }
+    }
+    if let Some(vols) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
+        for v in vols.iter_mut().filter(|v| v.is_object()) {
+            for src in ["configMap", "secret", "projected", "downwardAPI"] {
+                if v[src].is_object() {
+                    set_default(&mut v[src], "defaultMode", json!(420));
+                }
+            }
+            if v["hostPath"].is_object() {
+                set_default(&mut v["hostPath"], "type", json!(""));
+            }
+            if let Some(items) = v
+                .get_mut("downwardAPI")
+                .and_then(|d| d.get_mut("items"))
+                .and_then(Value::as_array_mut)
+            {
+                for it in items.iter_mut() {
+                    default_field_ref(it);
+                }
+            }
+        }
+    }
+}
+
+/// What only a pod gets, not a template: `SetDefaults_Pod`
+/// (enableServiceLinks) and the admission plugins (service account,
+/// priority, default toleration seconds).
+pub(crate) fn pod_only_defaults(spec: &mut Value) {
+    if !spec.is_object() {
+        return;
+    }
+    set_default(spec, "enableServiceLinks", json!(true));
+    set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
+    set_default(spec, "priority", json!(0));
+    set_default(spec, "serviceAccountName", json!("default"));
+    if spec["serviceAccount"].is_null() {
+        spec["serviceAccount"] = spec["serviceAccountName"].clone();
+    }
+    if !spec["tolerations"].is_array() {
+        spec["tolerations"] = json!([]);
+    }
+    for key in [
+        "node.kubernetes.io/not-ready",
+        "node.kubernetes.io/unreachable",
+    ] {
+        let Some(list) = spec["tolerations"].as_array_mut() else {
+            break;
+        };
+        let has = list.iter().any(|t| {
+            (t["key"] == key || t["key"].is_null() && t["operator"] == "Exists")
+                && (t["effect"] == "NoExecute" || t["effect"].is_null())
+        });
+        if !has {
+            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
+        }
+    }
+}
+
+/// `SetDefaults_ObjectFieldSelector`: a fieldRef's apiVersion is v1.
+pub(crate) fn default_field_ref(holder: &mut Value) {
+    if holder["fieldRef"].is_object() {
+        set_default(&mut holder["fieldRef"], "apiVersion", json!("v1"));
+    }
+}
+
+pub(crate) fn default_container(c: &mut Value) {
+    let policy = match c["image"].as_str() {
+        Some(img) => pull_policy(img),
+        None => "IfNotPresent",
+    };
+    set_default(c, "imagePullPolicy", json!(policy));
+    set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
+    set_default(c, "terminationMessagePolicy", json!("File"));
+    set_default(c, "resources", json!({}));
+    if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
+        for p in ports.iter_mut().filter(|p| p.is_object()) {
+            set_default(p, "protocol", json!("TCP"));
+        }
+    }
+    if let Some(env) = c.get_mut("env").and_then(Value::as_array_mut) {
+        for e in env.iter_mut() {
+            if let Some(vf) = e.get_mut("valueFrom") {
+                default_field_ref(vf);
+            }
+        }
+    }
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        let p = &mut c[probe];
+        if p.is_object() {
+            set_default(p, "timeoutSeconds", json!(1));
+            set_default(p, "periodSeconds", json!(10));
+            set_default(p, "successThreshold", json!(1));
+            set_default(p, "failureThreshold", json!(3));
+            if p["httpGet"].is_object() {
+                set_default(&mut p["httpGet"], "path", json!("/"));
+                set_default(&mut p["httpGet"], "scheme", json!("HTTP"));
+            }
+        }
+    }
+    if c.get("probe-cleanup").is_some() {
+        // (never present; keeps the object shape untouched)
+    }
+    strip_null_probes(c);
+}
+
+pub(crate) fn strip_null_probes(c: &mut Value) {
+    if let Some(m) = c.as_object_mut() {
+        m.retain(|_, v| !v.is_null());
+    }
+}
+
+/// `Always` for `:latest` or untagged images, else `IfNotPresent` (upstream's rule).
+pub(crate) fn pull_policy(image: &str) -> &'static str {
+    if image.contains('@') {
+        return "IfNotPresent";
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        None => "Always",
+        Some((_, "latest")) => "Always",
+        Some(_) => "IfNotPresent",
+    }
+}
+
+pub(crate) fn validate_pod_spec(spec: &Value, path: &str, out: &mut Vec<Cause>) {
+    if !spec.is_object() {
+        out.push(Cause::required(format!("{path}.containers")));
+        return;
+    }
+    let containers = spec["containers"].as_array();
+    if containers.is_none_or(|c| c.is_empty()) {
+        out.push(Cause::required(format!("{path}.containers")));
+    }
+    let volumes: Vec<&str> = spec["volumes"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|v| v["name"].as_str()).collect())
+        .unwrap_or_default();
+    let mut seen_vol = Vec::new();
+    for (i, v) in spec["volumes"].as_array().into_iter().flatten().enumerate() {
+        let n = v["name"].as_str().unwrap_or("");
+        if n.is_empty() {
+            out.push(Cause::required(format!("{path}.volumes[{i}].name")));
+        } else if seen_vol.contains(&n) {
+            out.push(Cause::duplicate(
+                format!("{path}.volumes[{i}].name"),
+                &json!(n),
+            ));
+        }
+        seen_vol.push(n);
+    }
+    let rp = spec["restartPolicy"].as_str().unwrap_or("Always");
+    if !["Always", "OnFailure", "Never"].contains(&rp) {
+        out.push(Cause::unsupported(
+            format!("{path}.restartPolicy"),
+            rp,
+            &["Always", "OnFailure", "Never"],
+        ));
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for list in ["initContainers", "containers"] {
+        for (i, c) in spec[list].as_array().into_iter().flatten().enumerate() {
+            let p = format!("{path}.{list}[{i}]");
+            let n = c["name"].as_str().unwrap_or("");
+            if n.is_empty() {
+                out.push(Cause::required(format!("{p}.name")));
+            } else if !valid_label(n) {
+                out.push(Cause::invalid(format!("{p}.name"), &json!(n), LABEL_MSG));
+            } else if names.contains(&n) {
+                out.push(Cause::duplicate(format!("{p}.name"), &json!(n)));
+            }
+            names.push(n);
+            if c["image"].as_str().is_none_or(|s| s.trim().is_empty()) {
+                out.push(Cause::required(format!("{p}.image")));
+            }
+            for (j, m) in c["volumeMounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let mn = m["name"].as_str().unwrap_or("");
+                if !volumes.contains(&mn) {
+                    out.push(Cause {
+                        reason: "FieldValueNotFound",
+                        field: format!("{p}.volumeMounts[{j}].name"),
+                        message: format!("Not found: {mn:?}"),
+                    });
+                }
+                if m["mountPath"].as_str().is_none_or(str::is_empty) {
+                    out.push(Cause::required(format!("{p}.volumeMounts[{j}].mountPath")));
+                }
+            }
+            for (j, port) in c["ports"].as_array().into_iter().flatten().enumerate() {
+                if port["containerPort"]
+                    .as_i64()
+                    .is_none_or(|n| !(1..=65535).contains(&n))
+                {
+                    out.push(Cause::invalid(
+                        format!("{p}.ports[{j}].containerPort"),
+                        &port["containerPort"],
+                        "must be between 1 and 65535, inclusive",
+                    ));
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn selector_matches_template(spec: &Value) -> bool {
+    let labels = &spec["template"]["metadata"]["labels"];
+    crate::machinery::selectors::label_selector_matches(&spec["selector"], labels)
+}
+
+/// What Deployments and ReplicaSets (and every controller of replicated
+/// pods) check: a selector that matches the template's labels and never
+/// changes, a replica count of at least 0, and the template's pod spec.
+pub(crate) fn validate_replicated(obj: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
+    let spec = &obj["spec"];
+    if spec["selector"].is_null() {
+        out.push(Cause::required("spec.selector"));
+    } else if !selector_matches_template(spec) {
+        out.push(Cause::invalid(
+            "spec.template.metadata.labels",
+            &go_map(&spec["template"]["metadata"]["labels"]),
+            "`selector` does not match template `labels`",
+        ));
+    }
+    if spec["replicas"].as_i64().is_some_and(|r| r < 0) {
+        out.push(Cause::invalid(
+            "spec.replicas",
+            &spec["replicas"],
+            "must be greater than or equal to 0",
+        ));
+    }
+    validate_pod_spec(&spec["template"]["spec"], "spec.template.spec", out);
+    if let Some(old) = old
+        && old["spec"]["selector"] != spec["selector"]
+    {
+        out.push(Cause::invalid(
+            "spec.selector",
+            &go_selector(&spec["selector"]),
+            "field is immutable",
+        ));
+    }
+}
