@@ -964,3 +964,49 @@ fn never_panics_on_odd_scripts() {
         let _ = sh(&f, script);
     }
 }
+
+#[test]
+fn security_context_identity_and_read_only_root() {
+    let mut f = fixture();
+    f.sys.fs.set_identity(crate::hostfs::Identity {
+        uid: 1000,
+        gid: 3000,
+        groups: vec![2000],
+        fs_group: Some(2000),
+    });
+    f.sys.fs.set_read_only_root(true);
+    assert_eq!(
+        sh(&f, "id").stdout_text(),
+        "uid=1000 gid=3000 groups=2000,3000\n"
+    );
+    assert_eq!(sh(&f, "id -u; id -G").stdout_text(), "1000\n2000 3000\n");
+    let o = sh(&f, "whoami");
+    assert_eq!(
+        (o.stderr_text().as_str(), o.exit_code),
+        ("whoami: unknown uid 1000\n", 1)
+    );
+    // The layer refuses writes; volumes do not.
+    let o = sh(&f, "echo x > /tmp/f");
+    assert_eq!(o.exit_code, 1);
+    assert!(
+        o.stderr_text().contains("Read-only file system"),
+        "{}",
+        o.stderr_text()
+    );
+    assert_eq!(
+        sh(&f, "echo x > /data/f && cat /data/f").stdout_text(),
+        "x\n"
+    );
+    // nobody (65534) has a name in busybox's /etc/passwd.
+    f.sys.fs.set_identity(crate::hostfs::Identity {
+        uid: 65534,
+        gid: 65534,
+        groups: Vec::new(),
+        fs_group: None,
+    });
+    f.sys.fs.set_read_only_root(false);
+    assert_eq!(
+        sh(&f, "id; whoami; ps -o user | tail -1").stdout_text(),
+        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\nnobody\nnobody\n"
+    );
+}

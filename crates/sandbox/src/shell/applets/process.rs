@@ -24,6 +24,9 @@ pub fn ps(ctx: &mut Ctx, args: &[String]) -> Ret {
     }
     let procs = ctx.sys.procs.list();
     let mut out = String::new();
+    // Every process of the container runs as its user.
+    let uid = identity(ctx).0;
+    let user = name_of(ctx, "/etc/passwd", uid).unwrap_or_else(|| uid.to_string());
     if fields.is_empty() {
         out.push_str("PID   USER     TIME  COMMAND\n");
         for p in &procs {
@@ -31,7 +34,7 @@ pub fn ps(ctx: &mut Ctx, args: &[String]) -> Ret {
             out.push_str(&format!(
                 "{:>5} {:<8} {:>2}:{:02} {}\n",
                 p.pid,
-                "root",
+                user,
                 secs / 60,
                 secs % 60,
                 p.cmdline
@@ -59,7 +62,7 @@ pub fn ps(ctx: &mut Ctx, args: &[String]) -> Ret {
                 .map(|f| match f.as_str() {
                     "pid" => format!("{:>5}", p.pid),
                     "ppid" => format!("{:>5}", p.ppid),
-                    "user" => format!("{:<8}", "root"),
+                    "user" => format!("{:<8}", user),
                     "comm" => p
                         .cmdline
                         .split_whitespace()
@@ -302,6 +305,29 @@ pub fn printenv(ctx: &mut Ctx, args: &[String]) -> Ret {
     Ok(status)
 }
 
+/// A name from the container's `/etc/passwd` or `/etc/group` (field 0)
+/// for numeric id `id` (field 2).
+fn name_of(ctx: &Ctx, file: &str, id: u32) -> Option<String> {
+    let (data, _charge) = ctx.vfs().read_all(file, ctx.sys.procs.memory()).ok()?;
+    String::from_utf8_lossy(&data).lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 2 && f[2].parse::<u32>().ok() == Some(id)).then(|| f[0].to_string())
+    })
+}
+
+/// The user the container's processes run as (its securityContext's
+/// `runAsUser`, `runAsGroup`, `fsGroup` and `supplementalGroups`; root by
+/// default): uid, gid, and every group, sorted.
+fn identity(ctx: &Ctx) -> (u32, u32, Vec<u32>) {
+    let who = ctx.sys.fs.identity();
+    let mut groups: Vec<u32> = std::iter::once(who.gid)
+        .chain(who.groups.iter().copied())
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    (who.uid, who.gid, groups)
+}
+
 pub fn id(ctx: &mut Ctx, args: &[String]) -> Ret {
     let (o, _) = match getopt(ctx, args, "ugGnr") {
         Ok(v) => v,
@@ -318,18 +344,66 @@ pub fn id(ctx: &mut Ctx, args: &[String]) -> Ret {
         }
         return Ok(1);
     }
-    let text = if o.has('u') || o.has('g') || o.has('G') {
-        if o.has('n') { "root" } else { "0" }.to_string()
+    let (uid, gid, groups) = if o.operands.is_empty() {
+        identity(ctx)
     } else {
-        "uid=0(root) gid=0(root) groups=0(root)".to_string()
+        (0, 0, vec![0])
+    };
+    let user = |id: u32| name_of(ctx, "/etc/passwd", id);
+    let group = |id: u32| name_of(ctx, "/etc/group", id);
+    let named = |id: u32, name: Option<String>| match name {
+        Some(n) => format!("{id}({n})"),
+        None => id.to_string(),
+    };
+    let one = |id: u32, name: Option<String>| {
+        if o.has('n') {
+            name.unwrap_or_else(|| id.to_string())
+        } else {
+            id.to_string()
+        }
+    };
+    let text = if o.has('u') {
+        one(uid, user(uid))
+    } else if o.has('g') {
+        one(gid, group(gid))
+    } else if o.has('G') {
+        groups
+            .iter()
+            .map(|g| one(*g, group(*g)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        format!(
+            "uid={} gid={} groups={}",
+            named(uid, user(uid)),
+            named(gid, group(gid)),
+            groups
+                .iter()
+                .map(|g| named(*g, group(*g)))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
     };
     ctx.outs(&format!("{text}\n"))?;
     Ok(0)
 }
 
 pub fn whoami(ctx: &mut Ctx, _: &[String]) -> Ret {
-    ctx.outs("root\n")?;
-    Ok(0)
+    let (uid, _, _) = identity(ctx);
+    match name_of(ctx, "/etc/passwd", uid) {
+        Some(name) => {
+            ctx.outs(&format!("{name}\n"))?;
+            Ok(0)
+        }
+        None => {
+            if ctx.gnu() {
+                ctx.fail(&format!("cannot find name for user ID {uid}"));
+            } else {
+                ctx.fail(&format!("unknown uid {uid}"));
+            }
+            Ok(1)
+        }
+    }
 }
 
 pub fn hostname(ctx: &mut Ctx, args: &[String]) -> Ret {
