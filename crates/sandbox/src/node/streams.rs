@@ -911,4 +911,94 @@ mod tests {
                 .contains("exec: \"bash\": executable file not found in $PATH")
         );
     }
+
+    /// Reads frames until `needle` has arrived on stdout.
+    async fn read_until(
+        client: &mut WebSocketStream<tokio::io::DuplexStream>,
+        needle: &str,
+    ) -> String {
+        let mut seen = String::new();
+        while !seen.contains(needle) {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), client.next()).await {
+                Ok(Some(Ok(Message::Binary(d)))) if d[0] == STDOUT => {
+                    seen.push_str(&String::from_utf8_lossy(&d[1..]));
+                }
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no {needle:?} in {seen:?}: {other:?}"),
+            }
+        }
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn attach_reaches_the_terminal_of_pid_1_and_a_detach_keeps_it() {
+        use crate::images::{self, tests::Harness};
+        let h = Harness::new();
+        let mut ctx = h.ctx("p", "c", "busybox", &["sh"]);
+        ctx.stdin = true;
+        ctx.tty = true;
+        let console = std::sync::Arc::clone(&ctx.console);
+        let app = images::start(images::select("busybox", &ctx.command, &[]), ctx);
+        for _ in 0..200 {
+            if console.process().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let req = ExecRequest {
+            stdin: true,
+            stdout: true,
+            tty: true,
+            ..ExecRequest::default()
+        };
+        // A first client types a line, then detaches: the shell goes on.
+        let (server, mut client) = pair().await;
+        let (c, r) = (std::sync::Arc::clone(&console), req.clone());
+        let first = tokio::spawn(async move {
+            run_attach(
+                server,
+                Protocol::V5,
+                &r,
+                c,
+                AfterAttach::KeepStdin,
+                CancellationToken::new(),
+            )
+            .await
+        });
+        client
+            .send(Message::Binary(encode(STDIN, b"echo $((6*7))\r").into()))
+            .await
+            .unwrap();
+        let seen = read_until(&mut client, "42\r\n").await;
+        assert!(seen.starts_with("echo $((6*7))\r\n"), "echoed: {seen:?}");
+        drop(client);
+        first.await.unwrap().unwrap();
+        assert!(console.stdin().is_some(), "a detach leaves stdin open");
+        // A second one ends the shell: its `exit`, then Success.
+        let (server, mut client) = pair().await;
+        let c = std::sync::Arc::clone(&console);
+        let second = tokio::spawn(async move {
+            run_attach(
+                server,
+                Protocol::V5,
+                &req,
+                c,
+                AfterAttach::CloseStdin,
+                CancellationToken::new(),
+            )
+            .await
+        });
+        client
+            .send(Message::Binary(encode(STDIN, b"exit 3\r").into()))
+            .await
+            .unwrap();
+        let frames = drain(&mut client).await;
+        second.await.unwrap().unwrap();
+        let status = frames.iter().find(|(ch, _)| *ch == STATUS).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&status.1).unwrap()["status"],
+            "Success"
+        );
+        assert_eq!(app.wait().await, 3);
+    }
 }
