@@ -13,9 +13,12 @@
 //! - [`postgres::Postgres`]: the official `postgres` image (entrypoint,
 //!   server, data in `PGDATA`); its `psql` and `pg_isready` run in the shell.
 //! - [`postgrest::Postgrest`]: `postgrest/postgrest`, an HTTP API over it.
+//! - [`nginx::Nginx`]: the official `nginx` image (entrypoint, server);
+//!   its `nginx -t` / `-s reload` run in the shell.
 //! - [`ShellApp`]: a program of the image's [`userland::Userland`] (`sh -c
 //!   '...'`, `sleep infinity`, `bash`, `psql`...), run as the container's
-//!   PID 1 by [`crate::shell`], its output streaming to the log.
+//!   PID 1 by [`crate::shell`], its output streaming to the log and to
+//!   `kubectl attach` ([`crate::process::Console`]).
 //! - [`IdleApp`]: anything else; it says so in its log and waits.
 
 pub(crate) mod crawler;

@@ -378,9 +378,24 @@ impl Userland {
             }
             base.files.extend(super::nginx::files::image_files());
             base.dirs.extend(super::nginx::files::IMAGE_DIRS);
+            // The image's Dockerfile adds the `nginx` user (uid 101).
+            let user = if alpine {
+                "nginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin\n"
+            } else {
+                "nginx:x:101:101:nginx user:/nonexistent:/bin/false\n"
+            };
+            base.append_to("/etc/passwd", user);
+            base.append_to("/etc/group", "nginx:x:101:\n");
         }
         base.image = image.to_string();
         Arc::new(base)
+    }
+
+    /// Adds a line to one of the image's files.
+    fn append_to(&mut self, path: &str, line: &str) {
+        if let Some((_, text)) = self.files.iter_mut().find(|(p, _)| p == path) {
+            text.push_str(line);
+        }
     }
 
     /// Finds `name` (no `/`) along `path` (a `PATH` value): its full path
@@ -473,6 +488,17 @@ mod tests {
             ubuntu.by_path("/bin/sh"),
             Some(ProgramKind::Shell(ShellKind::Dash))
         ));
+        let web = Userland::for_image("nginx:1.27");
+        assert_eq!(
+            web.lookup("nginx", web.path).map(|l| l.0),
+            Some("/usr/sbin/nginx".into())
+        );
+        let layer = tempfile::tempdir().unwrap();
+        web.seed(layer.path());
+        let passwd = std::fs::read_to_string(layer.path().join("etc/passwd")).unwrap();
+        assert!(passwd.contains("\nnginx:x:101:101:"), "{passwd}");
+        assert!(layer.path().join("etc/nginx/nginx.conf").is_file());
+        assert!(layer.path().join("var/cache/nginx").is_dir());
         let pg = Userland::for_image("postgres:16");
         assert!(pg.lookup("psql", pg.path).is_some());
         assert!(
