@@ -170,9 +170,7 @@ fn sync(rt: &Runtime, job: &Value, owned: &[Arc<Value>]) {
             // Upstream stops the job's running pods.
             for p in &active {
                 let ns = p["metadata"]["namespace"].as_str().unwrap_or("");
-                let _ = rt
-                    .store
-                    .delete(&resources::PODS, ns, name_of(p), &Default::default());
+                let _ = rt.delete(&resources::PODS, ns, name_of(p), &Default::default());
             }
         } else {
             let want = parallelism.min(completions - succeeded).max(0);
@@ -187,7 +185,7 @@ fn sync(rt: &Runtime, job: &Value, owned: &[Arc<Value>]) {
                 }
                 let pod =
                     pod_from_template(job, &job["spec"]["template"], &format!("{}-", name_of(job)));
-                match rt.store.create(&resources::PODS, pod) {
+                match rt.try_create(&resources::PODS, pod) {
                     Ok(p) => rt.events.record(
                         job,
                         None,

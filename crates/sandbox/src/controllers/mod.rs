@@ -17,6 +17,7 @@ pub(crate) mod job;
 pub(crate) mod namespace;
 pub(crate) mod replicaset;
 pub(crate) mod scheduler;
+pub(crate) mod serviceaccount;
 pub(crate) mod volume;
 
 use std::sync::Arc;
@@ -46,6 +47,7 @@ impl ControlPlane {
 
     /// The controllers that run before the scheduler and the kubelet.
     pub(crate) fn before_node(&self, rt: &Arc<Runtime>) {
+        serviceaccount::reconcile(rt);
         volume::reconcile(rt);
         deployment::reconcile(rt);
         replicaset::reconcile(rt);
@@ -60,7 +62,7 @@ impl ControlPlane {
         gc::reconcile(rt);
         namespace::reconcile(rt);
         cluster::reconcile(rt, &self.cluster);
-        rt.events.flush(&rt.store);
+        rt.events.flush(&rt.registry);
     }
 }
 

@@ -59,37 +59,13 @@ pub(crate) fn default_pod_spec(spec: &mut Value) {
 }
 
 /// What only a pod gets, not a template: `SetDefaults_Pod`
-/// (enableServiceLinks) and the admission plugins (service account,
-/// priority, default toleration seconds).
+/// (enableServiceLinks). The service account, priority and default
+/// tolerations are admission's, on create (see `registry::admission`).
 pub(crate) fn pod_only_defaults(spec: &mut Value) {
     if !spec.is_object() {
         return;
     }
     set_default(spec, "enableServiceLinks", json!(true));
-    set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-    set_default(spec, "priority", json!(0));
-    set_default(spec, "serviceAccountName", json!("default"));
-    if spec["serviceAccount"].is_null() {
-        spec["serviceAccount"] = spec["serviceAccountName"].clone();
-    }
-    if !spec["tolerations"].is_array() {
-        spec["tolerations"] = json!([]);
-    }
-    for key in [
-        "node.kubernetes.io/not-ready",
-        "node.kubernetes.io/unreachable",
-    ] {
-        let Some(list) = spec["tolerations"].as_array_mut() else {
-            break;
-        };
-        let has = list.iter().any(|t| {
-            (t["key"] == key || t["key"].is_null() && t["operator"] == "Exists")
-                && (t["effect"] == "NoExecute" || t["effect"].is_null())
-        });
-        if !has {
-            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
-        }
-    }
 }
 
 /// `SetDefaults_ObjectFieldSelector`: a fieldRef's apiVersion is v1.

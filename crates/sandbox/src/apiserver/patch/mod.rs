@@ -33,6 +33,29 @@ impl PatchType {
     }
 }
 
+/// The 415 for a PATCH in a media type that is not a patch type.
+pub fn unsupported(content_type: &str) -> ApiError {
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {:?})",
+            content_type.split(';').next().unwrap_or("").trim()
+        ),
+    )
+}
+
+/// Decodes a patch body: JSON for the three patch formats, YAML (of which
+/// JSON is a part) for server-side apply.
+pub fn decode(pt: PatchType, body: &[u8]) -> Result<Value, ApiError> {
+    if pt == PatchType::Apply {
+        return crate::apiserver::decode::yaml(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {}", e.message)));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+}
+
 /// Applies `patch` (already parsed JSON) to `original`, an object of `kind`.
 pub fn apply(
     kind: &str,

@@ -51,6 +51,41 @@ impl Strategy for Pods {
         }
     }
 
+    fn has_generation(&self) -> bool {
+        true
+    }
+
+    /// The node the scheduler binds a pod to goes through the binding
+    /// subresource upstream: it is not a spec change.
+    fn generation_spec(&self, obj: &Value) -> Value {
+        let mut spec = obj["spec"].clone();
+        if let Some(m) = spec.as_object_mut() {
+            m.remove("nodeName");
+        }
+        spec
+    }
+
+    /// A pod on a node stops gracefully: the request's period, else its
+    /// `terminationGracePeriodSeconds`; one not scheduled or finished goes
+    /// at once.
+    fn graceful_deletion(&self, pod: &Value, requested: Option<i64>) -> i64 {
+        let phase = pod["status"]["phase"].as_str().unwrap_or("");
+        let scheduled = pod["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty());
+        if !scheduled || phase == "Succeeded" || phase == "Failed" {
+            return 0;
+        }
+        requested
+            .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .unwrap_or(0)
+            .max(0)
+    }
+
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn columns(&self) -> &'static [Col] {
         &[
             NAME,

@@ -6,6 +6,10 @@ use super::prelude::*;
 pub(crate) struct StorageClasses;
 
 impl Strategy for StorageClasses {
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn default(&self, obj: &mut Value) {
         set_default(obj, "reclaimPolicy", json!("Delete"));
         set_default(obj, "volumeBindingMode", json!("Immediate"));
