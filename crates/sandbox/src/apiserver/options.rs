@@ -32,7 +32,6 @@ pub struct WriteQuery {
     pub field_manager: Option<String>,
     pub field_validation: FieldValidation,
     /// `force` (apply patches only).
-    #[allow(dead_code)] // read by server-side apply (next step)
     pub force: bool,
 }
 

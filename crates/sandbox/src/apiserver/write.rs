@@ -15,7 +15,7 @@ use crate::apiserver::handlers::{
     Req, Target, blocking, list_bytes, one, selectors, with_warnings,
 };
 use crate::apiserver::http::{self as h, Body};
-use crate::apiserver::options::{self, OptionsKind, WriteQuery};
+use crate::apiserver::options::{self, FieldValidation, OptionsKind, WriteQuery};
 use crate::apiserver::patch::{self, PatchType};
 use crate::machinery::meta::rv_of;
 use crate::machinery::resources::ResourceDef;
@@ -200,6 +200,9 @@ pub async fn patch(
         .await;
     }
     let opts = write_options(&q, req, scope_of(t));
+    if pt == PatchType::Apply {
+        return apply(reg, t, name, body, &q, opts, req).await;
+    }
     let (r, t2, name) = (reg.clone(), t.clone(), name.to_string());
     let mode = q.field_validation;
     let (out, warnings) = blocking(move || {
@@ -221,6 +224,98 @@ pub async fn patch(
         Ok((out, warnings.into_inner()))
     })
     .await?;
+    let code = if out.created { 201 } else { 200 };
+    Ok(with_warnings(
+        one(res, &out.object, req.accept, code),
+        &warnings,
+    ))
+}
+
+/// `group/version, Kind=kind` as Go prints a GroupVersionKind.
+fn gvk_string(api_version: &str, kind: &str) -> String {
+    let (g, v) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    format!("{g}/{v}, Kind={kind}")
+}
+
+/// Server-side apply (`application/apply-patch+yaml`): the configuration
+/// is checked (its type, name and namespace, unknown fields), then the
+/// registry merges it, recording its fields for the manager.
+async fn apply(
+    reg: &Registry,
+    t: &Target,
+    name: &str,
+    mut config: Value,
+    q: &WriteQuery,
+    opts: WriteOptions,
+    req: &Req<'_>,
+) -> Result<Response<Body>, ApiError> {
+    let res = t.res;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(format!(
+            "error decoding YAML: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            if config.is_array() { "array" } else { "string" }
+        )));
+    }
+    let (av, kind) = (
+        config["apiVersion"].as_str().unwrap_or("").to_string(),
+        config["kind"].as_str().unwrap_or("").to_string(),
+    );
+    let group = |a: &str| a.rsplit_once('/').map_or("", |(g, _)| g).to_string();
+    if kind != res.kind || group(&av) != res.group {
+        return Err(ApiError::bad_request(format!(
+            "invalid object type: {}",
+            gvk_string(&av, &kind)
+        )));
+    }
+    if av != res.api_version() {
+        return Err(ApiError::bad_request(format!(
+            "Incorrect version specified in apply patch. Specified patch version: {av}, expected: {}",
+            res.api_version()
+        )));
+    }
+    decode::name_from_url(res, t, name, &mut config)?;
+    let mut checked = config.clone();
+    let warnings = match decode::check_fields(res, &mut checked, q.field_validation) {
+        Ok(w) => w,
+        Err(e) => {
+            // What structured-merge-diff says of a field the schema lacks.
+            let why = e
+                .message
+                .rsplit(": strict decoding error: ")
+                .next()
+                .unwrap_or("");
+            let fields: Vec<String> = why
+                .split(", ")
+                .filter_map(|u| u.strip_prefix("unknown field "))
+                .map(|f| format!(".{}: field not declared in schema", f.trim_matches('"')))
+                .collect();
+            let detail = if fields.is_empty() {
+                e.message.clone()
+            } else {
+                fields.join(", ")
+            };
+            return Err(ApiError::new(
+                500,
+                "",
+                format!(
+                    "failed to create typed patch object ({}/{name}; {}): {detail}",
+                    t.ns.as_deref().unwrap_or(""),
+                    gvk_string(&av, &kind)
+                ),
+            ));
+        }
+    };
+    if q.field_validation != FieldValidation::Strict {
+        // Unknown fields are dropped (and warned about) as for any write.
+        config = checked;
+    }
+    let (r, ns, name, force) = (
+        reg.clone(),
+        t.ns.clone().unwrap_or_default(),
+        name.to_string(),
+        q.force,
+    );
+    let out = blocking(move || r.apply(res, &ns, &name, &config, force, &opts)).await?;
     let code = if out.created { 201 } else { 200 };
     Ok(with_warnings(
         one(res, &out.object, req.accept, code),

@@ -17,6 +17,7 @@ pub(crate) mod admission;
 pub(crate) mod bootstrap;
 pub(crate) mod deletion;
 mod kinds;
+pub(crate) mod managedfields;
 pub(crate) mod pipeline;
 pub(crate) mod podspec;
 pub(crate) mod printing;

@@ -19,6 +19,7 @@ use crate::machinery::resources::{self, RESOURCES, ResourceDef};
 use crate::machinery::status::{ApiError, Cause};
 use crate::registry::admission::{self, Attributes, Operation};
 use crate::registry::deletion::{self, DeleteOptions, Plan, Propagation};
+use crate::registry::managedfields;
 use crate::registry::{Strategy, strategy};
 use crate::storage::Store;
 use crate::storage::store::{Preconditions, StoreError};
@@ -50,7 +51,6 @@ pub struct WriteOptions {
     /// `dryRun: [All]`: the whole pipeline runs, nothing is stored.
     pub dry_run: bool,
     /// The field manager the write is recorded under.
-    #[allow(dead_code)] // read by the field managers (next step)
     pub manager: String,
     pub scope: Scope,
 }
@@ -77,6 +77,14 @@ pub struct Updated {
     pub object: Arc<Value>,
     /// The object did not exist and was created (create-on-update).
     pub created: bool,
+}
+
+/// Whether the pipeline records the write's fields (an update) or they
+/// were already (an apply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fields {
+    Track,
+    Applied,
 }
 
 /// What a delete did.
@@ -290,8 +298,18 @@ impl Registry {
     pub fn create(
         &self,
         res: &'static ResourceDef,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.create_with(res, obj, opts, Fields::Track)
+    }
+
+    fn create_with(
+        &self,
+        res: &'static ResourceDef,
         mut obj: Value,
         opts: &WriteOptions,
+        fields: Fields,
     ) -> Result<Arc<Value>, ApiError> {
         let s = strategy(res);
         normalize(res, &mut obj)?;
@@ -310,6 +328,9 @@ impl Registry {
         remove_key(&mut obj["metadata"], "resourceVersion");
         s.convert(&mut obj);
         s.default(&mut obj);
+        if fields == Fields::Track {
+            managedfields::track_update(res, opts.scope, &opts.manager, None, &mut obj);
+        }
         let ns = ns_key(res, &obj).to_string();
         if res.namespaced && ns.is_empty() {
             return Err(ApiError::bad_request(
@@ -407,7 +428,63 @@ impl Registry {
                     created: true,
                 });
             };
-            match self.try_update(res, ns, name, &old, make(Some(&old))?, opts) {
+            match self.try_update(res, ns, name, &old, make(Some(&old))?, opts, Fields::Track) {
+                Err(StoreError::Changed) => continue,
+                Err(e) => return Err(self.storage_error(res, name, e)),
+                Ok(object) => {
+                    return Ok(Updated {
+                        object,
+                        created: false,
+                    });
+                }
+            }
+        }
+        Err(ApiError::conflict(res, name))
+    }
+
+    /// Server-side apply of `config` by `opts.manager` to `ns`/`name`:
+    /// created when missing (201), else merged into the stored object,
+    /// with conflicts on fields other managers own refused unless `force`.
+    pub fn apply(
+        &self,
+        res: &'static ResourceDef,
+        ns: &str,
+        name: &str,
+        config: &Value,
+        force: bool,
+        opts: &WriteOptions,
+    ) -> Result<Updated, ApiError> {
+        let ns = if res.namespaced { ns } else { "" };
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(old) = self.store.get(res, ns, name) else {
+                if let Some(uid) = config["metadata"]["uid"].as_str().filter(|u| !u.is_empty()) {
+                    return Err(ApiError::conflict_msg(
+                        res,
+                        name,
+                        &format!(
+                            "uid mismatch: the provided object specified uid {uid}, and no existing object was found"
+                        ),
+                    ));
+                }
+                let mut obj =
+                    managedfields::apply(res, opts.scope, &opts.manager, force, None, config)?;
+                for k in [
+                    "uid",
+                    "creationTimestamp",
+                    "deletionTimestamp",
+                    "resourceVersion",
+                ] {
+                    remove_key(&mut obj["metadata"], k);
+                }
+                let created = self.create_with(res, obj, opts, Fields::Applied)?;
+                return Ok(Updated {
+                    object: created,
+                    created: true,
+                });
+            };
+            let merged =
+                managedfields::apply(res, opts.scope, &opts.manager, force, Some(&old), config)?;
+            match self.try_update(res, ns, name, &old, merged, opts, Fields::Applied) {
                 Err(StoreError::Changed) => continue,
                 Err(e) => return Err(self.storage_error(res, name, e)),
                 Ok(object) => {
@@ -422,6 +499,7 @@ impl Registry {
     }
 
     /// One attempt of an update against the stored `old`.
+    #[allow(clippy::too_many_arguments)]
     fn try_update(
         &self,
         res: &'static ResourceDef,
@@ -430,6 +508,7 @@ impl Registry {
         old: &Value,
         mut new: Value,
         opts: &WriteOptions,
+        fields: Fields,
     ) -> Result<Arc<Value>, StoreError> {
         let s = strategy(res);
         let fail = StoreError::Failed;
@@ -455,6 +534,9 @@ impl Registry {
         }
         s.convert(&mut new);
         s.default(&mut new);
+        if fields == Fields::Track {
+            managedfields::track_update(res, opts.scope, &opts.manager, Some(old), &mut new);
+        }
         let attrs = self.attrs(Operation::Update, res, opts.scope, ns, name);
         admission::admit(&attrs, &mut new, Some(old)).map_err(fail)?;
         prepare_for_update(res, s, opts.scope, &mut new, old);

@@ -97,12 +97,23 @@ impl Runtime {
     /// `metadata.resourceVersion`); conflicts and vanished objects are left
     /// to the next pass.
     pub(crate) fn put(&self, res: &'static ResourceDef, obj: Value) -> Option<Arc<Value>> {
+        self.put_as(CONTROLLER_MANAGER, res, obj)
+    }
+
+    /// [`Runtime::put`] recorded under another component's field manager
+    /// (`kubelet`, `kube-scheduler`).
+    pub(crate) fn put_as(
+        &self,
+        manager: &str,
+        res: &'static ResourceDef,
+        obj: Value,
+    ) -> Option<Arc<Value>> {
         let (ns, name) = (namespace_of(&obj).to_string(), name_of(&obj).to_string());
         let make = |cur: Option<&Value>| match cur {
             Some(_) => Ok(obj.clone()),
             None => Err(ApiError::not_found(res, &name)),
         };
-        let opts = WriteOptions::component(CONTROLLER_MANAGER);
+        let opts = WriteOptions::component(manager);
         self.registry
             .update(res, &ns, &name, &make, false, &opts)
             .ok()

@@ -73,11 +73,9 @@ pub fn apply(
         PatchType::Merge => Ok(formats::json_merge(original, patch)),
         PatchType::Strategic => formats::strategic_merge(original, patch, kind).map_err(to_api),
         PatchType::Json => formats::json_patch(original, patch).map_err(to_api),
-        PatchType::Apply => Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            "the sandbox does not support server-side apply; use kubectl apply without --server-side",
-        )),
+        // Objects are applied by the registry's field managers; what
+        // comes here is a subresource's small document (a Scale).
+        PatchType::Apply => Ok(formats::json_merge(original, patch)),
     }
 }
 
