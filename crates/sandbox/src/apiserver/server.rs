@@ -23,8 +23,8 @@ use crate::machinery::status::ApiError;
 use crate::node::podapi;
 use crate::storage::store::Store;
 
-/// Bodies above this are refused (upstream's limit is a few MiB too).
-const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Bodies above this are refused: upstream's `MaxRequestBodyBytes`.
+const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// What every request handler needs.
 pub struct Ctx {
@@ -198,12 +198,17 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         .to_string();
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(e) => {
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return h::error(&ApiError::new(
                 413,
                 "RequestEntityTooLarge",
-                format!("the request body could not be read: {e}"),
+                format!("Request entity too large: limit is {MAX_BODY}"),
             ));
+        }
+        Err(e) => {
+            return h::error(&ApiError::bad_request(format!(
+                "the request body could not be read: {e}"
+            )));
         }
     };
     handlers::handle(

@@ -76,6 +76,37 @@ impl Cause {
         }
     }
 
+    /// `field: Required value: detail`.
+    pub fn required_because(field: impl Into<String>, detail: &str) -> Cause {
+        Cause {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message: format!("Required value: {detail}"),
+        }
+    }
+
+    /// `field: Too long: may not be more than N bytes` (the value is never shown).
+    pub fn too_long(field: impl Into<String>, max: usize) -> Cause {
+        Cause {
+            reason: "FieldValueTooLong",
+            field: field.into(),
+            message: format!("Too long: may not be more than {max} bytes"),
+        }
+    }
+
+    /// `field: Not found: "v"`.
+    pub fn not_found(field: impl Into<String>, value: &Value) -> Cause {
+        let shown = match value {
+            Value::String(s) => format!("{s:?}"),
+            other => other.to_string(),
+        };
+        Cause {
+            reason: "FieldValueNotFound",
+            field: field.into(),
+            message: format!("Not found: {shown}"),
+        }
+    }
+
     /// `field: Duplicate value: v`.
     pub fn duplicate(field: impl Into<String>, value: &Value) -> Cause {
         Cause {
@@ -244,28 +275,44 @@ impl ApiError {
         ))
     }
 
+    /// 405, as upstream's router answers (with empty details).
     pub fn method_not_allowed(message: impl Into<String>) -> ApiError {
-        ApiError::new(405, "MethodNotAllowed", message)
+        let mut e = ApiError::new(405, "MethodNotAllowed", message);
+        e.details = Some(json!({}));
+        e
     }
 
     pub fn gone(message: impl Into<String>) -> ApiError {
         ApiError::new(410, "Expired", message)
     }
 
+    /// 500 InternalError (`NewInternalError`): the cause in the details.
     pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(500, "InternalError", message)
+        let message = message.into();
+        let mut e = ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {message}"),
+        );
+        e.details = Some(json!({"causes": [{"message": message}]}));
+        e
     }
 
     pub fn unauthorized() -> ApiError {
         ApiError::new(401, "Unauthorized", "Unauthorized")
     }
 
+    /// The 404 of a path nothing serves. Its `details` are empty, not
+    /// absent: kubectl (`debug`) reads them to tell a missing route from a
+    /// missing object.
     pub fn path_not_found() -> ApiError {
-        ApiError::new(
+        let mut e = ApiError::new(
             404,
             "NotFound",
             "the server could not find the requested resource",
-        )
+        );
+        e.details = Some(json!({}));
+        e
     }
 
     /// The `Status` object.

@@ -18,8 +18,10 @@ pub(crate) mod bootstrap;
 pub(crate) mod deletion;
 mod kinds;
 pub(crate) mod managedfields;
+mod objectmeta;
 pub(crate) mod pipeline;
 pub(crate) mod podspec;
+pub(crate) mod podvalidation;
 pub(crate) mod printing;
 pub(crate) mod typed;
 pub(crate) mod validation;
@@ -30,10 +32,6 @@ use crate::machinery::resources::ResourceDef;
 pub(crate) use crate::machinery::status::Cause;
 pub(crate) use kinds::strategy;
 use printing::{AGE, Col, NAME, s, since};
-use validation::{
-    DNS1035_MSG, LABEL_MSG, SUBDOMAIN_MSG, valid_dns1035, valid_label, valid_label_value,
-    valid_subdomain,
-};
 
 /// Which of upstream's name rules a kind's `metadata.name` follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,66 +155,16 @@ pub(crate) fn apply_defaults(res: &ResourceDef, obj: &mut Value) {
     strategy(res).default(obj);
 }
 
-/// Validates a name for a resource; upstream uses labels for namespaces,
-/// DNS-1035 labels for services and subdomains for most others.
-fn name_causes(rule: NameRule, name: &str, out: &mut Vec<Cause>) {
-    let v = json!(name);
-    let (ok, msg, max) = match rule {
-        NameRule::Label => (valid_label(name), LABEL_MSG, 63),
-        NameRule::Dns1035 => (valid_dns1035(name), DNS1035_MSG, 63),
-        NameRule::Subdomain => (valid_subdomain(name), SUBDOMAIN_MSG, 253),
-    };
-    if name.len() > max {
-        out.push(Cause::invalid(
-            "metadata.name",
-            &v,
-            &format!("must be no more than {max} characters"),
-        ));
-    } else if !ok {
-        out.push(Cause::invalid("metadata.name", &v, msg));
-    }
-}
-
-/// Validates an object; `old` is the stored version on updates.
+/// Validates an object; `old` is the stored version on updates: the
+/// metadata every kind has, then the kind's own rules.
 pub(crate) fn validate(res: &ResourceDef, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut out = Vec::new();
-    let name = obj["metadata"]["name"].as_str().unwrap_or("");
-    if name.is_empty() {
-        out.push(Cause {
-            reason: "FieldValueRequired",
-            field: "metadata.name".into(),
-            message: "Required value: name or generateName is required".into(),
-        });
+    let s = strategy(res);
+    objectmeta::validate(s.name_rule(), res.group.is_empty(), obj, old, &mut out);
+    if obj["metadata"]["name"].as_str().is_none_or(str::is_empty) {
         return out;
     }
-    if old.is_none() {
-        name_causes(strategy(res).name_rule(), name, &mut out);
-    }
-    if let Some(labels) = obj["metadata"]["labels"].as_object() {
-        for (k, v) in labels {
-            if !v.is_string() {
-                out.push(Cause::invalid(
-                    "metadata.labels".to_string(),
-                    v,
-                    "label values must be strings",
-                ));
-            } else if !valid_label_value(v.as_str().unwrap_or("")) {
-                out.push(Cause::invalid(
-                    "metadata.labels",
-                    v,
-                    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
-                ));
-            }
-            if k.is_empty() {
-                out.push(Cause::invalid(
-                    "metadata.labels",
-                    &json!(k),
-                    "name part must be non-empty",
-                ));
-            }
-        }
-    }
-    strategy(res).validate(obj, old, &mut out);
+    s.validate(obj, old, &mut out);
     out
 }
 

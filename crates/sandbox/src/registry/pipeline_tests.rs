@@ -340,3 +340,30 @@ fn secrets_fold_string_data_into_data() {
     );
     assert_eq!(s["type"], "Opaque");
 }
+
+#[test]
+fn controllers_bind_claims_through_the_pipeline() {
+    let (_d, r) = reg();
+    let pvcs = &resources::PVCS;
+    let claim = json!({"metadata": {"name": "c", "namespace": "default"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+    let c = r.create(pvcs, claim, &api()).unwrap();
+    let ctl = WriteOptions::component("kube-controller-manager");
+    let mut n = (*c).clone();
+    n["metadata"]["annotations"] = json!({"volume.kubernetes.io/selected-node": "kubetutor-node"});
+    let make = |_: Option<&Value>| Ok(n.clone());
+    let c = r
+        .update(pvcs, "default", "c", &make, false, &ctl)
+        .unwrap()
+        .object;
+    let mut b = (*c).clone();
+    b["spec"]["volumeName"] = json!("pv-1");
+    b["status"] =
+        json!({"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]});
+    let make = |_: Option<&Value>| Ok(b.clone());
+    let c = r
+        .update(pvcs, "default", "c", &make, false, &ctl)
+        .unwrap()
+        .object;
+    assert_eq!(c["status"]["phase"], "Bound");
+}

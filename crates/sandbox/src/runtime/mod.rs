@@ -114,16 +114,25 @@ impl Runtime {
             None => Err(ApiError::not_found(res, &name)),
         };
         let opts = WriteOptions::component(manager);
-        self.registry
-            .update(res, &ns, &name, &make, false, &opts)
-            .ok()
-            .map(|u| u.object)
+        match self.registry.update(res, &ns, &name, &make, false, &opts) {
+            Ok(u) => Some(u.object),
+            Err(e) => {
+                tracing::debug!("{manager}: writing {} {ns}/{name}: {e}", res.qualified());
+                None
+            }
+        }
     }
 
     /// Creates an object through the registry's pipeline; errors are
     /// left to the next pass.
     pub(crate) fn create(&self, res: &'static ResourceDef, obj: Value) -> Option<Arc<Value>> {
-        self.try_create(res, obj).ok()
+        match self.try_create(res, obj) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::debug!("creating a {}: {e}", res.qualified());
+                None
+            }
+        }
     }
 
     /// Creates an object through the registry's pipeline.

@@ -81,7 +81,22 @@ pub fn apply(
 
 fn to_api(e: PatchError) -> ApiError {
     match e {
-        PatchError::JsonPatch(m) => ApiError::new(422, "Invalid", m),
+        // Upstream answers every failed JSON patch with the generic 422
+        // (`NewGenericServerResponse`), whatever went wrong.
+        PatchError::JsonPatch(_) => {
+            let mut e = ApiError::new(
+                422,
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+            );
+            e.details = Some(serde_json::json!({}));
+            e
+        }
+        PatchError::TooManyOperations(_) => ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: {e}"),
+        ),
         other => ApiError::bad_request(other.to_string()),
     }
 }

@@ -21,33 +21,7 @@ impl Strategy for Pods {
     fn validate(&self, obj: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
         validate_pod_spec(&obj["spec"], "spec", out);
         if let Some(old) = old {
-            let strip = |v: &Value| {
-                let mut s = v["spec"].clone();
-                if let Some(cs) = s["containers"].as_array_mut() {
-                    for c in cs {
-                        c["image"] = Value::Null;
-                    }
-                }
-                if let Some(cs) = s["initContainers"].as_array_mut() {
-                    for c in cs {
-                        c["image"] = Value::Null;
-                    }
-                }
-                for k in [
-                    "activeDeadlineSeconds",
-                    "tolerations",
-                    "terminationGracePeriodSeconds",
-                    "nodeName",
-                ] {
-                    s[k] = Value::Null;
-                }
-                s
-            };
-            let nodename_changed = !old["spec"]["nodeName"].is_null()
-                && old["spec"]["nodeName"] != obj["spec"]["nodeName"];
-            if strip(obj) != strip(old) || nodename_changed {
-                out.push(Cause::forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"));
-            }
+            validate_pod_update(obj, old, out);
         }
     }
 

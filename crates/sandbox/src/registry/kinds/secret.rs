@@ -32,6 +32,50 @@ impl Strategy for Secrets {
         }
     }
 
+    fn validate(&self, obj: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
+        let mut total = 0;
+        for (k, v) in obj["data"].as_object().into_iter().flatten() {
+            config_key(k, "data", out);
+            total += decoded_len(v.as_str().unwrap_or(""));
+        }
+        if total > MAX_DATA_BYTES {
+            out.push(Cause::too_long("data", MAX_DATA_BYTES));
+        }
+        let has = |k: &str| obj["data"].get(k).is_some();
+        match obj["type"].as_str().unwrap_or("") {
+            "kubernetes.io/tls" => {
+                for k in ["tls.crt", "tls.key"] {
+                    if !has(k) {
+                        out.push(Cause::required(format!("data[{k}]")));
+                    }
+                }
+            }
+            "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+                out.push(Cause::required("data[username]"));
+                out.push(Cause::required("data[password]"));
+            }
+            "kubernetes.io/ssh-auth" if !has("ssh-privatekey") => {
+                out.push(Cause::required("data[ssh-privatekey]"));
+            }
+            "kubernetes.io/dockerconfigjson" if !has(".dockerconfigjson") => {
+                out.push(Cause::required("data[.dockerconfigjson]"));
+            }
+            "kubernetes.io/service-account-token"
+                if obj["metadata"]["annotations"]["kubernetes.io/service-account.name"]
+                    .is_null() =>
+            {
+                out.push(Cause::required(
+                    "metadata.annotations[kubernetes.io/service-account.name]",
+                ));
+            }
+            _ => {}
+        }
+        if let Some(old) = old {
+            immutable(&obj["type"], &old["type"], "type", out);
+            immutable_data(obj, old, &["data"], out);
+        }
+    }
+
     fn columns(&self) -> &'static [Col] {
         &[NAME, ("Type", "string", 0), ("Data", "string", 0), AGE]
     }
