@@ -382,6 +382,12 @@ impl Sandbox {
         &self.ca_pem
     }
 
+    /// How many bytes of object versions the watch history (the change
+    /// feed) holds now: bounded, however large and frequent the writes.
+    pub fn watch_history_bytes(&self) -> usize {
+        self.store.feed_bytes()
+    }
+
     /// The bearer token the API requires.
     pub fn token(&self) -> &str {
         &self.token

@@ -131,7 +131,6 @@ impl Feed {
     }
 
     /// How many bytes the ring holds now.
-    #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {
         self.read().bytes
     }

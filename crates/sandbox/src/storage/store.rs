@@ -367,6 +367,11 @@ impl Store {
         Subscription::at_least(&self.inner.feed, rv)
     }
 
+    /// How many bytes of object versions the change feed holds now.
+    pub fn feed_bytes(&self) -> usize {
+        self.inner.feed.bytes()
+    }
+
     /// Stores a new object under its key (`metadata.namespace` for
     /// namespaced resources, `metadata.name`), assigning its
     /// resourceVersion. A dry run checks the key is free and answers the

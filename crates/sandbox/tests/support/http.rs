@@ -35,7 +35,7 @@ impl Api {
         Api {
             addr: sb.addr().to_string(),
             token: sb.token().to_string(),
-            tls: tls_config(sb.ca_pem()),
+            tls: client_tls(sb.ca_pem()),
         }
     }
 
@@ -52,8 +52,11 @@ impl Api {
             self.token,
             bytes.len()
         );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(bytes).unwrap();
+        // The server may answer (413) and close before the whole body is
+        // written: what it answered is read all the same.
+        let _ = s
+            .write_all(head.as_bytes())
+            .and_then(|()| s.write_all(bytes));
         let mut raw = Vec::new();
         // The server may close without a TLS close_notify; what arrived is enough.
         let _ = s.read_to_end(&mut raw);
@@ -119,7 +122,7 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
-fn tls_config(ca_pem: &str) -> Arc<rustls::ClientConfig> {
+pub fn client_tls(ca_pem: &str) -> Arc<rustls::ClientConfig> {
     use base64::Engine as _;
     let body: String = ca_pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = base64::engine::general_purpose::STANDARD

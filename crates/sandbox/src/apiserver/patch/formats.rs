@@ -520,7 +520,7 @@ pub fn json_patch(original: &Value, ops: &Value) -> Result<Value, PatchError> {
 }
 
 /// The bytes a value takes as JSON, counted without serialising it.
-fn json_size(v: &Value) -> usize {
+pub fn json_size(v: &Value) -> usize {
     match v {
         Value::Null => 4,
         Value::Bool(b) => {
@@ -1092,5 +1092,33 @@ mod tests {
         assert!(err(json!({"op":"add"})).contains("cannot unmarshal"));
         // All or nothing: the original is untouched on error.
         assert_eq!(doc, json!({"a":{"b":1},"l":[1]}));
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn copies_are_bounded_and_operations_counted() {
+        // Appending a list to itself doubles it: 40 times is 2^40 KB.
+        let doc = json!({"metadata": {"name": "x"}, "list": ["y".repeat(1000)]});
+        let ops = vec![json!({"op": "copy", "from": "/list", "path": "/list/-"}); 40];
+        match json_patch(&doc, &Value::Array(ops)) {
+            Err(PatchError::JsonPatch(m)) => assert!(
+                m.starts_with(
+                    "Unable to complete the copy, the accumulated size increase of copy is"
+                ),
+                "{m}"
+            ),
+            Ok(v) => panic!("the bomb went off: {} bytes", json_size(&v)),
+            Err(e) => panic!("{e}"),
+        }
+        let many = Value::Array(vec![json!({"op": "test", "path": "/metadata"}); 10_001]);
+        assert_eq!(
+            json_patch(&doc, &many).unwrap_err(),
+            PatchError::TooManyOperations(10_001)
+        );
     }
 }

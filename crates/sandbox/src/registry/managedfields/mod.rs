@@ -124,10 +124,18 @@ fn store(obj: &mut Value, mut entries: Vec<Entry>) {
 /// An object without its managed fields (what the walks compare).
 fn without_managed(v: &Value) -> Value {
     let mut c = v.clone();
-    if let Some(m) = c["metadata"].as_object_mut() {
+    if let Some(m) = c.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("managedFields");
     }
     c
+}
+
+/// Whether `v` is an object whose metadata is an object (or absent): what
+/// the pipeline hands over; anything else is left untracked.
+fn well_formed(v: &Value) -> bool {
+    v.is_object()
+        && v.get("metadata")
+            .is_none_or(|m| m.is_object() || m.is_null())
 }
 
 /// What a new object is compared with on create: upstream compares with
@@ -227,6 +235,9 @@ pub(crate) fn track_update(
     live: Option<&Value>,
     new: &mut Value,
 ) {
+    if !well_formed(new) || live.is_some_and(|l| !well_formed(l)) {
+        return;
+    }
     let live_entries = || {
         live.and_then(|l| decode(&l["metadata"]["managedFields"]))
             .unwrap_or_default()
@@ -382,6 +393,11 @@ pub(crate) fn apply(
     live: Option<&Value>,
     config: &Value,
 ) -> Result<Value, ApiError> {
+    if !well_formed(config) || live.is_some_and(|l| !well_formed(l)) {
+        return Err(ApiError::bad_request(
+            "the applied configuration is not an object with metadata",
+        ));
+    }
     if !config["metadata"]["managedFields"].is_null() {
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
@@ -476,12 +492,17 @@ pub(crate) fn apply(
         }),
     }
     if manager == KUBECTL
+        && merged["metadata"]["annotations"].is_object()
         && live.is_some_and(|l| l["metadata"]["annotations"][LAST_APPLIED].is_string())
     {
         // Keep kubectl's client-side apply annotation in step with what
         // was applied (upstream's lastAppliedUpdater).
         let mut applied = config.clone();
-        if let Some(a) = applied["metadata"]["annotations"].as_object_mut() {
+        if let Some(a) = applied
+            .get_mut("metadata")
+            .and_then(|m| m.get_mut("annotations"))
+            .and_then(Value::as_object_mut)
+        {
             a.remove(LAST_APPLIED);
             if a.is_empty()
                 && let Some(m) = applied["metadata"].as_object_mut()
