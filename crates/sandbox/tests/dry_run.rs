@@ -86,7 +86,8 @@ async fn every_dry_run_leaves_store_watches_and_controllers_untouched() {
     env.stop().await;
 }
 
-fn dry_runs(api: &Api) {
+/// The objects the dry runs aim at, settled: their paths and versions.
+fn setup(api: &Api) -> (Vec<String>, Vec<String>) {
     assert_eq!(
         api.json(
             "POST",
@@ -132,6 +133,11 @@ fn dry_runs(api: &Api) {
         format!("{NS}/pods/{pod}"),
     ];
     let rvs: Vec<String> = paths.iter().map(|p| before(p)).collect();
+    (paths.to_vec(), rvs)
+}
+
+fn dry_runs(api: &Api) {
+    let (paths, rvs) = setup(api);
     let from = rv(&api.get(&format!("{NS}/configmaps")));
     let watches: Vec<_> = [
         format!("{NS}/configmaps"),
@@ -145,6 +151,43 @@ fn dry_runs(api: &Api) {
     .collect();
     std::thread::sleep(Duration::from_millis(300));
 
+    creates_and_updates(api, &paths, &rvs);
+    patches_and_subresources(api, &paths);
+    deletes(api, &paths);
+    // Nothing changed...
+    for (p, before) in paths.iter().zip(&rvs) {
+        let now = api.get(p);
+        assert_eq!(now.code, 200, "{p} is gone: {}", now.body);
+        assert_eq!(&rv(&now), before, "{p} changed");
+        assert!(now.json()["metadata"]["deletionTimestamp"].is_null(), "{p}");
+    }
+    for p in [
+        format!("{NS}/configmaps/new"),
+        format!("{APPS}/deployments/dry-dep"),
+        format!("{APPS}/deployments/applied"),
+    ] {
+        assert_eq!(api.get(&p).code, 404, "{p} exists");
+    }
+    // ...no watch heard of anything...
+    for w in watches {
+        let events: Vec<Value> = w
+            .join()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e["type"] != "BOOKMARK")
+            .collect();
+        assert!(events.is_empty(), "{events:#?}");
+    }
+    // ...and no controller reacted: one ReplicaSet, one running pod.
+    let rs = api.get(&format!("{APPS}/replicasets")).json();
+    assert_eq!(rs["items"].as_array().unwrap().len(), 1, "{rs}");
+    let pods = api.get(&format!("{NS}/pods")).json();
+    assert_eq!(pods["items"].as_array().unwrap().len(), 1);
+    assert_eq!(pods["items"][0]["status"]["phase"], "Running");
+}
+
+fn creates_and_updates(api: &Api, paths: &[String], rvs: &[String]) {
+    let cm = json!({"metadata": {"name": "cm"}, "data": {"k": "v"}});
     // create
     let a = api.json(
         "POST",
@@ -189,6 +232,9 @@ fn dry_runs(api: &Api) {
         (200, json!("changed"))
     );
     assert_eq!(rv(&a), rvs[0]);
+}
+
+fn patches_and_subresources(api: &Api, paths: &[String]) {
     // the four patch types
     for (ct, body) in [
         ("application/merge-patch+json", r#"{"spec":{"replicas":3}}"#),
@@ -245,6 +291,9 @@ fn dry_runs(api: &Api) {
         "{}",
         a.body
     );
+}
+
+fn deletes(api: &Api, paths: &[String]) {
     // delete: options in a JSON body, in the query, in a protobuf body
     let a = api.send(
         "DELETE",
@@ -273,35 +322,4 @@ fn dry_runs(api: &Api) {
     let a = api.send("DELETE", &format!("{NS}/configmaps?dryRun=All"), None);
     assert_eq!(a.code, 200, "{}", a.body);
     assert!(a.json()["items"].as_array().is_some_and(|i| !i.is_empty()));
-
-    // Nothing changed...
-    for (p, before) in paths.iter().zip(&rvs) {
-        let now = api.get(p);
-        assert_eq!(now.code, 200, "{p} is gone: {}", now.body);
-        assert_eq!(&rv(&now), before, "{p} changed");
-        assert!(now.json()["metadata"]["deletionTimestamp"].is_null(), "{p}");
-    }
-    for p in [
-        format!("{NS}/configmaps/new"),
-        format!("{APPS}/deployments/dry-dep"),
-        format!("{APPS}/deployments/applied"),
-    ] {
-        assert_eq!(api.get(&p).code, 404, "{p} exists");
-    }
-    // ...no watch heard of anything...
-    for w in watches {
-        let events: Vec<Value> = w
-            .join()
-            .unwrap()
-            .into_iter()
-            .filter(|e| e["type"] != "BOOKMARK")
-            .collect();
-        assert!(events.is_empty(), "{events:#?}");
-    }
-    // ...and no controller reacted: one ReplicaSet, one running pod.
-    let rs = api.get(&format!("{APPS}/replicasets")).json();
-    assert_eq!(rs["items"].as_array().unwrap().len(), 1, "{rs}");
-    let pods = api.get(&format!("{NS}/pods")).json();
-    assert_eq!(pods["items"].as_array().unwrap().len(), 1);
-    assert_eq!(pods["items"][0]["status"]["phase"], "Running");
 }
