@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Puts the clients the sandbox's conformance tests drive into .tools/
+# Puts the clients the sandbox's conformance and OpenAPI tests drive into .tools/
 # (idempotent: what is already there at the right version is kept):
 #
 #   .tools/kubectl            kubectl v1.34 (scripts/get-kubectl.sh)

@@ -8,6 +8,7 @@
 
 use crate::cluster::connection;
 use crate::cluster::{ConnectOptions, ConnectionInfo};
+use crate::text::{Lang, fill};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -18,7 +19,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use kube::Client;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PropagationPolicy};
 use sandbox::{Sandbox, SandboxConfig};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -165,6 +166,53 @@ async fn connect(
     }
 }
 
+/// What `cleanup` says, in the course language.
+struct Words {
+    nothing: &'static str,
+    created: &'static str,
+    cluster_wide: &'static str,
+    question: &'static str,
+    no_terminal: &'static str,
+    nothing_deleted: &'static str,
+    deleted: &'static str,
+    not_deleted: &'static str,
+    some_failed: &'static str,
+    done: &'static str,
+}
+
+static EN: Words = Words {
+    nothing: "Nothing to clean up: no object labelled {0} in namespace {1} of {2} (nor PersistentVolumes or StorageClasses).",
+    created: "The course created these objects (context {0}, namespace {1}):",
+    cluster_wide: "  (cluster-wide)",
+    question: "Delete these {0} object(s)?",
+    no_terminal: "not asking without a terminal: run `kubetutor cleanup --yes` to delete them",
+    nothing_deleted: "Nothing deleted.",
+    deleted: "deleted {0}",
+    not_deleted: "could not delete {0}: {1}",
+    some_failed: "{0} object(s) could not be deleted (see above)",
+    done: "Done: {0} object(s) deleted; their pods and volumes go with them.",
+};
+
+static FR: Words = Words {
+    nothing: "Rien à nettoyer : aucun objet étiqueté {0} dans le namespace {1} de {2} (ni PersistentVolume ni StorageClass).",
+    created: "Le cours a créé ces objets (contexte {0}, namespace {1}) :",
+    cluster_wide: "  (tout le cluster)",
+    question: "Supprimer ces {0} objet(s) ?",
+    no_terminal: "pas de question sans terminal : lancez `kubetutor cleanup --yes` pour les supprimer",
+    nothing_deleted: "Rien n'a été supprimé.",
+    deleted: "supprimé : {0}",
+    not_deleted: "impossible de supprimer {0} : {1}",
+    some_failed: "{0} objet(s) n'ont pas pu être supprimés (voir ci-dessus)",
+    done: "Terminé : {0} objet(s) supprimé(s) ; leurs pods et leurs volumes partent avec eux.",
+};
+
+fn words(lang: Lang) -> &'static Words {
+    match lang {
+        Lang::En => &EN,
+        Lang::Fr => &FR,
+    }
+}
+
 /// `kubetutor cleanup [--yes]`: list, ask (a terminal is needed unless
 /// `yes`), delete, report. `cluster` is `None` for the built-in sandbox.
 pub fn run(
@@ -172,6 +220,7 @@ pub fn run(
     namespace: &str,
     data_dir: &Path,
     yes: bool,
+    lang: Lang,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -181,7 +230,7 @@ pub fn run(
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let (client, info, sandbox) = connect(cluster, namespace, data_dir).await?;
-        let result = clean(&client, &info, yes, out).await;
+        let result = clean(&client, &info, yes, words(lang), lang, out).await;
         if let Some(sb) = sandbox {
             sb.shutdown().await;
         }
@@ -193,64 +242,61 @@ async fn clean(
     client: &Client,
     info: &ConnectionInfo,
     yes: bool,
+    w: &Words,
+    lang: Lang,
     out: &mut impl Write,
 ) -> Result<ExitCode> {
     let found = find(client, &info.namespace).await?;
     if found.is_empty() {
         writeln!(
             out,
-            "Nothing to clean up: no object labelled {PART_OF_SELECTOR} in namespace {} of {} (nor PersistentVolumes or StorageClasses).",
-            info.namespace, info.context
+            "{}",
+            fill(
+                w.nothing,
+                &[&PART_OF_SELECTOR, &info.namespace, &info.context]
+            )
         )?;
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(
         out,
-        "The course created these objects (context {}, namespace {}):",
-        info.context, info.namespace
+        "{}",
+        fill(w.created, &[&info.context, &info.namespace])
     )?;
     for f in &found {
         let scope = if f.namespace.is_some() {
             ""
         } else {
-            "  (cluster-wide)"
+            w.cluster_wide
         };
         writeln!(out, "  {}{scope}", f.label())?;
     }
     out.flush()?;
     if !yes {
-        let stdin = std::io::stdin();
-        if !stdin.is_terminal() {
-            bail!("not asking without a terminal: run `kubetutor cleanup --yes` to delete them");
-        }
-        write!(out, "Delete these {} objects? [y/N] ", found.len())?;
-        out.flush()?;
-        let mut answer = String::new();
-        stdin.lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
-            writeln!(out, "Nothing deleted.")?;
-            return Ok(ExitCode::SUCCESS);
+        match crate::prompt::confirm(lang, &fill(w.question, &[&found.len()]), out)? {
+            None => bail!("{}", w.no_terminal),
+            Some(false) => {
+                writeln!(out, "{}", w.nothing_deleted)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(true) => {}
         }
     }
     let results = delete(client, &found).await;
     let mut failed = 0;
     for (f, r) in &results {
         match r {
-            Ok(()) => writeln!(out, "deleted {}", f.label())?,
+            Ok(()) => writeln!(out, "{}", fill(w.deleted, &[&f.label()]))?,
             Err(e) => {
                 failed += 1;
-                writeln!(out, "could not delete {}: {e}", f.label())?;
+                writeln!(out, "{}", fill(w.not_deleted, &[&f.label(), e]))?;
             }
         }
     }
     if failed > 0 {
-        bail!("{failed} object(s) could not be deleted (see above)");
+        bail!("{}", fill(w.some_failed, &[&failed]));
     }
-    writeln!(
-        out,
-        "Done: {} object(s) deleted; their pods and volumes go with them.",
-        results.len()
-    )?;
+    writeln!(out, "{}", fill(w.done, &[&results.len()]))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,7 +13,9 @@ use crate::tui::{ConnState, ConnectionInfo, TuiConfig};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use sandbox::{Sandbox, SandboxConfig};
-use std::io::{BufRead, IsTerminal, Write};
+
+use crate::term_text::Sanitized;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,6 +57,12 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR", env = paths::DATA_DIR_ENV)]
     pub data_dir: Option<PathBuf>,
 
+    /// What goes into <data-dir>/kubetutor.log: error, warn, info, debug,
+    /// trace, or a filter such as `sandbox=debug` [default: RUST_LOG, else
+    /// info]
+    #[arg(long, global = true, value_name = "LEVEL", env = "KUBETUTOR_LOG")]
+    pub log: Option<String>,
+
     /// Read lessons and assets from this directory instead of the copy built
     /// into kubetutor (for lesson authors)
     #[arg(long, global = true, value_name = "DIR", env = "KUBETUTOR_COURSE_DIR")]
@@ -73,6 +81,16 @@ pub struct Cli {
     /// implies a real cluster rather than the built-in sandbox
     #[arg(long, global = true, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
+
+    /// A plain, line-by-line interface instead of the full-screen one, for
+    /// screen readers and simple terminals (remembered; chosen by itself
+    /// when TERM=dumb or without a terminal)
+    #[arg(long, global = true, overrides_with = "no_plain")]
+    pub plain: bool,
+
+    /// The full-screen interface again (remembered)
+    #[arg(long, global = true, overrides_with = "plain")]
+    pub no_plain: bool,
 
     /// Accept a context that does not look like a local learning cluster
     /// (kubetutor creates and deletes objects in it)
@@ -236,7 +254,7 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let mut stderr = std::io::stderr().lock();
+            let mut stderr = Sanitized::new(std::io::stderr().lock());
             let _ = writeln!(stderr, "error: {err}");
             for cause in err.chain().skip(1) {
                 let _ = writeln!(stderr, "  caused by: {cause}");
@@ -247,6 +265,16 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if !matches!(cli.command, Some(Command::Lint { .. }))
+        && let Ok(dir) = cli.data_dir.clone().map_or_else(paths::data_dir, Ok)
+    {
+        crate::logging::init(&dir, cli.log.as_deref());
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            command = ?cli.command.as_ref().map(|c| format!("{c:?}")),
+            "kubetutor starts"
+        );
+    }
     match &cli.command {
         Some(Command::Lint { path }) => return lint(path.as_deref()),
         Some(Command::Doctor) => return doctor(&cli),
@@ -261,14 +289,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
     let target = Target::from_cli(&cli);
     let env = Env::load(&cli)?;
+    let front = Front::from_cli(&cli, &env);
     match cli.command {
-        None => env.start_tui(None, &target),
+        None => env.start_tui(None, &target, front),
         Some(Command::Start { lesson }) => {
             let id = env.resolve_lesson(&lesson)?.id().to_owned();
-            env.start_tui(Some(id), &target)
+            env.start_tui(Some(id), &target, front)
         }
         Some(Command::List) => {
-            env.list(&mut std::io::stdout().lock())?;
+            env.list(&mut Sanitized::new(std::io::stdout().lock()))?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Status { json }) => {
@@ -276,7 +305,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 env.status_json(&mut out)?;
             } else {
-                env.status_text(&mut out)?;
+                env.status_text(&mut Sanitized::new(out))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -292,7 +321,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             path,
             &restore,
             force,
-            &mut std::io::stdout().lock(),
+            env.lang,
+            &mut Sanitized::new(std::io::stdout().lock()),
         ),
         Some(Command::Solution {
             lesson,
@@ -306,14 +336,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &step,
             script,
             &crate::lab::lab_dir(lab_dir.as_deref(), &env.data_dir),
-            &mut std::io::stdout().lock(),
+            &mut Sanitized::new(std::io::stdout().lock()),
         ),
         Some(Command::Cleanup { yes }) => crate::cleanup::run(
             target.cluster.clone(),
             &target.namespace,
             &env.data_dir,
             yes,
-            &mut std::io::stdout().lock(),
+            env.lang,
+            &mut Sanitized::new(std::io::stdout().lock()),
         ),
         Some(Command::Lint { .. } | Command::Sandbox { .. } | Command::Doctor) => {
             Ok(ExitCode::SUCCESS)
@@ -333,7 +364,7 @@ fn lint_file(file: &std::path::Path) -> Result<ExitCode> {
         .and_then(|d| d.parent());
     let within =
         root.filter(|r| abs.strip_prefix(r.join("lessons")).is_ok() && r.join("lessons").is_dir());
-    let mut err = std::io::stderr().lock();
+    let mut err = Sanitized::new(std::io::stderr().lock());
     let diagnostics: Vec<String> = match within {
         Some(root) => {
             let rel = abs
@@ -347,14 +378,14 @@ fn lint_file(file: &std::path::Path) -> Result<ExitCode> {
                     writeln!(err, "{w}")?;
                 }
             }
-            crate::lesson::lint::lint(&files)
+            crate::course::lint::lint(&files)
                 .into_iter()
                 .filter(|d| d.file == rel)
                 .map(|d| d.to_string())
                 .collect()
         }
         None => {
-            let text = std::fs::read_to_string(&abs)
+            let text = crate::course::read_lesson_file(&abs)
                 .with_context(|| format!("cannot read the lesson file {}", file.display()))?;
             let name = file.display().to_string();
             let lang = abs
@@ -397,8 +428,8 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
             .context("cannot read the course in the current directory")?,
         None => CourseFiles::embedded(),
     };
-    let diagnostics = crate::lesson::lint::lint(&files);
-    let mut err = std::io::stderr().lock();
+    let diagnostics = crate::course::lint::lint(&files);
+    let mut err = Sanitized::new(std::io::stderr().lock());
     for w in crate::solution::lint_warnings(&files) {
         writeln!(err, "{w}")?;
     }
@@ -423,6 +454,7 @@ fn lint(path: Option<&std::path::Path>) -> Result<ExitCode> {
 
 /// `kubetutor sandbox`: serve the embedded cluster until Ctrl-C or SIGTERM.
 fn sandbox(data_dir: &std::path::Path, reset: bool, port: u16) -> Result<ExitCode> {
+    paths::private_dir(data_dir)?;
     let dir = &paths::sandbox_dir(data_dir);
     use sandbox::{Sandbox, SandboxConfig};
     if reset {
@@ -524,6 +556,10 @@ struct CliText {
     states: [&'static str; 4],
     conn_words: [(&'static str, &'static str); 5],
     reset_question: &'static str,
+    reset_no_terminal: &'static str,
+    namespace_question: &'static str,
+    namespace_no_terminal: &'static str,
+    namespace_refused: &'static str,
     reset_none: &'static str,
     reset_done: &'static str,
     reset_running: &'static str,
@@ -554,7 +590,11 @@ static CLI_EN: CliText = CliText {
         ("not connected", "not connected"),
         ("failed", "failed"),
     ],
-    reset_question: "Forget your progress in {0}? [y/N] ",
+    reset_question: "Forget your progress in {0}?",
+    reset_no_terminal: "refusing to reset without confirmation: run it in a terminal or add --yes",
+    namespace_question: "Namespace `{0}` does not exist in context `{1}`. Create it for the course?",
+    namespace_no_terminal: "namespace `{0}` does not exist; create it with `kubectl create namespace {0}` or run kubetutor in a terminal to be asked",
+    namespace_refused: "the course needs namespace `{0}`: create it with `kubectl create namespace {0}`, or pick an existing one with `--namespace`",
     reset_none: "Nothing was reset.",
     reset_done: "Progress in {0} was reset.",
     reset_running: "kubetutor is running (pid {0}) and would write its progress back: quit it first (q), then reset",
@@ -585,7 +625,11 @@ static CLI_FR: CliText = CliText {
         ("not connected", "non connecté"),
         ("failed", "échec"),
     ],
-    reset_question: "Oublier votre progression dans {0} ? [o/N] ",
+    reset_question: "Oublier votre progression dans {0} ?",
+    reset_no_terminal: "pas d'effacement sans confirmation : lancez la commande dans un terminal ou ajoutez --yes",
+    namespace_question: "Le namespace `{0}` n'existe pas dans le contexte `{1}`. Le créer pour le cours ?",
+    namespace_no_terminal: "le namespace `{0}` n'existe pas : créez-le avec `kubectl create namespace {0}`, ou lancez kubetutor dans un terminal pour qu'il vous le propose",
+    namespace_refused: "le cours a besoin du namespace `{0}` : créez-le avec `kubectl create namespace {0}`, ou choisissez-en un qui existe avec `--namespace`",
     reset_none: "Rien n'a été effacé.",
     reset_done: "La progression dans {0} a été effacée.",
     reset_running: "kubetutor tourne (pid {0}) et réécrirait sa progression : quittez-le d'abord (q), puis recommencez",
@@ -600,7 +644,7 @@ fn cli_text(lang: Lang) -> &'static CliText {
     }
 }
 
-use crate::tui::strings::fill;
+use crate::text::fill;
 
 impl CliText {
     /// A step state (`pending|active|done|failing`) in words.
@@ -712,7 +756,7 @@ impl Env {
 
     fn warn(&self) {
         if let Some(w) = &self.warning {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", crate::term_text::strip(&w.to_string()));
         }
     }
 
@@ -962,8 +1006,7 @@ impl Env {
 
     fn status_json(&self, out: &mut impl Write) -> Result<()> {
         let doc = self.status_doc();
-        serde_json::to_writer_pretty(&mut *out, &doc)?;
-        writeln!(out)?;
+        writeln!(out, "{}", crate::term_text::json(&doc)?)?;
         Ok(())
     }
 
@@ -985,10 +1028,20 @@ impl Env {
             }
             None => (t.whole_course.to_owned(), None),
         };
-        let mut out = std::io::stdout().lock();
-        if !yes && !confirm(&fill(t.reset_question, &[&what]))? {
-            writeln!(out, "{}", t.reset_none)?;
-            return Ok(ExitCode::SUCCESS);
+        let mut out = Sanitized::new(std::io::stdout().lock());
+        if !yes {
+            let asked = crate::prompt::confirm(
+                self.lang,
+                &fill(t.reset_question, &[&what]),
+                &mut std::io::stdout(),
+            )?;
+            let Some(answer) = asked else {
+                bail!("{}", t.reset_no_terminal);
+            };
+            if !answer {
+                writeln!(out, "{}", t.reset_none)?;
+                return Ok(ExitCode::SUCCESS);
+            }
         }
         self.progress.reset(id.as_deref());
         self.store
@@ -998,16 +1051,16 @@ impl Env {
         Ok(ExitCode::SUCCESS)
     }
 
-    fn start_tui(self, lesson: Option<String>, target: &Target) -> Result<ExitCode> {
+    fn start_tui(self, lesson: Option<String>, target: &Target, front: Front) -> Result<ExitCode> {
         self.warn();
         // A bad kubeconfig, unknown or remote context is reported first;
         // then, before touching the cluster, the lack of a terminal.
         if let Some(opts) = &target.cluster {
             crate::cluster::connection::resolve(opts)?;
         }
-        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        if !front.plain && (!std::io::stdout().is_terminal() || !std::io::stdin().is_terminal()) {
             bail!(
-                "the tutorial needs an interactive terminal; run kubetutor directly in a terminal, not through a pipe"
+                "the full-screen interface needs an interactive terminal; run kubetutor directly in a terminal, not through a pipe, or use --plain"
             );
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1016,7 +1069,7 @@ impl Env {
             .build()
             .context("cannot start the async runtime")?;
         let data_dir = self.data_dir.clone();
-        let connected = runtime.block_on(connect(target, &data_dir))?;
+        let connected = runtime.block_on(connect(target, &data_dir, self.lang))?;
         let (saver, writer) = ProgressSaver::spawn(self.store.clone()).with_context(|| {
             format!(
                 "cannot start the progress writer for {}",
@@ -1047,6 +1100,9 @@ impl Env {
         cfg.start = lesson;
         cfg.lab_dir = lab_dir;
         cfg.notices = notices;
+        if front.remember.is_some() {
+            cfg.progress.plain = front.remember;
+        }
         let Connected {
             mut session,
             sandbox,
@@ -1062,10 +1118,21 @@ impl Env {
         cfg.status_file = Some(crate::tui::status::session_file(&data_dir));
         let result = runtime.block_on(async {
             let (check_tx, checks) = tokio::sync::mpsc::unbounded_channel();
-            let checker = spawn_checker(&session.info.namespace, session.checker_io(), check_tx);
+            let checker = spawn_checker(
+                &session.info.namespace,
+                crate::check::engine::KubeIo::of(&session),
+                check_tx,
+            );
             crate::tui::live::spawn_bridge(updates, checks, checker.clone(), cfg.events.sender());
             cfg.checker = Some(checker);
-            let result = crate::tui::run(cfg).await;
+            let result = if front.plain {
+                let opts = crate::plain::PlainOptions {
+                    shell: front.shell_args(sandbox.as_ref().map(|s| s.kubeconfig_path())),
+                };
+                crate::plain::run(cfg, opts).await
+            } else {
+                crate::tui::run(cfg).await
+            };
             session.stop();
             if let Some(s) = sandbox {
                 s.shutdown().await;
@@ -1077,6 +1144,74 @@ impl Env {
         writer.finish();
         result?;
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Which interface the interactive start uses, and what the plain one
+/// needs to open the course shell.
+struct Front {
+    plain: bool,
+    /// `--plain` (true) or `--no-plain` (false), remembered in progress.
+    remember: Option<bool>,
+    /// The global options `kubetutor shell` is run with, `None` when this
+    /// build has no `shell` command.
+    shell: Option<Vec<std::ffi::OsString>>,
+}
+
+impl Front {
+    fn from_cli(cli: &Cli, env: &Env) -> Front {
+        let remember = match (cli.plain, cli.no_plain) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        let plain = remember.unwrap_or_else(|| {
+            env.progress.plain == Some(true) || crate::plain::wanted_by_environment()
+        });
+        let shell = command().find_subcommand("shell").map(|_| {
+            let mut args: Vec<std::ffi::OsString> = vec![
+                "--data-dir".into(),
+                env.data_dir.clone().into(),
+                "--lang".into(),
+                env.lang.code().into(),
+                "--namespace".into(),
+                cli.namespace.clone().into(),
+            ];
+            if let Some(c) = &cli.context {
+                args.extend(["--context".into(), c.into()]);
+            }
+            if let Some(k) = &cli.kubeconfig {
+                args.extend(["--kubeconfig".into(), k.clone().into()]);
+            }
+            if cli.allow_remote {
+                args.push("--allow-remote".into());
+            }
+            if let Some(d) = &cli.course_dir {
+                args.extend(["--course-dir".into(), d.clone().into()]);
+            }
+            args
+        });
+        Front {
+            plain,
+            remember,
+            shell,
+        }
+    }
+
+    /// `kubetutor shell`'s arguments; on our own sandbox, its kubeconfig
+    /// (this process holds the sandbox: the shell uses it, not a second one).
+    fn shell_args(&self, sandbox: Option<&std::path::Path>) -> Option<Vec<std::ffi::OsString>> {
+        let mut args = self.shell.clone()?;
+        if let Some(k) = sandbox {
+            args.extend([
+                "--kubeconfig".into(),
+                k.into(),
+                "--context".into(),
+                sandbox::CONTEXT.into(),
+            ]);
+        }
+        args.push("shell".into());
+        Some(args)
     }
 }
 
@@ -1113,20 +1248,6 @@ fn lang_from_env() -> Lang {
         .find(|v| !v.is_empty())
         .map(|v| Lang::from_locale(&v))
         .unwrap_or_default()
-}
-
-/// Asks a yes/no question on the terminal; without a terminal, refuses and
-/// says how to confirm non-interactively.
-fn confirm(question: &str) -> Result<bool> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        bail!("refusing to reset without confirmation: run it in a terminal or add --yes");
-    }
-    print!("{question}");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "o" | "oui"))
 }
 
 /// Which cluster to use, from the global options.
@@ -1186,11 +1307,12 @@ async fn start_sandbox(dir: &std::path::Path) -> Result<Sandbox> {
 /// Connect to the target and start watching the course namespace. A
 /// missing namespace is created in our own sandbox, and on a real cluster
 /// only after the learner agrees.
-async fn connect(target: &Target, data_dir: &std::path::Path) -> Result<Connected> {
+async fn connect(target: &Target, data_dir: &std::path::Path, lang: Lang) -> Result<Connected> {
     let (tx, updates) = tokio::sync::mpsc::unbounded_channel();
     let (opts, sandbox) = match &target.cluster {
         Some(opts) => (opts.clone(), None),
         None => {
+            paths::private_dir(data_dir)?;
             let sandbox = start_sandbox(&paths::sandbox_dir(data_dir)).await?;
             let opts = ConnectOptions {
                 kubeconfig: Some(sandbox.kubeconfig_path().to_path_buf()),
@@ -1214,18 +1336,12 @@ async fn connect(target: &Target, data_dir: &std::path::Path) -> Result<Connecte
         let ours = sandbox.is_some();
         let ns = session.info.namespace.clone();
         if !ours {
-            let question = format!(
-                "Namespace `{ns}` does not exist in context `{}`. Create it for the course? [y/N] ",
-                session.info.context
-            );
-            if !ask(&question).with_context(|| {
-                format!(
-                    "namespace `{ns}` does not exist; create it with `kubectl create namespace {ns}` or run kubetutor in a terminal to be asked"
-                )
-            })? {
-                bail!(
-                    "the course needs namespace `{ns}`: create it with `kubectl create namespace {ns}`, or pick an existing one with `--namespace`"
-                );
+            let t = cli_text(lang);
+            let question = fill(t.namespace_question, &[&ns, &session.info.context]);
+            match crate::prompt::confirm(lang, &question, &mut std::io::stdout())? {
+                None => bail!("{}", fill(t.namespace_no_terminal, &[&ns])),
+                Some(false) => bail!("{}", fill(t.namespace_refused, &[&ns])),
+                Some(true) => {}
             }
         }
         session.create_namespace().await?;
@@ -1235,19 +1351,6 @@ async fn connect(target: &Target, data_dir: &std::path::Path) -> Result<Connecte
         sandbox,
         updates,
     })
-}
-
-/// Asks a yes/no question on the terminal; an error without a terminal.
-fn ask(question: &str) -> Result<bool> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        bail!("no terminal to ask on");
-    }
-    print!("{question}");
-    std::io::stdout().flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "o" | "oui"))
 }
 
 /// `kubetutor doctor`: every finding with its fix; exit 1 if one failed.
@@ -1300,7 +1403,7 @@ fn doctor(cli: &Cli) -> Result<ExitCode> {
             }
         }
     })?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Sanitized::new(std::io::stdout().lock());
     let mut failed = false;
     for f in &findings {
         let tag = match f.status {

@@ -8,6 +8,7 @@
 //! learner asks for it to be restored.
 
 use crate::course::Course;
+use crate::text::{Lang, fill};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -59,8 +60,10 @@ pub struct SyncReport {
 impl SyncReport {
     /// A few lines for the terminal: what changed, and how to restore the
     /// files that were kept.
-    pub fn describe(&self) -> String {
-        let mut s = format!("Lab directory: {}\n", self.dir.display());
+    pub fn describe(&self, lang: Lang) -> String {
+        let w = words(lang);
+        let mut s = fill(w.dir, &[&self.dir.display()]);
+        s.push('\n');
         let list = |label: &str, files: &[String], s: &mut String| {
             if !files.is_empty() {
                 s.push_str(&format!("{label} ({}):\n", files.len()));
@@ -69,30 +72,73 @@ impl SyncReport {
                 }
             }
         };
-        list("Written", &self.created, &mut s);
-        list("Updated to the course's new version", &self.updated, &mut s);
-        list("Restored to the course's version", &self.restored, &mut s);
+        list(w.written, &self.created, &mut s);
+        list(w.updated, &self.updated, &mut s);
+        list(w.restored, &self.restored, &mut s);
         if !self.kept.is_empty() {
-            list(
-                "You edited these files; they were left as they are",
-                &self.kept,
-                &mut s,
-            );
-            s.push_str(
-                "  (`kubetutor lab --restore FILE` puts one back, `kubetutor lab --force` all of them)\n",
-            );
+            list(w.kept, &self.kept, &mut s);
+            s.push_str(w.kept_how);
+            s.push('\n');
         }
         if self.created.is_empty()
             && self.updated.is_empty()
             && self.restored.is_empty()
             && self.kept.is_empty()
         {
-            s.push_str(&format!(
-                "All {} course files are up to date.\n",
-                self.unchanged
-            ));
+            s.push_str(&fill(w.up_to_date, &[&self.unchanged]));
+            s.push('\n');
         }
         s
+    }
+}
+
+/// What `kubetutor lab` says, in the course language.
+struct Words {
+    dir: &'static str,
+    written: &'static str,
+    updated: &'static str,
+    restored: &'static str,
+    kept: &'static str,
+    kept_how: &'static str,
+    up_to_date: &'static str,
+    kept_note: &'static str,
+    restore_question: &'static str,
+    kept_yours: &'static str,
+    run_from: &'static str,
+}
+
+static EN: Words = Words {
+    dir: "Lab directory: {0}",
+    written: "Written",
+    updated: "Updated to the course's new version",
+    restored: "Restored to the course's version",
+    kept: "You edited these files; they were left as they are",
+    kept_how: "  (`kubetutor lab --restore FILE` puts one back, `kubetutor lab --force` all of them)",
+    up_to_date: "All {0} course files are up to date.",
+    kept_note: "note: {0} file(s) you edited in the lab were kept (`kubetutor lab` lists them)",
+    restore_question: "Put these {0} file(s) back to the course's version (your changes are lost)?",
+    kept_yours: "Kept your versions.",
+    run_from: "Run the lessons' commands from there: cd {0}",
+};
+
+static FR: Words = Words {
+    dir: "Répertoire de travail : {0}",
+    written: "Écrits",
+    updated: "Mis à jour vers la nouvelle version du cours",
+    restored: "Remis à la version du cours",
+    kept: "Vous avez modifié ces fichiers ; ils sont restés tels quels",
+    kept_how: "  (`kubetutor lab --restore FICHIER` en remet un, `kubetutor lab --force` les remet tous)",
+    up_to_date: "Les {0} fichiers du cours sont à jour.",
+    kept_note: "note : {0} fichier(s) que vous avez modifiés dans le répertoire de travail sont conservés (`kubetutor lab` les liste)",
+    restore_question: "Remettre ces {0} fichier(s) à la version du cours (vos modifications seront perdues) ?",
+    kept_yours: "Vos versions sont conservées.",
+    run_from: "Lancez les commandes des leçons depuis ce répertoire : cd {0}",
+};
+
+fn words(lang: Lang) -> &'static Words {
+    match lang {
+        Lang::En => &EN,
+        Lang::Fr => &FR,
     }
 }
 
@@ -285,9 +331,11 @@ pub fn command(
     path_only: bool,
     restore: &[PathBuf],
     force: bool,
+    lang: Lang,
     out: &mut impl std::io::Write,
 ) -> Result<std::process::ExitCode> {
-    use std::io::{BufRead, IsTerminal};
+    use std::io::IsTerminal as _;
+    let w = words(lang);
     let how = if force {
         Restore::All
     } else if restore.is_empty() {
@@ -298,39 +346,25 @@ pub fn command(
     let mut report = sync(course, dir, how)?;
     if path_only {
         if !report.kept.is_empty() {
-            eprintln!(
-                "note: {} file(s) you edited in the lab were kept (`kubetutor lab` lists them)",
-                report.kept.len()
-            );
+            eprintln!("{}", fill(w.kept_note, &[&report.kept.len()]));
         }
         writeln!(out, "{}", report.dir.display())?;
         return Ok(std::process::ExitCode::SUCCESS);
     }
     if !report.kept.is_empty() && std::io::stdin().is_terminal() {
-        write!(
-            out,
-            "{}Put these {} file(s) back to the course's version (your changes are lost)? [y/N] ",
-            report.describe(),
-            report.kept.len()
-        )?;
-        out.flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes" | "YES") {
+        write!(out, "{}", report.describe(lang))?;
+        let question = fill(w.restore_question, &[&report.kept.len()]);
+        if crate::prompt::confirm(lang, &question, out)? == Some(true) {
             let again = sync(course, dir, Restore::All)?;
             report.restored = again.restored;
             report.kept = again.kept;
         } else {
-            writeln!(out, "Kept your versions.")?;
+            writeln!(out, "{}", w.kept_yours)?;
             return Ok(std::process::ExitCode::SUCCESS);
         }
     }
-    write!(out, "{}", report.describe())?;
-    writeln!(
-        out,
-        "Run the lessons' commands from there: cd {}",
-        report.dir.display()
-    )?;
+    write!(out, "{}", report.describe(lang))?;
+    writeln!(out, "{}", fill(w.run_from, &[&report.dir.display()]))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -363,7 +397,10 @@ mod tests {
         // Again: nothing to do.
         let r = sync(&course("1"), &dir, Restore::Nothing).unwrap();
         assert_eq!(r.unchanged, 2);
-        assert!(r.describe().contains("All 2 course files are up to date"));
+        assert!(
+            r.describe(Lang::En)
+                .contains("All 2 course files are up to date")
+        );
         // A new course version replaces an untouched file.
         let r = sync(&course("2"), &dir, Restore::Nothing).unwrap();
         assert_eq!(r.updated, ["assets/01/a.yaml"]);
@@ -372,7 +409,10 @@ mod tests {
         std::fs::write(dir.join("mine.yaml"), "x\n").unwrap();
         let r = sync(&course("3"), &dir, Restore::Nothing).unwrap();
         assert_eq!(r.kept, ["assets/01/a.yaml"]);
-        assert!(r.describe().contains("kubetutor lab --restore FILE"));
+        assert!(
+            r.describe(Lang::En)
+                .contains("kubetutor lab --restore FILE")
+        );
         assert_eq!(
             std::fs::read_to_string(dir.join("assets/01/a.yaml")).unwrap(),
             "a: mine\n"

@@ -40,13 +40,47 @@ pub fn lab_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("lab")
 }
 
+/// Creates the data directory (and missing parents) with mode 0700 from
+/// the start, or tightens an existing one to 0700: it holds the sandbox
+/// (its token, database and volume files, Secret data among them), the
+/// learner's progress and lab. Nothing under it is then reachable by
+/// another local user.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        builder.mode(0o700);
+        builder
+            .create(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(
+                || format!("cannot make the data directory {} private", dir.display()),
+            )?;
+        }
+    }
+    #[cfg(not(unix))]
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    Ok(())
+}
+
 /// Writes `bytes` to `path` so that a crash at any moment leaves either the old
 /// file or the new one, never a torn mix: temp file in the same directory,
 /// fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    // Directories it creates are private (the data directory among them).
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -7,7 +7,7 @@
 //! cannot be read is moved aside with a warning and the learner starts fresh:
 //! losing progress is bad, refusing to start is worse.
 
-use crate::lesson::Lang;
+use crate::text::Lang;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -77,6 +77,10 @@ pub struct Progress {
     /// Language chosen the last time (`--lang` or the lesson list).
     #[serde(default)]
     pub lang: Option<Lang>,
+    /// The interface chosen the last time with `--plain` (true) or
+    /// `--no-plain` (false); `None`: never chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plain: Option<bool>,
     #[serde(default)]
     pub current: Option<Current>,
     #[serde(default)]
@@ -92,6 +96,7 @@ impl Default for Progress {
         Progress {
             version: FORMAT_VERSION,
             lang: None,
+            plain: None,
             current: None,
             lessons: BTreeMap::new(),
         }

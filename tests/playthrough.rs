@@ -95,7 +95,11 @@ impl Player {
             session.create_namespace().await.unwrap();
         }
         let (check_tx, checks) = mpsc::unbounded_channel();
-        let checker = spawn_checker("kubetutor", session.checker_io(), check_tx);
+        let checker = spawn_checker(
+            "kubetutor",
+            kubetutor::check::engine::KubeIo::of(&session),
+            check_tx,
+        );
         // What the app does: every cluster update goes to the checker.
         let forward = checker.clone();
         tokio::spawn(async move {
@@ -575,6 +579,20 @@ async fn trap(
     prepare: Option<&str>,
     action: &str,
 ) {
+    trap_at(lesson_id, skip, trap_step, prepare, 2, action).await;
+}
+
+/// [`trap`], running `action` only once the checker waits on stage
+/// `stage` of the step's sequence (the earlier stages observed), so that
+/// the trap holds for its own reason, not for a missed first stage.
+async fn trap_at(
+    lesson_id: &str,
+    skip: &[&str],
+    trap_step: &str,
+    prepare: Option<&str>,
+    stage: u32,
+    action: &str,
+) {
     let Some(bin) = tools() else { return };
     let mut p = Player::start(lesson_id, &bin).await;
     for earlier in prerequisites(lesson_id) {
@@ -602,21 +620,25 @@ async fn trap(
     );
     let lab = p.lab.display().to_string();
     let script = |cmds: &str| format!("set -eu\ncd '{lab}'\n{cmds}\n");
-    if let Some(prepare) = prepare {
+    if prepare.is_some() || stage > 2 {
         // As a learner would: the data is there, the checker has seen it.
-        if let Err(e) = p.run_script(&script(prepare), p.bound()).await {
+        if let Some(prepare) = prepare
+            && let Err(e) = p.run_script(&script(prepare), p.bound()).await
+        {
             p.stuck(index, e);
             p.finish().await;
             return;
         }
         let bound = p.bound();
-        let seen = p
-            .wait_for(&step.id, bound, |u| {
-                u.reason
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with("step 2 of"))
-            })
-            .await;
+        let waiting = format!("step {stage} of");
+        let at_stage =
+            |u: &CheckUpdate| u.reason.as_deref().is_some_and(|r| r.starts_with(&waiting));
+        // Earlier stages may have been observed while the step was activated.
+        let seen = if prepare.is_none() && before.iter().any(at_stage) {
+            Ok(())
+        } else {
+            p.wait_for(&step.id, bound, at_stage).await.map(|_| ())
+        };
         if let Err(last) = seen {
             p.stuck(
                 index,
@@ -717,6 +739,7 @@ const LESSONS: &[&str] = &[
     "database-on-persistent-volume",
     "cleanup",
     "databases-on-kubernetes",
+    "statefulset-database",
 ];
 
 #[test]
@@ -758,6 +781,7 @@ playthrough!(
 );
 playthrough!(lesson_08_cleanup, "cleanup");
 playthrough!(lesson_09_databases_on_kubernetes, "databases-on-kubernetes");
+playthrough!(lesson_10_statefulset_database, "statefulset-database");
 
 /// Lesson 7's database without its volume (lesson 6's manifest), with two
 /// customers in it.
@@ -787,6 +811,41 @@ async fn trap_a_database_without_its_volume_never_passes_persistence() {
         "delete-db-pod",
         Some(DB_WITHOUT_VOLUME),
         "kubectl delete pod -l app=customer,tier=db\nkubectl rollout status deployment/customer-db\nsleep 5",
+    )
+    .await;
+}
+
+/// Reading the second replica before anything was written through the
+/// first proves nothing: lesson 10's own-data step must not pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trap_reading_db_1_before_writing_through_db_0_never_passes() {
+    trap(
+        "statefulset-database",
+        &[],
+        "own-data",
+        None,
+        "kubectl exec customer-db-1 -- psql -U postgres -d customer -c 'SELECT id, name FROM customer'\n\
+         kubectl exec customer-db-0 -- psql -U postgres -d customer -c 'SELECT id, name FROM customer'",
+    )
+    .await;
+}
+
+/// Deleting the claim with the pod loses the data: the replacement
+/// customer-db-0 gets a new, empty volume, so lesson 10's "data survived"
+/// step must not pass. Run once the checker has seen the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trap_deleting_the_claim_never_passes_data_survived() {
+    trap_at(
+        "statefulset-database",
+        &[],
+        "delete-pod",
+        None,
+        3,
+        // The claim goes as soon as its pod is gone, and a new one of the
+        // same name comes at once: wait for the new pod, not for the claim.
+        "kubectl delete pvc data-customer-db-0 --wait=false\n\
+         kubectl delete pod customer-db-0\n\
+         until kubectl wait --for=condition=ready pod/customer-db-0 --timeout=180s; do sleep 1; done",
     )
     .await;
 }

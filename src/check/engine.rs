@@ -15,9 +15,10 @@ use crate::check::spec::{
 };
 use crate::check::words::{self, Words, fill};
 use crate::cluster::printers;
+use crate::cluster::session::{Session, SharedClient, current_client};
 use crate::cluster::state::{Change, ClusterState, ClusterUpdate, ObjKey, Object};
-use crate::lesson::Lang;
 use crate::progress::StepState;
+use crate::text::Lang;
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -465,35 +466,20 @@ impl Engine {
         } else {
             StepState::Active
         };
-        // Which fetches to start: new ones, answers older than the current
-        // stage, stale ones (REFRESH), and after a relevant event all of
-        // them, but not twice within MIN_GAP. A fetch under way when the
-        // event came is asked again once it is back.
         let fresh_after = a.seq.as_ref().map_or(a.activated_at, |s| s.stage_started);
-        let mut requests = Vec::new();
-        let mut deferred = false;
-        if !done {
-            for k in &needs {
-                if self.inflight.contains_key(k) {
-                    deferred |= self.dirty;
-                    continue;
-                }
-                let due = match self.io.get(k) {
-                    None => true,
-                    Some(f) => {
-                        let since = now.saturating_duration_since(f.issued_at);
-                        let by_event = self.dirty && since >= MIN_GAP;
-                        deferred |= self.dirty && !by_event;
-                        f.issued_at < fresh_after || by_event || since >= REFRESH
-                    }
-                };
-                if due {
-                    self.inflight.insert(k.clone(), now);
-                    requests.push(k.clone());
-                }
-            }
-        }
-        self.dirty = deferred;
+        let requests = if done {
+            self.dirty = false;
+            Vec::new()
+        } else {
+            due_fetches(
+                &needs,
+                &self.io,
+                &mut self.inflight,
+                &mut self.dirty,
+                fresh_after,
+                now,
+            )
+        };
         a.needs = if done { BTreeSet::new() } else { needs };
         let reason = reason.map(|r| one_line(&r));
         let verdict = (step_state, reason, hint);
@@ -511,6 +497,44 @@ impl Engine {
         };
         Output { update, requests }
     }
+}
+
+/// Which of the fetches a check needs to start now: new ones, answers older
+/// than `fresh_after` (the current stage), stale ones (REFRESH), and after a
+/// relevant event (`dirty`) all of them, but not twice within MIN_GAP. A
+/// fetch under way when the event came is asked again once it is back
+/// (`dirty` stays set for it).
+fn due_fetches(
+    needs: &BTreeSet<IoKey>,
+    io: &IoCache,
+    inflight: &mut HashMap<IoKey, Instant>,
+    dirty: &mut bool,
+    fresh_after: Instant,
+    now: Instant,
+) -> Vec<IoKey> {
+    let mut requests = Vec::new();
+    let mut deferred = false;
+    for k in needs {
+        if inflight.contains_key(k) {
+            deferred |= *dirty;
+            continue;
+        }
+        let due = match io.get(k) {
+            None => true,
+            Some(f) => {
+                let since = now.saturating_duration_since(f.issued_at);
+                let by_event = *dirty && since >= MIN_GAP;
+                deferred |= *dirty && !by_event;
+                f.issued_at < fresh_after || by_event || since >= REFRESH
+            }
+        };
+        if due {
+            inflight.insert(k.clone(), now);
+            requests.push(k.clone());
+        }
+    }
+    *dirty = deferred;
+    requests
 }
 
 /// Every kind of object a check (its goal and its live hints) reads, so
@@ -532,7 +556,10 @@ fn kinds_read(spec: &CheckSpec) -> Vec<Kind> {
             Condition::Resource(r) => {
                 let k = r.kind.value;
                 add(out, k);
-                if matches!(k, Kind::Deployment | Kind::ReplicaSet | Kind::Job) {
+                if matches!(
+                    k,
+                    Kind::Deployment | Kind::ReplicaSet | Kind::Job | Kind::StatefulSet
+                ) {
                     // Why a workload is not ready is read from its pods.
                     add(out, Kind::Pod);
                 }
@@ -877,7 +904,10 @@ fn trouble_in_resource(r: &ResourceCheck, ctx: &mut Ctx) -> Option<String> {
     for o in eval::candidates(r, state) {
         let found = match o {
             Object::Pod(p) => pod_trouble(p, ctx),
-            Object::Deployment(_) | Object::ReplicaSet(_) | Object::Job(_) => {
+            Object::Deployment(_)
+            | Object::ReplicaSet(_)
+            | Object::Job(_)
+            | Object::StatefulSet(_) => {
                 let sel = workload_selector(o);
                 let pods: Vec<&Pod> = state
                     .pods()
@@ -939,6 +969,10 @@ fn workload_selector(o: &Object) -> Option<BTreeMap<String, String>> {
             .as_ref()
             .and_then(|s| s.selector.as_ref())
             .and_then(|s| s.match_labels.clone()),
+        Object::StatefulSet(s) => s
+            .spec
+            .as_ref()
+            .and_then(|s| s.selector.match_labels.clone()),
         _ => None,
     }
 }
@@ -1070,18 +1104,6 @@ pub trait Io: Send + Sync + 'static {
     fn fetch(&self, key: IoKey) -> BoxFuture<'static, Result<Response, String>>;
 }
 
-/// A client that the session may replace (after re-reading the
-/// kubeconfig): readers always get the current one.
-pub type SharedClient = Arc<std::sync::RwLock<kube::Client>>;
-
-/// The client in `cell` now.
-pub fn current_client(cell: &SharedClient) -> kube::Client {
-    match cell.read() {
-        Ok(c) => c.clone(),
-        Err(poisoned) => poisoned.into_inner().clone(),
-    }
-}
-
 /// Fetches through a kube client: pod logs (up to 4 MiB) and requests
 /// through the API server's service/pod proxy.
 #[derive(Clone)]
@@ -1090,6 +1112,12 @@ pub struct KubeIo {
 }
 
 impl KubeIo {
+    /// The checker's I/O over a session's cluster (it follows the session
+    /// when the session moves to a changed kubeconfig).
+    pub fn of(session: &Session) -> Arc<dyn Io> {
+        Arc::new(KubeIo::shared(session.shared_client()))
+    }
+
     pub fn new(client: kube::Client) -> KubeIo {
         KubeIo {
             client: Arc::new(std::sync::RwLock::new(client)),

@@ -267,6 +267,8 @@ fn kind_word(kind: Kind) -> &'static str {
         Kind::Secret => "secret",
         Kind::Service => "service",
         Kind::Job => "job",
+        Kind::StatefulSet => "statefulset",
+        Kind::CronJob => "cronjob",
         Kind::Event => "event",
         Kind::Node => "node",
     }
@@ -442,13 +444,13 @@ fn object_properties(r: &ResourceCheck, o: &Object, ctx: &mut Ctx) -> Result<(),
     }
     if let Some(v) = &r.volume {
         let spec = pod_spec_of(o).ok_or_else(|| w.say("has no pod spec", &[]))?;
-        volume_holds(v, spec, w)?;
+        volume_holds(v, &spec, w)?;
     }
     if let Some(e) = &r.env {
         let spec = pod_spec_of(o).ok_or_else(|| w.say("has no pod spec", &[]))?;
         env_holds(
             e,
-            spec,
+            &spec,
             ctx.state,
             o.meta().namespace.as_deref().unwrap_or(""),
             w,
@@ -567,6 +569,15 @@ fn ready_of(o: &Object) -> (bool, String) {
                 .unwrap_or(0);
             (ready >= want, format!("{ready}/{want}"))
         }
+        Object::StatefulSet(s) => {
+            let want = s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let ready = s
+                .status
+                .as_ref()
+                .and_then(|s| s.ready_replicas)
+                .unwrap_or(0);
+            (ready >= want, format!("{ready}/{want}"))
+        }
         _ => (false, "n/a".into()),
     }
 }
@@ -580,8 +591,35 @@ fn phase_of(o: &Object) -> Option<String> {
     }
 }
 
-/// The pod spec of a pod, or the pod template of a workload.
-pub fn pod_spec_of(o: &Object) -> Option<&PodSpec> {
+/// The pod spec of a pod, or the pod template of a workload. A
+/// StatefulSet's claim templates count as claim volumes of that name (the
+/// claims its pods get are `<template>-<set>-<ordinal>`).
+pub fn pod_spec_of(o: &Object) -> Option<std::borrow::Cow<'_, PodSpec>> {
+    use std::borrow::Cow;
+    if let Object::StatefulSet(s) = o {
+        let spec = s.spec.as_ref()?;
+        let mut pod = spec.template.spec.clone()?;
+        let volumes = pod.volumes.get_or_insert_with(Vec::new);
+        for t in spec.volume_claim_templates.iter().flatten() {
+            let name = t.metadata.name.clone().unwrap_or_default();
+            volumes.retain(|v| v.name != name);
+            volumes.push(k8s_openapi::api::core::v1::Volume {
+                name: name.clone(),
+                persistent_volume_claim: Some(
+                    k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                        claim_name: name,
+                        read_only: None,
+                    },
+                ),
+                ..Default::default()
+            });
+        }
+        return Some(Cow::Owned(pod));
+    }
+    pod_template_spec(o).map(Cow::Borrowed)
+}
+
+fn pod_template_spec(o: &Object) -> Option<&PodSpec> {
     match o {
         Object::Pod(p) => p.spec.as_ref(),
         Object::Deployment(d) => d.spec.as_ref().and_then(|s| s.template.spec.as_ref()),

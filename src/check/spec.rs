@@ -8,7 +8,8 @@
 //! Everything is `deny_unknown_fields` so a typo in a lesson is a lint error
 //! rather than a check that silently never passes.
 
-use crate::lesson::Pos;
+pub use crate::cluster::kinds::Kind;
+use crate::text::Pos;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,69 +108,6 @@ pub enum Condition {
     Not(Box<Condition>),
 }
 
-/// The kinds of object a check can look at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-pub enum Kind {
-    Pod,
-    Deployment,
-    ReplicaSet,
-    PersistentVolumeClaim,
-    PersistentVolume,
-    StorageClass,
-    ConfigMap,
-    Secret,
-    Service,
-    Job,
-    Event,
-    /// Metadata only: lessons use the node count.
-    Node,
-}
-
-impl Kind {
-    pub fn is_namespaced(self) -> bool {
-        !matches!(
-            self,
-            Kind::PersistentVolume | Kind::StorageClass | Kind::Node
-        )
-    }
-
-    /// `apiVersion` of the kind (`v1`, `apps/v1`...).
-    pub fn api_version(self) -> &'static str {
-        match self {
-            Kind::Deployment | Kind::ReplicaSet => "apps/v1",
-            Kind::StorageClass => "storage.k8s.io/v1",
-            Kind::Job => "batch/v1",
-            _ => "v1",
-        }
-    }
-
-    /// The resource name in API paths (`pods`, `persistentvolumeclaims`...).
-    pub fn plural(self) -> &'static str {
-        match self {
-            Kind::Pod => "pods",
-            Kind::Deployment => "deployments",
-            Kind::ReplicaSet => "replicasets",
-            Kind::PersistentVolumeClaim => "persistentvolumeclaims",
-            Kind::PersistentVolume => "persistentvolumes",
-            Kind::StorageClass => "storageclasses",
-            Kind::ConfigMap => "configmaps",
-            Kind::Secret => "secrets",
-            Kind::Service => "services",
-            Kind::Job => "jobs",
-            Kind::Event => "events",
-            Kind::Node => "nodes",
-        }
-    }
-
-    /// Kinds whose objects carry a pod template (or are pods).
-    fn has_pod_spec(self) -> bool {
-        matches!(
-            self,
-            Kind::Pod | Kind::Deployment | Kind::ReplicaSet | Kind::Job
-        )
-    }
-}
-
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
@@ -198,7 +136,8 @@ pub struct ResourceCheck {
     pub count: Option<Comparison>,
     #[serde(default)]
     pub fields: Vec<FieldMatch>,
-    /// Pod: Ready condition; Deployment/ReplicaSet: all desired replicas ready.
+    /// Pod: Ready condition; Deployment/ReplicaSet/StatefulSet: all
+    /// desired replicas ready.
     #[serde(default)]
     pub ready: Option<bool>,
     /// `status.phase` of a Pod, PersistentVolumeClaim or PersistentVolume.
@@ -1317,8 +1256,11 @@ fn validate_resource(r: &ResourceCheck) -> Result<(), Invalid> {
     only(
         "ready",
         r.ready.is_some(),
-        matches!(kind, Kind::Pod | Kind::Deployment | Kind::ReplicaSet),
-        "Pod, Deployment and ReplicaSet",
+        matches!(
+            kind,
+            Kind::Pod | Kind::Deployment | Kind::ReplicaSet | Kind::StatefulSet
+        ),
+        "Pod, Deployment, ReplicaSet and StatefulSet",
     )?;
     only(
         "phase",
@@ -1341,13 +1283,13 @@ fn validate_resource(r: &ResourceCheck) -> Result<(), Invalid> {
         "volume",
         r.volume.is_some(),
         kind.has_pod_spec(),
-        "Pod, Deployment, ReplicaSet and Job",
+        "Pod, Deployment, ReplicaSet, StatefulSet and Job",
     )?;
     only(
         "env",
         r.env.is_some(),
         kind.has_pod_spec(),
-        "Pod, Deployment, ReplicaSet and Job",
+        "Pod, Deployment, ReplicaSet, StatefulSet and Job",
     )?;
     if let Some(e) = &r.env {
         let n = usize::from(e.config_map.is_some())
@@ -1417,15 +1359,6 @@ pub(crate) fn is_slug(s: &str, sep: char) -> bool {
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == sep)
-}
-
-impl crate::lesson::CheckBlock {
-    /// The validated check of this block. Lessons from `parse_lesson` always
-    /// parse (it rejects bad checks), so this only fails on hand-built blocks.
-    /// Positions in the error are relative to the block.
-    pub fn spec(&self) -> Result<CheckSpec, (Pos, String)> {
-        parse_check(&self.source)
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! ready (0/1)"), which `eval` writes as English templates passed to
 //! [`Words::say`].
 
-use crate::lesson::Lang;
+use crate::text::Lang;
+pub use crate::text::fill;
 
 #[derive(Debug)]
 pub struct Words {
@@ -101,35 +102,6 @@ impl Words {
         };
         fill(template, args)
     }
-}
-
-/// Replaces `{0}`, `{1}`... with `args` in one pass, so a value that
-/// itself contains `{1}` is left alone. The UI's strings use it too
-/// (`tui::strings::fill`).
-pub fn fill(template: &str, args: &[&dyn std::fmt::Display]) -> String {
-    let mut out = String::with_capacity(template.len() + 16);
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        let arg = (digits > 0 && after[digits..].starts_with('}'))
-            .then(|| after[..digits].parse::<usize>().ok())
-            .flatten()
-            .and_then(|i| args.get(i));
-        match arg {
-            Some(a) => {
-                out.push_str(&a.to_string());
-                rest = &after[digits + 1..];
-            }
-            None => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The phrase book of condition details: (English, French). Kind names

@@ -298,7 +298,7 @@ pub fn claim_chain(claim: &str, ns: &str, state: &ClusterState) -> Vec<Link> {
         // Not bound: say what it waits for, then the class it asked for.
         if let Some(ev) = state
             .events_for(
-                crate::check::spec::Kind::PersistentVolumeClaim,
+                crate::cluster::kinds::Kind::PersistentVolumeClaim,
                 &pvc.metadata,
             )
             .last()

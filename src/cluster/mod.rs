@@ -15,6 +15,7 @@
 
 pub mod connection;
 pub mod doctor;
+pub mod kinds;
 pub mod lineage;
 pub mod printers;
 pub mod session;

@@ -9,7 +9,6 @@
 //! restarted on another port, with other credentials) the session moves
 //! to the new client and watchers by itself.
 
-use crate::check::engine::{Io, KubeIo, SharedClient, current_client};
 use crate::cluster::ConnectionState;
 use crate::cluster::connection::{self, ConnectError, ConnectOptions, ConnectionInfo};
 use crate::cluster::state::ClusterUpdate;
@@ -161,10 +160,9 @@ impl Session {
         Ok(())
     }
 
-    /// What the checker task fetches logs and probes with (it follows the
-    /// session's client).
-    pub fn checker_io(&self) -> Arc<dyn Io> {
-        Arc::new(KubeIo::shared(self.current.clone()))
+    /// The client cell the session keeps current (the checker reads it).
+    pub fn shared_client(&self) -> SharedClient {
+        self.current.clone()
     }
 
     /// Stop the watchers now.
@@ -217,5 +215,17 @@ async fn supervise(
                 }
             }
         }
+    }
+}
+
+/// A client that the session may replace (after re-reading the
+/// kubeconfig): readers always get the current one.
+pub type SharedClient = Arc<std::sync::RwLock<kube::Client>>;
+
+/// The client in `cell` now.
+pub fn current_client(cell: &SharedClient) -> kube::Client {
+    match cell.read() {
+        Ok(c) => c.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
     }
 }

@@ -6,11 +6,11 @@
 //! reads view-model rows from it and the checker evaluates conditions on it.
 //! Secrets are held as metadata only: their values never enter this process.
 
-use crate::check::spec::Kind;
 use crate::cluster::connection::ConnectionState;
+use crate::cluster::kinds::Kind;
 use crate::cluster::printers;
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
     Service,
@@ -42,6 +42,8 @@ pub enum Object {
     Secret(Box<PartialObjectMeta<Secret>>),
     Service(Box<Service>),
     Job(Box<Job>),
+    StatefulSet(Box<StatefulSet>),
+    CronJob(Box<CronJob>),
     Event(Box<CoreEvent>),
     /// Metadata only (the course needs the count).
     Node(Box<PartialObjectMeta<Node>>),
@@ -60,6 +62,8 @@ impl Object {
             Object::Secret(_) => Kind::Secret,
             Object::Service(_) => Kind::Service,
             Object::Job(_) => Kind::Job,
+            Object::StatefulSet(_) => Kind::StatefulSet,
+            Object::CronJob(_) => Kind::CronJob,
             Object::Event(_) => Kind::Event,
             Object::Node(_) => Kind::Node,
         }
@@ -77,6 +81,8 @@ impl Object {
             Object::Secret(o) => &o.metadata,
             Object::Service(o) => &o.metadata,
             Object::Job(o) => &o.metadata,
+            Object::StatefulSet(o) => &o.metadata,
+            Object::CronJob(o) => &o.metadata,
             Object::Event(o) => &o.metadata,
             Object::Node(o) => &o.metadata,
         }
@@ -96,6 +102,8 @@ impl Object {
                 .map(|m| serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": m})),
             Object::Service(o) => serde_json::to_value(o.as_ref()),
             Object::Job(o) => serde_json::to_value(o.as_ref()),
+            Object::StatefulSet(o) => serde_json::to_value(o.as_ref()),
+            Object::CronJob(o) => serde_json::to_value(o.as_ref()),
             Object::Event(o) => serde_json::to_value(o.as_ref()),
             Object::Node(o) => serde_json::to_value(&o.metadata)
                 .map(|m| serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": m})),
@@ -133,6 +141,8 @@ impl Object {
             }
             "Service" => Object::Service(Box::new(de(yaml)?)),
             "Job" => Object::Job(Box::new(de(yaml)?)),
+            "StatefulSet" => Object::StatefulSet(Box::new(de(yaml)?)),
+            "CronJob" => Object::CronJob(Box::new(de(yaml)?)),
             "Event" => Object::Event(Box::new(de(yaml)?)),
             other => return Err(format!("kind `{other}` is not watched by kubetutor")),
         })
@@ -199,7 +209,7 @@ pub struct ClusterState {
 type KindKey = u8;
 
 /// Every kind the watchers follow.
-pub const ALL_KINDS: [Kind; 12] = [
+pub const ALL_KINDS: [Kind; 14] = [
     Kind::Pod,
     Kind::PersistentVolumeClaim,
     Kind::PersistentVolume,
@@ -210,6 +220,8 @@ pub const ALL_KINDS: [Kind; 12] = [
     Kind::Secret,
     Kind::Service,
     Kind::Job,
+    Kind::StatefulSet,
+    Kind::CronJob,
     Kind::Event,
     Kind::Node,
 ];
@@ -405,25 +417,6 @@ impl ClusterState {
     }
 
     /// Whether the first list of `kind` has arrived.
-    /// What lessons adapt to (see `lesson::adapt`): the default class's
-    /// binding mode and the node count, once their first lists arrived.
-    pub fn lesson_facts(&self, sandbox: bool) -> crate::lesson::adapt::Facts {
-        let binding = self.is_synced(Kind::StorageClass).then(|| {
-            self.default_storage_class().map(|sc| {
-                // An unset mode is Immediate.
-                sc.volume_binding_mode
-                    .clone()
-                    .unwrap_or_else(|| "Immediate".to_string())
-            })
-        });
-        let nodes = self.is_synced(Kind::Node).then(|| self.count(Kind::Node));
-        crate::lesson::adapt::Facts {
-            binding,
-            nodes,
-            sandbox,
-        }
-    }
-
     pub fn is_synced(&self, kind: Kind) -> bool {
         self.stores.get(&kind_key(kind)).is_some_and(|s| s.synced)
     }

@@ -3,8 +3,8 @@
 //! objects the current step is about highlighted, and the storage lineage
 //! of the selected pod. Pure and cheap: only the visible pod rows are built.
 
-use crate::check::spec::Kind;
 use crate::cluster::connection::ConnectionState;
+use crate::cluster::kinds::Kind;
 use crate::cluster::lineage::{PodLineage, pod_lineage};
 use crate::cluster::printers::{self, PodRow, PvRow, PvcRow};
 use crate::cluster::state::{ClusterState, ObjKey};

@@ -7,12 +7,12 @@
 //! watcher retries, relists when the server is back, and the state repairs
 //! itself from that relist.
 
-use crate::check::spec::Kind;
 use crate::cluster::connection::{ConnectionState, learner_error};
+use crate::cluster::kinds::Kind;
 use crate::cluster::state::{ClusterUpdate, Object};
 use futures::{Stream, StreamExt};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Event as CoreEvent, Node, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
     Service,
@@ -158,6 +158,18 @@ pub fn spawn_watchers_at(
             Kind::Job,
             watcher(Api::<Job>::namespaced(client.clone(), &ns), cfg()),
             |o| Object::Job(Box::new(o)),
+            tx.clone(),
+        ),
+        spawn_stream(
+            Kind::StatefulSet,
+            watcher(Api::<StatefulSet>::namespaced(client.clone(), &ns), cfg()),
+            |o| Object::StatefulSet(Box::new(o)),
+            tx.clone(),
+        ),
+        spawn_stream(
+            Kind::CronJob,
+            watcher(Api::<CronJob>::namespaced(client.clone(), &ns), cfg()),
+            |o| Object::CronJob(Box::new(o)),
             tx.clone(),
         ),
         spawn_stream(

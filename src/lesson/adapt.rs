@@ -26,6 +26,9 @@
 
 use std::borrow::Cow;
 
+use crate::cluster::kinds::Kind;
+use crate::cluster::state::ClusterState;
+
 /// What the cluster offers, as far as lessons care.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -36,6 +39,27 @@ pub struct Facts {
     pub nodes: Option<usize>,
     /// Whether this is kubetutor's sandbox.
     pub sandbox: bool,
+}
+
+impl Facts {
+    /// What a cluster shows of these facts: the default class's binding
+    /// mode and the node count, once their first lists arrived.
+    pub fn of(state: &ClusterState, sandbox: bool) -> Facts {
+        let binding = state.is_synced(Kind::StorageClass).then(|| {
+            state.default_storage_class().map(|sc| {
+                // An unset mode is Immediate.
+                sc.volume_binding_mode
+                    .clone()
+                    .unwrap_or_else(|| "Immediate".to_string())
+            })
+        });
+        let nodes = state.is_synced(Kind::Node).then(|| state.count(Kind::Node));
+        Facts {
+            binding,
+            nodes,
+            sandbox,
+        }
+    }
 }
 
 const KEYS: &[(&str, &[&str])] = &[

@@ -4,63 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Course language. The English and French trees carry the same lesson and
-/// step ids.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    #[default]
-    En,
-    Fr,
-}
-
-impl Lang {
-    pub const ALL: [Lang; 2] = [Lang::En, Lang::Fr];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Fr => "fr",
-        }
-    }
-
-    pub fn from_code(code: &str) -> Option<Lang> {
-        match code.to_ascii_lowercase().as_str() {
-            "en" => Some(Lang::En),
-            "fr" => Some(Lang::Fr),
-            _ => None,
-        }
-    }
-
-    /// The language a `LANG`/`LC_ALL`/`LC_MESSAGES` value asks for
-    /// (`fr_FR.UTF-8` → French); English otherwise.
-    pub fn from_locale(locale: &str) -> Lang {
-        if locale.to_ascii_lowercase().starts_with("fr") {
-            Lang::Fr
-        } else {
-            Lang::En
-        }
-    }
-}
-
-impl fmt::Display for Lang {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// A position in a lesson source file (1-based line and column, in chars).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-}
-
-impl fmt::Display for Pos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.col)
-    }
-}
+pub use crate::text::{Lang, Pos};
 
 /// What a lesson needs from the cluster, from the front matter's `requires`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -173,3 +117,12 @@ impl fmt::Display for Diagnostic {
 }
 
 impl std::error::Error for Diagnostic {}
+
+impl CheckBlock {
+    /// The validated check of this block. Lessons from `parse_lesson` always
+    /// parse (it rejects bad checks), so this only fails on hand-built blocks.
+    /// Positions in the error are relative to the block.
+    pub fn spec(&self) -> Result<crate::check::spec::CheckSpec, (Pos, String)> {
+        crate::check::spec::parse_check(&self.source)
+    }
+}

@@ -494,6 +494,49 @@ impl<'a> LessonParser<'a> {
 
         // Hint/solution sections run until the next heading of level ≤ 3.
         let mut cut: Vec<Range<usize>> = Vec::new();
+        let (hints, solution) = self.hints_and_solution(&name, marks, end, &mut cut);
+        let check = self.check_block(&name, pos, marks, &mut cut);
+        cut.sort_by_key(|r| r.start);
+        let mut kept = Vec::new();
+        let mut at = range.end;
+        for c in &cut {
+            if c.start > at {
+                kept.push(at..c.start);
+            }
+            at = at.max(c.end);
+        }
+        if at < end {
+            kept.push(at..end);
+        }
+        let body = self.markdown(&kept);
+        let id = id?;
+        Some(Step {
+            id,
+            title: title.to_string(),
+            pos,
+            body: Markdown {
+                pos: if body.source.is_empty() {
+                    pos
+                } else {
+                    body.pos
+                },
+                ..body
+            },
+            check,
+            hints,
+            solution,
+        })
+    }
+
+    /// A step's hint and solution sections, each running until the next
+    /// heading of level 3 or less; their ranges go into `cut`.
+    fn hints_and_solution(
+        &mut self,
+        name: &str,
+        marks: &[Mark],
+        end: usize,
+        cut: &mut Vec<Range<usize>>,
+    ) -> (Vec<Hint>, Option<Markdown>) {
         let mut hints = Vec::new();
         let mut solution: Option<Markdown> = None;
         for (k, m) in marks.iter().enumerate() {
@@ -549,7 +592,18 @@ impl<'a> LessonParser<'a> {
                 });
             }
         }
+        (hints, solution)
+    }
 
+    /// A step's one check block (errors for none, two, or one inside a hint
+    /// or solution); its range goes into `cut`.
+    fn check_block(
+        &mut self,
+        name: &str,
+        pos: Pos,
+        marks: &[Mark],
+        cut: &mut Vec<Range<usize>>,
+    ) -> Option<CheckBlock> {
         let mut check: Option<CheckBlock> = None;
         let mut checks_seen = 0;
         for m in marks {
@@ -573,9 +627,9 @@ impl<'a> LessonParser<'a> {
             checks_seen += 1;
             if checks_seen > 1 {
                 self.error(
-                    block_pos,
-                    format!("step `{name}` has a second check block: a step has one, combine conditions with `all:`"),
-                );
+                block_pos,
+                format!("step `{name}` has a second check block: a step has one, combine conditions with `all:`"),
+            );
                 continue;
             }
             let yaml_pos = self.pos(*content_start);
@@ -605,37 +659,7 @@ impl<'a> LessonParser<'a> {
                 ),
             );
         }
-
-        cut.sort_by_key(|r| r.start);
-        let mut kept = Vec::new();
-        let mut at = range.end;
-        for c in &cut {
-            if c.start > at {
-                kept.push(at..c.start);
-            }
-            at = at.max(c.end);
-        }
-        if at < end {
-            kept.push(at..end);
-        }
-        let body = self.markdown(&kept);
-        let id = id?;
-        Some(Step {
-            id,
-            title: title.to_string(),
-            pos,
-            body: Markdown {
-                pos: if body.source.is_empty() {
-                    pos
-                } else {
-                    body.pos
-                },
-                ..body
-            },
-            check,
-            hints,
-            solution,
-        })
+        check
     }
 }
 

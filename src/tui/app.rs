@@ -663,7 +663,7 @@ impl App {
                 self.state.apply_at(u, self.now);
                 self.live = true;
                 let sandbox = self.connection.context == sandbox::CONTEXT;
-                let facts = self.state.lesson_facts(sandbox);
+                let facts = crate::lesson::adapt::Facts::of(&self.state, sandbox);
                 if facts != self.facts {
                     // The lesson text adapts: rebuild the page.
                     self.facts = facts;

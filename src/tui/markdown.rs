@@ -674,7 +674,7 @@ impl DocBuilder {
 
 /// What `y` copies: the code as is, except that console transcripts give
 /// only their commands, without prompts or output.
-fn copy_text(lang: CodeLang, code: &str) -> String {
+pub fn copy_text(lang: CodeLang, code: &str) -> String {
     if lang == CodeLang::Shell && code.lines().any(|l| l.trim_start().starts_with("$ ")) {
         let mut out = Vec::new();
         let mut cont = false;

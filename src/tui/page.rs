@@ -125,7 +125,7 @@ pub fn letter(i: usize) -> char {
 
 /// A hint heading that only says "Hint" (or "Indice", "Another hint"...):
 /// the label "Hint 1/2" says it already.
-fn generic_hint_label(label: &str) -> bool {
+pub fn generic_hint_label(label: &str) -> bool {
     let l = label.trim().to_lowercase();
     let l = l.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_whitespace() || c == '.');
     matches!(
@@ -144,7 +144,7 @@ fn generic_hint_label(label: &str) -> bool {
 
 /// `dir` as one shell word (`~/` stays outside the quotes so that it
 /// expands).
-fn shell_word(dir: &str) -> String {
+pub fn shell_word(dir: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+,:@%".contains(c);
     let (home, rest) = match dir.strip_prefix("~/") {
         Some(rest) => ("~/", rest),

@@ -8,7 +8,7 @@ use super::app::App;
 use super::strings::fill;
 use super::theme::Theme;
 use crate::cluster::lineage::{Link, LinkKind, PodLineage, pod_lineage};
-use crate::cluster::view::{PaneRequest, Row, pane_model};
+use crate::cluster::view::{PaneModel, PaneRequest, Row, pane_model};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
@@ -198,8 +198,6 @@ pub fn live_lines(
     focused: bool,
     wall: jiff::Timestamp,
 ) -> LiveLines {
-    let theme = app.theme;
-    let s = app.strings();
     let width = usize::from(width);
     let budget = usize::from(height);
     let state = &app.state;
@@ -239,14 +237,58 @@ pub fn live_lines(
             wall,
         },
     );
-    let mut lines: Vec<Line<'static>> = Vec::new();
+    let window = PodWindow {
+        offset,
+        rows: pod_room,
+        focused,
+    };
+    let mut lines = pod_lines(app, &model, window, width);
+    // The storage lineage of the selected pod, when the pane has focus.
+    let lineage = if focused {
+        model
+            .pods
+            .get(app.pod_sel.saturating_sub(offset))
+            .filter(|r| r.fade.is_none())
+            .and_then(|r| state.pod(&state.namespace, &r.row.name))
+            .map(|p| pod_lineage(p, state))
+    } else {
+        None
+    };
+    lines.extend(pvc_lines(app, &model, width));
+    lines.extend(pv_lines(app, &model, width));
+    let mut lineage_max = 0;
+    if focused {
+        match &lineage {
+            Some(l) => lineage_max = add_lineage(app, l, &mut lines, budget, width),
+            None if model.pod_total > 0 => {
+                lines.push(Line::styled(
+                    app.strings().pane_select_hint,
+                    app.theme.dim(),
+                ));
+            }
+            None => {}
+        }
+    }
+    LiveLines { lines, lineage_max }
+}
 
-    // Pods.
-    let selected_name = model
-        .pods
-        .get(app.pod_sel.saturating_sub(offset))
-        .filter(|r| r.fade.is_none())
-        .map(|r| r.row.name.clone());
+/// Which pod rows the pane shows.
+#[derive(Clone, Copy)]
+struct PodWindow {
+    offset: usize,
+    rows: usize,
+    focused: bool,
+}
+
+/// The pods table (or its "none" line), and "… n/m" when rows are hidden.
+fn pod_lines(app: &App, model: &PaneModel, w: PodWindow, width: usize) -> Vec<Line<'static>> {
+    let (theme, s) = (app.theme, app.strings());
+    let PodWindow {
+        offset,
+        rows: pod_room,
+        focused,
+    } = w;
+    let mut lines = Vec::new();
     if model.pods.is_empty() {
         lines.push(Line::styled(
             format!("{}{}", s.pane_pods, s.pane_none),
@@ -298,17 +340,13 @@ pub fn live_lines(
         }
     }
 
-    // The storage lineage of the selected pod, when the pane has focus.
-    let lineage = if focused {
-        selected_name
-            .as_deref()
-            .and_then(|n| state.pod(&state.namespace, n))
-            .map(|p| pod_lineage(p, state))
-    } else {
-        None
-    };
+    lines
+}
 
-    // PVCs.
+/// The claims table (or its "none" line).
+fn pvc_lines(app: &App, model: &PaneModel, width: usize) -> Vec<Line<'static>> {
+    let (theme, s) = (app.theme, app.strings());
+    let mut lines = Vec::new();
     if model.pvcs.is_empty() {
         lines.push(Line::styled(
             format!("{}{}", s.pane_pvcs, s.pane_none),
@@ -352,7 +390,13 @@ pub fn live_lines(
         lines.extend(t.lines(&theme, width));
     }
 
-    // PVs.
+    lines
+}
+
+/// The volumes table (or its "none" line).
+fn pv_lines(app: &App, model: &PaneModel, width: usize) -> Vec<Line<'static>> {
+    let (theme, s, state) = (app.theme, app.strings(), &app.state);
+    let mut lines = Vec::new();
     if model.pvs.is_empty() {
         lines.push(Line::styled(
             format!("{}{}", s.pane_pvs, s.pane_none),
@@ -402,49 +446,53 @@ pub fn live_lines(
         lines.extend(t.lines(&theme, width));
     }
 
+    lines
+}
+
+/// Adds the selected pod's lineage under the tables: the tables keep at
+/// most half of the pane and the lineage scrolls (J/K, PgUp/PgDn). Returns
+/// how far it can scroll.
+fn add_lineage(
+    app: &App,
+    l: &PodLineage,
+    lines: &mut Vec<Line<'static>>,
+    budget: usize,
+    width: usize,
+) -> usize {
+    let (theme, s) = (app.theme, app.strings());
     let mut lineage_max = 0;
-    if focused {
-        match &lineage {
-            Some(l) => {
-                let lin = lineage_lines(l, &theme, s.pane_lineage, s.pane_layer, width);
-                // Tables and lineage share the pane: the tables keep at
-                // most half of it; the lineage scrolls (J/K, PgUp/PgDn).
-                let keep = budget
-                    .saturating_sub(lin.len())
-                    .max(budget / 2)
-                    .min(lines.len());
-                lines.truncate(keep);
-                let room = budget.saturating_sub(keep);
-                if lin.len() <= room {
-                    lines.extend(lin);
-                } else if room > 0 {
-                    // The title stays; the links scroll under it, with a
-                    // last line saying how much more there is.
-                    let body = room.saturating_sub(2);
-                    lineage_max = lin.len().saturating_sub(1 + body);
-                    let top = app.lineage_scroll.min(lineage_max);
-                    let mut it = lin.into_iter();
-                    lines.extend(it.next());
-                    let rest: Vec<Line<'static>> = it.collect();
-                    let below = rest.len().saturating_sub(top + body);
-                    lines.extend(rest.into_iter().skip(top).take(body));
-                    if room >= 2 {
-                        let more = if below > 0 {
-                            fill(s.pane_more, &[&below])
-                        } else {
-                            s.pane_more_above.to_owned()
-                        };
-                        lines.push(Line::styled(more, theme.active()));
-                    }
-                }
-            }
-            None if model.pod_total > 0 => {
-                lines.push(Line::styled(s.pane_select_hint, theme.dim()));
-            }
-            None => {}
+    let lin = lineage_lines(l, &theme, s.pane_lineage, s.pane_layer, width);
+    // Tables and lineage share the pane: the tables keep at
+    // most half of it; the lineage scrolls (J/K, PgUp/PgDn).
+    let keep = budget
+        .saturating_sub(lin.len())
+        .max(budget / 2)
+        .min(lines.len());
+    lines.truncate(keep);
+    let room = budget.saturating_sub(keep);
+    if lin.len() <= room {
+        lines.extend(lin);
+    } else if room > 0 {
+        // The title stays; the links scroll under it, with a
+        // last line saying how much more there is.
+        let body = room.saturating_sub(2);
+        lineage_max = lin.len().saturating_sub(1 + body);
+        let top = app.lineage_scroll.min(lineage_max);
+        let mut it = lin.into_iter();
+        lines.extend(it.next());
+        let rest: Vec<Line<'static>> = it.collect();
+        let below = rest.len().saturating_sub(top + body);
+        lines.extend(rest.into_iter().skip(top).take(body));
+        if room >= 2 {
+            let more = if below > 0 {
+                fill(s.pane_more, &[&below])
+            } else {
+                s.pane_more_above.to_owned()
+            };
+            lines.push(Line::styled(more, theme.active()));
         }
     }
-    LiveLines { lines, lineage_max }
+    lineage_max
 }
 
 /// What the live pane draws, and how far its lineage can scroll.

@@ -98,7 +98,7 @@ pub struct Strings {
 
 /// Replaces `{0}`, `{1}`... with `args` (one implementation for the UI and
 /// the checker).
-pub use crate::check::words::fill;
+pub use crate::text::fill;
 
 pub fn strings(lang: Lang) -> &'static Strings {
     match lang {

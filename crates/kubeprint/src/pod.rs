@@ -61,6 +61,11 @@ pub fn pod_is_ready(pod: &Pod) -> bool {
 
 /// STATUS, READY (`x/y`), restart count and last restart, as kubectl computes
 /// them.
+///
+/// Long on purpose: it follows upstream's `printPod` statement by statement
+/// (init containers, sidecars, waiting and terminated reasons, the
+/// Completed→Running rule, Terminating), so the two can be compared line by
+/// line when kubectl changes; split, that correspondence would be lost.
 pub fn pod_status(pod: &Pod) -> PodStatus {
     let spec = pod.spec.as_ref();
     let status = pod.status.as_ref();

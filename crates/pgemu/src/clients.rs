@@ -11,8 +11,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::engine::SERVER_VERSION;
 use super::sql::{self, SqlType};
-use super::wire::{Client, ConnectError, ConnectOptions, Reply, ServerMessage};
-use crate::{Dial, Network};
+use super::wire::{Client, ConnectError, ConnectOptions, Endpoint, Reply, ServerMessage};
+use crate::{Dial, Network, PodChannel};
 
 /// The socket directory compiled into the image's libpq.
 pub const SOCKET_DIR: &str = "/var/run/postgresql";
@@ -115,23 +115,16 @@ pub fn connect(
         .host
         .as_deref()
         .is_none_or(|h| h.is_empty() || h.starts_with('/'));
-    let dial = match (network, socket) {
-        (Some(n), true) => n.local(target.port),
-        (Some(n), false) => n.dial(target.host.as_deref().unwrap_or(""), target.port),
-        (None, _) => Dial::Refused {
-            ip: "127.0.0.1".into(),
-        },
-    };
-    let (addr, ip) = match dial {
-        Dial::Open { addr, ip } => (addr, ip),
-        Dial::NoSuchHost => {
+    let (endpoint, ip) = match route(target, network, socket) {
+        Route::Open(endpoint, ip) => (endpoint, ip),
+        Route::NoSuchHost => {
             let h = target.host.clone().unwrap_or_default();
             return Err((
                 format!("could not translate host name \"{h}\" to address: Name does not resolve"),
                 ConnectFailure::NoResponse,
             ));
         }
-        Dial::Refused { ip } => {
+        Route::Refused(ip) => {
             let msg = if socket {
                 format!(
                     "{}: No such file or directory\n\tIs the server running locally and accepting connections on that socket?",
@@ -146,21 +139,15 @@ pub fn connect(
             return Err((msg, ConnectFailure::NoResponse));
         }
     };
-    let local = socket
-        || matches!(
-            target.host.as_deref(),
-            Some("localhost" | "127.0.0.1" | "::1")
-        );
     let opts = ConnectOptions {
         user: target.user.clone(),
         database: target.database.clone(),
         password: target.password.clone(),
         application_name: app.to_string(),
-        local,
         timeout,
     };
     let where_ = target.describe(if socket { None } else { Some(&ip) });
-    Client::connect(addr, &opts).map_err(|e| match e {
+    Client::connect(&endpoint, &opts).map_err(|e| match e {
         ConnectError::Io(io) => {
             let reason = match io.kind() {
                 std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
@@ -185,6 +172,46 @@ pub fn connect(
         ),
         ConnectError::Protocol(p) => (format!("{where_}: {p}"), ConnectFailure::NoResponse),
     })
+}
+
+/// Where a connection goes.
+enum Route {
+    /// The endpoint, and the address libpq would show.
+    Open(Endpoint, String),
+    NoSuchHost,
+    Refused(String),
+}
+
+/// The socket directories of the image (`/var/run` links to `/run`).
+const SOCKET_DIRS: &[&str] = &[SOCKET_DIR, "/run/postgresql"];
+
+/// The pod's own channels for the socket and `localhost`, the pod's
+/// network for anything else.
+fn route(target: &Target, network: Option<&dyn Network>, socket: bool) -> Route {
+    let Some(network) = network else {
+        return Route::Refused("127.0.0.1".into());
+    };
+    let host = target.host.as_deref().unwrap_or("");
+    if socket {
+        let dir = if host.is_empty() { SOCKET_DIR } else { host };
+        let known = SOCKET_DIRS.contains(&dir.trim_end_matches('/'));
+        return match network.pod_channel(PodChannel::Socket(target.port)) {
+            Some(path) if known => Route::Open(Endpoint::Socket(path), String::new()),
+            _ => Route::Refused(String::new()),
+        };
+    }
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    if matches!(lower.as_str(), "localhost" | "127.0.0.1" | "::1")
+        && let Some(path) = network.pod_channel(PodChannel::Loopback(target.port))
+    {
+        let ip = if lower == "::1" { "::1" } else { "127.0.0.1" };
+        return Route::Open(Endpoint::Socket(path), ip.into());
+    }
+    match network.dial(host, target.port) {
+        Dial::Open { addr, ip } => Route::Open(Endpoint::Tcp(addr), ip),
+        Dial::NoSuchHost => Route::NoSuchHost,
+        Dial::Refused { ip } => Route::Refused(ip),
+    }
 }
 
 /// How a failed connection counts for `pg_isready` (and PostgREST, which
@@ -781,6 +808,8 @@ impl Psql {
         }
     }
 
+    /// A backslash command: one arm per command, each in a function of
+    /// its own when it does more than print a line.
     fn meta(&mut self, line: &str, location: Option<(&str, usize)>) -> Meta {
         let mut words = line.split_whitespace();
         let cmd = words.next().unwrap_or("");
@@ -788,7 +817,6 @@ impl Psql {
         let prefix = location
             .map(|(f, l)| format!("psql:{f}:{l}: "))
             .unwrap_or_default();
-        let text = |s: &str| s.to_string();
         match cmd {
             "\\q" | "\\quit" => Meta::Quit,
             "\\echo" => {
@@ -803,160 +831,16 @@ impl Psql {
                 }
                 Meta::Ok
             }
-            "\\conninfo" => {
-                let where_ = match self.target.host.as_deref().filter(|h| !h.starts_with('/')) {
-                    Some(h) => format!("on host \"{h}\""),
-                    None => format!("via socket in \"{SOCKET_DIR}\""),
-                };
-                let _ = writeln!(
-                    self.out,
-                    "You are connected to database \"{}\" as user \"{}\" {where_} at port \"{}\".",
-                    self.target.database, self.target.user, self.target.port
-                );
-                Meta::Ok
-            }
+            "\\conninfo" => self.conninfo(),
             "\\dt" | "\\d" | "\\dt+" | "\\d+" if arg.is_none() || cmd.starts_with("\\dt") => {
-                match self.query_rows(
-                    "SELECT schemaname, tablename, tableowner FROM pg_catalog.pg_tables ORDER BY 1, 2",
-                ) {
-                    Ok((_, rows)) if rows.is_empty() => {
-                        let _ = writeln!(self.err, "{prefix}Did not find any relations.");
-                        Meta::Ok
-                    }
-                    Ok((_, rows)) => {
-                        let rows: Vec<Vec<Option<String>>> = rows
-                            .into_iter()
-                            .filter(|r| arg.as_deref().is_none_or(|a| r.get(1).cloned().flatten().as_deref() == Some(a)))
-                            .map(|r| {
-                                vec![r[0].clone(), r[1].clone(), Some(text("table")), r[2].clone()]
-                            })
-                            .collect();
-                        let cols = name_cols(&["Schema", "Name", "Type", "Owner"]);
-                        self.print_table(Some("List of relations"), &cols, &rows);
-                        Meta::Ok
-                    }
-                    Err(e) => {
-                        let _ = writeln!(self.err, "{prefix}ERROR:  {e}");
-                        Meta::Failed
-                    }
-                }
+                self.list_relations(arg.as_deref(), &prefix)
             }
-            "\\d" | "\\d+" => {
-                let Some(name) = arg else { return Meta::Ok };
-                let table = name.rsplit('.').next().unwrap_or(&name).to_string();
-                let q = format!(
-                    "SELECT column_name, data_type, is_nullable, column_default, table_schema FROM information_schema.columns WHERE table_name = '{}' ORDER BY ordinal_position",
-                    table.replace('\'', "''")
-                );
-                match self.query_rows(&q) {
-                    Ok((_, rows)) if rows.is_empty() => {
-                        let _ = writeln!(self.err, "{prefix}Did not find any relation named \"{name}\".");
-                        Meta::Failed
-                    }
-                    Ok((_, rows)) => {
-                        let schema = rows[0][4].clone().unwrap_or_else(|| "public".into());
-                        let out_rows: Vec<Vec<Option<String>>> = rows
-                            .iter()
-                            .map(|r| {
-                                vec![
-                                    r[0].clone(),
-                                    r[1].clone(),
-                                    Some(String::new()),
-                                    Some(if r[2].as_deref() == Some("NO") { "not null".into() } else { String::new() }),
-                                    Some(r[3].clone().unwrap_or_default()),
-                                ]
-                            })
-                            .collect();
-                        let cols = name_cols(&["Column", "Type", "Collation", "Nullable", "Default"]);
-                        let title = format!("Table \"{schema}.{table}\"");
-                        let fmt = Format {
-                            tuples_only: self.fmt.tuples_only,
-                            unaligned: self.fmt.unaligned,
-                            ..Format::default()
-                        };
-                        let mut text = render_table_opts(Some(&title), &cols, &out_rows, &fmt, false);
-                        if let Ok((_, idx)) = self.query_rows(&format!(
-                            "SELECT indexname, indexdef FROM pg_catalog.pg_indexes WHERE tablename = '{}'",
-                            table.replace('\'', "''")
-                        )) && !idx.is_empty()
-                        {
-                            text.push_str("Indexes:\n");
-                            for r in idx {
-                                let name = r[0].clone().unwrap_or_default();
-                                let def = r[1].clone().unwrap_or_default();
-                                let cols = def.rsplit_once("btree ").map_or("", |(_, c)| c);
-                                let kind = if name.ends_with("_pkey") { "PRIMARY KEY" } else { "UNIQUE CONSTRAINT" };
-                                text.push_str(&format!("    \"{name}\" {kind}, btree {cols}\n"));
-                            }
-                        }
-                        text.push('\n');
-                        self.out.extend_from_slice(text.as_bytes());
-                        Meta::Ok
-                    }
-                    Err(e) => {
-                        let _ = writeln!(self.err, "{prefix}ERROR:  {e}");
-                        Meta::Failed
-                    }
-                }
-            }
-            "\\l" | "\\list" | "\\l+" => match self.query_rows(
-                "SELECT datname, owner FROM pg_catalog.pg_database ORDER BY 1",
-            ) {
-                Ok((_, rows)) => {
-                    let rows: Vec<Vec<Option<String>>> = rows
-                        .into_iter()
-                        .map(|r| {
-                            vec![
-                                r[0].clone(),
-                                r[1].clone(),
-                                Some(text("UTF8")),
-                                Some(text("libc")),
-                                Some(text("en_US.utf8")),
-                                Some(text("en_US.utf8")),
-                                Some(String::new()),
-                                Some(String::new()),
-                                Some(String::new()),
-                            ]
-                        })
-                        .collect();
-                    let cols = name_cols(&[
-                        "Name", "Owner", "Encoding", "Locale Provider", "Collate", "Ctype",
-                        "ICU Locale", "ICU Rules", "Access privileges",
-                    ]);
-                    self.print_table(Some("List of databases"), &cols, &rows);
-                    Meta::Ok
-                }
-                Err(e) => {
-                    let _ = writeln!(self.err, "{prefix}ERROR:  {e}");
-                    Meta::Failed
-                }
+            "\\d" | "\\d+" => match arg {
+                Some(name) => self.describe_table(&name, &prefix),
+                None => Meta::Ok,
             },
-            "\\du" | "\\dg" | "\\du+" => match self.query_rows(
-                "SELECT rolname, rolsuper, rolcanlogin FROM pg_catalog.pg_roles ORDER BY 1",
-            ) {
-                Ok((_, rows)) => {
-                    let rows: Vec<Vec<Option<String>>> = rows
-                        .into_iter()
-                        .map(|r| {
-                            let attrs = if r[1].as_deref() == Some("t") {
-                                "Superuser, Create role, Create DB, Replication, Bypass RLS"
-                            } else if r[2].as_deref() == Some("f") {
-                                "Cannot login"
-                            } else {
-                                ""
-                            };
-                            vec![r[0].clone(), Some(text(attrs))]
-                        })
-                        .collect();
-                    let cols = name_cols(&["Role name", "Attributes"]);
-                    self.print_table(Some("List of roles"), &cols, &rows);
-                    Meta::Ok
-                }
-                Err(e) => {
-                    let _ = writeln!(self.err, "{prefix}ERROR:  {e}");
-                    Meta::Failed
-                }
-            },
+            "\\l" | "\\list" | "\\l+" => self.list_databases(&prefix),
+            "\\du" | "\\dg" | "\\du+" => self.list_roles(&prefix),
             "\\x" => {
                 self.fmt.expanded = !self.fmt.expanded;
                 let _ = writeln!(
@@ -979,6 +863,202 @@ impl Psql {
                 Meta::Failed
             }
         }
+    }
+
+    /// The rows of a catalog query, or the error printed as psql does.
+    fn catalog_rows(&mut self, sql: &str, prefix: &str) -> Option<Rows> {
+        match self.query_rows(sql) {
+            Ok((_, rows)) => Some(rows),
+            Err(e) => {
+                let _ = writeln!(self.err, "{prefix}ERROR:  {e}");
+                None
+            }
+        }
+    }
+
+    /// `\conninfo`.
+    fn conninfo(&mut self) -> Meta {
+        let where_ = match self.target.host.as_deref().filter(|h| !h.starts_with('/')) {
+            Some(h) => format!("on host \"{h}\""),
+            None => format!("via socket in \"{SOCKET_DIR}\""),
+        };
+        let _ = writeln!(
+            self.out,
+            "You are connected to database \"{}\" as user \"{}\" {where_} at port \"{}\".",
+            self.target.database, self.target.user, self.target.port
+        );
+        Meta::Ok
+    }
+
+    /// `\dt` (or `\d` without a name): the tables, or one of them.
+    fn list_relations(&mut self, name: Option<&str>, prefix: &str) -> Meta {
+        let Some(rows) = self.catalog_rows(
+            "SELECT schemaname, tablename, tableowner FROM pg_catalog.pg_tables ORDER BY 1, 2",
+            prefix,
+        ) else {
+            return Meta::Failed;
+        };
+        if rows.is_empty() {
+            let _ = writeln!(self.err, "{prefix}Did not find any relations.");
+            return Meta::Ok;
+        }
+        let rows: Rows = rows
+            .into_iter()
+            .filter(|r| name.is_none_or(|a| r.get(1).cloned().flatten().as_deref() == Some(a)))
+            .map(|r| {
+                vec![
+                    r[0].clone(),
+                    r[1].clone(),
+                    Some("table".to_string()),
+                    r[2].clone(),
+                ]
+            })
+            .collect();
+        let cols = name_cols(&["Schema", "Name", "Type", "Owner"]);
+        self.print_table(Some("List of relations"), &cols, &rows);
+        Meta::Ok
+    }
+
+    /// `\d TABLE`: its columns, then its indexes.
+    fn describe_table(&mut self, name: &str, prefix: &str) -> Meta {
+        let table = name.rsplit('.').next().unwrap_or(name).to_string();
+        let q = format!(
+            "SELECT column_name, data_type, is_nullable, column_default, table_schema FROM information_schema.columns WHERE table_name = '{}' ORDER BY ordinal_position",
+            table.replace('\'', "''")
+        );
+        let Some(rows) = self.catalog_rows(&q, prefix) else {
+            return Meta::Failed;
+        };
+        if rows.is_empty() {
+            let _ = writeln!(
+                self.err,
+                "{prefix}Did not find any relation named \"{name}\"."
+            );
+            return Meta::Failed;
+        }
+        let schema = rows[0][4].clone().unwrap_or_else(|| "public".into());
+        let out_rows: Rows = rows
+            .iter()
+            .map(|r| {
+                let nullable = if r[2].as_deref() == Some("NO") {
+                    "not null"
+                } else {
+                    ""
+                };
+                vec![
+                    r[0].clone(),
+                    r[1].clone(),
+                    Some(String::new()),
+                    Some(nullable.to_string()),
+                    Some(r[3].clone().unwrap_or_default()),
+                ]
+            })
+            .collect();
+        let cols = name_cols(&["Column", "Type", "Collation", "Nullable", "Default"]);
+        let title = format!("Table \"{schema}.{table}\"");
+        let fmt = Format {
+            tuples_only: self.fmt.tuples_only,
+            unaligned: self.fmt.unaligned,
+            ..Format::default()
+        };
+        let mut text = render_table_opts(Some(&title), &cols, &out_rows, &fmt, false);
+        text.push_str(&self.index_lines(&table));
+        text.push('\n');
+        self.out.extend_from_slice(text.as_bytes());
+        Meta::Ok
+    }
+
+    /// The "Indexes:" footer of `\d TABLE`.
+    fn index_lines(&mut self, table: &str) -> String {
+        let q = format!(
+            "SELECT indexname, indexdef FROM pg_catalog.pg_indexes WHERE tablename = '{}'",
+            table.replace('\'', "''")
+        );
+        let Ok((_, idx)) = self.query_rows(&q) else {
+            return String::new();
+        };
+        if idx.is_empty() {
+            return String::new();
+        }
+        let mut text = String::from("Indexes:\n");
+        for r in idx {
+            let name = r[0].clone().unwrap_or_default();
+            let def = r[1].clone().unwrap_or_default();
+            let cols = def.rsplit_once("btree ").map_or("", |(_, c)| c);
+            let kind = if name.ends_with("_pkey") {
+                "PRIMARY KEY"
+            } else {
+                "UNIQUE CONSTRAINT"
+            };
+            text.push_str(&format!("    \"{name}\" {kind}, btree {cols}\n"));
+        }
+        text
+    }
+
+    /// `\l`.
+    fn list_databases(&mut self, prefix: &str) -> Meta {
+        let Some(rows) = self.catalog_rows(
+            "SELECT datname, owner FROM pg_catalog.pg_database ORDER BY 1",
+            prefix,
+        ) else {
+            return Meta::Failed;
+        };
+        let text = |s: &str| Some(s.to_string());
+        let rows: Rows = rows
+            .into_iter()
+            .map(|r| {
+                vec![
+                    r[0].clone(),
+                    r[1].clone(),
+                    text("UTF8"),
+                    text("libc"),
+                    text("en_US.utf8"),
+                    text("en_US.utf8"),
+                    text(""),
+                    text(""),
+                    text(""),
+                ]
+            })
+            .collect();
+        let cols = name_cols(&[
+            "Name",
+            "Owner",
+            "Encoding",
+            "Locale Provider",
+            "Collate",
+            "Ctype",
+            "ICU Locale",
+            "ICU Rules",
+            "Access privileges",
+        ]);
+        self.print_table(Some("List of databases"), &cols, &rows);
+        Meta::Ok
+    }
+
+    /// `\du`.
+    fn list_roles(&mut self, prefix: &str) -> Meta {
+        let Some(rows) = self.catalog_rows(
+            "SELECT rolname, rolsuper, rolcanlogin FROM pg_catalog.pg_roles ORDER BY 1",
+            prefix,
+        ) else {
+            return Meta::Failed;
+        };
+        let rows: Rows = rows
+            .into_iter()
+            .map(|r| {
+                let attrs = if r[1].as_deref() == Some("t") {
+                    "Superuser, Create role, Create DB, Replication, Bypass RLS"
+                } else if r[2].as_deref() == Some("f") {
+                    "Cannot login"
+                } else {
+                    ""
+                };
+                vec![r[0].clone(), Some(attrs.to_string())]
+            })
+            .collect();
+        let cols = name_cols(&["Role name", "Attributes"]);
+        self.print_table(Some("List of roles"), &cols, &rows);
+        Meta::Ok
     }
 }
 

@@ -14,12 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::plpgsql;
+use super::password::{self, Secret};
 use super::sql::{
     self, BinOp, ColumnDef, Expr, GrantObject, InsertSource, Literal, ObjName, OrderItem,
     RoleOptions, Select, SelectItem, SqlType, Statement, SyntaxError,
 };
 use super::value::{self, Value, ValueError};
+use super::{hba, plpgsql, scram};
 
 /// The server version the emulation reports (the image's PostgreSQL 16).
 pub const SERVER_VERSION: &str = "16.13";
@@ -411,6 +412,8 @@ pub struct Session {
     settings: BTreeMap<String, String>,
     txn: Option<Txn>,
     pub listening: BTreeSet<String>,
+    /// The container path of PGDATA (`SHOW data_directory`).
+    data_directory: String,
 }
 
 #[derive(Debug, Clone)]
@@ -436,6 +439,7 @@ impl Session {
             settings: BTreeMap::new(),
             txn: None,
             listening: BTreeSet::new(),
+            data_directory: "/var/lib/postgresql/data".to_string(),
         }
     }
 
@@ -462,6 +466,9 @@ pub struct InitOptions<'a> {
     pub superuser: &'a str,
     pub password: Option<&'a str>,
     pub database: &'a str,
+    /// `POSTGRES_HOST_AUTH_METHOD`, the method of the entrypoint's
+    /// `host all all all` record (`scram-sha-256` when unset).
+    pub host_auth_method: &'a str,
 }
 
 /// A cluster: the data directory and what it holds.
@@ -509,7 +516,7 @@ impl Engine {
         )?;
         std::fs::write(
             dir.join("pg_hba.conf"),
-            "# TYPE  DATABASE        USER            ADDRESS                 METHOD\nlocal   all             all                                     trust\nhost    all             all             127.0.0.1/32            trust\nhost    all             all             ::1/128                 trust\nhost all all all scram-sha-256\n",
+            hba::image_file(opts.host_auth_method),
         )?;
         std::fs::write(
             dir.join("pg_ident.conf"),
@@ -525,7 +532,9 @@ impl Engine {
             Role {
                 superuser: true,
                 login: true,
-                password: opts.password.map(str::to_string),
+                password: opts
+                    .password
+                    .map(|p| password::encrypt(opts.superuser, p, None)),
                 member_of: BTreeSet::new(),
             },
         );
@@ -592,10 +601,36 @@ impl Engine {
             };
             dbs.insert(name.clone(), data);
         }
-        Ok(Engine {
+        let mut engine = Engine {
             dir: dir.to_path_buf(),
             state: State { catalog, dbs },
-        })
+        };
+        engine.hash_clear_passwords().map_err(|e| {
+            format!(
+                "could not write file \"{}\": {}",
+                catalog_path.display(),
+                io_reason(&e)
+            )
+        })?;
+        Ok(engine)
+    }
+
+    /// Earlier versions of the emulation kept passwords in clear: they
+    /// become SCRAM verifiers, as PostgreSQL would have stored them.
+    fn hash_clear_passwords(&mut self) -> std::io::Result<()> {
+        let mut changed = false;
+        for (name, role) in &mut self.state.catalog.roles {
+            if let Some(p) = &role.password
+                && let Secret::Plain(clear) = Secret::parse(p)
+            {
+                role.password = Some(password::encrypt(name, &clear, None));
+                changed = true;
+            }
+        }
+        if changed {
+            self.persist_catalog()?;
+        }
+        Ok(())
     }
 
     fn persist_all(&self) -> std::io::Result<()> {
@@ -637,27 +672,43 @@ impl Engine {
         })
     }
 
-    /// Checks a login: the role and database exist and may connect, and
-    /// the password matches (None when the connection is trusted).
-    pub fn authenticate(
-        &self,
-        user: &str,
-        database: &str,
-        password: Option<&str>,
-    ) -> Result<(), DbError> {
-        let role = self.state.catalog.roles.get(user);
-        if let Some(given) = password {
-            let ok = role
-                .and_then(|r| r.password.as_deref())
-                .is_some_and(|p| p == given);
-            if !ok {
-                return Err(DbError::fatal(
-                    "28P01",
-                    format!("password authentication failed for user \"{user}\""),
-                ));
+    /// The stored password of a role (`pg_authid.rolpassword`), if the
+    /// role exists and has one.
+    pub fn role_secret(&self, user: &str) -> Option<Secret> {
+        let role = self.state.catalog.roles.get(user)?;
+        role.password.as_deref().map(Secret::parse)
+    }
+
+    pub fn role_exists(&self, user: &str) -> bool {
+        self.state.catalog.roles.contains_key(user)
+    }
+
+    /// Whether `user` is a member of `role`, directly or through other
+    /// roles (pg_hba.conf's `+role`: being superuser does not count).
+    pub fn belongs_to(&self, user: &str, role: &str) -> bool {
+        if !self.role_exists(user) || !self.role_exists(role) {
+            return false;
+        }
+        let mut seen = BTreeSet::new();
+        let mut stack = vec![user.to_string()];
+        while let Some(r) = stack.pop() {
+            if r == role {
+                return true;
+            }
+            if !seen.insert(r.clone()) {
+                continue;
+            }
+            if let Some(entry) = self.state.catalog.roles.get(&r) {
+                stack.extend(entry.member_of.iter().cloned());
             }
         }
-        let Some(role) = role else {
+        false
+    }
+
+    /// What follows authentication: the role exists and may log in, and
+    /// the database exists.
+    pub fn authorize(&self, user: &str, database: &str) -> Result<(), DbError> {
+        let Some(role) = self.state.catalog.roles.get(user) else {
             return Err(DbError::fatal(
                 "28000",
                 format!("role \"{user}\" does not exist"),
@@ -968,6 +1019,13 @@ impl Engine {
             }
             return Ok(Outcome::Command("SET".into()));
         }
+        if name == "password_encryption" && !password::ENCRYPTIONS.contains(&value) {
+            return Err(DbError::new(
+                "22023",
+                format!("invalid value for parameter \"password_encryption\": \"{value}\""),
+            )
+            .hint("Available values: md5, scram-sha-256."));
+        }
         if !KNOWN_SETTINGS.contains(&name) && !name.contains('.') {
             return Err(DbError::new(
                 "42704",
@@ -992,6 +1050,8 @@ impl Engine {
                 "listen_addresses" => "*".to_string(),
                 "port" => "5432".to_string(),
                 "max_connections" => "100".to_string(),
+                "password_encryption" => "scram-sha-256".to_string(),
+                "scram_iterations" => scram::ITERATIONS.to_string(),
                 "data_directory" => {
                     if !self.is_superuser(session.current_role()) {
                         return Err(DbError::new(
@@ -1000,11 +1060,7 @@ impl Engine {
                         )
                         .detail("Only roles with privileges of the \"pg_read_all_settings\" role may examine this parameter."));
                     }
-                    session
-                        .settings
-                        .get("kubetutor.pgdata")
-                        .cloned()
-                        .unwrap_or_else(|| "/var/lib/postgresql/data".to_string())
+                    session.data_directory.clone()
                 }
                 "transaction_isolation" => "read committed".to_string(),
                 "role" => session.role.clone().unwrap_or_else(|| "none".to_string()),
@@ -1160,8 +1216,7 @@ impl Session {
 
     /// Remembers the container path of PGDATA for `SHOW data_directory`.
     pub fn set_data_directory(&mut self, path: &str) {
-        self.settings
-            .insert("kubetutor.pgdata".to_string(), path.to_string());
+        self.data_directory = path.to_string();
     }
 }
 
@@ -1182,6 +1237,7 @@ const KNOWN_SETTINGS: &[&str] = &[
     "default_transaction_isolation",
     "transaction_isolation",
     "idle_in_transaction_session_timeout",
+    "password_encryption",
 ];
 
 fn stmt_mutates(stmt: &Statement) -> bool {
@@ -1238,6 +1294,31 @@ struct Exec<'a> {
     engine: &'a mut Engine,
     session: &'a mut Session,
     notices: &'a mut Vec<Notice>,
+}
+
+impl Exec<'_> {
+    /// What a role's `PASSWORD` option stores: the secret under the
+    /// session's `password_encryption`, never the password itself; an
+    /// empty password clears it, as PostgreSQL says.
+    fn stored_password(&mut self, role: &str, options: &RoleOptions) -> Option<Option<String>> {
+        let given = options.password.as_ref()?;
+        let Some(text) = given else {
+            return Some(None);
+        };
+        if text.is_empty() {
+            self.notices.push(Notice::info(
+                "00000",
+                "empty string is not a valid password, clearing password",
+            ));
+            return Some(None);
+        }
+        let encryption = self.session.settings.get("password_encryption");
+        Some(Some(password::encrypt(
+            role,
+            text,
+            encryption.map(String::as_str),
+        )))
+    }
 }
 
 /// A relation to read: a table's or a catalog view's columns and rows.
@@ -1407,8 +1488,10 @@ impl Exec<'_> {
         }
     }
 
+    /// One statement: a dispatch with one arm per kind of statement.
     fn statement(&mut self, stmt: Statement) -> Result<Outcome, DbError> {
         let tag = stmt.tag();
+        let done = |()| Outcome::Command(tag.into());
         match stmt {
             Statement::CreateTable {
                 name,
@@ -1417,206 +1500,23 @@ impl Exec<'_> {
                 primary_key,
             } => self.create_table(name, if_not_exists, columns, primary_key),
             Statement::DropTable { names, if_exists } => {
-                for name in names {
-                    let Some(key) = self.table_key(&name)? else {
-                        if if_exists {
-                            self.notices.push(Notice::info(
-                                "00000",
-                                format!("table \"{}\" does not exist, skipping", name.name),
-                            ));
-                            continue;
-                        }
-                        return Err(DbError::new(
-                            "42P01",
-                            format!("table \"{}\" does not exist", name.name),
-                        ));
-                    };
-                    let table = self.table(&key)?.clone();
-                    if !self.superuser() && table.owner != self.role() {
-                        return Err(DbError::new(
-                            "42501",
-                            format!("must be owner of table {}", table.name),
-                        ));
-                    }
-                    let db = self.db_mut()?;
-                    db.tables.remove(&key);
-                    for seq in &table.owned_sequences {
-                        db.sequences.remove(seq);
-                    }
-                }
-                Ok(Outcome::Command(tag.into()))
+                self.drop_tables(names, if_exists).map(done)
             }
             Statement::CreateRole {
                 name,
                 options,
                 user,
-            } => {
-                self.require_superuser("permission denied to create role")?;
-                if name == "public" || name == "none" {
-                    return Err(DbError::new(
-                        "42939",
-                        format!("role name \"{name}\" is reserved"),
-                    ));
-                }
-                if self.engine.state.catalog.roles.contains_key(&name) {
-                    return Err(DbError::new(
-                        "42710",
-                        format!("role \"{name}\" already exists"),
-                    ));
-                }
-                let role = Role {
-                    superuser: options.superuser.unwrap_or(false),
-                    login: options.login.unwrap_or(user),
-                    password: options.password.clone().flatten(),
-                    member_of: BTreeSet::new(),
-                };
-                self.engine.state.catalog.roles.insert(name, role);
-                Ok(Outcome::Command(tag.into()))
-            }
-            Statement::AlterRole { name, options } => {
-                let is_self = name == self.session.user;
-                let only_password = options.login.is_none() && options.superuser.is_none();
-                if !(self.superuser() || (is_self && only_password)) {
-                    return Err(DbError::new("42501", "permission denied to alter role"));
-                }
-                let Some(role) = self.engine.state.catalog.roles.get_mut(&name) else {
-                    return Err(DbError::new(
-                        "42704",
-                        format!("role \"{name}\" does not exist"),
-                    ));
-                };
-                apply_role_options(role, &options);
-                Ok(Outcome::Command(tag.into()))
-            }
-            Statement::DropRole { names, if_exists } => {
-                self.require_superuser("permission denied to drop role")?;
-                for name in names {
-                    if !self.engine.state.catalog.roles.contains_key(&name) {
-                        if if_exists {
-                            self.notices.push(Notice::info(
-                                "00000",
-                                format!("role \"{name}\" does not exist, skipping"),
-                            ));
-                            continue;
-                        }
-                        return Err(DbError::new(
-                            "42704",
-                            format!("role \"{name}\" does not exist"),
-                        ));
-                    }
-                    if name == self.session.user {
-                        return Err(DbError::new("55006", "current user cannot be dropped"));
-                    }
-                    let mut depends = Vec::new();
-                    for data in self.engine.state.dbs.values() {
-                        for t in data.tables.values() {
-                            if t.owner == name {
-                                depends.push(format!("owner of table {}", t.name));
-                            } else if t.grants.contains_key(&name) {
-                                depends.push(format!("privileges for table {}", t.name));
-                            }
-                        }
-                        for (s, seq) in &data.sequences {
-                            if seq.grants.contains_key(&name) {
-                                let short = s.rsplit('.').next().unwrap_or(s);
-                                depends.push(format!("privileges for sequence {short}"));
-                            }
-                        }
-                    }
-                    if !depends.is_empty() {
-                        return Err(DbError::new(
-                            "2BP01",
-                            format!(
-                                "role \"{name}\" cannot be dropped because some objects depend on it"
-                            ),
-                        )
-                        .detail(depends.join("\n")));
-                    }
-                    self.engine.state.catalog.roles.remove(&name);
-                    for r in self.engine.state.catalog.roles.values_mut() {
-                        r.member_of.remove(&name);
-                    }
-                }
-                Ok(Outcome::Command(tag.into()))
-            }
-            Statement::CreateDatabase { name } => {
-                self.require_superuser("permission denied to create database")?;
-                if self.session.txn.is_some() {
-                    return Err(DbError::new(
-                        "25001",
-                        "CREATE DATABASE cannot run inside a transaction block",
-                    ));
-                }
-                let catalog = &mut self.engine.state.catalog;
-                if catalog.databases.contains_key(&name) {
-                    return Err(DbError::new(
-                        "42P04",
-                        format!("database \"{name}\" already exists"),
-                    ));
-                }
-                let oid = catalog.next_oid;
-                catalog.next_oid += 1;
-                let owner = self.session.current_role().to_string();
-                catalog
-                    .databases
-                    .insert(name.clone(), DatabaseEntry { oid, owner });
-                self.engine.state.dbs.insert(name, DbData::fresh());
-                Ok(Outcome::Command(tag.into()))
-            }
+            } => self.create_role(name, &options, user).map(done),
+            Statement::AlterRole { name, options } => self.alter_role(&name, &options).map(done),
+            Statement::DropRole { names, if_exists } => self.drop_roles(names, if_exists).map(done),
+            Statement::CreateDatabase { name } => self.create_database(name).map(done),
             Statement::DropDatabase { name, if_exists } => {
-                self.require_superuser("must be owner of database")?;
-                if self.session.txn.is_some() {
-                    return Err(DbError::new(
-                        "25001",
-                        "DROP DATABASE cannot run inside a transaction block",
-                    ));
-                }
-                if name == self.session.database {
-                    return Err(DbError::new(
-                        "55006",
-                        "cannot drop the currently open database",
-                    ));
-                }
-                let Some(entry) = self.engine.state.catalog.databases.remove(&name) else {
-                    if if_exists {
-                        self.notices.push(Notice::info(
-                            "00000",
-                            format!("database \"{name}\" does not exist, skipping"),
-                        ));
-                        return Ok(Outcome::Command(tag.into()));
-                    }
-                    return Err(DbError::new(
-                        "3D000",
-                        format!("database \"{name}\" does not exist"),
-                    ));
-                };
-                self.engine.state.dbs.remove(&name);
-                let _ = std::fs::remove_dir_all(
-                    self.engine.dir.join("base").join(entry.oid.to_string()),
-                );
-                Ok(Outcome::Command(tag.into()))
+                self.drop_database(&name, if_exists).map(done)
             }
             Statement::CreateSchema {
                 name,
                 if_not_exists,
-            } => {
-                self.require_superuser("permission denied for database")?;
-                let db = self.db_mut()?;
-                if !db.schemas.insert(name.clone()) {
-                    if if_not_exists {
-                        self.notices.push(Notice::info(
-                            "42P06",
-                            format!("schema \"{name}\" already exists, skipping"),
-                        ));
-                        return Ok(Outcome::Command(tag.into()));
-                    }
-                    return Err(DbError::new(
-                        "42P06",
-                        format!("schema \"{name}\" already exists"),
-                    ));
-                }
-                Ok(Outcome::Command(tag.into()))
-            }
+            } => self.create_schema(name, if_not_exists).map(done),
             Statement::Grant {
                 revoke,
                 privileges,
@@ -1645,14 +1545,7 @@ impl Exec<'_> {
                 filter,
                 returning,
             } => self.delete(&table, filter, returning),
-            Statement::Truncate { tables } => {
-                for name in tables {
-                    let key = self.require_table(&name)?;
-                    self.check_table_privilege(&key, "truncate")?;
-                    self.table_mut(&key)?.rows.clear();
-                }
-                Ok(Outcome::Command(tag.into()))
-            }
+            Statement::Truncate { tables } => self.truncate(tables).map(done),
             other => Err(DbError::new(
                 "0A000",
                 format!(
@@ -1661,6 +1554,230 @@ impl Exec<'_> {
                 ),
             )),
         }
+    }
+
+    /// `DROP TABLE [IF EXISTS] a, b`: the tables and their owned sequences.
+    fn drop_tables(&mut self, names: Vec<ObjName>, if_exists: bool) -> Result<(), DbError> {
+        for name in names {
+            let Some(key) = self.table_key(&name)? else {
+                if if_exists {
+                    self.notices.push(Notice::info(
+                        "00000",
+                        format!("table \"{}\" does not exist, skipping", name.name),
+                    ));
+                    continue;
+                }
+                return Err(DbError::new(
+                    "42P01",
+                    format!("table \"{}\" does not exist", name.name),
+                ));
+            };
+            let table = self.table(&key)?.clone();
+            if !self.superuser() && table.owner != self.role() {
+                return Err(DbError::new(
+                    "42501",
+                    format!("must be owner of table {}", table.name),
+                ));
+            }
+            let db = self.db_mut()?;
+            db.tables.remove(&key);
+            for seq in &table.owned_sequences {
+                db.sequences.remove(seq);
+            }
+        }
+        Ok(())
+    }
+
+    /// `CREATE ROLE` / `CREATE USER` (which may log in by default).
+    fn create_role(
+        &mut self,
+        name: String,
+        options: &RoleOptions,
+        user: bool,
+    ) -> Result<(), DbError> {
+        self.require_superuser("permission denied to create role")?;
+        if name == "public" || name == "none" {
+            return Err(DbError::new(
+                "42939",
+                format!("role name \"{name}\" is reserved"),
+            ));
+        }
+        if self.engine.state.catalog.roles.contains_key(&name) {
+            return Err(DbError::new(
+                "42710",
+                format!("role \"{name}\" already exists"),
+            ));
+        }
+        let role = Role {
+            superuser: options.superuser.unwrap_or(false),
+            login: options.login.unwrap_or(user),
+            password: self.stored_password(&name, options).flatten(),
+            member_of: BTreeSet::new(),
+        };
+        self.engine.state.catalog.roles.insert(name, role);
+        Ok(())
+    }
+
+    /// `ALTER ROLE`: superusers, or a role changing its own password.
+    fn alter_role(&mut self, name: &str, options: &RoleOptions) -> Result<(), DbError> {
+        let is_self = name == self.session.user;
+        let only_password = options.login.is_none() && options.superuser.is_none();
+        if !(self.superuser() || (is_self && only_password)) {
+            return Err(DbError::new("42501", "permission denied to alter role"));
+        }
+        let missing = || DbError::new("42704", format!("role \"{name}\" does not exist"));
+        if !self.engine.role_exists(name) {
+            return Err(missing());
+        }
+        let password = self.stored_password(name, options);
+        let Some(role) = self.engine.state.catalog.roles.get_mut(name) else {
+            return Err(missing());
+        };
+        apply_role_options(role, options, password);
+        Ok(())
+    }
+
+    /// `DROP ROLE [IF EXISTS]`: refused while objects depend on a role.
+    fn drop_roles(&mut self, names: Vec<String>, if_exists: bool) -> Result<(), DbError> {
+        self.require_superuser("permission denied to drop role")?;
+        for name in names {
+            if !self.engine.state.catalog.roles.contains_key(&name) {
+                if if_exists {
+                    self.notices.push(Notice::info(
+                        "00000",
+                        format!("role \"{name}\" does not exist, skipping"),
+                    ));
+                    continue;
+                }
+                return Err(DbError::new(
+                    "42704",
+                    format!("role \"{name}\" does not exist"),
+                ));
+            }
+            if name == self.session.user {
+                return Err(DbError::new("55006", "current user cannot be dropped"));
+            }
+            let depends = self.role_dependents(&name);
+            if !depends.is_empty() {
+                return Err(DbError::new(
+                    "2BP01",
+                    format!("role \"{name}\" cannot be dropped because some objects depend on it"),
+                )
+                .detail(depends.join("\n")));
+            }
+            self.engine.state.catalog.roles.remove(&name);
+            for r in self.engine.state.catalog.roles.values_mut() {
+                r.member_of.remove(&name);
+            }
+        }
+        Ok(())
+    }
+
+    /// What keeps a role from being dropped, in PostgreSQL's words.
+    fn role_dependents(&self, name: &str) -> Vec<String> {
+        let mut depends = Vec::new();
+        for data in self.engine.state.dbs.values() {
+            for t in data.tables.values() {
+                if t.owner == name {
+                    depends.push(format!("owner of table {}", t.name));
+                } else if t.grants.contains_key(name) {
+                    depends.push(format!("privileges for table {}", t.name));
+                }
+            }
+            for (s, seq) in &data.sequences {
+                if seq.grants.contains_key(name) {
+                    let short = s.rsplit('.').next().unwrap_or(s);
+                    depends.push(format!("privileges for sequence {short}"));
+                }
+            }
+        }
+        depends
+    }
+
+    fn create_database(&mut self, name: String) -> Result<(), DbError> {
+        self.require_superuser("permission denied to create database")?;
+        if self.session.txn.is_some() {
+            return Err(DbError::new(
+                "25001",
+                "CREATE DATABASE cannot run inside a transaction block",
+            ));
+        }
+        let catalog = &mut self.engine.state.catalog;
+        if catalog.databases.contains_key(&name) {
+            return Err(DbError::new(
+                "42P04",
+                format!("database \"{name}\" already exists"),
+            ));
+        }
+        let oid = catalog.next_oid;
+        catalog.next_oid += 1;
+        let owner = self.session.current_role().to_string();
+        catalog
+            .databases
+            .insert(name.clone(), DatabaseEntry { oid, owner });
+        self.engine.state.dbs.insert(name, DbData::fresh());
+        Ok(())
+    }
+
+    /// `DROP DATABASE`: the catalog entry and its directory.
+    fn drop_database(&mut self, name: &str, if_exists: bool) -> Result<(), DbError> {
+        self.require_superuser("must be owner of database")?;
+        if self.session.txn.is_some() {
+            return Err(DbError::new(
+                "25001",
+                "DROP DATABASE cannot run inside a transaction block",
+            ));
+        }
+        if name == self.session.database {
+            return Err(DbError::new(
+                "55006",
+                "cannot drop the currently open database",
+            ));
+        }
+        let Some(entry) = self.engine.state.catalog.databases.remove(name) else {
+            if if_exists {
+                self.notices.push(Notice::info(
+                    "00000",
+                    format!("database \"{name}\" does not exist, skipping"),
+                ));
+                return Ok(());
+            }
+            return Err(DbError::new(
+                "3D000",
+                format!("database \"{name}\" does not exist"),
+            ));
+        };
+        self.engine.state.dbs.remove(name);
+        let _ = std::fs::remove_dir_all(self.engine.dir.join("base").join(entry.oid.to_string()));
+        Ok(())
+    }
+
+    fn create_schema(&mut self, name: String, if_not_exists: bool) -> Result<(), DbError> {
+        self.require_superuser("permission denied for database")?;
+        let db = self.db_mut()?;
+        if !db.schemas.insert(name.clone()) {
+            if if_not_exists {
+                self.notices.push(Notice::info(
+                    "42P06",
+                    format!("schema \"{name}\" already exists, skipping"),
+                ));
+                return Ok(());
+            }
+            return Err(DbError::new(
+                "42P06",
+                format!("schema \"{name}\" already exists"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn truncate(&mut self, tables: Vec<ObjName>) -> Result<(), DbError> {
+        for name in tables {
+            let key = self.require_table(&name)?;
+            self.check_table_privilege(&key, "truncate")?;
+            self.table_mut(&key)?.rows.clear();
+        }
+        Ok(())
     }
 
     fn create_table(
@@ -1787,6 +1904,8 @@ impl Exec<'_> {
         Ok(Outcome::Command("CREATE TABLE".into()))
     }
 
+    /// `GRANT`/`REVOKE` of privileges on an object, or of role
+    /// membership, to roles that must exist.
     fn grant(
         &mut self,
         revoke: bool,
@@ -1803,172 +1922,138 @@ impl Exec<'_> {
                 ));
             }
         }
-        let check = |allowed: &[&str], what: &str| -> Result<(), DbError> {
-            for p in &privileges {
-                if p != "all" && !allowed.contains(&p.as_str()) {
-                    return Err(DbError::new(
-                        "0LP01",
-                        format!("invalid privilege type {} for {what}", p.to_uppercase()),
-                    ));
-                }
-            }
-            Ok(())
+        let g = Grant {
+            revoke,
+            privileges: &privileges,
+            roles: &roles,
         };
-        let apply = |grants: &mut BTreeMap<String, BTreeSet<String>>, all: &[&str]| {
-            for r in &roles {
-                let set = grants.entry(r.clone()).or_default();
-                for p in &privileges {
-                    let expanded: Vec<String> = if p == "all" {
-                        all.iter().map(|s| s.to_string()).collect()
-                    } else {
-                        vec![p.clone()]
-                    };
-                    for e in expanded {
-                        if revoke {
-                            set.remove(&e);
-                        } else {
-                            set.insert(e);
-                        }
-                    }
-                }
-                if set.is_empty() {
-                    grants.remove(r);
-                }
-            }
-        };
-        const TABLE_PRIVS: &[&str] = &[
-            "select",
-            "insert",
-            "update",
-            "delete",
-            "truncate",
-            "references",
-            "trigger",
-        ];
-        const SEQ_PRIVS: &[&str] = &["usage", "select", "update"];
         match object {
-            GrantObject::Tables(names) => {
-                check(TABLE_PRIVS, "table")?;
-                for name in names {
-                    let key = match self.table_key(&name)? {
-                        Some(k) => k,
-                        None => {
-                            let schema = name.schema.clone().unwrap_or_else(|| "public".into());
-                            let seq_key = format!("{schema}.{}", name.name);
-                            if self.db()?.sequences.contains_key(&seq_key) {
-                                // GRANT ... ON TABLE works on sequences too.
-                                let seq = self.db_mut()?.sequences.get_mut(&seq_key);
-                                if let Some(seq) = seq {
-                                    apply(&mut seq.grants, SEQ_PRIVS);
-                                }
-                                continue;
-                            }
-                            return Err(DbError::undefined_table(&name));
-                        }
-                    };
-                    self.require_owner(&key)?;
-                    let table = self.table_mut(&key)?;
-                    apply(&mut table.grants, TABLE_PRIVS);
-                }
-            }
+            GrantObject::Tables(names) => self.grant_tables(&g, names)?,
             GrantObject::AllTablesInSchema(schemas) => {
-                check(TABLE_PRIVS, "table")?;
+                g.check(TABLE_PRIVS, "table")?;
                 self.require_superuser("permission denied for schema")?;
                 let db = self.db_mut()?;
-                for s in &schemas {
-                    if !db.schemas.contains(s) {
-                        return Err(DbError::new(
-                            "3F000",
-                            format!("schema \"{s}\" does not exist"),
-                        ));
-                    }
+                if let Some(s) = schemas.iter().find(|s| !db.schemas.contains(*s)) {
+                    return Err(no_schema(s));
                 }
                 for t in db.tables.values_mut() {
                     if schemas.contains(&t.schema) {
-                        apply(&mut t.grants, TABLE_PRIVS);
+                        g.apply(&mut t.grants, TABLE_PRIVS);
                     }
                 }
             }
-            GrantObject::Sequences(names) => {
-                check(SEQ_PRIVS, "sequence")?;
-                for name in names {
-                    let schema = name.schema.clone().unwrap_or_else(|| "public".into());
-                    let key = format!("{schema}.{}", name.name);
-                    let superuser = self.superuser();
-                    let role = self.role();
-                    let Some(seq) = self.db_mut()?.sequences.get_mut(&key) else {
-                        return Err(DbError::undefined_table(&name));
-                    };
-                    if !superuser && seq.owner != role {
-                        return Err(DbError::new(
-                            "42501",
-                            format!("permission denied for sequence {}", name.name),
-                        ));
-                    }
-                    apply(&mut seq.grants, SEQ_PRIVS);
-                }
-            }
+            GrantObject::Sequences(names) => self.grant_sequences(&g, names)?,
             GrantObject::AllSequencesInSchema(schemas) => {
-                check(SEQ_PRIVS, "sequence")?;
+                g.check(SEQ_PRIVS, "sequence")?;
                 self.require_superuser("permission denied for schema")?;
                 let db = self.db_mut()?;
                 for (key, seq) in db.sequences.iter_mut() {
                     let schema = key.split('.').next().unwrap_or("");
                     if schemas.iter().any(|s| s == schema) {
-                        apply(&mut seq.grants, SEQ_PRIVS);
+                        g.apply(&mut seq.grants, SEQ_PRIVS);
                     }
                 }
             }
             GrantObject::Schemas(schemas) => {
-                check(&["usage", "create"], "schema")?;
+                g.check(&["usage", "create"], "schema")?;
                 self.require_superuser("permission denied for schema")?;
                 let db = self.db_mut()?;
                 for s in schemas {
                     if !db.schemas.contains(&s) {
-                        return Err(DbError::new(
-                            "3F000",
-                            format!("schema \"{s}\" does not exist"),
-                        ));
+                        return Err(no_schema(&s));
                     }
-                    apply(db.schema_grants.entry(s).or_default(), &["usage", "create"]);
+                    g.apply(db.schema_grants.entry(s).or_default(), &["usage", "create"]);
                 }
             }
             GrantObject::Database(names) => {
-                check(&["connect", "create", "temporary", "temp"], "database")?;
-                for n in names {
-                    if !self.engine.state.catalog.databases.contains_key(&n) {
-                        return Err(DbError::new(
-                            "3D000",
-                            format!("database \"{n}\" does not exist"),
-                        ));
-                    }
+                g.check(&["connect", "create", "temporary", "temp"], "database")?;
+                if let Some(n) = names
+                    .iter()
+                    .find(|n| !self.engine.state.catalog.databases.contains_key(*n))
+                {
+                    return Err(DbError::new(
+                        "3D000",
+                        format!("database \"{n}\" does not exist"),
+                    ));
                 }
             }
-            GrantObject::Roles(granted) => {
-                self.require_superuser("permission denied to grant role")?;
-                for g in &granted {
-                    if !self.engine.state.catalog.roles.contains_key(g) {
-                        return Err(DbError::new(
-                            "42704",
-                            format!("role \"{g}\" does not exist"),
-                        ));
-                    }
-                }
-                for r in &roles {
-                    if let Some(role) = self.engine.state.catalog.roles.get_mut(r) {
-                        for g in &granted {
-                            if revoke {
-                                role.member_of.remove(g);
-                            } else {
-                                role.member_of.insert(g.clone());
-                            }
-                        }
-                    }
-                }
-                return Ok(Outcome::Command(tag.into()));
-            }
+            GrantObject::Roles(granted) => self.grant_roles(revoke, &granted, &roles)?,
         }
         Ok(Outcome::Command(tag.into()))
+    }
+
+    /// `GRANT ... ON [TABLE] t`: tables, or sequences named as tables.
+    fn grant_tables(&mut self, g: &Grant<'_>, names: Vec<ObjName>) -> Result<(), DbError> {
+        g.check(TABLE_PRIVS, "table")?;
+        for name in names {
+            let Some(key) = self.table_key(&name)? else {
+                let schema = name.schema.clone().unwrap_or_else(|| "public".into());
+                let seq_key = format!("{schema}.{}", name.name);
+                // GRANT ... ON TABLE works on sequences too.
+                match self.db_mut()?.sequences.get_mut(&seq_key) {
+                    Some(seq) => {
+                        g.apply(&mut seq.grants, SEQ_PRIVS);
+                        continue;
+                    }
+                    None => return Err(DbError::undefined_table(&name)),
+                }
+            };
+            self.require_owner(&key)?;
+            let table = self.table_mut(&key)?;
+            g.apply(&mut table.grants, TABLE_PRIVS);
+        }
+        Ok(())
+    }
+
+    /// `GRANT ... ON SEQUENCE s`: by its owner or a superuser.
+    fn grant_sequences(&mut self, g: &Grant<'_>, names: Vec<ObjName>) -> Result<(), DbError> {
+        g.check(SEQ_PRIVS, "sequence")?;
+        for name in names {
+            let schema = name.schema.clone().unwrap_or_else(|| "public".into());
+            let key = format!("{schema}.{}", name.name);
+            let superuser = self.superuser();
+            let role = self.role();
+            let Some(seq) = self.db_mut()?.sequences.get_mut(&key) else {
+                return Err(DbError::undefined_table(&name));
+            };
+            if !superuser && seq.owner != role {
+                return Err(DbError::new(
+                    "42501",
+                    format!("permission denied for sequence {}", name.name),
+                ));
+            }
+            g.apply(&mut seq.grants, SEQ_PRIVS);
+        }
+        Ok(())
+    }
+
+    /// `GRANT role TO role`: membership.
+    fn grant_roles(
+        &mut self,
+        revoke: bool,
+        granted: &[String],
+        roles: &[String],
+    ) -> Result<(), DbError> {
+        self.require_superuser("permission denied to grant role")?;
+        let catalog = &mut self.engine.state.catalog;
+        if let Some(g) = granted.iter().find(|g| !catalog.roles.contains_key(*g)) {
+            return Err(DbError::new(
+                "42704",
+                format!("role \"{g}\" does not exist"),
+            ));
+        }
+        for r in roles {
+            if let Some(role) = catalog.roles.get_mut(r) {
+                for g in granted {
+                    if revoke {
+                        role.member_of.remove(g);
+                    } else {
+                        role.member_of.insert(g.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn require_owner(&self, key: &str) -> Result<(), DbError> {
@@ -2322,44 +2407,13 @@ impl Exec<'_> {
 
     /// The catalog views psql and PostgREST-like clients read.
     fn catalog_view(&self, schema: Option<&str>, name: &str) -> Result<Option<Source>, DbError> {
-        let cols = |spec: &[(&str, SqlType)]| -> Vec<ColumnDesc> {
-            spec.iter()
-                .map(|(n, t)| ColumnDesc {
-                    name: n.to_string(),
-                    ty: *t,
-                })
-                .collect()
-        };
-        let text = |s: &str| Value::Text(s.to_string());
+        let cols = column_descs;
+        let text = text_value;
         let catalog = &self.engine.state.catalog;
         let db = self.db()?;
         let is_info = schema == Some("information_schema");
         let src = match (is_info, name) {
-            (false, "pg_roles" | "pg_user" | "pg_authid") => {
-                let user_view = name == "pg_user";
-                let columns = if user_view {
-                    cols(&[("usename", SqlType::Name), ("usesuper", SqlType::Bool)])
-                } else {
-                    cols(&[
-                        ("rolname", SqlType::Name),
-                        ("rolsuper", SqlType::Bool),
-                        ("rolcanlogin", SqlType::Bool),
-                    ])
-                };
-                let rows = catalog
-                    .roles
-                    .iter()
-                    .filter(|(_, r)| !user_view || r.login)
-                    .map(|(n, r)| {
-                        let mut row = vec![text(n), Value::Bool(r.superuser)];
-                        if !user_view {
-                            row.push(Value::Bool(r.login));
-                        }
-                        row
-                    })
-                    .collect();
-                Source { columns, rows }
-            }
+            (false, "pg_roles" | "pg_user" | "pg_authid") => self.roles_view(name)?,
             (false, "pg_database") => Source {
                 columns: cols(&[
                     ("datname", SqlType::Name),
@@ -2372,39 +2426,7 @@ impl Exec<'_> {
                     .map(|(n, d)| vec![text(n), Value::Int(i64::from(d.oid)), text(&d.owner)])
                     .collect(),
             },
-            (false, "pg_indexes") => {
-                let mut rows = Vec::new();
-                for t in db.tables.values() {
-                    for k in &t.keys {
-                        let cols: Vec<&str> = k
-                            .columns
-                            .iter()
-                            .map(|&i| t.columns[i].name.as_str())
-                            .collect();
-                        rows.push(vec![
-                            text(&t.schema),
-                            text(&t.name),
-                            text(&k.name),
-                            Value::Text(format!(
-                                "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
-                                k.name,
-                                t.schema,
-                                t.name,
-                                cols.join(", ")
-                            )),
-                        ]);
-                    }
-                }
-                Source {
-                    columns: cols(&[
-                        ("schemaname", SqlType::Name),
-                        ("tablename", SqlType::Name),
-                        ("indexname", SqlType::Name),
-                        ("indexdef", SqlType::Text),
-                    ]),
-                    rows,
-                }
-            }
+            (false, "pg_indexes") => indexes_view(db),
             (false, "pg_namespace") => Source {
                 columns: cols(&[("nspname", SqlType::Name)]),
                 rows: db.schemas.iter().map(|s| vec![text(s)]).collect(),
@@ -2441,63 +2463,56 @@ impl Exec<'_> {
                     })
                     .collect(),
             },
-            (true, "columns") => Source {
-                columns: cols(&[
-                    ("table_catalog", SqlType::Name),
-                    ("table_schema", SqlType::Name),
-                    ("table_name", SqlType::Name),
-                    ("column_name", SqlType::Name),
-                    ("ordinal_position", SqlType::Int4),
-                    ("column_default", SqlType::Text),
-                    ("is_nullable", SqlType::Text),
-                    ("data_type", SqlType::Text),
-                ]),
-                rows: db
-                    .tables
-                    .values()
-                    .flat_map(|t| {
-                        t.columns.iter().enumerate().map(move |(i, c)| {
-                            vec![
-                                Value::Text(self.session.database.clone()),
-                                Value::Text(t.schema.clone()),
-                                Value::Text(t.name.clone()),
-                                Value::Text(c.name.clone()),
-                                Value::Int(i as i64 + 1),
-                                c.default.clone().map_or(Value::Null, Value::Text),
-                                Value::Text(if c.not_null { "NO" } else { "YES" }.into()),
-                                Value::Text(c.ty.display_name().into()),
-                            ]
-                        })
-                    })
-                    .collect(),
-            },
-            (true, "table_privileges") => {
-                let mut rows = Vec::new();
-                for t in db.tables.values() {
-                    for (grantee, privs) in &t.grants {
-                        for p in privs {
-                            rows.push(vec![
-                                text(grantee),
-                                text(&t.schema),
-                                text(&t.name),
-                                text(&p.to_uppercase()),
-                            ]);
-                        }
-                    }
-                }
-                Source {
-                    columns: cols(&[
-                        ("grantee", SqlType::Name),
-                        ("table_schema", SqlType::Name),
-                        ("table_name", SqlType::Name),
-                        ("privilege_type", SqlType::Text),
-                    ]),
-                    rows,
-                }
-            }
+            (true, "columns") => columns_view(db, &self.session.database),
+            (true, "table_privileges") => privileges_view(db),
             _ => return Ok(None),
         };
         Ok(Some(src))
+    }
+
+    /// `pg_roles`, `pg_user` and `pg_authid` (with the password hashes:
+    /// superusers only).
+    fn roles_view(&self, name: &str) -> Result<Source, DbError> {
+        let (cols, text) = (column_descs, text_value);
+        let user_view = name == "pg_user";
+        let authid = name == "pg_authid";
+        if authid && !self.superuser() {
+            return Err(DbError::new(
+                "42501",
+                "permission denied for table pg_authid",
+            ));
+        }
+        let mut columns = if user_view {
+            cols(&[("usename", SqlType::Name), ("usesuper", SqlType::Bool)])
+        } else {
+            cols(&[
+                ("rolname", SqlType::Name),
+                ("rolsuper", SqlType::Bool),
+                ("rolcanlogin", SqlType::Bool),
+            ])
+        };
+        if authid {
+            columns.extend(cols(&[("rolpassword", SqlType::Text)]));
+        }
+        let rows = self
+            .engine
+            .state
+            .catalog
+            .roles
+            .iter()
+            .filter(|(_, r)| !user_view || r.login)
+            .map(|(n, r)| {
+                let mut row = vec![text(n), Value::Bool(r.superuser)];
+                if !user_view {
+                    row.push(Value::Bool(r.login));
+                }
+                if authid {
+                    row.push(r.password.as_deref().map_or(Value::Null, text));
+                }
+                row
+            })
+            .collect();
+        Ok(Source { columns, rows })
     }
 
     /// The description of a SELECT's output columns.
@@ -2784,23 +2799,7 @@ impl Exec<'_> {
                     None => Err(undefined_column(c)),
                 }
             }
-            Expr::Keyword(k) => Ok(match k.as_str() {
-                "current_user" | "user" => Value::Text(self.role()),
-                "session_user" => Value::Text(self.session.user.clone()),
-                "current_timestamp" => Value::Timestamptz(self.session.now()),
-                "localtimestamp" => Value::Timestamp(
-                    self.session
-                        .now()
-                        .to_zoned(jiff::tz::TimeZone::UTC)
-                        .datetime(),
-                ),
-                "current_date" => {
-                    Value::Date(self.session.now().to_zoned(jiff::tz::TimeZone::UTC).date())
-                }
-                "current_schema" => Value::Text("public".into()),
-                "current_catalog" => Value::Text(self.session.database.clone()),
-                _ => Value::Null,
-            }),
+            Expr::Keyword(k) => Ok(self.keyword(k)),
             Expr::Not(a) => Ok(match self.eval(a, row)? {
                 Value::Bool(b) => Value::Bool(!b),
                 Value::Null => Value::Null,
@@ -2839,28 +2838,7 @@ impl Exec<'_> {
                 expr,
                 list,
                 negated,
-            } => {
-                let v = self.eval(expr, row)?;
-                if v.is_null() {
-                    return Ok(Value::Null);
-                }
-                let mut saw_null = false;
-                for item in list {
-                    let w = self.eval(item, row)?;
-                    if w.is_null() {
-                        saw_null = true;
-                        continue;
-                    }
-                    if value::compare(&v, &w)? == std::cmp::Ordering::Equal {
-                        return Ok(Value::Bool(!*negated));
-                    }
-                }
-                Ok(if saw_null {
-                    Value::Null
-                } else {
-                    Value::Bool(*negated)
-                })
-            }
+            } => self.in_list(expr, list, *negated, row),
             Expr::Between {
                 expr,
                 low,
@@ -2912,6 +2890,57 @@ impl Exec<'_> {
                 distinct,
             } => self.call(name, args, *star, *distinct, row),
         }
+    }
+
+    /// SQL's value keywords (`current_user`, `current_timestamp`...).
+    fn keyword(&self, k: &str) -> Value {
+        match k {
+            "current_user" | "user" => Value::Text(self.role()),
+            "session_user" => Value::Text(self.session.user.clone()),
+            "current_timestamp" => Value::Timestamptz(self.session.now()),
+            "localtimestamp" => Value::Timestamp(
+                self.session
+                    .now()
+                    .to_zoned(jiff::tz::TimeZone::UTC)
+                    .datetime(),
+            ),
+            "current_date" => {
+                Value::Date(self.session.now().to_zoned(jiff::tz::TimeZone::UTC).date())
+            }
+            "current_schema" => Value::Text("public".into()),
+            "current_catalog" => Value::Text(self.session.database.clone()),
+            _ => Value::Null,
+        }
+    }
+
+    /// `x [NOT] IN (a, b)`, with SQL's three-valued logic.
+    fn in_list(
+        &mut self,
+        expr: &Expr,
+        list: &[Expr],
+        negated: bool,
+        row: &Row<'_>,
+    ) -> Result<Value, DbError> {
+        let v = self.eval(expr, row)?;
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        let mut saw_null = false;
+        for item in list {
+            let w = self.eval(item, row)?;
+            if w.is_null() {
+                saw_null = true;
+                continue;
+            }
+            if value::compare(&v, &w)? == std::cmp::Ordering::Equal {
+                return Ok(Value::Bool(!negated));
+            }
+        }
+        Ok(if saw_null {
+            Value::Null
+        } else {
+            Value::Bool(negated)
+        })
     }
 
     fn binary(&mut self, a: &Expr, op: BinOp, b: &Expr, row: &Row<'_>) -> Result<Value, DbError> {
@@ -3296,15 +3325,189 @@ impl Exec<'_> {
     }
 }
 
-fn apply_role_options(role: &mut Role, options: &RoleOptions) {
+const TABLE_PRIVS: &[&str] = &[
+    "select",
+    "insert",
+    "update",
+    "delete",
+    "truncate",
+    "references",
+    "trigger",
+];
+const SEQ_PRIVS: &[&str] = &["usage", "select", "update"];
+
+/// What one GRANT or REVOKE gives or takes, and to whom.
+struct Grant<'a> {
+    revoke: bool,
+    privileges: &'a [String],
+    roles: &'a [String],
+}
+
+impl Grant<'_> {
+    /// The privileges are ones the object has (`ALL` always is).
+    fn check(&self, allowed: &[&str], what: &str) -> Result<(), DbError> {
+        match self
+            .privileges
+            .iter()
+            .find(|p| *p != "all" && !allowed.contains(&p.as_str()))
+        {
+            Some(p) => Err(DbError::new(
+                "0LP01",
+                format!("invalid privilege type {} for {what}", p.to_uppercase()),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds or removes the privileges (`ALL` is `all` of the object) in an
+    /// object's grants; a role left with none is dropped from them.
+    fn apply(&self, grants: &mut BTreeMap<String, BTreeSet<String>>, all: &[&str]) {
+        for r in self.roles {
+            let set = grants.entry(r.clone()).or_default();
+            for p in self.privileges {
+                let expanded: Vec<String> = if p == "all" {
+                    all.iter().map(|s| s.to_string()).collect()
+                } else {
+                    vec![p.clone()]
+                };
+                for e in expanded {
+                    if self.revoke {
+                        set.remove(&e);
+                    } else {
+                        set.insert(e);
+                    }
+                }
+            }
+            if set.is_empty() {
+                grants.remove(r);
+            }
+        }
+    }
+}
+
+fn no_schema(name: &str) -> DbError {
+    DbError::new("3F000", format!("schema \"{name}\" does not exist"))
+}
+
+fn column_descs(spec: &[(&str, SqlType)]) -> Vec<ColumnDesc> {
+    spec.iter()
+        .map(|(n, t)| ColumnDesc {
+            name: n.to_string(),
+            ty: *t,
+        })
+        .collect()
+}
+
+fn text_value(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+/// `pg_indexes`: the unique indexes of primary keys and constraints.
+fn indexes_view(db: &DbData) -> Source {
+    let text = text_value;
+    let mut rows = Vec::new();
+    for t in db.tables.values() {
+        for k in &t.keys {
+            let cols: Vec<&str> = k
+                .columns
+                .iter()
+                .map(|&i| t.columns[i].name.as_str())
+                .collect();
+            rows.push(vec![
+                text(&t.schema),
+                text(&t.name),
+                text(&k.name),
+                Value::Text(format!(
+                    "CREATE UNIQUE INDEX {} ON {}.{} USING btree ({})",
+                    k.name,
+                    t.schema,
+                    t.name,
+                    cols.join(", ")
+                )),
+            ]);
+        }
+    }
+    Source {
+        columns: column_descs(&[
+            ("schemaname", SqlType::Name),
+            ("tablename", SqlType::Name),
+            ("indexname", SqlType::Name),
+            ("indexdef", SqlType::Text),
+        ]),
+        rows,
+    }
+}
+
+/// `information_schema.columns`.
+fn columns_view(db: &DbData, database: &str) -> Source {
+    Source {
+        columns: column_descs(&[
+            ("table_catalog", SqlType::Name),
+            ("table_schema", SqlType::Name),
+            ("table_name", SqlType::Name),
+            ("column_name", SqlType::Name),
+            ("ordinal_position", SqlType::Int4),
+            ("column_default", SqlType::Text),
+            ("is_nullable", SqlType::Text),
+            ("data_type", SqlType::Text),
+        ]),
+        rows: db
+            .tables
+            .values()
+            .flat_map(|t| {
+                t.columns.iter().enumerate().map(move |(i, c)| {
+                    vec![
+                        Value::Text(database.to_string()),
+                        Value::Text(t.schema.clone()),
+                        Value::Text(t.name.clone()),
+                        Value::Text(c.name.clone()),
+                        Value::Int(i as i64 + 1),
+                        c.default.clone().map_or(Value::Null, Value::Text),
+                        Value::Text(if c.not_null { "NO" } else { "YES" }.into()),
+                        Value::Text(c.ty.display_name().into()),
+                    ]
+                })
+            })
+            .collect(),
+    }
+}
+
+/// `information_schema.table_privileges`.
+fn privileges_view(db: &DbData) -> Source {
+    let text = text_value;
+    let mut rows = Vec::new();
+    for t in db.tables.values() {
+        for (grantee, privs) in &t.grants {
+            for p in privs {
+                rows.push(vec![
+                    text(grantee),
+                    text(&t.schema),
+                    text(&t.name),
+                    text(&p.to_uppercase()),
+                ]);
+            }
+        }
+    }
+    Source {
+        columns: column_descs(&[
+            ("grantee", SqlType::Name),
+            ("table_schema", SqlType::Name),
+            ("table_name", SqlType::Name),
+            ("privilege_type", SqlType::Text),
+        ]),
+        rows,
+    }
+}
+
+fn apply_role_options(role: &mut Role, options: &RoleOptions, password: Option<Option<String>>) {
     if let Some(l) = options.login {
         role.login = l;
     }
     if let Some(s) = options.superuser {
         role.superuser = s;
     }
-    if let Some(p) = &options.password {
-        role.password = p.clone();
+    if let Some(p) = password {
+        role.password = p;
     }
 }
 
@@ -3541,6 +3744,7 @@ mod tests {
                 superuser: "postgres",
                 password: Some("secret"),
                 database: "customer",
+                host_auth_method: "scram-sha-256",
             },
         )
         .unwrap();
@@ -3582,27 +3786,89 @@ mod tests {
         let (tmp, e) = engine();
         assert!(tmp.path().join("PG_VERSION").exists());
         assert!(tmp.path().join("base").is_dir());
-        assert!(
-            e.authenticate("postgres", "customer", Some("secret"))
-                .is_ok()
-        );
+        // The password is kept as a SCRAM verifier, never in clear.
+        let catalog = std::fs::read_to_string(tmp.path().join(CATALOG_FILE)).unwrap();
+        assert!(!catalog.contains("\"secret\""), "{catalog}");
+        match e.role_secret("postgres") {
+            Some(Secret::Scram(v)) => assert!(v.matches("secret") && !v.matches("nope")),
+            other => panic!("{other:?}"),
+        }
+        assert!(e.authorize("postgres", "customer").is_ok());
         assert_eq!(
-            e.authenticate("postgres", "customer", Some("nope"))
-                .unwrap_err()
-                .message,
-            "password authentication failed for user \"postgres\""
-        );
-        assert_eq!(
-            e.authenticate("root", "customer", None)
-                .unwrap_err()
-                .message,
+            e.authorize("root", "customer").unwrap_err().message,
             "role \"root\" does not exist"
         );
         assert_eq!(
-            e.authenticate("postgres", "shop", None)
-                .unwrap_err()
-                .message,
+            e.authorize("postgres", "shop").unwrap_err().message,
             "database \"shop\" does not exist"
+        );
+        let hba = std::fs::read_to_string(tmp.path().join("pg_hba.conf")).unwrap();
+        assert!(hba.ends_with("\nhost all all all scram-sha-256\n"), "{hba}");
+    }
+
+    #[test]
+    fn passwords_are_hashed_as_password_encryption_says() {
+        let (tmp, mut e) = engine();
+        let mut s = Session::new("postgres", "customer", 1);
+        run(
+            &mut e,
+            &mut s,
+            "CREATE ROLE app LOGIN PASSWORD 'pw'; CREATE ROLE grp",
+        );
+        assert!(matches!(e.role_secret("app"), Some(Secret::Scram(_))));
+        let r = run(&mut e, &mut s, "ALTER ROLE app PASSWORD ''");
+        assert_eq!(
+            r[0].notices[0].message,
+            "empty string is not a valid password, clearing password"
+        );
+        assert_eq!(e.role_secret("app"), None);
+        run(
+            &mut e,
+            &mut s,
+            "SET password_encryption = 'md5'; ALTER ROLE app PASSWORD 'pw'",
+        );
+        assert_eq!(
+            e.role_secret("app"),
+            Some(Secret::Md5(password::md5_password("app", "pw")))
+        );
+        let bad = err(&mut e, &mut s, "SET password_encryption = 'sha1'");
+        assert_eq!(
+            bad.hint.as_deref(),
+            Some("Available values: md5, scram-sha-256.")
+        );
+        let r = rows(
+            &mut e,
+            &mut s,
+            "SELECT rolpassword FROM pg_authid WHERE rolname = 'app'",
+        );
+        assert!(r[0][0].as_deref().unwrap().starts_with("md5"));
+        run(&mut e, &mut s, "GRANT grp TO app");
+        assert!(e.belongs_to("app", "grp"));
+        assert!(
+            !e.belongs_to("postgres", "grp"),
+            "superuser is not a member"
+        );
+        let mut app = Session::new("app", "customer", 2);
+        assert_eq!(
+            err(&mut e, &mut app, "SELECT * FROM pg_authid").message,
+            "permission denied for table pg_authid"
+        );
+        // A catalog of an older emulation, with a clear password, is hashed.
+        drop(e);
+        let path = tmp.path().join(CATALOG_FILE);
+        let mut catalog: Catalog = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        if let Some(r) = catalog.roles.get_mut("postgres") {
+            r.password = Some("secret".into());
+        }
+        std::fs::write(&path, serde_json::to_vec(&catalog).unwrap()).unwrap();
+        let e = Engine::open(tmp.path()).unwrap();
+        assert!(
+            matches!(e.role_secret("postgres"), Some(Secret::Scram(ref v)) if v.matches("secret"))
+        );
+        assert!(
+            !std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("\"secret\"")
         );
     }
 

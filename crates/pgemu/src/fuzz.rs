@@ -1,8 +1,9 @@
 //! The fuzz target (`fuzz/fuzz_targets/sql_and_wire.rs`, and a stable run
-//! in the tests): arbitrary bytes as wire messages and as SQL.
+//! in the tests): arbitrary bytes as wire messages, SCRAM messages,
+//! `pg_hba.conf` and SQL.
 
 use crate::engine::{Engine, InitOptions, Session};
-use crate::{plpgsql, sql, wire};
+use crate::{hba, plpgsql, scram, sql, wire};
 
 /// SQL words the fuzz input generator draws from, so random queries get
 /// past the lexer into the parser and the engine.
@@ -96,6 +97,19 @@ pub fn sql_and_wire(data: &[u8]) {
     let _ = wire::startup_params(data);
     let _ = wire::ServerMessage::parse(data);
     let raw = String::from_utf8_lossy(data);
+    let _ = hba::parse(&raw);
+    let _ = scram::Verifier::parse(&raw);
+    // Both SCRAM messages a server reads, with and without a role.
+    let mut exchange = scram::ServerExchange::new(None, b"fuzz");
+    let _ = exchange.client_first(data);
+    let _ = exchange.client_final(data);
+    let mut exchange = scram::ServerExchange::new(None, b"fuzz");
+    if exchange.client_first(b"n,,n=,r=fuzz").is_ok() {
+        let _ = exchange.client_final(data);
+    }
+    let mut client = scram::ClientExchange::new("pw");
+    let _ = client.server_first(data);
+    let _ = client.server_final(data);
     let mut words = String::new();
     for b in data {
         words.push_str(FUZZ_WORDS[usize::from(*b) % FUZZ_WORDS.len()]);
@@ -122,6 +136,7 @@ pub fn sql_and_wire(data: &[u8]) {
                     superuser: "postgres",
                     password: Some("pw"),
                     database: "customer",
+                    host_auth_method: "scram-sha-256",
                 },
             )
             .is_ok()

@@ -6,27 +6,43 @@
 //!
 //! It knows nothing of Kubernetes: whoever runs it hands it a
 //! [`Container`] (environment, a way to resolve `PGDATA` to a directory, a
-//! log sink and a way to listen on the pod's port 5432), and client
-//! programs a [`Network`] to dial through.
+//! log sink, and a way to listen on the pod's port 5432 and on the pod's
+//! own channels: the Unix socket and `localhost`), and client programs a
+//! [`Network`] to dial through.
+//!
+//! Connections authenticate as `pg_hba.conf` says ([`hba`]): the image's
+//! file trusts the socket and the pod's loopback, which only the pod's own
+//! processes reach, and asks every TCP client for its password with
+//! SCRAM-SHA-256 ([`scram`]).
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod backend;
 pub mod clients;
 mod engine;
+mod entrypoint;
+mod init_scripts;
 #[cfg(any(fuzzing, test))]
 pub mod fuzz;
+pub mod hba;
+mod password;
 mod plpgsql;
+#[cfg(test)]
+mod real_server;
+pub mod scram;
 mod server;
 pub mod sql;
 mod value;
 pub mod wire;
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-pub use server::{DEFAULT_PGDATA, run, runs_server};
+pub use entrypoint::DEFAULT_PGDATA;
+pub use server::{run, runs_server};
 
 /// Where a process's output lines go (one call per line, no newline).
 pub type Log = Arc<dyn Fn(&str) + Send + Sync>;
@@ -43,8 +59,22 @@ pub struct Container {
     /// A container path (`PGDATA`) as a host directory the server may
     /// write, or the error `mkdir` would print (`Read-only file system`).
     pub resolve: Box<Resolve>,
-    /// Listens on a port of the pod's network namespace.
+    /// Listens on a port of the pod's network namespace, and on the
+    /// pod's own channels.
     pub listen: Box<dyn Listen>,
+    /// The files of `/docker-entrypoint-initdb.d`, in the order the
+    /// entrypoint's glob lists them; run when a new cluster is made.
+    pub init_scripts: Vec<InitScript>,
+}
+
+/// One file of `/docker-entrypoint-initdb.d`.
+#[derive(Debug, Clone)]
+pub struct InitScript {
+    /// Its container path (`/docker-entrypoint-initdb.d/init.sql`).
+    pub path: String,
+    pub content: Vec<u8>,
+    /// Whether it has an execute bit (a `.sh` is then run, else sourced).
+    pub executable: bool,
 }
 
 impl Container {
@@ -62,6 +92,38 @@ pub struct Listening {
     pub listener: tokio::net::TcpListener,
     /// Holds the port in the pod's network namespace.
     pub guard: Box<dyn Send>,
+    /// The address TCP clients come from as the pod sees them (what
+    /// `pg_hba.conf` matches and messages name). The listener's own peer
+    /// addresses say nothing: it serves the whole host.
+    pub peer_address: IpAddr,
+}
+
+/// A way into the pod that only the pod's own processes have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PodChannel {
+    /// The Unix socket `/var/run/postgresql/.s.PGSQL.<port>`
+    /// (`local` records of `pg_hba.conf`).
+    Socket(u16),
+    /// TCP to `localhost:<port>` from inside the pod (`host` records,
+    /// from 127.0.0.1).
+    Loopback(u16),
+}
+
+impl PodChannel {
+    /// A short name, unique in a pod, for the channel's socket file.
+    pub fn name(&self) -> String {
+        match self {
+            PodChannel::Socket(port) => format!(".s.PGSQL.{port}"),
+            PodChannel::Loopback(port) => format!("lo.{port}"),
+        }
+    }
+}
+
+/// A pod channel the server listens on; dropping it closes the channel.
+#[cfg(unix)]
+pub struct PodListening {
+    pub listener: tokio::net::UnixListener,
+    pub guard: Box<dyn Send>,
 }
 
 /// Why listening failed.
@@ -72,9 +134,16 @@ pub enum ListenError {
     Other(String),
 }
 
-/// Binds a port of the pod.
+/// Binds a port of the pod, or one of its own channels.
 pub trait Listen: Send + Sync {
     fn listen(&self, port: u16) -> BoxFuture<'static, Result<Listening, ListenError>>;
+    /// Opens a channel that only processes of this pod can reach (a Unix
+    /// socket in a directory no other user of the machine may enter).
+    #[cfg(unix)]
+    fn listen_pod(
+        &self,
+        channel: PodChannel,
+    ) -> BoxFuture<'static, Result<PodListening, ListenError>>;
 }
 
 /// Where a host:port leads, as the pod's network resolves it.
@@ -93,8 +162,9 @@ pub enum Dial {
 
 /// The network a client program (`psql`, PostgREST) dials through.
 pub trait Network {
-    /// The pod's own port (what a Unix socket or `localhost` reaches).
-    fn local(&self, port: u16) -> Dial;
+    /// Where one of the pod's own channels is (a Unix socket's path), if
+    /// a process of this pod listens on it.
+    fn pod_channel(&self, channel: PodChannel) -> Option<PathBuf>;
     /// A host (a Service name, a cluster IP, a pod IP) and port.
     fn dial(&self, host: &str, port: u16) -> Dial;
 }

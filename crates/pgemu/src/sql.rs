@@ -104,189 +104,59 @@ pub fn lex(sql: &str) -> Result<Vec<Tok>, SyntaxError> {
             continue;
         }
         if c == '/' && chars.get(i + 1) == Some(&'*') {
-            let mut depth = 0usize;
-            while i < chars.len() {
-                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    i += 2;
-                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-            if depth > 0 {
-                return Err(SyntaxError {
-                    message: "unterminated /* comment at or near \"/*\"".to_string(),
-                    position: Some(pos),
-                    code: "42601",
-                });
-            }
+            i = skip_block_comment(&chars, i)?;
             continue;
         }
-        // E'..' strings: backslash escapes.
-        if (c == 'e' || c == 'E') && chars.get(i + 1) == Some(&'\'') {
+        let (tok, next) = if (c == 'e' || c == 'E') && chars.get(i + 1) == Some(&'\'') {
+            // E'..' strings: backslash escapes.
             let (text, used) = quoted_string(&chars[i + 1..], true)
                 .ok_or_else(|| unterminated("quoted string", &chars[i..], pos))?;
-            toks.push(Tok {
+            let tok = Tok {
                 kind: Kind::Str(text),
                 text: chars[i..i + 1 + used].iter().collect(),
                 pos,
-            });
-            i += 1 + used;
-            continue;
-        }
-        if c.is_alphabetic() || c == '_' {
-            let start = i;
-            while i < chars.len()
-                && (chars[i].is_alphanumeric() || chars[i] == '_' || chars[i] == '$')
+            };
+            (tok, i + 1 + used)
+        } else if c.is_alphabetic() || c == '_' {
+            let mut end = i;
+            while end < chars.len()
+                && (chars[end].is_alphanumeric() || chars[end] == '_' || chars[end] == '$')
             {
-                i += 1;
+                end += 1;
             }
-            let text: String = chars[start..i].iter().collect();
-            toks.push(Tok {
+            let text: String = chars[i..end].iter().collect();
+            let tok = Tok {
                 kind: Kind::Ident(text.to_lowercase()),
                 text,
                 pos,
-            });
-            continue;
-        }
-        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
-                i += 1;
-            }
-            if i < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
-                let mut j = i + 1;
-                if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
-                    j += 1;
-                }
-                if j < chars.len() && chars[j].is_ascii_digit() {
-                    i = j;
-                    while i < chars.len() && chars[i].is_ascii_digit() {
-                        i += 1;
-                    }
-                }
-            }
-            let text: String = chars[start..i].iter().collect();
-            toks.push(Tok {
-                kind: Kind::Num(text.clone()),
-                text,
-                pos,
-            });
-            continue;
-        }
-        if c == '\'' {
+            };
+            (tok, end)
+        } else if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
+            lex_number(&chars, i)
+        } else if c == '\'' {
             let (text, used) = quoted_string(&chars[i..], false)
                 .ok_or_else(|| unterminated("quoted string", &chars[i..], pos))?;
-            toks.push(Tok {
+            let tok = Tok {
                 kind: Kind::Str(text),
                 text: chars[i..i + used].iter().collect(),
                 pos,
-            });
-            i += used;
-            continue;
-        }
-        if c == '"' {
-            let mut j = i + 1;
-            let mut text = String::new();
-            let mut closed = false;
-            while j < chars.len() {
-                if chars[j] == '"' {
-                    if chars.get(j + 1) == Some(&'"') {
-                        text.push('"');
-                        j += 2;
-                        continue;
-                    }
-                    closed = true;
-                    j += 1;
-                    break;
-                }
-                text.push(chars[j]);
-                j += 1;
-            }
-            if !closed {
-                return Err(unterminated("quoted identifier", &chars[i..], pos));
-            }
-            if text.is_empty() {
-                return Err(SyntaxError {
-                    message: "zero-length delimited identifier at or near \"\"\"\"".to_string(),
-                    position: Some(pos),
-                    code: "42601",
-                });
-            }
-            toks.push(Tok {
-                kind: Kind::Quoted(text),
-                text: chars[i..j].iter().collect(),
-                pos,
-            });
-            i = j;
-            continue;
-        }
-        if c == '$' {
-            // $1 parameters, or $tag$ ... $tag$ dollar quoting.
-            if chars.get(i + 1).is_some_and(char::is_ascii_digit) {
-                let start = i;
-                i += 1;
-                while i < chars.len() && chars[i].is_ascii_digit() {
-                    i += 1;
-                }
-                toks.push(Tok {
-                    kind: Kind::Param,
-                    text: chars[start..i].iter().collect(),
-                    pos,
-                });
-                continue;
-            }
-            let mut j = i + 1;
-            while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
-                j += 1;
-            }
-            if chars.get(j) == Some(&'$') {
-                let tag: String = chars[i..=j].iter().collect();
-                let tag_chars: Vec<char> = tag.chars().collect();
-                let body_start = j + 1;
-                let mut k = body_start;
-                let mut end = None;
-                while k + tag_chars.len() <= chars.len() {
-                    if chars[k..k + tag_chars.len()] == tag_chars[..] {
-                        end = Some(k);
-                        break;
-                    }
-                    k += 1;
-                }
-                let Some(end) = end else {
-                    return Err(unterminated("dollar-quoted string", &chars[i..], pos));
-                };
-                let body: String = chars[body_start..end].iter().collect();
-                toks.push(Tok {
-                    kind: Kind::Str(body),
-                    text: chars[i..end + tag_chars.len()].iter().collect(),
-                    pos,
-                });
-                i = end + tag_chars.len();
-                continue;
-            }
-        }
-        let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
-        if let Some(op) = OPS.iter().find(|op| rest.starts_with(**op)) {
-            toks.push(Tok {
-                kind: Kind::Op(op),
-                text: op.to_string(),
-                pos,
-            });
-            i += op.chars().count();
-            continue;
-        }
-        return Err(SyntaxError {
-            message: format!("syntax error at or near \"{c}\""),
-            position: Some(pos),
-            code: "42601",
-        });
+            };
+            (tok, i + used)
+        } else if c == '"' {
+            lex_quoted_identifier(&chars, i)?
+        } else if let Some(found) = (c == '$')
+            .then(|| lex_dollar(&chars, i))
+            .transpose()?
+            .flatten()
+        {
+            found
+        } else {
+            lex_operator(&chars, i)?
+        };
+        toks.push(tok);
+        i = next;
     }
     toks.push(Tok {
         kind: Kind::End,
@@ -294,6 +164,157 @@ pub fn lex(sql: &str) -> Result<Vec<Tok>, SyntaxError> {
         pos: chars.len() + 1,
     });
     Ok(toks)
+}
+
+/// Skips a `/* */` comment (they nest); returns where the text goes on.
+fn skip_block_comment(chars: &[char], start: usize) -> Result<usize, SyntaxError> {
+    let mut i = start;
+    let mut depth = 0usize;
+    while i < chars.len() {
+        if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+            depth += 1;
+            i += 2;
+        } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                break;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    if depth > 0 {
+        return Err(SyntaxError {
+            message: "unterminated /* comment at or near \"/*\"".to_string(),
+            position: Some(start + 1),
+            code: "42601",
+        });
+    }
+    Ok(i)
+}
+
+/// `12`, `1.5`, `.5`, `1e10`: the token and where the text goes on.
+fn lex_number(chars: &[char], start: usize) -> (Tok, usize) {
+    let mut i = start;
+    while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+        i += 1;
+    }
+    if i < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
+        let mut j = i + 1;
+        if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
+            j += 1;
+        }
+        if j < chars.len() && chars[j].is_ascii_digit() {
+            i = j;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+    }
+    let text: String = chars[start..i].iter().collect();
+    let tok = Tok {
+        kind: Kind::Num(text.clone()),
+        text,
+        pos: start + 1,
+    };
+    (tok, i)
+}
+
+/// `"Name"`, with `""` for a quote inside.
+fn lex_quoted_identifier(chars: &[char], start: usize) -> Result<(Tok, usize), SyntaxError> {
+    let pos = start + 1;
+    let mut j = start + 1;
+    let mut text = String::new();
+    let mut closed = false;
+    while j < chars.len() {
+        if chars[j] == '"' {
+            if chars.get(j + 1) == Some(&'"') {
+                text.push('"');
+                j += 2;
+                continue;
+            }
+            closed = true;
+            j += 1;
+            break;
+        }
+        text.push(chars[j]);
+        j += 1;
+    }
+    if !closed {
+        return Err(unterminated("quoted identifier", &chars[start..], pos));
+    }
+    if text.is_empty() {
+        return Err(SyntaxError {
+            message: "zero-length delimited identifier at or near \"\"\"\"".to_string(),
+            position: Some(pos),
+            code: "42601",
+        });
+    }
+    let tok = Tok {
+        kind: Kind::Quoted(text),
+        text: chars[start..j].iter().collect(),
+        pos,
+    };
+    Ok((tok, j))
+}
+
+/// `$1` parameters and `$tag$ ... $tag$` dollar quoting; None for a `$`
+/// that is neither.
+fn lex_dollar(chars: &[char], start: usize) -> Result<Option<(Tok, usize)>, SyntaxError> {
+    let pos = start + 1;
+    if chars.get(start + 1).is_some_and(char::is_ascii_digit) {
+        let mut i = start + 1;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        let tok = Tok {
+            kind: Kind::Param,
+            text: chars[start..i].iter().collect(),
+            pos,
+        };
+        return Ok(Some((tok, i)));
+    }
+    let mut j = start + 1;
+    while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+        j += 1;
+    }
+    if chars.get(j) != Some(&'$') {
+        return Ok(None);
+    }
+    let tag = &chars[start..=j];
+    let body_start = j + 1;
+    let Some(end) = (body_start..=chars.len().saturating_sub(tag.len()))
+        .find(|&k| chars[k..k + tag.len()] == *tag)
+    else {
+        return Err(unterminated("dollar-quoted string", &chars[start..], pos));
+    };
+    let tok = Tok {
+        kind: Kind::Str(chars[body_start..end].iter().collect()),
+        text: chars[start..end + tag.len()].iter().collect(),
+        pos,
+    };
+    Ok(Some((tok, end + tag.len())))
+}
+
+/// An operator or punctuation, or the syntax error at anything else.
+fn lex_operator(chars: &[char], i: usize) -> Result<(Tok, usize), SyntaxError> {
+    let rest: String = chars[i..chars.len().min(i + 2)].iter().collect();
+    match OPS.iter().find(|op| rest.starts_with(**op)) {
+        Some(op) => {
+            let tok = Tok {
+                kind: Kind::Op(op),
+                text: op.to_string(),
+                pos: i + 1,
+            };
+            Ok((tok, i + op.chars().count()))
+        }
+        None => Err(SyntaxError {
+            message: format!("syntax error at or near \"{}\"", chars[i]),
+            position: Some(i + 1),
+            code: "42601",
+        }),
+    }
 }
 
 fn unterminated(what: &str, rest: &[char], pos: usize) -> SyntaxError {
@@ -2194,114 +2215,110 @@ impl Parser {
                 }
                 Ok(Expr::Column(name))
             }
-            Kind::Ident(word) => {
-                let word = word.clone();
-                match word.as_str() {
-                    "null" => {
-                        self.pos += 1;
-                        return Ok(Expr::Literal(Literal::Null));
-                    }
-                    "true" => {
-                        self.pos += 1;
-                        return Ok(Expr::Literal(Literal::Bool(true)));
-                    }
-                    "false" => {
-                        self.pos += 1;
-                        return Ok(Expr::Literal(Literal::Bool(false)));
-                    }
-                    "exists" if matches!(self.peek_at(1).kind, Kind::Op("(")) => {
-                        self.pos += 2;
-                        let s = self.select_body()?;
-                        self.expect_op(")")?;
-                        return Ok(Expr::Exists(Box::new(s)));
-                    }
-                    "cast" if matches!(self.peek_at(1).kind, Kind::Op("(")) => {
-                        self.pos += 2;
-                        let e = self.expr()?;
-                        self.expect_kw("as")?;
-                        let ty = self.type_name()?;
-                        self.expect_op(")")?;
-                        return Ok(Expr::Cast(Box::new(e), ty));
-                    }
-                    "current_user" | "session_user" | "user" | "current_timestamp"
-                    | "current_date" | "localtimestamp" | "current_schema" | "current_catalog"
-                        if !matches!(self.peek_at(1).kind, Kind::Op("(")) =>
-                    {
-                        self.pos += 1;
-                        return Ok(Expr::Keyword(word));
-                    }
-                    "case" => {
-                        return Err(SyntaxError::unsupported("CASE", tok.pos));
-                    }
-                    "interval" | "timestamp" | "timestamptz" | "date"
-                        if matches!(self.peek_at(1).kind, Kind::Str(_)) =>
-                    {
-                        // date '2024-01-01': a typed literal.
-                        let ty = self.type_name()?;
-                        let s = self.string()?;
-                        return Ok(Expr::Cast(Box::new(Expr::Literal(Literal::Str(s))), ty));
-                    }
-                    _ => {}
-                }
-                if CLAUSE_WORDS.contains(&word.as_str())
-                    || matches!(word.as_str(), "select" | "when" | "default")
-                {
-                    return Err(SyntaxError::at(&tok));
-                }
-                self.pos += 1;
-                if self.eat_op("(") {
-                    let mut args = Vec::new();
-                    let mut star = false;
-                    let distinct = self.eat_kw("distinct");
-                    if self.eat_op("*") {
-                        star = true;
-                    } else if !self.is_op(")") {
-                        args.push(self.expr()?);
-                        while self.eat_op(",") {
-                            args.push(self.expr()?);
-                        }
-                    }
-                    self.expect_op(")")?;
-                    // pg_catalog.now(): the schema part is dropped by the caller.
-                    return Ok(Expr::Func {
-                        name: word,
-                        args,
-                        star,
-                        distinct,
-                    });
-                }
-                let mut name = word;
-                while self.eat_op(".") {
-                    if self.is_op("*") {
-                        return Err(SyntaxError::at(self.peek()));
-                    }
-                    let next = self.ident()?;
-                    if self.eat_op("(") {
-                        // schema.function(...)
-                        let mut args = Vec::new();
-                        let mut star = false;
-                        if self.eat_op("*") {
-                            star = true;
-                        } else if !self.is_op(")") {
-                            args.push(self.expr()?);
-                            while self.eat_op(",") {
-                                args.push(self.expr()?);
-                            }
-                        }
-                        self.expect_op(")")?;
-                        return Ok(Expr::Func {
-                            name: next,
-                            args,
-                            star,
-                            distinct: false,
-                        });
-                    }
-                    name = next;
-                }
-                Ok(Expr::Column(name))
-            }
+            Kind::Ident(word) => self.word_primary(&tok, word.clone()),
             _ => Err(SyntaxError::at(&tok)),
         }
+    }
+
+    /// A primary that starts with a word: a keyword literal or
+    /// construct, a function call, or a (qualified) column.
+    fn word_primary(&mut self, tok: &Tok, word: String) -> Result<Expr, SyntaxError> {
+        let call = matches!(self.peek_at(1).kind, Kind::Op("("));
+        match word.as_str() {
+            "null" | "true" | "false" => {
+                self.pos += 1;
+                return Ok(Expr::Literal(match word.as_str() {
+                    "null" => Literal::Null,
+                    w => Literal::Bool(w == "true"),
+                }));
+            }
+            "exists" if call => {
+                self.pos += 2;
+                let s = self.select_body()?;
+                self.expect_op(")")?;
+                return Ok(Expr::Exists(Box::new(s)));
+            }
+            "cast" if call => {
+                self.pos += 2;
+                let e = self.expr()?;
+                self.expect_kw("as")?;
+                let ty = self.type_name()?;
+                self.expect_op(")")?;
+                return Ok(Expr::Cast(Box::new(e), ty));
+            }
+            "current_user" | "session_user" | "user" | "current_timestamp" | "current_date"
+            | "localtimestamp" | "current_schema" | "current_catalog"
+                if !call =>
+            {
+                self.pos += 1;
+                return Ok(Expr::Keyword(word));
+            }
+            "case" => {
+                return Err(SyntaxError::unsupported("CASE", tok.pos));
+            }
+            "interval" | "timestamp" | "timestamptz" | "date"
+                if matches!(self.peek_at(1).kind, Kind::Str(_)) =>
+            {
+                // date '2024-01-01': a typed literal.
+                let ty = self.type_name()?;
+                let s = self.string()?;
+                return Ok(Expr::Cast(Box::new(Expr::Literal(Literal::Str(s))), ty));
+            }
+            _ => {}
+        }
+        if CLAUSE_WORDS.contains(&word.as_str())
+            || matches!(word.as_str(), "select" | "when" | "default")
+        {
+            return Err(SyntaxError::at(tok));
+        }
+        self.pos += 1;
+        if self.eat_op("(") {
+            let distinct = self.eat_kw("distinct");
+            let (args, star) = self.call_args()?;
+            // pg_catalog.now(): the schema part is dropped by the caller.
+            return Ok(Expr::Func {
+                name: word,
+                args,
+                star,
+                distinct,
+            });
+        }
+        let mut name = word;
+        while self.eat_op(".") {
+            if self.is_op("*") {
+                return Err(SyntaxError::at(self.peek()));
+            }
+            let next = self.ident()?;
+            if self.eat_op("(") {
+                // schema.function(...)
+                let (args, star) = self.call_args()?;
+                return Ok(Expr::Func {
+                    name: next,
+                    args,
+                    star,
+                    distinct: false,
+                });
+            }
+            name = next;
+        }
+        Ok(Expr::Column(name))
+    }
+
+    /// A call's arguments after its `(`, through the `)`: the arguments,
+    /// and whether it was `(*)`.
+    fn call_args(&mut self) -> Result<(Vec<Expr>, bool), SyntaxError> {
+        let mut args = Vec::new();
+        let mut star = false;
+        if self.eat_op("*") {
+            star = true;
+        } else if !self.is_op(")") {
+            args.push(self.expr()?);
+            while self.eat_op(",") {
+                args.push(self.expr()?);
+            }
+        }
+        self.expect_op(")")?;
+        Ok((args, star))
     }
 }
 

@@ -122,39 +122,7 @@ impl Value {
                     .ok_or_else(|| ValueError::invalid(ty, &s)),
                 other => Err(cannot_cast(&other, ty)),
             },
-            SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Oid => {
-                let n = match self {
-                    Value::Int(n) => n,
-                    Value::Float(f) => f.round() as i64,
-                    Value::Numeric(s) => s
-                        .parse::<f64>()
-                        .map(|f| f.round() as i64)
-                        .map_err(|_| ValueError::invalid(ty, &s))?,
-                    Value::Text(s) => s
-                        .trim()
-                        .parse::<i64>()
-                        .map_err(|_| ValueError::invalid(ty, &s))?,
-                    Value::Bool(b) if ty == SqlType::Int4 => i64::from(b),
-                    other => return Err(cannot_cast(&other, ty)),
-                };
-                let fits = match ty {
-                    SqlType::Int2 => i16::try_from(n).is_ok(),
-                    SqlType::Int4 => i32::try_from(n).is_ok(),
-                    _ => true,
-                };
-                if !fits {
-                    let which = if ty == SqlType::Int2 {
-                        "smallint"
-                    } else {
-                        "integer"
-                    };
-                    return Err(ValueError {
-                        code: "22003",
-                        message: format!("{which} out of range"),
-                    });
-                }
-                Ok(Value::Int(n))
-            }
+            SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Oid => self.into_integer(ty),
             SqlType::Float4 | SqlType::Float8 => match self {
                 Value::Int(n) => Ok(Value::Float(n as f64)),
                 Value::Float(f) => Ok(Value::Float(f)),
@@ -187,6 +155,50 @@ impl Value {
                 Value::Text(s) => Ok(Value::Text(s)),
                 other => Ok(Value::Text(other.to_text().unwrap_or_default())),
             },
+            SqlType::Timestamptz | SqlType::Timestamp | SqlType::Date => self.into_time(ty),
+            SqlType::Json | SqlType::Jsonb => self.into_json(ty),
+            SqlType::Uuid => self.into_uuid(),
+        }
+    }
+
+    /// To smallint, integer, bigint or oid, with their range checks.
+    fn into_integer(self, ty: SqlType) -> Result<Value, ValueError> {
+        let n = match self {
+            Value::Int(n) => n,
+            Value::Float(f) => f.round() as i64,
+            Value::Numeric(s) => s
+                .parse::<f64>()
+                .map(|f| f.round() as i64)
+                .map_err(|_| ValueError::invalid(ty, &s))?,
+            Value::Text(s) => s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ValueError::invalid(ty, &s))?,
+            Value::Bool(b) if ty == SqlType::Int4 => i64::from(b),
+            other => return Err(cannot_cast(&other, ty)),
+        };
+        let fits = match ty {
+            SqlType::Int2 => i16::try_from(n).is_ok(),
+            SqlType::Int4 => i32::try_from(n).is_ok(),
+            _ => true,
+        };
+        if !fits {
+            let which = if ty == SqlType::Int2 {
+                "smallint"
+            } else {
+                "integer"
+            };
+            return Err(ValueError {
+                code: "22003",
+                message: format!("{which} out of range"),
+            });
+        }
+        Ok(Value::Int(n))
+    }
+
+    /// To timestamptz, timestamp or date (times are UTC).
+    fn into_time(self, ty: SqlType) -> Result<Value, ValueError> {
+        match ty {
             SqlType::Timestamptz => match self {
                 Value::Timestamptz(t) => Ok(Value::Timestamptz(t)),
                 Value::Timestamp(dt) => dt
@@ -232,39 +244,49 @@ impl Value {
                     .ok_or_else(|| ValueError::invalid(ty, &s)),
                 other => Err(cannot_cast(&other, ty)),
             },
-            SqlType::Json | SqlType::Jsonb => match self {
-                Value::Json(s) => Ok(Value::Json(s)),
-                Value::Text(s) => match serde_json::from_str::<serde_json::Value>(&s) {
-                    Ok(v) => Ok(Value::Json(if ty == SqlType::Jsonb {
-                        jsonb_text(&v)
-                    } else {
-                        s
-                    })),
-                    Err(_) => Err(ValueError {
-                        code: "22P02",
-                        message: "invalid input syntax for type json".to_string(),
-                    }),
-                },
-                other => Ok(Value::Json(other.to_json().to_string())),
+            _ => Err(cannot_cast(&self, ty)),
+        }
+    }
+
+    /// To json (the text as given) or jsonb (normalized).
+    fn into_json(self, ty: SqlType) -> Result<Value, ValueError> {
+        match self {
+            Value::Json(s) => Ok(Value::Json(s)),
+            Value::Text(s) => match serde_json::from_str::<serde_json::Value>(&s) {
+                Ok(v) => Ok(Value::Json(if ty == SqlType::Jsonb {
+                    jsonb_text(&v)
+                } else {
+                    s
+                })),
+                Err(_) => Err(ValueError {
+                    code: "22P02",
+                    message: "invalid input syntax for type json".to_string(),
+                }),
             },
-            SqlType::Uuid => match self {
-                Value::Text(s) => {
-                    let ok = s.len() == 36
-                        && s.chars().enumerate().all(|(i, c)| {
-                            if [8, 13, 18, 23].contains(&i) {
-                                c == '-'
-                            } else {
-                                c.is_ascii_hexdigit()
-                            }
-                        });
-                    if ok {
-                        Ok(Value::Text(s.to_lowercase()))
-                    } else {
-                        Err(ValueError::invalid(ty, &s))
-                    }
+            other => Ok(Value::Json(other.to_json().to_string())),
+        }
+    }
+
+    /// To uuid: 8-4-4-4-12 hex digits, lower-cased.
+    fn into_uuid(self) -> Result<Value, ValueError> {
+        let ty = SqlType::Uuid;
+        match self {
+            Value::Text(s) => {
+                let ok = s.len() == 36
+                    && s.chars().enumerate().all(|(i, c)| {
+                        if [8, 13, 18, 23].contains(&i) {
+                            c == '-'
+                        } else {
+                            c.is_ascii_hexdigit()
+                        }
+                    });
+                if ok {
+                    Ok(Value::Text(s.to_lowercase()))
+                } else {
+                    Err(ValueError::invalid(ty, &s))
                 }
-                other => Err(cannot_cast(&other, ty)),
-            },
+            }
+            other => Err(cannot_cast(&other, ty)),
         }
     }
 }

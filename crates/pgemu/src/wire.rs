@@ -1,17 +1,20 @@
 //! PostgreSQL's frontend/backend protocol (version 3), the part the
-//! emulation speaks: startup with SSL refusal, cleartext password
-//! authentication, simple queries, notices, errors and notifications.
-//! Message encoding is shared by the server (async, in the `postgres`
-//! container) and the blocking client that the emulated `psql`,
-//! `pg_isready` and PostgREST use. Real clients (`psql` 15/16) can talk to
-//! the server too.
+//! emulation speaks: startup with SSL refusal, authentication (SASL with
+//! SCRAM-SHA-256, md5, cleartext password), simple queries, notices,
+//! errors and notifications. Message encoding is shared by the server
+//! (async, in the `postgres` container) and the blocking client that the
+//! emulated `psql`, `pg_isready` and PostgREST use, over TCP or the pod's
+//! Unix socket. Real clients (`psql` 15/16) can talk to the server too.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::engine::{DbError, Notice};
+use crate::password;
+use crate::scram::ClientExchange;
 
 pub const PROTOCOL_V3: i32 = 196_608;
 pub const SSL_REQUEST: i32 = 80_877_103;
@@ -20,11 +23,6 @@ pub const CANCEL_REQUEST: i32 = 80_877_102;
 
 /// The largest message accepted (a guard against garbage lengths).
 pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
-
-/// The startup parameter the emulated clients set for what would be a
-/// Unix-socket (or loopback) connection, which the image's `pg_hba.conf`
-/// trusts. TCP connections from other pods authenticate with a password.
-pub const LOCAL_PARAM: &str = "kubetutor.local_socket";
 
 /// A message body being built: `type`, then a length that counts itself.
 pub struct Msg {
@@ -251,14 +249,84 @@ pub struct ConnectOptions {
     pub database: String,
     pub password: Option<String>,
     pub application_name: String,
-    /// A Unix-socket or loopback connection (trusted by the image).
-    pub local: bool,
     pub timeout: Duration,
+}
+
+/// Where the server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Tcp(SocketAddr),
+    /// A Unix-domain socket (the pod's own channels).
+    Socket(PathBuf),
+}
+
+/// A connected stream, TCP or Unix.
+enum Stream {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Stream {
+    fn open(endpoint: &Endpoint, timeout: Duration) -> io::Result<Stream> {
+        match endpoint {
+            Endpoint::Tcp(addr) => {
+                let s = TcpStream::connect_timeout(addr, timeout)?;
+                let _ = s.set_nodelay(true);
+                Ok(Stream::Tcp(s))
+            }
+            #[cfg(unix)]
+            Endpoint::Socket(path) => {
+                Ok(Stream::Unix(std::os::unix::net::UnixStream::connect(path)?))
+            }
+            #[cfg(not(unix))]
+            Endpoint::Socket(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "Unix-domain sockets are not supported on this platform",
+            )),
+        }
+    }
+
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.set_read_timeout(timeout),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.set_read_timeout(timeout),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.flush(),
+        }
+    }
 }
 
 /// A blocking client connection.
 pub struct Client {
-    stream: TcpStream,
+    stream: Stream,
     pub parameters: BTreeMap<String, String>,
     pub backend_pid: i32,
     /// Notifications that arrived while a query was running.
@@ -266,9 +334,8 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn connect(addr: SocketAddr, opts: &ConnectOptions) -> Result<Client, ConnectError> {
-        let stream = TcpStream::connect_timeout(&addr, opts.timeout).map_err(ConnectError::Io)?;
-        let _ = stream.set_nodelay(true);
+    pub fn connect(endpoint: &Endpoint, opts: &ConnectOptions) -> Result<Client, ConnectError> {
+        let stream = Stream::open(endpoint, opts.timeout).map_err(ConnectError::Io)?;
         stream
             .set_read_timeout(Some(opts.timeout))
             .map_err(ConnectError::Io)?;
@@ -297,41 +364,22 @@ impl Client {
                 "received invalid response to SSL negotiation".into(),
             ));
         }
-        let mut startup = Msg::new(0)
+        let startup = Msg::new(0)
             .i32(PROTOCOL_V3)
             .cstr("user")
             .cstr(&opts.user)
             .cstr("database")
             .cstr(&opts.database)
             .cstr("application_name")
-            .cstr(&opts.application_name);
-        if opts.local {
-            startup = startup.cstr(LOCAL_PARAM).cstr("1");
-        }
-        let startup = startup.u8(0).encode();
+            .cstr(&opts.application_name)
+            .u8(0)
+            .encode();
         self.stream.write_all(&startup).map_err(ConnectError::Io)?;
+        let mut scram: Option<ClientExchange> = None;
         loop {
             let (kind, body) = read_message(&mut self.stream).map_err(ConnectError::Io)?;
             match kind {
-                b'R' => {
-                    let mut r = Reader::new(&body);
-                    match r.i32() {
-                        Some(0) => {}
-                        Some(3) => {
-                            let Some(pw) = &opts.password else {
-                                return Err(ConnectError::NoPassword);
-                            };
-                            let msg = Msg::new(b'p').cstr(pw).encode();
-                            self.stream.write_all(&msg).map_err(ConnectError::Io)?;
-                        }
-                        Some(other) => {
-                            return Err(ConnectError::Protocol(format!(
-                                "authentication method {other} not supported"
-                            )));
-                        }
-                        None => return Err(ConnectError::Protocol("bad message".into())),
-                    }
-                }
+                b'R' => self.authentication(&body, opts, &mut scram)?,
                 b'S' => {
                     let mut r = Reader::new(&body);
                     if let (Some(k), Some(v)) = (r.cstr(), r.cstr()) {
@@ -352,6 +400,78 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// Answers one authentication request (as libpq: cleartext, md5,
+    /// SASL with SCRAM-SHA-256).
+    fn authentication(
+        &mut self,
+        body: &[u8],
+        opts: &ConnectOptions,
+        scram: &mut Option<ClientExchange>,
+    ) -> Result<(), ConnectError> {
+        let mut r = Reader::new(body);
+        let code = r
+            .i32()
+            .ok_or_else(|| ConnectError::Protocol("bad message".into()))?;
+        let password = || opts.password.as_deref().ok_or(ConnectError::NoPassword);
+        let reply = match code {
+            0 => return Ok(()),
+            3 => Msg::new(b'p').cstr(password()?).encode(),
+            5 => {
+                let salt = r
+                    .take(4)
+                    .and_then(|s| <[u8; 4]>::try_from(s).ok())
+                    .ok_or_else(|| ConnectError::Protocol("bad message".into()))?;
+                let hash = password::md5_password(&opts.user, password()?);
+                Msg::new(b'p')
+                    .cstr(&password::md5_response(&hash, salt))
+                    .encode()
+            }
+            10 => {
+                let mut offered = Vec::new();
+                while let Some(m) = r.cstr().filter(|m| !m.is_empty()) {
+                    offered.push(m);
+                }
+                if !offered.iter().any(|m| m == crate::scram::MECHANISM) {
+                    return Err(ConnectError::Protocol(
+                        "none of the server's SASL authentication mechanisms are supported".into(),
+                    ));
+                }
+                let exchange = ClientExchange::new(password()?);
+                let first = exchange.client_first();
+                *scram = Some(exchange);
+                Msg::new(b'p')
+                    .cstr(crate::scram::MECHANISM)
+                    .i32(first.len() as i32)
+                    .bytes(first.as_bytes())
+                    .encode()
+            }
+            11 => {
+                let exchange = scram
+                    .as_mut()
+                    .ok_or_else(|| ConnectError::Protocol("unexpected SASL continuation".into()))?;
+                let fin = exchange
+                    .server_first(&body[4..])
+                    .map_err(|e| ConnectError::Protocol(e.0))?;
+                Msg::new(b'p').bytes(fin.as_bytes()).encode()
+            }
+            12 => {
+                let exchange = scram.take().ok_or_else(|| {
+                    ConnectError::Protocol("unexpected SASL final message".into())
+                })?;
+                exchange
+                    .server_final(&body[4..])
+                    .map_err(|e| ConnectError::Protocol(e.0))?;
+                return Ok(());
+            }
+            other => {
+                return Err(ConnectError::Protocol(format!(
+                    "authentication method {other} not supported"
+                )));
+            }
+        };
+        self.stream.write_all(&reply).map_err(ConnectError::Io)
     }
 
     /// Runs a simple query; returns every reply until ReadyForQuery.
@@ -440,8 +560,10 @@ impl Client {
                 return Ok(None);
             }
             self.stream.set_read_timeout(Some(left))?;
+            // The first byte waits up to the deadline; the rest of a
+            // message that has begun comes promptly.
             let mut first = [0u8; 1];
-            match self.stream.peek(&mut first) {
+            match self.stream.read(&mut first) {
                 Ok(0) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -460,7 +582,7 @@ impl Client {
                 Err(e) => return Err(e),
             }
             self.stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-            let (kind, body) = read_message(&mut self.stream)?;
+            let (kind, body) = read_message(&mut (&first[..]).chain(&mut self.stream))?;
             match kind {
                 b'A' => {
                     self.stream.set_read_timeout(None)?;

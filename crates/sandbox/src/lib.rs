@@ -30,6 +30,7 @@ mod runtime;
 mod shell;
 mod storage;
 
+pub use apiserver::conns::ServerLimits;
 pub use apiserver::kubeconfig::{CONTEXT, NAMESPACE};
 pub use runtime::RuntimeConfig;
 
@@ -72,6 +73,8 @@ pub struct SandboxConfig {
     pub port: u16,
     /// Controller and kubelet tunables (back-off delays...).
     pub runtime: RuntimeConfig,
+    /// The API server's connection timeouts and caps.
+    pub limits: ServerLimits,
 }
 
 impl SandboxConfig {
@@ -80,6 +83,7 @@ impl SandboxConfig {
             data_dir: data_dir.into(),
             port: 0,
             runtime: RuntimeConfig::default(),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -240,6 +244,28 @@ impl Identity {
 
 /// Listen on 127.0.0.1: the port asked for (`--port`), else the one the
 /// sandbox had last time, else (or when that one is taken now) any.
+/// Creates `path` empty with mode 0600 if it does not exist (so that the
+/// database never exists with wider permissions), or tightens it to 0600.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        opts.mode(0o600);
+        let f = opts
+            .open(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        if f.metadata()?.permissions().mode() & 0o077 != 0 {
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    opts.open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(())
+}
+
 async fn bind(asked: u16, kept: u16) -> anyhow::Result<tokio::net::TcpListener> {
     let port = if asked != 0 { asked } else { kept };
     match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
@@ -261,13 +287,14 @@ async fn bind(asked: u16, kept: u16) -> anyhow::Result<tokio::net::TcpListener> 
 impl Sandbox {
     /// Opens the store, binds 127.0.0.1:`port`, writes the kubeconfig and serves.
     pub async fn start(cfg: SandboxConfig) -> Result<Sandbox, StartError> {
-        std::fs::create_dir_all(&cfg.data_dir).with_context(|| {
+        hostfs::private_dir(&cfg.data_dir).with_context(|| {
             format!(
                 "cannot create the sandbox data directory {}",
                 cfg.data_dir.display()
             )
         })?;
         let db = cfg.data_dir.join(DB_FILE);
+        private_file(&db)?;
         let path = db.clone();
         let opened = tokio::task::spawn_blocking(move || Store::open(&path))
             .await
@@ -329,6 +356,8 @@ impl Sandbox {
         let cancel = CancellationToken::new();
         let root = hostfs::SandboxRoot::new(&cfg.data_dir)
             .map_err(|e| anyhow::anyhow!("cannot use the sandbox data directory: {e}"))?;
+        root.prepare_node(machinery::cluster::NODE_NAME)
+            .map_err(|e| anyhow::anyhow!("cannot prepare the node's files: {e}"))?;
         let runtime = Runtime::new(
             registry.clone(),
             root.clone(),
@@ -344,6 +373,7 @@ impl Sandbox {
             token: token.clone(),
             addr,
             node: Some(node.clone()),
+            limits: cfg.limits.clone(),
         });
         let task = tokio::spawn(apiserver::server::serve(
             listener,
@@ -352,6 +382,7 @@ impl Sandbox {
             cancel.clone(),
         ));
         // The controllers, scheduler and kubelet; they stop with `cancel`.
+        tracing::info!(%addr, data = %cfg.data_dir.display(), "sandbox API serving");
         let plane = ControlPlane::new(tls.ca_pem.clone());
         let controllers = tokio::spawn(control_loop(runtime, plane, node.clone()));
         Ok(Sandbox {
@@ -426,6 +457,10 @@ impl Drop for Sandbox {
 /// Whether the sandbox emulates a container with this image and command
 /// (anything else starts as an idle container that says so in its log).
 pub fn emulates(image: &str, command: &[String], args: &[String]) -> bool {
+    if command.is_empty() && args.is_empty() {
+        let default = images::default_command(image);
+        return images::select(image, &default, args).name() != "idle";
+    }
     images::select(image, command, args).name() != "idle"
 }
 

@@ -217,7 +217,12 @@ mod tests {
         assert_eq!(pods["categories"][0], "all");
         let apis = aggregated(false);
         assert_eq!(apis["items"][0]["metadata"]["name"], "apps");
-        let deploy = &apis["items"][0]["versions"][0]["resources"][0];
+        let deploy = apis["items"][0]["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "deployments")
+            .unwrap();
         assert_eq!(
             deploy["subresources"][0]["responseKind"]["group"],
             "autoscaling"

@@ -136,7 +136,7 @@ async fn dispatch(reg: &Registry, t: &Target, req: &Req<'_>) -> Result<Response<
                 list(store, t, req)
             }
         }
-        ("GET", Some(name), None | Some("status")) => {
+        ("GET", Some(name), None | Some("status" | "ephemeralcontainers")) => {
             let ns = t.ns.as_deref().unwrap_or("");
             let obj = store
                 .get(res, ns, name)
@@ -158,9 +158,11 @@ async fn dispatch(reg: &Registry, t: &Target, req: &Req<'_>) -> Result<Response<
             Ok(h::with_type(200, "text/plain", Bytes::new()))
         }
         ("POST", None, None) => write::create(reg, t, req).await,
-        ("PUT", Some(name), None | Some("status")) => write::update(reg, t, name, req).await,
+        ("PUT", Some(name), None | Some("status" | "ephemeralcontainers")) => {
+            write::update(reg, t, name, req).await
+        }
         ("PUT", Some(name), Some("scale")) => write::update_scale(reg, t, name, req).await,
-        ("PATCH", Some(name), None | Some("status" | "scale")) => {
+        ("PATCH", Some(name), None | Some("status" | "scale" | "ephemeralcontainers")) => {
             write::patch(reg, t, name, req).await
         }
         ("DELETE", Some(name), None) => write::delete(reg, t, name, req).await,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Request, Response, header};
-use http_body_util::{BodyExt as _, Limited};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -15,6 +15,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::apiserver::conns;
 use crate::apiserver::discovery;
 use crate::apiserver::handlers;
 use crate::apiserver::http::{self as h, Body};
@@ -23,7 +24,8 @@ use crate::machinery::status::ApiError;
 use crate::node::podapi;
 use crate::storage::store::Store;
 
-/// Bodies above this are refused: upstream's `MaxRequestBodyBytes`.
+/// Bodies above this are refused with 413, as upstream's
+/// `MaxRequestBodyBytes` (3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
 
 /// What every request handler needs.
@@ -39,51 +41,94 @@ pub struct Ctx {
     pub addr: SocketAddr,
     /// Running pods (logs, exec, proxy); None serves objects only.
     pub node: Option<Arc<crate::node::Node>>,
+    /// Connection timeouts and caps.
+    pub limits: conns::ServerLimits,
 }
 
-/// A TLS handshake that takes longer than this is dropped.
-const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Accepts TLS connections until `cancel` fires, then stops every connection.
+/// Accepts TLS connections until `cancel` fires, then stops every
+/// connection. Timeouts and caps: [`crate::apiserver::conns`].
 pub async fn serve(
     listener: TcpListener,
     tls: tokio_rustls::TlsAcceptor,
     ctx: Arc<Ctx>,
     cancel: CancellationToken,
 ) {
-    let mut conns = tokio::task::JoinSet::new();
+    let admitted = Arc::new(conns::Conns::new(&ctx.limits));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut failures = 0u32;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let ctx = ctx.clone();
-                let cancel = cancel.clone();
-                let tls = tls.clone();
-                conns.spawn(async move {
-                    let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await else {
-                        return;
-                    };
-                    let svc = service_fn(move |req| {
-                        let ctx = ctx.clone();
-                        async move { Ok::<_, Infallible>(route(&ctx, req).await) }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .with_upgrades();
-                    tokio::select! {
-                        _ = conn => {}
-                        _ = cancel.cancelled() => {}
+                let (stream, peer) = match accepted {
+                    Ok((stream, peer)) => (stream, peer),
+                    Err(e) => {
+                        // Out of descriptors: close the oldest unproven
+                        // connection, and pause rather than spin.
+                        if conns::out_of_resources(&e) {
+                            admitted.make_room();
+                        }
+                        failures = failures.saturating_add(1);
+                        tokio::select! {
+                            _ = tokio::time::sleep(conns::backoff(failures)) => {}
+                            _ = cancel.cancelled() => break,
+                        }
+                        continue;
                     }
-                });
+                };
+                failures = 0;
+                let Some(ticket) = admitted.admit() else { continue };
+                let _ = stream.set_nodelay(true);
+                tasks.spawn(connection(stream, peer, tls.clone(), ctx.clone(), ticket, cancel.clone()));
             }
             // Reap finished connections so the set does not grow.
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
-    conns.abort_all();
-    while conns.join_next().await.is_some() {}
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One connection: TLS, then HTTP/1.1 until it closes, is evicted or the
+/// server stops.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    tls: tokio_rustls::TlsAcceptor,
+    ctx: Arc<Ctx>,
+    ticket: conns::Ticket,
+    cancel: CancellationToken,
+) {
+    let stream = tokio::select! {
+        s = tokio::time::timeout(ctx.limits.handshake_timeout, tls.accept(stream)) => match s {
+            Ok(Ok(s)) => s,
+            _ => return,
+        },
+        _ = ticket.evicted().cancelled() => return,
+        _ = cancel.cancelled() => return,
+    };
+    let evicted = ticket.evicted().clone();
+    let header_read_timeout = ctx.limits.header_read_timeout;
+    let svc = service_fn(move |mut req: Request<Incoming>| {
+        let ctx = ctx.clone();
+        if authorized(&ctx, &req) {
+            ticket.prove();
+        }
+        // Streaming sessions are counted per client.
+        req.extensions_mut()
+            .insert(crate::node::sessions::ClientAddr(peer));
+        async move { Ok::<_, Infallible>(route(&ctx, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(stream), svc)
+        .with_upgrades();
+    tokio::select! {
+        _ = conn => {}
+        _ = evicted.cancelled() => {}
+        _ = cancel.cancelled() => {}
+    }
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -163,9 +208,12 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         ["api", v] => return found(discovery::resource_list("", v)),
         ["apis", g] => return found(discovery::api_group_doc(g)),
         ["apis", g, v] => return found(discovery::resource_list(g, v)),
-        ["openapi", "v3"] => return h::json(200, &openapi::root()),
-        ["openapi", "v3", "api", v] => return found(openapi::group_doc("", v)),
-        ["openapi", "v3", "apis", g, v] => return found(openapi::group_doc(g, v)),
+        ["openapi", "v2"] => return openapi::v2(req.headers()),
+        ["openapi", "v3"] => return openapi::v3_root(req.headers()),
+        ["openapi", "v3", gv @ ..] => {
+            return openapi::v3_doc(&gv.join("/"), req.uri().query(), req.headers())
+                .unwrap_or_else(|| h::error(&ApiError::path_not_found()));
+        }
         _ => {}
     }
     let Some(target) = handlers::parse_target(&segs) else {
@@ -196,19 +244,27 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+    let read = Limited::new(req.into_body(), MAX_BODY).collect();
+    let body = match tokio::time::timeout(ctx.limits.body_read_timeout, read).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => {
             return h::error(&ApiError::new(
                 413,
                 "RequestEntityTooLarge",
                 format!("Request entity too large: limit is {MAX_BODY}"),
             ));
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             return h::error(&ApiError::bad_request(format!(
                 "the request body could not be read: {e}"
             )));
+        }
+        Err(_) => {
+            return h::error(&ApiError::new(
+                504,
+                "Timeout",
+                "Timeout: request did not complete within the allotted timeout",
+            ));
         }
     };
     handlers::handle(

@@ -1,6 +1,6 @@
 //! The write verbs — create (POST), update (PUT), patch (all four patch
-//! types), delete, deletecollection, and the status and scale
-//! subresources — decoded, their options checked, then handed to the
+//! types), delete, deletecollection, and the status, scale and
+//! ephemeralcontainers subresources — decoded, their options checked, then handed to the
 //! registry's pipeline. Every one honours `dryRun=All`: the pipeline runs
 //! in full and nothing is stored.
 
@@ -34,10 +34,10 @@ fn write_options(q: &WriteQuery, req: &Req<'_>, scope: Scope) -> WriteOptions {
 }
 
 fn scope_of(t: &Target) -> Scope {
-    if t.sub.as_deref() == Some("status") {
-        Scope::Status
-    } else {
-        Scope::Main
+    match t.sub.as_deref() {
+        Some("status") => Scope::Status,
+        Some("ephemeralcontainers") => Scope::EphemeralContainers,
+        _ => Scope::Main,
     }
 }
 

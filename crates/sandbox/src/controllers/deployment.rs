@@ -103,9 +103,7 @@ fn scale(rt: &Runtime, d: &Value, rs: &Value, to: i64) -> Option<Arc<Value>> {
 
 fn sync(rt: &Runtime, d: &Value) {
     let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
-    let name = name_of(d);
     let uid = uid_of(d);
-    let replicas = replicas_of(d);
     let rs_res = &resources::REPLICA_SETS;
     let (all, _) = rt.store.list(rs_res, Some(ns));
     let mut owned: Vec<Value> = all
@@ -118,6 +116,79 @@ fn sync(rt: &Runtime, d: &Value) {
             .as_str()
             .cmp(&b["metadata"]["creationTimestamp"].as_str())
     });
+    let plan = Plan::of(d);
+    let (new_rs, created_now) = new_replica_set(rt, d, &plan, &mut owned);
+    let new_uid = new_rs.as_ref().map(|r| uid_of(r).to_string());
+    let olds: Vec<Value> = owned
+        .iter()
+        .filter(|r| Some(uid_of(r).to_string()) != new_uid)
+        .cloned()
+        .collect();
+    if !plan.paused
+        && let Some(new) = new_rs
+    {
+        if plan.strategy == "Recreate" {
+            recreate(rt, d, &plan, &new, &olds);
+        } else {
+            roll(rt, d, &plan, &new, &olds, &owned);
+        }
+    }
+    write_status(rt, d, &plan, new_uid.as_deref(), created_now);
+}
+
+/// What the deployment's spec asks of a rollout.
+struct Plan {
+    replicas: i64,
+    surge: i64,
+    unavailable: i64,
+    paused: bool,
+    strategy: String,
+}
+
+impl Plan {
+    fn of(d: &Value) -> Plan {
+        let replicas = replicas_of(d);
+        let surge = int_or_percent(
+            &d["spec"]["strategy"]["rollingUpdate"]["maxSurge"],
+            replicas,
+            true,
+            25,
+        );
+        let mut unavailable = int_or_percent(
+            &d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+            replicas,
+            false,
+            25,
+        );
+        if surge == 0 && unavailable == 0 {
+            unavailable = 1;
+        }
+        Plan {
+            replicas,
+            surge,
+            unavailable,
+            paused: d["spec"]["paused"].as_bool().unwrap_or(false),
+            strategy: d["spec"]["strategy"]["type"]
+                .as_str()
+                .unwrap_or("RollingUpdate")
+                .to_string(),
+        }
+    }
+}
+
+/// The ReplicaSet of the current template: found (and made the newest
+/// revision when it was rolled back to), or created unless paused.
+/// Returns it and whether it was created now; a created one joins `owned`.
+fn new_replica_set(
+    rt: &Runtime,
+    d: &Value,
+    plan: &Plan,
+    owned: &mut Vec<Value>,
+) -> (Option<Value>, bool) {
+    let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
+    let name = name_of(d);
+    let (replicas, surge, paused) = (plan.replicas, plan.surge, plan.paused);
+    let rs_res = &resources::REPLICA_SETS;
     let template = template_without_hash(&d["spec"]["template"]);
     let hash = crate::machinery::names::template_hash(&template);
     let max_rev = owned.iter().map(revision_of).max().unwrap_or(0);
@@ -126,26 +197,6 @@ fn sync(rt: &Runtime, d: &Value) {
         .iter()
         .find(|r| template_without_hash(&r["spec"]["template"]) == template)
         .cloned();
-    let strategy = d["spec"]["strategy"]["type"]
-        .as_str()
-        .unwrap_or("RollingUpdate");
-    let surge = int_or_percent(
-        &d["spec"]["strategy"]["rollingUpdate"]["maxSurge"],
-        replicas,
-        true,
-        25,
-    );
-    let mut unavailable = int_or_percent(
-        &d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
-        replicas,
-        false,
-        25,
-    );
-    if surge == 0 && unavailable == 0 {
-        unavailable = 1;
-    }
-    let paused = d["spec"]["paused"].as_bool().unwrap_or(false);
-
     match &new_rs {
         Some(rs) if revision_of(rs) < max_rev || revision_of(rs) == 0 => {
             // Rolled back to an older template: it becomes the newest revision.
@@ -204,89 +255,94 @@ fn sync(rt: &Runtime, d: &Value) {
             }
         }
     }
-    let new_uid = new_rs.as_ref().map(|r| uid_of(r).to_string());
-    let olds: Vec<Value> = owned
-        .iter()
-        .filter(|r| Some(uid_of(r).to_string()) != new_uid)
-        .cloned()
-        .collect();
+    (new_rs, created_now)
+}
 
-    if !paused && let Some(new) = new_rs.clone() {
-        let new_spec = replicas_of(&new);
-        if strategy == "Recreate" {
-            let mut old_running = false;
-            for o in &olds {
-                if replicas_of(o) > 0 {
-                    scale(rt, d, o, 0);
-                    old_running = true;
-                } else if status_int(o, "replicas") > 0 {
-                    old_running = true;
-                }
-            }
-            // As upstream's oldPodsRunning: the new pods wait until every old
-            // pod is gone or finished, terminating ones included.
-            if !old_running {
-                let old_uids: Vec<&str> = olds.iter().map(uid_of).collect();
-                let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
-                old_running = rt
-                    .store
-                    .list_stored(&resources::PODS, Some(ns))
-                    .0
-                    .iter()
-                    .any(|p| {
-                        p.facts
-                            .controller
-                            .as_deref()
-                            .is_some_and(|u| old_uids.contains(&u))
-                            && !p.facts.finished
-                    });
-            }
-            if !old_running && new_spec != replicas {
-                scale(rt, d, &new, replicas);
-            }
-        } else {
-            let total: i64 = owned.iter().map(replicas_of).sum();
-            let mut new_target = new_spec;
-            if new_spec < replicas {
-                let allowed = (replicas + surge - total).max(0);
-                new_target = replicas.min(new_spec + allowed);
-            } else if new_spec > replicas {
-                new_target = replicas;
-            }
-            if new_target != new_spec {
-                scale(rt, d, &new, new_target);
-            }
-            let all_pods: i64 = olds.iter().map(replicas_of).sum::<i64>() + new_target;
-            let min_available = replicas - unavailable;
-            let new_unavailable = (new_target - status_int(&new, "availableReplicas")).max(0);
-            let mut budget = all_pods - min_available - new_unavailable;
-            // Old pods that are not available anyway go first (they cost nothing).
-            for o in &olds {
-                let spec = replicas_of(o);
-                let healthy = status_int(o, "availableReplicas").min(spec);
-                let mut target = healthy;
-                if budget > 0 && healthy > 0 {
-                    let down = healthy.min(budget);
-                    target -= down;
-                    budget -= down;
-                }
-                if target != spec {
-                    scale(rt, d, o, target);
-                }
-            }
+/// Recreate: the old ReplicaSets scale to zero, and the new pods wait
+/// until every old pod is gone or finished.
+fn recreate(rt: &Runtime, d: &Value, plan: &Plan, new: &Value, olds: &[Value]) {
+    let (replicas, new_spec) = (plan.replicas, replicas_of(new));
+    let mut old_running = false;
+    for o in olds {
+        if replicas_of(o) > 0 {
+            scale(rt, d, o, 0);
+            old_running = true;
+        } else if status_int(o, "replicas") > 0 {
+            old_running = true;
         }
     }
+    // As upstream's oldPodsRunning: the new pods wait until every old
+    // pod is gone or finished, terminating ones included.
+    if !old_running {
+        let old_uids: Vec<&str> = olds.iter().map(uid_of).collect();
+        let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
+        old_running = rt
+            .store
+            .list_stored(&resources::PODS, Some(ns))
+            .0
+            .iter()
+            .any(|p| {
+                p.facts
+                    .controller
+                    .as_deref()
+                    .is_some_and(|u| old_uids.contains(&u))
+                    && !p.facts.finished
+            });
+    }
+    if !old_running && new_spec != replicas {
+        scale(rt, d, new, replicas);
+    }
+}
 
-    // Status, from the ReplicaSets as they are now.
+/// RollingUpdate: the new ReplicaSet grows within maxSurge, the old ones
+/// shrink within maxUnavailable, unavailable old pods first.
+fn roll(rt: &Runtime, d: &Value, plan: &Plan, new: &Value, olds: &[Value], owned: &[Value]) {
+    let (replicas, surge, unavailable) = (plan.replicas, plan.surge, plan.unavailable);
+    let new_spec = replicas_of(new);
+    let total: i64 = owned.iter().map(replicas_of).sum();
+    let mut new_target = new_spec;
+    if new_spec < replicas {
+        let allowed = (replicas + surge - total).max(0);
+        new_target = replicas.min(new_spec + allowed);
+    } else if new_spec > replicas {
+        new_target = replicas;
+    }
+    if new_target != new_spec {
+        scale(rt, d, new, new_target);
+    }
+    let all_pods: i64 = olds.iter().map(replicas_of).sum::<i64>() + new_target;
+    let min_available = replicas - unavailable;
+    let new_unavailable = (new_target - status_int(new, "availableReplicas")).max(0);
+    let mut budget = all_pods - min_available - new_unavailable;
+    // Old pods that are not available anyway go first (they cost nothing).
+    for o in olds {
+        let spec = replicas_of(o);
+        let healthy = status_int(o, "availableReplicas").min(spec);
+        let mut target = healthy;
+        if budget > 0 && healthy > 0 {
+            let down = healthy.min(budget);
+            target -= down;
+            budget -= down;
+        }
+        if target != spec {
+            scale(rt, d, o, target);
+        }
+    }
+}
+
+/// The status `kubectl get deploy` and `rollout status` read, from the
+/// ReplicaSets as they are now, and the revision annotation.
+fn write_status(rt: &Runtime, d: &Value, plan: &Plan, new_uid: Option<&str>, created_now: bool) {
+    let ns = d["metadata"]["namespace"].as_str().unwrap_or("");
+    let uid = uid_of(d);
+    let rs_res = &resources::REPLICA_SETS;
+    let (replicas, unavailable) = (plan.replicas, plan.unavailable);
     let (all, _) = rt.store.list(rs_res, Some(ns));
     let owned: Vec<Arc<Value>> = all
         .into_iter()
         .filter(|r| controller_uid(r) == Some(uid) && !is_terminating(r))
         .collect();
-    let new = owned
-        .iter()
-        .find(|r| Some(uid_of(r).to_string()) == new_uid)
-        .cloned();
+    let new = owned.iter().find(|r| Some(uid_of(r)) == new_uid).cloned();
     let sum = |f: &str| owned.iter().map(|r| status_int(r, f)).sum::<i64>();
     let total = sum("replicas");
     let ready = sum("readyReplicas");

@@ -113,20 +113,32 @@ fn sync(rt: &Runtime, svc: &Value) {
     for p in &pods {
         let target = json!({"kind": "Pod", "namespace": ns, "name": name_of(p),
                             "uid": p["metadata"]["uid"]});
-        let addr = json!({"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"],
+        let mut addr = json!({"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"],
                           "targetRef": target});
+        // A pod that names this service as its subdomain is published
+        // under its hostname (a StatefulSet's `db-0.db`).
+        let hostname = p["spec"]["hostname"]
+            .as_str()
+            .filter(|h| !h.is_empty() && p["spec"]["subdomain"].as_str() == Some(name));
+        if let Some(h) = hostname {
+            addr["hostname"] = json!(h);
+        }
         let is_ready = pod_ready(p);
         if is_ready {
             ready.push(addr);
         } else {
             not_ready.push(addr);
         }
-        slice_eps.push(json!({
+        let mut slice_ep = json!({
             "addresses": [p["status"]["podIP"]],
             "conditions": {"ready": is_ready, "serving": is_ready, "terminating": false},
             "nodeName": p["spec"]["nodeName"],
             "targetRef": target,
-        }));
+        });
+        if let Some(h) = hostname {
+            slice_ep["hostname"] = json!(h);
+        }
+        slice_eps.push(slice_ep);
     }
     if let Some(first) = pods.first() {
         for sp in &svc_ports {

@@ -117,96 +117,12 @@ fn sync(rt: &Runtime, job: &Value, owned: &[Arc<Value>]) {
     let now = crate::machinery::meta::now_rfc3339();
     if !done && !suspended {
         if succeeded >= completions {
-            set_condition(
-                &mut conds,
-                "SuccessCriteriaMet",
-                "True",
-                Some("CompletionsReached"),
-                Some("Reached expected number of succeeded pods"),
-                false,
-            );
-            set_condition(
-                &mut conds,
-                "Complete",
-                "True",
-                Some("CompletionsReached"),
-                Some("Reached expected number of succeeded pods"),
-                false,
-            );
-            st["completionTime"] = json!(now);
-            rt.events.record(
-                job,
-                None,
-                Kind::Normal,
-                "Completed",
-                "Job completed",
-                "job-controller",
-            );
+            mark_complete(rt, job, &mut conds, &mut st, &now);
         } else if failed > backoff_limit {
-            set_condition(
-                &mut conds,
-                "FailureTarget",
-                "True",
-                Some("BackoffLimitExceeded"),
-                Some("Job has reached the specified backoff limit"),
-                false,
-            );
-            set_condition(
-                &mut conds,
-                "Failed",
-                "True",
-                Some("BackoffLimitExceeded"),
-                Some("Job has reached the specified backoff limit"),
-                false,
-            );
-            rt.events.record(
-                job,
-                None,
-                Kind::Warning,
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-                "job-controller",
-            );
-            // Upstream stops the job's running pods.
-            for p in &active {
-                let ns = p["metadata"]["namespace"].as_str().unwrap_or("");
-                let _ = rt.delete(&resources::PODS, ns, name_of(p), &Default::default());
-            }
+            mark_failed(rt, job, &mut conds, &active);
         } else {
             let want = parallelism.min(completions - succeeded).max(0);
-            let have = active.len() as i64;
-            // A failed pod is replaced after a back-off: 10s, doubling
-            // with each failure since the last success, up to 10 minutes.
-            // (The control loop's resync comes back to it.)
-            let wait = failure_backoff(owned);
-            for _ in have..want {
-                if !wait.is_zero() {
-                    break;
-                }
-                let pod =
-                    pod_from_template(job, &job["spec"]["template"], &format!("{}-", name_of(job)));
-                match rt.try_create(&resources::PODS, pod) {
-                    Ok(p) => rt.events.record(
-                        job,
-                        None,
-                        Kind::Normal,
-                        "SuccessfulCreate",
-                        format!("Created pod: {}", name_of(&p)),
-                        "job-controller",
-                    ),
-                    Err(e) => {
-                        rt.events.record(
-                            job,
-                            None,
-                            Kind::Warning,
-                            "FailedCreate",
-                            format!("Error creating: {}", e.message),
-                            "job-controller",
-                        );
-                        break;
-                    }
-                }
-            }
+            start_pods(rt, job, owned, want - active.len() as i64);
         }
     }
     if st["startTime"].is_null() && !suspended {
@@ -246,5 +162,105 @@ fn sync(rt: &Runtime, job: &Value, owned: &[Arc<Value>]) {
         let mut n = job.clone();
         n["status"] = st;
         rt.put(&resources::JOBS, n);
+    }
+}
+
+/// The job reached its completions: the Complete condition, its time and
+/// the event.
+fn mark_complete(rt: &Runtime, job: &Value, conds: &mut Value, st: &mut Value, now: &str) {
+    set_condition(
+        conds,
+        "SuccessCriteriaMet",
+        "True",
+        Some("CompletionsReached"),
+        Some("Reached expected number of succeeded pods"),
+        false,
+    );
+    set_condition(
+        conds,
+        "Complete",
+        "True",
+        Some("CompletionsReached"),
+        Some("Reached expected number of succeeded pods"),
+        false,
+    );
+    st["completionTime"] = json!(now);
+    rt.events.record(
+        job,
+        None,
+        Kind::Normal,
+        "Completed",
+        "Job completed",
+        "job-controller",
+    );
+}
+
+/// The job failed more than its backoffLimit: the Failed condition, the
+/// event, and its running pods stopped.
+fn mark_failed(rt: &Runtime, job: &Value, conds: &mut Value, active: &[&Arc<Value>]) {
+    set_condition(
+        conds,
+        "FailureTarget",
+        "True",
+        Some("BackoffLimitExceeded"),
+        Some("Job has reached the specified backoff limit"),
+        false,
+    );
+    set_condition(
+        conds,
+        "Failed",
+        "True",
+        Some("BackoffLimitExceeded"),
+        Some("Job has reached the specified backoff limit"),
+        false,
+    );
+    rt.events.record(
+        job,
+        None,
+        Kind::Warning,
+        "BackoffLimitExceeded",
+        "Job has reached the specified backoff limit",
+        "job-controller",
+    );
+    // Upstream stops the job's running pods.
+    for p in active {
+        let ns = p["metadata"]["namespace"].as_str().unwrap_or("");
+        let _ = rt.delete(&resources::PODS, ns, name_of(p), &Default::default());
+    }
+}
+
+/// Starts up to `missing` pods, unless a failed pod's back-off is still
+/// running.
+fn start_pods(rt: &Runtime, job: &Value, owned: &[Arc<Value>], missing: i64) {
+    // A failed pod is replaced after a back-off: 10s, doubling
+    // with each failure since the last success, up to 10 minutes.
+    // (The control loop's resync comes back to it.)
+    let wait = failure_backoff(owned);
+    for _ in 0..missing {
+        if !wait.is_zero() {
+            break;
+        }
+        let pod = pod_from_template(job, &job["spec"]["template"], &format!("{}-", name_of(job)));
+        match rt.try_create(&resources::PODS, pod) {
+            Ok(p) => rt.events.record(
+                job,
+                None,
+                Kind::Normal,
+                "SuccessfulCreate",
+                format!("Created pod: {}", name_of(&p)),
+                "job-controller",
+            ),
+            Err(e) => {
+                rt.events.record(
+                    job,
+                    None,
+                    Kind::Warning,
+                    "FailedCreate",
+                    format!("Error creating: {}", e.message),
+                    "job-controller",
+                );
+                break;
+            }
+        }
     }
 }

@@ -10,14 +10,18 @@
 //! container exited, a probe changed its answer) and once a second.
 
 pub(crate) mod cluster;
+pub(crate) mod cronjob;
+pub(crate) mod daemonset;
 pub(crate) mod deployment;
 pub(crate) mod endpoints;
 pub(crate) mod gc;
+pub(crate) mod history;
 pub(crate) mod job;
 pub(crate) mod namespace;
 pub(crate) mod replicaset;
 pub(crate) mod scheduler;
 pub(crate) mod serviceaccount;
+pub(crate) mod statefulset;
 pub(crate) mod volume;
 
 use std::sync::Arc;
@@ -31,6 +35,8 @@ use crate::storage::stored::Obj;
 pub(crate) struct ControlPlane {
     /// The root CA publisher's and the node heartbeat's.
     cluster: cluster::ClusterState,
+    /// The CronJob controller's.
+    cron: cronjob::Memory,
 }
 
 impl ControlPlane {
@@ -42,6 +48,7 @@ impl ControlPlane {
                 ca_pem,
                 node: Default::default(),
             },
+            cron: cronjob::Memory::default(),
         }
     }
 
@@ -49,8 +56,11 @@ impl ControlPlane {
     pub(crate) fn before_node(&self, rt: &Arc<Runtime>) {
         serviceaccount::reconcile(rt);
         volume::reconcile(rt);
+        cronjob::reconcile(rt, &self.cron);
         deployment::reconcile(rt);
         replicaset::reconcile(rt);
+        statefulset::reconcile(rt);
+        daemonset::reconcile(rt);
         job::reconcile(rt);
         scheduler::reconcile(rt);
     }

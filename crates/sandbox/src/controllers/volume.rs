@@ -311,6 +311,49 @@ fn set_pending(rt: &Runtime, claim: &Value) {
     }
 }
 
+/// Provisioners that work as rancher's local-path does (kind's
+/// `standard` class): a directory on the node, so only one node's pods
+/// can use it, and no block devices.
+const LOCAL_PATH: &[&str] = &["rancher.io/local-path", "kubetutor.dev/local-path"];
+
+/// Why a local-path provisioner refuses a claim (the event's text), before
+/// and after its "Provisioning" event.
+fn local_path_refusal(claim: &Value, class: &Value, provisioner: &str) -> Option<(bool, String)> {
+    if !LOCAL_PATH.contains(&provisioner) {
+        return None;
+    }
+    if claim["spec"]["volumeMode"] == "Block" {
+        // The provisioning library checks this before calling the provisioner.
+        return Some((
+            false,
+            format!("{provisioner} does not support block volume provisioning"),
+        ));
+    }
+    let modes = modes(&claim["spec"]["accessModes"]);
+    if modes
+        .iter()
+        .any(|m| m != "ReadWriteOnce" && m != "ReadWriteOncePod")
+    {
+        return Some((
+            true,
+            format!(
+                "failed to provision volume with StorageClass \"{}\": NodePath only supports ReadWriteOnce and ReadWriteOncePod (1.22+) access modes",
+                name_of(class)
+            ),
+        ));
+    }
+    if !claim["spec"]["selector"].is_null() {
+        return Some((
+            true,
+            format!(
+                "failed to provision volume with StorageClass \"{}\": claim.Spec.Selector is not supported",
+                name_of(class)
+            ),
+        ));
+    }
+    None
+}
+
 fn provision(rt: &Runtime, claim: &Value, class: &Value, provisioner: &str) {
     let ns = namespace_of(claim);
     let name = name_of(claim);
@@ -324,15 +367,44 @@ fn provision(rt: &Runtime, claim: &Value, class: &Value, provisioner: &str) {
         external_provisioning(provisioner),
         "persistentvolume-controller",
     );
-    rt.events.record(
+    let refusal = local_path_refusal(claim, class, provisioner);
+    if let Some((false, why)) = &refusal {
+        rt.events.record_every(
+            claim,
+            RESYNC,
+            Kind::Warning,
+            "ProvisioningFailed",
+            why.clone(),
+            provisioner_component(provisioner),
+        );
+        return;
+    }
+    rt.events.record_every(
         claim,
-        None,
+        RESYNC,
         Kind::Normal,
         "Provisioning",
         format!("External provisioner is provisioning volume for claim \"{ns}/{name}\""),
         provisioner_component(provisioner),
     );
-    if let Err(e) = rt.root.volume(&pv_name) {
+    if let Some((_, why)) = refusal {
+        rt.events.record_every(
+            claim,
+            RESYNC,
+            Kind::Warning,
+            "ProvisioningFailed",
+            why,
+            provisioner_component(provisioner),
+        );
+        return;
+    }
+    // The helper pod's `mkdir -m 0777 -p` on the node.
+    let path = format!("/var/local-path-provisioner/{pv_name}_{ns}_{name}");
+    let made = rt.root.host_path(&path).map(|dir| {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777));
+    });
+    if let Err(e) = made {
         rt.events.record_once(
             claim,
             Kind::Warning,
@@ -369,7 +441,7 @@ fn provision(rt: &Runtime, claim: &Value, class: &Value, provisioner: &str) {
                 "resourceVersion": claim["metadata"]["resourceVersion"],
             },
             "hostPath": {
-                "path": format!("/var/local-path-provisioner/{pv_name}_{ns}_{name}"),
+                "path": path,
                 "type": "DirectoryOrCreate",
             },
             "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{
@@ -516,13 +588,23 @@ fn sync_volume(rt: &Runtime, pv: &Value) {
             }
             let name = name_of(pv).to_string();
             if pv["metadata"]["annotations"][PROVISIONED_BY].is_string() {
+                // The helper pod's `rm -rf` of the volume's directory
+                // (and the layout of older sandboxes).
                 let _ = rt.root.remove_volume(&name);
+                if let Some(path) = pv["spec"]["hostPath"]["path"].as_str()
+                    && let Ok(dir) = rt.root.host_path_entry(path)
+                {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
             } else if let Some(path) = pv["spec"]["hostPath"]["path"].as_str() {
                 // The hostPath plugin's deleter: only under /tmp/ (its
                 // unanchored "/tmp/.+"), for testing; anything else fails.
-                let under_tmp = path
+                // Checked on the normalised path: `/tmp/..` is `/`, which
+                // would take every hostPath volume's data with it.
+                let normalized = format!("/{}", crate::hostfs::normalize(path).join("/"));
+                let under_tmp = normalized
                     .find("/tmp/")
-                    .is_some_and(|i| path.len() > i + "/tmp/".len());
+                    .is_some_and(|i| normalized.len() > i + "/tmp/".len());
                 if !under_tmp {
                     failed_delete(
                         rt,
@@ -533,10 +615,14 @@ fn sync_volume(rt: &Runtime, pv: &Value) {
                     );
                     return;
                 }
-                match rt.root.host_path_entry(path) {
-                    Ok(dir) => {
-                        let _ =
-                            std::fs::remove_dir_all(&dir).or_else(|_| std::fs::remove_file(&dir));
+                match host_path_target(rt, &normalized) {
+                    Ok(entry) => {
+                        // Like Go's os.RemoveAll: a link is removed, not followed.
+                        let _ = match std::fs::symlink_metadata(&entry) {
+                            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&entry),
+                            Ok(_) => std::fs::remove_file(&entry),
+                            Err(_) => Ok(()),
+                        };
                     }
                     Err(e) => {
                         failed_delete(rt, pv, e.to_string());
@@ -570,6 +656,17 @@ fn sync_volume(rt: &Runtime, pv: &Value) {
             }
         }
     }
+}
+
+/// The sandbox entry a hostPath deleter removes for normalised `path`: its
+/// parent resolved inside the hostPath tree (links followed only within
+/// it), the last component itself (a link there is what gets removed).
+fn host_path_target(
+    rt: &Runtime,
+    path: &str,
+) -> Result<std::path::PathBuf, crate::hostfs::FsError> {
+    let (parent, last) = path.rsplit_once('/').unwrap_or(("", path));
+    Ok(rt.root.host_path_entry(parent)?.join(last))
 }
 
 /// A reclaim that failed: the volume is `Failed` with the reason, and a

@@ -6,9 +6,14 @@
 //!
 //! ```text
 //! <root>/pods/<uid>/containers/<name>/rootfs    container writable layer
-//! <root>/pods/<uid>/volumes/empty-dir/<name>    emptyDir volumes
-//! <root>/hostpath/<path>                        hostPath volumes (/tmp/x → hostpath/tmp/x)
-//! <root>/volumes/<pv-name>                      provisioned persistent volumes
+//! <root>/pods/<uid>/volumes/kubernetes.io~empty-dir/<name>   emptyDirs
+//! <root>/pods/<uid>/volumes/kubernetes.io~configmap/<name>   (and secret...)
+//! <root>/hostpath/<path>                        the node's own files: hostPath
+//!                                               volumes (/tmp/x → hostpath/tmp/x)
+//!                                               and provisioned volumes
+//!                                               (/var/local-path-provisioner/...)
+//! <root>/volumes/<pv-name>                      other persistent volumes
+//! <root>/run/<n>                                pods' private sockets (mode 0700 dir)
 //! ```
 //!
 //! Paths coming from manifests and `kubectl exec` are untrusted: every join
@@ -81,11 +86,79 @@ impl SandboxRoot {
         &self.root
     }
 
-    /// Opens (creating if needed) the data dir at `root`.
+    /// Opens (creating if needed) the data dir at `root`, private to the
+    /// user (see [`private_dir`]).
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, FsError> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|e| FsError::io(&root, &e))?;
+        private_dir(&root).map_err(|e| FsError::io(&root, &e))?;
         Ok(Self { root })
+    }
+
+    /// Node paths whose files the sandbox keeps elsewhere than under
+    /// `hostpath/`: the kubelet's pod directories.
+    pub fn node_mounts(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![("/var/lib/kubelet/pods", self.root.join("pods"))]
+    }
+
+    /// Where node path `path` lives when a node mount holds it.
+    fn in_node_mount(&self, path: &str) -> Option<Result<PathBuf, FsError>> {
+        let abs = absolute("/", path);
+        self.node_mounts().into_iter().find_map(|(at, dir)| {
+            let rest = if abs == at {
+                ""
+            } else {
+                abs.strip_prefix(&format!("{at}/"))?
+            };
+            Some(create(&dir).and_then(|d| confined_join(&d, rest)))
+        })
+    }
+
+    /// The node's own directories and a few of its files, as a kind node
+    /// has them (what `kubectl debug node/...` shows under `/host`).
+    pub fn prepare_node(&self, node_name: &str) -> Result<(), FsError> {
+        let base = create(&self.root.join("hostpath"))?;
+        for d in [
+            "bin",
+            "boot",
+            "dev",
+            "etc",
+            "home",
+            "kind",
+            "lib",
+            "media",
+            "proc",
+            "sbin",
+            "sys",
+            "usr/bin",
+            "usr/lib",
+            "usr/sbin",
+            "opt",
+            "mnt",
+            "root",
+            "run",
+            "srv",
+            "tmp",
+            "usr/local/bin",
+            "var/lib/kubelet/pods",
+            "var/local-path-provisioner",
+            "var/log/pods",
+            "var/log/containers",
+        ] {
+            create(&base.join(d))?;
+        }
+        for (file, text) in [
+            ("etc/hostname", format!("{node_name}\n")),
+            (
+                "etc/os-release",
+                "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\nHOME_URL=\"https://www.debian.org/\"\nSUPPORT_URL=\"https://www.debian.org/support\"\nBUG_REPORT_URL=\"https://bugs.debian.org/\"\n".to_string(),
+            ),
+        ] {
+            let f = base.join(file);
+            if !f.exists() {
+                std::fs::write(&f, text).map_err(|e| FsError::io(&f, &e))?;
+            }
+        }
+        Ok(())
     }
 
     /// `pods/<uid>`: everything that dies with the pod.
@@ -103,34 +176,51 @@ impl SandboxRoot {
         create(&dir)
     }
 
-    /// An emptyDir volume of a pod, created if missing.
+    /// An emptyDir volume of a pod, created if missing, where the kubelet
+    /// keeps it (`volumes/kubernetes.io~empty-dir/<name>`; a pod of an
+    /// older sandbox keeps its `volumes/empty-dir/<name>`).
     pub fn empty_dir(&self, pod_uid: &str, volume: &str) -> Result<PathBuf, FsError> {
-        let dir = self
-            .pod_dir(pod_uid)?
-            .join("volumes")
-            .join("empty-dir")
-            .join(name(volume)?);
-        create(&dir)
+        let volumes = self.pod_dir(pod_uid)?.join("volumes");
+        let legacy = volumes.join("empty-dir").join(name(volume)?);
+        if legacy.is_dir() {
+            return Ok(legacy);
+        }
+        create(&volumes.join("kubernetes.io~empty-dir").join(name(volume)?))
     }
 
     /// The directory standing for node path `path` of a hostPath volume,
     /// created if missing: `/tmp/pg-disk` → `<root>/hostpath/tmp/pg-disk`.
     pub fn host_path(&self, path: &str) -> Result<PathBuf, FsError> {
-        let base = create(&self.root.join("hostpath"))?;
-        let dir = confined_join(&base, path)?;
+        let dir = self.host_path_entry(path)?;
         create(&dir)
     }
 
     /// Where a node path (hostPath) lives in the sandbox, not created:
     /// for the hostPath type checks and the hostPath deleter.
     pub fn host_path_entry(&self, path: &str) -> Result<PathBuf, FsError> {
+        if let Some(p) = self.in_node_mount(path) {
+            return p;
+        }
         let base = create(&self.root.join("hostpath"))?;
         confined_join(&base, path)
     }
 
-    /// A provisioned persistent volume's directory, created if missing.
+    /// A persistent volume's directory under `volumes/`, created if
+    /// missing (volumes with no node path of their own).
     pub fn volume(&self, pv_name: &str) -> Result<PathBuf, FsError> {
         create(&self.root.join("volumes").join(name(pv_name)?))
+    }
+
+    /// `run/`: the pods' private sockets (not created here: the network
+    /// namespaces create it with mode 0700).
+    pub fn sockets_dir(&self) -> PathBuf {
+        self.root.join("run")
+    }
+
+    /// Where sandboxes before the node layout kept a provisioned volume
+    /// (`volumes/<pv>`), not created.
+    pub fn legacy_volume(&self, pv_name: &str) -> Result<PathBuf, FsError> {
+        Ok(self.root.join("volumes").join(name(pv_name)?))
     }
 
     /// Deletes everything of a pod (writable layers and emptyDirs).
@@ -142,6 +232,30 @@ impl SandboxRoot {
     pub fn remove_volume(&self, pv_name: &str) -> Result<(), FsError> {
         remove_dir(&self.root.join("volumes").join(name(pv_name)?))
     }
+}
+
+/// Creates `dir` (and missing parents) readable by its owner only, mode
+/// 0700 from the start, and tightens it to 0700 if it already existed: the
+/// data dir holds the database, the token and every volume's files (Secret
+/// data among them), and nothing under a 0700 directory is reachable by
+/// another local user, whatever the modes inside (which the container
+/// views show as a real node would, so they stay as they are).
+pub fn private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        let meta = std::fs::metadata(dir)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
 }
 
 fn create(dir: &Path) -> Result<PathBuf, FsError> {
@@ -299,7 +413,35 @@ pub struct ContainerFs {
     mounts: Vec<Mount>,
     /// The container's `workingDir`, where its processes start.
     working_dir: String,
+    /// `readOnlyRootFilesystem`: the layer refuses writes (volumes and the
+    /// kubelet's own files stay writable).
+    read_only_root: bool,
+    /// Who the container's processes are (`runAsUser`...).
+    identity: Identity,
 }
+
+/// The user a container's processes run as, from its securityContext (and
+/// the pod's): what `id` shows. Files on disk belong to the sandbox's own
+/// user whatever this says; the shell shows owners from it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups (the pod's fsGroup and supplementalGroups).
+    pub groups: Vec<u32>,
+    /// The pod's fsGroup: the group of writable volumes (their
+    /// directories are setgid).
+    pub fs_group: Option<u32>,
+}
+
+/// Files a runtime bind-mounts into every container: writable even over a
+/// read-only root filesystem.
+const RUNTIME_FILES: &[&str] = &[
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/dev/termination-log",
+];
 
 /// Where a container path really is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,7 +460,25 @@ impl ContainerFs {
             rootfs: rootfs.into(),
             mounts: Vec::new(),
             working_dir: "/".to_string(),
+            read_only_root: false,
+            identity: Identity::default(),
         }
+    }
+
+    /// `readOnlyRootFilesystem: true`.
+    pub fn set_read_only_root(&mut self, read_only: bool) {
+        self.read_only_root = read_only;
+    }
+
+    /// Who the container's processes run as (for the shell's `id`, `ls
+    /// -l` and `stat`, which the shell's rewrite reads).
+    #[allow(dead_code)]
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub fn set_identity(&mut self, identity: Identity) {
+        self.identity = identity;
     }
 
     /// The container's working directory (absolute; `/` unless set).
@@ -414,7 +574,7 @@ impl ContainerFs {
             }
             None => Ok(Resolved {
                 host: confined_join(&self.rootfs, &container_path)?,
-                read_only: false,
+                read_only: self.read_only_root && !RUNTIME_FILES.contains(&container_path.as_str()),
                 mount: None,
                 container_path,
             }),
@@ -552,12 +712,16 @@ pub fn container_fs(
                     (root.volume(&pv_name)?, MountKind::Volume, pv_name, capacity)
                 }
                 VolumeBacking::Files(files) => {
-                    let kind_dir = file_kind.unwrap_or("files").to_ascii_lowercase();
-                    let dir = root
+                    let kind_dir = root
                         .pod_dir(uid)?
                         .join("volumes")
-                        .join(kind_dir)
-                        .join(self::name(name)?);
+                        .join(file_kind.unwrap_or("files").to_ascii_lowercase());
+                    // Secret data: private even if the data dir were not
+                    // (the mounted directory below keeps its usual mode).
+                    if file_kind == Some("secret") {
+                        private_dir(&kind_dir).map_err(|e| FsError::io(&kind_dir, &e))?;
+                    }
+                    let dir = kind_dir.join(self::name(name)?);
                     write_files(&dir, &files)?;
                     read_only = true;
                     (dir, MountKind::Tmpfs, name.to_string(), None)
@@ -620,7 +784,7 @@ mod tests {
         );
         assert_eq!(
             root.empty_dir("u1", "cache").unwrap(),
-            r.join("pods/u1/volumes/empty-dir/cache")
+            r.join("pods/u1/volumes/kubernetes.io~empty-dir/cache")
         );
         assert_eq!(
             root.host_path("/tmp/pg-disk").unwrap(),
@@ -631,7 +795,10 @@ mod tests {
             r.join("hostpath/etc")
         );
         assert_eq!(root.volume("pv-1").unwrap(), r.join("volumes/pv-1"));
-        assert!(r.join("pods/u1/volumes/empty-dir/cache").is_dir());
+        assert!(
+            r.join("pods/u1/volumes/kubernetes.io~empty-dir/cache")
+                .is_dir()
+        );
 
         for bad in ["", ".", "..", "a/b", "../x"] {
             assert_eq!(root.volume(bad), Err(FsError::InvalidName(bad.to_string())));
@@ -641,11 +808,16 @@ mod tests {
 
         let layer = root.container_rootfs("u1", "app").unwrap();
         std::fs::write(layer.join("f"), "x").unwrap();
-        std::fs::write(r.join("pods/u1/volumes/empty-dir/cache/f"), "x").unwrap();
+        std::fs::write(
+            r.join("pods/u1/volumes/kubernetes.io~empty-dir/cache/f"),
+            "x",
+        )
+        .unwrap();
         assert_eq!(root.reset_container_rootfs("u1", "app").unwrap(), layer);
         assert!(!layer.join("f").exists() && layer.is_dir());
         assert!(
-            r.join("pods/u1/volumes/empty-dir/cache/f").exists(),
+            r.join("pods/u1/volumes/kubernetes.io~empty-dir/cache/f")
+                .exists(),
             "emptyDir survives"
         );
 
@@ -808,7 +980,7 @@ mod tests {
         let at = |p: &str| fs.resolve("/", p).unwrap();
         assert_eq!(
             at("/cache/x").host,
-            r.join("pods/u-1/volumes/empty-dir/cache/x")
+            r.join("pods/u-1/volumes/kubernetes.io~empty-dir/cache/x")
         );
         assert_eq!(
             at("/var/lib/pg/f").host,

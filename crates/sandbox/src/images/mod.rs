@@ -19,6 +19,7 @@
 
 pub(crate) mod crawler;
 pub(crate) mod msg_api;
+pub(crate) mod nginx;
 pub(crate) mod postgres;
 pub(crate) mod postgrest;
 
@@ -244,6 +245,114 @@ pub fn image_repository(image: &str) -> &str {
     repo.strip_prefix("library/").unwrap_or(repo)
 }
 
+/// The image's default command (its ENTRYPOINT and CMD) where the
+/// sandbox knows it and it matters: the base images run a shell, which
+/// ends at once without a stdin to read (a busybox Deployment without a
+/// command crash-loops, as on a real cluster). Empty: not known, or the
+/// container keeps a stdin open (`kubectl run -i`).
+pub fn default_command(image: &str) -> Vec<String> {
+    let shell: &[&str] = match image_repository(image) {
+        "busybox" | "alpine" => &["sh"],
+        "ubuntu" | "debian" | "fedora" | "rockylinux" | "almalinux" | "amazonlinux" => &["bash"],
+        _ => &[],
+    };
+    shell.iter().map(|s| s.to_string()).collect()
+}
+
+/// Whether `argv` is an interactive shell (`sh`, `/bin/bash`...): with a
+/// stdin kept open (`stdin: true`) it waits for what an attached client
+/// types.
+pub fn is_interactive_shell(argv: &[String]) -> bool {
+    match argv {
+        [p] => matches!(p.rsplit('/').next(), Some("sh" | "ash" | "bash")),
+        [p, flag] if flag == "-i" || flag == "-l" => {
+            matches!(p.rsplit('/').next(), Some("sh" | "ash" | "bash"))
+        }
+        _ => false,
+    }
+}
+
+fn awaiting() -> &'static std::sync::Mutex<
+    std::collections::HashMap<std::path::PathBuf, watch::Sender<Option<i32>>>,
+> {
+    static REG: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, watch::Sender<Option<i32>>>>,
+    > = std::sync::OnceLock::new();
+    REG.get_or_init(Default::default)
+}
+
+/// Ends the interactive shell that is process 1 of the container whose
+/// writable layer is `rootfs` (its attached user typed `exit`): false
+/// when no such shell waits there.
+pub fn end_awaiting_shell(rootfs: &std::path::Path, code: i32) -> bool {
+    match crate::machinery::meta::lock(awaiting()).get(rootfs) {
+        Some(tx) => tx.send(Some(code)).is_ok(),
+        None => false,
+    }
+}
+
+/// Whether an interactive shell is process 1 of that container.
+pub fn has_awaiting_shell(rootfs: &std::path::Path) -> bool {
+    crate::machinery::meta::lock(awaiting()).contains_key(rootfs)
+}
+
+/// An interactive shell as process 1 with its stdin open and nothing typed
+/// yet (`kubectl run -it`, `kubectl debug -it`): it waits. An attach runs
+/// its prompt ([`end_awaiting_shell`] when the user exits); SIGTERM is
+/// ignored, as by any shell that is process 1.
+pub struct AwaitingInput;
+
+impl EmulatedApp for AwaitingInput {
+    fn name(&self) -> &'static str {
+        "shell"
+    }
+
+    fn run(self: Box<Self>, ctx: AppContext, mut stop: Stop) -> BoxFuture<'static, i32> {
+        Box::pin(async move {
+            let key = ctx.fs.rootfs().to_path_buf();
+            let (tx, mut rx) = watch::channel(None);
+            crate::machinery::meta::lock(awaiting()).insert(key.clone(), tx);
+            let code = tokio::select! {
+                () = stop.wait_kill() => EXIT_KILLED,
+                r = rx.wait_for(Option::is_some) => r.ok().and_then(|c| *c).unwrap_or(0),
+            };
+            crate::machinery::meta::lock(awaiting()).remove(&key);
+            code
+        })
+    }
+}
+
+/// What the pod event says of an image the sandbox does not emulate.
+pub fn not_emulated_message(image: &str) -> String {
+    format!(
+        "kubetutor sandbox: image {image:?} is not emulated; the container stays idle (kubectl exec still works)"
+    )
+}
+
+/// Adds the files an emulated image has (its configuration, pages...) to
+/// a container's fresh writable layer.
+pub fn populate_rootfs(image: &str, rootfs: &std::path::Path) {
+    if image_repository(image) == "nginx" {
+        nginx::populate(rootfs);
+    }
+}
+
+/// Runs a program that an emulated image adds (`nginx -t`): (stdout,
+/// stderr, exit code), or None when the image has no such program.
+pub fn run_program(
+    image: &str,
+    name: &str,
+    args: &[String],
+    fs: &ContainerFs,
+    network: Option<&PodNetwork>,
+) -> Option<(Vec<u8>, Vec<u8>, i32)> {
+    let program = name.rsplit('/').next().unwrap_or(name);
+    match (image_repository(image), program) {
+        ("nginx", "nginx" | "nginx-debug") => Some(nginx::program(image, args, fs, network)),
+        _ => None,
+    }
+}
+
 /// The shells and commands [`ShellApp`] can run as a container's process.
 const SHELL_PROGRAMS: &[&str] = &[
     "sh", "ash", "bash", "echo", "cat", "sleep", "ls", "touch", "mkdir", "true", "false", "tail",
@@ -275,6 +384,11 @@ pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn Emula
     if repo == "postgrest/postgrest" && argv.is_empty() {
         return Box::new(postgrest::Postgrest);
     }
+    if repo == "nginx" && nginx::runs_nginx(&argv.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    {
+        // Without a `command`, the image's entrypoint runs first.
+        return Box::new(nginx::Nginx::new(command.is_empty()));
+    }
     if let Some(first) = argv.first() {
         let program = first.rsplit('/').next().unwrap_or(first);
         if SHELL_PROGRAMS.contains(&program)
@@ -301,6 +415,7 @@ impl EmulatedApp for IdleApp {
                  (kubectl exec still works)",
                 ctx.image
             ));
+            // (The kubelet records the same as a Warning event on the pod.)
             stop.wait().await;
             EXIT_TERMINATED
         })
@@ -393,11 +508,12 @@ pub(crate) mod tests {
         pub fn new() -> Self {
             let tmp = tempfile::tempdir().unwrap();
             let root = SandboxRoot::new(tmp.path()).unwrap();
+            let netns = NetNamespaces::with_socket_dir(root.sockets_dir());
             Self {
                 _tmp: tmp,
                 root,
                 lines: Arc::default(),
-                netns: NetNamespaces::new(),
+                netns,
             }
         }
 
@@ -465,6 +581,8 @@ pub(crate) mod tests {
         assert_eq!(s("postgres:16-alpine", &["sh", "-c", "psql"]), "shell");
         assert_eq!(s("postgrest/postgrest:v12.2.3", &[]), "postgrest");
         assert_eq!(s("redis:7", &[]), "idle");
+        assert_eq!(s("nginx", &[]), "nginx");
+        assert_eq!(s("nginx:alpine", &["nginx", "-g", "daemon off;"]), "nginx");
     }
 
     #[tokio::test]

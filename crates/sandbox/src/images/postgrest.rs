@@ -346,51 +346,10 @@ fn connection_error_json(details: &str) -> String {
 async fn connection_worker(state: Arc<State>, mut stop: Stop) -> i32 {
     let mut delay = 1u64;
     loop {
-        let target = state.conf.target.clone();
-        let network = state.network.clone();
-        let connected = tokio::task::spawn_blocking(move || {
-            clients::connect(
-                &target,
-                Some(&network),
-                &format!("PostgREST {VERSION}"),
-                Duration::from_secs(5),
-            )
-        })
-        .await;
-        let mut client = match connected {
-            Ok(Ok(c)) => c,
-            Ok(Err((msg, failure))) => {
-                if failure == ConnectFailure::Answered {
-                    log(
-                        &state.log,
-                        &format!(
-                            "Failed to establish a connection. {}",
-                            connection_error_json(&msg)
-                        ),
-                    );
-                    return 1;
-                }
-                let json = connection_error_json(&msg);
-                log(
-                    &state.log,
-                    &format!("Failed to query the PostgreSQL version. {json}"),
-                );
-                log(
-                    &state.log,
-                    &format!("Failed to query database settings for the config parameters.{json}"),
-                );
-                log(
-                    &state.log,
-                    &format!("Failed to query the role settings. {json}"),
-                );
-                log(&state.log, "Config reloaded");
-                log(
-                    &state.log,
-                    &format!("Failed to load the schema cache. {json}"),
-                );
-                if let Ok(mut c) = state.cache.lock() {
-                    *c = None;
-                }
+        let client = match connect_listener(&state).await {
+            Ok(c) => c,
+            Err(Some(code)) => return code,
+            Err(None) => {
                 log(
                     &state.log,
                     &format!("Attempting to reconnect to the database in {delay} seconds..."),
@@ -401,98 +360,22 @@ async fn connection_worker(state: Arc<State>, mut stop: Stop) -> i32 {
                 delay = (delay * 2).min(32);
                 continue;
             }
-            Err(_) => return 1,
         };
         delay = 1;
-        // Version, LISTEN and the schema cache, on the listener connection.
-        let channel = state.conf.channel.clone();
-        let schema = state.conf.schema.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let version = first_value(client.simple_query("SELECT version()"));
-            let listen = client.simple_query(&format!("LISTEN \"{}\"", channel.replace('"', "")));
-            let started = Instant::now();
-            let cache = load_cache(&mut client, &schema);
-            (client, version, listen.is_ok(), cache, started.elapsed())
-        })
-        .await;
-        let Ok((mut client, version, listening, cache, took)) = loaded else {
-            return 1;
-        };
-        let Some(version) = version else {
-            log(
-                &state.log,
-                "Failed to query the PostgreSQL version. {\"code\":\"PGRST001\",\"details\":null,\"hint\":null,\"message\":\"Database client error. Retrying the connection.\"}",
-            );
-            if !sleep_or_stop(Duration::from_secs(1), &mut stop).await {
-                return 0;
-            }
-            continue;
-        };
-        log(&state.log, &format!("Successfully connected to {version}"));
-        if listening {
-            log(
-                &state.log,
-                &format!(
-                    "Listening for notifications on the \"{}\" channel",
-                    state.conf.channel
-                ),
-            );
-        }
-        log(&state.log, "Config reloaded");
-        report_cache(&state, cache, took);
-        state.connected.store(true, Ordering::Relaxed);
-        // Wait for notifications until the connection breaks or we stop.
-        let broke = loop {
-            let waited = tokio::task::spawn_blocking(move || {
-                let r = client.wait_notification(Duration::from_millis(500));
-                (client, r)
-            });
-            let (c, r) = tokio::select! {
-                () = stop.wait() => return 0,
-                w = waited => match w { Ok(x) => x, Err(_) => return 1 },
-            };
-            client = c;
-            match r {
-                Ok(None) => continue,
-                Ok(Some(n)) => {
-                    if n.payload.is_empty() || n.payload == "reload schema" {
-                        log(
-                            &state.log,
-                            &format!(
-                                "Received a schema cache reload message on the \"{}\" channel",
-                                state.conf.channel
-                            ),
-                        );
-                        let schema = state.conf.schema.clone();
-                        let reloaded = tokio::task::spawn_blocking(move || {
-                            let version = first_value(client.simple_query("SELECT version()"));
-                            let started = Instant::now();
-                            let cache = load_cache(&mut client, &schema);
-                            (client, version, cache, started.elapsed())
-                        })
-                        .await;
-                        let Ok((c, version, cache, took)) = reloaded else {
-                            return 1;
-                        };
-                        client = c;
-                        if let Some(v) = version {
-                            log(&state.log, &format!("Successfully connected to {v}"));
-                        }
-                        log(&state.log, "Config reloaded");
-                        report_cache(&state, cache, took);
-                    } else if n.payload == "reload config" {
-                        log(
-                            &state.log,
-                            &format!(
-                                "Received a config reload message on the \"{}\" channel",
-                                state.conf.channel
-                            ),
-                        );
-                        log(&state.log, "Config reloaded");
-                    }
+        let client = match start_listening(&state, client).await {
+            Ok(c) => c,
+            Err(Some(code)) => return code,
+            Err(None) => {
+                if !sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                    return 0;
                 }
-                Err(e) => break e.to_string(),
+                continue;
             }
+        };
+        state.connected.store(true, Ordering::Relaxed);
+        let broke = match listen(&state, client, &mut stop).await {
+            Ok(broke) => broke,
+            Err(code) => return code,
         };
         state.connected.store(false, Ordering::Relaxed);
         if let Ok(mut pool) = state.pool.lock() {
@@ -513,6 +396,141 @@ async fn connection_worker(state: Arc<State>, mut stop: Stop) -> i32 {
             return 0;
         }
     }
+}
+
+/// Opens the listener connection. `Err(Some(code))`: PostgREST exits
+/// (the login was refused); `Err(None)`: the database is unreachable,
+/// retry later (what PostgREST logs then is logged).
+async fn connect_listener(state: &State) -> Result<Client, Option<i32>> {
+    let target = state.conf.target.clone();
+    let network = state.network.clone();
+    let connected = tokio::task::spawn_blocking(move || {
+        clients::connect(
+            &target,
+            Some(&network),
+            &format!("PostgREST {VERSION}"),
+            Duration::from_secs(5),
+        )
+    })
+    .await;
+    let (msg, failure) = match connected {
+        Ok(Ok(c)) => return Ok(c),
+        Ok(Err(e)) => e,
+        Err(_) => return Err(Some(1)),
+    };
+    let json = connection_error_json(&msg);
+    if failure == ConnectFailure::Answered {
+        log(
+            &state.log,
+            &format!("Failed to establish a connection. {json}"),
+        );
+        return Err(Some(1));
+    }
+    for line in [
+        format!("Failed to query the PostgreSQL version. {json}"),
+        format!("Failed to query database settings for the config parameters.{json}"),
+        format!("Failed to query the role settings. {json}"),
+        "Config reloaded".to_string(),
+        format!("Failed to load the schema cache. {json}"),
+    ] {
+        log(&state.log, &line);
+    }
+    if let Ok(mut c) = state.cache.lock() {
+        *c = None;
+    }
+    Err(None)
+}
+
+/// The version, `LISTEN` and the schema cache on the listener connection.
+/// `Err(None)`: the version query failed, retry in a second.
+async fn start_listening(state: &State, mut client: Client) -> Result<Client, Option<i32>> {
+    let channel = state.conf.channel.clone();
+    let schema = state.conf.schema.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let version = first_value(client.simple_query("SELECT version()"));
+        let listen = client.simple_query(&format!("LISTEN \"{}\"", channel.replace('"', "")));
+        let started = Instant::now();
+        let cache = load_cache(&mut client, &schema);
+        (client, version, listen.is_ok(), cache, started.elapsed())
+    })
+    .await;
+    let Ok((client, version, listening, cache, took)) = loaded else {
+        return Err(Some(1));
+    };
+    let Some(version) = version else {
+        log(
+            &state.log,
+            "Failed to query the PostgreSQL version. {\"code\":\"PGRST001\",\"details\":null,\"hint\":null,\"message\":\"Database client error. Retrying the connection.\"}",
+        );
+        return Err(None);
+    };
+    log(&state.log, &format!("Successfully connected to {version}"));
+    if listening {
+        log(
+            &state.log,
+            &format!(
+                "Listening for notifications on the \"{}\" channel",
+                state.conf.channel
+            ),
+        );
+    }
+    log(&state.log, "Config reloaded");
+    report_cache(state, cache, took);
+    Ok(client)
+}
+
+/// Waits for notifications until the connection breaks (`Ok`: why) or
+/// PostgREST stops (`Err`: its exit code).
+async fn listen(state: &State, mut client: Client, stop: &mut Stop) -> Result<String, i32> {
+    loop {
+        let waited = tokio::task::spawn_blocking(move || {
+            let r = client.wait_notification(Duration::from_millis(500));
+            (client, r)
+        });
+        let (c, r) = tokio::select! {
+            () = stop.wait() => return Err(0),
+            w = waited => match w { Ok(x) => x, Err(_) => return Err(1) },
+        };
+        client = c;
+        let n = match r {
+            Ok(None) => continue,
+            Ok(Some(n)) => n,
+            Err(e) => return Ok(e.to_string()),
+        };
+        let channel = &state.conf.channel;
+        if n.payload.is_empty() || n.payload == "reload schema" {
+            log(
+                &state.log,
+                &format!("Received a schema cache reload message on the \"{channel}\" channel"),
+            );
+            client = reload_schema(state, client).await.ok_or(1)?;
+        } else if n.payload == "reload config" {
+            log(
+                &state.log,
+                &format!("Received a config reload message on the \"{channel}\" channel"),
+            );
+            log(&state.log, "Config reloaded");
+        }
+    }
+}
+
+/// `NOTIFY pgrst, 'reload schema'`: the version and the cache again.
+async fn reload_schema(state: &State, mut client: Client) -> Option<Client> {
+    let schema = state.conf.schema.clone();
+    let (client, version, cache, took) = tokio::task::spawn_blocking(move || {
+        let version = first_value(client.simple_query("SELECT version()"));
+        let started = Instant::now();
+        let cache = load_cache(&mut client, &schema);
+        (client, version, cache, started.elapsed())
+    })
+    .await
+    .ok()?;
+    if let Some(v) = version {
+        log(&state.log, &format!("Successfully connected to {v}"));
+    }
+    log(&state.log, "Config reloaded");
+    report_cache(state, cache, took);
+    Some(client)
 }
 
 async fn sleep_or_stop(d: Duration, stop: &mut Stop) -> bool {
@@ -669,6 +687,9 @@ async fn handle(
     r
 }
 
+/// One request: the schema cache and the anonymous role must be there;
+/// `/` is the OpenAPI document, `/<table>` a statement for the method, run
+/// as the anonymous role in a transaction and answered as PostgREST.
 async fn route(
     state: &Arc<State>,
     method: &Method,
@@ -680,21 +701,11 @@ async fn route(
     let table = path.trim_start_matches('/').to_string();
     let cache = state.cache.lock().ok().and_then(|c| c.clone());
     let Some(cache) = cache else {
-        return Answer {
-            headers: vec![
-                ("content-type", "application/json; charset=utf-8".into()),
-                ("retry-after", "0".into()),
-            ],
-            ..Answer::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                error_json(
-                    "PGRST002",
-                    None,
-                    None,
-                    "Could not query the database for the schema cache. Retrying.",
-                ),
-            )
-        };
+        return unavailable(
+            "PGRST002",
+            None,
+            "Could not query the database for the schema cache. Retrying.",
+        );
     };
     if table.is_empty() {
         return openapi(state, &cache);
@@ -718,172 +729,220 @@ async fn route(
     let prefer = headers
         .get("prefer")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let representation = prefer.contains("return=representation");
-    let qualified = format!(
-        "\"{}\".\"{}\"",
-        state.conf.schema.replace('"', ""),
-        table.replace('"', "")
-    );
+        .unwrap_or("");
+    let target = TableRequest {
+        table: &table,
+        qualified: format!(
+            "\"{}\".\"{}\"",
+            state.conf.schema.replace('"', ""),
+            table.replace('"', "")
+        ),
+        representation: prefer.contains("return=representation"),
+    };
     let (filters, select, order, limit, offset) = match build_clauses(&query) {
         Ok(c) => c,
         Err(a) => return a,
     };
     let sql = match *method {
-        Method::GET | Method::HEAD => {
-            let mut sql = format!("SELECT {select} FROM {qualified}");
-            if !filters.is_empty() {
-                sql.push_str(&format!(" WHERE {}", filters.join(" AND ")));
-            }
-            if !order.is_empty() {
-                sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
-            }
-            if let Some(l) = limit {
-                sql.push_str(&format!(" LIMIT {l}"));
-            }
-            if let Some(o) = offset {
-                sql.push_str(&format!(" OFFSET {o}"));
-            }
-            sql
-        }
-        Method::POST => {
-            let Some(cached) = cache.get(&table) else {
-                return Answer::error(StatusCode::NOT_FOUND, "{}".into());
-            };
-            let rows = match payload(headers, body) {
-                Ok(r) => r,
-                Err(a) => return a,
-            };
-            let Some(first) = rows.first() else {
-                return Answer {
-                    status: StatusCode::CREATED,
-                    body: String::new(),
-                    headers: vec![("content-range", "*/*".into())],
-                };
-            };
-            let keys: Vec<String> = first.keys().cloned().collect();
-            if rows
-                .iter()
-                .any(|r| r.keys().cloned().collect::<Vec<_>>() != keys)
-            {
-                return Answer::error(
-                    StatusCode::BAD_REQUEST,
-                    error_json("PGRST102", None, None, "All object keys must match"),
-                );
-            }
-            if let Some(bad) = keys.iter().find(|k| !cached.columns.contains(k)) {
-                return Answer::error(
-                    StatusCode::BAD_REQUEST,
-                    error_json(
-                        "PGRST204",
-                        None,
-                        None,
-                        &format!(
-                            "Could not find the '{bad}' column of '{table}' in the schema cache"
-                        ),
-                    ),
-                );
-            }
-            let mut sql = if keys.is_empty() {
-                format!("INSERT INTO {qualified} DEFAULT VALUES")
-            } else {
-                let cols: Vec<String> = keys
-                    .iter()
-                    .map(|k| format!("\"{}\"", k.replace('"', "")))
-                    .collect();
-                let values: Vec<String> = rows
-                    .iter()
-                    .map(|r| {
-                        let vals: Vec<String> = keys
-                            .iter()
-                            .map(|k| literal(r.get(k).unwrap_or(&J::Null)))
-                            .collect();
-                        format!("({})", vals.join(", "))
-                    })
-                    .collect();
-                format!(
-                    "INSERT INTO {qualified} ({}) VALUES {}",
-                    cols.join(", "),
-                    values.join(", ")
-                )
-            };
-            if representation {
-                sql.push_str(" RETURNING *");
-            }
-            sql
-        }
-        Method::PATCH => {
-            let rows = match payload(headers, body) {
-                Ok(r) => r,
-                Err(a) => return a,
-            };
-            let Some(obj) = rows.into_iter().next().filter(|o| !o.is_empty()) else {
-                return Answer {
-                    status: StatusCode::NO_CONTENT,
-                    body: String::new(),
-                    headers: vec![("content-range", "*/*".into())],
-                };
-            };
-            let sets: Vec<String> = obj
-                .iter()
-                .map(|(k, v)| format!("\"{}\" = {}", k.replace('"', ""), literal(v)))
-                .collect();
-            let mut sql = format!("UPDATE {qualified} SET {}", sets.join(", "));
-            if !filters.is_empty() {
-                sql.push_str(&format!(" WHERE {}", filters.join(" AND ")));
-            }
-            if representation {
-                sql.push_str(" RETURNING *");
-            }
-            sql
-        }
-        Method::DELETE => {
-            let mut sql = format!("DELETE FROM {qualified}");
-            if !filters.is_empty() {
-                sql.push_str(&format!(" WHERE {}", filters.join(" AND ")));
-            }
-            if representation {
-                sql.push_str(" RETURNING *");
-            }
-            sql
-        }
-        _ => {
-            return Answer::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                error_json(
-                    "PGRST117",
-                    None,
-                    None,
-                    &format!("Unsupported HTTP method: {method}"),
-                ),
-            );
-        }
+        Method::GET | Method::HEAD => Ok(select_sql(
+            &target, &select, &filters, &order, limit, offset,
+        )),
+        Method::POST => insert_sql(&target, &cache, headers, body),
+        Method::PATCH => update_sql(&target, &filters, headers, body),
+        Method::DELETE => Ok(delete_sql(&target, &filters)),
+        _ => Err(Answer::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            error_json(
+                "PGRST117",
+                None,
+                None,
+                &format!("Unsupported HTTP method: {method}"),
+            ),
+        )),
+    };
+    let sql = match sql {
+        Ok(sql) => sql,
+        Err(a) => return a,
     };
     let script = format!(
         "BEGIN; SET LOCAL ROLE \"{}\"; {sql}; COMMIT",
         role.replace('"', "")
     );
-    let replies = match run_sql(state, script).await {
-        Ok(r) => r,
-        Err(details) => {
-            return Answer {
-                headers: vec![
-                    ("content-type", "application/json; charset=utf-8".into()),
-                    ("retry-after", "0".into()),
-                ],
-                ..Answer::error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    error_json(
-                        "PGRST000",
-                        Some(&details),
-                        None,
-                        "Database connection error. Retrying the connection.",
-                    ),
-                )
-            };
-        }
+    match run_sql(state, script).await {
+        Ok(replies) => respond(method, uri, target.representation, &replies),
+        Err(details) => unavailable(
+            "PGRST000",
+            Some(&details),
+            "Database connection error. Retrying the connection.",
+        ),
+    }
+}
+
+/// A 503 that says to retry at once.
+fn unavailable(code: &str, details: Option<&str>, message: &str) -> Answer {
+    Answer {
+        headers: vec![
+            ("content-type", "application/json; charset=utf-8".into()),
+            ("retry-after", "0".into()),
+        ],
+        ..Answer::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error_json(code, details, None, message),
+        )
+    }
+}
+
+/// The table a request is about.
+struct TableRequest<'a> {
+    table: &'a str,
+    /// `"schema"."table"`.
+    qualified: String,
+    /// `Prefer: return=representation`.
+    representation: bool,
+}
+
+/// `GET`: a SELECT with the filters, order, limit and offset.
+fn select_sql(
+    t: &TableRequest<'_>,
+    select: &str,
+    filters: &[String],
+    order: &[String],
+    limit: Option<u64>,
+    offset: Option<u64>,
+) -> String {
+    let mut sql = format!("SELECT {select} FROM {}", t.qualified);
+    if !filters.is_empty() {
+        sql.push_str(&format!(" WHERE {}", filters.join(" AND ")));
+    }
+    if !order.is_empty() {
+        sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+    }
+    if let Some(l) = limit {
+        sql.push_str(&format!(" LIMIT {l}"));
+    }
+    if let Some(o) = offset {
+        sql.push_str(&format!(" OFFSET {o}"));
+    }
+    sql
+}
+
+/// `POST`: an INSERT of the body's rows, which must all have the same
+/// keys, all columns of the table.
+fn insert_sql(
+    t: &TableRequest<'_>,
+    cache: &BTreeMap<String, CachedTable>,
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<String, Answer> {
+    let Some(cached) = cache.get(t.table) else {
+        return Err(Answer::error(StatusCode::NOT_FOUND, "{}".into()));
     };
+    let rows = payload(headers, body)?;
+    let Some(first) = rows.first() else {
+        return Err(Answer {
+            status: StatusCode::CREATED,
+            body: String::new(),
+            headers: vec![("content-range", "*/*".into())],
+        });
+    };
+    let keys: Vec<String> = first.keys().cloned().collect();
+    if rows
+        .iter()
+        .any(|r| r.keys().cloned().collect::<Vec<_>>() != keys)
+    {
+        return Err(Answer::error(
+            StatusCode::BAD_REQUEST,
+            error_json("PGRST102", None, None, "All object keys must match"),
+        ));
+    }
+    if let Some(bad) = keys.iter().find(|k| !cached.columns.contains(k)) {
+        return Err(Answer::error(
+            StatusCode::BAD_REQUEST,
+            error_json(
+                "PGRST204",
+                None,
+                None,
+                &format!(
+                    "Could not find the '{bad}' column of '{}' in the schema cache",
+                    t.table
+                ),
+            ),
+        ));
+    }
+    let qualified = &t.qualified;
+    let mut sql = if keys.is_empty() {
+        format!("INSERT INTO {qualified} DEFAULT VALUES")
+    } else {
+        let cols: Vec<String> = keys
+            .iter()
+            .map(|k| format!("\"{}\"", k.replace('"', "")))
+            .collect();
+        let values: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let vals: Vec<String> = keys
+                    .iter()
+                    .map(|k| literal(r.get(k).unwrap_or(&J::Null)))
+                    .collect();
+                format!("({})", vals.join(", "))
+            })
+            .collect();
+        format!(
+            "INSERT INTO {qualified} ({}) VALUES {}",
+            cols.join(", "),
+            values.join(", ")
+        )
+    };
+    if t.representation {
+        sql.push_str(" RETURNING *");
+    }
+    Ok(sql)
+}
+
+/// `PATCH`: an UPDATE of the filtered rows with the body's first object.
+fn update_sql(
+    t: &TableRequest<'_>,
+    filters: &[String],
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<String, Answer> {
+    let rows = payload(headers, body)?;
+    let Some(obj) = rows.into_iter().next().filter(|o| !o.is_empty()) else {
+        return Err(Answer {
+            status: StatusCode::NO_CONTENT,
+            body: String::new(),
+            headers: vec![("content-range", "*/*".into())],
+        });
+    };
+    let sets: Vec<String> = obj
+        .iter()
+        .map(|(k, v)| format!("\"{}\" = {}", k.replace('"', ""), literal(v)))
+        .collect();
+    let mut sql = format!("UPDATE {} SET {}", t.qualified, sets.join(", "));
+    if !filters.is_empty() {
+        sql.push_str(&format!(" WHERE {}", filters.join(" AND ")));
+    }
+    if t.representation {
+        sql.push_str(" RETURNING *");
+    }
+    Ok(sql)
+}
+
+/// `DELETE`: the filtered rows.
+fn delete_sql(t: &TableRequest<'_>, filters: &[String]) -> String {
+    let mut sql = format!("DELETE FROM {}", t.qualified);
+    if !filters.is_empty() {
+        sql.push_str(&format!(" WHERE {}", filters.join(" AND ")));
+    }
+    if t.representation {
+        sql.push_str(" RETURNING *");
+    }
+    sql
+}
+
+/// The answer to a statement that ran: a database error as PostgREST
+/// maps it, or the rows, `Content-Range` and status of the method.
+fn respond(method: &Method, uri: &http::Uri, representation: bool, replies: &[Reply]) -> Answer {
     if let Some(e) = replies.iter().find_map(|r| match r {
         Reply::Error(m) => Some(m.clone()),
         _ => None,
@@ -927,58 +986,42 @@ async fn route(
         h.extend(extra);
         h
     };
-    match *method {
-        Method::GET | Method::HEAD => Answer {
-            status: StatusCode::OK,
-            body: if *method == Method::HEAD {
-                String::new()
-            } else {
-                rows_json
-            },
-            headers: json_headers(vec![
-                ("content-range", range(count)),
-                (
-                    "content-location",
-                    uri.path_and_query()
-                        .map_or(uri.path().to_string(), |p| p.as_str().to_string()),
-                ),
-            ]),
-        },
-        Method::POST => {
-            if representation {
-                Answer {
-                    status: StatusCode::CREATED,
-                    body: rows_json,
-                    headers: json_headers(vec![
-                        ("content-range", "*/*".into()),
-                        ("preference-applied", "return=representation".into()),
-                    ]),
-                }
-            } else {
-                Answer {
-                    status: StatusCode::CREATED,
-                    body: String::new(),
-                    headers: vec![("content-range", "*/*".into())],
-                }
-            }
+    let (status, representation_range, empty_status) = match *method {
+        Method::GET | Method::HEAD => {
+            return Answer {
+                status: StatusCode::OK,
+                body: if *method == Method::HEAD {
+                    String::new()
+                } else {
+                    rows_json
+                },
+                headers: json_headers(vec![
+                    ("content-range", range(count)),
+                    (
+                        "content-location",
+                        uri.path_and_query()
+                            .map_or(uri.path().to_string(), |p| p.as_str().to_string()),
+                    ),
+                ]),
+            };
         }
-        _ => {
-            if representation {
-                Answer {
-                    status: StatusCode::OK,
-                    body: rows_json,
-                    headers: json_headers(vec![
-                        ("content-range", range(affected)),
-                        ("preference-applied", "return=representation".into()),
-                    ]),
-                }
-            } else {
-                Answer {
-                    status: StatusCode::NO_CONTENT,
-                    body: String::new(),
-                    headers: vec![("content-range", range(affected))],
-                }
-            }
+        Method::POST => (StatusCode::CREATED, "*/*".to_string(), StatusCode::CREATED),
+        _ => (StatusCode::OK, range(affected), StatusCode::NO_CONTENT),
+    };
+    if representation {
+        Answer {
+            status,
+            body: rows_json,
+            headers: json_headers(vec![
+                ("content-range", representation_range),
+                ("preference-applied", "return=representation".into()),
+            ]),
+        }
+    } else {
+        Answer {
+            status: empty_status,
+            body: String::new(),
+            headers: vec![("content-range", representation_range)],
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The kinds the sandbox serves: one table drives discovery, routing,
 //! OpenAPI, tables and typed validation, so they can never disagree.
+//! The build script (build/main.rs) includes this file as is to generate
+//! the OpenAPI documents: it must keep to plain data (no `crate::` paths).
 
 /// One served resource (a group/version/resource triple and what it supports).
 #[derive(Debug)]
@@ -206,6 +208,8 @@ pub(crate) static PODS: ResourceDef = def(
     &["po"],
     ALL,
     &[
+        plain("attach", "PodAttachOptions", &["create", "get"]),
+        plain("ephemeralcontainers", "Pod", &["get", "patch", "update"]),
         plain("exec", "PodExecOptions", &["create", "get"]),
         plain("log", "Pod", &["get"]),
         plain("portforward", "PodPortForwardOptions", &["create", "get"]),
@@ -274,6 +278,54 @@ pub(crate) static REPLICA_SETS: ResourceDef = def(
     &["rs"],
     ALL,
     &[scale(), status("ReplicaSet")],
+);
+
+pub(crate) static STATEFUL_SETS: ResourceDef = def(
+    "apps",
+    "v1",
+    "statefulsets",
+    "statefulset",
+    "StatefulSet",
+    true,
+    &["sts"],
+    ALL,
+    &[scale(), status("StatefulSet")],
+);
+
+pub(crate) static DAEMON_SETS: ResourceDef = def(
+    "apps",
+    "v1",
+    "daemonsets",
+    "daemonset",
+    "DaemonSet",
+    true,
+    &["ds"],
+    ALL,
+    &[status("DaemonSet")],
+);
+
+pub(crate) static CONTROLLER_REVISIONS: ResourceDef = def(
+    "apps",
+    "v1",
+    "controllerrevisions",
+    "controllerrevision",
+    "ControllerRevision",
+    true,
+    &[],
+    &[],
+    &[],
+);
+
+pub(crate) static CRON_JOBS: ResourceDef = def(
+    "batch",
+    "v1",
+    "cronjobs",
+    "cronjob",
+    "CronJob",
+    true,
+    &["cj"],
+    ALL,
+    &[status("CronJob")],
 );
 
 pub(crate) static JOBS: ResourceDef = def(
@@ -374,8 +426,12 @@ pub(crate) static RESOURCES: &[&ResourceDef] = &[
     &SECRETS,
     &SERVICE_ACCOUNTS,
     &SERVICES,
+    &CONTROLLER_REVISIONS,
+    &DAEMON_SETS,
     &DEPLOYMENTS,
     &REPLICA_SETS,
+    &STATEFUL_SETS,
+    &CRON_JOBS,
     &JOBS,
     &ENDPOINT_SLICES,
     &RESOURCE_QUOTAS,

@@ -12,22 +12,24 @@
 
 use crate::machinery::resources;
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::hostfs::{ContainerFs, MountKind, confined_join};
+use crate::hostfs::{ContainerFs, confined_join};
 use crate::images::{self, AppContext};
 use crate::machinery::cluster::NODE_NAME;
-use crate::machinery::meta::{lock, set_condition};
+use crate::machinery::meta::lock;
 use crate::machinery::meta::{name_of, namespace_of};
 use crate::node::Node;
+use crate::node::env::{expand, resolve_env};
+use crate::node::podstatus::write_status;
+use crate::node::probes::probe_loop;
+use crate::node::volumes::{Volume, setup_volumes};
 use crate::runtime::events::Kind;
 
 /// Lines kept per container instance.
@@ -73,7 +75,7 @@ pub enum State {
 }
 
 impl State {
-    fn to_json(&self, container_id: &str) -> Value {
+    pub(crate) fn to_json(&self, container_id: &str) -> Value {
         match self {
             State::Waiting { reason, message } => {
                 let mut w = json!({"reason": reason});
@@ -120,9 +122,14 @@ pub struct CtrState {
 /// One container of a running pod.
 pub struct CtrRt {
     pub name: String,
-    pub image: String,
+    /// The image the pod's spec names now (a patch may change it).
+    image: Mutex<String>,
+    /// Fired when the spec's image changes: the container restarts.
+    redefined: Mutex<CancellationToken>,
     pub spec: Value,
     pub init: bool,
+    /// An ephemeral container (`kubectl debug`): never restarted, never ready.
+    pub ephemeral: bool,
     pub st: Mutex<CtrState>,
     /// (current instance, previous instance).
     pub logs: Mutex<(Vec<LogLine>, Vec<LogLine>)>,
@@ -134,9 +141,11 @@ impl CtrRt {
     fn new(spec: &Value, init: bool, restarts: i64) -> Arc<CtrRt> {
         Arc::new(CtrRt {
             name: spec["name"].as_str().unwrap_or("").to_string(),
-            image: spec["image"].as_str().unwrap_or("").to_string(),
+            image: Mutex::new(spec["image"].as_str().unwrap_or("").to_string()),
+            redefined: Mutex::new(CancellationToken::new()),
             spec: spec.clone(),
             init,
+            ephemeral: false,
             st: Mutex::new(CtrState {
                 state: State::Waiting {
                     reason: if init {
@@ -161,11 +170,35 @@ impl CtrRt {
         })
     }
 
+    /// An ephemeral container added to a running pod.
+    fn ephemeral(spec: &Value) -> Arc<CtrRt> {
+        let c = CtrRt::new(spec, false, 0);
+        match Arc::try_unwrap(c) {
+            Ok(mut c) => {
+                c.ephemeral = true;
+                Arc::new(c)
+            }
+            Err(c) => c,
+        }
+    }
+
     pub fn state(&self) -> CtrState {
         lock(&self.st).clone()
     }
 
-    fn set(&self, f: impl FnOnce(&mut CtrState)) {
+    /// The container's image, as the pod's spec names it now.
+    pub fn image(&self) -> String {
+        lock(&self.image).clone()
+    }
+
+    /// A new image in the pod's spec: the running instance is restarted
+    /// with it.
+    fn redefine(&self, image: &str) {
+        *lock(&self.image) = image.to_string();
+        lock(&self.redefined).cancel();
+    }
+
+    pub(crate) fn set(&self, f: impl FnOnce(&mut CtrState)) {
         f(&mut lock(&self.st));
         self.changed.notify_waiters();
     }
@@ -196,16 +229,6 @@ impl CtrRt {
     }
 }
 
-/// A mounted pod volume.
-#[derive(Debug, Clone)]
-struct Volume {
-    host: PathBuf,
-    kind: MountKind,
-    source: String,
-    capacity: Option<u64>,
-    read_only: bool,
-}
-
 /// A pod the kubelet runs.
 pub struct PodRt {
     pub uid: String,
@@ -214,17 +237,23 @@ pub struct PodRt {
     pub pod: Value,
     pub ip: String,
     pub start_time: String,
+    /// When the kubelet first saw the pod (`kubernetes.io/config.seen`).
+    pub seen_at: String,
     pub cancel: CancellationToken,
     pub containers: Vec<Arc<CtrRt>>,
     pub init: Vec<Arc<CtrRt>>,
-    volumes: Mutex<Option<HashMap<String, Volume>>>,
-    init_done: Mutex<bool>,
+    /// Ephemeral containers started since the pod ran (`kubectl debug`).
+    pub ephemeral: Mutex<Vec<Arc<CtrRt>>>,
+    pub(crate) volumes: Mutex<Option<HashMap<String, Volume>>>,
+    pub(crate) init_done: Mutex<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// When the pod is being deleted: the end of its grace period, after
     /// which containers still running are killed.
     deadline: Mutex<Option<Instant>>,
     /// Set once no container runs any more and none will start.
     stopped: std::sync::atomic::AtomicBool,
+    /// Why the kubelet evicted the pod (its status message), once it did.
+    pub(crate) evicted: Mutex<Option<String>>,
 }
 
 impl PodRt {
@@ -248,13 +277,19 @@ impl PodRt {
         self.stopped.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// A container by name (init containers too).
+    /// A container by name (init and ephemeral containers too).
     pub fn container(&self, name: &str) -> Option<Arc<CtrRt>> {
         self.containers
             .iter()
             .chain(&self.init)
             .find(|c| c.name == name)
             .cloned()
+            .or_else(|| {
+                lock(&self.ephemeral)
+                    .iter()
+                    .find(|c| c.name == name)
+                    .cloned()
+            })
     }
 }
 
@@ -347,6 +382,10 @@ pub fn reconcile(node: &Arc<Node>) {
                         prt.terminate(Instant::now());
                     }
                 }
+                if !terminating {
+                    redefine_images(pod, prt);
+                    start_ephemeral(node, pod, prt);
+                }
                 write_status(node, pod, prt);
                 if terminating && prt.is_stopped() {
                     lock(&node.kubelet.pods).remove(&uid);
@@ -400,6 +439,51 @@ pub fn reconcile(node: &Arc<Node>) {
                 rt2.netns.release_pod(&prt.uid);
                 let _ = rt2.root.remove_pod(&prt.uid);
             });
+        }
+    }
+}
+
+/// Starts the ephemeral containers added to a running pod (`kubectl
+/// debug`), once each: they run until they exit and are never restarted.
+/// Those that ran before the sandbox restarted keep the status they had.
+fn start_ephemeral(node: &Arc<Node>, pod: &Value, prt: &Arc<PodRt>) {
+    let Some(specs) = pod["spec"]["ephemeralContainers"].as_array() else {
+        return;
+    };
+    if prt.cancel.is_cancelled() || !*lock(&prt.init_done) {
+        return;
+    }
+    for spec in specs {
+        let name = spec["name"].as_str().unwrap_or("");
+        let known = lock(&prt.ephemeral).iter().any(|c| c.name == name);
+        let had_status = pod["status"]["ephemeralContainerStatuses"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|s| s["name"] == name));
+        if known || had_status {
+            continue;
+        }
+        let c = CtrRt::ephemeral(spec);
+        lock(&prt.ephemeral).push(c.clone());
+        let (n, p) = (node.clone(), prt.clone());
+        let task = tokio::spawn(async move {
+            supervise(&n, &p, &c, "Never").await;
+        });
+        lock(&prt.tasks).push(task);
+    }
+}
+
+/// Tells each running container whose image the pod's spec changed (the
+/// only container field a pod update may change).
+fn redefine_images(pod: &Value, prt: &PodRt) {
+    for spec in pod["spec"]["containers"].as_array().into_iter().flatten() {
+        let name = spec["name"].as_str().unwrap_or("");
+        let Some(image) = spec["image"].as_str() else {
+            continue;
+        };
+        if let Some(c) = prt.containers.iter().find(|c| c.name == name)
+            && c.image() != image
+        {
+            c.redefine(image);
         }
     }
 }
@@ -466,20 +550,23 @@ fn admit_pod(node: &Arc<Node>, pod: &Value, used_ips: &HashSet<String>) -> Arc<P
             .as_str()
             .map(str::to_string)
             .unwrap_or_else(crate::machinery::meta::now_rfc3339),
+        seen_at: jiff::Timestamp::now().to_string(),
         cancel: node.cancel.child_token(),
         containers: ctrs("containers", false, "containerStatuses"),
         init: ctrs("initContainers", true, "initContainerStatuses"),
+        ephemeral: Mutex::new(Vec::new()),
         volumes: Mutex::new(None),
         init_done: Mutex::new(false),
         tasks: Mutex::new(Vec::new()),
         deadline: Mutex::new(None),
         stopped: std::sync::atomic::AtomicBool::new(false),
+        evicted: Mutex::new(None),
     });
     lock(&node.kubelet.pods).insert(uid, prt.clone());
     prt
 }
 
-async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
+pub(crate) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> bool {
     tokio::select! {
         _ = cancel.cancelled() => false,
         _ = tokio::time::sleep(d) => true,
@@ -521,6 +608,9 @@ async fn run_containers(node: &Arc<Node>, prt: &Arc<PodRt>) {
         }
     }
     node.wake();
+    // Volume updates and emptyDir limits are watched while the pod runs.
+    let manager = tokio::spawn(crate::node::volumes::manage(node.clone(), prt.clone()));
+    lock(&prt.tasks).push(manager);
     let policy = prt.pod["spec"]["restartPolicy"]
         .as_str()
         .unwrap_or("Always")
@@ -565,519 +655,6 @@ async fn run_containers(node: &Arc<Node>, prt: &Arc<PodRt>) {
     }
 }
 
-fn volume_dir(node: &Node, prt: &PodRt, kind: &str, vol: &str) -> Result<PathBuf, String> {
-    let base = node.root.pod_dir(&prt.uid).map_err(|e| e.to_string())?;
-    let dir = confined_join(&base.join("volumes").join(kind), vol).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    Ok(dir)
-}
-
-/// Writes `files` (relative path → bytes) into `dir`, replacing what was there.
-fn write_files(dir: &std::path::Path, files: &[(String, Vec<u8>)]) -> Result<(), String> {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            let _ = if p.is_dir() {
-                std::fs::remove_dir_all(&p)
-            } else {
-                std::fs::remove_file(&p)
-            };
-        }
-    }
-    for (rel, data) in files {
-        let path = confined_join(dir, rel).map_err(|e| e.to_string())?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-        std::fs::write(&path, data).map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-fn b64(s: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .unwrap_or_else(|_| s.as_bytes().to_vec())
-}
-
-/// The key → bytes of a ConfigMap or Secret.
-fn data_of(obj: &Value, secret: bool) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    if let Some(d) = obj["data"].as_object() {
-        for (k, v) in d {
-            let s = v.as_str().unwrap_or("");
-            out.push((
-                k.clone(),
-                if secret {
-                    b64(s)
-                } else {
-                    s.as_bytes().to_vec()
-                },
-            ));
-        }
-    }
-    if let Some(d) = obj[if secret { "stringData" } else { "binaryData" }].as_object() {
-        for (k, v) in d {
-            let s = v.as_str().unwrap_or("");
-            out.push((
-                k.clone(),
-                if secret {
-                    s.as_bytes().to_vec()
-                } else {
-                    b64(s)
-                },
-            ));
-        }
-    }
-    out
-}
-
-fn projected_files(
-    data: &[(String, Vec<u8>)],
-    items: &Value,
-) -> Result<Vec<(String, Vec<u8>)>, String> {
-    match items.as_array() {
-        Some(items) if !items.is_empty() => {
-            let mut out = Vec::new();
-            for it in items {
-                let key = it["key"].as_str().unwrap_or("");
-                let path = it["path"].as_str().unwrap_or(key);
-                match data.iter().find(|(k, _)| k == key) {
-                    Some((_, v)) => out.push((path.to_string(), v.clone())),
-                    None => return Err(key.to_string()),
-                }
-            }
-            Ok(out)
-        }
-        _ => Ok(data.to_vec()),
-    }
-}
-
-/// Sets up every volume of the pod, or says why each one that failed did.
-fn setup_volumes(node: &Node, prt: &PodRt) -> Result<HashMap<String, Volume>, Vec<String>> {
-    let mut out = HashMap::new();
-    let mut errors = Vec::new();
-    let vols = prt.pod["spec"]["volumes"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for v in &vols {
-        let vname = v["name"].as_str().unwrap_or("");
-        match setup_volume(node, prt, v) {
-            Ok(vol) => {
-                out.insert(vname.to_string(), vol);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
-}
-
-/// Sets up one volume, or the FailedMount message.
-fn setup_volume(node: &Node, prt: &PodRt, v: &Value) -> Result<Volume, String> {
-    let ns = &prt.ns;
-    {
-        let vname = v["name"].as_str().unwrap_or("");
-        let fail = |m: String| format!("MountVolume.SetUp failed for volume \"{vname}\" : {m}");
-        let vol = if let Some(cm) = v.get("configMap").filter(|c| c.is_object()) {
-            let name = cm["name"].as_str().unwrap_or("");
-            let optional = cm["optional"].as_bool().unwrap_or(false);
-            let data = match node.store.get(&resources::CONFIG_MAPS, ns, name) {
-                Some(o) => data_of(&o, false),
-                None if optional => Vec::new(),
-                None => return Err(fail(format!("configmap \"{name}\" not found"))),
-            };
-            let files = projected_files(&data, &cm["items"])
-                .map_err(|k| fail(format!("configmap references non-existent config key: {k}")))?;
-            let dir = volume_dir(node, prt, "kubernetes.io~configmap", vname)?;
-            write_files(&dir, &files)?;
-            Volume {
-                host: dir,
-                kind: MountKind::Tmpfs,
-                source: name.to_string(),
-                capacity: None,
-                read_only: true,
-            }
-        } else if let Some(sec) = v.get("secret").filter(|c| c.is_object()) {
-            let name = sec["secretName"].as_str().unwrap_or("");
-            let optional = sec["optional"].as_bool().unwrap_or(false);
-            let data = match node.store.get(&resources::SECRETS, ns, name) {
-                Some(o) => data_of(&o, true),
-                None if optional => Vec::new(),
-                None => return Err(fail(format!("secret \"{name}\" not found"))),
-            };
-            let files = projected_files(&data, &sec["items"])
-                .map_err(|k| fail(format!("references non-existent secret key: {k}")))?;
-            let dir = volume_dir(node, prt, "kubernetes.io~secret", vname)?;
-            write_files(&dir, &files)?;
-            Volume {
-                host: dir,
-                kind: MountKind::Tmpfs,
-                source: name.to_string(),
-                capacity: None,
-                read_only: true,
-            }
-        } else if let Some(ed) = v.get("emptyDir").filter(|c| c.is_object()) {
-            let dir = node
-                .root
-                .empty_dir(&prt.uid, vname)
-                .map_err(|e| fail(e.to_string()))?;
-            let capacity = crate::machinery::meta::quantity(&ed["sizeLimit"]).map(|q| q as u64);
-            let kind = if ed["medium"] == "Memory" {
-                MountKind::Tmpfs
-            } else {
-                MountKind::EmptyDir
-            };
-            Volume {
-                host: dir,
-                kind,
-                source: vname.to_string(),
-                capacity,
-                read_only: false,
-            }
-        } else if let Some(hp) = v.get("hostPath").filter(|c| c.is_object()) {
-            let path = hp["path"].as_str().unwrap_or("/");
-            let dir = host_path(node, path, hp["type"].as_str().unwrap_or("")).map_err(fail)?;
-            Volume {
-                host: dir,
-                kind: MountKind::HostPath,
-                source: path.to_string(),
-                capacity: None,
-                read_only: false,
-            }
-        } else if let Some(pvc) = v.get("persistentVolumeClaim").filter(|c| c.is_object()) {
-            let claim_name = pvc["claimName"].as_str().unwrap_or("");
-            let claim = node
-                .store
-                .get(&resources::PVCS, ns, claim_name)
-                .ok_or_else(|| fail(format!("persistentvolumeclaim \"{claim_name}\" not found")))?;
-            let pv_name = claim["spec"]["volumeName"].as_str().unwrap_or("");
-            let pv = node
-                .store
-                .get(&resources::PVS, "", pv_name)
-                .filter(|_| claim["status"]["phase"] == "Bound")
-                .ok_or_else(|| {
-                    fail(format!(
-                        "persistentvolumeclaim \"{claim_name}\" is not bound"
-                    ))
-                })?;
-            let dir = pv_dir(node, &pv).map_err(fail)?;
-            let capacity = crate::machinery::meta::quantity(&pv["spec"]["capacity"]["storage"])
-                .map(|q| q as u64);
-            Volume {
-                host: dir,
-                kind: MountKind::Volume,
-                source: pv_name.to_string(),
-                capacity,
-                read_only: pvc["readOnly"].as_bool().unwrap_or(false),
-            }
-        } else {
-            // projected (the service account's kube-api-access), downwardAPI
-            // and the like: a small read-only tmpfs.
-            let mut files = Vec::new();
-            let (plugin, sources) = if let Some(p) = v.get("projected").filter(|c| c.is_object()) {
-                let sources = p["sources"].as_array().cloned().unwrap_or_default();
-                ("kubernetes.io~projected", sources)
-            } else if let Some(d) = v.get("downwardAPI").filter(|c| c.is_object()) {
-                (
-                    "kubernetes.io~downward-api",
-                    vec![json!({"downwardAPI": d})],
-                )
-            } else {
-                ("kubernetes.io~empty-dir", Vec::new())
-            };
-            for src in &sources {
-                if let Some(t) = src.get("serviceAccountToken").filter(|c| c.is_object()) {
-                    let path = t["path"].as_str().unwrap_or("token");
-                    files.push((path.to_string(), service_account_token(prt).into_bytes()));
-                }
-                for (key, secret) in [("configMap", false), ("secret", true)] {
-                    let Some(r) = src.get(key).filter(|c| c.is_object()) else {
-                        continue;
-                    };
-                    let name = r["name"].as_str().unwrap_or("");
-                    let optional = r["optional"].as_bool().unwrap_or(false);
-                    let what = if secret { "secret" } else { "configmap" };
-                    let data = match node.store.get(
-                        if secret {
-                            &resources::SECRETS
-                        } else {
-                            &resources::CONFIG_MAPS
-                        },
-                        ns,
-                        name,
-                    ) {
-                        Some(o) => data_of(&o, secret),
-                        None if optional => Vec::new(),
-                        None => return Err(fail(format!("{what} \"{name}\" not found"))),
-                    };
-                    let picked = projected_files(&data, &r["items"]).map_err(|k| {
-                        fail(format!("{what} references non-existent config key: {k}"))
-                    })?;
-                    files.extend(picked);
-                }
-                if let Some(items) = src["downwardAPI"]["items"].as_array() {
-                    for it in items {
-                        let path = it["path"].as_str().unwrap_or("");
-                        if let Some(fp) = it["fieldRef"]["fieldPath"].as_str() {
-                            files.push((path.to_string(), field_value(prt, fp).into_bytes()));
-                        }
-                    }
-                }
-            }
-            let dir = volume_dir(node, prt, plugin, vname)?;
-            write_files(&dir, &files)?;
-            Volume {
-                host: dir,
-                kind: MountKind::Tmpfs,
-                source: vname.to_string(),
-                capacity: None,
-                read_only: true,
-            }
-        };
-        Ok(vol)
-    }
-}
-
-/// Where a persistent volume's data lives.
-pub fn pv_dir(node: &Node, pv: &Value) -> Result<PathBuf, String> {
-    let name = name_of(pv);
-    if pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"].is_string() {
-        return node.root.volume(name).map_err(|e| e.to_string());
-    }
-    if let Some(path) = pv["spec"]["hostPath"]["path"].as_str() {
-        return host_path(
-            node,
-            path,
-            pv["spec"]["hostPath"]["type"].as_str().unwrap_or(""),
-        );
-    }
-    if let Some(path) = pv["spec"]["local"]["path"].as_str() {
-        return node.root.host_path(path).map_err(|e| e.to_string());
-    }
-    node.root.volume(name).map_err(|e| e.to_string())
-}
-
-/// A hostPath (of a pod or a PV) in the sandbox, after the kubelet's type
-/// check for `ty` (`DirectoryOrCreate` and `FileOrCreate` create what is
-/// missing). With no type, a missing path becomes a directory, as the
-/// container runtime's bind mount makes it.
-pub fn host_path(node: &Node, path: &str, ty: &str) -> Result<PathBuf, String> {
-    use std::os::unix::fs::FileTypeExt as _;
-    let entry = node.root.host_path_entry(path).map_err(|e| e.to_string())?;
-    let meta = std::fs::metadata(&entry).ok();
-    let check = |ok: bool, what: &str| {
-        if ok {
-            Ok(entry.clone())
-        } else {
-            Err(format!("hostPath type check failed: {path} is not {what}"))
-        }
-    };
-    let is_dir = meta.as_ref().is_some_and(|m| m.is_dir());
-    let is_file = meta.as_ref().is_some_and(|m| m.is_file());
-    let kind = |f: fn(&std::fs::FileType) -> bool| meta.as_ref().is_some_and(|m| f(&m.file_type()));
-    match ty {
-        "" => node.root.host_path(path).map_err(|e| e.to_string()),
-        "DirectoryOrCreate" if meta.is_none() => {
-            node.root.host_path(path).map_err(|e| e.to_string())
-        }
-        "DirectoryOrCreate" | "Directory" => check(is_dir, "a directory"),
-        "FileOrCreate" if meta.is_none() => {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&entry)
-            {
-                Ok(_) => Ok(entry),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Err(format!("open {path}: no such file or directory"))
-                }
-                Err(e) => Err(format!("open {path}: {e}")),
-            }
-        }
-        "FileOrCreate" | "File" => check(is_file, "a file"),
-        "Socket" => check(kind(|t| t.is_socket()), "a socket file"),
-        "CharDevice" => check(kind(|t| t.is_char_device()), "a character device"),
-        "BlockDevice" => check(kind(|t| t.is_block_device()), "a block device"),
-        other => Err(format!("{other} is an invalid volume type")),
-    }
-}
-
-/// `$(VAR)` references to earlier variables, as the kubelet expands them.
-fn expand(s: &str, env: &[(String, String)]) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("$(") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        match after.find(')') {
-            Some(j) => {
-                let name = &after[..j];
-                match env.iter().rev().find(|(k, _)| k == name) {
-                    Some((_, v)) => out.push_str(v),
-                    None => {
-                        out.push_str("$(");
-                        out.push_str(name);
-                        out.push(')');
-                    }
-                }
-                rest = &after[j + 1..];
-            }
-            None => {
-                out.push_str(&rest[i..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The container's environment, or the CreateContainerConfigError message.
-pub fn resolve_env(node: &Node, prt: &PodRt, c: &Value) -> Result<Vec<(String, String)>, String> {
-    let ns = &prt.ns;
-    let mut env: Vec<(String, String)> = Vec::new();
-    let get = |secret: bool, name: &str| {
-        node.store.get(
-            if secret {
-                &resources::SECRETS
-            } else {
-                &resources::CONFIG_MAPS
-            },
-            ns,
-            name,
-        )
-    };
-    let what = |secret: bool| if secret { "secret" } else { "configmap" };
-    for src in c["envFrom"].as_array().cloned().unwrap_or_default() {
-        let prefix = src["prefix"].as_str().unwrap_or("");
-        for (key, secret) in [("configMapRef", false), ("secretRef", true)] {
-            let r = &src[key];
-            if !r.is_object() {
-                continue;
-            }
-            let name = r["name"].as_str().unwrap_or("");
-            match get(secret, name) {
-                Some(o) => {
-                    for (k, v) in data_of(&o, secret) {
-                        env.push((
-                            format!("{prefix}{k}"),
-                            String::from_utf8_lossy(&v).into_owned(),
-                        ));
-                    }
-                }
-                None if r["optional"].as_bool().unwrap_or(false) => {}
-                None => return Err(format!("{} \"{name}\" not found", what(secret))),
-            }
-        }
-    }
-    for e in c["env"].as_array().cloned().unwrap_or_default() {
-        let name = e["name"].as_str().unwrap_or("").to_string();
-        if let Some(v) = e["value"].as_str() {
-            let v = expand(v, &env);
-            env.push((name, v));
-            continue;
-        }
-        let vf = &e["valueFrom"];
-        let mut value = String::new();
-        for (key, secret, kind) in [
-            ("configMapKeyRef", false, "ConfigMap"),
-            ("secretKeyRef", true, "Secret"),
-        ] {
-            let r = &vf[key];
-            if !r.is_object() {
-                continue;
-            }
-            let oname = r["name"].as_str().unwrap_or("");
-            let k = r["key"].as_str().unwrap_or("");
-            let optional = r["optional"].as_bool().unwrap_or(false);
-            match get(secret, oname) {
-                Some(o) => match data_of(&o, secret).into_iter().find(|(dk, _)| dk == k) {
-                    Some((_, v)) => value = String::from_utf8_lossy(&v).into_owned(),
-                    None if optional => {}
-                    None => return Err(format!("couldn't find key {k} in {kind} {ns}/{oname}")),
-                },
-                None if optional => {}
-                None => return Err(format!("{} \"{oname}\" not found", what(secret))),
-            }
-        }
-        if let Some(path) = vf["fieldRef"]["fieldPath"].as_str() {
-            value = field_value(prt, path);
-        }
-        env.push((name, value));
-    }
-    Ok(env)
-}
-
-/// A bound service account token, as the kubelet writes it (a JWT the
-/// sandbox does not check).
-fn service_account_token(prt: &PodRt) -> String {
-    use base64::Engine as _;
-    let b64 = |v: &Value| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
-    };
-    let now = jiff::Timestamp::now().as_second();
-    let header = json!({"alg": "RS256", "kid": "kubetutor-sandbox"});
-    let claims = json!({
-        "aud": ["https://kubernetes.default.svc.cluster.local"],
-        "exp": now + 3607,
-        "iat": now,
-        "iss": "https://kubernetes.default.svc.cluster.local",
-        "kubernetes.io": {
-            "namespace": prt.ns,
-            "pod": {"name": prt.name, "uid": prt.uid},
-            "serviceaccount": {"name": prt.pod["spec"]["serviceAccountName"].as_str().unwrap_or("default")},
-        },
-        "nbf": now,
-        "sub": format!(
-            "system:serviceaccount:{}:{}",
-            prt.ns,
-            prt.pod["spec"]["serviceAccountName"].as_str().unwrap_or("default")
-        ),
-    });
-    format!("{}.{}.c2FuZGJveA", b64(&header), b64(&claims))
-}
-
-/// The value of a downward API field path of the pod.
-fn field_value(prt: &PodRt, path: &str) -> String {
-    let p = &prt.pod;
-    match path {
-        "metadata.name" => prt.name.clone(),
-        "metadata.namespace" => prt.ns.clone(),
-        "metadata.uid" => prt.uid.clone(),
-        "spec.nodeName" => NODE_NAME.to_string(),
-        "spec.serviceAccountName" => p["spec"]["serviceAccountName"]
-            .as_str()
-            .unwrap_or("default")
-            .to_string(),
-        "status.podIP" => prt.ip.clone(),
-        "status.hostIP" => "127.0.0.1".to_string(),
-        other => {
-            let label = other
-                .strip_prefix("metadata.labels['")
-                .map(|l| ("labels", l))
-                .or_else(|| {
-                    other
-                        .strip_prefix("metadata.annotations['")
-                        .map(|a| ("annotations", a))
-                });
-            match label {
-                Some((field, l)) => p["metadata"][field][l.trim_end_matches("']")]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-                None => String::new(),
-            }
-        }
-    }
-}
-
 /// Go's time.Duration formatting for whole seconds: `10s`, `1m20s`, `5m0s`.
 pub fn go_duration(d: Duration) -> String {
     let s = d.as_secs();
@@ -1095,8 +672,10 @@ pub fn go_duration(d: Duration) -> String {
     }
 }
 
-fn field_path(c: &CtrRt) -> String {
-    if c.init {
+pub(crate) fn field_path(c: &CtrRt) -> String {
+    if c.ephemeral {
+        format!("spec.ephemeralContainers{{{}}}", c.name)
+    } else if c.init {
         format!("spec.initContainers{{{}}}", c.name)
     } else {
         format!("spec.containers{{{}}}", c.name)
@@ -1118,16 +697,23 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
     for d in IMAGE_DIRS {
         let _ = std::fs::create_dir_all(rootfs.join(d));
     }
+    // The files of the image itself (nginx's configuration and pages).
+    images::populate_rootfs(&c.image(), &rootfs);
     // The files the kubelet manages in every container.
     for (name, text) in etc_files(prt) {
         let _ = std::fs::write(rootfs.join("etc").join(name), text);
     }
     let mut fs = ContainerFs::new(rootfs);
+    let sc = security(prt, c);
+    fs.set_read_only_root(sc.read_only_root);
+    fs.set_identity(sc.identity);
     let vols = lock(&prt.volumes).clone().unwrap_or_default();
-    for m in c.spec["volumeMounts"]
+    for (index, m) in c.spec["volumeMounts"]
         .as_array()
         .cloned()
         .unwrap_or_default()
+        .into_iter()
+        .enumerate()
     {
         let vname = m["name"].as_str().unwrap_or("");
         let path = m["mountPath"].as_str().unwrap_or("");
@@ -1140,7 +726,13 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
         let mut host = v.host.clone();
         if let Some(sub) = m["subPath"].as_str().filter(|s| !s.is_empty()) {
             host = confined_join(&host, sub).map_err(|e| e.to_string())?;
-            let _ = std::fs::create_dir_all(&host);
+            if v.atomic {
+                // A subPath binds the file of the version current at the
+                // start: later updates of the volume never reach it.
+                host = subpath_snapshot(node, prt, c, vname, index, &host)?;
+            } else {
+                let _ = std::fs::create_dir_all(&host);
+            }
         }
         let ro = v.read_only || m["readOnly"].as_bool().unwrap_or(false);
         fs.mount(path, host, ro, v.kind.clone(), v.source.clone())
@@ -1148,8 +740,122 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
         if let Some(cap) = v.capacity {
             fs.set_capacity(path, cap);
         }
+        // A hostPath above the kubelet's own directories (`/` for a node
+        // debugger) sees them where the node has them.
+        if v.kind == crate::hostfs::MountKind::HostPath
+            && m["subPath"].as_str().is_none_or(str::is_empty)
+        {
+            let src = crate::hostfs::absolute("/", &v.source);
+            for (at, dir) in node.root.node_mounts() {
+                let rest = if src == "/" {
+                    Some(at.trim_start_matches('/'))
+                } else {
+                    at.strip_prefix(&format!("{src}/"))
+                };
+                if let Some(rest) = rest {
+                    let inner = format!("{}/{rest}", path.trim_end_matches('/'));
+                    fs.mount(&inner, dir, ro, crate::hostfs::MountKind::HostPath, at)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+        }
     }
     Ok(fs)
+}
+
+/// A container's effective securityContext (its own over the pod's).
+pub(crate) struct Security {
+    pub(crate) identity: crate::hostfs::Identity,
+    pub(crate) read_only_root: bool,
+    pub(crate) run_as_non_root: bool,
+    /// runAsUser was set (else the image's user: root for every image the
+    /// sandbox knows).
+    pub(crate) user_set: bool,
+}
+
+pub(crate) fn security(prt: &PodRt, c: &CtrRt) -> Security {
+    let pod = &prt.pod["spec"]["securityContext"];
+    let own = &c.spec["securityContext"];
+    let pick = |k: &str| {
+        own[k]
+            .as_u64()
+            .or_else(|| pod[k].as_u64())
+            .and_then(|v| u32::try_from(v).ok())
+    };
+    let fs_group = pod["fsGroup"].as_u64().and_then(|v| u32::try_from(v).ok());
+    let mut groups: Vec<u32> = fs_group.into_iter().collect();
+    for g in pod["supplementalGroups"].as_array().into_iter().flatten() {
+        if let Some(g) = g.as_u64().and_then(|v| u32::try_from(v).ok())
+            && !groups.contains(&g)
+        {
+            groups.push(g);
+        }
+    }
+    let uid = pick("runAsUser");
+    Security {
+        identity: crate::hostfs::Identity {
+            uid: uid.unwrap_or(0),
+            gid: pick("runAsGroup").unwrap_or(0),
+            groups,
+            fs_group,
+        },
+        read_only_root: own["readOnlyRootFilesystem"].as_bool().unwrap_or(false),
+        run_as_non_root: own["runAsNonRoot"]
+            .as_bool()
+            .or_else(|| pod["runAsNonRoot"].as_bool())
+            .unwrap_or(false),
+        user_set: uid.is_some(),
+    }
+}
+
+/// A copy of what a subPath of a configMap/secret volume names, at
+/// `volume-subpaths/<volume>/<container>/<index>` as the kubelet binds it.
+fn subpath_snapshot(
+    node: &Node,
+    prt: &PodRt,
+    c: &CtrRt,
+    vname: &str,
+    index: usize,
+    src: &std::path::Path,
+) -> Result<std::path::PathBuf, String> {
+    let base = node.root.pod_dir(&prt.uid).map_err(|e| e.to_string())?;
+    let dst = confined_join(
+        &base.join("volume-subpaths"),
+        &format!("{vname}/{}/{index}", c.name),
+    )
+    .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_dir_all(&dst);
+    let _ = std::fs::remove_file(&dst);
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    if src.is_dir() {
+        copy_dir(src, &dst).map_err(|e| e.to_string())?;
+    } else if src.exists() {
+        std::fs::copy(src, &dst).map_err(|e| e.to_string())?;
+    } else {
+        std::fs::create_dir_all(&dst).map_err(|e| e.to_string())?;
+    }
+    Ok(dst)
+}
+
+/// Copies a (small, kubelet-written) directory tree, links followed.
+fn copy_dir(src: &std::path::Path, dst: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dst)?;
+    for e in std::fs::read_dir(src)?.flatten() {
+        let name = e.file_name();
+        if name.to_string_lossy().starts_with("..") {
+            continue;
+        }
+        let from = e.path();
+        let to = dst.join(&name);
+        if from.is_dir() {
+            copy_dir(&from, &to)?;
+        } else {
+            std::fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
 }
 
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf as the kubelet writes
@@ -1227,6 +933,40 @@ async fn supervise(
                 continue;
             }
         };
+        let sc = security(prt, c);
+        if sc.run_as_non_root && sc.identity.uid == 0 {
+            // Every image the sandbox knows runs as root unless told not to.
+            let msg = if sc.user_set {
+                format!(
+                    "container's runAsUser breaks non-root policy (pod: \"{}_{}({})\", container: {})",
+                    prt.name, prt.ns, prt.uid, c.name
+                )
+            } else {
+                format!(
+                    "container has runAsNonRoot and image will run as root (pod: \"{}_{}({})\", container: {})",
+                    prt.name, prt.ns, prt.uid, c.name
+                )
+            };
+            c.set(|s| {
+                s.state = State::Waiting {
+                    reason: "CreateContainerConfigError".into(),
+                    message: Some(msg.clone()),
+                }
+            });
+            node.events.record(
+                pod,
+                Some(&fp),
+                Kind::Warning,
+                "Failed",
+                format!("Error: {msg}"),
+                "kubelet",
+            );
+            node.wake();
+            if !sleep_or_cancel(RETRY, &prt.cancel).await {
+                return last_code;
+            }
+            continue;
+        }
         let started_before = c.state().started_once;
         let fs = match build_fs(node, prt, c, started_before) {
             Ok(fs) => fs,
@@ -1251,6 +991,13 @@ async fn supervise(
                 continue;
             }
         };
+        // The image of this instance; a later change of the spec restarts it.
+        let redefined = {
+            let mut t = lock(&c.redefined);
+            *t = CancellationToken::new();
+            t.clone()
+        };
+        let image = c.image();
         let policy_pull = c.spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
         if policy_pull == "Always" {
             node.events.record(
@@ -1258,17 +1005,17 @@ async fn supervise(
                 Some(&fp),
                 Kind::Normal,
                 "Pulling",
-                format!("Pulling image \"{}\"", c.image),
+                format!("Pulling image \"{image}\""),
                 "kubelet",
             );
-            node.events.record(pod, Some(&fp), Kind::Normal, "Pulled", format!("Successfully pulled image \"{}\" in 412ms (412ms including waiting). Image size: 18342671 bytes.", c.image), "kubelet");
+            node.events.record(pod, Some(&fp), Kind::Normal, "Pulled", format!("Successfully pulled image \"{image}\" in 412ms (412ms including waiting). Image size: 18342671 bytes."), "kubelet");
         } else {
             node.events.record(
                 pod,
                 Some(&fp),
                 Kind::Normal,
                 "Pulled",
-                format!("Container image \"{}\" already present on machine", c.image),
+                format!("Container image \"{image}\" already present on machine"),
                 "kubelet",
             );
         }
@@ -1304,20 +1051,44 @@ async fn supervise(
         let instance_id = random_id();
         let mut visible = false;
         let sink_ctr = c.clone();
+        let mut command = strings(&c.spec["command"], &env);
+        let args = strings(&c.spec["args"], &env);
+        if command.is_empty() && args.is_empty() {
+            // The image's own command (busybox's `sh`, which exits at once
+            // without a stdin to read).
+            command = images::default_command(&image);
+        }
         let ctx = AppContext {
             pod_uid: prt.uid.clone(),
             pod_name: prt.name.clone(),
             container: c.name.clone(),
-            image: c.image.clone(),
-            command: strings(&c.spec["command"], &env),
-            args: strings(&c.spec["args"], &env),
+            image: image.clone(),
+            command,
+            args,
             env: env.clone(),
             fs,
             netns: node.netns.clone(),
             network: pod_network(node, prt),
             log: Arc::new(move |line: &str| sink_ctr.push_log(line)),
         };
-        let app = images::select(&c.image, &ctx.command, &ctx.args);
+        let argv: Vec<String> = ctx.command.iter().chain(&ctx.args).cloned().collect();
+        let app: Box<dyn images::EmulatedApp> =
+            if c.spec["stdin"] == true && images::is_interactive_shell(&argv) {
+                Box::new(images::AwaitingInput)
+            } else {
+                images::select(&image, &ctx.command, &ctx.args)
+            };
+        if app.name() == "idle" {
+            // Said in the log too; an event is what `kubectl describe` shows.
+            node.events.record(
+                pod,
+                Some(&fp),
+                Kind::Warning,
+                "NotEmulated",
+                images::not_emulated_message(&image),
+                "kubelet",
+            );
+        }
         let handle = images::start(app, ctx);
         let instance = prt.cancel.child_token();
         let liveness_kill = CancellationToken::new();
@@ -1338,11 +1109,25 @@ async fn supervise(
             }
         }
         let mut stopped = false;
+        let mut rearm = false;
+        let mut redefined = redefined;
+        let mut redefined_restart = false;
         let mut handle = handle;
         // Woken by the events themselves, not by polling: thousands of
         // idle containers must cost nothing while nothing happens.
         let seen_running = tokio::time::Instant::from_std(ran_since + node.config.start_lag);
         let code = loop {
+            if rearm {
+                rearm = false;
+                let mut t = lock(&c.redefined);
+                if t.is_cancelled() {
+                    *t = CancellationToken::new();
+                }
+                redefined = t.clone();
+                if c.image() != image {
+                    redefined.cancel();
+                }
+            }
             tokio::select! {
                 _ = prt.cancel.cancelled() => {
                     if !node.cancel.is_cancelled() {
@@ -1361,6 +1146,24 @@ async fn supervise(
                     break stop_container(node, prt, handle, Some(Instant::now() + grace)).await;
                 }
                 code = handle.exited() => break code,
+                _ = redefined.cancelled(), if !rearm => {
+                    // Armed again before looking, so a change made after
+                    // this look fires the new token.
+                    rearm = true;
+                    if c.image() == image {
+                        continue;
+                    }
+                    // A new image: killed with the pod's grace period and
+                    // started again at once, whatever the restart policy.
+                    node.events.record(pod, Some(&fp), Kind::Normal, "Killing", format!("Container {} definition changed, will be restarted", c.name), "kubelet");
+                    let grace = Duration::from_secs(
+                        pod["spec"]["terminationGracePeriodSeconds"]
+                            .as_u64()
+                            .unwrap_or(30),
+                    );
+                    redefined_restart = true;
+                    break stop_container(node, prt, handle, Some(Instant::now() + grace)).await;
+                }
                 _ = tokio::time::sleep_until(seen_running), if !visible => {
                     visible = true;
                     let prev = restarted.take();
@@ -1374,7 +1177,7 @@ async fn supervise(
                         s.state = State::Running {
                             started_at: started_at.clone(),
                         };
-                        s.ready = !has_readiness && !c.init;
+                        s.ready = !has_readiness && !c.init && !c.ephemeral;
                         s.started_once = true;
                     });
                     node.wake();
@@ -1408,6 +1211,10 @@ async fn supervise(
         node.wake();
         if stopped {
             return last_code;
+        }
+        if redefined_restart {
+            restarted = Some(terminated);
+            continue;
         }
         let restart = match policy {
             "Always" => true,
@@ -1500,6 +1307,17 @@ fn strings(v: &Value, env: &[(String, String)]) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The argv of a container's process (its command and args, else the
+/// image's default command).
+pub fn process_argv(c: &CtrRt, env: &[(String, String)]) -> Vec<String> {
+    let mut argv = strings(&c.spec["command"], env);
+    argv.extend(strings(&c.spec["args"], env));
+    if argv.is_empty() {
+        argv = images::default_command(&c.image());
+    }
+    argv
+}
+
 /// The network as the pod's containers reach it.
 pub fn pod_network(node: &Node, prt: &PodRt) -> crate::node::podnet::PodNetwork {
     crate::node::podnet::PodNetwork::new(node.netns.clone(), node.store.clone(), &prt.ns, &prt.uid)
@@ -1514,426 +1332,8 @@ pub fn container_shell(
     env: Vec<(String, String)>,
 ) -> crate::shell::Shell {
     crate::shell::Shell::new(fs, env, prt.name.clone())
-        .with_image(&c.image)
+        .with_image(&c.image())
         .with_network(pod_network(node, prt))
-}
-
-/// The container port a probe names (number, or a named port).
-fn probe_port(c: &CtrRt, port: &Value) -> Option<u16> {
-    match port {
-        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-        Value::String(s) => s.parse().ok().or_else(|| {
-            c.spec["ports"]
-                .as_array()?
-                .iter()
-                .find(|p| p["name"].as_str() == Some(s))
-                .and_then(|p| p["containerPort"].as_u64())
-                .and_then(|n| u16::try_from(n).ok())
-        }),
-        _ => None,
-    }
-}
-
-/// Runs one probe: Ok(()) or the failure text upstream shows.
-async fn probe_once(node: &Node, prt: &PodRt, c: &CtrRt, probe: &Value) -> Result<(), String> {
-    let timeout = Duration::from_secs(probe["timeoutSeconds"].as_u64().unwrap_or(1).max(1));
-    if let Some(h) = probe.get("httpGet").filter(|h| h.is_object()) {
-        let port = probe_port(c, &h["port"]).unwrap_or(0);
-        let path = h["path"].as_str().unwrap_or("/");
-        let scheme = h["scheme"].as_str().unwrap_or("HTTP").to_lowercase();
-        let url = format!("{scheme}://{}:{port}{path}", prt.ip);
-        let refused = || {
-            format!(
-                "Get \"{url}\": dial tcp {}:{port}: connect: connection refused",
-                prt.ip
-            )
-        };
-        let addr = node.netns.lookup(&prt.uid, port).ok_or_else(refused)?;
-        let fut = async {
-            let mut s = tokio::net::TcpStream::connect(addr)
-                .await
-                .map_err(|_| refused())?;
-            let req = format!(
-                "GET {path} HTTP/1.1\r\nHost: {}:{port}\r\nUser-Agent: kube-probe/1.34\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-                prt.ip
-            );
-            s.write_all(req.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut buf = vec![0u8; 256];
-            let mut n = 0;
-            while n < 12 {
-                let k = s.read(&mut buf[n..]).await.map_err(|e| e.to_string())?;
-                if k == 0 {
-                    break;
-                }
-                n += k;
-            }
-            let head = String::from_utf8_lossy(&buf[..n]).to_string();
-            let code: u16 = head
-                .split_whitespace()
-                .nth(1)
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(0);
-            if (200..400).contains(&code) {
-                Ok(())
-            } else {
-                Err(format!("HTTP probe failed with statuscode: {code}"))
-            }
-        };
-        return match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(format!(
-                "Get \"{url}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-            )),
-        };
-    }
-    if let Some(t) = probe.get("tcpSocket").filter(|h| h.is_object()) {
-        let port = probe_port(c, &t["port"]).unwrap_or(0);
-        return match node.netns.lookup(&prt.uid, port) {
-            Some(_) => Ok(()),
-            None => Err(format!(
-                "dial tcp {}:{port}: connect: connection refused",
-                prt.ip
-            )),
-        };
-    }
-    if let Some(e) = probe.get("exec").filter(|h| h.is_object()) {
-        let argv: Vec<String> = e["command"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let st = c.state();
-        let Some(fs) = st.fs else {
-            return Err("container is not running".into());
-        };
-        let shell = container_shell(node, prt, c, fs, st.env);
-        let out = tokio::task::spawn_blocking(move || {
-            let mut shell = shell;
-            shell.exec(&argv, b"")
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        // An image the sandbox does not emulate has commands the mini shell
-        // lacks: its probe passes rather than leaving the container unready
-        // forever.
-        return if out.exit_code == 0 || out.exit_code == 127 {
-            Ok(())
-        } else {
-            Err(out.stdout_text() + &out.stderr_text())
-        };
-    }
-    Ok(())
-}
-
-async fn probe_loop(
-    node: Arc<Node>,
-    prt: Arc<PodRt>,
-    c: Arc<CtrRt>,
-    probe: Value,
-    liveness: bool,
-    instance: CancellationToken,
-    kill: CancellationToken,
-) {
-    let secs = |k: &str, d: u64| Duration::from_secs(probe[k].as_u64().unwrap_or(d));
-    let period = secs("periodSeconds", 10).max(Duration::from_secs(1));
-    let failure_threshold = probe["failureThreshold"].as_u64().unwrap_or(3).max(1);
-    let success_threshold = probe["successThreshold"].as_u64().unwrap_or(1).max(1);
-    let delay = secs("initialDelaySeconds", 0);
-    // The first probe comes shortly after start (the app needs a moment to listen).
-    let first = delay.max(Duration::from_millis(200));
-    if !sleep_or_cancel(first, &instance).await {
-        return;
-    }
-    // Probes start once the kubelet has seen the container running.
-    while !matches!(c.state().state, State::Running { .. }) {
-        if !sleep_or_cancel(Duration::from_millis(50), &instance).await {
-            return;
-        }
-    }
-    let (mut ok_run, mut fail_run) = (0u64, 0u64);
-    let fp = field_path(&c);
-    let what = if liveness { "Liveness" } else { "Readiness" };
-    loop {
-        let r = probe_once(&node, &prt, &c, &probe).await;
-        if instance.is_cancelled() {
-            return;
-        }
-        match r {
-            Ok(()) => {
-                ok_run += 1;
-                fail_run = 0;
-                if !liveness && ok_run >= success_threshold && !c.state().ready {
-                    c.set(|s| s.ready = true);
-                    node.wake();
-                }
-            }
-            Err(msg) => {
-                fail_run += 1;
-                ok_run = 0;
-                node.events.record(
-                    &prt.pod,
-                    Some(&fp),
-                    Kind::Warning,
-                    "Unhealthy",
-                    format!("{what} probe failed: {msg}"),
-                    "kubelet",
-                );
-                if fail_run >= failure_threshold {
-                    if liveness {
-                        node.events.record(
-                            &prt.pod,
-                            Some(&fp),
-                            Kind::Normal,
-                            "Killing",
-                            format!(
-                                "Container {} failed liveness probe, will be restarted",
-                                c.name
-                            ),
-                            "kubelet",
-                        );
-                        kill.cancel();
-                        return;
-                    } else if c.state().ready {
-                        c.set(|s| s.ready = false);
-                        node.wake();
-                    }
-                }
-            }
-        }
-        if !sleep_or_cancel(period, &instance).await {
-            return;
-        }
-    }
-}
-
-/// A stable fake image digest for `imageID`.
-fn image_id(image: &str) -> String {
-    let repo = images::image_repository(image);
-    let repo = if repo.contains('/') {
-        format!("docker.io/{repo}")
-    } else {
-        format!("docker.io/library/{repo}")
-    };
-    let mut digest = String::new();
-    for seed in 0u64..4 {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
-        for b in image.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        digest.push_str(&format!("{h:016x}"));
-    }
-    format!("{repo}@sha256:{digest}")
-}
-
-fn container_status(c: &CtrRt) -> Value {
-    let s = c.state();
-    let mut v = json!({
-        "name": c.name,
-        "image": c.image,
-        "imageID": if s.started_once { json!(image_id(&c.image)) } else { json!("") },
-        "ready": s.ready,
-        "restartCount": s.restarts,
-        "started": matches!(s.state, State::Running { .. }),
-        "state": s.state.to_json(&format!("containerd://{}", s.container_id)),
-        "lastState": match &s.last {
-            Some(l) => l.to_json(&format!("containerd://{}", s.last_container_id)),
-            None => json!({}),
-        },
-    });
-    if !s.container_id.is_empty() {
-        v["containerID"] = json!(format!("containerd://{}", s.container_id));
-    }
-    if let Some(mounts) = c.spec["volumeMounts"].as_array() {
-        v["volumeMounts"] = json!(
-            mounts
-                .iter()
-                .map(|m| {
-                    let mut o = json!({"name": m["name"], "mountPath": m["mountPath"]});
-                    if m["readOnly"].as_bool() == Some(true) {
-                        o["readOnly"] = json!(true);
-                        o["recursiveReadOnly"] = json!("Disabled");
-                    }
-                    o
-                })
-                .collect::<Vec<_>>()
-        );
-    }
-    v
-}
-
-/// The pod's status from the containers' states. `terminal`: the pod is
-/// being deleted and its containers have stopped, so its phase is final
-/// (Succeeded when every container exited 0, else Failed), as the kubelet
-/// writes it before the pod goes.
-fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
-    let policy = prt.pod["spec"]["restartPolicy"]
-        .as_str()
-        .unwrap_or("Always");
-    let setup_done = lock(&prt.volumes).is_some();
-    let init_done = *lock(&prt.init_done);
-    let states: Vec<CtrState> = prt.containers.iter().map(|c| c.state()).collect();
-    let init_states: Vec<CtrState> = prt.init.iter().map(|c| c.state()).collect();
-    let init_failed = init_states.iter().any(|s| {
-        policy == "Never"
-            && matches!(s.state, State::Terminated { exit_code, .. } if exit_code != 0)
-    });
-    let never_ran = states.iter().any(|s| !s.started_once);
-    let running = states
-        .iter()
-        .any(|s| matches!(s.state, State::Running { .. }));
-    let restarting = states
-        .iter()
-        .any(|s| matches!(s.state, State::Waiting { .. }) && s.started_once);
-    let all_terminated = !states.is_empty()
-        && states
-            .iter()
-            .all(|s| matches!(s.state, State::Terminated { .. }));
-    let all_ok = states
-        .iter()
-        .all(|s| matches!(s.state, State::Terminated { exit_code: 0, .. }));
-    let phase = if terminal {
-        if !states.is_empty() && all_ok {
-            "Succeeded"
-        } else {
-            "Failed"
-        }
-    } else if init_failed {
-        "Failed"
-    } else if !init_done || never_ran {
-        "Pending"
-    } else if running || restarting {
-        "Running"
-    } else if all_terminated {
-        match policy {
-            "Always" => "Running",
-            "OnFailure" if !all_ok => "Running",
-            _ if all_ok => "Succeeded",
-            _ => "Failed",
-        }
-    } else {
-        "Running"
-    };
-    let mut st = json!({});
-    st["phase"] = json!(phase);
-    let mut conds = old["conditions"].clone();
-    let tf = |b: bool| if b { "True" } else { "False" };
-    set_condition(
-        &mut conds,
-        "PodReadyToStartContainers",
-        tf(setup_done),
-        None,
-        None,
-        false,
-    );
-    if init_done {
-        set_condition(&mut conds, "Initialized", "True", None, None, false);
-    } else {
-        let names: Vec<&str> = prt.init.iter().map(|c| c.name.as_str()).collect();
-        let msg = format!("containers with incomplete status: [{}]", names.join(" "));
-        set_condition(
-            &mut conds,
-            "Initialized",
-            "False",
-            Some("ContainersNotInitialized"),
-            Some(&msg),
-            false,
-        );
-    }
-    let finished = phase == "Succeeded" || phase == "Failed";
-    let unready: Vec<&str> = prt
-        .containers
-        .iter()
-        .zip(&states)
-        .filter(|(_, s)| !s.ready)
-        .map(|(c, _)| c.name.as_str())
-        .collect();
-    if unready.is_empty() && !finished {
-        set_condition(&mut conds, "Ready", "True", None, None, false);
-        set_condition(&mut conds, "ContainersReady", "True", None, None, false);
-    } else {
-        let reason = if finished {
-            "PodCompleted"
-        } else {
-            "ContainersNotReady"
-        };
-        let msg =
-            (!finished).then(|| format!("containers with unready status: [{}]", unready.join(" ")));
-        set_condition(
-            &mut conds,
-            "Ready",
-            "False",
-            Some(reason),
-            msg.as_deref(),
-            false,
-        );
-        set_condition(
-            &mut conds,
-            "ContainersReady",
-            "False",
-            Some(reason),
-            msg.as_deref(),
-            false,
-        );
-    }
-    set_condition(&mut conds, "PodScheduled", "True", None, None, false);
-    if let Some(list) = conds.as_array_mut() {
-        const ORDER: &[&str] = &[
-            "PodReadyToStartContainers",
-            "Initialized",
-            "Ready",
-            "ContainersReady",
-            "PodScheduled",
-        ];
-        list.sort_by_key(|c| ORDER.iter().position(|o| c["type"] == *o).unwrap_or(99));
-        for c in list.iter_mut() {
-            if c.get("lastProbeTime").is_none() {
-                c["lastProbeTime"] = Value::Null;
-            }
-        }
-    }
-    st["conditions"] = conds;
-    st["hostIP"] = json!("127.0.0.1");
-    st["hostIPs"] = json!([{"ip": "127.0.0.1"}]);
-    st["podIP"] = json!(prt.ip);
-    st["podIPs"] = json!([{"ip": prt.ip}]);
-    st["startTime"] = json!(prt.start_time);
-    if !old["qosClass"].is_null() {
-        st["qosClass"] = old["qosClass"].clone();
-    }
-    st["containerStatuses"] = json!(
-        prt.containers
-            .iter()
-            .map(|c| container_status(c))
-            .collect::<Vec<_>>()
-    );
-    if !prt.init.is_empty() {
-        st["initContainerStatuses"] = json!(
-            prt.init
-                .iter()
-                .map(|c| container_status(c))
-                .collect::<Vec<_>>()
-        );
-    }
-    st
-}
-
-fn write_status(node: &Node, pod: &Value, prt: &PodRt) {
-    if pod["metadata"]["uid"].as_str() != Some(prt.uid.as_str()) {
-        return;
-    }
-    let terminal = crate::machinery::meta::is_terminating(pod) && prt.is_stopped();
-    let st = pod_status(prt, &pod["status"], terminal);
-    if pod["status"] != st {
-        let mut n = pod.clone();
-        n["status"] = st;
-        node.put_as("kubelet", &resources::PODS, n);
-    }
 }
 
 #[cfg(test)]
@@ -1946,11 +1346,5 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(80)), "1m20s");
         assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
         assert_eq!(go_duration(Duration::from_millis(200)), "200ms");
-    }
-
-    #[test]
-    fn env_expansion() {
-        let env = vec![("A".to_string(), "1".to_string())];
-        assert_eq!(expand("x$(A)y$(B)", &env), "x1y$(B)");
     }
 }

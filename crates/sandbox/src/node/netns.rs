@@ -7,9 +7,15 @@
 //! (pod, port). Each binding is served on a real loopback listener at an
 //! ephemeral port, so the API server's proxy and port-forward can reach
 //! the emulated app with [`NetNamespaces::lookup`].
+//!
+//! Loopback ports are open to every process of the machine. What only a
+//! pod may reach (PostgreSQL's Unix socket, what `localhost` means inside
+//! the pod) is a Unix socket instead ([`NetNamespaces::bind_socket`]), in
+//! a directory of the sandbox's data dir that only its user may enter.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::machinery::meta::lock;
@@ -43,6 +49,8 @@ struct Binding {
 #[derive(Debug, Default)]
 struct Table {
     bindings: HashMap<(String, u16), Binding>,
+    /// Pod-private sockets: (pod, name) to the socket's path.
+    sockets: HashMap<(String, String), (PathBuf, u64)>,
     next_generation: u64,
 }
 
@@ -50,6 +58,46 @@ struct Table {
 #[derive(Debug, Clone, Default)]
 pub struct NetNamespaces {
     table: Arc<Mutex<Table>>,
+    /// Where pod-private sockets go (mode 0700); none, none can be bound.
+    socket_dir: Option<PathBuf>,
+}
+
+/// A pod-private socket. Dropping it closes it and removes its file.
+#[cfg(unix)]
+#[derive(Debug)]
+pub struct BoundSocket {
+    listener: Option<tokio::net::UnixListener>,
+    _release: SocketRelease,
+}
+
+#[cfg(unix)]
+impl BoundSocket {
+    /// The listener, to accept connections on (taken once).
+    pub fn take_listener(&mut self) -> Option<tokio::net::UnixListener> {
+        self.listener.take()
+    }
+}
+
+#[derive(Debug)]
+struct SocketRelease {
+    table: Arc<Mutex<Table>>,
+    key: (String, String),
+    path: PathBuf,
+    generation: u64,
+}
+
+impl Drop for SocketRelease {
+    fn drop(&mut self) {
+        let mut table = lock(&self.table);
+        if table
+            .sockets
+            .get(&self.key)
+            .is_some_and(|(_, g)| *g == self.generation)
+        {
+            table.sockets.remove(&self.key);
+        }
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// A port bound in a pod's namespace. Dropping it releases the port.
@@ -101,8 +149,83 @@ impl NetNamespaces {
         ports
     }
 
+    /// Namespaces without pod-private sockets (tests of other apps).
+    #[cfg(test)]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Namespaces whose pod-private sockets live in `dir` (created with
+    /// mode 0700 when the first is bound).
+    pub fn with_socket_dir(dir: PathBuf) -> Self {
+        Self {
+            socket_dir: Some(dir),
+            ..Self::default()
+        }
+    }
+
+    /// Binds a socket named `name` that only pod `pod_uid` reaches.
+    #[cfg(unix)]
+    pub fn bind_socket(&self, pod_uid: &str, name: &str) -> std::io::Result<BoundSocket> {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        let Some(dir) = &self.socket_dir else {
+            return Err(std::io::Error::other(
+                "the sandbox has no directory for pod sockets",
+            ));
+        };
+        // Short names: a socket path must fit in sockaddr_un (108 bytes
+        // on Linux, 104 on macOS).
+        let longest = dir.join(u64::MAX.to_string());
+        if longest.as_os_str().len() >= 104 {
+            return Err(std::io::Error::other(format!(
+                "the sandbox's data directory is too deep for a Unix socket ({}): set KUBETUTOR_DATA_DIR to a shorter path",
+                dir.display()
+            )));
+        }
+        let key = (pod_uid.to_string(), name.to_string());
+        let (path, generation) = {
+            let mut table = lock(&self.table);
+            if table.sockets.contains_key(&key) {
+                return Err(std::io::ErrorKind::AddrInUse.into());
+            }
+            table.next_generation += 1;
+            let generation = table.next_generation;
+            let path = dir.join(generation.to_string());
+            table
+                .sockets
+                .insert(key.clone(), (path.clone(), generation));
+            (path, generation)
+        };
+        let release = SocketRelease {
+            table: Arc::clone(&self.table),
+            key,
+            path: path.clone(),
+            generation,
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        // An existing directory keeps its mode: make sure of it.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        // A socket file left by a sandbox that did not stop cleanly.
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let listener = tokio::net::UnixListener::bind(&path)?;
+        Ok(BoundSocket {
+            listener: Some(listener),
+            _release: release,
+        })
+    }
+
+    /// The path of a pod-private socket, if one is bound.
+    pub fn socket_path(&self, pod_uid: &str, name: &str) -> Option<PathBuf> {
+        lock(&self.table)
+            .sockets
+            .get(&(pod_uid.to_string(), name.to_string()))
+            .map(|(p, _)| p.clone())
     }
 
     /// Binds `port` in pod `pod_uid`'s namespace for `container`.
@@ -166,9 +289,9 @@ impl NetNamespaces {
     /// Forgets every binding of a pod (its listeners close when their
     /// [`BoundPort`]s drop).
     pub fn release_pod(&self, pod_uid: &str) {
-        lock(&self.table)
-            .bindings
-            .retain(|(pod, _), _| pod != pod_uid);
+        let mut table = lock(&self.table);
+        table.bindings.retain(|(pod, _), _| pod != pod_uid);
+        table.sockets.retain(|(pod, _), _| pod != pod_uid);
     }
 }
 
@@ -206,6 +329,44 @@ mod tests {
         drop(b);
         assert!(newer.is_some());
         assert_eq!(ns.lookup("pod-b", 8080), newer);
+    }
+
+    /// Pod sockets sit in a directory only the sandbox's user may enter,
+    /// and go away with their guard.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn pod_sockets_are_private_and_released() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ns = NetNamespaces::with_socket_dir(dir.clone());
+        let mut a = ns.bind_socket("p", ".s.PGSQL.5432").unwrap();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let path = ns.socket_path("p", ".s.PGSQL.5432").unwrap();
+        assert!(path.starts_with(&dir));
+        assert_eq!(ns.socket_path("q", ".s.PGSQL.5432"), None);
+        let err = ns.bind_socket("p", ".s.PGSQL.5432").unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+        let listener = a.take_listener().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(b"pong").await.unwrap();
+        });
+        let mut c = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let mut buf = String::new();
+        c.read_to_string(&mut buf).await.unwrap();
+        assert_eq!(buf, "pong");
+        server.await.unwrap();
+        drop(a);
+        assert_eq!(ns.socket_path("p", ".s.PGSQL.5432"), None);
+        assert!(!path.exists());
+        assert!(NetNamespaces::new().bind_socket("p", "x").is_err());
+        let deep = NetNamespaces::with_socket_dir(tmp.path().join("d".repeat(120)));
+        let err = deep.bind_socket("p", "x").unwrap_err().to_string();
+        assert!(err.contains("KUBETUTOR_DATA_DIR"), "{err}");
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 
 use crate::machinery::resources;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +24,7 @@ use crate::machinery::meta::pod_ready;
 use crate::machinery::status::ApiError;
 use crate::node::Node;
 use crate::node::kubelet::{CtrRt, LogLine, PodRt, State};
+use crate::node::sessions::{self, ClientAddr};
 use crate::node::streams::{self, ExecRequest, LineResult, Protocol};
 
 /// Whether this module serves the request.
@@ -30,7 +32,10 @@ pub fn handles(t: &Target) -> bool {
     let sub = t.sub.as_deref();
     let core = t.res.group.is_empty();
     match t.res.plural {
-        "pods" if core => matches!(sub, Some("log" | "exec" | "attach" | "proxy")),
+        "pods" if core => matches!(
+            sub,
+            Some("log" | "exec" | "attach" | "proxy" | "portforward")
+        ),
         "services" if core => sub == Some("proxy"),
         _ => false,
     }
@@ -42,6 +47,7 @@ pub async fn handle(node: &Arc<Node>, t: Target, req: Request<Incoming>) -> Resp
         ("pods", Some("log")) => logs(node, &t, &req).await,
         ("pods", Some("exec" | "attach")) => exec(node, &t, req),
         ("pods", Some("proxy")) => pod_proxy(node, &t, req).await,
+        ("pods", Some("portforward")) => port_forward(node, &t, req),
         ("services", Some("proxy")) => service_proxy(node, &t, req).await,
         _ => Err(ApiError::path_not_found()),
     };
@@ -73,9 +79,10 @@ fn pick_container(pod: &Value, wanted: Option<&str>) -> Result<String, ApiError>
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or("");
     let main = names(pod, "containers");
     let init = names(pod, "initContainers");
+    let ephemeral = names(pod, "ephemeralContainers");
     match wanted.filter(|w| !w.is_empty()) {
         Some(w) => {
-            if main.iter().chain(&init).any(|n| n == w) {
+            if main.iter().chain(&init).chain(&ephemeral).any(|n| n == w) {
                 Ok(w.to_string())
             } else {
                 Err(ApiError::bad_request(format!(
@@ -270,6 +277,10 @@ fn exec(
             "unable to upgrade connection: container not found (\"{container}\")"
         )));
     };
+    // One session of this client's; it ends the command when the client
+    // goes. Counted first, so kubectl's SPDY retry is told the same.
+    let client = req.extensions().get::<ClientAddr>().copied();
+    let session = node.sessions.open(client, &node.cancel)?;
     let key = req
         .headers()
         .get("Sec-WebSocket-Key")
@@ -294,80 +305,51 @@ fn exec(
     }
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let upgrade = hyper::upgrade::on(&mut req);
-    let shell = crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let rootfs = fs.rootfs().to_path_buf();
+    let shell = crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone())
+        .with_stop_flag(Arc::clone(&stop))
+        .with_sleeper(sessions::interruptible_sleeper(Arc::clone(&stop)));
+    // Attach: to a shell that is process 1 and waits for input, the
+    // session is that shell's prompt (and its `exit` ends the container);
+    // to anything else, what the process prints from now on.
+    let mut request = request;
+    let attach = t.sub.as_deref() == Some("attach");
+    request.attach = attach;
+    let attach_shell = attach && request.stdin && crate::images::has_awaiting_shell(&rootfs);
+    if attach_shell {
+        let argv = crate::node::kubelet::process_argv(&c, &st.env);
+        request.command = argv.into_iter().take(1).collect();
+    }
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
-        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
-            TokioIo::new(upgraded),
-            tokio_tungstenite::tungstenite::protocol::Role::Server,
-            None,
-        )
-        .await;
-        let mut shell = shell;
-        if request.tty && request.stdin {
-            let argv = request.command.clone();
-            // `kubectl exec -it ... -- psql`: psql's own prompt and loop.
-            if let Some(started) = shell.interactive_psql(&argv) {
-                match started {
-                    Ok(mut session) => {
-                        let greeting = session.greeting().replace('\n', "\r\n");
-                        let _ = streams::run_interactive(
-                            ws,
-                            protocol,
-                            &request,
-                            greeting,
-                            move |line| {
-                                let r = session.line(line);
-                                LineResult {
-                                    output: crate::shell::Output {
-                                        stdout: r.stdout,
-                                        stderr: r.stderr,
-                                        exit_code: 0,
-                                    },
-                                    exit: r.quit,
-                                    prompt: Some(r.prompt),
-                                }
-                            },
-                        )
-                        .await;
-                    }
-                    Err(output) => {
-                        let _ =
-                            streams::run_session(ws, protocol, &request, move |_| output.clone())
-                                .await;
-                    }
-                }
-                return;
+        let token = session.token.clone();
+        let io = sessions::watch_client(TokioIo::new(upgraded), token.clone());
+        if attach && !attach_shell {
+            tokio::select! {
+                () = attach_output(io, request, c) => {}
+                () = token.cancelled() => {}
             }
-            let program = argv
-                .first()
-                .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
-            let interactive_shell =
-                matches!(program.as_deref(), Some("sh" | "ash" | "bash")) && argv.len() == 1;
-            if interactive_shell {
-                let prompt = shell.prompt();
-                let _ = streams::run_interactive(ws, protocol, &request, prompt, move |line| {
-                    let output = shell.run_script(line, b"");
-                    LineResult {
-                        output,
-                        exit: shell.has_exited(),
-                        prompt: Some(shell.prompt()),
-                    }
-                })
-                .await;
-                return;
-            }
-            let _ = streams::run_session(ws, protocol, &request, move |stdin| {
-                shell.exec(&argv, &stdin)
-            })
-            .await;
+            drop(session);
             return;
         }
-        let argv = request.command.clone();
-        let _ = streams::run_session(ws, protocol, &request, move |stdin| {
-            shell.exec(&argv, &stdin)
-        })
-        .await;
+        // The client going ends what runs (the stop flag); the session
+        // itself ends as its connection closes.
+        let watcher = {
+            let (token, stop) = (token.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                token.cancelled().await;
+                stop.store(true, Ordering::SeqCst);
+            })
+        };
+        let code = run_exec(io, protocol, request, shell).await;
+        watcher.abort();
+        if attach_shell {
+            // The shell's stdin session is over (`exit`, EOF, or its
+            // client gone): process 1 exits, and with it the container.
+            crate::images::end_awaiting_shell(&rootfs, code.unwrap_or(0));
+        }
+        drop(session);
     });
     let mut resp = Response::new(h::full(Bytes::new()));
     *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
@@ -388,6 +370,185 @@ fn exec(
         header::HeaderValue::from_static(protocol.name()),
     );
     Ok(resp)
+}
+
+/// Runs one exec or attach session over the upgraded connection.
+async fn run_exec(
+    io: tokio::io::DuplexStream,
+    protocol: Protocol,
+    request: ExecRequest,
+    shell: crate::shell::Shell,
+) -> Option<i32> {
+    {
+        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            io,
+            tokio_tungstenite::tungstenite::protocol::Role::Server,
+            None,
+        )
+        .await;
+        let mut shell = shell;
+        if request.tty && request.stdin {
+            let argv = request.command.clone();
+            // `kubectl exec -it ... -- psql`: psql's own prompt and loop.
+            if let Some(started) = shell.interactive_psql(&argv) {
+                match started {
+                    Ok(mut session) => {
+                        let greeting = session.greeting().replace('\n', "\r\n");
+                        return streams::run_interactive(
+                            ws,
+                            protocol,
+                            &request,
+                            greeting,
+                            move |line| {
+                                let r = session.line(line);
+                                LineResult {
+                                    output: crate::shell::Output {
+                                        stdout: r.stdout,
+                                        stderr: r.stderr,
+                                        exit_code: 0,
+                                    },
+                                    exit: r.quit,
+                                    prompt: Some(r.prompt),
+                                }
+                            },
+                        )
+                        .await
+                        .ok();
+                    }
+                    Err(output) => {
+                        return streams::run_session(ws, protocol, &request, move |_| {
+                            output.clone()
+                        })
+                        .await
+                        .ok();
+                    }
+                }
+            }
+            let program = argv
+                .first()
+                .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
+            let interactive_shell =
+                matches!(program.as_deref(), Some("sh" | "ash" | "bash")) && argv.len() == 1;
+            if interactive_shell {
+                let prompt = shell.prompt();
+                return streams::run_interactive(ws, protocol, &request, prompt, move |line| {
+                    let output = shell.run_script(line, b"");
+                    LineResult {
+                        output,
+                        exit: shell.has_exited(),
+                        prompt: Some(shell.prompt()),
+                    }
+                })
+                .await
+                .ok();
+            }
+            return streams::run_session(ws, protocol, &request, move |stdin| {
+                shell.exec(&argv, &stdin)
+            })
+            .await
+            .ok();
+        }
+        let argv = request.command.clone();
+        streams::run_session(ws, protocol, &request, move |stdin| {
+            shell.exec(&argv, &stdin)
+        })
+        .await
+        .ok()
+    }
+}
+
+/// `attach` to a container whose process is not a shell waiting for
+/// input: what it prints from now on, until it exits or the client goes;
+/// then the Success status the kubelet sends at the end of an attach.
+async fn attach_output(io: tokio::io::DuplexStream, request: ExecRequest, c: Arc<CtrRt>) {
+    use futures::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        io,
+        tokio_tungstenite::tungstenite::protocol::Role::Server,
+        None,
+    )
+    .await;
+    let (mut tx, mut rx) = ws.split();
+    let channel = if request.stdout || request.tty {
+        streams::STDOUT
+    } else {
+        streams::STDERR
+    };
+    let _ = tx
+        .send(Message::Binary(streams::encode(channel, &[]).into()))
+        .await;
+    let instance = c.state().container_id;
+    let mut sent = c.log_lines(false).len();
+    loop {
+        let notified = c.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let lines = c.log_lines(false);
+        let st = c.state();
+        if lines.len() > sent {
+            let mut text: String = lines[sent..]
+                .iter()
+                .map(|l| format!("{}\n", l.text))
+                .collect();
+            if request.tty {
+                text = text.replace('\n', "\r\n");
+            }
+            sent = lines.len();
+            if tx
+                .send(Message::Binary(
+                    streams::encode(channel, text.as_bytes()).into(),
+                ))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        } else if lines.len() < sent {
+            sent = lines.len();
+        }
+        if st.container_id != instance || !matches!(st.state, State::Running { .. }) {
+            break;
+        }
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            m = rx.next() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                _ => {}
+            },
+        }
+    }
+    let status = serde_json::json!({"metadata": {}, "status": "Success"}).to_string();
+    let _ = tx
+        .send(Message::Binary(
+            streams::encode(streams::STATUS, status.as_bytes()).into(),
+        ))
+        .await;
+    let _ = tx
+        .send(Message::Close(Some(
+            tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+                reason: "".into(),
+            },
+        )))
+        .await;
+}
+
+/// `kubectl port-forward`: the pod must be running on the node.
+fn port_forward(
+    node: &Arc<Node>,
+    t: &Target,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let pod = get_pod(node, t)?;
+    if !scheduled(&pod) {
+        return Err(ApiError::bad_request(format!(
+            "pod {} does not have a host assigned",
+            pod["metadata"]["name"].as_str().unwrap_or("")
+        )));
+    }
+    crate::node::portforward::handle(node, &pod, req)
 }
 
 /// `[scheme:]name[:port]` of a proxy URL.

@@ -137,6 +137,9 @@ pub struct ExecRequest {
     pub stdout: bool,
     pub stderr: bool,
     pub tty: bool,
+    /// An attach (not an exec): it ends with Success whatever the process
+    /// did, as the kubelet's attach does.
+    pub attach: bool,
 }
 
 impl ExecRequest {
@@ -246,7 +249,8 @@ where
     // real container's exec is never this fast, so give it that time.
     tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
     send_output(&mut ws, request, &output).await?;
-    finish(ws, output.exit_code, &request.command).await?;
+    let code = if request.attach { 0 } else { output.exit_code };
+    finish(ws, code, &request.command).await?;
     Ok(output.exit_code)
 }
 
@@ -469,7 +473,12 @@ where
             ws.send(send(echoed)).await?;
         }
     }
-    finish(ws, exit_code, &request.command).await?;
+    finish(
+        ws,
+        if request.attach { 0 } else { exit_code },
+        &request.command,
+    )
+    .await?;
     Ok(exit_code)
 }
 

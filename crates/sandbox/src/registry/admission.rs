@@ -47,7 +47,7 @@ impl Attributes<'_> {
 
     /// A request on the main resource (not a subresource such as status).
     fn main(&self) -> bool {
-        self.scope != Scope::Status
+        matches!(self.scope, Scope::Main | Scope::All)
     }
 
     /// `admission.NewForbidden`: `<resource> "<name>" is forbidden: <why>`.

@@ -16,6 +16,7 @@
 pub(crate) mod admission;
 pub(crate) mod bootstrap;
 pub(crate) mod deletion;
+mod ephemeral;
 mod kinds;
 pub(crate) mod managedfields;
 mod objectmeta;
@@ -30,7 +31,8 @@ use serde_json::{Value, json};
 
 use crate::machinery::resources::ResourceDef;
 pub(crate) use crate::machinery::status::Cause;
-pub(crate) use kinds::strategy;
+pub(crate) use kinds::{strategy, template_generation};
+use pipeline::Scope;
 use printing::{AGE, Col, NAME, s, since};
 
 /// Which of upstream's name rules a kind's `metadata.name` follows.
@@ -64,6 +66,13 @@ pub(crate) trait Strategy: Sync {
     /// (upstream's ValidateUpdate: immutable fields, allowed changes).
     /// The metadata every kind has is checked before (see [`validate`]).
     fn validate(&self, _obj: &Value, _old: Option<&Value>, _out: &mut Vec<Cause>) {}
+
+    /// The rules of an update through `scope`: the kind's own update
+    /// validation, unless a subresource has a strategy of its own
+    /// upstream (`pods/ephemeralcontainers`).
+    fn validate_update(&self, _scope: Scope, obj: &Value, old: &Value, out: &mut Vec<Cause>) {
+        self.validate(obj, Some(old), out);
+    }
 
     /// Whether objects keep `metadata.generation` (1 on create, bumped
     /// when [`Strategy::generation_spec`] changes).
@@ -165,6 +174,30 @@ pub(crate) fn validate(res: &ResourceDef, obj: &Value, old: Option<&Value>) -> V
         return out;
     }
     s.validate(obj, old, &mut out);
+    out
+}
+
+/// Validates an update through `scope` of the stored `old`: the metadata
+/// every kind has, then the rules of the kind (or of its subresource).
+pub(crate) fn validate_update(
+    res: &ResourceDef,
+    scope: Scope,
+    obj: &Value,
+    old: &Value,
+) -> Vec<Cause> {
+    let mut out = Vec::new();
+    let s = strategy(res);
+    objectmeta::validate(
+        s.name_rule(),
+        res.group.is_empty(),
+        obj,
+        Some(old),
+        &mut out,
+    );
+    if obj["metadata"]["name"].as_str().is_none_or(str::is_empty) {
+        return out;
+    }
+    s.validate_update(scope, obj, old, &mut out);
     out
 }
 

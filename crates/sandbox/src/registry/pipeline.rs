@@ -42,6 +42,21 @@ pub enum Scope {
     Status,
     /// Everything (in-process controllers, which own what they write).
     All,
+    /// The pods' `ephemeralcontainers` subresource (what `kubectl debug`
+    /// writes): only `spec.ephemeralContainers` changes.
+    EphemeralContainers,
+}
+
+impl Scope {
+    /// The subresource's name in a URL and in `managedFields` ("" for the
+    /// main resource).
+    pub fn subresource(self) -> &'static str {
+        match self {
+            Scope::Main | Scope::All => "",
+            Scope::Status => "status",
+            Scope::EphemeralContainers => "ephemeralcontainers",
+        }
+    }
 }
 
 /// What every write carries besides the object (upstream's
@@ -177,12 +192,22 @@ fn prepare_for_update(
 ) {
     let has_status = res.has_subresource("status");
     match scope {
-        Scope::Status => {
-            // Only the status (and who manages it) changes.
+        Scope::Status | Scope::EphemeralContainers => {
+            // Only the subresource's part (and who manages it) changes
+            // (upstream's status strategies and
+            // `dropNonEphemeralContainerUpdates`).
             let mut n = old.clone();
-            match new.get("status") {
-                Some(st) if !st.is_null() => n["status"] = st.clone(),
-                _ => remove_key(&mut n, "status"),
+            let (parent, key) = match scope {
+                Scope::Status => (None, "status"),
+                _ => (Some("spec"), "ephemeralContainers"),
+            };
+            let (from, to) = match parent {
+                Some(p) => (&new[p], &mut n[p]),
+                None => (&*new, &mut n),
+            };
+            match from.get(key) {
+                Some(v) if !v.is_null() => to[key] = v.clone(),
+                _ => remove_key(to, key),
             }
             n["metadata"]["managedFields"] = new["metadata"]["managedFields"].clone();
             if n["metadata"]["managedFields"].is_null() {
@@ -543,7 +568,7 @@ impl Registry {
         s.default(&mut new);
         let mut causes = Vec::new();
         validate_meta_update(&new, old, &mut causes);
-        causes.extend(super::validate(res, &new, Some(old)));
+        causes.extend(super::validate_update(res, opts.scope, &new, old));
         if !causes.is_empty() {
             return Err(fail(ApiError::invalid(res, name, causes)));
         }

@@ -262,6 +262,59 @@ pub(crate) fn positive_quantity(q: &Value, field: &str, out: &mut Vec<Cause>) {
     }
 }
 
+/// `field: Invalid value: <repr>: detail` where `repr` is already Go's
+/// `%#v` of the value (a struct, a map), printed as is.
+pub(crate) fn invalid_go(field: impl Into<String>, repr: &str, detail: &str) -> Cause {
+    Cause {
+        reason: "FieldValueInvalid",
+        field: field.into(),
+        message: format!("Invalid value: {repr}: {detail}"),
+    }
+}
+
+/// `ValidateNonnegativeField`: `field: Invalid value: -1: must be greater
+/// than or equal to 0` when the number is negative.
+pub(crate) fn nonnegative(v: &Value, field: &str, out: &mut Vec<Cause>) {
+    if v.as_i64().is_some_and(|n| n < 0) {
+        out.push(Cause::invalid(
+            field,
+            v,
+            "must be greater than or equal to 0",
+        ));
+    }
+}
+
+const PERCENT_MSG: &str = "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')";
+
+/// The value of an int-or-percent (`3`, `"25%"`): its number, 0 when unset
+/// or malformed (upstream's `getIntOrPercentValue`).
+pub(crate) fn int_or_percent_value(v: &Value) -> i64 {
+    match v {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        Value::String(s) => s
+            .strip_suffix('%')
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent`.
+pub(crate) fn int_or_percent(v: &Value, field: &str, out: &mut Vec<Cause>) {
+    match v {
+        Value::String(s) => {
+            let digits = s.strip_suffix('%').unwrap_or("");
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                out.push(Cause::invalid(field, v, PERCENT_MSG));
+            } else if int_or_percent_value(v) > 100 {
+                out.push(Cause::invalid(field, v, "must not be greater than 100%"));
+            }
+        }
+        Value::Number(_) => nonnegative(v, field, out),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,11 @@ pub struct RuntimeConfig {
     /// How long an exited container shows Terminated before the kubelet
     /// restarts it or backs off (its relist period).
     pub exit_lag: Duration,
+    /// How often the kubelet rewrites a running pod's configMap, secret,
+    /// downwardAPI and projected volumes (its sync period, 1m).
+    pub volume_sync: Duration,
+    /// How often the eviction manager measures emptyDirs (10s).
+    pub eviction_period: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -49,6 +54,8 @@ impl Default for RuntimeConfig {
             resync: Duration::from_secs(1),
             start_lag: Duration::from_millis(300),
             exit_lag: Duration::from_secs(1),
+            volume_sync: Duration::from_secs(60),
+            eviction_period: Duration::from_secs(10),
         }
     }
 }
@@ -109,18 +116,40 @@ impl Runtime {
         obj: Value,
     ) -> Option<Arc<Value>> {
         let (ns, name) = (namespace_of(&obj).to_string(), name_of(&obj).to_string());
-        let make = |cur: Option<&Value>| match cur {
-            Some(_) => Ok(obj.clone()),
-            None => Err(ApiError::not_found(res, &name)),
-        };
-        let opts = WriteOptions::component(manager);
-        match self.registry.update(res, &ns, &name, &make, false, &opts) {
-            Ok(u) => Some(u.object),
+        match self.try_put_as(manager, res, obj) {
+            Ok(o) => Some(o),
             Err(e) => {
                 tracing::debug!("{manager}: writing {} {ns}/{name}: {e}", res.qualified());
                 None
             }
         }
+    }
+
+    /// [`Runtime::put`] that answers why a write did not happen (409: the
+    /// object changed since it was read; 404: it is gone).
+    pub(crate) fn try_put(
+        &self,
+        res: &'static ResourceDef,
+        obj: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.try_put_as(CONTROLLER_MANAGER, res, obj)
+    }
+
+    fn try_put_as(
+        &self,
+        manager: &str,
+        res: &'static ResourceDef,
+        obj: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        let (ns, name) = (namespace_of(&obj).to_string(), name_of(&obj).to_string());
+        let make = |cur: Option<&Value>| match cur {
+            Some(_) => Ok(obj.clone()),
+            None => Err(ApiError::not_found(res, &name)),
+        };
+        let opts = WriteOptions::component(manager);
+        self.registry
+            .update(res, &ns, &name, &make, false, &opts)
+            .map(|u| u.object)
     }
 
     /// Creates an object through the registry's pipeline; errors are

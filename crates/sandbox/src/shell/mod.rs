@@ -183,6 +183,14 @@ impl Shell {
         out: &mut Vec<u8>,
         err: &mut Vec<u8>,
     ) -> Option<i32> {
+        // Programs the image adds (nginx -t): described in images/.
+        if let Some((o, e, code)) =
+            crate::images::run_program(&self.image, name, args, &self.fs, self.network.as_ref())
+        {
+            out.extend(o);
+            err.extend(e);
+            return Some(code);
+        }
         if crate::images::image_repository(&self.image) != "postgres" {
             return None;
         }

@@ -1,11 +1,15 @@
 //! The official `postgres` image, run by the PostgreSQL emulation
 //! ([`pgemu`]): the sandbox hands it the container's environment, `PGDATA`
 //! resolved through the container's mounts (so the data dies with the
-//! writable layer and survives on a persistent volume), the log sink and
-//! the pod's port 5432.
+//! writable layer and survives on a persistent volume), the log sink, the
+//! pod's port 5432 and the pod's private channels: the Unix socket and
+//! the pod's `localhost`, which no other process of the machine reaches
+//! (so `pg_hba.conf`'s trust for them trusts the pod only).
 
 #[cfg(test)]
 mod tests;
+
+use std::net::{IpAddr, Ipv4Addr};
 
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
@@ -35,7 +39,9 @@ async fn run(ctx: AppContext, mut stop: Stop) -> i32 {
         Ok(r) => Ok(r.host),
         Err(e) => Err(e.to_string()),
     };
+    let init_scripts = init_scripts(&ctx.fs, &ctx.cwd());
     let container = pgemu::Container {
+        init_scripts,
         env: ctx.env.clone(),
         log: ctx.log.clone(),
         resolve: Box::new(resolve),
@@ -55,6 +61,60 @@ async fn run(ctx: AppContext, mut stop: Stop) -> i32 {
     }
     server.await.unwrap_or(1)
 }
+
+/// Where the image's entrypoint looks for init scripts.
+const INITDB_DIR: &str = "/docker-entrypoint-initdb.d";
+/// Bounds on what is read from it (a ConfigMap holds at most 1 MiB).
+const MAX_SCRIPTS: usize = 64;
+const MAX_SCRIPT_BYTES: u64 = 1 << 20;
+
+/// The files of `/docker-entrypoint-initdb.d` (often a ConfigMap volume)
+/// as the entrypoint's glob lists them: sorted, dot files (a ConfigMap's
+/// `..data`) left out, directories skipped.
+fn init_scripts(fs: &crate::hostfs::ContainerFs, cwd: &str) -> Vec<pgemu::InitScript> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Ok(dir) = fs.resolve(cwd, INITDB_DIR) else {
+        return Vec::new();
+    };
+    let Ok(base) = std::fs::canonicalize(&dir.host) else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(&base) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .take(MAX_SCRIPTS)
+        .filter_map(|name| {
+            // Through the mount's symlinks (`init.sql -> ..data/init.sql`),
+            // never out of it.
+            let host = std::fs::canonicalize(base.join(&name)).ok()?;
+            if !host.starts_with(&base) {
+                return None;
+            }
+            let meta = std::fs::metadata(&host).ok()?;
+            if !meta.is_file() || meta.len() > MAX_SCRIPT_BYTES {
+                return None;
+            }
+            Some(pgemu::InitScript {
+                path: format!("{INITDB_DIR}/{name}"),
+                content: std::fs::read(&host).ok()?,
+                executable: meta.permissions().mode() & 0o111 != 0,
+            })
+        })
+        .collect()
+}
+
+/// Where TCP clients of a pod's port come from, as the pod sees them: the
+/// node's bridge address (the sandbox cannot tell one client pod from
+/// another, or from a port-forward; never the pod's own loopback).
+const CLIENTS_FROM: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 244, 0, 1));
 
 /// The pod's ports, as the server binds them.
 struct PodPorts {
@@ -85,6 +145,28 @@ impl pgemu::Listen for PodPorts {
             Ok(pgemu::Listening {
                 listener,
                 guard: Box::new(bound),
+                peer_address: CLIENTS_FROM,
+            })
+        })
+    }
+
+    #[cfg(unix)]
+    fn listen_pod(
+        &self,
+        channel: pgemu::PodChannel,
+    ) -> BoxFuture<'static, Result<pgemu::PodListening, pgemu::ListenError>> {
+        let bound = self.netns.bind_socket(&self.pod_uid, &channel.name());
+        Box::pin(async move {
+            let mut bound = bound.map_err(|e| match e.kind() {
+                std::io::ErrorKind::AddrInUse => pgemu::ListenError::AddrInUse,
+                _ => pgemu::ListenError::Other(e.to_string()),
+            })?;
+            let listener = bound
+                .take_listener()
+                .ok_or_else(|| pgemu::ListenError::Other("the socket is already taken".into()))?;
+            Ok(pgemu::PodListening {
+                listener,
+                guard: Box::new(bound),
             })
         })
     }
@@ -92,8 +174,8 @@ impl pgemu::Listen for PodPorts {
 
 /// A pod's network, as `psql` and PostgREST dial through it.
 impl pgemu::Network for PodNetwork {
-    fn local(&self, port: u16) -> pgemu::Dial {
-        PodNetwork::local(self, port)
+    fn pod_channel(&self, channel: pgemu::PodChannel) -> Option<std::path::PathBuf> {
+        self.socket(&channel.name())
     }
 
     fn dial(&self, host: &str, port: u16) -> pgemu::Dial {

@@ -8,7 +8,7 @@ use crate::images::tests::Harness;
 use crate::images::{self, AppContext, AppHandle};
 use crate::node::podnet::PodNetwork;
 use crate::shell::Shell;
-use pgemu::wire::{Client, ConnectOptions, Reply};
+use pgemu::wire::{Client, ConnectOptions, Endpoint, Reply};
 
 const INIT_JOB: &str = r#"until pg_isready; do echo "waiting for customer-db"; sleep 2; done
 psql -v ON_ERROR_STOP=1 <<'SQL'
@@ -41,6 +41,10 @@ fn db_ctx(h: &Harness, pod: &str, env: &[(&str, &str)]) -> AppContext {
         .collect();
     ctx
 }
+
+/// The server's own "ready" line (the entrypoint's temporary server, pid
+/// 48, says it too, before the real one listens).
+const READY: &str = "[1] LOG:  database system is ready to accept connections";
 
 async fn wait_for_log(h: &Harness, needle: &str) {
     for _ in 0..400 {
@@ -89,7 +93,7 @@ async fn sh(shell: Shell, script: &str) -> (String, String, i32) {
 async fn entrypoint_initializes_serves_and_keeps_data_in_pgdata() {
     let h = Harness::new();
     let db = start_db(&h, "db1");
-    wait_for_log(&h, "database system is ready to accept connections").await;
+    wait_for_log(&h, READY).await;
     let log = h.log();
     assert!(
         log.iter()
@@ -143,16 +147,16 @@ async fn entrypoint_initializes_serves_and_keeps_data_in_pgdata() {
     );
 
     // Over TCP a password is needed; a wrong one is refused as upstream says.
-    let addr = h.netns.lookup("db1", 5432).unwrap();
+    let addr = Endpoint::Tcp(h.netns.lookup("db1", 5432).unwrap());
     let opts = |pw: &str| ConnectOptions {
         user: "postgres".into(),
         database: "customer".into(),
         password: Some(pw.into()),
         application_name: "test".into(),
-        local: false,
         timeout: Duration::from_secs(5),
     };
-    let bad = tokio::task::spawn_blocking(move || Client::connect(addr, &opts("nope")).err())
+    let tcp = addr.clone();
+    let bad = tokio::task::spawn_blocking(move || Client::connect(&tcp, &opts("nope")).err())
         .await
         .unwrap();
     assert!(
@@ -160,7 +164,7 @@ async fn entrypoint_initializes_serves_and_keeps_data_in_pgdata() {
         "{bad:?}"
     );
     let replies = tokio::task::spawn_blocking(move || {
-        let mut c = Client::connect(addr, &opts("secret")).unwrap();
+        let mut c = Client::connect(&addr, &opts("secret")).unwrap();
         c.simple_query("INSERT INTO customer (name) VALUES ('Ada'), ('Alan'); SELECT name FROM customer ORDER BY id")
             .unwrap()
     })
@@ -211,11 +215,7 @@ async fn entrypoint_initializes_serves_and_keeps_data_in_pgdata() {
     wait_for_log(&h, "Skipping initialization").await;
     // The first server's line is in the log too: wait for the second one.
     for _ in 0..400 {
-        let listening = h
-            .log()
-            .iter()
-            .filter(|l| l.contains("listening on IPv4 address"))
-            .count();
+        let listening = h.log().iter().filter(|l| l.contains(READY)).count();
         if listening >= 2 {
             break;
         }
@@ -227,6 +227,258 @@ async fn entrypoint_initializes_serves_and_keeps_data_in_pgdata() {
     )
     .await;
     assert_eq!(out, "2\n");
+}
+
+/// A raw TCP login, as any process of the machine could try it: the
+/// startup parameters it likes, then SCRAM with `password` if asked.
+fn raw_login(
+    addr: std::net::SocketAddr,
+    params: &[(&str, &str)],
+    password: &str,
+) -> Vec<(u8, Vec<u8>)> {
+    use pgemu::wire::{Msg, read_message};
+    use std::io::Write as _;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut startup = Msg::new(0).i32(196_608);
+    for (k, v) in params {
+        startup = startup.cstr(k).cstr(v);
+    }
+    s.write_all(&startup.u8(0).encode()).unwrap();
+    let mut seen = Vec::new();
+    let mut scram = pgemu::scram::ClientExchange::new(password);
+    loop {
+        let Ok((kind, body)) = read_message(&mut s) else {
+            return seen;
+        };
+        seen.push((kind, body.clone()));
+        let code = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+        let reply = match (kind, code) {
+            (b'R', 10) => {
+                let first = scram.client_first();
+                Msg::new(b'p')
+                    .cstr("SCRAM-SHA-256")
+                    .i32(first.len() as i32)
+                    .bytes(first.as_bytes())
+                    .encode()
+            }
+            (b'R', 11) => {
+                let fin = scram.server_first(&body[4..]).unwrap();
+                Msg::new(b'p').bytes(fin.as_bytes()).encode()
+            }
+            (b'R', 12) => continue,
+            (b'R', 0) => continue,
+            _ => return seen,
+        };
+        s.write_all(&reply).unwrap();
+    }
+}
+
+fn error_text(body: &[u8]) -> String {
+    pgemu::wire::ServerMessage::parse(body).message
+}
+
+/// Trust goes to what only the pod reaches: the Unix socket and the pod's
+/// own `localhost`, both Unix sockets in a directory no other user of the
+/// machine may enter. The pod's TCP port (which any local process can
+/// reach on the host's loopback) always asks for the password, whatever a
+/// client puts in its startup packet.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_pod_itself_is_trusted() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let h = Harness::new();
+    let _db = start_db(&h, "db2");
+    wait_for_log(&h, READY).await;
+    let dir = h.root.sockets_dir();
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+    for name in [".s.PGSQL.5432", "lo.5432"] {
+        let path = h.netns.socket_path("db2", name).unwrap();
+        assert!(path.starts_with(&dir), "{}", path.display());
+    }
+
+    // Claiming to be local over TCP gets a SCRAM challenge, and a wrong
+    // password gets PostgreSQL's refusal.
+    let addr = h.netns.lookup("db2", 5432).unwrap();
+    let seen = tokio::task::spawn_blocking(move || {
+        raw_login(
+            addr,
+            &[
+                ("user", "postgres"),
+                ("database", "customer"),
+                ("kubetutor.local_socket", "1"),
+            ],
+            "wrong",
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen[0].0, b'R');
+    assert_eq!(&seen[0].1[..4], &10i32.to_be_bytes(), "AuthenticationSASL");
+    assert_eq!(&seen[0].1[4..], b"SCRAM-SHA-256\0\0");
+    let last = seen.last().unwrap();
+    assert_eq!(last.0, b'E');
+    assert_eq!(
+        error_text(&last.1),
+        "password authentication failed for user \"postgres\""
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|(k, b)| *k == b'R' && b[..4] == 0i32.to_be_bytes())
+    );
+    let log = h.log().join("\n");
+    assert!(
+        log.contains("FATAL:  password authentication failed for user \"postgres\"")
+            && log.contains("DETAIL:  Connection matched file \"/var/lib/postgresql/data/pg_hba.conf\" line 45: \"host all all all scram-sha-256\""),
+        "{log}"
+    );
+    // No password at all: libpq's own refusal to go on.
+    let tcp = Endpoint::Tcp(addr);
+    let none = tokio::task::spawn_blocking(move || {
+        let opts = ConnectOptions {
+            user: "postgres".into(),
+            database: "customer".into(),
+            password: None,
+            application_name: "test".into(),
+            timeout: Duration::from_secs(5),
+        };
+        Client::connect(&tcp, &opts).err()
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(none, Some(pgemu::wire::ConnectError::NoPassword)),
+        "{none:?}"
+    );
+
+    // In the pod: the socket and localhost need no password.
+    for host in ["", "-h /var/run/postgresql", "-h localhost", "-h 127.0.0.1"] {
+        let (out, err, code) = sh(
+            shell_in(&h, "db2", &[]),
+            &format!("psql {host} -U postgres -d customer -tAc 'SELECT current_user'"),
+        )
+        .await;
+        assert_eq!(
+            (out.as_str(), err.as_str(), code),
+            ("postgres\n", "", 0),
+            "{host}"
+        );
+    }
+    let (_, err, code) = sh(
+        shell_in(&h, "db2", &[]),
+        "psql -h /tmp -U postgres -c 'select 1'",
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "psql: error: connection to server on socket \"/tmp/.s.PGSQL.5432\" failed: No such file or directory\n\tIs the server running locally and accepting connections on that socket?\n"
+    );
+    // Another pod's localhost is its own: nothing listens there.
+    let (_, err, code) = sh(
+        shell_in(&h, "other", &[]),
+        "psql -h localhost -U postgres -c 'select 1'",
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("Connection refused"), "{err}");
+}
+
+/// The learner's own `pg_hba.conf` rules, applied from the next start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_hba_conf_decides_and_its_errors_stop_the_server() {
+    let h = Harness::new();
+    let db = start_db(&h, "db3");
+    wait_for_log(&h, READY).await;
+    let (_, err, code) = sh(
+        shell_in(&h, "db3", &[]),
+        "psql -U postgres -d customer -c \"CREATE ROLE app LOGIN PASSWORD 'apppw'\"",
+    )
+    .await;
+    assert_eq!((err.as_str(), code), ("", 0));
+    assert_eq!(db.stop().await, 0);
+    let pgdata = h
+        .root
+        .container_rootfs("db3", "postgres")
+        .unwrap()
+        .join("var/lib/postgresql/data");
+    std::fs::write(
+        pgdata.join("pg_hba.conf"),
+        "local all postgres scram-sha-256\nlocal all all trust\nhost all postgres 127.0.0.1/32 md5\nhost all all all reject\n",
+    )
+    .unwrap();
+    let db = start_db(&h, "db3");
+    for _ in 0..400 {
+        if h.log().iter().filter(|l| l.contains(READY)).count() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let psql = |env: &[(&str, &str)], args: &str| {
+        let shell = shell_in(&h, "db3", env);
+        let script = format!("psql -d customer -tAc 'SELECT current_user' {args}");
+        async move { sh(shell, &script).await }
+    };
+    let (_, err, code) = psql(&[], "-U postgres").await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "psql: error: connection to server on socket \"/var/run/postgresql/.s.PGSQL.5432\" failed: fe_sendauth: no password supplied\n"
+    );
+    // SCRAM over the socket, then md5 over the pod's loopback (the
+    // verifier is SCRAM, so md5 means SCRAM, as in PostgreSQL).
+    let (out, _, _) = psql(&[("PGPASSWORD", "secret")], "-U postgres").await;
+    assert_eq!(out, "postgres\n");
+    let (out, _, _) = psql(&[("PGPASSWORD", "secret")], "-U postgres -h localhost").await;
+    assert_eq!(out, "postgres\n");
+    let (out, _, _) = psql(&[], "-U app").await;
+    assert_eq!(out, "app\n");
+    let (_, err, _) = psql(&[("PGPASSWORD", "apppw")], "-U app -h localhost").await;
+    assert_eq!(
+        err,
+        "psql: error: connection to server at \"localhost\" (127.0.0.1), port 5432 failed: FATAL:  pg_hba.conf rejects connection for host \"127.0.0.1\", user \"app\", database \"customer\", no encryption\n"
+    );
+    let addr = Endpoint::Tcp(h.netns.lookup("db3", 5432).unwrap());
+    let refused = tokio::task::spawn_blocking(move || {
+        let opts = ConnectOptions {
+            user: "postgres".into(),
+            database: "customer".into(),
+            password: Some("secret".into()),
+            application_name: "test".into(),
+            timeout: Duration::from_secs(5),
+        };
+        match Client::connect(&addr, &opts) {
+            Err(pgemu::wire::ConnectError::Server(m)) => m.message,
+            other => format!("{:?}", other.err()),
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        refused,
+        "pg_hba.conf rejects connection for host \"10.244.0.1\", user \"postgres\", database \"customer\", no encryption"
+    );
+
+    // A broken file: the server says where, and does not start.
+    assert_eq!(db.stop().await, 0);
+    std::fs::write(
+        pgdata.join("pg_hba.conf"),
+        "local all all trust\nhost all all all sha1\n",
+    )
+    .unwrap();
+    let code = start_db(&h, "db3").wait().await;
+    assert_eq!(code, 1);
+    let log = h.log().join("\n");
+    assert!(
+        log.contains("LOG:  invalid authentication method \"sha1\"")
+            && log.contains(
+                "CONTEXT:  line 2 of configuration file \"/var/lib/postgresql/data/pg_hba.conf\""
+            )
+            && log.contains("FATAL:  could not load /var/lib/postgresql/data/pg_hba.conf"),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,6 +562,87 @@ fn real_psql() -> Option<std::path::PathBuf> {
         eprintln!("notice: no psql on PATH, skipping the parity test with the real client");
     }
     found
+}
+
+/// Runs the real psql against `port` on 127.0.0.1 with a password.
+async fn run_real_psql(
+    psql: &std::path::Path,
+    port: u16,
+    password: Option<&str>,
+    args: &[&str],
+) -> (String, String, i32) {
+    let mut cmd = std::process::Command::new(psql);
+    cmd.arg("-X")
+        .args(args)
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", port.to_string())
+        .env("PGUSER", "postgres")
+        .env("PGDATABASE", "customer")
+        .env_remove("PGPASSWORD")
+        .env_remove("PGSERVICEFILE")
+        .env("PGPASSFILE", "/nonexistent")
+        .stdin(std::process::Stdio::null());
+    if let Some(pw) = password {
+        cmd.env("PGPASSWORD", pw);
+    }
+    tokio::task::spawn_blocking(move || {
+        let out = cmd.output().unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            out.status.code().unwrap_or(-1),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// The real client logs in over TCP with SCRAM-SHA-256 (the only method
+/// the image's `host all all all` record offers), and is refused as a real
+/// server refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_psql_logs_in_with_scram() {
+    let Some(psql) = real_psql() else { return };
+    let h = Harness::new();
+    let _db = start_db(&h, "scram");
+    wait_for_log(&h, READY).await;
+    let port = h.netns.lookup("scram", 5432).unwrap().port();
+    let ok = run_real_psql(
+        &psql,
+        port,
+        Some("secret"),
+        &["-tAc", "SELECT current_user"],
+    )
+    .await;
+    assert_eq!(ok, ("postgres\n".to_string(), String::new(), 0));
+    let (_, err, code) = run_real_psql(&psql, port, Some("nope"), &["-c", "SELECT 1"]).await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        format!(
+            "psql: error: connection to server at \"127.0.0.1\", port {port} failed: FATAL:  password authentication failed for user \"postgres\"\n"
+        )
+    );
+    let (_, err, code) = run_real_psql(&psql, port, None, &["-w", "-c", "SELECT 1"]).await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        format!(
+            "psql: error: connection to server at \"127.0.0.1\", port {port} failed: fe_sendauth: no password supplied\n"
+        )
+    );
+    // The stored secret is the verifier, which the superuser may read.
+    let (out, _, _) = run_real_psql(
+        &psql,
+        port,
+        Some("secret"),
+        &[
+            "-tAc",
+            "SELECT rolpassword FROM pg_authid WHERE rolname = 'postgres'",
+        ],
+    )
+    .await;
+    assert!(out.starts_with("SCRAM-SHA-256$4096:"), "{out}");
 }
 
 /// The same psql command lines through the real client (over TCP, with a

@@ -1,6 +1,9 @@
 //! Each kind's registry rules and printer, one file per kind.
 
 mod configmap;
+mod controllerrevision;
+mod cronjob;
+mod daemonset;
 mod deployment;
 mod endpoints;
 mod endpointslice;
@@ -18,11 +21,14 @@ mod resourcequota;
 mod secret;
 mod service;
 mod serviceaccount;
+mod statefulset;
 mod storageclass;
 
 use crate::machinery::resources::{self, ResourceDef};
 
 use super::Strategy;
+
+pub(crate) use daemonset::template_generation;
 
 /// What every kind file uses.
 mod prelude {
@@ -65,6 +71,13 @@ pub(crate) fn strategy(res: &ResourceDef) -> &'static dyn Strategy {
         (&resources::DEPLOYMENTS, &deployment::Deployments),
         (&resources::REPLICA_SETS, &replicaset::ReplicaSets),
         (&resources::JOBS, &job::Jobs),
+        (&resources::STATEFUL_SETS, &statefulset::StatefulSets),
+        (&resources::DAEMON_SETS, &daemonset::DaemonSets),
+        (
+            &resources::CONTROLLER_REVISIONS,
+            &controllerrevision::ControllerRevisions,
+        ),
+        (&resources::CRON_JOBS, &cronjob::CronJobs),
         (&resources::ENDPOINT_SLICES, &endpointslice::EndpointSlices),
         (&resources::RESOURCE_QUOTAS, &resourcequota::ResourceQuotas),
         (&resources::LIMIT_RANGES, &limitrange::LimitRanges),

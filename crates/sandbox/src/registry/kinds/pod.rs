@@ -5,6 +5,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize as _;
 
 use super::prelude::*;
+use crate::registry::pipeline::Scope;
 
 pub(crate) struct Pods;
 
@@ -20,8 +21,31 @@ impl Strategy for Pods {
 
     fn validate(&self, obj: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
         validate_pod_spec(&obj["spec"], "spec", out);
-        if let Some(old) = old {
-            validate_pod_update(obj, old, out);
+        match old {
+            Some(old) => validate_pod_update(obj, old, out),
+            // Upstream's ValidatePodCreate: they come through the
+            // subresource only.
+            None if obj["spec"]["ephemeralContainers"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()) =>
+            {
+                out.push(Cause::forbidden(
+                    "spec.ephemeralContainers",
+                    "cannot be set on create",
+                ));
+            }
+            None => {}
+        }
+    }
+
+    /// `pods/ephemeralcontainers` has a strategy of its own upstream: the
+    /// pod's spec as it stands, and only additions of ephemeral containers.
+    fn validate_update(&self, scope: Scope, obj: &Value, old: &Value, out: &mut Vec<Cause>) {
+        if scope == Scope::EphemeralContainers {
+            validate_pod_spec(&obj["spec"], "spec", out);
+            crate::registry::ephemeral::validate_update(obj, old, out);
+        } else {
+            self.validate(obj, Some(old), out);
         }
     }
 

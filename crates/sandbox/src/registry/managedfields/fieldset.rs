@@ -172,6 +172,24 @@ impl Set {
         (inside, outside)
     }
 
+    /// The part of the set at or below `path` (the rest dropped).
+    pub fn at(&self, path: &[Pe]) -> Set {
+        match path {
+            [] => self.clone(),
+            [last] => self.split(last).0,
+            [first, rest @ ..] => {
+                let mut out = Set::default();
+                if let Some(c) = self.children.get(first) {
+                    let below = c.at(rest);
+                    if !below.is_empty() {
+                        out.children.insert(first.clone(), below);
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// Removes the whole subtree of a path element at this level.
     pub fn remove(&mut self, pe: &Pe) {
         self.members.remove(pe);

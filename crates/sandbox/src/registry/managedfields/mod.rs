@@ -209,7 +209,8 @@ fn strip(set: &Set) -> Set {
 
 /// The part of a set a write may own: the main resource does not own
 /// `status` where the kind has a status subresource; the status
-/// subresource owns only `status`. Answers (subresource, set) pairs (a
+/// subresource owns only `status`, the ephemeral containers one only
+/// `spec.ephemeralContainers`. Answers (subresource, set) pairs (a
 /// controller's whole-object write splits in two).
 fn scoped(res: &ResourceDef, scope: Scope, set: &Set) -> Vec<(&'static str, Set)> {
     let status = Pe::Field("status".into());
@@ -217,6 +218,13 @@ fn scoped(res: &ResourceDef, scope: Scope, set: &Set) -> Vec<(&'static str, Set)
     let (inside, outside) = set.split(&status);
     match scope {
         Scope::Status => vec![("status", inside)],
+        Scope::EphemeralContainers => vec![(
+            scope.subresource(),
+            set.at(&[
+                Pe::Field("spec".into()),
+                Pe::Field("ephemeralContainers".into()),
+            ]),
+        )],
         Scope::Main if has_status => vec![("", outside)],
         Scope::All if has_status => vec![("", outside), ("status", inside)],
         _ => vec![("", set.clone())],
@@ -243,7 +251,8 @@ pub(crate) fn track_update(
             .unwrap_or_default()
     };
     let requested = &new["metadata"]["managedFields"];
-    let mut entries = if scope == Scope::Status || requested.is_null() {
+    // A subresource's write keeps the entries as they are.
+    let mut entries = if !scope.subresource().is_empty() || requested.is_null() {
         live_entries()
     } else if requested.as_array().is_some_and(|a| {
         a.is_empty() || (a.len() == 1 && a[0].as_object().is_some_and(|o| o.is_empty()))
