@@ -86,16 +86,15 @@ struct Running {
 #[cfg(unix)]
 async fn start(dir: &Path, s: &Settings, log: &Log) -> Option<Running> {
     let open_dir = dir.to_path_buf();
-    let engine = match tokio::task::spawn_blocking(move || crate::engine::Engine::open(&open_dir))
-        .await
-    {
-        Ok(Ok(e)) => e,
-        Ok(Err(msg)) => {
-            log(&format!("psql: error: {msg}"));
-            return None;
-        }
-        Err(_) => return None,
-    };
+    let engine =
+        match tokio::task::spawn_blocking(move || crate::engine::Engine::open(&open_dir)).await {
+            Ok(Ok(e)) => e,
+            Ok(Err(msg)) => {
+                log(&format!("psql: error: {msg}"));
+                return None;
+            }
+            Err(_) => return None,
+        };
     let hba = crate::server::load_hba(log, dir, &s.pgdata)?;
     // A private directory (0700) keeps the socket to this process.
     let sockdir = match tempfile::Builder::new().prefix("pginit").tempdir() {

@@ -21,10 +21,10 @@ mod backend;
 pub mod clients;
 mod engine;
 mod entrypoint;
-mod init_scripts;
 #[cfg(any(fuzzing, test))]
 pub mod fuzz;
 pub mod hba;
+mod init_scripts;
 mod password;
 mod plpgsql;
 #[cfg(test)]
