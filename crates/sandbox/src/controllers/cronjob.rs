@@ -628,7 +628,7 @@ mod tests {
             match policy {
                 "Allow" => assert_eq!(jobs.len(), 2, "{jobs:?}"),
                 "Forbid" => {
-                    assert_eq!(jobs, [first.clone()]);
+                    assert_eq!(jobs, std::slice::from_ref(&first));
                     assert_eq!(now["status"]["active"].as_array().unwrap().len(), 1);
                 }
                 _ => {
