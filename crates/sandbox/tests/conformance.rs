@@ -637,15 +637,38 @@ async fn errors_are_read_without_crashing_kubectl() {
     each_kubectl!(env, k, {
         k.ok(&["run", "box", "--image=busybox", "--", "sleep", "3600"])
             .await;
-        // kubectl debug reads the 404's details of a route the sandbox
-        // does not serve (ephemeral containers) and says so.
+        // kubectl debug adds an ephemeral container through the pods'
+        // ephemeralcontainers subresource, recorded under its own manager
+        // entry; a missing pod is a 404 whose details kubectl reads.
         let out = k
             .run(&["debug", "box", "--image=busybox", "--", "true"])
             .await;
         assert!(!out.all().contains("panic"), "{} {out:?}", k.v());
+        assert!(out.ok(), "{} {out:?}", k.v());
+        let pod = k
+            .ok(&["get", "pod", "box", "-o", "json", "--show-managed-fields"])
+            .await;
+        let pod: serde_json::Value = serde_json::from_str(&pod).unwrap();
+        assert_eq!(
+            pod["spec"]["ephemeralContainers"][0]["image"], "busybox",
+            "{} {pod}",
+            k.v()
+        );
         assert!(
-            out.stderr
-                .contains("ephemeral containers are disabled for this cluster"),
+            pod["metadata"]["managedFields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["subresource"] == "ephemeralcontainers"),
+            "{} {pod}",
+            k.v()
+        );
+        let out = k
+            .run(&["debug", "nope", "--image=busybox", "--", "true"])
+            .await;
+        assert!(!out.all().contains("panic"), "{} {out:?}", k.v());
+        assert!(
+            out.stderr.contains("pods \"nope\" not found"),
             "{} {out:?}",
             k.v()
         );

@@ -138,7 +138,10 @@ async fn rewriting_a_large_object_keeps_bounded_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_watches_is_bounded_per_client() {
     use std::io::{Read as _, Write as _};
-    let env = Env::start().await;
+    // One watch per HTTP/1.1 connection: the server's connection cap
+    // (512, tested in hardening_server.rs) would come first, so it is
+    // raised here to reach the watch bound.
+    let env = Env::start_with(|cfg| cfg.limits.max_connections = 1_200).await;
     let sb = env.sandbox();
     let (addr, token, ca) = (
         sb.addr().to_string(),

@@ -36,10 +36,15 @@ impl Out {
 
 impl Env {
     pub async fn start() -> Env {
+        Env::start_with(|_| {}).await
+    }
+
+    /// A sandbox whose configuration `tune` changes first.
+    pub async fn start_with(tune: impl FnOnce(&mut SandboxConfig)) -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::start(SandboxConfig::new(dir.path().join("data")))
-            .await
-            .unwrap();
+        let mut cfg = SandboxConfig::new(dir.path().join("data"));
+        tune(&mut cfg);
+        let sandbox = Sandbox::start(cfg).await.unwrap();
         Env {
             sandbox: Some(sandbox),
             dir,
