@@ -97,6 +97,32 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub allow_remote: bool,
 
+    /// Start without the shell pane (remembered; `--shell-pane` brings it
+    /// back). `kubetutor shell` still opens the course's shell elsewhere
+    #[arg(long, global = true, conflicts_with = "shell_pane")]
+    pub no_shell: bool,
+
+    /// Start with the shell pane (the default; undoes a remembered
+    /// `--no-shell`)
+    #[arg(long, global = true)]
+    pub shell_pane: bool,
+
+    /// Join a classroom for this run: CODE@HOST:PORT, as your instructor
+    /// says it (`kubetutor join` remembers it)
+    #[arg(
+        long,
+        global = true,
+        value_name = "CODE@HOST:PORT",
+        env = "KUBETUTOR_JOIN",
+        hide_env_values = true
+    )]
+    pub join: Option<String>,
+
+    /// Your display name in the classroom [default: the remembered one,
+    /// else your login name]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub name: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -150,6 +176,16 @@ pub enum Command {
         #[arg(long, value_name = "DIR", env = crate::lab::LAB_DIR_ENV)]
         lab_dir: Option<PathBuf>,
     },
+    /// Open the course's shell here: kubectl aimed at the course's cluster
+    /// and namespace, in the lab directory, with a (kubetutor) prompt. Uses
+    /// the running kubetutor's cluster, else starts the sandbox for as long
+    /// as the shell lives. Reads commands from standard input when it is
+    /// not a terminal
+    Shell {
+        /// Run this command in the shell instead of an interactive session
+        #[arg(short = 'c', value_name = "COMMAND")]
+        command: Option<String>,
+    },
     /// Print the solution of a step (`--script`: a shell script that performs it)
     Solution {
         /// Lesson id or number
@@ -172,6 +208,21 @@ pub enum Command {
     /// Check that kubectl and the cluster are ready for the course; prints
     /// each finding with its fix (exit status 1 if any failed)
     Doctor,
+    /// Classroom workshops, the instructor's side: serve (the live grid of
+    /// every learner), status, provision and teardown of a shared cluster
+    Classroom {
+        #[command(subcommand)]
+        command: crate::classroom::commands::ClassroomCommand,
+    },
+    /// Join a classroom and remember it: kubetutor then joins it at every
+    /// start (without CODE@HOST:PORT: say which one is remembered)
+    Join {
+        /// CODE@HOST:PORT, as your instructor says it
+        target: Option<String>,
+        /// Forget the remembered classroom
+        #[arg(long, conflicts_with = "target")]
+        leave: bool,
+    },
     /// Check lesson files: front matter, steps, checks, assets, translations
     Lint {
         /// A course directory (holding lessons/ and assets/), or one lesson
@@ -288,13 +339,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let target = Target::from_cli(&cli);
-    let env = Env::load(&cli)?;
+    let env = Env::load(&cli, &target.vars())?;
     let front = Front::from_cli(&cli, &env);
     match cli.command {
-        None => env.start_tui(None, &target, front),
+        Some(Command::Classroom { command }) => {
+            return crate::classroom::commands::run(
+                command,
+                &env.data_dir,
+                env.course.clone(),
+                &env.files,
+                env.lang,
+                target.cluster.clone(),
+            );
+        }
+        Some(Command::Join { target: t, leave }) => {
+            return crate::classroom::commands::join(
+                &env.data_dir,
+                t.as_deref(),
+                cli.name.as_deref(),
+                leave,
+                &mut std::io::stdout().lock(),
+            );
+        }
+        _ => {}
+    }
+    let learner = crate::classroom::commands::LearnerPlan::new(
+        &env.data_dir,
+        cli.join.as_deref(),
+        cli.name.as_deref(),
+        target.seat.clone(),
+    )?;
+    match cli.command {
+        None => env.start_tui(None, &target, front, learner),
         Some(Command::Start { lesson }) => {
             let id = env.resolve_lesson(&lesson)?.id().to_owned();
-            env.start_tui(Some(id), &target, front)
+            env.start_tui(Some(id), &target, front, learner)
         }
         Some(Command::List) => {
             env.list(&mut Sanitized::new(std::io::stdout().lock()))?;
@@ -310,6 +389,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Reset { lesson, yes }) => env.reset(lesson.as_deref(), yes),
+        Some(Command::Shell { command }) => {
+            crate::shell::command::run(crate::shell::command::Request {
+                data_dir: &env.data_dir,
+                cluster: target.cluster.as_ref(),
+                namespace: &target.namespace,
+                course: &env.course,
+                command: command.as_deref(),
+            })
+        }
         Some(Command::Lab {
             path,
             restore,
@@ -346,9 +434,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             env.lang,
             &mut Sanitized::new(std::io::stdout().lock()),
         ),
-        Some(Command::Lint { .. } | Command::Sandbox { .. } | Command::Doctor) => {
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(
+            Command::Lint { .. }
+            | Command::Sandbox { .. }
+            | Command::Doctor
+            | Command::Classroom { .. }
+            | Command::Join { .. },
+        ) => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -546,6 +638,7 @@ struct CliText {
     not_running: &'static str,
     sandbox_alone: &'static str,
     same_cluster: &'static str,
+    shell_here: &'static str,
     lesson: &'static str,
     step: &'static str,
     all_done: &'static str,
@@ -573,8 +666,9 @@ static CLI_EN: CliText = CliText {
     list_row: "{0} steps  {1} min",
     connection: "Connection: {0} ({1}), namespace {2}",
     not_running: "Connection: kubetutor is not running (start it with `kubetutor`)",
-    sandbox_alone: "Connection: the sandbox runs alone (`kubetutor sandbox`, pid {0}); kubetutor is not running",
+    sandbox_alone: "Connection: the sandbox runs alone (`{1}`, pid {0}); kubetutor is not running",
     same_cluster: "Use the same cluster from another terminal with:",
+    shell_here: "The course's shell (kubectl aimed at the course's cluster, in the lab directory):",
     lesson: "Lesson {0}/{1}: {2} ({3})",
     step: "Step {0}/{1}: {2} ({3})",
     all_done: "All {0} steps done.",
@@ -608,8 +702,9 @@ static CLI_FR: CliText = CliText {
     list_row: "{0} étapes  {1} min",
     connection: "Connexion : {0} ({1}), namespace {2}",
     not_running: "Connexion : kubetutor ne tourne pas (lancez-le avec `kubetutor`)",
-    sandbox_alone: "Connexion : le bac à sable tourne seul (`kubetutor sandbox`, pid {0}) ; kubetutor ne tourne pas",
+    sandbox_alone: "Connexion : le bac à sable tourne seul (`{1}`, pid {0}) ; kubetutor ne tourne pas",
     same_cluster: "Pour utiliser le même cluster depuis un autre terminal :",
+    shell_here: "Le shell du cours (kubectl dirigé vers le cluster du cours, dans le répertoire de travail) :",
     lesson: "Leçon {0}/{1} : {2} ({3})",
     step: "Étape {0}/{1} : {2} ({3})",
     all_done: "Les {0} étapes sont faites.",
@@ -678,7 +773,7 @@ fn sandbox_marker(data_dir: &std::path::Path) -> PathBuf {
 
 /// The headless sandbox running now, if any: (pid, kubeconfig).
 fn running_sandbox(data_dir: &std::path::Path) -> Option<(u64, String)> {
-    let doc = crate::tui::status::read_live(&sandbox_marker(data_dir))?;
+    let doc = crate::live_status::read_live(&sandbox_marker(data_dir))?;
     Some((
         doc.get("pid")?.as_u64()?,
         doc.get("kubeconfig")?.as_str()?.to_owned(),
@@ -688,21 +783,25 @@ fn running_sandbox(data_dir: &std::path::Path) -> Option<(u64, String)> {
 /// What every command but `lint` needs: the course, the language and progress.
 struct Env {
     course: Course,
+    /// The course's files as read (variables not set).
+    files: CourseFiles,
     lang: Lang,
     data_dir: PathBuf,
     store: ProgressStore,
     progress: Progress,
     warning: Option<String>,
+    /// `--no-shell` (false) or `--shell-pane` (true), remembered.
+    shell_pref: Option<bool>,
 }
 
 impl Env {
-    fn load(cli: &Cli) -> Result<Env> {
+    fn load(cli: &Cli, vars: &crate::lesson::vars::Vars) -> Result<Env> {
         let files = match &cli.course_dir {
             Some(dir) => CourseFiles::from_dir(dir)
                 .with_context(|| format!("cannot read the course at {}", dir.display()))?,
             None => CourseFiles::embedded(),
         };
-        let course = Course::load(&files).map_err(|diags| {
+        let course = Course::load_with(&files, vars).map_err(|diags| {
             let list: Vec<String> = diags.iter().take(10).map(|d| d.to_string()).collect();
             anyhow::anyhow!(
                 "the course has errors (run `kubetutor lint` for all of them):\n{}",
@@ -721,11 +820,17 @@ impl Env {
             .unwrap_or_else(lang_from_env);
         Ok(Env {
             course,
+            files,
             lang,
             data_dir,
             store,
             progress: loaded.progress,
             warning: loaded.warning,
+            shell_pref: match (cli.no_shell, cli.shell_pane) {
+                (true, _) => Some(false),
+                (_, true) => Some(true),
+                _ => None,
+            },
         })
     }
 
@@ -828,7 +933,7 @@ impl Env {
     /// progress alone with connection state `not running`.
     fn status_doc(&self) -> serde_json::Value {
         if let Some(doc) =
-            crate::tui::status::read_live(&crate::tui::status::session_file(&self.data_dir))
+            crate::live_status::read_live(&crate::live_status::session_file(&self.data_dir))
         {
             return doc;
         }
@@ -857,7 +962,13 @@ impl Env {
                             StepState::Active if !here => StepState::Pending,
                             other => *other,
                         };
-                        serde_json::json!({"id": s.id, "title": s.title, "state": st.as_str()})
+                        serde_json::json!({
+                            "id": s.id,
+                            "title": s.title,
+                            "state": st.as_str(),
+                            "hints": self.progress.hints_revealed(lesson.id(), &s.id),
+                            "solution": self.progress.solution_revealed(lesson.id(), &s.id),
+                        })
                     })
                     .collect();
                 serde_json::json!({"id": lesson.id(), "title": lesson.meta.title, "steps": steps})
@@ -871,6 +982,9 @@ impl Env {
                 "namespace": sandbox::NAMESPACE,
                 "state": "not running",
                 "sandbox_pid": pid,
+                "sandbox_by": crate::live_status::read_live(&sandbox_marker(&self.data_dir))
+                    .and_then(|d| d["by"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "kubetutor sandbox".to_owned()),
             }),
             None => {
                 serde_json::json!({"context": null, "kubeconfig": null, "state": "not running"})
@@ -913,11 +1027,18 @@ impl Env {
             }
             Some(ctx) => {
                 let pid = conn["sandbox_pid"].as_u64().unwrap_or(0);
-                writeln!(out, "{}", fill(t.sandbox_alone, &[&pid]))?;
+                let by = conn["sandbox_by"].as_str().unwrap_or("kubetutor sandbox");
+                writeln!(out, "{}", fill(t.sandbox_alone, &[&pid, &by]))?;
                 export(out, ctx)?;
             }
             None => writeln!(out, "{}", t.not_running)?,
         }
+        let shell = doc["shell"]["command"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(crate::shell::command::invocation);
+        writeln!(out, "{}", t.shell_here)?;
+        writeln!(out, "  {shell}")?;
         if let Some(lab) = doc["lab"].as_str() {
             let lab = std::path::Path::new(lab);
             if lab.is_dir() {
@@ -1016,7 +1137,7 @@ impl Env {
         // A running UI holds the progress in memory and writes it back at
         // its next save: resetting under it would be silently undone.
         if let Some(doc) =
-            crate::tui::status::read_live(&crate::tui::status::session_file(&self.data_dir))
+            crate::live_status::read_live(&crate::live_status::session_file(&self.data_dir))
         {
             let pid = doc["pid"].as_u64().unwrap_or(0);
             bail!("{}", fill(t.reset_running, &[&pid]));
@@ -1051,7 +1172,13 @@ impl Env {
         Ok(ExitCode::SUCCESS)
     }
 
-    fn start_tui(self, lesson: Option<String>, target: &Target, front: Front) -> Result<ExitCode> {
+    fn start_tui(
+        self,
+        lesson: Option<String>,
+        target: &Target,
+        front: Front,
+        learner: crate::classroom::commands::LearnerPlan,
+    ) -> Result<ExitCode> {
         self.warn();
         // A bad kubeconfig, unknown or remote context is reported first;
         // then, before touching the cluster, the lack of a terminal.
@@ -1096,6 +1223,10 @@ impl Env {
         };
         let mut progress = self.progress;
         progress.lang = Some(self.lang);
+        if let Some(p) = self.shell_pref {
+            progress.shell_pane = Some(p);
+        }
+        let shell_pane = progress.shell_pane.unwrap_or(true);
         let mut cfg = TuiConfig::new(self.course, self.lang, progress, saver);
         cfg.start = lesson;
         cfg.lab_dir = lab_dir;
@@ -1109,13 +1240,34 @@ impl Env {
             updates,
         } = connected;
         let info = &session.info;
+        // The course's shell: aimed at the cluster just connected to.
+        let shell_target = crate::shell::Target {
+            files: match &target.cluster {
+                Some(o) => crate::cluster::connection::kubeconfig_files(o.kubeconfig.as_deref()),
+                None => info.kubeconfig_path.iter().cloned().collect(),
+            },
+            context: info.context.clone(),
+            namespace: info.namespace.clone(),
+        };
+        let (spec, unavailable) =
+            match crate::shell::prepare(&data_dir, &shell_target, cfg.lab_dir.as_deref()) {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(format!("{e:#}"))),
+            };
+        cfg.shell_setup = crate::tui::ShellSetup {
+            target: spec.as_ref().map(|s| s.target.clone()),
+            pane: shell_pane,
+            command: crate::shell::command::invocation(),
+            unavailable,
+        };
+        cfg.shell = spec;
         cfg.connection = ConnectionInfo {
             context: info.context.clone(),
             kubeconfig: info.kubeconfig_path.clone(),
             namespace: info.namespace.clone(),
             state: ConnState::from(&info.state),
         };
-        cfg.status_file = Some(crate::tui::status::session_file(&data_dir));
+        cfg.status_file = Some(crate::live_status::session_file(&data_dir));
         let result = runtime.block_on(async {
             let (check_tx, checks) = tokio::sync::mpsc::unbounded_channel();
             let checker = spawn_checker(
@@ -1125,6 +1277,9 @@ impl Env {
             );
             crate::tui::live::spawn_bridge(updates, checks, checker.clone(), cfg.events.sender());
             cfg.checker = Some(checker);
+            // The classroom joined, if any: another producer and consumer.
+            cfg.reporter =
+                learner.start(&data_dir, cfg.events.sender(), Some(session.client.clone()));
             let result = if front.plain {
                 let opts = crate::plain::PlainOptions {
                     shell: front.shell_args(sandbox.as_ref().map(|s| s.kubeconfig_path())),
@@ -1256,19 +1411,49 @@ pub struct Target {
     /// `None`: the embedded sandbox (neither `--context` nor `--kubeconfig`).
     pub cluster: Option<ConnectOptions>,
     pub namespace: String,
+    /// The learner's place when the context is a classroom kubeconfig
+    /// (`kubetutor classroom provision`): its namespace is the course's,
+    /// and the instructor vouched for the cluster (no `--allow-remote`).
+    pub seat: Option<crate::classroom::shared::SharedSeat>,
 }
 
 impl Target {
     pub fn from_cli(cli: &Cli) -> Target {
         let real = cli.context.is_some() || cli.kubeconfig.is_some();
+        let mut opts = ConnectOptions {
+            kubeconfig: cli.kubeconfig.clone(),
+            context: cli.context.clone(),
+            namespace: Some(cli.namespace.clone()),
+            allow_remote: true,
+        };
+        // Only the extension is read here: every error is the connection's
+        // to report, later.
+        let seat = real
+            .then(|| crate::cluster::connection::resolve(&opts).ok())
+            .flatten()
+            .and_then(|r| crate::classroom::shared::SharedSeat::of(&r));
+        let namespace = match &seat {
+            Some(s) if cli.namespace == DEFAULT_NAMESPACE => s.namespace.clone(),
+            _ => cli.namespace.clone(),
+        };
+        opts.namespace = Some(namespace.clone());
+        opts.allow_remote = cli.allow_remote || seat.is_some();
         Target {
-            cluster: real.then(|| ConnectOptions {
-                kubeconfig: cli.kubeconfig.clone(),
-                context: cli.context.clone(),
-                namespace: Some(cli.namespace.clone()),
-                allow_remote: cli.allow_remote,
-            }),
-            namespace: cli.namespace.clone(),
+            cluster: real.then_some(opts),
+            namespace,
+            seat,
+        }
+    }
+
+    /// The course variables for this target.
+    pub fn vars(&self) -> crate::lesson::vars::Vars {
+        crate::lesson::vars::Vars {
+            namespace: self.namespace.clone(),
+            learner_suffix: self
+                .seat
+                .as_ref()
+                .map(|s| crate::classroom::names::suffix(&s.learner))
+                .unwrap_or_default(),
         }
     }
 }

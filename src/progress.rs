@@ -85,6 +85,10 @@ pub struct Progress {
     pub current: Option<Current>,
     #[serde(default)]
     pub lessons: BTreeMap<String, LessonProgress>,
+    /// The shell pane's remembered setting (`--no-shell`, `--shell-pane`);
+    /// unset: on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell_pane: Option<bool>,
 }
 
 fn format_version() -> u32 {
@@ -99,6 +103,7 @@ impl Default for Progress {
             plain: None,
             current: None,
             lessons: BTreeMap::new(),
+            shell_pane: None,
         }
     }
 }

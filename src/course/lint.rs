@@ -46,6 +46,32 @@ pub fn lint(files: &CourseFiles) -> Vec<Diagnostic> {
         ));
     }
 
+    // Variables are checked on the raw files, everything else on the
+    // course as it loads by default.
+    for (path, bytes) in files.iter() {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        for (line, col, name) in crate::lesson::vars::unknown(text) {
+            diags.push(diag(
+                path,
+                Pos {
+                    line: line + 1,
+                    col,
+                },
+                format!(
+                    "unknown course variable `{{{{{name}}}}}` (known: {})",
+                    crate::lesson::vars::NAMES
+                        .iter()
+                        .map(|n| format!("{{{{{n}}}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    let substituted = files.with_vars(&crate::lesson::vars::Vars::default());
+    let files = &substituted;
     let (lessons, parse_diags) = parse_all(files);
     diags.extend(parse_diags);
 

@@ -216,12 +216,23 @@ fn read_capped(path: &Path, limit: u64, kind: &str, fix: &str) -> Result<Vec<u8>
 pub struct Course {
     lessons: Arc<HashMap<Lang, Vec<Lesson>>>,
     files: CourseFiles,
+    /// The variables the course was loaded with.
+    vars: crate::lesson::vars::Vars,
 }
 
 impl Course {
     /// Parse every lesson; fails with every problem found. (`lint` checks
     /// more: file names, assets, translations.)
     pub fn load(files: &CourseFiles) -> Result<Course, Vec<Diagnostic>> {
+        Course::load_with(files, &crate::lesson::vars::Vars::default())
+    }
+
+    /// [`Course::load`] with course variables (`{{namespace}}`...) set.
+    pub fn load_with(
+        files: &CourseFiles,
+        vars: &crate::lesson::vars::Vars,
+    ) -> Result<Course, Vec<Diagnostic>> {
+        let files = &files.with_vars(vars);
         let (lessons, mut diags) = parse_all(files);
         if !diags.is_empty() {
             sort(&mut diags);
@@ -234,6 +245,7 @@ impl Course {
         Ok(Course {
             lessons: Arc::new(by_lang),
             files: files.clone(),
+            vars: vars.clone(),
         })
     }
 
@@ -250,12 +262,18 @@ impl Course {
         Course {
             lessons: Arc::new(by_lang),
             files: CourseFiles::default(),
+            vars: crate::lesson::vars::Vars::default(),
         }
     }
 
     /// The course compiled into the binary.
     pub fn embedded() -> Result<Course, Vec<Diagnostic>> {
         Course::load(&CourseFiles::embedded())
+    }
+
+    /// The variables the course was loaded with.
+    pub fn vars(&self) -> &crate::lesson::vars::Vars {
+        &self.vars
     }
 
     /// The lessons of `lang`, in course order.
@@ -380,6 +398,21 @@ pub(crate) fn sort(diags: &mut Vec<Diagnostic>) {
             .cmp(&(&b.file, b.pos.line, b.pos.col, &b.message))
     });
     diags.dedup();
+}
+
+impl CourseFiles {
+    /// The files with the variables replaced (text files only).
+    pub fn with_vars(&self, vars: &crate::lesson::vars::Vars) -> CourseFiles {
+        let mut out = CourseFiles::new();
+        for (path, bytes) in &self.files {
+            match std::str::from_utf8(bytes).map(|t| crate::lesson::vars::substitute(t, vars)) {
+                Ok(std::borrow::Cow::Owned(t)) => out.insert(path.clone(), t.into_bytes()),
+                // Unchanged (or binary): the same bytes, not a copy.
+                _ => out.insert(path.clone(), bytes.clone()),
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@
 //! | `binding` | `Immediate`, `WaitForFirstConsumer`, `none`, `unknown` | the default StorageClass's `volumeBindingMode` (`none`: no default class; `unknown`: not read yet) |
 //! | `nodes` | `one`, `many`, `unknown` | the number of nodes |
 //! | `cluster` | `sandbox`, `other` | kubetutor's built-in sandbox or any other cluster |
+//! | `learners` | `shared`, `own` | a cluster shared by a class (a classroom kubeconfig from `kubetutor classroom provision`), or the learner's own |
 //!
 //! While a fact is not known yet (the first list has not arrived), only its
 //! `unknown` condition holds: give that block neutral text.
@@ -39,6 +40,9 @@ pub struct Facts {
     pub nodes: Option<usize>,
     /// Whether this is kubetutor's sandbox.
     pub sandbox: bool,
+    /// Whether the cluster is shared by a class (from the course's
+    /// variables: the learner's suffix is set).
+    pub shared: bool,
 }
 
 impl Facts {
@@ -58,7 +62,19 @@ impl Facts {
             binding,
             nodes,
             sandbox,
+            shared: false,
         }
+    }
+
+    /// The facts known before the cluster says anything: the course's.
+    pub fn for_course(vars: &crate::lesson::vars::Vars) -> Facts {
+        Facts::default().with_course(vars)
+    }
+
+    /// These facts with what the course's variables say (shared cluster).
+    pub fn with_course(mut self, vars: &crate::lesson::vars::Vars) -> Facts {
+        self.shared = vars.shared();
+        self
     }
 }
 
@@ -69,6 +85,7 @@ const KEYS: &[(&str, &[&str])] = &[
     ),
     ("nodes", &["one", "many", "unknown"]),
     ("cluster", &["sandbox", "other"]),
+    ("learners", &["shared", "own"]),
 ];
 
 /// A marker line.
@@ -131,6 +148,7 @@ impl Facts {
                 Some(n) => value != "unknown" && (value == "one") == (n <= 1),
             },
             "cluster" => (value == "sandbox") == self.sandbox,
+            "learners" => (value == "shared") == self.shared,
             _ => false,
         }
     }
@@ -270,6 +288,7 @@ mod tests {
             binding: Some(None),
             nodes: Some(3),
             sandbox: true,
+            shared: false,
         };
         assert_eq!(
             adapt(
@@ -297,7 +316,7 @@ mod tests {
             [
                 "`nodes` is one of one, many, unknown, not `two`",
                 "`when` blocks cannot be nested: close the previous one with `<!-- end -->`",
-                "unknown condition `cpu` (known: binding, nodes, cluster)",
+                "unknown condition `cpu` (known: binding, nodes, cluster, learners)",
                 "a second `<!-- else -->` in one block",
                 "this `when` block has no `<!-- end -->`",
             ]

@@ -7,6 +7,7 @@
 pub mod adapt;
 pub mod model;
 pub mod parse;
+pub mod vars;
 
 pub use model::*;
 pub use parse::{markdown_options, parse_lesson};

@@ -8,9 +8,9 @@ use super::input::{self, Input};
 use super::output::{OutLine, Output, OutputConfig};
 use super::tutor::{Action, Tutor};
 use super::words::fill;
+use crate::live_status::StatusWriter;
 use crate::tui::event::EventChannel;
 use crate::tui::run::TuiConfig;
-use crate::tui::status::StatusWriter;
 use anyhow::Context;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -109,9 +109,16 @@ pub async fn run(cfg: TuiConfig, opts: PlainOptions) -> anyhow::Result<()> {
         news_due: None,
         events_open: true,
     };
+    let mut reporter = cfg.reporter;
     loop {
-        if let Some(s) = status.as_mut() {
-            s.publish(session.tutor.status_doc());
+        if status.is_some() || reporter.is_some() {
+            let doc = session.tutor.status_doc();
+            if let Some(r) = reporter.as_mut() {
+                r.publish(&doc);
+            }
+            if let Some(s) = status.as_mut() {
+                s.publish(doc);
+            }
         }
         let go_on = tokio::select! {
             ev = events.recv(), if session.events_open => match ev {

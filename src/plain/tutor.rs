@@ -17,6 +17,7 @@ use crate::course::Course;
 use crate::lesson::adapt::Facts;
 use crate::lesson::{Lang, Lesson};
 use crate::progress::{Current, Progress, ProgressSaver, StepState};
+use crate::standing::{Standing, Verdict, Verdicts};
 use crate::tui::event::{AppEvent, ClusterEvent, ConnState, ConnectionInfo};
 use crate::tui::page::{StepView, quiz};
 use crate::tui::strings::{Strings, strings};
@@ -34,14 +35,6 @@ pub enum Action {
     Quit,
 }
 
-/// What the checker last said about a step that is not done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Verdict {
-    state: StepState,
-    reason: Option<String>,
-    hint: Option<String>,
-}
-
 /// Everything a plain session knows.
 pub struct Tutor {
     course: Course,
@@ -53,7 +46,7 @@ pub struct Tutor {
     lesson: usize,
     /// The last block of the open lesson printed.
     cursor: Option<usize>,
-    verdicts: HashMap<(String, String), Verdict>,
+    verdicts: Verdicts,
     checker: Option<CheckerHandle>,
     /// The (lesson, step) the checker was last told to check.
     checking: Option<(String, String)>,
@@ -68,6 +61,8 @@ pub struct Tutor {
     lab_path: Option<PathBuf>,
     /// The last progress save error told.
     save_error: Option<String>,
+    /// The classroom joined, if any: its hold and connection.
+    classroom: Option<crate::classroom::ClassroomState>,
 }
 
 impl Tutor {
@@ -83,6 +78,7 @@ impl Tutor {
     ) -> Tutor {
         let lessons = course.lessons(lang);
         let by_id = |id: &str| lessons.iter().position(|l| l.id() == id);
+        let shared_course_vars = course.vars().clone();
         let lesson = start
             .and_then(by_id)
             .or_else(|| progress.current.as_ref().and_then(|c| by_id(&c.lesson)))
@@ -102,12 +98,13 @@ impl Tutor {
             checking: None,
             connection,
             live: false,
-            facts: Facts::default(),
+            facts: Facts::for_course(&shared_course_vars),
             announcer: Announcer::default(),
             confirm: None,
             lab: None,
             lab_path: None,
             save_error: None,
+            classroom: None,
         };
         if t.connection.state == ConnState::Connected {
             t.announcer.said(Subject::Connection, "ok".into());
@@ -128,7 +125,7 @@ impl Tutor {
     }
 
     pub fn set_lab_dir(&mut self, dir: &std::path::Path) {
-        self.lab = Some(crate::tui::ui::display_path(dir));
+        self.lab = Some(crate::paths::display_path(dir));
         self.lab_path = Some(dir.to_path_buf());
     }
 
@@ -183,60 +180,32 @@ impl Tutor {
 
     /// The first step of the open lesson that is not done.
     fn active_step(&self) -> Option<usize> {
-        let l = self.current_lesson()?;
-        l.steps
-            .iter()
-            .position(|s| !self.progress.is_done(l.id(), &s.id))
+        self.standing().active_step()
     }
 
-    /// A step's state as the TUI shows it.
+    /// Where the learner stands (the rules shared with the TUI).
+    fn standing(&self) -> Standing<'_> {
+        Standing {
+            lessons: self.lessons(),
+            lesson: self.lesson,
+            progress: &self.progress,
+            verdicts: &self.verdicts,
+        }
+    }
+
+    /// The state shown for a step.
     fn step_state(&self, lesson: &Lesson, index: usize) -> StepState {
-        let Some(step) = lesson.steps.get(index) else {
-            return StepState::Pending;
-        };
-        if self.progress.is_done(lesson.id(), &step.id) {
-            return StepState::Done;
-        }
-        let key = (lesson.id().to_owned(), step.id.clone());
-        if self
-            .verdicts
-            .get(&key)
-            .is_some_and(|v| v.state == StepState::Failing)
-        {
-            return StepState::Failing;
-        }
-        let first_open = lesson
-            .steps
-            .iter()
-            .position(|s| !self.progress.is_done(lesson.id(), &s.id));
-        if first_open == Some(index) {
-            StepState::Active
-        } else {
-            StepState::Pending
-        }
+        self.standing().step_state(lesson, index)
     }
 
-    fn verdict(&self, lesson: &Lesson, index: usize) -> Option<&Verdict> {
-        let step = lesson.steps.get(index)?;
-        if self.progress.is_done(lesson.id(), &step.id) {
-            return None;
-        }
-        self.verdicts
-            .get(&(lesson.id().to_owned(), step.id.clone()))
-    }
-
+    /// What the checker last said about a step that is not done.
     fn step_reason(&self, lesson: &Lesson, index: usize) -> Option<&str> {
-        self.verdict(lesson, index)?
-            .reason
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
+        self.standing().step_reason(lesson, index)
     }
 
+    /// The live hint the checker shows for a step that is not done.
     fn step_hint(&self, lesson: &Lesson, index: usize) -> Option<&str> {
-        self.verdict(lesson, index)?
-            .hint
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
+        self.standing().step_hint(lesson, index)
     }
 
     fn save(&mut self) {
@@ -272,27 +241,12 @@ impl Tutor {
         let Some(checker) = &self.checker else {
             return;
         };
-        let Some(l) = self.current_lesson() else {
-            return;
-        };
-        let step = l
-            .steps
-            .iter()
-            .find(|s| !self.progress.is_done(l.id(), &s.id));
-        let same = match (step, &self.checking) {
-            (Some(s), Some((cl, cs))) => cl == l.id() && *cs == s.id,
-            (None, None) => true,
-            _ => false,
-        };
-        if same {
-            return;
+        if let Some(key) = self
+            .standing()
+            .sync_checker(checker, self.checking.as_ref())
+        {
+            self.checking = key;
         }
-        let key = step.map(|s| (l.id().to_owned(), s.id.clone()));
-        match step.and_then(|s| Some((s, s.check.as_ref()?.spec().ok()?))) {
-            Some((s, spec)) => checker.activate(l.id(), &s.id, spec),
-            None => checker.deactivate(),
-        }
-        self.checking = key;
     }
 
     /// The open lesson as plain text, as it stands now.
@@ -505,6 +459,14 @@ impl Tutor {
     fn open_lesson(&mut self, index: usize) -> Vec<OutLine> {
         if self.lessons().is_empty() {
             return self.say(self.w.no_lessons);
+        }
+        // A classroom hold stops the learner at its lesson.
+        if let Some(Err(why)) = self
+            .classroom
+            .as_ref()
+            .map(|c| c.allows(self.lessons(), self.lesson, index, self.lang))
+        {
+            return vec![OutLine::plain(why)];
         }
         self.lesson = index.min(self.lessons().len() - 1);
         self.cursor = None;
@@ -848,6 +810,19 @@ impl Tutor {
                 reason,
                 hint,
             } => self.check(lesson, step, state, reason, hint),
+            AppEvent::Classroom(ev) => {
+                let lessons = self.course.lessons(self.lang);
+                let said = self
+                    .classroom
+                    .get_or_insert_with(Default::default)
+                    .apply(ev, self.lang, lessons);
+                match said {
+                    Some(crate::classroom::Say::Notice(t) | crate::classroom::Say::Line(t)) => {
+                        vec![OutLine::plain(t)]
+                    }
+                    None => Vec::new(),
+                }
+            }
             _ => Vec::new(),
         };
         self.after(&mut out);
@@ -877,7 +852,8 @@ impl Tutor {
         self.state.apply(u);
         self.live = true;
         let sandbox = self.connection.context == sandbox::CONTEXT;
-        self.facts = crate::lesson::adapt::Facts::of(&self.state, sandbox);
+        self.facts =
+            crate::lesson::adapt::Facts::of(&self.state, sandbox).with_course(self.course.vars());
         out
     }
 
@@ -1000,38 +976,8 @@ impl Tutor {
     /// The status document `kubetutor status` reads while plain mode runs
     /// (the same as the TUI's).
     pub fn status_doc(&self) -> serde_json::Value {
-        let current_id = self.current_lesson().map(|l| l.id().to_owned());
-        let lessons: Vec<serde_json::Value> = self
-            .lessons()
-            .iter()
-            .map(|l| {
-                let here = current_id.as_deref() == Some(l.id());
-                let steps: Vec<serde_json::Value> = (0..l.steps.len())
-                    .map(|i| {
-                        let state = match self.step_state(l, i) {
-                            StepState::Active if !here => StepState::Pending,
-                            s => s,
-                        };
-                        serde_json::json!({
-                            "id": l.steps[i].id,
-                            "title": l.steps[i].title,
-                            "state": state.as_str(),
-                            "reason": self.step_reason(l, i),
-                            "hint": self.step_hint(l, i),
-                        })
-                    })
-                    .collect();
-                serde_json::json!({"id": l.id(), "title": l.meta.title, "steps": steps})
-            })
-            .collect();
-        let current = self.current_lesson().map(|l| {
-            let step = self
-                .active_step()
-                .and_then(|i| l.steps.get(i))
-                .map(|s| s.id.clone());
-            serde_json::json!({"lesson": l.id(), "step": step})
-        });
-        serde_json::json!({
+        let (lessons, current) = self.standing().status();
+        let mut doc = serde_json::json!({
             "connection": {
                 "context": self.connection.context,
                 "kubeconfig": self.connection.kubeconfig,
@@ -1044,7 +990,11 @@ impl Tutor {
             "lessons": lessons,
             "pid": std::process::id(),
             "ui": "plain",
-        })
+        });
+        if let Some(c) = &self.classroom {
+            doc["classroom"] = c.status();
+        }
+        doc
     }
 }
 
@@ -1199,7 +1149,7 @@ mod tests {
         );
         assert_eq!(t.command("shell").1, Action::Shell);
         assert_eq!(t.command("quitter").1, Action::Quit);
-        assert!(text(t.command("lesson 2")).starts_with("Lesson 2 of 9:"));
+        assert!(text(t.command("lesson 2")).starts_with("Lesson 2 of 10:"));
         assert_eq!(
             t.progress.current.as_ref().unwrap().lesson,
             "emptydir-shared"

@@ -13,10 +13,14 @@ use crate::cluster::{ClusterState, ClusterUpdate};
 use crate::course::Course;
 use crate::lesson::{Lang, Lesson};
 use crate::progress::{Current, Progress, ProgressSaver, StepState};
+use crate::standing::{Standing, Verdict, Verdicts};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 use std::collections::HashMap;
 use std::time::Instant;
+
+mod shell;
+pub use shell::{ShellPane, ShellSetup, is_leave_chord};
 
 /// Whether the screen must be drawn again.
 #[must_use]
@@ -37,6 +41,9 @@ pub enum Pane {
     Instructions,
     Steps,
     Cluster,
+    /// The shell pane: not in the Tab cycle (Tab belongs to the shell);
+    /// `t`, a click or the leave chord enter it, the chord leaves it.
+    Shell,
 }
 
 impl Pane {
@@ -88,6 +95,11 @@ pub struct View {
     pub single_pane: bool,
     /// How far the lineage in the cluster pane can scroll (0: it fits).
     pub lineage_max: usize,
+    /// The shell pane's terminal area (empty: not shown).
+    pub shell: Rect,
+    /// The terminal has room to show the shell pane beside the lesson
+    /// (else it takes the whole window while it has the focus).
+    pub shell_room: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,14 +109,6 @@ struct PageKey {
     focus: Option<usize>,
     revision: u64,
     theme: Theme,
-}
-
-/// What a runtime check said about a step that is not done.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Verdict {
-    state: StepState,
-    reason: Option<String>,
-    hint: Option<String>,
 }
 
 pub struct App {
@@ -120,7 +124,7 @@ pub struct App {
     pub(crate) cluster_scroll: u16,
     pub(crate) overlay: Option<Overlay>,
     pub(crate) code_focus: Option<usize>,
-    verdicts: HashMap<(String, String), Verdict>,
+    verdicts: Verdicts,
     pub(crate) connection: ConnectionInfo,
     pub(crate) cluster: Option<(ClusterView, Instant)>,
     /// The live snapshot of the course namespace, from the session's
@@ -158,6 +162,10 @@ pub struct App {
     notices: std::collections::VecDeque<String>,
     /// What the lessons' text adapts to (binding mode, nodes, sandbox).
     facts: crate::lesson::adapt::Facts,
+    /// The shell pane (see `app::shell`).
+    pub(crate) shell: ShellPane,
+    /// The classroom joined, if any: its hold and connection.
+    classroom: Option<crate::classroom::ClassroomState>,
 }
 
 impl App {
@@ -175,6 +183,7 @@ impl App {
         let lessons = course.lessons(lang);
         let by_id = |id: &str| lessons.iter().position(|l| l.id() == id);
         let resume = progress.current.clone();
+        let shared_course_vars = course.vars().clone();
         let (lesson, scroll) = match (start.and_then(by_id), &resume) {
             (Some(i), Some(c)) if lessons.get(i).is_some_and(|l| l.id() == c.lesson) => {
                 (i, c.scroll)
@@ -218,7 +227,9 @@ impl App {
             lab: None,
             lab_path: None,
             notices: Default::default(),
-            facts: Default::default(),
+            facts: crate::lesson::adapt::Facts::for_course(&shared_course_vars),
+            classroom: None,
+            shell: ShellPane::default(),
         };
         app.step_sel = app.active_step().unwrap_or(0);
         if let (Some(c), Some(l)) = (&resume, app.current_lesson())
@@ -243,7 +254,7 @@ impl App {
     /// The lab directory (where the course's manifests were written): named
     /// at the top of every lesson and in the help.
     pub fn set_lab_dir(&mut self, dir: &std::path::Path) {
-        self.lab = Some(super::ui::display_path(dir));
+        self.lab = Some(crate::paths::display_path(dir));
         self.lab_path = Some(dir.to_path_buf());
         self.revision += 1;
     }
@@ -289,68 +300,19 @@ impl App {
         let Some(checker) = &self.checker else {
             return;
         };
-        let Some(l) = self.current_lesson() else {
-            return;
-        };
-        let step = l
-            .steps
-            .iter()
-            .find(|s| !self.progress.is_done(l.id(), &s.id));
-        // Compared before the check is parsed: this runs after every event.
-        let same = match (step, &self.checking) {
-            (Some(s), Some((cl, cs))) => cl == l.id() && *cs == s.id,
-            (None, None) => true,
-            _ => false,
-        };
-        if same {
-            return;
+        if let Some(key) = self
+            .standing()
+            .sync_checker(checker, self.checking.as_ref())
+        {
+            self.checking = key;
         }
-        // A step without a (valid) check is remembered too, so that its
-        // check is not parsed again at the next event.
-        let key = step.map(|s| (l.id().to_owned(), s.id.clone()));
-        match step.and_then(|s| Some((s, s.check.as_ref()?.spec().ok()?))) {
-            Some((s, spec)) => checker.activate(l.id(), &s.id, spec),
-            None => checker.deactivate(),
-        }
-        self.checking = key;
     }
 
     /// The status document `kubetutor status --json` prints while the UI
     /// runs (see `run::StatusWriter`).
     pub fn status_doc(&self) -> serde_json::Value {
-        let current_id = self.current_lesson().map(|l| l.id().to_owned());
-        let lessons: Vec<serde_json::Value> = self
-            .lessons()
-            .iter()
-            .map(|l| {
-                let here = current_id.as_deref() == Some(l.id());
-                let steps: Vec<serde_json::Value> = (0..l.steps.len())
-                    .map(|i| {
-                        // Only the open lesson has an active step.
-                        let state = match self.step_state(l, i) {
-                            StepState::Active if !here => StepState::Pending,
-                            s => s,
-                        };
-                        serde_json::json!({
-                            "id": l.steps[i].id,
-                            "title": l.steps[i].title,
-                            "state": state.as_str(),
-                            "reason": self.step_reason(l, i),
-                            "hint": self.step_hint(l, i),
-                        })
-                    })
-                    .collect();
-                serde_json::json!({"id": l.id(), "title": l.meta.title, "steps": steps})
-            })
-            .collect();
-        let current = self.current_lesson().map(|l| {
-            let step = self
-                .active_step()
-                .and_then(|i| l.steps.get(i))
-                .map(|s| s.id.clone());
-            serde_json::json!({"lesson": l.id(), "step": step})
-        });
-        serde_json::json!({
+        let (lessons, current) = self.standing().status();
+        let mut doc = serde_json::json!({
             "connection": {
                 "context": self.connection.context,
                 "kubeconfig": self.connection.kubeconfig,
@@ -358,11 +320,16 @@ impl App {
                 "state": self.connection.state.label(),
             },
             "lab": self.lab_path,
+            "shell": self.shell_status(),
             "lang": self.lang.code(),
             "current": current,
             "lessons": lessons,
             "pid": std::process::id(),
-        })
+        });
+        if let Some(c) = &self.classroom {
+            doc["classroom"] = c.status();
+        }
+        doc
     }
 
     pub fn should_quit(&self) -> bool {
@@ -449,57 +416,29 @@ impl App {
         self.pod_sel
     }
 
+    /// Where the learner stands (the rules shared with plain mode).
+    pub fn standing(&self) -> Standing<'_> {
+        Standing {
+            lessons: self.lessons(),
+            lesson: self.lesson,
+            progress: &self.progress,
+            verdicts: &self.verdicts,
+        }
+    }
+
     /// The state shown for a step.
     pub fn step_state(&self, lesson: &Lesson, index: usize) -> StepState {
-        let Some(step) = lesson.steps.get(index) else {
-            return StepState::Pending;
-        };
-        if self.progress.is_done(lesson.id(), &step.id) {
-            return StepState::Done;
-        }
-        let key = (lesson.id().to_owned(), step.id.clone());
-        if self
-            .verdicts
-            .get(&key)
-            .is_some_and(|v| v.state == StepState::Failing)
-        {
-            return StepState::Failing;
-        }
-        let first_open = lesson
-            .steps
-            .iter()
-            .position(|s| !self.progress.is_done(lesson.id(), &s.id));
-        if first_open == Some(index) {
-            StepState::Active
-        } else {
-            StepState::Pending
-        }
+        self.standing().step_state(lesson, index)
     }
 
-    fn verdict(&self, lesson: &Lesson, index: usize) -> Option<&Verdict> {
-        let step = lesson.steps.get(index)?;
-        if self.progress.is_done(lesson.id(), &step.id) {
-            return None;
-        }
-        self.verdicts
-            .get(&(lesson.id().to_owned(), step.id.clone()))
-    }
-
-    /// What the checker last said about a step that is not done: what is
-    /// still missing, or why it fails.
+    /// What the checker last said about a step that is not done.
     pub fn step_reason(&self, lesson: &Lesson, index: usize) -> Option<&str> {
-        self.verdict(lesson, index)?
-            .reason
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
+        self.standing().step_reason(lesson, index)
     }
 
     /// The live hint the checker shows for a step that is not done.
     pub fn step_hint(&self, lesson: &Lesson, index: usize) -> Option<&str> {
-        self.verdict(lesson, index)?
-            .hint
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
+        self.standing().step_hint(lesson, index)
     }
 
     /// Whether the active step is a question to answer with `a`.
@@ -510,12 +449,9 @@ impl App {
             .is_some()
     }
 
-    /// The first step of the current lesson that is not done.
+    /// The first step of the open lesson that is not done.
     pub fn active_step(&self) -> Option<usize> {
-        let l = self.current_lesson()?;
-        l.steps
-            .iter()
-            .position(|s| !self.progress.is_done(l.id(), &s.id))
+        self.standing().active_step()
     }
 
     fn step_views(&self, lesson: &Lesson) -> Vec<StepView> {
@@ -555,6 +491,10 @@ impl App {
                         lab: self.lab.as_deref(),
                         kubeconfig: self.sandbox_kubeconfig(),
                         facts: &self.facts,
+                        shell: self.shell.setup.target.as_ref().map(|_| page::ShellHeader {
+                            pane: self.shell.enabled(),
+                            command: self.shell.setup.command.clone(),
+                        }),
                     },
                 ),
                 None => Page::default(),
@@ -627,6 +567,8 @@ impl App {
         match ev {
             AppEvent::Key(k) => self.key(k),
             AppEvent::Mouse(m) => self.mouse(m),
+            AppEvent::Paste(p) => self.shell_paste(p),
+            AppEvent::Shell(ev) => self.shell_event(ev),
             AppEvent::Resize(..) => Redraw::Yes,
             AppEvent::Tick => {
                 self.now = Instant::now();
@@ -663,7 +605,8 @@ impl App {
                 self.state.apply_at(u, self.now);
                 self.live = true;
                 let sandbox = self.connection.context == sandbox::CONTEXT;
-                let facts = crate::lesson::adapt::Facts::of(&self.state, sandbox);
+                let facts = crate::lesson::adapt::Facts::of(&self.state, sandbox)
+                    .with_course(self.course.vars());
                 if facts != self.facts {
                     // The lesson text adapts: rebuild the page.
                     self.facts = facts;
@@ -689,6 +632,19 @@ impl App {
                 reason,
                 hint,
             } => self.check(lesson, step, state, reason, hint),
+            AppEvent::Classroom(ev) => {
+                let lessons = self.course.lessons(self.lang);
+                let said = self
+                    .classroom
+                    .get_or_insert_with(Default::default)
+                    .apply(ev, self.lang, lessons);
+                match said {
+                    Some(crate::classroom::Say::Notice(t)) => self.notify(t),
+                    Some(crate::classroom::Say::Line(t)) => self.message = Some(t),
+                    None => return Redraw::No,
+                }
+                Redraw::Yes
+            }
         }
     }
 
@@ -757,6 +713,16 @@ impl App {
     }
 
     fn key(&mut self, mut k: KeyEvent) -> Redraw {
+        // The shell pane takes every key but its leave chord (Ctrl-C too:
+        // it interrupts the shell's command, not the course).
+        if self.focus == Pane::Shell && self.overlay.is_none() {
+            return self.shell_key(k);
+        }
+        if is_leave_chord(&k) && self.overlay.is_none() {
+            self.message = None;
+            let _ = self.open_shell(true);
+            return Redraw::Yes;
+        }
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && matches!(k.code, KeyCode::Char('c') | KeyCode::Char('q')) {
             self.quit_now();
@@ -947,6 +913,12 @@ impl App {
             KeyCode::Char('s') => self.ask_solution(),
             KeyCode::Char('a') => self.open_quiz(),
             KeyCode::Char('y') => self.copy(),
+            KeyCode::Char('t') => {
+                let _ = self.open_shell(true);
+            }
+            KeyCode::Char('T') => self.hide_shell(),
+            KeyCode::Char('i') => self.code_to_shell(false),
+            KeyCode::Char('r') => self.code_to_shell(true),
             KeyCode::Char(']') => self.move_code_focus(true),
             KeyCode::Char('[') => self.move_code_focus(false),
             KeyCode::Char('l') => {
@@ -994,6 +966,7 @@ impl App {
             Pane::Instructions => self.view.instructions.height,
             Pane::Steps => self.view.steps.height,
             Pane::Cluster => self.view.cluster.height,
+            Pane::Shell => self.view.shell.height,
         };
         i32::from(h.saturating_sub(1).max(1))
     }
@@ -1003,6 +976,9 @@ impl App {
     }
 
     fn scroll_pane(&mut self, pane: Pane, delta: i32) -> Redraw {
+        if pane == Pane::Shell {
+            return self.scroll_shell(delta);
+        }
         let add = |v: i64, max: i64| (v + i64::from(delta)).clamp(0, max.max(0));
         match pane {
             Pane::Instructions => {
@@ -1046,6 +1022,7 @@ impl App {
                 }
                 self.cluster_scroll = new;
             }
+            Pane::Shell => return Redraw::No,
         }
         Redraw::Yes
     }
@@ -1056,6 +1033,15 @@ impl App {
 
     fn open_lesson(&mut self, index: usize) {
         if index >= self.lessons().len() {
+            return;
+        }
+        // A classroom hold stops the learner at its lesson.
+        if let Some(Err(why)) = self
+            .classroom
+            .as_ref()
+            .map(|c| c.allows(self.lessons(), self.lesson, index, self.lang))
+        {
+            self.message = Some(why);
             return;
         }
         if index != self.lesson {
@@ -1270,6 +1256,9 @@ impl App {
             return Redraw::No;
         }
         let pos = Position::new(m.column, m.row);
+        if grow(self.view.shell).contains(pos) {
+            return self.shell_mouse(m);
+        }
         let pane = [
             (Pane::Instructions, self.view.instructions),
             (Pane::Steps, self.view.steps),
@@ -1310,7 +1299,7 @@ impl App {
                             self.step_sel = i;
                         }
                     }
-                    Pane::Cluster => {}
+                    Pane::Cluster | Pane::Shell => {}
                 }
                 Redraw::Yes
             }

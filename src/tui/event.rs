@@ -86,11 +86,21 @@ pub enum ClusterEvent {
     Highlights(Highlights),
 }
 
+pub use crate::shell::session::ShellEvent;
+
+impl From<ShellEvent> for AppEvent {
+    fn from(e: ShellEvent) -> Self {
+        AppEvent::Shell(e)
+    }
+}
+
 /// One event for `App::update`.
 #[derive(Debug, Clone)]
 pub enum AppEvent {
     Key(KeyEvent),
     Mouse(MouseEvent),
+    /// Text pasted into the terminal (bracketed paste).
+    Paste(String),
     Resize(u16, u16),
     /// The 1 Hz clock, sent only while something on screen shows a time.
     Tick,
@@ -106,6 +116,9 @@ pub enum AppEvent {
         reason: Option<String>,
         hint: Option<String>,
     },
+    Shell(ShellEvent),
+    /// News from the classroom the learner joined (see `crate::classroom`).
+    Classroom(crate::classroom::ClassroomEvent),
 }
 
 impl AppEvent {
@@ -114,6 +127,7 @@ impl AppEvent {
         match ev {
             Event::Key(k) if k.kind != KeyEventKind::Release => Some(AppEvent::Key(k)),
             Event::Mouse(m) => Some(AppEvent::Mouse(m)),
+            Event::Paste(p) => Some(AppEvent::Paste(p)),
             Event::Resize(w, h) => Some(AppEvent::Resize(w, h)),
             _ => None,
         }

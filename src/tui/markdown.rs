@@ -67,6 +67,8 @@ pub struct DocBuilder {
     table: Option<Table>,
     pending_blank: bool,
     copy_label: &'static str,
+    /// The same for a shell block when the shell pane can run it.
+    command_label: Option<&'static str>,
 }
 
 impl DocBuilder {
@@ -85,12 +87,20 @@ impl DocBuilder {
             table: None,
             pending_blank: false,
             copy_label: "y: copy",
+            command_label: None,
         }
     }
 
     /// What the focused code block's header says about copying.
     pub fn copy_label(mut self, label: &'static str) -> Self {
         self.copy_label = label;
+        self
+    }
+
+    /// What a focused shell block's header says (it can also be typed or
+    /// run in the shell pane).
+    pub fn command_label(mut self, label: &'static str) -> Self {
+        self.command_label = Some(label);
         self
     }
 
@@ -542,7 +552,10 @@ impl DocBuilder {
             format!(
                 "{} {label} · {} ",
                 if t.ascii { "#=" } else { "┏━" },
-                self.copy_label
+                match (lang, self.command_label) {
+                    (CodeLang::Shell, Some(l)) => l,
+                    _ => self.copy_label,
+                }
             )
         } else {
             format!("{} {label} ", if t.ascii { "+-" } else { "╭─" })

@@ -13,13 +13,14 @@ pub mod markdown;
 pub mod page;
 pub mod pane;
 pub mod run;
-pub mod status;
 pub mod strings;
 pub mod terminal;
 pub mod theme;
 pub mod ui;
 
-pub use app::{App, Redraw};
-pub use event::{AppEvent, ClusterEvent, ClusterView, ConnState, ConnectionInfo, EventChannel};
+pub use app::{App, Redraw, ShellSetup};
+pub use event::{
+    AppEvent, ClusterEvent, ClusterView, ConnState, ConnectionInfo, EventChannel, ShellEvent,
+};
 pub use run::{TuiConfig, run};
 pub use theme::Theme;

@@ -170,6 +170,18 @@ pub struct PageEnv<'a> {
     pub kubeconfig: Option<String>,
     /// What the cluster offers, for adaptive text.
     pub facts: &'a Facts,
+    /// The course's shell: the opening block names it instead of the
+    /// `export`/`cd` lines.
+    pub shell: Option<ShellHeader>,
+}
+
+/// What the opening block says about the course's shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellHeader {
+    /// The shell pane is on (`t` opens it).
+    pub pane: bool,
+    /// The command that opens the same shell in another terminal.
+    pub command: String,
 }
 
 pub fn build(lesson: &Lesson, steps: &[StepView], env: &PageEnv<'_>) -> Page {
@@ -181,15 +193,30 @@ pub fn build(lesson: &Lesson, steps: &[StepView], env: &PageEnv<'_>) -> Page {
         lab,
         ref kubeconfig,
         facts,
+        ref shell,
     } = *env;
     let adapt = |text: &str| adapt(text, facts).into_owned();
     let mut b = DocBuilder::new(width, theme, focused_code).copy_label(s.copy_label);
+    if shell.as_ref().is_some_and(|h| h.pane) {
+        b = b.command_label(s.command_label);
+    }
     // Where the lessons' `assets/...` paths are: said before anything else.
     // On the sandbox, with the line that points kubectl at it: a learner
     // copies the whole block (y) into their terminal.
     if let Some(dir) = lab {
-        match kubeconfig {
-            Some(path) => {
+        match (shell, kubeconfig) {
+            // The course's shell is aimed at the cluster and the lab
+            // already: the block is the one command that opens it.
+            (Some(sh), _) => {
+                let note = if sh.pane {
+                    s.lab_note_pane
+                } else {
+                    s.lab_note_shell
+                };
+                b.paragraph(vec![Span::styled(fill(note, &[&dir]), theme.strong())]);
+                b.markdown(&format!("```sh\n{}\n```", sh.command));
+            }
+            (None, Some(path)) => {
                 b.paragraph(vec![Span::styled(s.lab_note_sandbox, theme.strong())]);
                 b.markdown(&format!(
                     "```sh\nexport KUBECONFIG={}\ncd {}\n```",
@@ -197,7 +224,7 @@ pub fn build(lesson: &Lesson, steps: &[StepView], env: &PageEnv<'_>) -> Page {
                     shell_word(dir)
                 ));
             }
-            None => {
+            (None, None) => {
                 b.paragraph(vec![Span::styled(s.lab_note, theme.strong())]);
                 b.markdown(&format!("```sh\ncd {}\n```", shell_word(dir)));
             }
@@ -279,13 +306,14 @@ mod tests {
 
     /// The page's text as plain lines.
     fn page_text(facts: &crate::lesson::adapt::Facts) -> String {
-        page_text_with(facts, None, None)
+        page_text_with(facts, None, None, None)
     }
 
     fn page_text_with(
         facts: &crate::lesson::adapt::Facts,
         lab: Option<&str>,
         kubeconfig: Option<&str>,
+        shell: Option<super::ShellHeader>,
     ) -> String {
         let course = crate::course::Course::embedded().unwrap();
         let lesson = course
@@ -303,6 +331,7 @@ mod tests {
                 lab,
                 kubeconfig: kubeconfig.map(str::to_string),
                 facts,
+                shell,
             },
         );
         page.doc
@@ -321,13 +350,14 @@ mod tests {
     #[test]
     fn the_page_opens_with_the_lab_directory_and_the_sandbox_kubeconfig() {
         use crate::lesson::adapt::Facts;
-        let real = page_text_with(&Facts::default(), Some("/home/ana/lab"), None);
+        let real = page_text_with(&Facts::default(), Some("/home/ana/lab"), None, None);
         assert!(real.contains("cd /home/ana/lab"), "{real}");
         assert!(!real.contains("export KUBECONFIG"), "{real}");
         let sandbox = page_text_with(
             &Facts::default(),
             Some("/home/ana/lab"),
             Some("/home/ana/.local/share/kubetutor/sandbox/kubeconfig"),
+            None,
         );
         let export = sandbox
             .find("export KUBECONFIG=/home/ana/.local/share/kubetutor/sandbox/kubeconfig")
@@ -335,6 +365,30 @@ mod tests {
         let cd = sandbox.find("cd /home/ana/lab").expect("the cd line");
         assert!(export < cd);
         assert!(sandbox.contains("point kubectl at the sandbox"));
+    }
+
+    #[test]
+    fn the_page_opens_with_the_course_shell_when_there_is_one() {
+        use crate::lesson::adapt::Facts;
+        let header = |pane| {
+            page_text_with(
+                &Facts::default(),
+                Some("~/lab"),
+                Some("/home/ana/.local/share/kubetutor/sandbox/kubeconfig"),
+                Some(super::ShellHeader {
+                    pane,
+                    command: "kubetutor shell".into(),
+                }),
+            )
+        };
+        let pane = header(true);
+        assert!(pane.contains("shell pane: t opens it"), "{pane}");
+        assert!(pane.contains("~/lab"), "{pane}");
+        assert!(pane.contains("kubetutor shell"), "{pane}");
+        assert!(!pane.contains("export KUBECONFIG"), "{pane}");
+        let off = header(false);
+        assert!(!off.contains("t opens it"), "{off}");
+        assert!(off.contains("kubetutor shell"), "{off}");
     }
 
     #[test]

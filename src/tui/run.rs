@@ -2,13 +2,13 @@
 
 use super::app::App;
 use super::event::{AppEvent, ConnectionInfo, EventChannel};
-use super::status::StatusWriter;
 use super::terminal::{TerminalGuard, osc52};
 use super::theme::Theme;
 use super::ui;
 use crate::check::engine::CheckerHandle;
 use crate::course::Course;
 use crate::lesson::Lang;
+use crate::live_status::StatusWriter;
 use crate::progress::{Progress, ProgressSaver};
 use anyhow::Context;
 use crossterm::event::EventStream;
@@ -45,6 +45,13 @@ pub struct TuiConfig {
     pub lab_dir: Option<PathBuf>,
     /// Notices shown (one after the other) before anything else.
     pub notices: Vec<String>,
+    /// The course's shell (aimed at the cluster, in the lab directory);
+    /// `None` when it could not be prepared (`shell_setup.unavailable`).
+    pub shell: Option<crate::shell::ShellSpec>,
+    /// What the app shows and says about the shell (pane on or off...).
+    pub shell_setup: super::app::ShellSetup,
+    /// Takes every status document to the classroom joined, if any.
+    pub reporter: Option<crate::classroom::Reporter>,
 }
 
 impl TuiConfig {
@@ -62,6 +69,9 @@ impl TuiConfig {
             status_file: None,
             lab_dir: None,
             notices: Vec::new(),
+            shell: None,
+            shell_setup: Default::default(),
+            reporter: None,
         }
     }
 }
@@ -93,6 +103,7 @@ pub async fn run(cfg: TuiConfig) -> anyhow::Result<()> {
     for n in cfg.notices {
         app.notify(n);
     }
+    app.set_shell(cfg.shell_setup);
     let mut status = match cfg.status_file {
         Some(p) => Some(StatusWriter::spawn(p).context("cannot start the status file writer")?),
         None => None,
@@ -108,9 +119,22 @@ pub async fn run(cfg: TuiConfig) -> anyhow::Result<()> {
         .context("could not set up the terminal")?;
 
     let input = tokio::spawn(input_task(tx.clone()));
+    let mut shells = cfg.shell.map(|spec| ShellHost {
+        spec,
+        events: tx.clone(),
+    });
     drop(tx);
 
-    let result = event_loop(&mut terminal, &mut app, &mut rx, status.as_mut()).await;
+    let mut reporter = cfg.reporter;
+    let result = event_loop(
+        &mut terminal,
+        &mut app,
+        &mut rx,
+        status.as_mut(),
+        shells.as_mut(),
+        reporter.as_mut(),
+    )
+    .await;
     if let Some(s) = status {
         s.finish();
     }
@@ -119,7 +143,33 @@ pub async fn run(cfg: TuiConfig) -> anyhow::Result<()> {
     signals.abort();
     drop(terminal);
     drop(guard);
+    // The terminal is back: hang up the pane's shell (its jobs with it).
+    if let Some(shell) = app.take_shell() {
+        shell.shutdown().await;
+    }
     result
+}
+
+/// Starts the pane's shells (the spec and the channel their events go to).
+struct ShellHost {
+    spec: crate::shell::ShellSpec,
+    events: mpsc::Sender<AppEvent>,
+}
+
+impl ShellHost {
+    /// After a frame: start the shell the pane wants, at the pane's size,
+    /// or keep the running one's size equal to the pane's. True when the
+    /// screen must be drawn again.
+    fn after_frame(&mut self, app: &mut App) -> bool {
+        if let Some((rows, cols)) = app.shell_start_wanted() {
+            let id = app.next_shell_id();
+            let started =
+                crate::shell::session::spawn(&self.spec, id, rows, cols, self.events.clone());
+            app.shell_started(started);
+            return true;
+        }
+        app.shell_fit()
+    }
 }
 
 async fn event_loop(
@@ -127,6 +177,8 @@ async fn event_loop(
     app: &mut App,
     rx: &mut mpsc::Receiver<AppEvent>,
     mut status: Option<&mut StatusWriter>,
+    mut shells: Option<&mut ShellHost>,
+    mut reporter: Option<&mut crate::classroom::Reporter>,
 ) -> anyhow::Result<()> {
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
@@ -135,8 +187,20 @@ async fn event_loop(
         if dirty {
             terminal.draw(|f| ui::draw(f, app))?;
             dirty = false;
-            if let Some(s) = status.as_deref_mut() {
-                s.publish(app.status_doc());
+            if status.is_some() || reporter.is_some() {
+                let doc = app.status_doc();
+                if let Some(r) = reporter.as_deref_mut() {
+                    r.publish(&doc);
+                }
+                if let Some(s) = status.as_deref_mut() {
+                    s.publish(doc);
+                }
+            }
+            if let Some(h) = shells.as_deref_mut()
+                && h.after_frame(app)
+            {
+                dirty = true;
+                continue;
             }
         }
         // The ticker is polled only while a clock is on screen, so an idle

@@ -45,7 +45,7 @@ pub struct Strings {
     pub key_answer: &'static str,
     pub key_pane: &'static str,
     pub lesson_done: &'static str,
-    pub keys: [(&'static str, &'static str); 18],
+    pub keys: [(&'static str, &'static str); 22],
     pub help_title: &'static str,
     pub help_footer: &'static str,
     pub esc_closes: &'static str,
@@ -72,6 +72,8 @@ pub struct Strings {
     pub msg_copy_again: &'static str,
     pub msg_copied: &'static str,
     pub copy_label: &'static str,
+    /// A focused shell block's header when the shell pane is on.
+    pub command_label: &'static str,
     pub quiz_prompt: &'static str,
     pub quiz_title: &'static str,
     pub quiz_footer: &'static str,
@@ -94,6 +96,31 @@ pub struct Strings {
     /// Shown while the checker waits for the watchers' first lists.
     pub reading_cluster: &'static str,
     pub msg_esc: &'static str,
+    /// The opening block with the shell pane on ({0}: the lab directory).
+    pub lab_note_pane: &'static str,
+    /// The same with the pane off (`--no-shell`).
+    pub lab_note_shell: &'static str,
+    pub shell_title: &'static str,
+    /// Bottom of the focused shell pane.
+    pub shell_leave: &'static str,
+    /// Bottom of the shell pane without the focus.
+    pub shell_enter: &'static str,
+    /// Bottom of a shell pane scrolled back ({0}: rows).
+    pub shell_scrolled: &'static str,
+    pub shell_starting: &'static str,
+    /// In the pane when no shell could start ({0}: why).
+    pub shell_failed: &'static str,
+    pub key_shell: &'static str,
+    pub key_leave_shell: &'static str,
+    pub msg_shell_unavailable: &'static str,
+    pub msg_shell_off: &'static str,
+    pub msg_shell_hidden: &'static str,
+    pub msg_shell_busy: &'static str,
+    pub msg_shell_again: &'static str,
+    pub msg_not_a_command: &'static str,
+    pub msg_shell_typed: &'static str,
+    pub msg_shell_ran: &'static str,
+    pub msg_shell_ended: &'static str,
 }
 
 /// Replaces `{0}`, `{1}`... with `args` (one implementation for the UI and
@@ -154,6 +181,19 @@ static EN: Strings = Strings {
         ("J K", "cluster pane: scroll the pod's storage lineage"),
         ("[  ]", "previous / next code block"),
         ("y", "copy the highlighted code block"),
+        (
+            "i  r",
+            "type / run the highlighted code block in the shell pane",
+        ),
+        (
+            "t  Ctrl-]",
+            "shell pane: open it and type in it; Ctrl-] comes back",
+        ),
+        ("T", "hide the shell pane (the shell keeps running)"),
+        (
+            "Shift-PgUp PgDn",
+            "shell pane: scroll back (also the wheel)",
+        ),
         ("h", "reveal the next hint"),
         ("s", "show the solution (asks first)"),
         ("a", "answer the question of the step"),
@@ -189,6 +229,7 @@ static EN: Strings = Strings {
     msg_copy_again: "Press y again to copy the highlighted block ([ ] pick another).",
     msg_copied: "Copied {0} line(s) to the clipboard.",
     copy_label: "y: copy",
+    command_label: "r: run · i: type · y: copy",
     quiz_prompt: "Press a to answer.",
     quiz_title: " Question ",
     quiz_footer: " a-z/Space choose · Enter answer · Esc ",
@@ -205,6 +246,25 @@ static EN: Strings = Strings {
     notice_lab: "The lab directory {0} could not be written ({1}): the lessons' assets/ paths will not be found there. Run `kubetutor lab` to see why.",
     reading_cluster: "reading the cluster…",
     msg_esc: "Esc closes dialogs; q quits.",
+    lab_note_pane: "Type the lessons' commands in the shell pane: t opens it, Ctrl-] comes back. Its kubectl already uses the course's cluster and namespace, and it starts in your lab directory, {0} (it holds assets/). The same shell in another terminal:",
+    lab_note_shell: "Run the lessons' commands in the course's shell: its kubectl already uses the course's cluster and namespace, and it starts in your lab directory, {0} (it holds assets/). Open it in another terminal with:",
+    shell_title: " Shell ",
+    shell_leave: " Ctrl-] back to the lesson ",
+    shell_enter: " t: type here ",
+    shell_scrolled: " {0} lines back · Shift-PgDn ",
+    shell_starting: "Starting your shell…",
+    shell_failed: "No shell here: {0}",
+    key_shell: "shell",
+    key_leave_shell: "back to the lesson",
+    msg_shell_unavailable: "No shell pane: {0}",
+    msg_shell_off: "The shell pane is off (--no-shell; `kubetutor --shell-pane` turns it back on). In another terminal: {0}",
+    msg_shell_hidden: "Shell pane hidden (the shell keeps running): t shows it.",
+    msg_shell_busy: "The shell is not reading its input: what you typed was dropped.",
+    msg_shell_again: "Press {0} again for the highlighted block ([ ] pick another).",
+    msg_not_a_command: "This block is not a shell command: y copies it.",
+    msg_shell_typed: "Typed {0} line(s) into the shell: press Enter to run them.",
+    msg_shell_ran: "Running {0} line(s) in the shell.",
+    msg_shell_ended: "The shell ended ({0}); t starts a new one.",
 };
 
 static FR: Strings = Strings {
@@ -254,6 +314,19 @@ static FR: Strings = Strings {
         ("J K", "panneau cluster : faire défiler le stockage du pod"),
         ("[  ]", "bloc de code précédent / suivant"),
         ("y", "copier le bloc de code en surbrillance"),
+        (
+            "i  r",
+            "taper / lancer le bloc de code en surbrillance dans le terminal",
+        ),
+        (
+            "t  Ctrl-]",
+            "panneau terminal : l'ouvrir et y taper ; Ctrl-] revient",
+        ),
+        ("T", "masquer le panneau terminal (le shell continue)"),
+        (
+            "Maj-PgUp PgDn",
+            "panneau terminal : remonter l'historique (ou la molette)",
+        ),
         ("h", "afficher l'indice suivant"),
         ("s", "afficher la solution (avec confirmation)"),
         ("a", "répondre à la question de l'étape"),
@@ -289,6 +362,7 @@ static FR: Strings = Strings {
     msg_copy_again: "y encore pour copier le bloc en surbrillance ([ ] pour en choisir un autre).",
     msg_copied: "{0} ligne(s) copiée(s) dans le presse-papiers.",
     copy_label: "y : copier",
+    command_label: "r : lancer · i : taper · y : copier",
     quiz_prompt: "Appuyez sur a pour répondre.",
     quiz_title: " Question ",
     quiz_footer: " a-z/Espace choisir · Entrée répondre · Échap ",
@@ -305,6 +379,25 @@ static FR: Strings = Strings {
     notice_lab: "Le répertoire de travail {0} n'a pas pu être écrit ({1}) : les chemins assets/ des leçons n'y seront pas. Lancez `kubetutor lab` pour savoir pourquoi.",
     reading_cluster: "lecture du cluster…",
     msg_esc: "Échap ferme les fenêtres ; q quitte.",
+    lab_note_pane: "Tapez les commandes des leçons dans le panneau terminal : t l'ouvre, Ctrl-] revient. Son kubectl utilise déjà le cluster et le namespace du cours, et il démarre dans votre répertoire de travail, {0} (il contient assets/). Le même shell dans un autre terminal :",
+    lab_note_shell: "Lancez les commandes des leçons dans le shell du cours : son kubectl utilise déjà le cluster et le namespace du cours, et il démarre dans votre répertoire de travail, {0} (il contient assets/). Ouvrez-le dans un autre terminal avec :",
+    shell_title: " Terminal ",
+    shell_leave: " Ctrl-] retour à la leçon ",
+    shell_enter: " t : taper ici ",
+    shell_scrolled: " {0} lignes plus haut · Maj-PgDn ",
+    shell_starting: "Démarrage de votre shell…",
+    shell_failed: "Pas de shell ici : {0}",
+    key_shell: "terminal",
+    key_leave_shell: "retour à la leçon",
+    msg_shell_unavailable: "Pas de panneau terminal : {0}",
+    msg_shell_off: "Le panneau terminal est désactivé (--no-shell ; `kubetutor --shell-pane` le réactive). Dans un autre terminal : {0}",
+    msg_shell_hidden: "Panneau terminal masqué (le shell continue) : t l'affiche.",
+    msg_shell_busy: "Le shell ne lit pas son entrée : ce que vous avez tapé a été perdu.",
+    msg_shell_again: "{0} encore pour le bloc en surbrillance ([ ] pour en choisir un autre).",
+    msg_not_a_command: "Ce bloc n'est pas une commande : y le copie.",
+    msg_shell_typed: "{0} ligne(s) tapée(s) dans le terminal : Entrée les lance.",
+    msg_shell_ran: "{0} ligne(s) lancée(s) dans le terminal.",
+    msg_shell_ended: "Le shell s'est terminé ({0}) ; t en démarre un nouveau.",
 };
 
 #[cfg(test)]

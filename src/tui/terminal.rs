@@ -1,10 +1,13 @@
-//! Puts the terminal in raw mode + alternate screen + mouse capture and
+//! Puts the terminal in raw mode + alternate screen + mouse capture +
+//! bracketed paste and
 //! restores it on every way out: drop (normal return, `?` errors), panic
 //! (a hook restores before the message is printed) and signals (they become
 //! an `AppEvent::Quit`, so the loop returns and drops the guard).
 
 use crossterm::cursor::Show;
-use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+};
 use crossterm::execute;
 use crossterm::terminal::{
     Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
@@ -37,6 +40,8 @@ impl TerminalGuard {
             io::stdout(),
             EnterAlternateScreen,
             EnableMouseCapture,
+            // A paste arrives whole (for the shell pane), not as keys.
+            EnableBracketedPaste,
             Clear(ClearType::All)
         )?;
         Ok(guard)
@@ -55,7 +60,13 @@ pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
         // Best effort: there is nowhere left to report a failure to.
-        let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, Show);
+        let _ = execute!(
+            out,
+            DisableBracketedPaste,
+            DisableMouseCapture,
+            LeaveAlternateScreen,
+            Show
+        );
         let _ = disable_raw_mode();
         let _ = out.flush();
     }

@@ -21,6 +21,11 @@ pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 10;
 /// Below this width the side panes move under the instructions.
 pub const WIDE: u16 = 100;
+/// Rows of the main area from which the shell pane fits beneath the
+/// lesson: on a wide terminal (lesson and shell in the left column), and
+/// on a narrower one (lesson, shell, then steps and cluster).
+pub const SHELL_TALL_WIDE: u16 = 20;
+pub const SHELL_TALL: u16 = 30;
 
 pub fn draw(frame: &mut Frame, app: &mut App) {
     let area = frame.area();
@@ -30,20 +35,24 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
         return;
     }
     let [main, status] = Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
-    let (inst, steps, cluster) = panes(main, app.focus);
-    app.view.single_pane = [inst, steps, cluster]
+    let p = panes(main, app.focus, app.shell.visible);
+    app.view.single_pane = [p.inst, p.steps, p.cluster, p.shell]
         .iter()
         .filter(|p| p.is_some())
         .count()
         == 1;
-    if let Some(r) = inst {
+    app.view.shell_room = shell_room(main);
+    if let Some(r) = p.inst {
         draw_instructions(frame, app, r);
     }
-    if let Some(r) = steps {
+    if let Some(r) = p.steps {
         draw_steps(frame, app, r);
     }
-    if let Some(r) = cluster {
+    if let Some(r) = p.cluster {
         draw_cluster(frame, app, r);
+    }
+    if let Some(r) = p.shell {
+        draw_shell(frame, app, r);
     }
     draw_status(frame, app, status);
     match app.overlay.clone() {
@@ -62,7 +71,41 @@ pub fn draw(frame: &mut Frame, app: &mut App) {
 }
 
 /// Where each pane goes; `None` for a pane not shown at this size.
-fn panes(main: Rect, focus: Pane) -> (Option<Rect>, Option<Rect>, Option<Rect>) {
+#[derive(Debug, Clone, Copy, Default)]
+struct Panes {
+    inst: Option<Rect>,
+    steps: Option<Rect>,
+    cluster: Option<Rect>,
+    shell: Option<Rect>,
+}
+
+/// Whether the shell pane fits beneath the lesson in `main`.
+fn shell_room(main: Rect) -> bool {
+    if main.width >= WIDE {
+        main.height >= SHELL_TALL_WIDE
+    } else {
+        main.width >= 60 && main.height >= SHELL_TALL
+    }
+}
+
+/// The lesson area split with the shell beneath it (the shell gets more
+/// room while it has the focus).
+fn lesson_and_shell(area: Rect, focus: Pane) -> (Rect, Rect) {
+    let share = if focus == Pane::Shell { 60 } else { 45 };
+    let [top, shell] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Percentage(share)]).areas(area);
+    (top, shell)
+}
+
+fn panes(main: Rect, focus: Pane, shell: bool) -> Panes {
+    let beside = shell && shell_room(main);
+    // Without room beside the lesson, the focused shell takes the window.
+    if shell && !beside && focus == Pane::Shell {
+        return Panes {
+            shell: Some(main),
+            ..Panes::default()
+        };
+    }
     if main.width >= WIDE {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(main);
@@ -70,7 +113,18 @@ fn panes(main: Rect, focus: Pane) -> (Option<Rect>, Option<Rect>, Option<Rect>) 
         let share = if focus == Pane::Cluster { 70 } else { 45 };
         let [cluster, steps] =
             Layout::vertical([Constraint::Percentage(share), Constraint::Fill(1)]).areas(right);
-        return (Some(left), Some(steps), Some(cluster));
+        let (inst, sh) = if beside {
+            let (i, s) = lesson_and_shell(left, focus);
+            (i, Some(s))
+        } else {
+            (left, None)
+        };
+        return Panes {
+            inst: Some(inst),
+            steps: Some(steps),
+            cluster: Some(cluster),
+            shell: sh,
+        };
     }
     if main.height >= 16 && main.width >= 60 {
         // The focused cluster pane (tables and a lineage) gets more room.
@@ -83,13 +137,75 @@ fn panes(main: Rect, focus: Pane) -> (Option<Rect>, Option<Rect>, Option<Rect>) 
             Layout::vertical([Constraint::Fill(1), Constraint::Length(bottom)]).areas(main);
         let [steps, cluster] =
             Layout::horizontal([Constraint::Percentage(share), Constraint::Fill(1)]).areas(low);
-        return (Some(top), Some(steps), Some(cluster));
+        let (inst, sh) = if beside {
+            let (i, s) = lesson_and_shell(top, focus);
+            (i, Some(s))
+        } else {
+            (top, None)
+        };
+        return Panes {
+            inst: Some(inst),
+            steps: Some(steps),
+            cluster: Some(cluster),
+            shell: sh,
+        };
     }
     // Too small to share: the focused pane alone, Tab switches.
+    let mut p = Panes::default();
     match focus {
-        Pane::Instructions => (Some(main), None, None),
-        Pane::Steps => (None, Some(main), None),
-        Pane::Cluster => (None, None, Some(main)),
+        Pane::Instructions => p.inst = Some(main),
+        Pane::Steps => p.steps = Some(main),
+        Pane::Cluster => p.cluster = Some(main),
+        Pane::Shell => p.shell = Some(main),
+    }
+    p
+}
+
+/// The shell pane: the shell's screen as tui-term draws it, the real
+/// cursor where the shell's is while the pane has the focus.
+fn draw_shell(frame: &mut Frame, app: &mut App, area: Rect) {
+    let theme = app.theme;
+    let s = app.strings();
+    let focused = app.focus == Pane::Shell;
+    let label = app.shell.label();
+    let room = usize::from(area.width.saturating_sub(4));
+    let title = truncate(&format!("{}· {label} ", s.shell_title), room);
+    let mut block = Block::bordered()
+        .border_style(theme.border(focused))
+        .title(Line::styled(title, theme.title(focused)));
+    let inner = block.inner(area);
+    app.view.shell = inner;
+    let Some(session) = &app.shell.session else {
+        let text = match &app.shell.failed {
+            Some(why) => fill(s.shell_failed, &[why]),
+            None => s.shell_starting.to_owned(),
+        };
+        let body = vec![Span::styled(text, theme.dim())];
+        let lines: Vec<Line<'static>> =
+            super::markdown::wrap(&body, usize::from(inner.width).max(1))
+                .into_iter()
+                .map(Line::from)
+                .collect();
+        frame.render_widget(Paragraph::new(lines).block(block), area);
+        return;
+    };
+    session.with_term(|t| t.snapshot(&mut app.shell.snapshot));
+    let snap = &app.shell.snapshot;
+    let bottom = if snap.scrollback > 0 {
+        Line::styled(fill(s.shell_scrolled, &[&snap.scrollback]), theme.message())
+    } else if focused {
+        Line::styled(s.shell_leave, theme.key())
+    } else {
+        Line::styled(s.shell_enter, theme.dim())
+    };
+    block = block.title_bottom(bottom.right_aligned());
+    frame.render_widget(block, area);
+    let term = tui_term::widget::PseudoTerminal::new(snap)
+        .cursor(tui_term::widget::Cursor::default().visibility(false));
+    frame.render_widget(term, inner);
+    let (row, col) = snap.cursor;
+    if focused && !snap.hide_cursor && row < inner.height && col < inner.width {
+        frame.set_cursor_position((inner.x + col, inner.y + row));
     }
 }
 
@@ -355,7 +471,7 @@ fn draw_cluster(frame: &mut Frame, app: &mut App, area: Rect) {
     if app.live
         && let Some(path) = &app.connection.kubeconfig
     {
-        let shown = display_path(path);
+        let shown = crate::paths::display_path(path);
         // Cut visibly (…) rather than silently when the border is short.
         let line = truncate(
             &format!(" export KUBECONFIG={shown} "),
@@ -485,11 +601,18 @@ fn status_line(app: &App, w: usize) -> Line<'static> {
         ("l", s.key_lessons),
         ("q", s.key_quit),
     ];
+    if app.shell.enabled() {
+        keys.insert(1, ("t", s.key_shell));
+    }
     if app.active_is_quiz() {
         keys.insert(0, ("a", s.key_answer));
     }
-    if app.view.single_pane {
+    if app.view.single_pane && app.focus != Pane::Shell {
         keys.insert(0, ("Tab", s.key_pane));
+    }
+    // In the shell every key is the shell's: only the way back is shown.
+    if app.focus == Pane::Shell {
+        keys = vec![("Ctrl-]", s.key_leave_shell)];
     }
     let key_spans = |n: usize| -> Vec<Span<'static>> {
         keys[..n]
@@ -555,18 +678,6 @@ fn status_line(app: &App, w: usize) -> Line<'static> {
         spans.extend(right);
     }
     Line::from(spans)
-}
-
-/// A path as a learner reads and types it: `~/...` under the home
-/// directory.
-pub fn display_path(path: &std::path::Path) -> String {
-    match std::env::var_os("HOME").map(std::path::PathBuf::from) {
-        Some(home) if !home.as_os_str().is_empty() && path.starts_with(&home) => {
-            let rest = path.strip_prefix(&home).unwrap_or(path);
-            format!("~/{}", rest.display())
-        }
-        _ => path.display().to_string(),
-    }
 }
 
 /// A centered rectangle of at most `w` x `h` inside `area`.

@@ -5,5 +5,6 @@ mod cleanup;
 mod commands;
 mod course;
 mod errors;
+mod shell;
 #[path = "../support/mod.rs"]
 mod support;

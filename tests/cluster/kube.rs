@@ -37,7 +37,7 @@ fn pod(name: &str) -> Pod {
     serde_json::from_value(json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": name, "labels": {"app": "web"}},
-        "spec": {"containers": [{"name": "c", "image": "busybox", "ports": [{"containerPort": 80}]}]}
+        "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "infinity"], "ports": [{"containerPort": 80}]}]}
     }))
     .unwrap()
 }

@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn asset(path: &str) -> String {
-    let files = CourseFiles::embedded();
+    // As a learner gets them: course variables set to their defaults.
+    let files = CourseFiles::embedded().with_vars(&Default::default());
     let bytes = files
         .get(path)
         .unwrap_or_else(|| panic!("{path} is missing"));

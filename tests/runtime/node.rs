@@ -716,3 +716,124 @@ async fn kube_rs_port_forward_uses_the_channel_protocol() {
     let _ = tokio::time::timeout(Duration::from_secs(10), pf.join()).await;
     env.sandbox.shutdown().await;
 }
+
+/// kubectl with `input` on its stdin (then closed): (exit code, stdout,
+/// stderr).
+async fn kubectl_with_stdin(env: &Env, args: &[&str], input: &str) -> (i32, String, String) {
+    let mut child = tokio::process::Command::new(&env.kubectl)
+        .arg("--kubeconfig")
+        .arg(env.sandbox.kubeconfig_path())
+        .arg("-n")
+        .arg("kubetutor")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("kubectl {args:?} hung"))
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `kubectl run -i` and `kubectl attach -i`: the shell that is PID 1
+/// reads what the client sends; its stdin closes when the first attach
+/// ends (`stdinOnce`), and the exit code is the shell's. A busybox pod
+/// with `stdin: true` waits for its attach; without, it ends at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_and_attach_reach_the_shell_of_pid_1() {
+    let Some(env) = runtime_env::start().await else {
+        return;
+    };
+    let (code, out, err) = kubectl_with_stdin(
+        &env,
+        &[
+            "run",
+            "once",
+            "-i",
+            "--restart=Never",
+            "--image=busybox",
+            "--",
+            "sh",
+        ],
+        "echo piped $((1+1))\nhostname\nexit 5\n",
+    )
+    .await;
+    assert!(out.contains("piped 2\nonce\n"), "{code} {out} {err}");
+    let exit = env
+        .k_until(
+            &[
+                "get",
+                "pod",
+                "once",
+                "-o",
+                "jsonpath={.status.containerStatuses[0].state.terminated.exitCode}",
+            ],
+            |o| !o.is_empty(),
+        )
+        .await;
+    assert_eq!(exit, "5");
+
+    env.k(&[
+        "run",
+        "waits",
+        "--restart=Never",
+        "--image=busybox",
+        "--stdin",
+        "--attach=false",
+    ])
+    .await;
+    env.k(&["run", "ends", "--restart=Never", "--image=busybox"])
+        .await;
+    env.k(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/waits",
+        "--timeout=60s",
+    ])
+    .await;
+    let ended = env
+        .k_until(
+            &[
+                "get",
+                "pod",
+                "ends",
+                "-o",
+                "jsonpath={.status.containerStatuses[0].state.terminated.reason}",
+            ],
+            |o| !o.is_empty(),
+        )
+        .await;
+    assert_eq!(ended, "Completed", "busybox's sh ends on EOF");
+    let (code, out, err) = kubectl_with_stdin(
+        &env,
+        &["attach", "-i", "waits"],
+        "echo from-attach; exit 4\n",
+    )
+    .await;
+    assert_eq!((code, out.as_str()), (0, "from-attach\n"), "{err}");
+    let exit = env
+        .k_until(
+            &[
+                "get",
+                "pod",
+                "waits",
+                "-o",
+                "jsonpath={.status.containerStatuses[0].state.terminated.exitCode}",
+            ],
+            |o| !o.is_empty(),
+        )
+        .await;
+    assert_eq!(exit, "4");
+    env.sandbox.shutdown().await;
+}

@@ -484,7 +484,7 @@ kind: Pod
 metadata: {name: rwop-1}
 spec:
   terminationGracePeriodSeconds: 1
-  containers: [{name: c, image: busybox, volumeMounts: [{name: d, mountPath: /d}]}]
+  containers: [{name: c, image: busybox, command: [sleep, infinity], volumeMounts: [{name: d, mountPath: /d}]}]
   volumes: [{name: d, persistentVolumeClaim: {claimName: rwop}}]
 ---
 apiVersion: storage.k8s.io/v1
@@ -505,14 +505,14 @@ apiVersion: v1
 kind: Pod
 metadata: {name: plocal}
 spec:
-  containers: [{name: c, image: busybox, volumeMounts: [{name: d, mountPath: /d}]}]
+  containers: [{name: c, image: busybox, command: [sleep, infinity], volumeMounts: [{name: d, mountPath: /d}]}]
   volumes: [{name: d, persistentVolumeClaim: {claimName: c-local}}]
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: hpt}
 spec:
-  containers: [{name: c, image: busybox, volumeMounts: [{name: f, mountPath: /f}, {name: d, mountPath: /d}, {name: ok, mountPath: /ok}, {name: okf, mountPath: /okf}]}]
+  containers: [{name: c, image: busybox, command: [sleep, infinity], volumeMounts: [{name: f, mountPath: /f}, {name: d, mountPath: /d}, {name: ok, mountPath: /ok}, {name: okf, mountPath: /okf}]}]
   volumes:
   - {name: f, hostPath: {path: /etc/nofile, type: File}}
   - {name: d, hostPath: {path: /nodir, type: Directory}}

@@ -5,6 +5,7 @@ mod cluster_pane;
 mod common;
 mod keys;
 mod render;
+mod shell;
 #[path = "../support/mod.rs"]
 mod support;
 mod terminal;

@@ -12,25 +12,53 @@ use std::time::{Duration, Instant};
 struct Tmux {
     tmux: PathBuf,
     socket: String,
-    _data: tempfile::TempDir,
+    /// The data directory (kept when the test gave its own).
+    dir: PathBuf,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Tmux {
     /// Starts kubetutor in a detached tmux session of the given size.
     fn start(name: &str, width: u16, height: u16) -> Option<Tmux> {
+        Tmux::start_with(name, width, height, &[], "", None)
+    }
+
+    /// The same with more environment (`NAME=value`), arguments (one shell
+    /// string) and a given data directory.
+    fn start_with(
+        name: &str,
+        width: u16,
+        height: u16,
+        env: &[String],
+        args: &str,
+        data: Option<&Path>,
+    ) -> Option<Tmux> {
         let tmux = support::require_tool("tmux", None)?;
-        let data = tempfile::tempdir().unwrap();
+        let (dir, data) = match data {
+            Some(d) => (d.to_path_buf(), None),
+            None => {
+                let d = tempfile::tempdir().unwrap();
+                (d.path().to_path_buf(), Some(d))
+            }
+        };
         let socket = format!("kubetutor-test-{}-{name}", std::process::id());
         let bin = support::bin();
         // A shell stays in the pane after kubetutor exits, so the test sees
         // the terminal state kubetutor left behind (a dead pane would not tell).
-        let script = format!("'{}'; echo \"EXIT=$?\"; sleep 60", bin.display());
+        // Extra variables are exported by the script: tmux sets some (SHELL)
+        // itself for the pane's processes.
+        let exports: String = env.iter().map(|e| format!("export '{e}'; ")).collect();
+        let script = format!(
+            "{exports}'{}' {args}; echo \"EXIT=$?\"; sleep 60",
+            bin.display()
+        );
         let t = Tmux {
             tmux,
             socket,
+            dir,
             _data: data,
         };
-        let data_dir = t._data.path().to_str().unwrap().to_owned();
+        let data_dir = t.dir.to_str().unwrap().to_owned();
         t.run(&[
             "-f",
             "/dev/null",
@@ -180,8 +208,8 @@ fn sigterm_restores_the_terminal_and_keeps_progress() {
     // 143 = 128 + SIGTERM, or 0 if kubetutor treats it as a quit.
     t.wait_for("kubetutor to exit", |s| s.contains("EXIT="));
     assert_terminal_clean(&t);
-    let progress = std::fs::read_to_string(Path::new(t._data.path()).join("progress.json"))
-        .expect("progress saved before exit");
+    let progress =
+        std::fs::read_to_string(t.dir.join("progress.json")).expect("progress saved before exit");
     assert!(progress.contains("\"deploy\": 1"), "{progress}");
 }
 
@@ -203,4 +231,150 @@ fn child_of(parent: u32) -> Option<u32> {
         }
     }
     None
+}
+
+/// The shell pane as a learner uses it: `t` opens it, `kubectl get pods`
+/// answers from the course's cluster and namespace, typing a lesson-1
+/// command in it ticks the step, a full-screen program survives a resize
+/// (the pty is resized with the pane), `exit` closes it, `q` still quits
+/// cleanly and the shell dies with kubetutor.
+#[test]
+fn the_shell_pane_runs_kubectl_ticks_a_step_and_follows_resizes() {
+    let Some(kubectl) = support::require_tool("kubectl", Some("KUBETUTOR_KUBECTL")) else {
+        return;
+    };
+    let Some(vi) = support::require_tool("vi", None) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    // kubectl and vi on PATH under those names, nothing else of ours.
+    let bin = home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(&kubectl, bin.join("kubectl")).unwrap();
+    std::os::unix::fs::symlink(&vi, bin.join("vi")).unwrap();
+    let env = [
+        format!("PATH={}:/usr/bin:/bin", bin.display()),
+        format!("HOME={}", home.path().display()),
+        "SHELL=/bin/sh".to_owned(),
+        "ENV=".to_owned(),
+    ];
+    let Some(t) = Tmux::start_with("shell", 120, 40, &env, "", None) else {
+        return;
+    };
+    t.wait_contains("kubetutor-sandbox │ connected");
+    t.wait_contains("t shell");
+
+    t.keys(&["t"]);
+    t.wait_contains("Ctrl-] back to the lesson");
+    t.wait_contains("(kubetutor) $");
+    t.keys(&["kubectl get pods", "Enter"]);
+    t.wait_contains("No resources found in kubetutor namespace.");
+
+    // Lesson 1, step 1, typed in the pane: the checker sees it as any
+    // kubectl and the step ticks.
+    t.keys(&["kubectl apply -f assets/01-ephemeral/", "Enter"]);
+    t.wait_contains("deployment.apps/msg-api created");
+    t.wait_contains("Steps 1/6");
+
+    // A full-screen program, then a smaller window: the pane takes the
+    // whole window (it has the focus) and vi redraws at the new size.
+    t.keys(&["vi assets/01-ephemeral/configmap.yaml", "Enter"]);
+    t.wait_contains("API_PORT");
+    t.run(&["resize-window", "-t", "k", "-x", "70", "-y", "20"]);
+    let screen = t.wait_for("vi at 68 columns", |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        // vi fills the pane's 17 rows: its `~` rows end just above its
+        // command line, the pane's last row, above the border.
+        lines.len() >= 20
+            && lines[16].starts_with("│~")
+            && lines[0].starts_with("┌ Shell")
+            && lines[18].starts_with("└")
+    });
+    assert!(screen.contains("Ctrl-] back"), "{screen}");
+    t.keys(&[":q", "Enter"]);
+    // vi discards unread input as it leaves: type on once the prompt is back.
+    t.wait_for("the prompt after vi", |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        lines
+            .windows(2)
+            .any(|w| w[0].contains("$ vi assets/") && w[1].starts_with("│(kubetutor) $"))
+    });
+    // The pty has the pane's size (68x17 inside the borders).
+    t.keys(&["stty size", "Enter"]);
+    t.wait_contains("17 68");
+    t.run(&["resize-window", "-t", "k", "-x", "120", "-y", "40"]);
+    t.wait_for("the prompt again", |s| {
+        s.lines().filter(|l| l.contains("(kubetutor) $")).count() >= 2
+    });
+
+    // Ctrl-] leaves; lesson keys work again; exit ends the shell.
+    t.keys(&["C-]"]);
+    t.wait_contains("t: type here");
+    t.keys(&["t"]);
+    t.wait_contains("Ctrl-] back to the lesson");
+    t.keys(&["exit", "Enter"]);
+    t.wait_contains("The shell ended");
+
+    // A command still running when kubetutor quits is hung up with it.
+    t.keys(&["t"]);
+    t.wait_contains("(kubetutor) $");
+    t.keys(&["sleep 4321", "Enter"]);
+    t.keys(&["C-]", "q"]);
+    t.wait_contains("EXIT=0");
+    assert_terminal_clean(&t);
+    // The pane's shell died with kubetutor (hung up, or killed).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shell_children_left() {
+        assert!(
+            Instant::now() < deadline,
+            "the pane's shell outlived kubetutor"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A `sleep 4321` still running (started in the pane above).
+fn shell_children_left() -> bool {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten().any(|e| {
+                std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x004321\x00")
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// `--no-shell` keeps the old layout, says how to get a shell, and is
+/// remembered at the next start; `--shell-pane` brings the pane back.
+#[test]
+fn no_shell_is_remembered_until_shell_pane() {
+    let data = tempfile::tempdir().unwrap();
+    let Some(t) = Tmux::start_with("noshell", 120, 40, &[], "--no-shell", Some(data.path())) else {
+        return;
+    };
+    t.wait_contains("Steps 0/6");
+    t.wait_contains("Run the lessons' commands in the course's shell");
+    assert!(!t.screen().contains("t shell"));
+    t.keys(&["t"]);
+    t.wait_contains("The shell pane is off");
+    t.keys(&["q"]);
+    t.wait_contains("EXIT=0");
+    drop(t);
+    let Some(t) = Tmux::start_with("noshell2", 120, 40, &[], "", Some(data.path())) else {
+        return;
+    };
+    t.wait_contains("Steps 0/6");
+    t.wait_contains("Run the lessons' commands in the course's shell");
+    assert!(!t.screen().contains("t shell"));
+    t.keys(&["q"]);
+    t.wait_contains("EXIT=0");
+    drop(t);
+    let Some(t) = Tmux::start_with("noshell3", 120, 40, &[], "--shell-pane", Some(data.path()))
+    else {
+        return;
+    };
+    t.wait_contains("t shell");
+    t.wait_contains("shell pane: t opens it");
+    t.keys(&["q"]);
+    t.wait_contains("EXIT=0");
 }

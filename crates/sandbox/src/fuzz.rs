@@ -148,6 +148,90 @@ fn bounded_json_patch(original: &Value, ops: &Value) {
     }
 }
 
+/// The fuzz target for the shell (`fuzz/fuzz_targets/shell.rs` and a
+/// stable test): a script from fuzz bytes, parsed in both dialects and
+/// run in a throw-away container whose memory is small, with the
+/// amplifications (`x=$x$x` loops, `yes`, deep `$(...)`) it may contain:
+/// it must end (no hang, no panic) with its memory bounded.
+pub fn shell_script(data: &[u8]) {
+    let text = fuzz_script(data);
+    let _ = crate::shell::check_syntax(&text);
+    let _ = crate::shell::run_fuzz_script(&text);
+}
+
+/// Words the script generator draws from: shell syntax and applets, so
+/// random bytes become scripts that reach the expander and interpreter.
+const FUZZ_WORDS: &[&str] = &[
+    "x=$x$x",
+    "x=a",
+    "echo",
+    "$x",
+    "${x:-d}",
+    "${#x}",
+    "${x%%a*}",
+    "${x//a/bb}",
+    "$((1+x))",
+    "$(echo",
+    ")",
+    "`echo",
+    "`",
+    "|",
+    "&&",
+    "||",
+    ";",
+    "\n",
+    "&",
+    "for i in 1 2 3; do",
+    "while false; do",
+    "done",
+    "if true; then",
+    "fi",
+    "case $x in a) echo;; esac",
+    "f() {",
+    "}",
+    "f",
+    "{",
+    "(",
+    "cat",
+    "seq 3",
+    "yes",
+    "head -n 2",
+    "wc -c",
+    "printf %s",
+    "'q'",
+    "\"d\"",
+    ">/dev/null",
+    "2>&1",
+    "<<E\nbody\nE",
+    "sleep 0",
+    "read v",
+    "set -e",
+    "trap 'echo t' EXIT",
+    "tr a b",
+    "sed s/a/b/",
+    "awk '{print $1}'",
+    "sort",
+    "grep a",
+    "local y",
+    "return",
+    "exit 3",
+    "kill $$",
+    "wait",
+];
+
+fn fuzz_script(data: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in data.iter().take(64) {
+        if b < 200 {
+            s.push_str(FUZZ_WORDS[usize::from(b) % FUZZ_WORDS.len()]);
+            s.push(' ');
+        } else {
+            s.push(char::from(b % 95 + 32));
+        }
+    }
+    s.replace("\\n", "\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::decode_and_patch;
@@ -179,5 +263,23 @@ mod tests {
             40,
         ));
         decode_and_patch(&serde_json::to_vec(&ops).unwrap());
+    }
+
+    /// The shell target over pseudo-random scripts.
+    #[test]
+    fn shell_fuzz_target_ends_and_stays_bounded() {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..300 {
+            let len = (next() % 40) as usize;
+            let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            super::shell_script(&data);
+        }
+        super::shell_script(&[0, 2, 14, 0, 0, 0, 0, 0]);
     }
 }

@@ -25,6 +25,7 @@ mod hostfs;
 mod images;
 mod machinery;
 mod node;
+mod process;
 mod registry;
 mod runtime;
 mod shell;
@@ -457,10 +458,7 @@ impl Drop for Sandbox {
 /// Whether the sandbox emulates a container with this image and command
 /// (anything else starts as an idle container that says so in its log).
 pub fn emulates(image: &str, command: &[String], args: &[String]) -> bool {
-    if command.is_empty() && args.is_empty() {
-        let default = images::default_command(image);
-        return images::select(image, &default, args).name() != "idle";
-    }
+    // Without a command, select looks at the image's own (its userland's).
     images::select(image, command, args).name() != "idle"
 }
 

@@ -448,7 +448,7 @@ async fn get_watch_prints_new_rows() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     // Give the watch a moment to start, then create a pod.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: w1}\nspec: {containers: [{name: c, image: busybox, command: [sleep, '3600']}]}\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: w1}\nspec: {containers: [{name: c, image: busybox, command: [sleep, infinity]}]}\n";
     env.ok(&["create", "-f", "-"], Some(pod)).await;
     let mut seen = Vec::new();
     let found = tokio::time::timeout(Duration::from_secs(30), async {
@@ -597,7 +597,9 @@ async fn exec_writes_to_the_container_layer_which_dies_with_the_pod() {
     let Some(env) = Env::start().await else {
         return;
     };
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: box}\nspec: {containers: [{name: c, image: busybox, command: [sleep, '3600']}]}\n";
+    // busybox without a command would run `sh`, which ends at once on its
+    // empty stdin (and crash-loops), as upstream: give it one that lasts.
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: box}\nspec: {containers: [{name: c, image: busybox, command: [sleep, infinity]}]}\n";
     env.ok(&["apply", "-f", "-"], Some(pod)).await;
     wait_running(&env, "box").await;
     let out = env

@@ -470,9 +470,8 @@ impl ContainerFs {
         self.read_only_root = read_only;
     }
 
-    /// Who the container's processes run as (for the shell's `id`, `ls
-    /// -l` and `stat`, which the shell's rewrite reads).
-    #[allow(dead_code)]
+    /// Who the container's processes run as (the shell's `id`, `whoami`
+    /// and `ps`).
     pub fn identity(&self) -> &Identity {
         &self.identity
     }

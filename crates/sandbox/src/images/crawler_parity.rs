@@ -284,6 +284,12 @@ fn run_emulation(work: &Path, port: u16) -> Transcript {
             netns: netns.clone(),
             network: crate::node::podnet::PodNetwork::isolated(netns.clone(), "pod"),
             log: Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_string())),
+            procs: crate::process::ProcessTable::new(crate::process::MemBudget::standalone(
+                crate::process::DEFAULT_CONTAINER_MEMORY,
+            )),
+            stdin: false,
+            tty: false,
+            console: crate::process::Console::new(),
         }
     };
     let start = |c: AppContext| {

@@ -13,8 +13,12 @@
 //! - [`postgres::Postgres`]: the official `postgres` image (entrypoint,
 //!   server, data in `PGDATA`); its `psql` and `pg_isready` run in the shell.
 //! - [`postgrest::Postgrest`]: `postgrest/postgrest`, an HTTP API over it.
-//! - [`ShellApp`]: `sh -c '...'` style commands, run by the mini shell
-//!   (so `echo hi > /data/f; sleep 3600` really writes the file).
+//! - [`nginx::Nginx`]: the official `nginx` image (entrypoint, server);
+//!   its `nginx -t` / `-s reload` run in the shell.
+//! - [`ShellApp`]: a program of the image's [`userland::Userland`] (`sh -c
+//!   '...'`, `sleep infinity`, `bash`, `psql`...), run as the container's
+//!   PID 1 by [`crate::shell`], its output streaming to the log and to
+//!   `kubectl attach` ([`crate::process::Console`]).
 //! - [`IdleApp`]: anything else; it says so in its log and waits.
 
 pub(crate) mod crawler;
@@ -22,9 +26,9 @@ pub(crate) mod msg_api;
 pub(crate) mod nginx;
 pub(crate) mod postgres;
 pub(crate) mod postgrest;
+pub(crate) mod userland;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -34,7 +38,8 @@ use tokio::task::JoinHandle;
 use crate::hostfs::ContainerFs;
 use crate::node::netns::NetNamespaces;
 use crate::node::podnet::PodNetwork;
-use crate::shell::Shell;
+use crate::process::{Console, ExitStatus, PipeReader, ProcessTable, Signal, Stream};
+use crate::shell::{Container, SpawnOptions};
 
 /// Where an app's output lines go (one call per line, no newline).
 pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
@@ -61,6 +66,14 @@ pub struct AppContext {
     /// Other pods and Services, as this pod reaches them.
     pub network: PodNetwork,
     pub log: LogSink,
+    /// The container instance's processes and memory budget.
+    pub procs: ProcessTable,
+    /// `stdin: true`: the main process's stdin stays open (for attach).
+    pub stdin: bool,
+    /// `tty: true`: the main process has a terminal.
+    pub tty: bool,
+    /// What `kubectl attach` reaches of the main process.
+    pub console: Arc<Console>,
 }
 
 impl AppContext {
@@ -85,6 +98,18 @@ impl AppContext {
 
     pub fn log(&self, line: &str) {
         (self.log)(line);
+    }
+
+    /// What the container's processes see of it.
+    pub fn container(&self) -> Container {
+        Container::new(
+            self.fs.clone(),
+            userland::Userland::for_image(&self.image),
+            &self.pod_name,
+        )
+        .with_procs(self.procs.clone())
+        .with_env(self.env.clone())
+        .with_network(self.network.clone())
     }
 }
 
@@ -245,119 +270,12 @@ pub fn image_repository(image: &str) -> &str {
     repo.strip_prefix("library/").unwrap_or(repo)
 }
 
-/// The image's default command (its ENTRYPOINT and CMD) where the
-/// sandbox knows it and it matters: the base images run a shell, which
-/// ends at once without a stdin to read (a busybox Deployment without a
-/// command crash-loops, as on a real cluster). Empty: not known, or the
-/// container keeps a stdin open (`kubectl run -i`).
-pub fn default_command(image: &str) -> Vec<String> {
-    let shell: &[&str] = match image_repository(image) {
-        "busybox" | "alpine" => &["sh"],
-        "ubuntu" | "debian" | "fedora" | "rockylinux" | "almalinux" | "amazonlinux" => &["bash"],
-        _ => &[],
-    };
-    shell.iter().map(|s| s.to_string()).collect()
-}
-
-/// Whether `argv` is an interactive shell (`sh`, `/bin/bash`...): with a
-/// stdin kept open (`stdin: true`) it waits for what an attached client
-/// types.
-pub fn is_interactive_shell(argv: &[String]) -> bool {
-    match argv {
-        [p] => matches!(p.rsplit('/').next(), Some("sh" | "ash" | "bash")),
-        [p, flag] if flag == "-i" || flag == "-l" => {
-            matches!(p.rsplit('/').next(), Some("sh" | "ash" | "bash"))
-        }
-        _ => false,
-    }
-}
-
-fn awaiting() -> &'static std::sync::Mutex<
-    std::collections::HashMap<std::path::PathBuf, watch::Sender<Option<i32>>>,
-> {
-    static REG: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, watch::Sender<Option<i32>>>>,
-    > = std::sync::OnceLock::new();
-    REG.get_or_init(Default::default)
-}
-
-/// Ends the interactive shell that is process 1 of the container whose
-/// writable layer is `rootfs` (its attached user typed `exit`): false
-/// when no such shell waits there.
-pub fn end_awaiting_shell(rootfs: &std::path::Path, code: i32) -> bool {
-    match crate::machinery::meta::lock(awaiting()).get(rootfs) {
-        Some(tx) => tx.send(Some(code)).is_ok(),
-        None => false,
-    }
-}
-
-/// Whether an interactive shell is process 1 of that container.
-pub fn has_awaiting_shell(rootfs: &std::path::Path) -> bool {
-    crate::machinery::meta::lock(awaiting()).contains_key(rootfs)
-}
-
-/// An interactive shell as process 1 with its stdin open and nothing typed
-/// yet (`kubectl run -it`, `kubectl debug -it`): it waits. An attach runs
-/// its prompt ([`end_awaiting_shell`] when the user exits); SIGTERM is
-/// ignored, as by any shell that is process 1.
-pub struct AwaitingInput;
-
-impl EmulatedApp for AwaitingInput {
-    fn name(&self) -> &'static str {
-        "shell"
-    }
-
-    fn run(self: Box<Self>, ctx: AppContext, mut stop: Stop) -> BoxFuture<'static, i32> {
-        Box::pin(async move {
-            let key = ctx.fs.rootfs().to_path_buf();
-            let (tx, mut rx) = watch::channel(None);
-            crate::machinery::meta::lock(awaiting()).insert(key.clone(), tx);
-            let code = tokio::select! {
-                () = stop.wait_kill() => EXIT_KILLED,
-                r = rx.wait_for(Option::is_some) => r.ok().and_then(|c| *c).unwrap_or(0),
-            };
-            crate::machinery::meta::lock(awaiting()).remove(&key);
-            code
-        })
-    }
-}
-
 /// What the pod event says of an image the sandbox does not emulate.
 pub fn not_emulated_message(image: &str) -> String {
     format!(
         "kubetutor sandbox: image {image:?} is not emulated; the container stays idle (kubectl exec still works)"
     )
 }
-
-/// Adds the files an emulated image has (its configuration, pages...) to
-/// a container's fresh writable layer.
-pub fn populate_rootfs(image: &str, rootfs: &std::path::Path) {
-    if image_repository(image) == "nginx" {
-        nginx::populate(rootfs);
-    }
-}
-
-/// Runs a program that an emulated image adds (`nginx -t`): (stdout,
-/// stderr, exit code), or None when the image has no such program.
-pub fn run_program(
-    image: &str,
-    name: &str,
-    args: &[String],
-    fs: &ContainerFs,
-    network: Option<&PodNetwork>,
-) -> Option<(Vec<u8>, Vec<u8>, i32)> {
-    let program = name.rsplit('/').next().unwrap_or(name);
-    match (image_repository(image), program) {
-        ("nginx", "nginx" | "nginx-debug") => Some(nginx::program(image, args, fs, network)),
-        _ => None,
-    }
-}
-
-/// The shells and commands [`ShellApp`] can run as a container's process.
-const SHELL_PROGRAMS: &[&str] = &[
-    "sh", "ash", "bash", "echo", "cat", "sleep", "ls", "touch", "mkdir", "true", "false", "tail",
-    "date",
-];
 
 /// Picks the emulation for a container.
 pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn EmulatedApp> {
@@ -389,11 +307,20 @@ pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn Emula
         // Without a `command`, the image's entrypoint runs first.
         return Box::new(nginx::Nginx::new(command.is_empty()));
     }
-    if let Some(first) = argv.first() {
-        let program = first.rsplit('/').next().unwrap_or(first);
-        if SHELL_PROGRAMS.contains(&program)
-            || (repo == "postgres" && matches!(program, "psql" | "pg_isready"))
-        {
+    // A program of the image's userland, or the image's own command
+    // (`sh` for busybox, `bash` for ubuntu) when the pod gives none.
+    let userland = userland::Userland::for_image(image);
+    let program = match argv.first() {
+        Some(first) => Some(first.as_str()),
+        None => userland.default_command.first().map(String::as_str),
+    };
+    if let Some(p) = program {
+        let found = if p.contains('/') {
+            userland.by_path(p).is_some()
+        } else {
+            userland.lookup(p, userland.path).is_some()
+        };
+        if found {
             return Box::new(ShellApp);
         }
     }
@@ -422,7 +349,41 @@ impl EmulatedApp for IdleApp {
     }
 }
 
-/// A container whose command is a shell script or a simple command.
+/// The longest log line kept whole; longer ones are split, as the
+/// container runtime splits them into partial records.
+const MAX_LOG_LINE: usize = 16 * 1024;
+
+/// Turns a stream of output into log lines, copying it as it comes to
+/// the attached clients.
+async fn log_lines(reader: PipeReader, log: LogSink, console: Arc<Console>, stream: Stream) {
+    let mut line: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = reader.read_async(&mut buf).await;
+        if n == 0 {
+            break;
+        }
+        console.publish(stream, &buf[..n]);
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                log(String::from_utf8_lossy(&line).trim_end_matches('\r'));
+                line.clear();
+            } else {
+                line.push(b);
+                if line.len() >= MAX_LOG_LINE {
+                    log(&String::from_utf8_lossy(&line));
+                    line.clear();
+                }
+            }
+        }
+    }
+    if !line.is_empty() {
+        log(&String::from_utf8_lossy(&line));
+    }
+}
+
+/// A container whose process is a program of its image's userland: a
+/// shell script, `sleep`, a shell waiting on its stdin...
 pub struct ShellApp;
 
 impl EmulatedApp for ShellApp {
@@ -432,60 +393,73 @@ impl EmulatedApp for ShellApp {
 
     fn run(self: Box<Self>, ctx: AppContext, mut stop: Stop) -> BoxFuture<'static, i32> {
         Box::pin(async move {
-            // A shell (or sleep) as process 1 ignores SIGTERM: only SIGKILL
-            // ends it. `sleep` in the script waits in slices so a kill ends
-            // it quickly; the shell checks the same flag before each command.
-            let stopped = Arc::new(AtomicBool::new(false));
-            let flag = Arc::clone(&stopped);
-            let stop_seen = stop.clone();
-            let sleeper = move |d: Duration| {
-                let slice = Duration::from_millis(50);
-                let mut left = d;
-                while !left.is_zero() && !flag.load(Ordering::Relaxed) && !stop_seen.is_killed() {
-                    let step = left.min(slice);
-                    std::thread::sleep(step);
-                    left -= step;
+            let container = ctx.container();
+            let mut argv = ctx.argv();
+            if argv.is_empty() {
+                argv = container.userland().default_command.clone();
+            }
+            let child = match container.spawn(SpawnOptions {
+                argv,
+                env: Some(ctx.env.clone()),
+                cwd: Some(ctx.cwd()),
+                tty: ctx.tty,
+                stdin: ctx.stdin,
+                init: true,
+            }) {
+                Ok(c) => c,
+                Err(e) => {
+                    ctx.log(&e.to_string());
+                    return 128;
                 }
             };
-            let argv = ctx.argv();
-            let sink_log = Arc::clone(&ctx.log);
-            let sink = move |stdout: &[u8], stderr: &[u8]| {
-                for chunk in [stdout, stderr] {
-                    for line in String::from_utf8_lossy(chunk).lines() {
-                        sink_log(line);
+            let process = Arc::clone(&child.process);
+            // The output streams to the log (and to attached clients) as
+            // it is written.
+            let mut readers = vec![tokio::spawn(log_lines(
+                child.stdout,
+                Arc::clone(&ctx.log),
+                Arc::clone(&ctx.console),
+                Stream::Stdout,
+            ))];
+            if let Some(err) = child.stderr {
+                readers.push(tokio::spawn(log_lines(
+                    err,
+                    Arc::clone(&ctx.log),
+                    Arc::clone(&ctx.console),
+                    Stream::Stderr,
+                )));
+            }
+            // A container with `stdin: true` keeps its stdin open for
+            // attach (the console holds it); without it, its stdin is at
+            // EOF (/dev/null).
+            ctx.console
+                .connect(Arc::clone(&process), child.stdin, child.terminal);
+            let mut termed = false;
+            let mut kill = stop.clone();
+            let status = loop {
+                tokio::select! {
+                    st = process.wait_async() => break st,
+                    () = stop.wait(), if !termed => {
+                        // SIGTERM to PID 1 (which ignores it unless it
+                        // trapped it, as the kernel does for init).
+                        termed = true;
+                        process.signal(Signal::Term);
+                    }
+                    () = kill.wait_kill() => {
+                        ctx.procs.signal_all(Signal::Kill);
+                        let _ = tokio::time::timeout(Duration::from_secs(2), process.wait_async()).await;
+                        break ExitStatus::Signaled(Signal::Kill);
                     }
                 }
             };
-            let mut shell = Shell::new(ctx.fs.clone(), ctx.env.clone(), ctx.pod_name.clone())
-                .with_image(&ctx.image)
-                .with_network(ctx.network.clone())
-                .with_cwd(&ctx.cwd())
-                .with_sleeper(sleeper)
-                .with_output_sink(sink)
-                .with_stop_flag(Arc::clone(&stopped));
-            let log = Arc::clone(&ctx.log);
-            let mut job = tokio::task::spawn_blocking(move || shell.exec(&argv, b""));
-            let output = tokio::select! {
-                done = &mut job => done,
-                () = stop.wait_kill() => {
-                    stopped.store(true, Ordering::Relaxed);
-                    // The script is killed: what it printed so far is lost
-                    // with it, as with a killed process's buffered output.
-                    let _ = job.await;
-                    return EXIT_KILLED;
-                }
-            };
-            let Ok(output) = output else {
-                return EXIT_TERMINATED;
-            };
-            for line in output
-                .stdout_text()
-                .lines()
-                .chain(output.stderr_text().lines())
-            {
-                log(line);
+            // PID 1 is gone: the kernel kills what is left in the container.
+            ctx.procs.signal_all(Signal::Kill);
+            for r in readers {
+                let _ = tokio::time::timeout(Duration::from_millis(500), r).await;
             }
-            output.exit_code
+            ctx.console.close_stdin();
+            ctx.console.finish();
+            status.code()
         })
     }
 }
@@ -540,6 +514,12 @@ pub(crate) mod tests {
                 netns: self.netns.clone(),
                 network: PodNetwork::isolated(self.netns.clone(), pod),
                 log: Arc::new(move |l: &str| lines.lock().unwrap().push(l.to_string())),
+                procs: ProcessTable::new(crate::process::MemBudget::standalone(
+                    crate::process::DEFAULT_CONTAINER_MEMORY,
+                )),
+                stdin: false,
+                tty: false,
+                console: Console::new(),
             }
         }
 
@@ -581,8 +561,14 @@ pub(crate) mod tests {
         assert_eq!(s("postgres:16-alpine", &["sh", "-c", "psql"]), "shell");
         assert_eq!(s("postgrest/postgrest:v12.2.3", &[]), "postgrest");
         assert_eq!(s("redis:7", &[]), "idle");
+        // The OS images' own command is their shell.
+        assert_eq!(s("busybox", &[]), "shell");
+        assert_eq!(s("ubuntu:24.04", &[]), "shell");
+        assert_eq!(s("alpine", &["bash"]), "idle");
         assert_eq!(s("nginx", &[]), "nginx");
         assert_eq!(s("nginx:alpine", &["nginx", "-g", "daemon off;"]), "nginx");
+        // nginx's image has a shell too.
+        assert_eq!(s("nginx", &["sh", "-c", "nginx -t"]), "shell");
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! The course's story told with the sandbox building blocks alone, the way
 //! the kubelet emulation will wire them: a pod's filesystem from its spec
 //! (`fsroot::container_fs`), the emulated message API (`apps`) on the pod's
-//! network namespace (`netns`), `kubectl exec` through the mini shell.
+//! network namespace (`netns`), `kubectl exec` through the container's shell.
 //! Messages saved in the container layer die with the pod; messages saved on
 //! a persistent volume outlive it.
 
@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::hostfs::{SandboxRoot, VolumeBacking, container_fs};
+use crate::images::userland::Userland;
 use crate::images::{self, AppContext};
 use crate::node::netns::NetNamespaces;
-use crate::shell::Shell;
+use crate::shell::Container;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -93,6 +94,12 @@ async fn run_pod(root: &SandboxRoot, netns: &NetNamespaces, pod: &Value) -> Runn
         netns: netns.clone(),
         network: crate::node::podnet::PodNetwork::isolated(netns.clone(), uid),
         log: Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
+        procs: crate::process::ProcessTable::new(crate::process::MemBudget::standalone(
+            crate::process::DEFAULT_CONTAINER_MEMORY,
+        )),
+        stdin: false,
+        tty: false,
+        console: crate::process::Console::new(),
     };
     let handle = images::start(images::select(&ctx.image, &ctx.command, &ctx.args), ctx);
     let mut addr = None;
@@ -147,12 +154,12 @@ async fn messages_in_the_container_layer_die_with_the_pod_but_not_on_a_volume() 
         "API_DB_FILEPATH is set: messages are saved to /var/lib/msg-api/db.json"
     );
     // The learner can see the file with kubectl exec.
-    let mut shell = Shell::new(
+    let shell = Container::new(
         container_fs(&root, &first, "api", backing).unwrap(),
-        Vec::new(),
+        Userland::for_image("python:3.12-alpine"),
         "a",
     );
-    let out = shell.exec(&["cat".into(), "/var/lib/msg-api/db.json".into()], b"");
+    let out = shell.run(&["cat".into(), "/var/lib/msg-api/db.json".into()], b"");
     assert_eq!(
         out.stdout_text(),
         r#"{"messages": [{"author": "ana", "text": "hello"}]}"#
@@ -175,12 +182,12 @@ async fn messages_in_the_container_layer_die_with_the_pod_but_not_on_a_volume() 
     let fourth = pod("d", "/persist/db.json");
     let running = run_pod(&root, &netns, &fourth).await;
     assert!(http(running.addr, "GET", "").await.contains("kept"));
-    let mut shell = Shell::new(
+    let shell = Container::new(
         container_fs(&root, &fourth, "api", backing).unwrap(),
-        Vec::new(),
+        Userland::for_image("python:3.12-alpine"),
         "d",
     );
-    let out = shell.exec(
+    let out = shell.run(
         &[
             "sh".into(),
             "-c".into(),

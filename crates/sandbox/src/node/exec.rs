@@ -1,6 +1,7 @@
-//! `kubectl exec`: the WebSocket upgrade (v5/v4.channel.k8s.io) on
-//! `pods/<name>/exec`, then one command of the mini shell run against the
-//! container's filesystem (its writable layer plus its volume mounts).
+//! `kubectl exec` for an API server without a node (tests): the WebSocket
+//! upgrade (v5/v4.channel.k8s.io) on `pods/<name>/exec`, then the command
+//! run as a process of the container's image against its filesystem (its
+//! writable layer plus its volume mounts).
 
 use std::collections::BTreeMap;
 
@@ -10,13 +11,14 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_util::sync::CancellationToken;
 
 use crate::apiserver::http::{self as h, Body};
 use crate::hostfs::{self, SandboxRoot, VolumeBacking};
 use crate::machinery::resources::{self, ResourceDef};
 use crate::machinery::status::ApiError;
 use crate::node::streams::{self, ExecRequest, Protocol};
-use crate::shell::{Output, Shell};
+use crate::shell::Container;
 use crate::storage::store::Store;
 
 fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> &str {
@@ -116,11 +118,23 @@ fn start(
             return;
         };
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        let request = exec.clone();
-        let _ = streams::run_session(ws, protocol, &request, move |stdin| {
-            run(&store, &root, &pod, &container, &exec.command, &stdin)
-        })
-        .await;
+        match container_of(&store, &root, &pod, &container) {
+            Ok(c) => {
+                let _ =
+                    streams::run_process(ws, protocol, &exec, c, CancellationToken::new()).await;
+            }
+            Err(msg) => {
+                let mut ws = ws;
+                use futures::SinkExt as _;
+                let status = serde_json::json!({"metadata": {}, "status": "Failure", "message": msg, "reason": "InternalError", "code": 500});
+                let _ = ws
+                    .send(tokio_tungstenite::tungstenite::Message::Binary(
+                        streams::encode(streams::STATUS, status.to_string().as_bytes()).into(),
+                    ))
+                    .await;
+                let _ = ws.close(None).await;
+            }
+        }
     });
     let mut resp = Response::new(h::full(Vec::new()));
     *resp.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -257,29 +271,32 @@ pub fn container_env(store: &Store, pod: &Value, container: &str) -> Vec<(String
     out
 }
 
-fn run(
+/// The container's process view: its files, env and image.
+fn container_of(
     store: &Store,
     root: &SandboxRoot,
     pod: &Value,
     container: &str,
-    command: &[String],
-    stdin: &[u8],
-) -> Output {
+) -> Result<Container, String> {
     let ns = pod["metadata"]["namespace"]
         .as_str()
         .unwrap_or("")
         .to_string();
-    let fs = match hostfs::container_fs(root, pod, container, |_, v| backing(store, &ns, v)) {
-        Ok(fs) => fs,
-        Err(e) => {
-            return Output {
-                stdout: Vec::new(),
-                stderr: format!("error: {e}\n").into_bytes(),
-                exit_code: 126,
-            };
-        }
-    };
+    let fs = hostfs::container_fs(root, pod, container, |_, v| backing(store, &ns, v))
+        .map_err(|e| format!("error: {e}"))?;
     let env = container_env(store, pod, container);
     let hostname = pod["metadata"]["name"].as_str().unwrap_or("").to_string();
-    Shell::new(fs, env, hostname).exec(command, stdin)
+    let image = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|l| pod["spec"][*l].as_array().into_iter().flatten())
+        .find(|c| c["name"] == container)
+        .and_then(|c| c["image"].as_str())
+        .unwrap_or("")
+        .to_string();
+    Ok(Container::new(
+        fs,
+        crate::images::userland::Userland::for_image(&image),
+        &hostname,
+    )
+    .with_env(env))
 }

@@ -1,7 +1,8 @@
 //! Real `kubectl exec` against the sandbox's exec pieces: a minimal server
-//! (legacy discovery, one pod, the exec upgrade) that runs commands with
-//! `sandbox::shell` over `sandbox::wsexec::run_session`. Skipped when
-//! kubectl is not installed.
+//! (legacy discovery, one pod, the exec upgrade) that runs commands as
+//! processes of a container ([`crate::shell::Container`]) over
+//! [`crate::node::streams::run_process`]. Skipped when kubectl is not
+//! installed.
 
 // The handshake callback signature is tungstenite's (its error is an HTTP response).
 #![allow(clippy::result_large_err)]
@@ -11,8 +12,9 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use crate::hostfs::{ContainerFs, MountKind, SandboxRoot};
-use crate::node::streams::{ExecRequest, LineResult, Protocol, run_interactive, run_session};
-use crate::shell::Shell;
+use crate::images::userland::Userland;
+use crate::node::streams::{ExecRequest, Protocol, run_process};
+use crate::shell::Container;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
@@ -79,28 +81,10 @@ async fn serve(stream: TcpStream, fs: ContainerFs) {
             .await
             .unwrap();
         let protocol = chosen.lock().unwrap().unwrap();
-        if request.tty {
-            // `kubectl exec -it ... -- sh`: a line-by-line session.
-            let mut shell = Shell::new(fs, Vec::new(), "web");
-            let prompt = shell.prompt();
-            run_interactive(ws, protocol, &request, prompt, move |line| {
-                let output = shell.run_script(line, b"");
-                LineResult {
-                    output,
-                    exit: shell.has_exited(),
-                    prompt: Some(shell.prompt()),
-                }
-            })
+        let container = Container::new(fs, Userland::busybox(), "web");
+        run_process(ws, protocol, &request, container, Default::default())
             .await
             .unwrap();
-            return;
-        }
-        let argv = request.command.clone();
-        run_session(ws, protocol, &request, move |stdin| {
-            Shell::new(fs, Vec::new(), "web").exec(&argv, &stdin)
-        })
-        .await
-        .unwrap();
         return;
     }
     let mut stream = stream;

@@ -34,6 +34,8 @@ use crate::runtime::events::Kind;
 
 /// Lines kept per container instance.
 const LOG_CAP: usize = 10_000;
+/// Bytes of log kept per container instance.
+const LOG_BYTES: usize = 4 * 1024 * 1024;
 /// Directories of a fresh writable layer (the image's skeleton).
 const IMAGE_DIRS: &[&str] = &[
     "bin",
@@ -117,6 +119,11 @@ pub struct CtrState {
     /// The filesystem and env of the running instance (for exec).
     pub fs: Option<ContainerFs>,
     pub env: Vec<(String, String)>,
+    /// The running instance's processes and memory budget (PID 1, exec
+    /// sessions; `ps` lists them, OOM kills are recorded here).
+    pub procs: Option<crate::process::ProcessTable>,
+    /// The running instance's console (`kubectl attach`).
+    pub console: Option<Arc<crate::process::Console>>,
 }
 
 /// One container of a running pod.
@@ -135,6 +142,8 @@ pub struct CtrRt {
     pub logs: Mutex<(Vec<LogLine>, Vec<LogLine>)>,
     /// Fires on every new log line and state change (for `logs -f`).
     pub changed: Notify,
+    /// Bytes held by the current instance's log lines.
+    log_bytes: std::sync::atomic::AtomicUsize,
 }
 
 impl CtrRt {
@@ -164,9 +173,12 @@ impl CtrRt {
                 last_container_id: String::new(),
                 fs: None,
                 env: Vec::new(),
+                procs: None,
+                console: None,
             }),
             logs: Mutex::new((Vec::new(), Vec::new())),
             changed: Notify::new(),
+            log_bytes: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -212,9 +224,17 @@ impl CtrRt {
     fn push_log(&self, line: &str) {
         {
             let mut l = lock(&self.logs);
-            if l.0.len() >= LOG_CAP {
-                l.0.remove(0);
+            // Bounded by lines and by bytes (a flood of long lines must
+            // not fill the sandbox's memory).
+            let held = self.log_bytes.load(std::sync::atomic::Ordering::Relaxed) + line.len();
+            if l.0.len() >= LOG_CAP || (held > LOG_BYTES && !l.0.is_empty()) {
+                let drop_n = (l.0.len() / 10).max(1);
+                let freed: usize = l.0.drain(..drop_n).map(|x| x.text.len()).sum();
+                self.log_bytes
+                    .fetch_sub(freed.min(held), std::sync::atomic::Ordering::Relaxed);
             }
+            self.log_bytes
+                .fetch_add(line.len(), std::sync::atomic::Ordering::Relaxed);
             l.0.push(LogLine {
                 ts: jiff::Timestamp::now(),
                 text: line.to_string(),
@@ -226,6 +246,8 @@ impl CtrRt {
     fn rotate_logs(&self) {
         let mut l = lock(&self.logs);
         l.1 = std::mem::take(&mut l.0);
+        self.log_bytes
+            .store(0, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -697,8 +719,9 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
     for d in IMAGE_DIRS {
         let _ = std::fs::create_dir_all(rootfs.join(d));
     }
-    // The files of the image itself (nginx's configuration and pages).
-    images::populate_rootfs(&c.image(), &rootfs);
+    // The image's own files (/etc/os-release, /etc/passwd, nginx's
+    // configuration and pages...).
+    crate::images::userland::Userland::for_image(&c.image()).seed(&rootfs);
     // The files the kubelet manages in every container.
     for (name, text) in etc_files(prt) {
         let _ = std::fs::write(rootfs.join("etc").join(name), text);
@@ -1044,20 +1067,21 @@ async fn supervise(
         // only once it has seen it so (`start_lag`): a process that exits
         // at once goes straight from its previous state to Terminated, as
         // `kubectl get pods -w` shows upstream (ContainerCreating, Error).
+        let procs = container_processes(&c.spec);
+        let console = crate::process::Console::new();
         c.set(|s| {
             s.fs = Some(fs.clone());
             s.env = env.clone();
+            s.procs = Some(procs.clone());
+            s.console = Some(Arc::clone(&console));
         });
         let instance_id = random_id();
         let mut visible = false;
         let sink_ctr = c.clone();
-        let mut command = strings(&c.spec["command"], &env);
+        // Without a command, the image's own (busybox's `sh`, which exits
+        // at once without a stdin to read): see images::select.
+        let command = strings(&c.spec["command"], &env);
         let args = strings(&c.spec["args"], &env);
-        if command.is_empty() && args.is_empty() {
-            // The image's own command (busybox's `sh`, which exits at once
-            // without a stdin to read).
-            command = images::default_command(&image);
-        }
         let ctx = AppContext {
             pod_uid: prt.uid.clone(),
             pod_name: prt.name.clone(),
@@ -1070,14 +1094,12 @@ async fn supervise(
             netns: node.netns.clone(),
             network: pod_network(node, prt),
             log: Arc::new(move |line: &str| sink_ctr.push_log(line)),
+            procs: procs.clone(),
+            stdin: c.spec["stdin"].as_bool().unwrap_or(false),
+            tty: c.spec["tty"].as_bool().unwrap_or(false),
+            console,
         };
-        let argv: Vec<String> = ctx.command.iter().chain(&ctx.args).cloned().collect();
-        let app: Box<dyn images::EmulatedApp> =
-            if c.spec["stdin"] == true && images::is_interactive_shell(&argv) {
-                Box::new(images::AwaitingInput)
-            } else {
-                images::select(&image, &ctx.command, &ctx.args)
-            };
+        let app = images::select(&image, &ctx.command, &ctx.args);
         if app.name() == "idle" {
             // Said in the log too; an event is what `kubectl describe` shows.
             node.events.record(
@@ -1089,6 +1111,19 @@ async fn supervise(
                 "kubelet",
             );
         }
+        // An app the shell does not run is PID 1 of the table all the
+        // same (`ps` shows it; exec sessions get the next PIDs).
+        let main_proc = if app.name() == "shell" {
+            None
+        } else {
+            let argv = ctx.argv();
+            let cmdline = if argv.is_empty() {
+                image.clone()
+            } else {
+                argv.join(" ")
+            };
+            procs.register(0, &cmdline, true).ok()
+        };
         let handle = images::start(app, ctx);
         let instance = prt.cancel.child_token();
         let liveness_kill = CancellationToken::new();
@@ -1185,9 +1220,21 @@ async fn supervise(
             }
         };
         instance.cancel();
+        if let Some(p) = main_proc {
+            p.finish(crate::process::ExitStatus::Exited(code));
+        }
+        // The container is gone: so are the processes exec started in it.
+        procs.signal_all(crate::process::Signal::Kill);
         last_code = Some(code);
         let finished_at = crate::machinery::meta::now_rfc3339();
-        let reason = if code == 0 { "Completed" } else { "Error" };
+        // The OOM killer ending PID 1 is the runtime's `OOMKilled`.
+        let reason = if procs.main_oom_killed() {
+            "OOMKilled"
+        } else if code == 0 {
+            "Completed"
+        } else {
+            "Error"
+        };
         let terminated = State::Terminated {
             exit_code: code,
             reason: reason.to_string(),
@@ -1307,33 +1354,53 @@ fn strings(v: &Value, env: &[(String, String)]) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The argv of a container's process (its command and args, else the
-/// image's default command).
-pub fn process_argv(c: &CtrRt, env: &[(String, String)]) -> Vec<String> {
-    let mut argv = strings(&c.spec["command"], env);
-    argv.extend(strings(&c.spec["args"], env));
-    if argv.is_empty() {
-        argv = images::default_command(&c.image());
-    }
-    argv
-}
-
 /// The network as the pod's containers reach it.
 pub fn pod_network(node: &Node, prt: &PodRt) -> crate::node::podnet::PodNetwork {
     crate::node::podnet::PodNetwork::new(node.netns.clone(), node.store.clone(), &prt.ns, &prt.uid)
 }
 
-/// A shell in a running container: its files, env, image programs and network.
+/// The processes of a new container instance, with its memory limit
+/// (`resources.limits.memory`, else the sandbox's default) inside the
+/// node's budget.
+fn container_processes(spec: &Value) -> crate::process::ProcessTable {
+    let limit = spec["resources"]["limits"]["memory"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| {
+            spec["resources"]["limits"]["memory"]
+                .as_u64()
+                .map(|n| n.to_string())
+        })
+        .and_then(|q| crate::hostfs::parse_quantity(&q))
+        .filter(|l| *l > 0)
+        .unwrap_or(crate::process::DEFAULT_CONTAINER_MEMORY);
+    crate::process::ProcessTable::new(crate::process::MemBudget::new(
+        limit,
+        Some(crate::shell::system::node_memory()),
+    ))
+}
+
+/// A running container as `kubectl exec` and exec probes see it: its
+/// files, env, image programs, network and processes.
 pub fn container_shell(
     node: &Node,
     prt: &PodRt,
     c: &CtrRt,
     fs: ContainerFs,
     env: Vec<(String, String)>,
-) -> crate::shell::Shell {
-    crate::shell::Shell::new(fs, env, prt.name.clone())
-        .with_image(&c.image())
-        .with_network(pod_network(node, prt))
+    procs: Option<crate::process::ProcessTable>,
+) -> crate::shell::Container {
+    let container = crate::shell::Container::new(
+        fs,
+        crate::images::userland::Userland::for_image(&c.image()),
+        &prt.name,
+    )
+    .with_env(env)
+    .with_network(pod_network(node, prt));
+    match procs {
+        Some(p) => container.with_procs(p),
+        None => container,
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! Pod and service subresources served from the kubelet's state: `log`
 //! (follow, previous, tailLines, timestamps), `exec` over WebSocket
-//! (`v5.channel.k8s.io`) with the mini shell on the container's mount
-//! table, and `proxy` for pods and services (HTTP forwarded to the
-//! emulated app through the pod's network namespace).
+//! (`v5.channel.k8s.io`) streaming a process of the container (its
+//! shell and programs, [`crate::shell`]), `attach` to its main process's
+//! console, `portforward`, and `proxy` for pods and services (HTTP
+//! forwarded to the emulated app through the pod's network namespace).
 
 use crate::machinery::resources;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,7 +25,7 @@ use crate::machinery::status::ApiError;
 use crate::node::Node;
 use crate::node::kubelet::{CtrRt, LogLine, PodRt, State};
 use crate::node::sessions::{self, ClientAddr};
-use crate::node::streams::{self, ExecRequest, LineResult, Protocol};
+use crate::node::streams::{self, AfterAttach, ExecRequest, Protocol};
 
 /// Whether this module serves the request.
 pub fn handles(t: &Target) -> bool {
@@ -305,27 +305,24 @@ fn exec(
     }
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let upgrade = hyper::upgrade::on(&mut req);
-    let stop = Arc::new(AtomicBool::new(false));
-    let rootfs = fs.rootfs().to_path_buf();
-    let shell = crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone())
-        .with_stop_flag(Arc::clone(&stop))
-        .with_sleeper(sessions::interruptible_sleeper(Arc::clone(&stop)));
-    // Attach: to a shell that is process 1 and waits for input, the
-    // session is that shell's prompt (and its `exit` ends the container);
-    // to anything else, what the process prints from now on.
-    let mut request = request;
     let attach = t.sub.as_deref() == Some("attach");
-    request.attach = attach;
-    let attach_shell = attach && request.stdin && crate::images::has_awaiting_shell(&rootfs);
-    if attach_shell {
-        let argv = crate::node::kubelet::process_argv(&c, &st.env);
-        request.command = argv.into_iter().take(1).collect();
-    }
+    // Attach: to a main process the shell runs, its console (its output
+    // from now on, its stdin and terminal); to any other app, what it
+    // logs from now on.
+    let console = st.console.clone().filter(|c| c.process().is_some());
+    let after = if c.spec["stdinOnce"] == true {
+        AfterAttach::CloseStdin
+    } else {
+        AfterAttach::KeepStdin
+    };
+    let container =
+        crate::node::kubelet::container_shell(node, &prt, &c, fs, st.env.clone(), st.procs.clone());
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else { return };
         let token = session.token.clone();
+        // The client going (or the sandbox stopping) ends the session.
         let io = sessions::watch_client(TokioIo::new(upgraded), token.clone());
-        if attach && !attach_shell {
+        if attach && console.is_none() {
             tokio::select! {
                 () = attach_output(io, request, c) => {}
                 () = token.cancelled() => {}
@@ -333,21 +330,19 @@ fn exec(
             drop(session);
             return;
         }
-        // The client going ends what runs (the stop flag); the session
-        // itself ends as its connection closes.
-        let watcher = {
-            let (token, stop) = (token.clone(), Arc::clone(&stop));
-            tokio::spawn(async move {
-                token.cancelled().await;
-                stop.store(true, Ordering::SeqCst);
-            })
-        };
-        let code = run_exec(io, protocol, request, shell).await;
-        watcher.abort();
-        if attach_shell {
-            // The shell's stdin session is over (`exit`, EOF, or its
-            // client gone): process 1 exits, and with it the container.
-            crate::images::end_awaiting_shell(&rootfs, code.unwrap_or(0));
+        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            io,
+            tokio_tungstenite::tungstenite::protocol::Role::Server,
+            None,
+        )
+        .await;
+        match console {
+            Some(console) if attach => {
+                let _ = streams::run_attach(ws, protocol, &request, console, after, token).await;
+            }
+            _ => {
+                let _ = streams::run_process(ws, protocol, &request, container, token).await;
+            }
         }
         drop(session);
     });
@@ -370,91 +365,6 @@ fn exec(
         header::HeaderValue::from_static(protocol.name()),
     );
     Ok(resp)
-}
-
-/// Runs one exec or attach session over the upgraded connection.
-async fn run_exec(
-    io: tokio::io::DuplexStream,
-    protocol: Protocol,
-    request: ExecRequest,
-    shell: crate::shell::Shell,
-) -> Option<i32> {
-    {
-        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
-            io,
-            tokio_tungstenite::tungstenite::protocol::Role::Server,
-            None,
-        )
-        .await;
-        let mut shell = shell;
-        if request.tty && request.stdin {
-            let argv = request.command.clone();
-            // `kubectl exec -it ... -- psql`: psql's own prompt and loop.
-            if let Some(started) = shell.interactive_psql(&argv) {
-                match started {
-                    Ok(mut session) => {
-                        let greeting = session.greeting().replace('\n', "\r\n");
-                        return streams::run_interactive(
-                            ws,
-                            protocol,
-                            &request,
-                            greeting,
-                            move |line| {
-                                let r = session.line(line);
-                                LineResult {
-                                    output: crate::shell::Output {
-                                        stdout: r.stdout,
-                                        stderr: r.stderr,
-                                        exit_code: 0,
-                                    },
-                                    exit: r.quit,
-                                    prompt: Some(r.prompt),
-                                }
-                            },
-                        )
-                        .await
-                        .ok();
-                    }
-                    Err(output) => {
-                        return streams::run_session(ws, protocol, &request, move |_| {
-                            output.clone()
-                        })
-                        .await
-                        .ok();
-                    }
-                }
-            }
-            let program = argv
-                .first()
-                .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
-            let interactive_shell =
-                matches!(program.as_deref(), Some("sh" | "ash" | "bash")) && argv.len() == 1;
-            if interactive_shell {
-                let prompt = shell.prompt();
-                return streams::run_interactive(ws, protocol, &request, prompt, move |line| {
-                    let output = shell.run_script(line, b"");
-                    LineResult {
-                        output,
-                        exit: shell.has_exited(),
-                        prompt: Some(shell.prompt()),
-                    }
-                })
-                .await
-                .ok();
-            }
-            return streams::run_session(ws, protocol, &request, move |stdin| {
-                shell.exec(&argv, &stdin)
-            })
-            .await
-            .ok();
-        }
-        let argv = request.command.clone();
-        streams::run_session(ws, protocol, &request, move |stdin| {
-            shell.exec(&argv, &stdin)
-        })
-        .await
-        .ok()
-    }
 }
 
 /// `attach` to a container whose process is not a shell waiting for

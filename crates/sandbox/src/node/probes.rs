@@ -106,17 +106,16 @@ async fn probe_once(node: &Node, prt: &PodRt, c: &CtrRt, probe: &Value) -> Resul
         let Some(fs) = st.fs else {
             return Err("container is not running".into());
         };
-        let shell = container_shell(node, prt, c, fs, st.env);
-        let out = tokio::task::spawn_blocking(move || {
-            let mut shell = shell;
-            shell.exec(&argv, b"")
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        // An image the sandbox does not emulate has commands the mini shell
+        let container = container_shell(node, prt, c, fs, st.env, st.procs);
+        let out = tokio::task::spawn_blocking(move || container.run(&argv, b""))
+            .await
+            .map_err(|e| e.to_string())?;
+        // An image the sandbox does not emulate has commands its userland
         // lacks: its probe passes rather than leaving the container unready
         // forever.
-        return if out.exit_code == 0 || out.exit_code == 127 {
+        let missing =
+            out.exit_code == 126 && out.stderr_text().contains("executable file not found");
+        return if out.exit_code == 0 || missing {
             Ok(())
         } else {
             Err(out.stdout_text() + &out.stderr_text())

@@ -15,7 +15,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -107,21 +106,6 @@ impl Sessions {
     #[cfg(test)]
     pub fn count(&self, ip: &str) -> usize {
         lock(&self.open).get(ip).copied().unwrap_or(0)
-    }
-}
-
-/// A `sleep` for the commands a session runs: it ends early once `stop`
-/// is set (the client went away), so a `sleep 90` does not hold a thread
-/// for 90 seconds after its client is gone.
-pub fn interruptible_sleeper(stop: Arc<AtomicBool>) -> impl FnMut(Duration) + Send + 'static {
-    move |d: Duration| {
-        let slice = Duration::from_millis(50);
-        let mut left = d;
-        while !left.is_zero() && !stop.load(Ordering::SeqCst) {
-            let step = left.min(slice);
-            std::thread::sleep(step);
-            left -= step;
-        }
     }
 }
 

@@ -1,5 +1,8 @@
 //! The WebSocket side of `kubectl exec`: the `v5.channel.k8s.io` (and
-//! `v4.channel.k8s.io`) framing, and a session runner.
+//! `v4.channel.k8s.io`) framing, and a session that streams a process of
+//! the container: its output frames as it is written, client stdin fed to
+//! it as it arrives (through a terminal's line discipline with `-t`),
+//! resize frames applied, and the exit status last.
 //!
 //! Every binary frame starts with a channel byte: 0 stdin, 1 stdout,
 //! 2 stderr, 3 status (a `metav1.Status` JSON), 4 terminal resize, and in
@@ -16,7 +19,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::shell::Output;
+use tokio_util::sync::CancellationToken;
+
+use crate::process::{Console, ExitStatus, Signal, Stream, tty::onlcr};
+use crate::shell::{Container, SpawnError, SpawnOptions};
 
 pub const STDIN: u8 = 0;
 pub const STDOUT: u8 = 1;
@@ -123,11 +129,6 @@ pub fn status(exit_code: i32, command: &[String]) -> Value {
     })
 }
 
-/// The status frame (channel 3) for an exit code.
-pub fn status_frame(exit_code: i32, command: &[String]) -> Vec<u8> {
-    encode(STATUS, status(exit_code, command).to_string().as_bytes())
-}
-
 /// What an exec request asks for (its query string).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecRequest {
@@ -137,9 +138,6 @@ pub struct ExecRequest {
     pub stdout: bool,
     pub stderr: bool,
     pub tty: bool,
-    /// An attach (not an exec): it ends with Success whatever the process
-    /// did, as the kubelet's attach does.
-    pub attach: bool,
 }
 
 impl ExecRequest {
@@ -202,63 +200,16 @@ fn percent_decode(s: &str) -> String {
 pub enum SessionError {
     #[error("websocket error: {0}")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
-    #[error("exec command failed to run: {0}")]
-    Runner(String),
 }
 
-/// Runs one non-interactive exec session over an upgraded connection:
-/// collects stdin (when asked for) until the client closes it, runs
-/// `runner` on a blocking thread, sends stdout, stderr and the final
-/// status, then closes the WebSocket.
-pub async fn run_session<S, F>(
-    mut ws: WebSocketStream<S>,
-    protocol: Protocol,
-    request: &ExecRequest,
-    runner: F,
-) -> Result<i32, SessionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(Vec<u8>) -> Output + Send + 'static,
-{
-    let started = tokio::time::Instant::now();
-    announce(&mut ws, request).await?;
-    let mut stdin = Vec::new();
-    if request.stdin {
-        while let Some(message) = ws.next().await {
-            match message? {
-                Message::Binary(data) => match decode(&data) {
-                    Ok(Frame::Stdin(bytes)) => stdin.extend_from_slice(bytes),
-                    Ok(Frame::Close(STDIN)) => break,
-                    // v4 has no close signal: a stdin of "\x04" (ctrl-D) ends it.
-                    _ => {}
-                },
-                Message::Close(_) => break,
-                _ => {}
-            }
-            if protocol == Protocol::V4 && stdin.ends_with(b"\x04") {
-                stdin.pop();
-                break;
-            }
-        }
-    }
-    let output = tokio::task::spawn_blocking(move || runner(stdin))
-        .await
-        .map_err(|e| SessionError::Runner(e.to_string()))?;
-    // kubectl before v1.33 reads frames before it has registered its
-    // streams and drops what arrives too early ("Unknown stream id"); a
-    // real container's exec is never this fast, so give it that time.
-    tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
-    send_output(&mut ws, request, &output).await?;
-    let code = if request.attach { 0 } else { output.exit_code };
-    finish(ws, code, &request.command).await?;
-    Ok(output.exit_code)
-}
-
-/// How long after the upgrade the first output may be sent (see above).
+/// How long after the upgrade the first output may be sent (see below).
 const CLIENT_SETUP_GRACE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// How long to wait for the client's half of the close handshake.
 const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The largest frame sent: kubectl's own chunks are 32 KiB.
+const FRAME: usize = 32 * 1024;
 
 /// Sends an empty frame on the lowest channel the client reads, as the
 /// kubelet does, to tell it the stream is up.
@@ -280,50 +231,36 @@ where
     Ok(())
 }
 
+/// The status for a process that could not start (the runtime's error,
+/// as the kubelet relays it).
+pub fn start_error(e: &SpawnError) -> Value {
+    json!({
+        "metadata": {},
+        "status": "Failure",
+        "message": format!(
+            "Internal error occurred: error executing command in container: failed to exec in container: failed to start exec \"{:016x}\": {e}",
+            rand::random::<u64>()
+        ),
+        "reason": "InternalError",
+        "details": {"causes": [{"message": format!("error executing command in container: failed to exec in container: {e}")}]},
+        "code": 500
+    })
+}
+
 /// Sends the final status, closes with 1000, and reads until the client
 /// answers the close: dropping the socket with unread client frames would
 /// make the kernel reset the connection, and kubectl could lose the status.
-async fn finish<S>(
-    mut ws: WebSocketStream<S>,
-    exit_code: i32,
-    command: &[String],
-) -> Result<(), SessionError>
+async fn finish<S>(mut ws: WebSocketStream<S>, status: Value) -> Result<(), SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    ws.send(Message::Binary(status_frame(exit_code, command).into()))
-        .await?;
+    ws.send(Message::Binary(
+        encode(STATUS, status.to_string().as_bytes()).into(),
+    ))
+    .await?;
     ws.close(Some(normal_close())).await?;
     let drain = async { while let Some(Ok(_)) = ws.next().await {} };
     let _ = tokio::time::timeout(CLOSE_WAIT, drain).await;
-    Ok(())
-}
-
-async fn send_output<S>(
-    ws: &mut WebSocketStream<S>,
-    request: &ExecRequest,
-    output: &Output,
-) -> Result<(), SessionError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    // With a tty there is one stream: stderr goes to stdout, as a terminal merges them.
-    let mut stdout = output.stdout.clone();
-    let mut stderr = output.stderr.clone();
-    if request.tty {
-        stdout.extend(std::mem::take(&mut stderr));
-        stdout = crlf(&stdout);
-    }
-    for (channel, data, wanted) in [
-        (STDOUT, stdout, request.stdout || request.tty),
-        (STDERR, stderr, request.stderr),
-    ] {
-        // Large outputs go in chunks so no frame exceeds the client's limits.
-        for chunk in data.chunks(32 * 1024).filter(|_| wanted) {
-            ws.send(Message::Binary(encode(channel, chunk).into()))
-                .await?;
-        }
-    }
     Ok(())
 }
 
@@ -336,150 +273,400 @@ fn normal_close() -> CloseFrame {
     }
 }
 
-/// Terminals want `\r\n`.
-fn crlf(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut prev = 0u8;
-    for &b in data {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
-    }
-    out
-}
-
-/// What an interactive runner returns for one input line.
-pub struct LineResult {
-    pub output: Output,
-    /// The shell exited (`exit`): the session ends with `output.exit_code`.
-    pub exit: bool,
-    /// The prompt to show next (it follows `cd`); `None` keeps the last one.
-    pub prompt: Option<String>,
-}
-
-/// Runs an interactive session (`kubectl exec -it ... -- sh`): shows
-/// `prompt`, echoes typed characters when a tty is attached (a real
-/// terminal's line discipline would), hands each complete line to
-/// `on_line`, and ends on `exit`, ctrl-D on an empty line, or when the
-/// client closes stdin.
-pub async fn run_interactive<S, F>(
+/// Runs `request.command` as a process of `container` over an upgraded
+/// exec connection, streaming both ways until the process exits; returns
+/// its exit code.
+// Long: one select loop owns the WebSocket and the process's pipes (output
+// frames, client frames, stdin backpressure, the terminal), so that no
+// direction can block another.
+pub async fn run_process<S>(
     mut ws: WebSocketStream<S>,
     protocol: Protocol,
     request: &ExecRequest,
-    prompt: String,
-    on_line: F,
+    container: Container,
+    hangup: CancellationToken,
 ) -> Result<i32, SessionError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
-    F: FnMut(&str) -> LineResult + Send + 'static,
 {
-    let _ = protocol;
-    // Each line runs off the async workers: a line may do blocking I/O
-    // (psql talks to a server that this same runtime serves).
-    let on_line = std::sync::Arc::new(std::sync::Mutex::new(on_line));
-    let mut prompt = prompt;
-    let echo = request.tty;
-    let send = |data: Vec<u8>| Message::Binary(encode(STDOUT, &data).into());
+    let started = tokio::time::Instant::now();
     announce(&mut ws, request).await?;
-    // The prompt must not arrive before kubectl has set up its streams.
-    tokio::time::sleep(CLIENT_SETUP_GRACE).await;
-    if echo {
-        ws.send(send(prompt.as_bytes().to_vec())).await?;
-    }
-    let mut line: Vec<u8> = Vec::new();
-    let mut exit_code = 0;
-    'session: while let Some(message) = ws.next().await {
-        let data = match message? {
-            Message::Binary(data) => data,
-            Message::Close(_) => break,
-            _ => continue,
-        };
-        let bytes = match decode(&data) {
-            Ok(Frame::Stdin(bytes)) => bytes.to_vec(),
-            Ok(Frame::Close(STDIN)) => break,
-            _ => continue,
-        };
-        let mut echoed = Vec::new();
-        for b in bytes {
-            match b {
-                b'\r' | b'\n' => {
-                    if echo {
-                        echoed.extend_from_slice(b"\r\n");
-                        ws.send(send(std::mem::take(&mut echoed))).await?;
+    let child = match container.spawn(SpawnOptions {
+        argv: request.command.clone(),
+        env: None,
+        cwd: None,
+        tty: request.tty,
+        stdin: request.stdin,
+        init: false,
+    }) {
+        Ok(c) => c,
+        Err(e) => {
+            tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
+            finish(ws, start_error(&e)).await?;
+            return Ok(126);
+        }
+    };
+    let process = std::sync::Arc::clone(&child.process);
+    let mut stdin = child.stdin;
+    let mut terminal = child.terminal;
+    let stdout = child.stdout;
+    let stderr = child.stderr;
+    let tty = request.tty;
+    // Bytes typed or sent, waiting for room in the process's stdin.
+    let mut pending: Vec<u8> = Vec::new();
+    let mut stdin_closed = !request.stdin;
+    let mut client_gone = false;
+    let mut exited: Option<ExitStatus> = None;
+    let mut out_done = false;
+    let mut err_done = stderr.is_none();
+    let mut prev = 0u8;
+    let mut out_buf = vec![0u8; FRAME];
+    let mut err_buf = vec![0u8; FRAME];
+    let mut grace_passed = false;
+    loop {
+        if exited.is_some() {
+            // Whatever the process wrote before it ended is in the pipes:
+            // send it, without waiting for orphans that hold them open.
+            for (reader, channel) in [(Some(&stdout), STDOUT), (stderr.as_ref(), STDERR)] {
+                let Some(reader) = reader else { continue };
+                let mut buf = vec![0u8; FRAME];
+                while let Some(n) = reader.try_read(&mut buf) {
+                    if n == 0 {
+                        break;
                     }
-                    let text = String::from_utf8_lossy(&line).into_owned();
-                    line.clear();
-                    let runner = std::sync::Arc::clone(&on_line);
-                    let result = tokio::task::spawn_blocking(move || match runner.lock() {
-                        Ok(mut f) => f(&text),
-                        Err(_) => LineResult {
-                            output: Output {
-                                exit_code: 1,
-                                ..Output::default()
-                            },
-                            exit: true,
-                            prompt: None,
-                        },
-                    })
-                    .await
-                    .unwrap_or_else(|_| LineResult {
-                        output: Output {
-                            exit_code: 1,
-                            ..Output::default()
-                        },
-                        exit: true,
-                        prompt: None,
-                    });
-                    exit_code = result.output.exit_code;
-                    send_output(&mut ws, request, &result.output).await?;
-                    if result.exit {
-                        break 'session;
-                    }
-                    if let Some(p) = result.prompt {
-                        prompt = p;
-                    }
-                    if echo {
-                        echoed.extend_from_slice(prompt.as_bytes());
-                    }
-                }
-                // Backspace / DEL.
-                0x7f | 0x08 => {
-                    if line.pop().is_some() && echo {
-                        echoed.extend_from_slice(b"\x08 \x08");
-                    }
-                }
-                // Ctrl-C drops the line.
-                0x03 => {
-                    line.clear();
-                    if echo {
-                        echoed.extend_from_slice(b"^C\r\n");
-                        echoed.extend_from_slice(prompt.as_bytes());
-                    }
-                }
-                // Ctrl-D on an empty line ends the shell.
-                0x04 if line.is_empty() => break 'session,
-                0x04 => {}
-                b => {
-                    line.push(b);
-                    if echo {
-                        echoed.push(b);
+                    let data = if tty {
+                        onlcr(&buf[..n], &mut prev)
+                    } else {
+                        buf[..n].to_vec()
+                    };
+                    let wanted = if channel == STDOUT {
+                        request.stdout || tty
+                    } else {
+                        request.stderr
+                    };
+                    if wanted && !client_gone {
+                        if !grace_passed {
+                            tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
+                            grace_passed = true;
+                        }
+                        ws.send(Message::Binary(encode(channel, &data).into()))
+                            .await?;
                     }
                 }
             }
+            break;
         }
-        if !echoed.is_empty() {
-            ws.send(send(echoed)).await?;
+        // With stdin closed and nothing pending, the process sees EOF.
+        if stdin_closed && pending.is_empty() && stdin.is_some() {
+            if terminal.is_some() {
+                // A terminal's ctrl-D: one end-of-file, the line stays.
+                if let Some(w) = &stdin {
+                    w.send_eof();
+                }
+                stdin_closed = false;
+            } else {
+                // Dropping the writer is the pipe's EOF.
+                stdin = None;
+            }
+        }
+        let can_write = stdin.is_some() && !pending.is_empty();
+        tokio::select! {
+            st = process.wait_async() => exited = Some(st),
+            n = stdout.read_async(&mut out_buf), if !out_done => {
+                if n == 0 {
+                    out_done = true;
+                } else if (request.stdout || tty) && !client_gone {
+                    if !grace_passed {
+                        // kubectl before v1.33 reads frames before it has
+                        // registered its streams and drops what arrives
+                        // too early ("Unknown stream id").
+                        tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
+                        grace_passed = true;
+                    }
+                    let data = if tty { onlcr(&out_buf[..n], &mut prev) } else { out_buf[..n].to_vec() };
+                    ws.send(Message::Binary(encode(STDOUT, &data).into())).await?;
+                }
+            }
+            n = async { match &stderr { Some(r) => r.read_async(&mut err_buf).await, None => 0 } }, if !err_done => {
+                if n == 0 {
+                    err_done = true;
+                } else if request.stderr && !client_gone {
+                    if !grace_passed {
+                        tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
+                        grace_passed = true;
+                    }
+                    ws.send(Message::Binary(encode(STDERR, &err_buf[..n]).into())).await?;
+                }
+            }
+            r = async { match &stdin { Some(w) => w.write_some_async(&pending).await, None => Ok(0) } }, if can_write => {
+                match r {
+                    Ok(n) => {
+                        pending.drain(..n);
+                    }
+                    Err(_) => {
+                        // The process closed its stdin.
+                        pending.clear();
+                        stdin = None;
+                    }
+                }
+            }
+            () = hangup.cancelled(), if !client_gone => {
+                // The session is over (its client went, the sandbox
+                // stops): the terminal hangs up, the process is killed.
+                client_gone = true;
+                stdin_closed = true;
+                if tty {
+                    process.signal(Signal::Hup);
+                }
+                process.signal(Signal::Kill);
+            }
+            message = ws.next(), if !client_gone => {
+                let data = match message {
+                    Some(Ok(Message::Binary(data))) => data,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        client_gone = true;
+                        stdin_closed = true;
+                        if tty {
+                            // The terminal hangs up.
+                            process.signal(Signal::Hup);
+                        }
+                        process.signal(Signal::Kill);
+                        continue;
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                match decode(&data) {
+                    Ok(Frame::Stdin(bytes)) => {
+                        if let Some(t) = terminal.as_mut() {
+                            let r = t.input(bytes);
+                            if !r.echo.is_empty() {
+                                let echo = onlcr(&r.echo, &mut prev);
+                                ws.send(Message::Binary(encode(STDOUT, &echo).into())).await?;
+                            }
+                            pending.extend_from_slice(&r.stdin);
+                            if r.eof
+                                && pending.is_empty()
+                                && let Some(w) = &stdin
+                            {
+                                w.send_eof();
+                            }
+                        } else if !stdin_closed {
+                            let mut bytes = bytes.to_vec();
+                            // v4 has no close signal: ctrl-D ends stdin.
+                            if protocol == Protocol::V4 && bytes.last() == Some(&4) {
+                                bytes.pop();
+                                stdin_closed = true;
+                            }
+                            pending.extend_from_slice(&bytes);
+                        }
+                        if pending.len() > 1 << 20 && stdin.is_none() {
+                            pending.clear();
+                        }
+                    }
+                    Ok(Frame::Close(STDIN)) => {
+                        stdin_closed = true;
+                        if terminal.is_some() {
+                            terminal = None;
+                        }
+                    }
+                    Ok(Frame::Resize { width, height }) => {
+                        if let Some(t) = &terminal {
+                            t.state().resize(width, height);
+                        }
+                    }
+                    _ => {}
+                }
+            }
         }
     }
-    finish(
-        ws,
-        if request.attach { 0 } else { exit_code },
-        &request.command,
-    )
-    .await?;
-    Ok(exit_code)
+    let st = exited.unwrap_or(ExitStatus::Exited(0));
+    let code = st.code();
+    if client_gone {
+        return Ok(code);
+    }
+    if !grace_passed {
+        tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
+    }
+    finish(ws, status(code, &request.command)).await?;
+    Ok(code)
+}
+
+/// What an attach session does with its main process's stdin once it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttach {
+    /// Leave it open for the next attach.
+    KeepStdin,
+    /// Close it (`stdinOnce: true`): the process reads end-of-file.
+    CloseStdin,
+}
+
+/// Runs `kubectl attach` to a container's main process over an upgraded
+/// connection: what the process writes from now on goes to the client,
+/// what the client types goes to its stdin (through its terminal with
+/// `tty: true`), until the process exits (then the Success status the
+/// kubelet's attach always ends with) or the client detaches (the process
+/// goes on).
+// Long: like run_process, one select loop owns the WebSocket, the output
+// copy and the stdin backlog.
+pub async fn run_attach<S>(
+    mut ws: WebSocketStream<S>,
+    protocol: Protocol,
+    request: &ExecRequest,
+    console: std::sync::Arc<Console>,
+    after: AfterAttach,
+    hangup: CancellationToken,
+) -> Result<(), SessionError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let started = tokio::time::Instant::now();
+    announce(&mut ws, request).await?;
+    let mut output = console.subscribe();
+    let tty = request.tty && console.has_terminal();
+    let mut stdin = if request.stdin { console.stdin() } else { None };
+    let uses_stdin = stdin.is_some();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut prev = 0u8;
+    let mut client_gone = false;
+    let mut grace_passed = false;
+    let finished = console.finished();
+    tokio::pin!(finished);
+    // (What it wrote before it finished is drained after the loop.)
+    let mut stdin_closed = false;
+    loop {
+        if stdin_closed && pending.is_empty() && stdin.is_some() {
+            // The client's stdin ended: so does this session's writer
+            // (and with `stdinOnce`, the process's stdin).
+            stdin = None;
+            if after == AfterAttach::CloseStdin {
+                console.close_stdin();
+            }
+        }
+        let can_write = stdin.is_some() && !pending.is_empty();
+        tokio::select! {
+            () = &mut finished => break,
+            () = hangup.cancelled() => {
+                client_gone = true;
+                break;
+            }
+            chunk = output.recv() => {
+                let (stream, data) = match chunk {
+                    Ok(c) => c,
+                    // A client too slow to read loses what it missed.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                };
+                let (channel, wanted) = match stream {
+                    Stream::Stdout => (STDOUT, request.stdout || tty),
+                    Stream::Stderr if tty => (STDOUT, true),
+                    Stream::Stderr => (STDERR, request.stderr),
+                };
+                if wanted {
+                    if !grace_passed {
+                        tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
+                        grace_passed = true;
+                    }
+                    let data = if tty { onlcr(&data, &mut prev) } else { data.to_vec() };
+                    ws.send(Message::Binary(encode(channel, &data).into())).await?;
+                }
+            }
+            r = async { match &stdin { Some(w) => w.write_some_async(&pending).await, None => Ok(0) } }, if can_write => {
+                match r {
+                    Ok(n) => {
+                        pending.drain(..n);
+                    }
+                    Err(_) => {
+                        pending.clear();
+                        stdin = None;
+                    }
+                }
+            }
+            message = ws.next() => {
+                let data = match message {
+                    Some(Ok(Message::Binary(data))) => data,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        client_gone = true;
+                        break;
+                    }
+                    Some(Ok(_)) => continue,
+                };
+                match decode(&data) {
+                    Ok(Frame::Stdin(bytes)) if stdin.is_some() => {
+                        if let Some(r) = console.type_input(bytes) {
+                            // The terminal's echo is output of the
+                            // process's terminal: every client sees it.
+                            if !r.echo.is_empty() {
+                                console.publish(Stream::Stdout, &r.echo);
+                            }
+                            pending.extend_from_slice(&r.stdin);
+                            if r.eof
+                                && pending.is_empty()
+                                && let Some(w) = &stdin
+                            {
+                                w.send_eof();
+                            }
+                        } else {
+                            let mut bytes = bytes.to_vec();
+                            // v4 has no close signal: ctrl-D ends stdin.
+                            if protocol == Protocol::V4 && bytes.last() == Some(&4) {
+                                bytes.pop();
+                                stdin_closed = true;
+                            }
+                            pending.extend_from_slice(&bytes);
+                        }
+                        if pending.len() > 1 << 20 {
+                            // Bounded: a process that does not read loses
+                            // what was typed beyond this.
+                            pending.truncate(1 << 20);
+                        }
+                    }
+                    Ok(Frame::Close(STDIN)) if !tty => stdin_closed = true,
+                    Ok(Frame::Resize { width, height }) => console.resize(width, height),
+                    _ => {}
+                }
+            }
+        }
+    }
+    // What was sent before the client stopped writing still reaches the
+    // process (briefly: a process that does not read does not hold this).
+    if let Some(w) = &stdin
+        && !pending.is_empty()
+    {
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            w.write_some_async(&pending),
+        )
+        .await;
+    }
+    drop(stdin);
+    if uses_stdin && after == AfterAttach::CloseStdin {
+        // Detached (`stdinOnce`): the process's stdin is closed for good.
+        console.close_stdin();
+    }
+    // The rest of the output, then the status.
+    while let Ok((stream, data)) = output.try_recv() {
+        let (channel, wanted) = match stream {
+            Stream::Stdout => (STDOUT, request.stdout || tty),
+            Stream::Stderr if tty => (STDOUT, true),
+            Stream::Stderr => (STDERR, request.stderr),
+        };
+        if wanted && !client_gone {
+            let data = if tty {
+                onlcr(&data, &mut prev)
+            } else {
+                data.to_vec()
+            };
+            ws.send(Message::Binary(encode(channel, &data).into()))
+                .await?;
+        }
+    }
+    if client_gone {
+        return Ok(());
+    }
+    if !grace_passed {
+        tokio::time::sleep_until(started + CLIENT_SETUP_GRACE).await;
+    }
+    finish(ws, status(0, &request.command)).await
 }
 
 #[cfg(test)]
@@ -524,7 +711,6 @@ mod tests {
             s["message"],
             "command terminated with non-zero exit code: error executing command [sh -c exit 3], exit code 3"
         );
-        assert_eq!(status_frame(0, &[])[0], STATUS);
     }
 
     #[test]
@@ -573,24 +759,33 @@ mod tests {
         frames
     }
 
-    #[tokio::test]
-    async fn batch_session_with_stdin_and_failure_status() {
+    fn container() -> (tempfile::TempDir, Container) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("rootfs/tmp")).unwrap();
+        let fs = crate::hostfs::ContainerFs::new(tmp.path().join("rootfs"));
+        let c = Container::new(fs, crate::images::userland::Userland::busybox(), "web");
+        (tmp, c)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_process_streams_stdin_and_reports_its_failure() {
+        let (_tmp, c) = container();
         let (server, mut client) = pair().await;
         let req = ExecRequest {
-            command: vec!["cat".into()],
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                "cat; echo warn >&2; exit 2".into(),
+            ],
             stdin: true,
             stdout: true,
             stderr: true,
             ..ExecRequest::default()
         };
         let task = tokio::spawn(async move {
-            run_session(server, Protocol::V5, &req, |stdin| Output {
-                stdout: stdin,
-                stderr: b"warn\n".to_vec(),
-                exit_code: 2,
-            })
-            .await
-            .unwrap()
+            run_process(server, Protocol::V5, &req, c, CancellationToken::new())
+                .await
+                .unwrap()
         });
         client
             .send(Message::Binary(encode(STDIN, b"abc").into()))
@@ -604,15 +799,27 @@ mod tests {
         assert_eq!(task.await.unwrap(), 2);
         // The kubelet-style "stream is up" frame comes first.
         assert_eq!(frames[0], (STDOUT, Vec::new()));
-        assert_eq!(frames[1], (STDOUT, b"abc".to_vec()));
-        assert_eq!(frames[2], (STDERR, b"warn\n".to_vec()));
-        let status: Value = serde_json::from_slice(&frames[3].1).unwrap();
-        assert_eq!(frames[3].0, STATUS);
+        let out: Vec<u8> = frames
+            .iter()
+            .filter(|f| f.0 == STDOUT)
+            .flat_map(|f| f.1.clone())
+            .collect();
+        let err: Vec<u8> = frames
+            .iter()
+            .filter(|f| f.0 == STDERR)
+            .flat_map(|f| f.1.clone())
+            .collect();
+        assert_eq!(out, b"abc");
+        assert_eq!(err, b"warn\n");
+        let last = frames.last().unwrap();
+        assert_eq!(last.0, STATUS);
+        let status: Value = serde_json::from_slice(&last.1).unwrap();
         assert_eq!(status["details"]["causes"][0]["message"], "2");
     }
 
-    #[tokio::test]
-    async fn interactive_session_echoes_and_exits() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_terminal_session_echoes_prompts_and_exits() {
+        let (_tmp, c) = container();
         let (server, mut client) = pair().await;
         let req = ExecRequest {
             command: vec!["sh".into()],
@@ -622,39 +829,176 @@ mod tests {
             ..ExecRequest::default()
         };
         let task = tokio::spawn(async move {
-            run_interactive(server, Protocol::V5, &req, "/ # ".into(), |line| {
-                LineResult {
-                    output: Output {
-                        stdout: format!("ran {line}\n").into_bytes(),
-                        stderr: Vec::new(),
-                        exit_code: if line == "exit" { 0 } else { 1 },
-                    },
-                    exit: line == "exit",
-                    prompt: Some("/data # ".into()),
-                }
-            })
-            .await
-            .unwrap()
+            run_process(server, Protocol::V5, &req, c, CancellationToken::new())
+                .await
+                .unwrap()
         });
-        for input in [&b"lx\x7fs\r"[..], b"exit\r"] {
+        // The first prompt comes before anything is typed.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        for input in [&b"cd /tm\x7fmp\r"[..], b"exit 4\r"] {
             client
                 .send(Message::Binary(encode(STDIN, input).into()))
                 .await
                 .unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let frames = drain(&mut client).await;
-        assert_eq!(task.await.unwrap(), 0);
+        assert_eq!(task.await.unwrap(), 4);
         let stdout: Vec<u8> = frames
             .iter()
             .filter(|(c, _)| *c == STDOUT)
             .flat_map(|(_, d)| d.clone())
             .collect();
         let text = String::from_utf8_lossy(&stdout);
-        assert!(
-            text.starts_with("/ # lx\x08 \x08s\r\nran ls\r\n/data # "),
-            "{text:?}"
-        );
-        assert!(text.ends_with("ran exit\r\n"), "{text:?}");
+        assert!(text.starts_with("/ # "), "{text:?}");
+        assert!(text.contains("cd /tm\x08 \x08mp\r\n"), "{text:?}");
+        assert!(text.contains("/tmp # exit 4\r\n"), "{text:?}");
         assert_eq!(frames.last().unwrap().0, STATUS);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn output_arrives_before_the_process_ends_and_missing_programs_fail() {
+        let (_tmp, c) = container();
+        let (server, mut client) = pair().await;
+        let req = ExecRequest {
+            command: vec![
+                "sh".into(),
+                "-c".into(),
+                "echo first; sleep 1; echo second".into(),
+            ],
+            stdout: true,
+            ..ExecRequest::default()
+        };
+        let task = tokio::spawn(async move {
+            run_process(server, Protocol::V5, &req, c, CancellationToken::new())
+                .await
+                .unwrap()
+        });
+        // `first` comes while the process still sleeps.
+        let mut got = Vec::new();
+        while let Some(Ok(Message::Binary(d))) = client.next().await {
+            if d[0] == STDOUT && !d[1..].is_empty() {
+                got.extend_from_slice(&d[1..]);
+                break;
+            }
+        }
+        assert_eq!(got, b"first\n");
+        assert!(!task.is_finished());
+        let rest = drain(&mut client).await;
+        assert_eq!(task.await.unwrap(), 0);
+        assert!(rest.iter().any(|(c, d)| *c == STDOUT && d == b"second\n"));
+
+        let (_tmp, c) = container();
+        let (server, mut client) = pair().await;
+        let req = ExecRequest {
+            command: vec!["bash".into()],
+            stdout: true,
+            ..ExecRequest::default()
+        };
+        let task = tokio::spawn(async move {
+            run_process(server, Protocol::V5, &req, c, CancellationToken::new())
+                .await
+                .unwrap()
+        });
+        let frames = drain(&mut client).await;
+        assert_eq!(task.await.unwrap(), 126);
+        let status: Value = serde_json::from_slice(&frames.last().unwrap().1).unwrap();
+        assert_eq!(status["reason"], "InternalError");
+        assert!(
+            status["message"]
+                .as_str()
+                .unwrap()
+                .contains("exec: \"bash\": executable file not found in $PATH")
+        );
+    }
+
+    /// Reads frames until `needle` has arrived on stdout.
+    async fn read_until(
+        client: &mut WebSocketStream<tokio::io::DuplexStream>,
+        needle: &str,
+    ) -> String {
+        let mut seen = String::new();
+        while !seen.contains(needle) {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), client.next()).await {
+                Ok(Some(Ok(Message::Binary(d)))) if d[0] == STDOUT => {
+                    seen.push_str(&String::from_utf8_lossy(&d[1..]));
+                }
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no {needle:?} in {seen:?}: {other:?}"),
+            }
+        }
+        seen
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn attach_reaches_the_terminal_of_pid_1_and_a_detach_keeps_it() {
+        use crate::images::{self, tests::Harness};
+        let h = Harness::new();
+        let mut ctx = h.ctx("p", "c", "busybox", &["sh"]);
+        ctx.stdin = true;
+        ctx.tty = true;
+        let console = std::sync::Arc::clone(&ctx.console);
+        let app = images::start(images::select("busybox", &ctx.command, &[]), ctx);
+        for _ in 0..200 {
+            if console.process().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let req = ExecRequest {
+            stdin: true,
+            stdout: true,
+            tty: true,
+            ..ExecRequest::default()
+        };
+        // A first client types a line, then detaches: the shell goes on.
+        let (server, mut client) = pair().await;
+        let (c, r) = (std::sync::Arc::clone(&console), req.clone());
+        let first = tokio::spawn(async move {
+            run_attach(
+                server,
+                Protocol::V5,
+                &r,
+                c,
+                AfterAttach::KeepStdin,
+                CancellationToken::new(),
+            )
+            .await
+        });
+        client
+            .send(Message::Binary(encode(STDIN, b"echo $((6*7))\r").into()))
+            .await
+            .unwrap();
+        let seen = read_until(&mut client, "42\r\n").await;
+        assert!(seen.starts_with("echo $((6*7))\r\n"), "echoed: {seen:?}");
+        drop(client);
+        first.await.unwrap().unwrap();
+        assert!(console.stdin().is_some(), "a detach leaves stdin open");
+        // A second one ends the shell: its `exit`, then Success.
+        let (server, mut client) = pair().await;
+        let c = std::sync::Arc::clone(&console);
+        let second = tokio::spawn(async move {
+            run_attach(
+                server,
+                Protocol::V5,
+                &req,
+                c,
+                AfterAttach::CloseStdin,
+                CancellationToken::new(),
+            )
+            .await
+        });
+        client
+            .send(Message::Binary(encode(STDIN, b"exit 3\r").into()))
+            .await
+            .unwrap();
+        let frames = drain(&mut client).await;
+        second.await.unwrap().unwrap();
+        let status = frames.iter().find(|(ch, _)| *ch == STATUS).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&status.1).unwrap()["status"],
+            "Success"
+        );
+        assert_eq!(app.wait().await, 3);
     }
 }

@@ -6,12 +6,13 @@
 //! `/usr/share/nginx/html` or wherever `root` points (a PVC, an emptyDir,
 //! a ConfigMap), with the access log on stdout and the error log on
 //! stderr, as the image links them. `nginx -t`, `-T`, `-v` and
-//! `-s reload|stop|quit|reopen` run as programs in the container
-//! ([`program`]); a reload reaches the running server through a registry
+//! `-s reload|stop|quit|reopen` run as programs of the image's userland
+//! ([`programs`], [`program`]); a reload reaches the running server through a registry
 //! keyed by the container's writable layer.
 
 pub(crate) mod config;
 pub(crate) mod files;
+pub(crate) mod programs;
 pub(crate) mod serve;
 
 use std::collections::HashMap;
@@ -841,23 +842,6 @@ fn dump_config(fs: &ContainerFs, path: &str) -> String {
         queue.extend(inc.into_iter().rev());
     }
     out
-}
-
-/// The files the image puts in a fresh container layer at `rootfs`.
-pub fn populate(rootfs: &std::path::Path) {
-    for d in files::IMAGE_DIRS {
-        let _ = std::fs::create_dir_all(rootfs.join(d.trim_start_matches('/')));
-    }
-    for (path, text) in files::image_files() {
-        let f = rootfs.join(path.trim_start_matches('/'));
-        if f.exists() {
-            continue;
-        }
-        if let Some(parent) = f.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let _ = std::fs::write(&f, text);
-    }
 }
 
 #[cfg(test)]

@@ -6,9 +6,11 @@
 //! the pod's `localhost`, which no other process of the machine reaches
 //! (so `pg_hba.conf`'s trust for them trusts the pod only).
 
+mod programs;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use programs::programs;
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures::future::BoxFuture;

@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use crate::images::tests::Harness;
+use crate::images::userland::Userland;
 use crate::images::{self, AppContext, AppHandle};
 use crate::node::podnet::PodNetwork;
-use crate::shell::Shell;
+use crate::shell::Container;
 use pgemu::wire::{Client, ConnectOptions, Endpoint, Reply};
 
 const INIT_JOB: &str = r#"until pg_isready; do echo "waiting for customer-db"; sleep 2; done
@@ -65,24 +66,23 @@ fn start_db(h: &Harness, pod: &str) -> AppHandle {
     images::start(images::select(&ctx.image, &ctx.command, &ctx.args), ctx)
 }
 
-/// A shell in another container of the same pod (psql over the "socket").
-fn shell_in(h: &Harness, pod: &str, env: &[(&str, &str)]) -> Shell {
+/// Another container of the same pod (psql over the "socket").
+fn shell_in(h: &Harness, pod: &str, env: &[(&str, &str)]) -> Container {
     let ctx = h.ctx(pod, "psql", "postgres:16-alpine", &[]);
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Shell::new(ctx.fs, env, pod)
-        .with_image("postgres:16-alpine")
+    Container::new(ctx.fs, Userland::for_image("postgres:16-alpine"), pod)
+        .with_env(env)
         .with_network(PodNetwork::isolated(h.netns.clone(), pod))
-        .with_sleeper(|_| {})
+        .with_sleep_hook(std::sync::Arc::new(|_| Duration::ZERO))
 }
 
-async fn sh(shell: Shell, script: &str) -> (String, String, i32) {
+async fn sh(shell: Container, script: &str) -> (String, String, i32) {
     let script = script.to_string();
     tokio::task::spawn_blocking(move || {
-        let mut shell = shell;
-        let out = shell.exec(&["sh".into(), "-c".into(), script], b"");
+        let out = shell.run(&["sh".into(), "-c".into(), script], b"");
         (out.stdout_text(), out.stderr_text(), out.exit_code)
     })
     .await
@@ -539,9 +539,14 @@ async fn pg_isready_reports_what_it_finds() {
 fn heredocs_feed_stdin() {
     let h = Harness::new();
     let ctx = h.ctx("p", "c", "busybox", &[]);
-    let mut shell = Shell::new(ctx.fs, vec![("WHO".to_string(), "ana".to_string())], "p");
-    let out = shell.run_script(
-        "cat <<EOF\nhi $WHO\nEOF\ncat <<'EOF'\nhi $WHO\nEOF\necho done >&2",
+    let shell = Container::new(ctx.fs, Userland::busybox(), "p")
+        .with_env(vec![("WHO".to_string(), "ana".to_string())]);
+    let out = shell.run(
+        &[
+            "sh".into(),
+            "-c".into(),
+            "cat <<EOF\nhi $WHO\nEOF\ncat <<'EOF'\nhi $WHO\nEOF\necho done >&2".into(),
+        ],
         b"",
     );
     assert_eq!(out.stdout_text(), "hi ana\nhi $WHO\n");
@@ -740,8 +745,7 @@ async fn real_psql_and_emulated_psql_print_the_same() {
             );
             let stdin = stdin.as_bytes().to_vec();
             tokio::task::spawn_blocking(move || {
-                let mut shell = shell;
-                let out = shell.exec(&["sh".into(), "-c".into(), script], &stdin);
+                let out = shell.run(&["sh".into(), "-c".into(), script], &stdin);
                 (out.stdout_text(), out.stderr_text(), out.exit_code)
             })
             .await

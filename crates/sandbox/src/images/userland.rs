@@ -1,0 +1,514 @@
+//! What an image has inside: its shells (busybox `ash`, debian's `dash`
+//! and `bash`), its programs and where they live, the wording of their
+//! errors (busybox or GNU), its default command, and files such as
+//! `/etc/os-release`. One description per image family, chosen from the
+//! image name in [`Userland::for_image`]; an image's own programs (the
+//! postgres image's `psql`, the nginx image's `nginx`) and files (nginx's
+//! configuration and pages) are registered here too, so the shell finds
+//! everything through the userland's `PATH` and nowhere else.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::shell::applets::ProgramFn;
+
+/// A shell dialect: its syntax extensions and message formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShellKind {
+    /// busybox 1.36 `ash` (`sh` in busybox and alpine).
+    Ash,
+    /// debian's `/bin/sh`.
+    Dash,
+    /// GNU bash 5.
+    Bash,
+}
+
+/// Whose wording a program's errors use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Busybox,
+    Gnu,
+}
+
+/// How a program runs.
+#[derive(Clone)]
+pub enum ProgramKind {
+    Shell(ShellKind),
+    /// One of the sandbox's applets, by name.
+    Applet(&'static str),
+    /// A program of the image itself (psql, pg_isready...).
+    Image(ProgramFn),
+}
+
+impl std::fmt::Debug for ProgramKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProgramKind::Shell(k) => write!(f, "Shell({k:?})"),
+            ProgramKind::Applet(n) => write!(f, "Applet({n})"),
+            ProgramKind::Image(_) => write!(f, "Image"),
+        }
+    }
+}
+
+/// One program: where it is and how it runs.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub dir: &'static str,
+    pub kind: ProgramKind,
+}
+
+/// An image's userland.
+#[derive(Debug, Clone)]
+pub struct Userland {
+    /// The image reference it was made for (an image program's version
+    /// comes from its tag).
+    pub image: String,
+    pub flavor: Flavor,
+    /// `PATH` when the container's env has none.
+    pub path: &'static str,
+    /// The image's `CMD` (run when a container has no command).
+    pub default_command: Vec<String>,
+    programs: BTreeMap<String, Program>,
+    /// Files the image has (`/etc/os-release`, `/etc/passwd`...).
+    files: Vec<(String, String)>,
+    /// Directories the image has beyond the common skeleton.
+    dirs: Vec<&'static str>,
+    /// `/bin` is a link to `/usr/bin` (debian, ubuntu).
+    merged_usr: bool,
+}
+
+/// The applets of busybox 1.36 the sandbox implements, with their
+/// directory in alpine's layout (the busybox image has them all in /bin).
+const BUSYBOX_APPLETS: &[(&str, &str)] = &[
+    ("[", "/usr/bin"),
+    ("[[", "/usr/bin"),
+    ("awk", "/usr/bin"),
+    ("base64", "/bin"),
+    ("basename", "/usr/bin"),
+    ("cat", "/bin"),
+    ("chmod", "/bin"),
+    ("chown", "/bin"),
+    ("cp", "/bin"),
+    ("cut", "/usr/bin"),
+    ("date", "/bin"),
+    ("dd", "/bin"),
+    ("df", "/bin"),
+    ("dirname", "/usr/bin"),
+    ("du", "/usr/bin"),
+    ("echo", "/bin"),
+    ("egrep", "/bin"),
+    ("env", "/usr/bin"),
+    ("expr", "/usr/bin"),
+    ("false", "/bin"),
+    ("fgrep", "/bin"),
+    ("find", "/usr/bin"),
+    ("free", "/usr/bin"),
+    ("grep", "/bin"),
+    ("gunzip", "/bin"),
+    ("gzip", "/bin"),
+    ("head", "/usr/bin"),
+    ("hostname", "/bin"),
+    ("id", "/usr/bin"),
+    ("kill", "/bin"),
+    ("ln", "/bin"),
+    ("ls", "/bin"),
+    ("md5sum", "/usr/bin"),
+    ("mkdir", "/bin"),
+    ("mktemp", "/bin"),
+    ("mount", "/bin"),
+    ("mv", "/bin"),
+    ("nproc", "/usr/bin"),
+    ("nslookup", "/usr/bin"),
+    ("printenv", "/usr/bin"),
+    ("printf", "/usr/bin"),
+    ("ps", "/bin"),
+    ("pwd", "/bin"),
+    ("readlink", "/usr/bin"),
+    ("realpath", "/usr/bin"),
+    ("rm", "/bin"),
+    ("rmdir", "/bin"),
+    ("sed", "/bin"),
+    ("seq", "/usr/bin"),
+    ("sha256sum", "/usr/bin"),
+    ("sleep", "/bin"),
+    ("sort", "/usr/bin"),
+    ("stat", "/bin"),
+    ("sync", "/bin"),
+    ("tac", "/usr/bin"),
+    ("tail", "/usr/bin"),
+    ("tar", "/bin"),
+    ("tee", "/usr/bin"),
+    ("test", "/usr/bin"),
+    ("timeout", "/usr/bin"),
+    ("touch", "/bin"),
+    ("tr", "/usr/bin"),
+    ("true", "/bin"),
+    ("uname", "/bin"),
+    ("uniq", "/usr/bin"),
+    ("uptime", "/usr/bin"),
+    ("wc", "/usr/bin"),
+    ("wget", "/usr/bin"),
+    ("which", "/usr/bin"),
+    ("whoami", "/usr/bin"),
+    ("xargs", "/usr/bin"),
+    ("yes", "/usr/bin"),
+    ("zcat", "/bin"),
+];
+
+/// What a debian or ubuntu base image has of the same programs (coreutils,
+/// grep, sed, mawk, findutils, tar, gzip, util-linux's mount...): no
+/// procps (`ps`), no wget, no nslookup.
+const DEBIAN_PROGRAMS: &[&str] = &[
+    "[",
+    "awk",
+    "base64",
+    "basename",
+    "cat",
+    "chmod",
+    "chown",
+    "cp",
+    "cut",
+    "date",
+    "dd",
+    "df",
+    "dirname",
+    "du",
+    "echo",
+    "egrep",
+    "env",
+    "expr",
+    "false",
+    "fgrep",
+    "find",
+    "grep",
+    "gunzip",
+    "gzip",
+    "head",
+    "hostname",
+    "id",
+    "kill",
+    "ln",
+    "ls",
+    "md5sum",
+    "mkdir",
+    "mktemp",
+    "mount",
+    "mv",
+    "nproc",
+    "printenv",
+    "printf",
+    "pwd",
+    "readlink",
+    "realpath",
+    "rm",
+    "rmdir",
+    "sed",
+    "seq",
+    "sha256sum",
+    "sleep",
+    "sort",
+    "stat",
+    "sync",
+    "tac",
+    "tail",
+    "tar",
+    "tee",
+    "test",
+    "timeout",
+    "touch",
+    "tr",
+    "true",
+    "uname",
+    "uniq",
+    "wc",
+    "which",
+    "whoami",
+    "xargs",
+    "yes",
+    "zcat",
+];
+
+const ALPINE_OS_RELEASE: &str = "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\nPRETTY_NAME=\"Alpine Linux v3.20\"\nHOME_URL=\"https://alpinelinux.org/\"\nBUG_REPORT_URL=\"https://gitlab.alpinelinux.org/alpine/aports/-/issues\"\n";
+
+const DEBIAN_OS_RELEASE: &str = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\nVERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\nHOME_URL=\"https://www.debian.org/\"\nSUPPORT_URL=\"https://www.debian.org/support\"\nBUG_REPORT_URL=\"https://bugs.debian.org/\"\n";
+
+const UBUNTU_OS_RELEASE: &str = "PRETTY_NAME=\"Ubuntu 24.04.1 LTS\"\nNAME=\"Ubuntu\"\nVERSION_ID=\"24.04\"\nVERSION=\"24.04.1 LTS (Noble Numbat)\"\nVERSION_CODENAME=noble\nID=ubuntu\nID_LIKE=debian\nHOME_URL=\"https://www.ubuntu.com/\"\nSUPPORT_URL=\"https://help.ubuntu.com/\"\nBUG_REPORT_URL=\"https://bugs.launchpad.net/ubuntu/\"\nPRIVACY_POLICY_URL=\"https://www.ubuntu.com/legal/terms-and-policies/privacy-policy\"\nUBUNTU_CODENAME=noble\nLOGO=ubuntu-logo\n";
+
+const BUSYBOX_PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon:/usr/sbin:/bin/false\nbin:x:2:2:bin:/bin:/bin/false\nsys:x:3:3:sys:/dev:/bin/false\nsync:x:4:100:sync:/bin:/bin/sync\nmail:x:8:8:mail:/var/spool/mail:/bin/false\nwww-data:x:33:33:www-data:/var/www:/bin/false\noperator:x:37:37:Operator:/var:/bin/false\nnobody:x:65534:65534:nobody:/home:/bin/false\n";
+
+const DEBIAN_PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nbin:x:2:2:bin:/bin:/usr/sbin/nologin\nsys:x:3:3:sys:/dev:/usr/sbin/nologin\nsync:x:4:65534:sync:/bin:/bin/sync\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+
+const GROUP: &str = "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nnogroup:x:65534:\n";
+
+impl Userland {
+    fn with(flavor: Flavor, path: &'static str, merged_usr: bool) -> Userland {
+        Userland {
+            image: String::new(),
+            flavor,
+            path,
+            default_command: Vec::new(),
+            programs: BTreeMap::new(),
+            files: Vec::new(),
+            dirs: Vec::new(),
+            merged_usr,
+        }
+    }
+
+    fn add(&mut self, name: &str, dir: &'static str, kind: ProgramKind) {
+        self.programs
+            .insert(name.to_string(), Program { dir, kind });
+    }
+
+    /// The official `busybox` image: every applet in `/bin`, `sh` is ash.
+    #[cfg(test)]
+    pub fn busybox() -> Arc<Userland> {
+        Arc::new(Self::busybox_like(true))
+    }
+
+    fn busybox_like(all_in_bin: bool) -> Userland {
+        let mut u = Userland::with(
+            Flavor::Busybox,
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            false,
+        );
+        for (applet, dir) in BUSYBOX_APPLETS {
+            u.add(
+                applet,
+                if all_in_bin { "/bin" } else { dir },
+                ProgramKind::Applet(applet),
+            );
+        }
+        u.add("sh", "/bin", ProgramKind::Shell(ShellKind::Ash));
+        u.add("ash", "/bin", ProgramKind::Shell(ShellKind::Ash));
+        u.add("busybox", "/bin", ProgramKind::Applet("busybox"));
+        u.files
+            .push(("/etc/passwd".to_string(), BUSYBOX_PASSWD.to_string()));
+        u.files.push(("/etc/group".to_string(), GROUP.to_string()));
+        if all_in_bin {
+            u.default_command = vec!["sh".to_string()];
+        } else {
+            u.default_command = vec!["/bin/sh".to_string()];
+            u.files
+                .push(("/etc/os-release".to_string(), ALPINE_OS_RELEASE.to_string()));
+            u.files
+                .push(("/etc/alpine-release".to_string(), "3.20.3\n".to_string()));
+        }
+        u
+    }
+
+    fn debian_like(os_release: &str) -> Userland {
+        let mut u = Userland::with(
+            Flavor::Gnu,
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            true,
+        );
+        for program in DEBIAN_PROGRAMS {
+            u.add(program, "/usr/bin", ProgramKind::Applet(program));
+        }
+        u.add("sh", "/usr/bin", ProgramKind::Shell(ShellKind::Dash));
+        u.add("dash", "/usr/bin", ProgramKind::Shell(ShellKind::Dash));
+        u.add("bash", "/usr/bin", ProgramKind::Shell(ShellKind::Bash));
+        u.files
+            .push(("/etc/os-release".to_string(), os_release.to_string()));
+        u.files
+            .push(("/etc/passwd".to_string(), DEBIAN_PASSWD.to_string()));
+        u.files.push(("/etc/group".to_string(), GROUP.to_string()));
+        u.files
+            .push(("/etc/debian_version".to_string(), "12.7\n".to_string()));
+        u
+    }
+
+    #[cfg(test)]
+    pub fn ubuntu() -> Arc<Userland> {
+        let mut u = Self::debian_like(UBUNTU_OS_RELEASE);
+        u.default_command = vec!["/bin/bash".to_string()];
+        Arc::new(u)
+    }
+
+    /// An image without any shell or tools (PostgREST's static binary).
+    pub fn empty() -> Arc<Userland> {
+        Arc::new(Userland::with(
+            Flavor::Busybox,
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            false,
+        ))
+    }
+
+    /// The userland of an image, by its name.
+    pub fn for_image(image: &str) -> Arc<Userland> {
+        let repo = super::image_repository(image);
+        let tag = image
+            .split('@')
+            .next()
+            .unwrap_or(image)
+            .rsplit('/')
+            .next()
+            .and_then(|last| last.split_once(':'))
+            .map_or("", |(_, t)| t);
+        let alpine = tag.contains("alpine");
+        let mut base = match repo {
+            "busybox" => Self::busybox_like(true),
+            "alpine" => Self::busybox_like(false),
+            "ubuntu" => Self::debian_like(UBUNTU_OS_RELEASE),
+            "postgrest/postgrest" => return Self::empty(),
+            "kubetutor/msg-api" => Self::busybox_like(false),
+            _ if alpine => Self::busybox_like(false),
+            _ => Self::debian_like(DEBIAN_OS_RELEASE),
+        };
+        // Only the OS images' own command is a shell; other images' is
+        // their application (not emulated unless an app says so).
+        match repo {
+            "busybox" | "alpine" | "ubuntu" => {}
+            "debian" => base.default_command = vec!["bash".to_string()],
+            _ => base.default_command.clear(),
+        }
+        if repo == "ubuntu" {
+            base.default_command = vec!["/bin/bash".to_string()];
+        }
+        // The image's own programs.
+        if repo == "postgres" {
+            for (name, f) in super::postgres::programs() {
+                base.add(name, "/usr/local/bin", ProgramKind::Image(f));
+            }
+        }
+        if repo == "nginx" {
+            for (name, f) in super::nginx::programs::programs() {
+                base.add(name, "/usr/sbin", ProgramKind::Image(f));
+            }
+            base.files.extend(super::nginx::files::image_files());
+            base.dirs.extend(super::nginx::files::IMAGE_DIRS);
+            // The image's Dockerfile adds the `nginx` user (uid 101).
+            let user = if alpine {
+                "nginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin\n"
+            } else {
+                "nginx:x:101:101:nginx user:/nonexistent:/bin/false\n"
+            };
+            base.append_to("/etc/passwd", user);
+            base.append_to("/etc/group", "nginx:x:101:\n");
+        }
+        base.image = image.to_string();
+        Arc::new(base)
+    }
+
+    /// Adds a line to one of the image's files.
+    fn append_to(&mut self, path: &str, line: &str) {
+        if let Some((_, text)) = self.files.iter_mut().find(|(p, _)| p == path) {
+            text.push_str(line);
+        }
+    }
+
+    /// Finds `name` (no `/`) along `path` (a `PATH` value): its full path
+    /// and how it runs.
+    pub fn lookup(&self, name: &str, path: &str) -> Option<(String, ProgramKind)> {
+        let program = self.programs.get(name)?;
+        for dir in path.split(':') {
+            let dir = if dir.is_empty() { "." } else { dir };
+            if self.dir_matches(program.dir, dir) {
+                return Some((
+                    format!("{}/{name}", dir.trim_end_matches('/')),
+                    program.kind.clone(),
+                ));
+            }
+        }
+        None
+    }
+
+    fn dir_matches(&self, home: &str, dir: &str) -> bool {
+        let dir = dir.trim_end_matches('/');
+        if home == dir {
+            return true;
+        }
+        // Merged /usr: /bin and /sbin are /usr/bin and /usr/sbin.
+        self.merged_usr
+            && (dir.strip_prefix("/usr").is_some_and(|d| d == home)
+                || home.strip_prefix("/usr").is_some_and(|h| h == dir))
+    }
+
+    /// The program at a full path (`/bin/sh`), if the image has one there.
+    pub fn by_path(&self, path: &str) -> Option<ProgramKind> {
+        let (dir, name) = path.rsplit_once('/')?;
+        let dir = if dir.is_empty() { "/" } else { dir };
+        let program = self.programs.get(name)?;
+        self.dir_matches(program.dir, dir)
+            .then(|| program.kind.clone())
+    }
+
+    /// Every program with its full path, sorted by path.
+    pub fn programs(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .programs
+            .iter()
+            .map(|(n, p)| format!("{}/{n}", p.dir))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Writes the image's files into a fresh writable layer.
+    pub fn seed(&self, rootfs: &Path) {
+        for dir in &self.dirs {
+            let _ = std::fs::create_dir_all(rootfs.join(dir.trim_start_matches('/')));
+        }
+        for (path, text) in &self.files {
+            let target = rootfs.join(path.trim_start_matches('/'));
+            if let Some(parent) = target.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            if !target.exists() {
+                let _ = std::fs::write(&target, text);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_and_lookups() {
+        let bb = Userland::for_image("busybox:1.36");
+        assert_eq!(
+            bb.lookup("ls", bb.path).map(|l| l.0),
+            Some("/bin/ls".into())
+        );
+        assert!(bb.lookup("bash", bb.path).is_none());
+        assert!(bb.by_path("/bin/sh").is_some());
+        let alpine = Userland::for_image("python:3.12-alpine");
+        assert_eq!(
+            alpine.lookup("wc", alpine.path).map(|l| l.0),
+            Some("/usr/bin/wc".into())
+        );
+        let ubuntu = Userland::for_image("ubuntu:24.04");
+        assert_eq!(ubuntu.flavor, Flavor::Gnu);
+        assert!(ubuntu.by_path("/bin/bash").is_some(), "merged /usr");
+        assert!(ubuntu.lookup("ps", ubuntu.path).is_none());
+        assert!(matches!(
+            ubuntu.by_path("/bin/sh"),
+            Some(ProgramKind::Shell(ShellKind::Dash))
+        ));
+        let web = Userland::for_image("nginx:1.27");
+        assert_eq!(
+            web.lookup("nginx", web.path).map(|l| l.0),
+            Some("/usr/sbin/nginx".into())
+        );
+        let layer = tempfile::tempdir().unwrap();
+        web.seed(layer.path());
+        let passwd = std::fs::read_to_string(layer.path().join("etc/passwd")).unwrap();
+        assert!(passwd.contains("\nnginx:x:101:101:"), "{passwd}");
+        assert!(layer.path().join("etc/nginx/nginx.conf").is_file());
+        assert!(layer.path().join("var/cache/nginx").is_dir());
+        let pg = Userland::for_image("postgres:16");
+        assert!(pg.lookup("psql", pg.path).is_some());
+        assert!(
+            Userland::for_image("postgrest/postgrest:v12")
+                .lookup("sh", "/bin")
+                .is_none()
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        ubuntu.seed(tmp.path());
+        let text = std::fs::read_to_string(tmp.path().join("etc/os-release")).unwrap();
+        assert!(text.contains("ID=ubuntu"));
+    }
+}

@@ -1,0 +1,1 @@
+//! The instructor's grid in tmux: filled in below.

@@ -1,0 +1,1 @@
+//! Provisioning a shared cluster: filled in with the sandbox's RBAC.
