@@ -650,7 +650,8 @@ async fn errors_are_read_without_crashing_kubectl() {
             .await;
         let pod: serde_json::Value = serde_json::from_str(&pod).unwrap();
         assert_eq!(
-            pod["spec"]["ephemeralContainers"][0]["image"], "busybox",
+            pod["spec"]["ephemeralContainers"][0]["image"],
+            "busybox",
             "{} {pod}",
             k.v()
         );
