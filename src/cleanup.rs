@@ -144,9 +144,9 @@ async fn connect(
     let dir = crate::paths::sandbox_dir(data_dir);
     let (kubeconfig, sandbox) = match Sandbox::start(SandboxConfig::new(&dir)).await {
         Ok(sb) => (sb.kubeconfig_path().to_path_buf(), Some(sb)),
-        Err(e) if sandbox::in_use(&e) => (dir.join(sandbox::KUBECONFIG_FILE), None),
+        Err(sandbox::StartError::InUse { .. }) => (dir.join(sandbox::KUBECONFIG_FILE), None),
         Err(e) => {
-            return Err(e)
+            return Err(anyhow::Error::from(e))
                 .with_context(|| format!("cannot start the sandbox in {}", dir.display()));
         }
     };

@@ -1479,8 +1479,10 @@ fn sandbox_in_use_error(dir: &std::path::Path) -> anyhow::Error {
 async fn start_sandbox(dir: &std::path::Path) -> Result<Sandbox> {
     match Sandbox::start(SandboxConfig::new(dir)).await {
         Ok(s) => Ok(s),
-        Err(e) if sandbox::in_use(&e) => Err(sandbox_in_use_error(dir)),
-        Err(e) => Err(e.context(format!(
+        Err(sandbox::StartError::InUse { .. }) => Err(sandbox_in_use_error(dir)),
+        // The message says what was kept and how to recover.
+        Err(e @ sandbox::StartError::Damaged { .. }) => Err(e.into()),
+        Err(e) => Err(anyhow::Error::from(e).context(format!(
             "cannot start the built-in sandbox in {}",
             dir.display()
         ))),
@@ -1563,9 +1565,11 @@ fn doctor(cli: &Cli) -> Result<ExitCode> {
                         let k = s.kubeconfig_path().to_path_buf();
                         (Some(s), k)
                     }
-                    Err(e) if sandbox::in_use(&e) => (None, dir.join(sandbox::KUBECONFIG_FILE)),
+                    Err(sandbox::StartError::InUse { .. }) => {
+                        (None, dir.join(sandbox::KUBECONFIG_FILE))
+                    }
                     Err(e) => {
-                        return Err(e.context(format!(
+                        return Err(anyhow::Error::from(e).context(format!(
                             "cannot start the built-in sandbox in {}",
                             dir.display()
                         )));

@@ -114,13 +114,13 @@ async fn choose(
     let dir = paths::sandbox_dir(req.data_dir);
     let sb = match sandbox::Sandbox::start(sandbox::SandboxConfig::new(&dir)).await {
         Ok(s) => s,
-        Err(e) if sandbox::in_use(&e) => anyhow::bail!(
+        Err(sandbox::StartError::InUse { .. }) => anyhow::bail!(
             "the sandbox in {} is held by another process that did not say where it runs; try again in a moment, or use it with `kubetutor shell --context kubetutor-sandbox --kubeconfig {}`",
             dir.display(),
             dir.join(sandbox::KUBECONFIG_FILE).display()
         ),
         Err(e) => {
-            return Err(e.context(format!(
+            return Err(anyhow::Error::from(e).context(format!(
                 "cannot start the built-in sandbox in {}",
                 dir.display()
             )));

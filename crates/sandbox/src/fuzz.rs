@@ -1,11 +1,18 @@
 //! The fuzz targets of the sandbox (`fuzz/fuzz_targets/`, built with
 //! `--cfg fuzzing`; the tests run them over fixed pseudo-random inputs):
-//! request decoding, the three patch kinds and the shell's parser must
-//! return errors on arbitrary input, never panic.
+//! request decoding, the three patch kinds, server-side apply's walks and
+//! the shell's parser must return errors on arbitrary input, never panic;
+//! and no patch may grow a document by more than its own size plus the
+//! 3 MiB of copies upstream allows (a small request cannot amplify).
 
 use serde_json::{Map, Value};
 
-use crate::apiserver::patch::formats::{json_merge, json_patch, strategic_merge};
+use crate::apiserver::patch::formats::{
+    MAX_COPY_BYTES, json_merge, json_patch, json_size, strategic_merge,
+};
+use crate::machinery::resources;
+use crate::registry::managedfields::{self, walk};
+use crate::registry::pipeline::Scope;
 
 /// Keys the fuzz input generator draws from, so random documents exercise
 /// the merge keys and directives rather than only unknown fields.
@@ -109,15 +116,36 @@ pub fn decode_and_patch(data: &[u8]) {
         }
     }
     let _ = json_merge(&original, &patch);
-    let _ = json_patch(&original, &patch);
+    bounded_json_patch(&original, &patch);
     if let Ok(v) = serde_json::from_slice::<Value>(data) {
         let _ = strategic_merge(&original, &v, "Deployment");
-        let _ = json_patch(&original, &v);
+        bounded_json_patch(&original, &v);
+    }
+    // Server-side apply's walks and the field manager on the same inputs.
+    for kind in ["Deployment", "Pod", "Service"] {
+        let _ = walk::field_set(kind, &patch);
+        let merged = walk::merge(kind, &original, &patch);
+        let _ = walk::compare(kind, &original, &merged);
+    }
+    if patch.is_object() {
+        let res = &resources::DEPLOYMENTS;
+        let _ = managedfields::apply(res, Scope::Main, "fuzz", false, Some(&original), &patch);
+        let mut updated = patch.clone();
+        managedfields::track_update(res, Scope::All, "fuzz", Some(&original), &mut updated);
     }
     // The exec shell's parser and arithmetic are pure too.
     let text = String::from_utf8_lossy(data);
     let _ = crate::shell::check_syntax(&text);
     let _ = crate::shell::check_arithmetic(&text);
+}
+
+/// A JSON patch never yields more than its inputs plus the copies
+/// upstream allows.
+fn bounded_json_patch(original: &Value, ops: &Value) {
+    if let Ok(out) = json_patch(original, ops) {
+        let limit = json_size(original) + json_size(ops) + MAX_COPY_BYTES;
+        assert!(json_size(&out) <= limit, "a JSON patch amplified its input");
+    }
 }
 
 /// The fuzz target for the shell (`fuzz/fuzz_targets/shell.rs` and a
@@ -224,6 +252,17 @@ mod tests {
             let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             decode_and_patch(&data);
         }
+    }
+
+    /// A copy bomb (a list appended to itself 40 times) stays bounded.
+    #[test]
+    fn a_copy_bomb_is_bounded() {
+        let mut ops = vec![serde_json::json!({"op": "add", "path": "/l", "value": ["x"]})];
+        ops.extend(std::iter::repeat_n(
+            serde_json::json!({"op": "copy", "from": "/l", "path": "/l/-"}),
+            40,
+        ));
+        decode_and_patch(&serde_json::to_vec(&ops).unwrap());
     }
 
     /// The shell target over pseudo-random scripts.

@@ -49,8 +49,10 @@ use tokio_util::sync::CancellationToken;
 
 use controllers::ControlPlane;
 use node::Node;
+use registry::pipeline::Registry;
 use runtime::Runtime;
 use storage::Store;
+use storage::store::OpenError;
 
 /// The database file inside the data directory.
 pub const DB_FILE: &str = "state.redb";
@@ -85,6 +87,86 @@ impl SandboxConfig {
             limits: ServerLimits::default(),
         }
     }
+}
+
+/// Why the sandbox did not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// Another process holds its database (a headless `kubetutor sandbox`,
+    /// or another kubetutor).
+    InUse { data_dir: PathBuf },
+    /// The database could not be read. It was moved aside to `moved_to`
+    /// (kept for inspection, never read again), so the next start begins
+    /// with an empty sandbox; `None` when even the move failed.
+    Damaged {
+        db: PathBuf,
+        moved_to: Option<PathBuf>,
+        cause: String,
+    },
+    /// Anything else (permissions, a port in use, a full disk...).
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::InUse { data_dir } => write!(
+                f,
+                "the sandbox in {} is in use by another process (a `kubetutor sandbox` in another terminal, or another kubetutor): stop it, or pass another --data-dir",
+                data_dir.display()
+            ),
+            StartError::Damaged {
+                db,
+                moved_to: Some(aside),
+                cause,
+            } => write!(
+                f,
+                "the sandbox database is damaged ({cause}). It was moved aside to {} and kept there; your course progress is not affected. Start again to continue with an empty sandbox (the course recreates what each lesson needs), or run `kubetutor sandbox --reset` to also clear the volumes' files. (Database: {})",
+                aside.display(),
+                db.display()
+            ),
+            StartError::Damaged {
+                db,
+                moved_to: None,
+                cause,
+            } => write!(
+                f,
+                "the sandbox database {} is damaged ({cause}) and could not be moved aside. Run `kubetutor sandbox --reset` to start with an empty sandbox (your course progress is kept)",
+                db.display()
+            ),
+            StartError::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+impl From<anyhow::Error> for StartError {
+    fn from(e: anyhow::Error) -> StartError {
+        StartError::Other(e)
+    }
+}
+
+impl From<std::io::Error> for StartError {
+    fn from(e: std::io::Error) -> StartError {
+        StartError::Other(e.into())
+    }
+}
+
+/// Moves a damaged database aside (`state.redb.damaged-<time>`), as
+/// progress.json is when it cannot be read.
+fn move_aside(db: &Path) -> Option<PathBuf> {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let name = format!(
+        "{}.damaged-{stamp}",
+        db.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    );
+    let aside = db.with_file_name(name);
+    std::fs::rename(db, &aside).ok().map(|()| aside)
 }
 
 /// A running sandbox; dropping it (or [`Sandbox::shutdown`]) stops it.
@@ -205,7 +287,7 @@ async fn bind(asked: u16, kept: u16) -> anyhow::Result<tokio::net::TcpListener> 
 
 impl Sandbox {
     /// Opens the store, binds 127.0.0.1:`port`, writes the kubeconfig and serves.
-    pub async fn start(cfg: SandboxConfig) -> anyhow::Result<Sandbox> {
+    pub async fn start(cfg: SandboxConfig) -> Result<Sandbox, StartError> {
         hostfs::private_dir(&cfg.data_dir).with_context(|| {
             format!(
                 "cannot create the sandbox data directory {}",
@@ -214,9 +296,39 @@ impl Sandbox {
         })?;
         let db = cfg.data_dir.join(DB_FILE);
         private_file(&db)?;
-        let store = tokio::task::spawn_blocking(move || Store::open(&db))
+        let path = db.clone();
+        let opened = tokio::task::spawn_blocking(move || Store::open(&path))
             .await
-            .context("the sandbox store failed to open")??;
+            .context("the sandbox store failed to open")?;
+        let store = match opened {
+            Ok(s) => s,
+            Err(OpenError::InUse) => {
+                return Err(StartError::InUse {
+                    data_dir: cfg.data_dir.clone(),
+                });
+            }
+            Err(OpenError::Damaged(cause)) => {
+                let moved_to = move_aside(&db);
+                return Err(StartError::Damaged {
+                    db,
+                    moved_to,
+                    cause,
+                });
+            }
+            Err(OpenError::Other(e)) => {
+                return Err(StartError::Other(e.context(format!(
+                    "cannot open the sandbox database {}",
+                    db.display()
+                ))));
+            }
+        };
+        let registry = Registry::new(store.clone());
+        {
+            let r = registry.clone();
+            tokio::task::spawn_blocking(move || r.bootstrap())
+                .await
+                .context("the sandbox's initial objects could not be created")??;
+        }
         // The same port, token and certificate as last time when possible.
         let identity_file = cfg.data_dir.join(IDENTITY_FILE);
         let kept = Identity::load(&identity_file);
@@ -248,7 +360,7 @@ impl Sandbox {
         root.prepare_node(machinery::cluster::NODE_NAME)
             .map_err(|e| anyhow::anyhow!("cannot prepare the node's files: {e}"))?;
         let runtime = Runtime::new(
-            store.clone(),
+            registry.clone(),
             root.clone(),
             cfg.runtime.clone(),
             cancel.clone(),
@@ -256,6 +368,8 @@ impl Sandbox {
         let node = Node::new(runtime.clone());
         let ctx = Arc::new(apiserver::server::Ctx {
             store: store.clone(),
+            registry,
+            watches: Arc::default(),
             root: root.clone(),
             token: token.clone(),
             addr,
@@ -298,6 +412,12 @@ impl Sandbox {
     /// The PEM of the CA that signed the server's certificate.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// How many bytes of object versions the watch history (the change
+    /// feed) holds now: bounded, however large and frequent the writes.
+    pub fn watch_history_bytes(&self) -> usize {
+        self.store.feed_bytes()
     }
 
     /// The bearer token the API requires.
@@ -343,12 +463,13 @@ pub fn emulates(image: &str, command: &[String], args: &[String]) -> bool {
 }
 
 /// Whether starting the sandbox failed because another process holds its
-/// database (a headless `kubetutor sandbox`, or another kubetutor).
+/// database (a headless `kubetutor sandbox`, or another kubetutor), for
+/// callers that only have the error as an `anyhow::Error`.
 pub fn in_use(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         matches!(
-            c.downcast_ref::<redb::DatabaseError>(),
-            Some(redb::DatabaseError::DatabaseAlreadyOpen)
+            c.downcast_ref::<StartError>(),
+            Some(StartError::InUse { .. })
         )
     })
 }
@@ -397,7 +518,7 @@ async fn control_loop(rt: Arc<Runtime>, plane: ControlPlane, node: Arc<Node>) {
             _ = rt.poke.notified() => {}
             _ = tokio::time::sleep(rt.config.resync) => {}
             ev = rx.recv() => {
-                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = ev {
+                if let Err(storage::feed::FeedError::Closed) = ev {
                     break;
                 }
             }

@@ -4,9 +4,10 @@
 //!
 //! Each test runs with every kubectl at hand: `$KUBETUTOR_KUBECTL` or
 //! `.tools/kubectl` (v1.34, scripts/get-kubectl.sh), `$KUBETUTOR_KUBECTL_V135`
-//! or `.tools/kubectl-v1.35` (scripts/get-kubectl-v135.sh) and
-//! `/usr/bin/kubectl` (the machine's v1.32). In CI (`CI` set) the first two
-//! are required; a missing one elsewhere is skipped with a notice.
+//! or `.tools/v1.35/kubectl`, `$KUBETUTOR_KUBECTL_V132` or
+//! `.tools/v1.32/kubectl` (all from scripts/get-clients.sh) and
+//! `/usr/bin/kubectl`. In CI (`CI` set) the first three are required; a
+//! missing one elsewhere is skipped with a notice.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
 use std::path::{Path, PathBuf};
@@ -29,7 +30,8 @@ fn clients() -> Vec<PathBuf> {
     let mut out = Vec::new();
     let wanted = [
         ("KUBETUTOR_KUBECTL", tools("kubectl"), true),
-        ("KUBETUTOR_KUBECTL_V135", tools("kubectl-v1.35"), true),
+        ("KUBETUTOR_KUBECTL_V135", tools("v1.35/kubectl"), true),
+        ("KUBETUTOR_KUBECTL_V132", tools("v1.32/kubectl"), true),
         ("", PathBuf::from("/usr/bin/kubectl"), false),
     ];
     for (var, default, required) in wanted {
@@ -40,7 +42,7 @@ fn clients() -> Vec<PathBuf> {
             }
         } else if ci && required {
             panic!(
-                "{} is required in CI: run scripts/get-kubectl.sh and scripts/get-kubectl-v135.sh",
+                "{} is required in CI: run scripts/get-clients.sh",
                 path.display()
             );
         } else {

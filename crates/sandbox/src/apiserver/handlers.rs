@@ -1,5 +1,6 @@
-//! Resource requests: list, get, create, update, patch, delete and the
-//! status and scale subresources, answered from the store.
+//! Resource requests: routing by URL and verb, the reads (get, list,
+//! watch, as objects or Tables) answered from the store, and the writes
+//! handed to [`write`](super::write), which goes through the registry.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,15 +9,13 @@ use bytes::Bytes;
 use http::{Method, Response};
 use serde_json::{Value, json};
 
-use super::{table, watch};
+use super::{table, watch, write};
 use crate::apiserver::http::{self as h, Body};
-use crate::apiserver::patch::{self, PatchType};
 use crate::machinery::resources::{self, ResourceDef};
 use crate::machinery::selectors::{self, FieldSelector, LabelSelector};
-use crate::machinery::status::{self, ApiError};
-use crate::registry;
-use crate::registry::typed;
-use crate::storage::store::{DeleteOptions, Obj, Propagation, Store, UpdateScope};
+use crate::machinery::status::ApiError;
+use crate::registry::pipeline::Registry;
+use crate::storage::store::{Obj, Store};
 
 /// A parsed resource URL.
 #[derive(Debug, Clone)]
@@ -34,6 +33,12 @@ pub struct Req<'a> {
     pub query: &'a HashMap<String, String>,
     pub accept: &'a str,
     pub content_type: &'a str,
+    /// The client's program (`kubectl/v1.35.0 ...`): the default field manager.
+    pub user_agent: &'a str,
+    /// Who the client is (its bearer token), for per-client limits.
+    pub client: &'a str,
+    /// The watches each client holds.
+    pub watches: &'a Arc<watch::WatchSlots>,
     pub body: Bytes,
 }
 
@@ -44,8 +49,6 @@ pub fn parse_target(segs: &[&str]) -> Option<Target> {
         ["apis", g, v, rest @ ..] => (*g, *v, rest),
         _ => return None,
     };
-    let nsres = resources::find(group, version, "namespaces");
-    let _ = nsres;
     if let ["namespaces", ns, plural, tail @ ..] = rest
         && let Some(res) = resources::find(group, version, plural).filter(|r| r.namespaced)
     {
@@ -72,8 +75,8 @@ pub fn parse_target(segs: &[&str]) -> Option<Target> {
 }
 
 /// Answers a resource request.
-pub async fn handle(store: &Store, t: Target, req: Req<'_>) -> Response<Body> {
-    let r = match dispatch(store, &t, &req).await {
+pub async fn handle(reg: &Registry, t: Target, req: Req<'_>) -> Response<Body> {
+    let r = match dispatch(reg, &t, &req).await {
         Ok(r) => r,
         Err(e) => h::error(&e),
     };
@@ -94,7 +97,8 @@ fn is_table(accept: &str) -> bool {
     accept.contains("as=Table")
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs store work (which waits for the disk) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -102,12 +106,12 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("the sandbox's store task failed: {e}")))?
 }
 
-async fn dispatch(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiError> {
+async fn dispatch(reg: &Registry, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiError> {
     let res = t.res;
-    let m = req.method;
+    let store = reg.store();
     let sub = t.sub.as_deref();
     if res.plural == "selfsubjectaccessreviews" {
-        return if m == Method::POST && t.name.is_none() {
+        return if req.method == Method::POST && t.name.is_none() {
             self_subject_access_review(req)
         } else {
             Err(ApiError::method_not_allowed(
@@ -120,10 +124,7 @@ async fn dispatch(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<B
     {
         return Err(ApiError::path_not_found());
     }
-    if sub == Some("ephemeralcontainers") && t.name.is_some() {
-        return crate::apiserver::ephemeral::handle(store, t, req).await;
-    }
-    match (m.as_str(), t.name.as_deref(), sub) {
+    match (req.method.as_str(), t.name.as_deref(), sub) {
         ("GET", None, _) => {
             let watching = matches!(
                 req.query.get("watch").map(String::as_str),
@@ -135,7 +136,7 @@ async fn dispatch(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<B
                 list(store, t, req)
             }
         }
-        ("GET", Some(name), None | Some("status")) => {
+        ("GET", Some(name), None | Some("status" | "ephemeralcontainers")) => {
             let ns = t.ns.as_deref().unwrap_or("");
             let obj = store
                 .get(res, ns, name)
@@ -147,7 +148,7 @@ async fn dispatch(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<B
             let obj = store
                 .get(res, ns, name)
                 .ok_or_else(|| ApiError::not_found(res, name))?;
-            Ok(h::json(200, &scale_of(&obj)))
+            Ok(h::json(200, &write::scale_of(&obj)))
         }
         ("GET", Some(name), Some("log")) => {
             let ns = t.ns.as_deref().unwrap_or("");
@@ -156,31 +157,16 @@ async fn dispatch(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<B
                 .ok_or_else(|| ApiError::not_found(res, name))?;
             Ok(h::with_type(200, "text/plain", Bytes::new()))
         }
-        ("POST", None, None) => create(store, t, req).await,
-        ("PUT", Some(name), None | Some("status")) => {
-            let mut obj = decode_body(res, req)?;
-            let warnings = check_fields(res, &mut obj, req.query)?;
-            prepare_named(res, t, name, &mut obj)?;
-            let scope = if sub == Some("status") {
-                UpdateScope::Status
-            } else {
-                UpdateScope::Main
-            };
-            let s = store.clone();
-            let out = blocking(move || s.update_scoped(res, obj, scope)).await?;
-            Ok(with_warnings(one(res, &out, req.accept, 200), &warnings))
+        ("POST", None, None) => write::create(reg, t, req).await,
+        ("PUT", Some(name), None | Some("status" | "ephemeralcontainers")) => {
+            write::update(reg, t, name, req).await
         }
-        ("PUT", Some(name), Some("scale")) => {
-            let body = decode_json_or_yaml(req)?;
-            let replicas = body["spec"]["replicas"].as_i64().unwrap_or(0);
-            let rv = body["metadata"]["resourceVersion"]
-                .as_str()
-                .map(str::to_string);
-            set_replicas(store, t, name, replicas, rv).await
+        ("PUT", Some(name), Some("scale")) => write::update_scale(reg, t, name, req).await,
+        ("PATCH", Some(name), None | Some("status" | "scale" | "ephemeralcontainers")) => {
+            write::patch(reg, t, name, req).await
         }
-        ("PATCH", Some(name), _) => patch(store, t, name, req).await,
-        ("DELETE", Some(name), None) => delete(store, t, name, req).await,
-        ("DELETE", None, None) => delete_collection(store, t, req).await,
+        ("DELETE", Some(name), None) => write::delete(reg, t, name, req).await,
+        ("DELETE", None, None) => write::delete_collection(reg, t, req).await,
         _ => Err(ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
         )),
@@ -190,7 +176,7 @@ async fn dispatch(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<B
 fn self_subject_access_review(req: &Req<'_>) -> Result<Response<Body>, ApiError> {
     // Everything is allowed, so a body we cannot read (kubectl sends
     // protobuf here) still gets an answer.
-    let body = decode_json_or_yaml(req).unwrap_or_default();
+    let body = super::decode::json_or_yaml(req).unwrap_or_default();
     Ok(h::json(
         201,
         &json!({
@@ -204,7 +190,7 @@ fn self_subject_access_review(req: &Req<'_>) -> Result<Response<Body>, ApiError>
 }
 
 /// An object response, as a one-row Table when asked.
-fn one(res: &ResourceDef, obj: &Value, accept: &str, code: u16) -> Response<Body> {
+pub(crate) fn one(res: &ResourceDef, obj: &Value, accept: &str, code: u16) -> Response<Body> {
     if is_table(accept) {
         let rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or("");
         h::json_bytes(code, table::table(res, [obj.clone()], rv, None, true, true))
@@ -213,7 +199,8 @@ fn one(res: &ResourceDef, obj: &Value, accept: &str, code: u16) -> Response<Body
     }
 }
 
-fn with_warnings(mut r: Response<Body>, warnings: &[String]) -> Response<Body> {
+/// Adds upstream's `Warning: 299 - "..."` headers.
+pub(crate) fn with_warnings(mut r: Response<Body>, warnings: &[String]) -> Response<Body> {
     for w in warnings {
         let v = format!("299 - {}", serde_json::Value::String(w.clone()));
         if let Ok(hv) = http::HeaderValue::from_str(&v) {
@@ -221,219 +208,6 @@ fn with_warnings(mut r: Response<Body>, warnings: &[String]) -> Response<Body> {
         }
     }
     r
-}
-
-fn decode_json_or_yaml(req: &Req<'_>) -> Result<Value, ApiError> {
-    if crate::apiserver::protobuf::is_protobuf(req.content_type) {
-        return crate::apiserver::protobuf::decode(&req.body).map_err(|e| {
-            ApiError::bad_request(format!("the protobuf body could not be decoded: {e}"))
-        });
-    }
-    let ct = req.content_type.split(';').next().unwrap_or("").trim();
-    match ct {
-        "" | "application/json" | "*/*" => serde_json::from_slice(&req.body).map_err(|e| {
-            ApiError::bad_request(format!(
-                "couldn't get version/kind; json parse error: {}",
-                go_json_error(&req.body, &e)
-            ))
-        }),
-        "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let text = std::str::from_utf8(&req.body)
-                .map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
-            serde_saphyr::from_str::<Value>(text)
-                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
-        }
-        other => Err(ApiError::unsupported_media_type(other)),
-    }
-}
-
-/// A JSON syntax error as Go's encoding/json words it.
-fn go_json_error(body: &[u8], e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Eof => "unexpected end of JSON input".to_string(),
-        Category::Syntax => {
-            // The offending character, from serde's line and column.
-            let line = body
-                .split(|b| *b == b'\n')
-                .nth(e.line().saturating_sub(1))
-                .unwrap_or_default();
-            let c = std::str::from_utf8(line)
-                .ok()
-                .and_then(|l| l.chars().nth(e.column().saturating_sub(1)));
-            match c {
-                Some(c) => format!("invalid character '{c}' looking for beginning of value"),
-                None => e.to_string(),
-            }
-        }
-        _ => e.to_string(),
-    }
-}
-
-/// Decodes a create/update body and checks it names this resource's kind.
-fn decode_body(res: &ResourceDef, req: &Req<'_>) -> Result<Value, ApiError> {
-    let v = decode_json_or_yaml(req)?;
-    if !v.is_object() {
-        return Err(ApiError::cannot_handle(
-            res,
-            "the body must be a JSON object",
-        ));
-    }
-    if let Some(kind) = v["kind"].as_str()
-        && !kind.is_empty()
-        && kind != res.kind
-    {
-        return Err(ApiError::bad_request(format!(
-            "the kind in the body ({kind}) does not match the kind of the URL ({})",
-            res.kind
-        )));
-    }
-    if let Some(av) = v["apiVersion"].as_str()
-        && !av.is_empty()
-        && av != res.api_version()
-    {
-        return Err(ApiError::bad_request(format!(
-            "the API version in the data ({av}) does not match the expected API version ({})",
-            res.api_version()
-        )));
-    }
-    Ok(v)
-}
-
-/// Decodes against the schema: type errors are 400; unknown fields are an
-/// error with `fieldValidation=Strict`, a warning by default, dropped either way.
-fn check_fields(
-    res: &ResourceDef,
-    obj: &mut Value,
-    query: &HashMap<String, String>,
-) -> Result<Vec<String>, ApiError> {
-    obj["apiVersion"] = json!(res.api_version());
-    obj["kind"] = json!(res.kind);
-    let checked = typed::check(res, obj).map_err(|e| ApiError::cannot_handle(res, e))?;
-    if checked.unknown.is_empty() {
-        return Ok(Vec::new());
-    }
-    let msgs: Vec<String> = checked
-        .unknown
-        .iter()
-        .map(|p| format!("unknown field {p:?}"))
-        .collect();
-    let mode = query
-        .get("fieldValidation")
-        .map(String::as_str)
-        .unwrap_or("Warn");
-    match mode {
-        "Strict" => Err(ApiError::cannot_handle(
-            res,
-            format!("strict decoding error: {}", msgs.join(", ")),
-        )),
-        "Ignore" => {
-            typed::prune(obj, &checked.unknown);
-            Ok(Vec::new())
-        }
-        _ => {
-            typed::prune(obj, &checked.unknown);
-            Ok(msgs)
-        }
-    }
-}
-
-/// Fills name and namespace from the URL and checks they agree with the body.
-fn prepare_named(
-    res: &ResourceDef,
-    t: &Target,
-    name: &str,
-    obj: &mut Value,
-) -> Result<(), ApiError> {
-    if !obj["metadata"].is_object() {
-        obj["metadata"] = json!({});
-    }
-    match obj["metadata"]["name"].as_str() {
-        None | Some("") => obj["metadata"]["name"] = json!(name),
-        Some(n) if n != name => {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-        Some(_) => {}
-    }
-    set_namespace(res, t, obj)
-}
-
-fn set_namespace(res: &ResourceDef, t: &Target, obj: &mut Value) -> Result<(), ApiError> {
-    if !res.namespaced {
-        return Ok(());
-    }
-    let Some(url_ns) = t.ns.as_deref() else {
-        return Err(ApiError::bad_request(
-            "the namespace of the object must be given in the URL",
-        ));
-    };
-    match obj["metadata"]["namespace"].as_str() {
-        None | Some("") => obj["metadata"]["namespace"] = json!(url_ns),
-        Some(n) if n != url_ns => {
-            return Err(ApiError::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
-        }
-        Some(_) => {}
-    }
-    Ok(())
-}
-
-fn dry_run(query: &HashMap<String, String>) -> bool {
-    query.get("dryRun").is_some_and(|d| d == "All")
-}
-
-async fn create(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiError> {
-    let res = t.res;
-    if !res.stored() {
-        return Err(ApiError::method_not_allowed(
-            "create is not supported on this resource",
-        ));
-    }
-    let mut obj = decode_body(res, req)?;
-    let warnings = check_fields(res, &mut obj, req.query)?;
-    if !obj["metadata"].is_object() {
-        obj["metadata"] = json!({});
-    }
-    set_namespace(res, t, &mut obj)?;
-    if dry_run(req.query) {
-        let mut o = obj;
-        registry::apply_defaults(res, &mut o);
-        registry::prepare(res, &mut o, None);
-        let causes = registry::validate(res, &o, None);
-        if !causes.is_empty() {
-            return Err(ApiError::invalid(
-                res,
-                crate::machinery::meta::name_of(&o),
-                causes,
-            ));
-        }
-        return Ok(with_warnings(one(res, &o, req.accept, 201), &warnings));
-    }
-    let s = store.clone();
-    let out = blocking(move || s.create(res, obj)).await?;
-    Ok(with_warnings(one(res, &out, req.accept, 201), &warnings))
-}
-
-fn scale_of(obj: &Value) -> Value {
-    json!({
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {
-            "name": obj["metadata"]["name"],
-            "namespace": obj["metadata"]["namespace"],
-            "uid": obj["metadata"]["uid"],
-            "resourceVersion": obj["metadata"]["resourceVersion"],
-            "creationTimestamp": obj["metadata"]["creationTimestamp"],
-        },
-        "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
-        "status": {
-            "replicas": obj["status"]["replicas"].as_i64().unwrap_or(0),
-            "selector": selector_string(&obj["spec"]["selector"]),
-        },
-    })
 }
 
 /// A LabelSelector object as a selector string (`app=web,tier in (a,b)`).
@@ -461,210 +235,9 @@ pub fn selector_string(sel: &Value) -> String {
     parts.join(",")
 }
 
-async fn set_replicas(
-    store: &Store,
-    t: &Target,
-    name: &str,
-    replicas: i64,
-    rv: Option<String>,
-) -> Result<Response<Body>, ApiError> {
-    let res = t.res;
-    if replicas < 0 {
-        return Err(ApiError::invalid(
-            res,
-            name,
-            vec![status::Cause::invalid(
-                "spec.replicas",
-                &json!(replicas),
-                "must be greater than or equal to 0",
-            )],
-        ));
-    }
-    let ns = t.ns.clone().unwrap_or_default();
-    let name = name.to_string();
-    let s = store.clone();
-    let out = blocking(move || {
-        for _ in 0..8 {
-            let cur = s
-                .get(res, &ns, &name)
-                .ok_or_else(|| ApiError::not_found(res, &name))?;
-            let mut o = (*cur).clone();
-            o["spec"]["replicas"] = json!(replicas);
-            if let Some(rv) = &rv {
-                o["metadata"]["resourceVersion"] = json!(rv);
-            }
-            match s.update(res, o) {
-                Err(e) if e.reason == "Conflict" && rv.is_none() => continue,
-                other => return other,
-            }
-        }
-        Err(ApiError::conflict(res, &name))
-    })
-    .await?;
-    Ok(h::json(200, &scale_of(&out)))
-}
-
-async fn patch(
-    store: &Store,
-    t: &Target,
-    name: &str,
-    req: &Req<'_>,
-) -> Result<Response<Body>, ApiError> {
-    let res = t.res;
-    let pt = PatchType::from_content_type(req.content_type)
-        .ok_or_else(|| ApiError::unsupported_media_type(req.content_type))?;
-    let patch: Value = if pt == PatchType::Apply {
-        Value::Null
-    } else {
-        serde_json::from_slice(&req.body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
-    };
-    let ns = t.ns.clone().unwrap_or_default();
-    let sub = t.sub.clone();
-    if sub.as_deref() == Some("scale") {
-        let cur = store
-            .get(res, &ns, name)
-            .ok_or_else(|| ApiError::not_found(res, name))?;
-        let patched = patch::apply("Scale", pt, &scale_of(&cur), &patch)?;
-        let replicas = patched["spec"]["replicas"].as_i64().unwrap_or(0);
-        return set_replicas(store, t, name, replicas, None).await;
-    }
-    let explicit_rv = patch["metadata"]["resourceVersion"].as_str().is_some();
-    let query = req.query.clone();
-    let name = name.to_string();
-    let s = store.clone();
-    let t2 = t.clone();
-    let (out, warnings) = blocking(move || {
-        for _ in 0..8 {
-            let cur = s
-                .get(res, &ns, &name)
-                .ok_or_else(|| ApiError::not_found(res, &name))?;
-            let mut patched = patch::apply(res.kind, pt, &cur, &patch)?;
-            if !patched.is_object() {
-                return Err(ApiError::bad_request("the patch did not produce an object"));
-            }
-            let warnings = check_fields(res, &mut patched, &query)?;
-            if !explicit_rv {
-                patched["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"].clone();
-            }
-            patched["metadata"]["name"] = json!(name);
-            set_namespace(res, &t2, &mut patched)?;
-            let scope = if sub.as_deref() == Some("status") {
-                UpdateScope::Status
-            } else {
-                UpdateScope::Main
-            };
-            match s.update_scoped(res, patched, scope) {
-                Err(e) if e.reason == "Conflict" && !explicit_rv => continue,
-                Err(e) => return Err(e),
-                Ok(o) => return Ok((o, warnings)),
-            }
-        }
-        Err(ApiError::conflict(res, &name))
-    })
-    .await?;
-    Ok(with_warnings(one(res, &out, req.accept, 200), &warnings))
-}
-
-fn delete_options(req: &Req<'_>) -> Result<DeleteOptions, ApiError> {
-    let mut opts = DeleteOptions::default();
-    let body: Value = if req.body.is_empty() {
-        Value::Null
-    } else {
-        decode_json_or_yaml(req)?
-    };
-    let policy = body["propagationPolicy"]
-        .as_str()
-        .map(str::to_string)
-        .or_else(|| req.query.get("propagationPolicy").cloned());
-    opts.propagation = match policy.as_deref() {
-        None | Some("") => None,
-        Some("Background") => Some(Propagation::Background),
-        Some("Foreground") => Some(Propagation::Foreground),
-        Some("Orphan") => Some(Propagation::Orphan),
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "propagationPolicy: Unsupported value: {other:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
-            )));
-        }
-    };
-    if body["orphanDependents"] == json!(true)
-        || req
-            .query
-            .get("orphanDependents")
-            .is_some_and(|v| v == "true")
-    {
-        opts.propagation = Some(Propagation::Orphan);
-    }
-    opts.grace_period_seconds = body["gracePeriodSeconds"].as_i64().or_else(|| {
-        req.query
-            .get("gracePeriodSeconds")
-            .and_then(|g| g.parse().ok())
-    });
-    opts.precondition_uid = body["preconditions"]["uid"].as_str().map(str::to_string);
-    opts.precondition_rv = body["preconditions"]["resourceVersion"]
-        .as_str()
-        .map(str::to_string);
-    Ok(opts)
-}
-
-async fn delete(
-    store: &Store,
-    t: &Target,
-    name: &str,
-    req: &Req<'_>,
-) -> Result<Response<Body>, ApiError> {
-    let res = t.res;
-    let opts = delete_options(req)?;
-    let ns = t.ns.clone().unwrap_or_default();
-    if dry_run(req.query) {
-        let obj = store
-            .get(res, &ns, name)
-            .ok_or_else(|| ApiError::not_found(res, name))?;
-        return Ok(h::json(200, &obj));
-    }
-    let name = name.to_string();
-    let s = store.clone();
-    let d = blocking(move || s.delete(res, &ns, &name, &opts)).await?;
-    // 202 Accepted while the object lingers (graceful deletion, finalizers).
-    let code = if d.removed { 200 } else { 202 };
-    Ok(one(res, &d.object, req.accept, code))
-}
-
-async fn delete_collection(
-    store: &Store,
-    t: &Target,
-    req: &Req<'_>,
-) -> Result<Response<Body>, ApiError> {
-    let res = t.res;
-    let opts = delete_options(req)?;
-    let (label, field) = selectors(req.query)?;
-    let (items, _) = store.list_stored(res, t.ns.as_deref());
-    let mut deleted = Vec::new();
-    for o in items
-        .iter()
-        .filter(|o| selectors::selects(&label, &field, o))
-    {
-        let s = store.clone();
-        let ns = o.ns.to_string();
-        let name = o.name.to_string();
-        let opts = opts.clone();
-        match blocking(move || s.delete(res, &ns, &name, &opts)).await {
-            Ok(d) => deleted.push(d.object),
-            Err(e) if e.code == 404 => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let rv = store.resource_version();
-    let deleted: Vec<Vec<u8>> = deleted
-        .iter()
-        .map(|o| serde_json::to_vec(&**o).unwrap_or_default())
-        .collect();
-    let items: Vec<&[u8]> = deleted.iter().map(Vec::as_slice).collect();
-    Ok(h::json_bytes(200, list_bytes(res, &items, rv, None)))
-}
-
-fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSelector), ApiError> {
+pub(crate) fn selectors(
+    query: &HashMap<String, String>,
+) -> Result<(LabelSelector, FieldSelector), ApiError> {
     let label = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))
         .map_err(ApiError::bad_request)?;
     let field = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))
@@ -673,7 +246,7 @@ fn selectors(query: &HashMap<String, String>) -> Result<(LabelSelector, FieldSel
 }
 
 /// A `<Kind>List` around objects already serialised (as the store keeps them).
-fn list_bytes(
+pub(crate) fn list_bytes(
     res: &ResourceDef,
     items: &[&[u8]],
     rv: u64,
@@ -727,6 +300,7 @@ fn list(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiE
             "list is not supported on this resource",
         ));
     }
+    watch::check_list_options(req.query)?;
     let (label, field) = selectors(req.query)?;
     let (items, rv) = store.list_stored(res, t.ns.as_deref());
     let after = match req.query.get("continue").filter(|c| !c.is_empty()) {
@@ -769,7 +343,14 @@ fn list(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiE
 }
 
 fn watch_collection(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response<Body>, ApiError> {
+    if !t.res.stored() {
+        return Err(ApiError::method_not_allowed(
+            "watch is not supported on this resource",
+        ));
+    }
+    let send_initial_events = watch::list_options(req.query)?;
     let (label, field) = selectors(req.query)?;
+    let slot = req.watches.take(req.client)?;
     let opts = watch::WatchOptions {
         res: t.res,
         ns: t.ns.clone(),
@@ -780,6 +361,7 @@ fn watch_collection(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response
             .get("resourceVersion")
             .cloned()
             .unwrap_or_default(),
+        send_initial_events,
         timeout: req
             .query
             .get("timeoutSeconds")
@@ -791,7 +373,7 @@ fn watch_collection(store: &Store, t: &Target, req: &Req<'_>) -> Result<Response
             .is_some_and(|v| v == "true" || v == "1"),
         table: is_table(req.accept),
     };
-    Ok(watch::serve(store.clone(), opts))
+    watch::serve(store.clone(), opts, slot)
 }
 
 #[cfg(test)]

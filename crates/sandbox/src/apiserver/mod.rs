@@ -4,15 +4,17 @@
 //! protobuf encoding kubectl sends.
 
 pub(crate) mod conns;
+pub(crate) mod decode;
 pub(crate) mod discovery;
-pub(crate) mod ephemeral;
 pub(crate) mod handlers;
 pub(crate) mod http;
 pub(crate) mod kubeconfig;
 pub(crate) mod openapi;
+pub(crate) mod options;
 pub(crate) mod patch;
 pub(crate) mod protobuf;
 pub(crate) mod server;
 pub(crate) mod table;
 pub(crate) mod tls;
 pub(crate) mod watch;
+pub(crate) mod write;

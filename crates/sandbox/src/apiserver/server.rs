@@ -31,6 +31,10 @@ const MAX_BODY: usize = 3 * 1024 * 1024;
 /// What every request handler needs.
 pub struct Ctx {
     pub store: Store,
+    /// The request pipeline writes go through.
+    pub registry: crate::registry::pipeline::Registry,
+    /// The watches each client holds (bounded per client).
+    pub watches: Arc<crate::apiserver::watch::WatchSlots>,
     /// The data directory's layout (container layers, volumes).
     pub root: crate::hostfs::SandboxRoot,
     pub token: String,
@@ -234,6 +238,12 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let read = Limited::new(req.into_body(), MAX_BODY).collect();
     let body = match tokio::time::timeout(ctx.limits.body_read_timeout, read).await {
         Ok(Ok(b)) => b.to_bytes(),
@@ -258,13 +268,16 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         }
     };
     handlers::handle(
-        &ctx.store,
+        &ctx.registry,
         target,
         handlers::Req {
             method: &method,
             query: &query,
             accept: &accept,
             content_type: &content_type,
+            user_agent: &user_agent,
+            client: &ctx.token,
+            watches: &ctx.watches,
             body,
         },
     )

@@ -20,9 +20,9 @@ use crate::machinery::meta::{
     is_terminating, lock, name_of, namespace_of, owner_ref, rfc3339, uid_of,
 };
 use crate::machinery::resources;
+use crate::registry::deletion::{DeleteOptions, Propagation};
 use crate::runtime::Runtime;
 use crate::runtime::events::Kind;
-use crate::storage::store::{DeleteOptions, Propagation};
 
 const COMPONENT: &str = "cronjob-controller";
 const SCHEDULED_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
@@ -115,7 +115,7 @@ impl Pass<'_> {
 
     /// Deletes a job (its pods go with it) and forgets it.
     fn delete_job(&mut self, job: &Value) -> bool {
-        let r = self.rt.store.delete(
+        let r = self.rt.delete(
             &resources::JOBS,
             namespace_of(job),
             name_of(job),
@@ -475,7 +475,7 @@ fn create_job(pass: &mut Pass<'_>, zone: &jiff::tz::TimeZone, slot: Timestamp, j
         meta["labels"] = template["metadata"]["labels"].clone();
     }
     let job = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": template["spec"]});
-    let created = match pass.rt.store.create(&resources::JOBS, job) {
+    let created = match pass.rt.try_create(&resources::JOBS, job) {
         Ok(j) => {
             pass.event(
                 Kind::Normal,
@@ -565,20 +565,17 @@ mod tests {
     /// A runtime on a fresh store, and a CronJob in it.
     fn setup(policy: &str) -> (tempfile::TempDir, Arc<Runtime>, Arc<Value>) {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::storage::store::Store::open(&dir.path().join("db")).unwrap();
+        let registry = crate::registry::pipeline::Registry::for_test(&dir.path().join("db"));
         let root = crate::hostfs::SandboxRoot::new(dir.path().join("root")).unwrap();
         let rt = Runtime::new(
-            store,
+            registry,
             root,
             crate::runtime::RuntimeConfig::default(),
             tokio_util::sync::CancellationToken::new(),
         );
-        rt.store
-            .create(&resources::NAMESPACES, json!({"metadata": {"name": "ns"}}))
-            .ok();
+        rt.create(&resources::NAMESPACES, json!({"metadata": {"name": "ns"}}));
         let cj = rt
-            .store
-            .create(
+            .try_create(
                 &resources::CRON_JOBS,
                 json!({"metadata": {"name": "tick", "namespace": "ns"}, "spec": {
                     "schedule": "*/1 * * * *", "concurrencyPolicy": policy,

@@ -15,10 +15,10 @@ use crate::controllers::history;
 use crate::machinery::meta::{is_terminating, name_of, namespace_of, owner_ref, pod_ready, uid_of};
 use crate::machinery::resources;
 use crate::machinery::selectors::LabelSelector;
+use crate::registry::deletion::DeleteOptions;
 use crate::registry::template_generation;
 use crate::runtime::Runtime;
 use crate::runtime::events::Kind;
-use crate::storage::store::DeleteOptions;
 
 const COMPONENT: &str = "daemonset-controller";
 const HASH_LABEL: &str = "controller-revision-hash";
@@ -207,7 +207,7 @@ struct Pass<'a> {
 impl Pass<'_> {
     fn create(&self, node: &str) {
         let pod = new_pod(self.ds, &self.hash, node);
-        match self.rt.store.create(&resources::PODS, pod) {
+        match self.rt.try_create(&resources::PODS, pod) {
             Ok(p) => self.event(
                 Kind::Normal,
                 "SuccessfulCreate",
@@ -223,12 +223,14 @@ impl Pass<'_> {
 
     fn delete(&self, pod: &Value) {
         let opts = DeleteOptions {
-            precondition_uid: Some(uid_of(pod).to_string()),
+            preconditions: crate::storage::store::Preconditions {
+                uid: Some(uid_of(pod).to_string()),
+                ..Default::default()
+            },
             ..DeleteOptions::default()
         };
         match self
             .rt
-            .store
             .delete(&resources::PODS, namespace_of(pod), name_of(pod), &opts)
         {
             Ok(_) => self.event(

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::machinery::meta::{is_terminating, owner_ref, pod_ready};
 use crate::machinery::meta::{name_of, namespace_of};
 use crate::machinery::selectors::LabelSelector;
+use crate::registry::deletion::DeleteOptions;
 use crate::runtime::Runtime;
-use crate::storage::store::DeleteOptions;
 
 const MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
 const SLICE_MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
@@ -91,7 +91,7 @@ pub fn reconcile(rt: &Arc<Runtime>) {
                 .iter()
                 .any(|s| name_of(s) == name_of(&ep) && namespace_of(s) == namespace_of(&ep))
         {
-            let _ = rt.store.delete(
+            let _ = rt.delete(
                 ep_res,
                 namespace_of(&ep),
                 name_of(&ep),

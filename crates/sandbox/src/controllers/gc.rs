@@ -12,12 +12,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::machinery::meta::is_terminating;
+use crate::machinery::meta::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
 use crate::machinery::meta::{name_of, namespace_of};
 use crate::machinery::resources::{self, RESOURCES, ResourceDef};
+use crate::registry::deletion::{DeleteOptions, Propagation};
 use crate::runtime::Runtime;
-use crate::storage::store::{
-    DeleteOptions, FINALIZER_FOREGROUND, FINALIZER_ORPHAN, Obj, Propagation, UpdateScope,
-};
+use crate::storage::store::{Obj, Preconditions};
 
 /// What the collector knows of a possible owner.
 struct Owner {
@@ -134,7 +134,7 @@ pub fn reconcile(rt: &Arc<Runtime>) {
                 if let Some(list) = n["metadata"]["ownerReferences"].as_array_mut() {
                     list.retain(|x| !dangling.contains(&x["uid"].as_str().unwrap_or("")));
                 }
-                let _ = rt.store.update_scoped(r, n, UpdateScope::All);
+                rt.put(r, n);
             }
             continue;
         }
@@ -151,13 +151,16 @@ pub fn reconcile(rt: &Arc<Runtime>) {
         } else {
             Propagation::Background
         };
-        let _ = rt.store.delete(
+        let _ = rt.delete(
             r,
             namespace_of(o),
             name_of(o),
             &DeleteOptions {
                 propagation: Some(policy),
-                precondition_uid: Some(uid.to_string()),
+                preconditions: Preconditions {
+                    uid: Some(uid.to_string()),
+                    ..Preconditions::default()
+                },
                 ..DeleteOptions::default()
             },
         );
@@ -183,6 +186,6 @@ pub fn reconcile(rt: &Arc<Runtime>) {
                 m.remove("finalizers");
             }
         }
-        let _ = rt.store.update_scoped(r, n, UpdateScope::All);
+        rt.put(r, n);
     }
 }

@@ -14,8 +14,8 @@ use crate::machinery::meta::{
 };
 use crate::machinery::resources;
 use crate::machinery::selectors::LabelSelector;
+use crate::registry::deletion::DeleteOptions;
 use crate::runtime::Runtime;
-use crate::storage::store::DeleteOptions;
 
 /// How a kind names and labels its revisions.
 pub(crate) struct Flavor {
@@ -213,7 +213,7 @@ pub(crate) fn truncate_history(
         return;
     }
     for r in &old[..old.len() - limit] {
-        let _ = rt.store.delete(
+        let _ = rt.delete(
             &resources::CONTROLLER_REVISIONS,
             namespace_of(r),
             name_of(r),

@@ -225,9 +225,7 @@ fn mark_failed(rt: &Runtime, job: &Value, conds: &mut Value, active: &[&Arc<Valu
     // Upstream stops the job's running pods.
     for p in active {
         let ns = p["metadata"]["namespace"].as_str().unwrap_or("");
-        let _ = rt
-            .store
-            .delete(&resources::PODS, ns, name_of(p), &Default::default());
+        let _ = rt.delete(&resources::PODS, ns, name_of(p), &Default::default());
     }
 }
 
@@ -243,7 +241,7 @@ fn start_pods(rt: &Runtime, job: &Value, owned: &[Arc<Value>], missing: i64) {
             break;
         }
         let pod = pod_from_template(job, &job["spec"]["template"], &format!("{}-", name_of(job)));
-        match rt.store.create(&resources::PODS, pod) {
+        match rt.try_create(&resources::PODS, pod) {
             Ok(p) => rt.events.record(
                 job,
                 None,

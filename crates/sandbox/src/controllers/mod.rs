@@ -20,6 +20,7 @@ pub(crate) mod job;
 pub(crate) mod namespace;
 pub(crate) mod replicaset;
 pub(crate) mod scheduler;
+pub(crate) mod serviceaccount;
 pub(crate) mod statefulset;
 pub(crate) mod volume;
 
@@ -53,6 +54,7 @@ impl ControlPlane {
 
     /// The controllers that run before the scheduler and the kubelet.
     pub(crate) fn before_node(&self, rt: &Arc<Runtime>) {
+        serviceaccount::reconcile(rt);
         volume::reconcile(rt);
         cronjob::reconcile(rt, &self.cron);
         deployment::reconcile(rt);
@@ -70,7 +72,7 @@ impl ControlPlane {
         gc::reconcile(rt);
         namespace::reconcile(rt);
         cluster::reconcile(rt, &self.cluster);
-        rt.events.flush(&rt.store);
+        rt.events.flush(&rt.registry);
     }
 }
 

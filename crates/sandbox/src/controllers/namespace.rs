@@ -12,8 +12,8 @@ use crate::machinery::meta::name_of;
 use crate::machinery::meta::{is_terminating, set_condition};
 use crate::machinery::resources;
 use crate::machinery::resources::RESOURCES;
+use crate::registry::deletion::{DeleteOptions, Propagation};
 use crate::runtime::Runtime;
-use crate::storage::store::{DeleteOptions, Propagation};
 
 pub fn reconcile(rt: &Arc<Runtime>) {
     let (namespaces, _) = rt.store.list(&resources::NAMESPACES, None);
@@ -36,7 +36,7 @@ fn sync(rt: &Runtime, ns: &Value) {
     {
         for o in rt.store.list(r, Some(name)).0 {
             if !is_terminating(&o) {
-                let _ = rt.store.delete(r, name, name_of(&o), &background);
+                let _ = rt.delete(r, name, name_of(&o), &background);
             }
         }
     }
@@ -65,9 +65,7 @@ fn sync(rt: &Runtime, ns: &Value) {
         let mut n = ns.clone();
         n["spec"]["finalizers"] = json!([]);
         if rt.put(&resources::NAMESPACES, n).is_some() {
-            let _ = rt
-                .store
-                .delete(&resources::NAMESPACES, "", name, &DeleteOptions::default());
+            let _ = rt.delete(&resources::NAMESPACES, "", name, &DeleteOptions::default());
         }
         return;
     }

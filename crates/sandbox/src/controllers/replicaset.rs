@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 
 use crate::machinery::meta::name_of;
 use crate::machinery::meta::{is_terminating, owner_ref, pod_active, pod_ready, uid_of};
+use crate::registry::deletion::DeleteOptions;
 use crate::runtime::Runtime;
 use crate::runtime::events::Kind;
-use crate::storage::store::DeleteOptions;
 
 pub fn reconcile(rt: &Arc<Runtime>) {
     let (sets, _) = rt.store.list(&resources::REPLICA_SETS, None);
@@ -59,7 +59,7 @@ fn sync(rt: &Runtime, rs: &Value, owned: &[Arc<Value>]) {
         let prefix = format!("{}-", name_of(rs));
         for _ in have..want {
             let pod = pod_from_template(rs, &rs["spec"]["template"], &prefix);
-            match rt.store.create(pods, pod) {
+            match rt.try_create(pods, pod) {
                 Ok(p) => rt.events.record(
                     rs,
                     None,
@@ -98,7 +98,6 @@ fn sync(rt: &Runtime, rs: &Value, owned: &[Arc<Value>]) {
         for p in victims.iter().take((have - want) as usize) {
             let ns = p["metadata"]["namespace"].as_str().unwrap_or("");
             if rt
-                .store
                 .delete(pods, ns, name_of(p), &DeleteOptions::default())
                 .is_ok()
             {

@@ -16,6 +16,9 @@ use crate::machinery::meta::{name_of, namespace_of};
 use crate::runtime::Runtime;
 use crate::runtime::events::Kind;
 
+/// The field manager of the scheduler's writes.
+const SCHEDULER: &str = "kube-scheduler";
+
 const PREEMPTION: &str =
     " preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
 
@@ -227,7 +230,7 @@ fn unschedulable(rt: &Runtime, pod: &Value, why: &str, preemption: &str) {
     n["status"]["conditions"] = conds;
     n["status"]["phase"] = json!("Pending");
     if n != *pod {
-        rt.put(&resources::PODS, n);
+        rt.put_as(SCHEDULER, &resources::PODS, n);
         rt.events.record(
             pod,
             None,
@@ -253,7 +256,7 @@ fn bind(rt: &Runtime, pod: &Value) {
     }
     n["status"]["conditions"] = conds;
     n["status"]["phase"] = json!("Pending");
-    if rt.put(&resources::PODS, n).is_some() {
+    if rt.put_as(SCHEDULER, &resources::PODS, n).is_some() {
         rt.events.record(
             pod,
             None,

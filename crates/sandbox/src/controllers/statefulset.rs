@@ -26,9 +26,9 @@ use crate::controllers::history::{self, Revisions};
 use crate::machinery::meta::{is_terminating, name_of, namespace_of, owner_ref, pod_ready, uid_of};
 use crate::machinery::resources;
 use crate::machinery::selectors::LabelSelector;
+use crate::registry::deletion::DeleteOptions;
 use crate::runtime::Runtime;
 use crate::runtime::events::Kind;
-use crate::storage::store::DeleteOptions;
 
 const COMPONENT: &str = "statefulset-controller";
 /// The label every pod of a set carries with its own name.
@@ -246,7 +246,7 @@ impl Pass<'_> {
             match self.claims.get(&cname) {
                 Some(c) if is_terminating(c) => errs.push(format!("pvc {cname} is being deleted")),
                 Some(_) => {}
-                None => match self.rt.store.create(&resources::PVCS, claim) {
+                None => match self.rt.try_create(&resources::PVCS, claim) {
                     Ok(c) => {
                         self.event(
                             Kind::Normal,
@@ -322,7 +322,7 @@ impl Pass<'_> {
             self.pod_event("create", &name, Some(why));
             return;
         }
-        match self.rt.store.create(&resources::PODS, pod) {
+        match self.rt.try_create(&resources::PODS, pod) {
             Ok(created) => {
                 self.pod_event("create", &name, None);
                 self.fix_claims(&created);
@@ -350,12 +350,15 @@ impl Pass<'_> {
     }
 
     fn delete_pod(&self, pod: &Value) {
-        let r = self.rt.store.delete(
+        let r = self.rt.delete(
             &resources::PODS,
             namespace_of(pod),
             name_of(pod),
             &DeleteOptions {
-                precondition_uid: Some(uid_of(pod).to_string()),
+                preconditions: crate::storage::store::Preconditions {
+                    uid: Some(uid_of(pod).to_string()),
+                    ..Default::default()
+                },
                 ..DeleteOptions::default()
             },
         );
@@ -473,7 +476,7 @@ impl Pass<'_> {
         }
         n["metadata"]["labels"][POD_NAME_LABEL] = json!(name);
         n["metadata"]["labels"][POD_INDEX_LABEL] = json!(ord.to_string());
-        match self.rt.store.update(&resources::PODS, n) {
+        match self.rt.try_put(&resources::PODS, n) {
             Ok(_) => self.pod_event("update", name, None),
             Err(e) if e.code == 409 || e.code == 404 => {}
             Err(e) => self.pod_event("update", name, Some(e.message)),

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use crate::machinery::meta::{is_terminating, quantity, uid_of};
 use crate::machinery::meta::{name_of, namespace_of};
 use crate::machinery::selectors::LabelSelector;
+use crate::registry::deletion::DeleteOptions;
 use crate::runtime::Runtime;
 use crate::runtime::events::Kind;
-use crate::storage::store::DeleteOptions;
 
 /// The PV controller's resync period: its events about a claim that still
 /// waits are emitted again at this pace (`x3 over 30s`).
@@ -456,7 +456,7 @@ fn provision(rt: &Runtime, claim: &Value, class: &Value, provisioner: &str) {
         pv["spec"]["mountOptions"] = json!(mo);
     }
     let pv_res = &resources::PVS;
-    let created = match rt.store.create(pv_res, pv) {
+    let created = match rt.try_create(pv_res, pv) {
         Ok(p) => p,
         Err(_) => match rt.store.get(pv_res, "", &pv_name) {
             Some(p) => p,
@@ -645,9 +645,7 @@ fn sync_volume(rt: &Runtime, pv: &Value) {
                 m.remove("finalizers");
             }
             if let Some(n) = rt.put(pv_res, n) {
-                let _ = rt
-                    .store
-                    .delete(pv_res, "", name_of(&n), &DeleteOptions::default());
+                let _ = rt.delete(pv_res, "", name_of(&n), &DeleteOptions::default());
             }
         }
         _ => {

@@ -5,6 +5,12 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
+/// The finalizer that keeps an owner deleted with `Foreground` propagation
+/// until its dependents are gone (`metav1.FinalizerDeleteDependents`).
+pub(crate) const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
+/// The finalizer of `Orphan` propagation (`metav1.FinalizerOrphanDependents`).
+pub(crate) const FINALIZER_ORPHAN: &str = "orphan";
+
 /// `metadata.namespace` of an object ("" when absent).
 pub(crate) fn namespace_of(obj: &Value) -> &str {
     obj["metadata"]["namespace"].as_str().unwrap_or("")

@@ -76,6 +76,37 @@ impl Cause {
         }
     }
 
+    /// `field: Required value: detail`.
+    pub fn required_because(field: impl Into<String>, detail: &str) -> Cause {
+        Cause {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message: format!("Required value: {detail}"),
+        }
+    }
+
+    /// `field: Too long: may not be more than N bytes` (the value is never shown).
+    pub fn too_long(field: impl Into<String>, max: usize) -> Cause {
+        Cause {
+            reason: "FieldValueTooLong",
+            field: field.into(),
+            message: format!("Too long: may not be more than {max} bytes"),
+        }
+    }
+
+    /// `field: Not found: "v"`.
+    pub fn not_found(field: impl Into<String>, value: &Value) -> Cause {
+        let shown = match value {
+            Value::String(s) => format!("{s:?}"),
+            other => other.to_string(),
+        };
+        Cause {
+            reason: "FieldValueNotFound",
+            field: field.into(),
+            message: format!("Not found: {shown}"),
+        }
+    }
+
     /// `field: Duplicate value: v`.
     pub fn duplicate(field: impl Into<String>, value: &Value) -> Cause {
         Cause {
@@ -149,28 +180,86 @@ impl ApiError {
 
     /// 422 Invalid: `Pod "x" is invalid: [a, b]` (one cause is printed without brackets).
     pub fn invalid(res: &ResourceDef, name: &str, causes: Vec<Cause>) -> ApiError {
-        let parts: Vec<String> = causes
+        ApiError::invalid_kind(res.group, res.kind, name, causes)
+    }
+
+    /// 422 Invalid for a group and kind (`CreateOptions.meta.k8s.io "" is
+    /// invalid: ...`); duplicate causes are reported once, as upstream's
+    /// aggregate does.
+    pub fn invalid_kind(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> ApiError {
+        let mut unique: Vec<Cause> = Vec::with_capacity(causes.len());
+        for c in causes {
+            if !unique.contains(&c) {
+                unique.push(c);
+            }
+        }
+        let parts: Vec<String> = unique
             .iter()
-            .map(|c| format!("{}: {}", c.field, c.message))
+            .map(|c| {
+                if c.field.is_empty() {
+                    c.message.clone()
+                } else {
+                    format!("{}: {}", c.field, c.message)
+                }
+            })
             .collect();
         let joined = if parts.len() == 1 {
             parts.join("")
         } else {
             format!("[{}]", parts.join(", "))
         };
-        let mut d = json!({"name": name, "kind": res.kind});
-        if !res.group.is_empty() {
-            d["group"] = json!(res.group);
+        let mut d = json!({"kind": kind});
+        if !name.is_empty() {
+            d["name"] = json!(name);
         }
-        d["causes"] = causes
+        if !group.is_empty() {
+            d["group"] = json!(group);
+        }
+        d["causes"] = unique
             .iter()
             .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
             .collect();
+        let gk = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         ApiError {
             code: 422,
             reason: "Invalid",
-            message: format!("{} {name:?} is invalid: {joined}", res.kind),
+            message: if unique.is_empty() {
+                format!("{gk} {name:?} is invalid")
+            } else {
+                format!("{gk} {name:?} is invalid: {joined}")
+            },
             details: Some(d),
+        }
+    }
+
+    /// 403 Forbidden (`admission.NewForbidden`): `pods "x" is forbidden: why`
+    /// (`pods is forbidden: why` without a name).
+    pub fn forbidden(res: &ResourceDef, name: &str, why: &str) -> ApiError {
+        let message = if name.is_empty() {
+            format!("{} is forbidden: {why}", res.qualified())
+        } else {
+            format!("{} {name:?} is forbidden: {why}", res.qualified())
+        };
+        ApiError {
+            code: 403,
+            reason: "Forbidden",
+            message,
+            details: Some(details(res, name)),
+        }
+    }
+
+    /// Adds a cause to `details.causes`.
+    pub fn add_cause(&mut self, c: Cause) {
+        let d = self.details.get_or_insert_with(|| json!({}));
+        if !d["causes"].is_array() {
+            d["causes"] = json!([]);
+        }
+        if let Some(list) = d["causes"].as_array_mut() {
+            list.push(json!({"reason": c.reason, "message": c.message, "field": c.field}));
         }
     }
 
@@ -186,55 +275,64 @@ impl ApiError {
         ))
     }
 
+    /// 405, as upstream's router answers (with empty details).
     pub fn method_not_allowed(message: impl Into<String>) -> ApiError {
-        ApiError::new(405, "MethodNotAllowed", message)
-    }
-
-    pub fn unsupported_media_type(content_type: &str) -> ApiError {
-        ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {content_type:?})"
-            ),
-        )
+        let mut e = ApiError::new(405, "MethodNotAllowed", message);
+        e.details = Some(json!({}));
+        e
     }
 
     pub fn gone(message: impl Into<String>) -> ApiError {
         ApiError::new(410, "Expired", message)
     }
 
+    /// 500 InternalError (`NewInternalError`): the cause in the details.
     pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new(500, "InternalError", message)
+        let message = message.into();
+        let mut e = ApiError::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {message}"),
+        );
+        e.details = Some(json!({"causes": [{"message": message}]}));
+        e
     }
 
     pub fn unauthorized() -> ApiError {
         ApiError::new(401, "Unauthorized", "Unauthorized")
     }
 
+    /// The 404 of a path nothing serves. Its `details` are empty, not
+    /// absent: kubectl (`debug`) reads them to tell a missing route from a
+    /// missing object.
     pub fn path_not_found() -> ApiError {
-        ApiError::new(
+        let mut e = ApiError::new(
             404,
             "NotFound",
             "the server could not find the requested resource",
-        )
+        );
+        e.details = Some(json!({}));
+        e
     }
 
     /// The `Status` object.
     pub fn to_status(&self) -> Value {
-        let mut s = json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        });
-        if let Some(d) = &self.details {
-            s["details"] = d.clone();
+        // Upstream's field order: kind, apiVersion, metadata, status,
+        // message, reason (omitted when unknown), details, code.
+        let mut s = serde_json::Map::new();
+        s.insert("kind".into(), json!("Status"));
+        s.insert("apiVersion".into(), json!("v1"));
+        s.insert("metadata".into(), json!({}));
+        s.insert("status".into(), json!("Failure"));
+        s.insert("message".into(), json!(self.message));
+        if !self.reason.is_empty() {
+            s.insert("reason".into(), json!(self.reason));
         }
-        s
+        if let Some(d) = &self.details {
+            s.insert("details".into(), d.clone());
+        }
+        s.insert("code".into(), json!(self.code));
+        Value::Object(s)
     }
 }
 

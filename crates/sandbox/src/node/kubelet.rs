@@ -516,13 +516,16 @@ fn finish_deletion(node: &Node, pod: &Value) {
     let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
     node.netns.release_pod(uid);
     let _ = node.root.remove_pod(uid);
-    let _ = node.store.delete(
+    let _ = node.delete(
         &resources::PODS,
         namespace_of(pod),
         name_of(pod),
-        &crate::storage::store::DeleteOptions {
+        &crate::registry::deletion::DeleteOptions {
             grace_period_seconds: Some(0),
-            precondition_uid: Some(uid.to_string()),
+            preconditions: crate::storage::store::Preconditions {
+                uid: Some(uid.to_string()),
+                ..Default::default()
+            },
             ..Default::default()
         },
     );

@@ -259,6 +259,6 @@ pub(crate) fn write_status(node: &Node, pod: &Value, prt: &PodRt) {
     if pod["status"] != st {
         let mut n = pod.clone();
         n["status"] = st;
-        node.put(&resources::PODS, n);
+        node.put_as("kubelet", &resources::PODS, n);
     }
 }

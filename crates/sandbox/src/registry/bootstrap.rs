@@ -1,24 +1,10 @@
 //! What a fresh sandbox holds before anyone asks: namespaces, the node,
-//! the `kubernetes` Service and its endpoints, the storage classes; and the
-//! default ServiceAccount each namespace gets.
+//! the `kubernetes` Service and its endpoints, the storage classes. (Each
+//! namespace's default ServiceAccount is the serviceaccounts controller's.)
 
 use serde_json::{Value, json};
 
 use crate::machinery::cluster::{DEFAULT_CLASS, IMMEDIATE_CLASS, MAX_PODS, NODE_NAME};
-
-/// The default service account of a namespace.
-pub(crate) fn default_service_account(ns: &str) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": {
-            "name": "default",
-            "namespace": ns,
-            "uid": uuid::Uuid::new_v4().to_string(),
-            "creationTimestamp": crate::machinery::meta::now_rfc3339(),
-        }
-    })
-}
 
 /// The objects a fresh sandbox starts with.
 pub(crate) fn bootstrap_objects() -> Vec<Value> {

@@ -1,13 +1,28 @@
-//! The registry: what the API server does to an object between decoding
-//! it and storing it, for every kind — defaulting, validation and
-//! admission — and how each kind prints. Each kind's rules are in
-//! [`kinds`], one file per kind, behind the [`Strategy`] trait; what
-//! several kinds share is in [`podspec`], [`validation`] and [`printing`].
+//! The registry: the request pipeline every kind shares, between the
+//! API server's decoding and storage, in upstream's order:
+//!
+//! defaulting → field managers → mutating admission → prepare (the
+//! strategy's PrepareForCreate/Update: server-set fields, status vs spec,
+//! generation) → validation (with update rules and immutability) →
+//! validating admission → the dry-run branch → storage → watch.
+//!
+//! [`pipeline`] runs it (create, update with retries on conflicts,
+//! graceful deletion with finalizers in [`deletion`]); [`admission`] holds
+//! the admission plugins; each kind's own rules are in [`kinds`], one file
+//! per kind, behind the [`Strategy`] trait; what several kinds share is in
+//! [`podspec`], [`validation`] and [`printing`]. In-process controllers
+//! write through the same pipeline (see `runtime`).
 
 pub(crate) mod admission;
 pub(crate) mod bootstrap;
+pub(crate) mod deletion;
+mod ephemeral;
 mod kinds;
+pub(crate) mod managedfields;
+mod objectmeta;
+pub(crate) mod pipeline;
 pub(crate) mod podspec;
+pub(crate) mod podvalidation;
 pub(crate) mod printing;
 pub(crate) mod typed;
 pub(crate) mod validation;
@@ -17,11 +32,8 @@ use serde_json::{Value, json};
 use crate::machinery::resources::ResourceDef;
 pub(crate) use crate::machinery::status::Cause;
 pub(crate) use kinds::{strategy, template_generation};
+use pipeline::Scope;
 use printing::{AGE, Col, NAME, s, since};
-use validation::{
-    DNS1035_MSG, LABEL_MSG, SUBDOMAIN_MSG, valid_dns1035, valid_label, valid_label_value,
-    valid_subdomain,
-};
 
 /// Which of upstream's name rules a kind's `metadata.name` follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,20 +54,88 @@ pub(crate) trait Strategy: Sync {
         NameRule::Subdomain
     }
 
+    /// What upstream's conversion from the served version does to a
+    /// request's object before anything else (a Secret's write-only
+    /// `stringData` folded into `data`).
+    fn convert(&self, _obj: &mut Value) {}
+
     /// Upstream's defaults (`SetDefaults_*`), applied to every object written.
     fn default(&self, _obj: &mut Value) {}
 
-    /// Upstream's `PrepareForCreate`: what the server sets on a new object
-    /// beyond defaults (before validation).
-    fn prepare_for_create(&self, _obj: &mut Value) {}
-
-    /// Upstream's `PrepareForUpdate`: what the server sets on an updated
-    /// object from the stored one (before validation).
-    fn prepare_for_update(&self, _obj: &mut Value, _old: &Value) {}
-
-    /// The kind's own validation; `old` is the stored version on updates.
+    /// The kind's own validation; `old` is the stored version on updates
+    /// (upstream's ValidateUpdate: immutable fields, allowed changes).
     /// The metadata every kind has is checked before (see [`validate`]).
     fn validate(&self, _obj: &Value, _old: Option<&Value>, _out: &mut Vec<Cause>) {}
+
+    /// The rules of an update through `scope`: the kind's own update
+    /// validation, unless a subresource has a strategy of its own
+    /// upstream (`pods/ephemeralcontainers`).
+    fn validate_update(&self, _scope: Scope, obj: &Value, old: &Value, out: &mut Vec<Cause>) {
+        self.validate(obj, Some(old), out);
+    }
+
+    /// Whether objects keep `metadata.generation` (1 on create, bumped
+    /// when [`Strategy::generation_spec`] changes).
+    fn has_generation(&self) -> bool {
+        false
+    }
+
+    /// What counts as the spec for the generation: everything but
+    /// metadata and status.
+    fn generation_spec(&self, obj: &Value) -> Value {
+        let mut c = obj.clone();
+        if let Some(m) = c.as_object_mut() {
+            m.remove("metadata");
+            m.remove("status");
+        }
+        c
+    }
+
+    /// Whether the status a client sends on create is kept (upstream
+    /// resets it for kinds with a status subresource, except nodes).
+    fn keeps_status_on_create(&self) -> bool {
+        false
+    }
+
+    /// The kind's PrepareForCreate, after the generic part (system
+    /// fields, status reset, generation).
+    fn prepare_for_create(&self, _obj: &mut Value) {}
+
+    /// The kind's PrepareForUpdate, after the generic part.
+    fn prepare_for_update(&self, _new: &mut Value, _old: &Value) {}
+
+    /// Whether an update without `metadata.resourceVersion` is accepted
+    /// (it then applies to whatever version is stored).
+    fn allow_unconditional_update(&self) -> bool {
+        true
+    }
+
+    /// Whether a PUT of a missing object creates it.
+    fn allow_create_on_update(&self) -> bool {
+        false
+    }
+
+    /// Seconds a delete waits before the object goes (pods: their
+    /// termination grace period); 0 deletes at once.
+    fn graceful_deletion(&self, _obj: &Value, _requested: Option<i64>) -> i64 {
+        0
+    }
+
+    /// What a delete changes besides the deletion timestamp (a namespace
+    /// turns `Terminating`).
+    fn prepare_for_delete(&self, _obj: &mut Value) {}
+
+    /// Whether the kind's own finalization is done (a namespace's
+    /// `spec.finalizers`); the object goes only then.
+    fn finalized(&self, _obj: &Value) -> bool {
+        true
+    }
+
+    /// Whether a delete answers the deleted object rather than a
+    /// `Status` (upstream's `ReturnDeletedObject`).
+    fn returns_deleted_object(&self) -> bool {
+        false
+    }
 
     /// kubectl's columns for the kind.
     fn columns(&self) -> &'static [Col] {
@@ -79,87 +159,51 @@ pub(crate) fn set_default(v: &mut Value, key: &str, default: Value) {
 }
 
 /// Applies upstream's defaults to an object about to be stored.
+#[cfg(test)]
 pub(crate) fn apply_defaults(res: &ResourceDef, obj: &mut Value) {
     strategy(res).default(obj);
 }
 
-/// What the server sets on an object about to be created or updated
-/// (`old`), beyond the defaults.
-pub(crate) fn prepare(res: &ResourceDef, obj: &mut Value, old: Option<&Value>) {
-    match old {
-        None => strategy(res).prepare_for_create(obj),
-        Some(old) => strategy(res).prepare_for_update(obj, old),
-    }
-}
-
-/// Validates a name for a resource; upstream uses labels for namespaces,
-/// DNS-1035 labels for services and subdomains for most others.
-fn name_causes(rule: NameRule, name: &str, out: &mut Vec<Cause>) {
-    let v = json!(name);
-    let (ok, msg, max) = match rule {
-        NameRule::Label => (valid_label(name), LABEL_MSG, 63),
-        NameRule::Dns1035 => (valid_dns1035(name), DNS1035_MSG, 63),
-        NameRule::Subdomain => (valid_subdomain(name), SUBDOMAIN_MSG, 253),
-    };
-    if name.len() > max {
-        out.push(Cause::invalid(
-            "metadata.name",
-            &v,
-            &format!("must be no more than {max} characters"),
-        ));
-    } else if !ok {
-        out.push(Cause::invalid("metadata.name", &v, msg));
-    }
-}
-
-/// Validates an object; `old` is the stored version on updates.
+/// Validates an object; `old` is the stored version on updates: the
+/// metadata every kind has, then the kind's own rules.
 pub(crate) fn validate(res: &ResourceDef, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut out = Vec::new();
-    let name = obj["metadata"]["name"].as_str().unwrap_or("");
-    if name.is_empty() {
-        out.push(Cause {
-            reason: "FieldValueRequired",
-            field: "metadata.name".into(),
-            message: "Required value: name or generateName is required".into(),
-        });
+    let s = strategy(res);
+    objectmeta::validate(s.name_rule(), res.group.is_empty(), obj, old, &mut out);
+    if obj["metadata"]["name"].as_str().is_none_or(str::is_empty) {
         return out;
     }
-    if old.is_none() {
-        name_causes(strategy(res).name_rule(), name, &mut out);
+    s.validate(obj, old, &mut out);
+    out
+}
+
+/// Validates an update through `scope` of the stored `old`: the metadata
+/// every kind has, then the rules of the kind (or of its subresource).
+pub(crate) fn validate_update(
+    res: &ResourceDef,
+    scope: Scope,
+    obj: &Value,
+    old: &Value,
+) -> Vec<Cause> {
+    let mut out = Vec::new();
+    let s = strategy(res);
+    objectmeta::validate(
+        s.name_rule(),
+        res.group.is_empty(),
+        obj,
+        Some(old),
+        &mut out,
+    );
+    if obj["metadata"]["name"].as_str().is_none_or(str::is_empty) {
+        return out;
     }
-    if let Some(labels) = obj["metadata"]["labels"].as_object() {
-        for (k, v) in labels {
-            if !v.is_string() {
-                out.push(Cause::invalid(
-                    "metadata.labels".to_string(),
-                    v,
-                    "label values must be strings",
-                ));
-            } else if !valid_label_value(v.as_str().unwrap_or("")) {
-                out.push(Cause::invalid(
-                    "metadata.labels",
-                    v,
-                    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
-                ));
-            }
-            if k.is_empty() {
-                out.push(Cause::invalid(
-                    "metadata.labels",
-                    &json!(k),
-                    "name part must be non-empty",
-                ));
-            }
-        }
-    }
-    strategy(res).validate(obj, old, &mut out);
+    s.validate_update(scope, obj, old, &mut out);
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::admission::admit_pod;
     use super::*;
-    use crate::machinery::cluster::SERVICE_ACCOUNT_MOUNT;
     use crate::machinery::resources::{self};
 
     #[test]
@@ -215,31 +259,10 @@ mod tests {
         assert!(t["containers"][0].get("ports").is_none());
 
         let mut p = json!({"metadata": {"name": "p"}, "spec": spec.clone()});
-        p["spec"]["tolerations"] = json!([{"key": "x", "operator": "Exists"}]);
         apply_defaults(&resources::PODS, &mut p);
-        assert_eq!(p["spec"]["serviceAccountName"], "default");
         assert_eq!(p["spec"]["enableServiceLinks"], true);
-        assert_eq!(p["spec"]["tolerations"].as_array().unwrap().len(), 3);
-        assert!(p["spec"].get("volumes").is_none());
-        admit_pod(&mut p);
-        let vol = &p["spec"]["volumes"][0];
-        assert!(
-            vol["name"]
-                .as_str()
-                .unwrap()
-                .starts_with("kube-api-access-")
-        );
-        assert_eq!(
-            vol["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"],
-            3607
-        );
-        assert_eq!(
-            p["spec"]["containers"][0]["volumeMounts"][0],
-            json!({"name": vol["name"], "readOnly": true, "mountPath": SERVICE_ACCOUNT_MOUNT})
-        );
-        let mut opted_out = json!({"metadata": {"name": "p"}, "spec": {"automountServiceAccountToken": false, "containers": [{"name": "c", "image": "i"}]}});
-        admit_pod(&mut opted_out);
-        assert!(opted_out["spec"].get("volumes").is_none());
+        // The service account, priority and tolerations are admission's.
+        assert!(p["spec"].get("serviceAccountName").is_none());
 
         let mut pv = json!({"metadata": {"name": "v"}, "spec": {"hostPath": {"path": "/mnt/x"}}});
         apply_defaults(&resources::PVS, &mut pv);

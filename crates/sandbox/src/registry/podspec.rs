@@ -4,7 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::validation::{LABEL_MSG, go_map, go_selector, valid_label};
+pub(crate) use super::podvalidation::validate_pod_spec;
+use super::validation::{go_map, go_selector};
 use super::{Cause, set_default};
 
 pub(crate) fn default_template(t: &mut Value) {
@@ -28,7 +29,7 @@ pub(crate) fn default_pod_spec(spec: &mut Value) {
     set_default(spec, "dnsPolicy", json!("ClusterFirst"));
     set_default(spec, "securityContext", json!({}));
     set_default(spec, "schedulerName", json!("default-scheduler"));
-    for list in ["containers", "initContainers"] {
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
         if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs.iter_mut().filter(|c| c.is_object()) {
                 default_container(c);
@@ -59,37 +60,13 @@ pub(crate) fn default_pod_spec(spec: &mut Value) {
 }
 
 /// What only a pod gets, not a template: `SetDefaults_Pod`
-/// (enableServiceLinks) and the admission plugins (service account,
-/// priority, default toleration seconds).
+/// (enableServiceLinks). The service account, priority and default
+/// tolerations are admission's, on create (see `registry::admission`).
 pub(crate) fn pod_only_defaults(spec: &mut Value) {
     if !spec.is_object() {
         return;
     }
     set_default(spec, "enableServiceLinks", json!(true));
-    set_default(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-    set_default(spec, "priority", json!(0));
-    set_default(spec, "serviceAccountName", json!("default"));
-    if spec["serviceAccount"].is_null() {
-        spec["serviceAccount"] = spec["serviceAccountName"].clone();
-    }
-    if !spec["tolerations"].is_array() {
-        spec["tolerations"] = json!([]);
-    }
-    for key in [
-        "node.kubernetes.io/not-ready",
-        "node.kubernetes.io/unreachable",
-    ] {
-        let Some(list) = spec["tolerations"].as_array_mut() else {
-            break;
-        };
-        let has = list.iter().any(|t| {
-            (t["key"] == key || t["key"].is_null() && t["operator"] == "Exists")
-                && (t["effect"] == "NoExecute" || t["effect"].is_null())
-        });
-        if !has {
-            list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
-        }
-    }
 }
 
 /// `SetDefaults_ObjectFieldSelector`: a fieldRef's apiVersion is v1.
@@ -131,10 +108,11 @@ pub(crate) fn default_container(c: &mut Value) {
                 set_default(&mut p["httpGet"], "path", json!("/"));
                 set_default(&mut p["httpGet"], "scheme", json!("HTTP"));
             }
+            // The generated defaulter's `+default=""` on GRPCAction.Service.
+            if p["grpc"].is_object() {
+                set_default(&mut p["grpc"], "service", json!(""));
+            }
         }
-    }
-    if c.get("probe-cleanup").is_some() {
-        // (never present; keeps the object shape untouched)
     }
     strip_null_probes(c);
 }
@@ -155,90 +133,6 @@ pub(crate) fn pull_policy(image: &str) -> &'static str {
         None => "Always",
         Some((_, "latest")) => "Always",
         Some(_) => "IfNotPresent",
-    }
-}
-
-pub(crate) fn validate_pod_spec(spec: &Value, path: &str, out: &mut Vec<Cause>) {
-    if !spec.is_object() {
-        out.push(Cause::required(format!("{path}.containers")));
-        return;
-    }
-    let containers = spec["containers"].as_array();
-    if containers.is_none_or(|c| c.is_empty()) {
-        out.push(Cause::required(format!("{path}.containers")));
-    }
-    let volumes: Vec<&str> = spec["volumes"]
-        .as_array()
-        .map(|v| v.iter().filter_map(|v| v["name"].as_str()).collect())
-        .unwrap_or_default();
-    let mut seen_vol = Vec::new();
-    for (i, v) in spec["volumes"].as_array().into_iter().flatten().enumerate() {
-        let n = v["name"].as_str().unwrap_or("");
-        if n.is_empty() {
-            out.push(Cause::required(format!("{path}.volumes[{i}].name")));
-        } else if seen_vol.contains(&n) {
-            out.push(Cause::duplicate(
-                format!("{path}.volumes[{i}].name"),
-                &json!(n),
-            ));
-        }
-        seen_vol.push(n);
-    }
-    let rp = spec["restartPolicy"].as_str().unwrap_or("Always");
-    if !["Always", "OnFailure", "Never"].contains(&rp) {
-        out.push(Cause::unsupported(
-            format!("{path}.restartPolicy"),
-            rp,
-            &["Always", "OnFailure", "Never"],
-        ));
-    }
-    let mut names: Vec<&str> = Vec::new();
-    for list in ["initContainers", "containers"] {
-        for (i, c) in spec[list].as_array().into_iter().flatten().enumerate() {
-            let p = format!("{path}.{list}[{i}]");
-            let n = c["name"].as_str().unwrap_or("");
-            if n.is_empty() {
-                out.push(Cause::required(format!("{p}.name")));
-            } else if !valid_label(n) {
-                out.push(Cause::invalid(format!("{p}.name"), &json!(n), LABEL_MSG));
-            } else if names.contains(&n) {
-                out.push(Cause::duplicate(format!("{p}.name"), &json!(n)));
-            }
-            names.push(n);
-            if c["image"].as_str().is_none_or(|s| s.trim().is_empty()) {
-                out.push(Cause::required(format!("{p}.image")));
-            }
-            for (j, m) in c["volumeMounts"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                let mn = m["name"].as_str().unwrap_or("");
-                if !volumes.contains(&mn) {
-                    out.push(Cause {
-                        reason: "FieldValueNotFound",
-                        field: format!("{p}.volumeMounts[{j}].name"),
-                        message: format!("Not found: {mn:?}"),
-                    });
-                }
-                if m["mountPath"].as_str().is_none_or(str::is_empty) {
-                    out.push(Cause::required(format!("{p}.volumeMounts[{j}].mountPath")));
-                }
-            }
-            for (j, port) in c["ports"].as_array().into_iter().flatten().enumerate() {
-                if port["containerPort"]
-                    .as_i64()
-                    .is_none_or(|n| !(1..=65535).contains(&n))
-                {
-                    out.push(Cause::invalid(
-                        format!("{p}.ports[{j}].containerPort"),
-                        &port["containerPort"],
-                        "must be between 1 and 65535, inclusive",
-                    ));
-                }
-            }
-        }
     }
 }
 
@@ -269,6 +163,16 @@ pub(crate) fn validate_replicated(obj: &Value, old: Option<&Value>, out: &mut Ve
         ));
     }
     validate_pod_spec(&spec["template"]["spec"], "spec.template.spec", out);
+    let rp = spec["template"]["spec"]["restartPolicy"]
+        .as_str()
+        .unwrap_or("Always");
+    if rp != "Always" {
+        out.push(Cause::unsupported(
+            "spec.template.spec.restartPolicy",
+            rp,
+            &["Always"],
+        ));
+    }
     if let Some(old) = old
         && old["spec"]["selector"] != spec["selector"]
     {

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::machinery::meta::lock;
-use crate::storage::store::Store;
+use crate::registry::pipeline::{Registry, WriteOptions};
 
 /// Normal or Warning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,9 +174,11 @@ impl Recorder {
     }
 
     /// Writes the queued events.
-    pub fn flush(&self, store: &Store) {
+    pub fn flush(&self, registry: &Registry) {
+        let store = registry.store();
         let pending = std::mem::take(&mut *lock(&self.queue));
         let events = &resources::EVENTS;
+        let opts = WriteOptions::component(crate::runtime::CONTROLLER_MANAGER);
         for p in pending {
             let key = (
                 p.involved["uid"].as_str().unwrap_or("").to_string(),
@@ -192,7 +194,8 @@ impl Recorder {
                 let mut e = (*old).clone();
                 e["count"] = json!(old["count"].as_i64().unwrap_or(1) + 1);
                 e["lastTimestamp"] = json!(now);
-                let _ = store.update(events, e);
+                let make = |_: Option<&Value>| Ok(e.clone());
+                let _ = registry.update(events, &ns, &name, &make, false, &opts);
                 continue;
             }
             let name = format!(
@@ -225,7 +228,7 @@ impl Recorder {
                 "reportingComponent": p.component,
                 "reportingInstance": if host.is_null() { json!("") } else { host },
             });
-            if store.create(events, ev).is_ok() {
+            if registry.create(events, ev, &opts).is_ok() {
                 lock(&self.seen).insert(key, (p.ns, name));
             }
         }
@@ -236,13 +239,14 @@ impl Recorder {
 mod tests {
     use super::*;
     use crate::machinery::meta::name_of;
-    use crate::storage::store::Store;
+    use crate::registry::pipeline::Registry;
 
-    fn pod(s: &Store) -> Arc<Value> {
+    fn pod(s: &Registry) -> Arc<Value> {
         s.create(
             &resources::PODS,
             json!({"metadata": {"name": "vols", "namespace": "default"},
                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+            &WriteOptions::component("test"),
         )
         .unwrap()
     }
@@ -250,7 +254,7 @@ mod tests {
     #[test]
     fn events_are_named_in_the_order_they_happened() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("db")).unwrap();
+        let s = Registry::for_test(&dir.path().join("db"));
         let p = pod(&s);
         let r = Recorder::new(Arc::new(Notify::new()));
         let reasons = ["Scheduled", "Pulling", "Pulled", "Created", "Started"];
@@ -265,7 +269,7 @@ mod tests {
             );
         }
         r.flush(&s);
-        let (events, _) = s.list(&resources::EVENTS, Some("default"));
+        let (events, _) = s.store().list(&resources::EVENTS, Some("default"));
         // Listed by name: the order they were recorded in.
         let listed: Vec<&str> = events
             .iter()
@@ -282,7 +286,7 @@ mod tests {
     #[test]
     fn repeated_events_count_up_and_periodic_ones_wait_their_period() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("db")).unwrap();
+        let s = Registry::for_test(&dir.path().join("db"));
         let p = pod(&s);
         let r = Recorder::new(Arc::new(Notify::new()));
         for _ in 0..3 {
@@ -297,7 +301,7 @@ mod tests {
         r.record_every(&p, Duration::ZERO, Kind::Normal, "Again", "a", "pv");
         r.record_every(&p, Duration::ZERO, Kind::Normal, "Again", "a", "pv");
         r.flush(&s);
-        let (events, _) = s.list(&resources::EVENTS, Some("default"));
+        let (events, _) = s.store().list(&resources::EVENTS, Some("default"));
         let count = |reason: &str| {
             events
                 .iter()

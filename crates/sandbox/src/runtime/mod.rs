@@ -13,9 +13,16 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::hostfs::SandboxRoot;
+use crate::machinery::meta::{name_of, namespace_of};
 use crate::machinery::resources::ResourceDef;
-use crate::storage::store::{Store, UpdateScope};
+use crate::machinery::status::ApiError;
+use crate::registry::deletion::DeleteOptions;
+use crate::registry::pipeline::{Deleted, Registry, WriteOptions};
+use crate::storage::store::Store;
 use events::Recorder;
+
+/// The field manager the controllers' writes are recorded under.
+pub(crate) const CONTROLLER_MANAGER: &str = "kube-controller-manager";
 
 /// Tunables (tests shorten the back-offs).
 #[derive(Debug, Clone)]
@@ -55,7 +62,10 @@ impl Default for RuntimeConfig {
 
 /// Everything the controllers and the kubelet share.
 pub(crate) struct Runtime {
+    /// What they read (upstream's controllers read their informers' caches).
     pub(crate) store: Store,
+    /// What they write through: the same pipeline as the API's requests.
+    pub(crate) registry: Registry,
     pub(crate) root: SandboxRoot,
     pub(crate) config: RuntimeConfig,
     pub(crate) events: Recorder,
@@ -67,7 +77,7 @@ pub(crate) struct Runtime {
 
 impl Runtime {
     pub(crate) fn new(
-        store: Store,
+        registry: Registry,
         root: SandboxRoot,
         config: RuntimeConfig,
         cancel: CancellationToken,
@@ -75,7 +85,8 @@ impl Runtime {
         let poke = Arc::new(Notify::new());
         Arc::new(Runtime {
             events: Recorder::new(poke.clone()),
-            store,
+            store: registry.store().clone(),
+            registry,
             root,
             config,
             poke,
@@ -88,14 +99,90 @@ impl Runtime {
         self.poke.notify_one();
     }
 
-    /// Writes a whole object (controllers own what they write); conflicts
-    /// and vanished objects are left to the next pass.
+    /// Writes a whole object (controllers own what they write) through the
+    /// registry's pipeline, as the version it was read at (its
+    /// `metadata.resourceVersion`); conflicts and vanished objects are left
+    /// to the next pass.
     pub(crate) fn put(&self, res: &'static ResourceDef, obj: Value) -> Option<Arc<Value>> {
-        self.store.update_scoped(res, obj, UpdateScope::All).ok()
+        self.put_as(CONTROLLER_MANAGER, res, obj)
     }
 
-    /// Creates an object; errors are left to the next pass.
+    /// [`Runtime::put`] recorded under another component's field manager
+    /// (`kubelet`, `kube-scheduler`).
+    pub(crate) fn put_as(
+        &self,
+        manager: &str,
+        res: &'static ResourceDef,
+        obj: Value,
+    ) -> Option<Arc<Value>> {
+        let (ns, name) = (namespace_of(&obj).to_string(), name_of(&obj).to_string());
+        match self.try_put_as(manager, res, obj) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::debug!("{manager}: writing {} {ns}/{name}: {e}", res.qualified());
+                None
+            }
+        }
+    }
+
+    /// [`Runtime::put`] that answers why a write did not happen (409: the
+    /// object changed since it was read; 404: it is gone).
+    pub(crate) fn try_put(
+        &self,
+        res: &'static ResourceDef,
+        obj: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.try_put_as(CONTROLLER_MANAGER, res, obj)
+    }
+
+    fn try_put_as(
+        &self,
+        manager: &str,
+        res: &'static ResourceDef,
+        obj: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        let (ns, name) = (namespace_of(&obj).to_string(), name_of(&obj).to_string());
+        let make = |cur: Option<&Value>| match cur {
+            Some(_) => Ok(obj.clone()),
+            None => Err(ApiError::not_found(res, &name)),
+        };
+        let opts = WriteOptions::component(manager);
+        self.registry
+            .update(res, &ns, &name, &make, false, &opts)
+            .map(|u| u.object)
+    }
+
+    /// Creates an object through the registry's pipeline; errors are
+    /// left to the next pass.
     pub(crate) fn create(&self, res: &'static ResourceDef, obj: Value) -> Option<Arc<Value>> {
-        self.store.create(res, obj).ok()
+        match self.try_create(res, obj) {
+            Ok(o) => Some(o),
+            Err(e) => {
+                tracing::debug!("creating a {}: {e}", res.qualified());
+                None
+            }
+        }
+    }
+
+    /// Creates an object through the registry's pipeline.
+    pub(crate) fn try_create(
+        &self,
+        res: &'static ResourceDef,
+        obj: Value,
+    ) -> Result<Arc<Value>, ApiError> {
+        self.registry
+            .create(res, obj, &WriteOptions::component(CONTROLLER_MANAGER))
+    }
+
+    /// Deletes an object through the registry (graceful deletion,
+    /// finalizers, propagation), as any client's delete.
+    pub(crate) fn delete(
+        &self,
+        res: &'static ResourceDef,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Deleted, ApiError> {
+        self.registry.delete(res, ns, name, opts)
     }
 }

@@ -1,31 +1,31 @@
 //! The object store: every object as JSON, keyed by (resource, namespace,
-//! name), behind one monotonically increasing resourceVersion counter.
-//! Objects are kept in memory as their JSON bytes ([`Obj`]), parsed by
-//! whoever reads them.
+//! name), behind one monotonically increasing resourceVersion counter —
+//! what etcd is to kube-apiserver. Objects are kept in memory as their
+//! JSON bytes ([`Obj`]), parsed by whoever reads them.
 //!
-//! Each API write is one redb write transaction committed with immediate
-//! durability *before* the write is acknowledged or visible, so `kill -9`
-//! at any moment loses no acknowledged write. Reads are served from an
-//! in-memory index; recent changes are kept in a ring so that watches can
-//! replay from a resourceVersion (410 Gone below the ring's start).
+//! Each write is one redb write transaction committed with immediate
+//! durability *before* the write is acknowledged or visible to watchers,
+//! so `kill -9` at any moment loses no acknowledged write. Reads are served
+//! from an in-memory index; changes go out through the [`feed`](super::feed).
 //!
-//! In-process controllers use the same API as the HTTP handlers:
-//! [`Store::get`], [`Store::list`], [`Store::create`], [`Store::update`],
-//! [`Store::update_scoped`], [`Store::delete`] and [`Store::subscribe`].
+//! It knows versions and preconditions, nothing of kinds: writes are
+//! compare-and-swap on the version the caller read ([`Store::update`],
+//! [`Store::remove`]), the registry above re-reads and retries when
+//! another writer came first ([`StoreError::Changed`]), as upstream's
+//! `GuaranteedUpdate` does. Every write has a dry-run form that checks
+//! the same things and persists nothing.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-use anyhow::Context as _;
 use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition};
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
 
-use crate::machinery::meta::{lock, name_of, namespace_of, now_rfc3339, rfc3339, rv_of};
+use crate::machinery::meta::{lock, name_of, namespace_of, rv_of};
 use crate::machinery::resources::{self, RESOURCES, ResourceDef};
 use crate::machinery::status::ApiError;
-use crate::registry;
+use crate::storage::feed::{Event, EventType, Feed, Subscription};
 pub(crate) use crate::storage::stored::Obj;
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
@@ -34,103 +34,121 @@ const RV_KEY: &str = "resourceVersion";
 
 /// redb's page cache.
 const REDB_CACHE_BYTES: usize = 4 * 1024 * 1024;
-/// How many recent events are kept for watch replay. Each entry can hold
-/// an object version nothing else keeps, so this bounds memory too; a
-/// watch from further back gets 410 Gone and relists, as upstream's watch
-/// cache answers (its default is 100 events per resource type).
-const RING_CAPACITY: usize = 1_024;
-/// Buffer of the live broadcast; a watcher that falls further behind gets a 410.
-const BROADCAST_CAPACITY: usize = 8_192;
+/// The largest object stored: etcd's default `--max-request-bytes`
+/// (1.5 MiB), which is what bounds an object in a real cluster.
+pub(crate) const MAX_OBJECT_BYTES: usize = 1_572_864;
 
-/// What happened to an object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventType {
-    Added,
-    Modified,
-    Deleted,
+/// What a write requires of the stored object besides its version
+/// (upstream's `storage.Preconditions`, from DeleteOptions and patches).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preconditions {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
 }
 
-impl EventType {}
-
-/// One change, as broadcast to watchers and controllers.
-#[derive(Debug)]
-pub struct Event {
-    pub kind: EventType,
-    pub resource: &'static ResourceDef,
-    /// The object after the change (for deletes: the last state, with the
-    /// deletion's resourceVersion).
-    pub object: Arc<Obj>,
-    /// The object before the change (none for creates).
-    pub old: Option<Arc<Obj>>,
-    pub rv: u64,
-}
-
-/// Deletion propagation for dependents (found by ownerReferences).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Propagation {
-    #[default]
-    Background,
-    Foreground,
-    Orphan,
-}
-
-/// Options of a delete.
-#[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
-    pub propagation: Option<Propagation>,
-    pub precondition_uid: Option<String>,
-    pub precondition_rv: Option<String>,
-    pub grace_period_seconds: Option<i64>,
-}
-
-/// What a delete did.
+/// Why a write did not happen.
 #[derive(Debug, Clone)]
-pub struct Deleted {
-    /// The last state of the object.
-    pub object: Arc<Value>,
-    /// True when the object is gone; false when it only got a
-    /// deletionTimestamp because finalizers remain.
-    pub removed: bool,
+pub enum StoreError {
+    /// No object under that key.
+    NotFound,
+    /// An object is already stored under that key.
+    Exists,
+    /// The stored object is no longer the version the write was based
+    /// on: read it again and retry.
+    Changed,
+    /// A precondition failed; upstream's storage error text, which the
+    /// registry answers as a 409 Conflict.
+    Precondition(String),
+    /// Anything else (an object too large, the database failing).
+    Failed(ApiError),
 }
 
-/// Which part of an object an update may change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpdateScope {
-    /// The main resource: status changes are ignored where a status
-    /// subresource exists.
-    Main,
-    /// The status subresource: only `.status` changes.
-    Status,
-    /// Everything (for in-process controllers that own the whole object).
-    All,
-    /// The pods' `ephemeralcontainers` subresource: only
-    /// `spec.ephemeralContainers` changes (checked by its handler).
-    EphemeralContainers,
+/// Why the store could not open its database.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another process holds the database.
+    InUse,
+    /// The file is not a database this sandbox can read.
+    Damaged(String),
+    /// Anything else (permissions, a full disk...).
+    Other(anyhow::Error),
 }
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::InUse => write!(f, "the database is in use by another process"),
+            OpenError::Damaged(why) => write!(f, "the database is damaged: {why}"),
+            OpenError::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for OpenError {}
+
+impl From<redb::DatabaseError> for OpenError {
+    fn from(e: redb::DatabaseError) -> OpenError {
+        match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => OpenError::InUse,
+            redb::DatabaseError::Storage(redb::StorageError::Io(io))
+                if io.kind() != std::io::ErrorKind::InvalidData
+                    && io.kind() != std::io::ErrorKind::UnexpectedEof =>
+            {
+                OpenError::Other(io.into())
+            }
+            other => OpenError::Damaged(other.to_string()),
+        }
+    }
+}
+
+impl From<redb::Error> for OpenError {
+    fn from(e: redb::Error) -> OpenError {
+        match e {
+            redb::Error::DatabaseAlreadyOpen => OpenError::InUse,
+            redb::Error::Io(io)
+                if io.kind() != std::io::ErrorKind::InvalidData
+                    && io.kind() != std::io::ErrorKind::UnexpectedEof =>
+            {
+                OpenError::Other(io.into())
+            }
+            other => OpenError::Damaged(other.to_string()),
+        }
+    }
+}
+
+macro_rules! open_err_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for OpenError {
+            fn from(e: $t) -> OpenError {
+                OpenError::from(redb::Error::from(e))
+            }
+        }
+    )*};
+}
+open_err_from!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 type ObjKey = (String, String);
-
-/// Events to replay and the receiver for the ones after them.
-pub type Replay = (Vec<Arc<Event>>, broadcast::Receiver<Arc<Event>>);
 
 struct State {
     rv: u64,
     /// Indexed like `RESOURCES`.
     objects: Vec<BTreeMap<ObjKey, Arc<Obj>>>,
-    ring: VecDeque<Arc<Event>>,
-    /// Watches may start from any resourceVersion >= this.
-    ring_start: u64,
 }
 
 struct Inner {
     db: redb::Database,
-    /// Serialises writers while they compute and stage a change.
+    /// Serialises writers while they check and stage a change.
     write_lock: Mutex<()>,
     /// Staged changes waiting for the group commit.
     queue: Mutex<CommitQueue>,
     queue_cv: std::sync::Condvar,
     state: RwLock<State>,
-    events: broadcast::Sender<Arc<Event>>,
+    feed: Arc<Feed>,
     /// Fired when the sandbox stops, so that long-lived tasks (watches,
     /// controllers) let go of the store and the database file is released.
     closing: tokio_util::sync::CancellationToken,
@@ -152,62 +170,46 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-/// A change computed under the write lock, committed in one transaction.
+/// A change checked under the write lock, committed in one transaction.
 enum Change {
     Put {
         res: &'static ResourceDef,
         obj: Value,
-        old: Option<Arc<Value>>,
+        old: Option<Arc<Obj>>,
     },
     Remove {
         res: &'static ResourceDef,
-        old: Arc<Value>,
+        old: Arc<Obj>,
     },
-}
-
-impl Change {
-    /// `new` replaces `old`, or, when its deletion is complete (`gone`),
-    /// leaves the store, its last state going out with the DELETED event.
-    fn replace_or_remove(
-        res: &'static ResourceDef,
-        new: Value,
-        old: Arc<Value>,
-        gone: bool,
-    ) -> Change {
-        if gone {
-            Change::Remove {
-                res,
-                old: Arc::new(new),
-            }
-        } else {
-            Change::Put {
-                res,
-                obj: new,
-                old: Some(old),
-            }
-        }
-    }
 }
 
 fn db_key(res: &ResourceDef, ns: &str, name: &str) -> String {
     format!("{}/{ns}/{name}", res.qualified())
 }
 
-/// The finalizer that keeps an owner deleted with `Foreground` propagation
-/// until its dependents are gone.
-pub const FINALIZER_FOREGROUND: &str = "foregroundDeletion";
-/// The finalizer of `Orphan` propagation.
-pub const FINALIZER_ORPHAN: &str = "orphan";
+/// The key upstream's messages name (`/registry/pods/default/x`).
+fn registry_key(res: &ResourceDef, ns: &str, name: &str) -> String {
+    if ns.is_empty() {
+        format!("/registry/{}/{name}", res.plural)
+    } else {
+        format!("/registry/{}/{ns}/{name}", res.plural)
+    }
+}
+
+/// The error etcd answers for a value over its request limit; upstream
+/// passes it through as a plain error (500, no reason).
+fn too_large() -> ApiError {
+    ApiError::new(500, "", "etcdserver: request is too large")
+}
 
 impl Store {
     /// Opens (or creates) the store in `path`, loading every object into memory.
-    pub fn open(path: &Path) -> anyhow::Result<Store> {
+    pub fn open(path: &Path) -> Result<Store, OpenError> {
         // Reads are served from memory: redb's page cache only speeds up
         // writes, so a small one is enough (its default grows to 1 GiB).
         let db = redb::Builder::new()
             .set_cache_size(REDB_CACHE_BYTES)
-            .create(path)
-            .with_context(|| format!("cannot open the sandbox database {}: is another sandbox using this data directory? Stop it or pass another --data-dir", path.display()))?;
+            .create(path)?;
         let mut objects: Vec<BTreeMap<ObjKey, Arc<Obj>>> = vec![BTreeMap::new(); RESOURCES.len()];
         let mut rv = 0;
         {
@@ -237,7 +239,10 @@ impl Store {
                 };
                 let obj: Value = match serde_json::from_slice(v.value()) {
                     Ok(o) => o,
-                    Err(_) => continue,
+                    Err(e) => {
+                        tracing::warn!("skipping the unreadable stored object {key}: {e}");
+                        continue;
+                    }
                 };
                 rv = rv.max(rv_of(&obj));
                 if let Some(map) = res_index(res).and_then(|i| objects.get_mut(i)) {
@@ -246,8 +251,8 @@ impl Store {
                 }
             }
         }
-        let (events, _) = broadcast::channel(BROADCAST_CAPACITY);
-        let store = Store {
+        let closing = tokio_util::sync::CancellationToken::new();
+        Ok(Store {
             inner: Arc::new(Inner {
                 db,
                 write_lock: Mutex::new(()),
@@ -256,43 +261,11 @@ impl Store {
                     ..CommitQueue::default()
                 }),
                 queue_cv: std::sync::Condvar::new(),
-                state: RwLock::new(State {
-                    rv,
-                    objects,
-                    ring: VecDeque::new(),
-                    ring_start: rv,
-                }),
-                events,
-                closing: tokio_util::sync::CancellationToken::new(),
+                state: RwLock::new(State { rv, objects }),
+                feed: Arc::new(Feed::new(rv, closing.clone())),
+                closing,
             }),
-        };
-        store.bootstrap()?;
-        Ok(store)
-    }
-
-    /// Creates the objects every cluster has (namespaces, the node, the
-    /// default service account, storage classes) when they are missing.
-    fn bootstrap(&self) -> anyhow::Result<()> {
-        for obj in registry::bootstrap::bootstrap_objects() {
-            let res = match resources::find_kind(
-                obj["apiVersion"]
-                    .as_str()
-                    .and_then(|a| a.rsplit_once('/').map(|(g, _)| g))
-                    .unwrap_or(""),
-                obj["kind"].as_str().unwrap_or(""),
-            ) {
-                Some(r) => r,
-                None => continue,
-            };
-            if self.contains(res, namespace_of(&obj), name_of(&obj)) {
-                continue;
-            }
-            match self.create(res, obj) {
-                Ok(_) | Err(ApiError { code: 409, .. }) => {}
-                Err(e) => anyhow::bail!("cannot create the sandbox's initial objects: {e}"),
-            }
-        }
-        Ok(())
+        })
     }
 
     /// Asks every task holding the store to let go of it.
@@ -346,7 +319,7 @@ impl Store {
     /// Every object of a resource (in one namespace when `ns` is given),
     /// ordered by namespace then name, with the resourceVersion of the
     /// snapshot. Parses them all: for kinds that can be numerous (pods,
-    /// events), filter [`Store::list_stored`] on [`Facts`] first.
+    /// events), filter [`Store::list_stored`] on [`Facts`](super::stored::Facts) first.
     pub fn list(&self, res: &ResourceDef, ns: Option<&str>) -> (Vec<Arc<Value>>, u64) {
         let (items, rv) = self.list_stored(res, ns);
         (items.iter().map(|o| Arc::new(o.value())).collect(), rv)
@@ -369,207 +342,81 @@ impl Store {
         (items, st.rv)
     }
 
-    /// A receiver of every future change (for in-process controllers).
-    /// A receiver that lags more than the channel's capacity gets
-    /// `RecvError::Lagged` and should re-list.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.inner.events.subscribe()
+    /// A reader of every future change (for in-process controllers).
+    pub fn subscribe(&self) -> Subscription {
+        Subscription::at_least(&self.inner.feed, self.resource_version())
     }
 
-    /// Events after `rv` still in the ring, plus a receiver for later ones,
-    /// taken atomically so that nothing is missed or repeated.
-    /// Err(()) when `rv` is older than the ring (answer 410 Gone).
-    pub fn watch_from(&self, rv: u64) -> Result<Replay, u64> {
-        let st = self.read();
-        if rv < st.ring_start {
-            return Err(st.ring_start);
-        }
-        let rx = self.inner.events.subscribe();
-        let skip = st.ring.partition_point(|e| e.rv <= rv);
-        Ok((st.ring.iter().skip(skip).cloned().collect(), rx))
+    /// A reader of the changes after `rv`. Err(oldest) when `rv` is older
+    /// than what the feed keeps (answer 410 Gone).
+    pub fn watch_from(&self, rv: u64) -> Result<Subscription, u64> {
+        Subscription::after(&self.inner.feed, rv)
     }
 
-    /// A snapshot of a resource plus a receiver for the changes after it.
+    /// A snapshot of a resource plus a reader of the changes after it.
     pub fn list_and_subscribe(
         &self,
         res: &ResourceDef,
         ns: Option<&str>,
-    ) -> (Vec<Arc<Obj>>, u64, broadcast::Receiver<Arc<Event>>) {
-        let st = self.read();
-        let rx = self.inner.events.subscribe();
-        let rv = st.rv;
-        let items = match res_index(res).and_then(|i| st.objects.get(i)) {
-            Some(map) => map
-                .iter()
-                .filter(|((n, _), _)| ns.is_none_or(|ns| ns == n))
-                .map(|(_, v)| v.clone())
-                .collect(),
-            None => Vec::new(),
-        };
-        (items, rv, rx)
+    ) -> (Vec<Arc<Obj>>, u64, Subscription) {
+        let (items, rv) = self.list_stored(res, ns);
+        (items, rv, self.subscribe_at(rv))
     }
 
-    /// Creates an object. Its namespace comes from `metadata.namespace`
-    /// (ignored for cluster-scoped resources). Fills in uid,
-    /// creationTimestamp, generation, resourceVersion and the defaults
-    /// upstream applies; validates; handles `generateName`.
+    fn subscribe_at(&self, rv: u64) -> Subscription {
+        Subscription::at_least(&self.inner.feed, rv)
+    }
+
+    /// How many bytes of object versions the change feed holds now.
+    pub fn feed_bytes(&self) -> usize {
+        self.inner.feed.bytes()
+    }
+
+    /// Stores a new object under its key (`metadata.namespace` for
+    /// namespaced resources, `metadata.name`), assigning its
+    /// resourceVersion. A dry run checks the key is free and answers the
+    /// object as it is (no resourceVersion: none was assigned).
     pub fn create(
         &self,
         res: &'static ResourceDef,
-        mut obj: Value,
-    ) -> Result<Arc<Value>, ApiError> {
-        if !obj.is_object() {
-            return Err(ApiError::bad_request(
-                "the body of the request must be an object",
-            ));
-        }
-        if !obj["metadata"].is_object() {
-            obj["metadata"] = json!({});
-        }
-        obj["apiVersion"] = json!(res.api_version());
-        obj["kind"] = json!(res.kind);
-        let meta = &mut obj["metadata"];
-        if !res.namespaced
-            && let Some(m) = meta.as_object_mut()
-        {
-            m.remove("namespace");
-        }
-        for k in [
-            "uid",
-            "resourceVersion",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "selfLink",
-        ] {
-            if let Some(m) = meta.as_object_mut() {
-                m.remove(k);
-            }
-        }
-        meta["creationTimestamp"] = json!(now_rfc3339());
-        meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
-        if has_generation(res) {
-            meta["generation"] = json!(1);
-        } else if let Some(m) = meta.as_object_mut() {
-            m.remove("generation");
-        }
-        if res.has_subresource("status") && res.plural != "nodes" {
-            // Upstream ignores the status a client sends on create.
-            if let Some(m) = obj.as_object_mut() {
-                m.remove("status");
-            }
-        }
-        registry::apply_defaults(res, &mut obj);
-        registry::prepare(res, &mut obj, None);
-        if is_core(res, "pods") {
-            registry::admission::admit_pod(&mut obj);
-        }
-        if res.group.is_empty()
-            && res.plural == "persistentvolumeclaims"
-            && obj["spec"].is_object()
-            && obj["spec"].get("storageClassName").is_none()
-        {
-            // What the DefaultStorageClass admission plugin does.
-            if let Some(class) = self.default_storage_class() {
-                obj["spec"]["storageClassName"] = json!(class);
-            }
-        }
+        obj: Value,
+        dry_run: bool,
+    ) -> Result<Arc<Value>, StoreError> {
         let guard = lock(&self.inner.write_lock);
-        let ns = namespace_of(&obj).to_string();
-        if res.namespaced {
-            if ns.is_empty() {
-                return Err(ApiError::bad_request(
-                    "the server could not find the requested resource: a namespace must be specified",
-                ));
-            }
-            match self.get(&resources::NAMESPACES, "", &ns) {
-                None => return Err(ApiError::not_found(&resources::NAMESPACES, &ns)),
-                Some(n) if !n["metadata"]["deletionTimestamp"].is_null() => {
-                    return Err(ApiError::new(
-                        403,
-                        "Forbidden",
-                        format!(
-                            "{} {:?} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                            res.qualified(),
-                            name_of(&obj)
-                        ),
-                    ));
-                }
-                Some(_) => {}
-            }
+        let ns = if res.namespaced {
+            namespace_of(&obj)
+        } else {
+            ""
+        };
+        if self.contains(res, ns, name_of(&obj)) {
+            return Err(StoreError::Exists);
         }
-        if name_of(&obj).is_empty()
-            && let Some(prefix) = obj["metadata"]["generateName"].as_str().map(str::to_string)
-        {
-            let name = self.generate_name(res, &ns, &prefix);
-            obj["metadata"]["name"] = json!(name);
+        if dry_run {
+            return Ok(Arc::new(obj));
         }
-        let name = name_of(&obj).to_string();
-        let causes = registry::validate(res, &obj, None);
-        if !causes.is_empty() {
-            return Err(ApiError::invalid(res, &name, causes));
-        }
-        if self.contains(res, &ns, &name) {
-            return Err(ApiError::already_exists(res, &name));
-        }
-        let mut changes = vec![Change::Put {
-            res,
-            obj,
-            old: None,
-        }];
-        if res.plural == "namespaces" && res.group.is_empty() {
-            // What the service-account controller does upstream.
-            changes.push(Change::Put {
-                res: &resources::SERVICE_ACCOUNTS,
-                obj: registry::bootstrap::default_service_account(&name),
+        self.commit(
+            guard,
+            Change::Put {
+                res,
+                obj,
                 old: None,
-            });
-        }
-        let mut done = self.commit(guard, changes)?;
-        Ok(done.swap_remove(0))
+            },
+        )
     }
 
-    /// The name of the default StorageClass, if one is marked so.
-    pub fn default_storage_class(&self) -> Option<String> {
-        let (classes, _) = self.list(&resources::STORAGE_CLASSES, None);
-        classes
-            .iter()
-            .filter(|c| {
-                let a = &c["metadata"]["annotations"];
-                a["storageclass.kubernetes.io/is-default-class"] == "true"
-                    || a["storageclass.beta.kubernetes.io/is-default-class"] == "true"
-            })
-            .map(|c| name_of(c).to_string())
-            .next()
-    }
-
-    fn generate_name(&self, res: &ResourceDef, ns: &str, prefix: &str) -> String {
-        loop {
-            let name = crate::machinery::names::generate(prefix);
-            if !self.contains(res, ns, &name) {
-                return name;
-            }
-        }
-    }
-
-    /// Replaces an object (main resource: status changes are ignored where
-    /// the resource has a status subresource). When `metadata.resourceVersion`
-    /// is set it must match the stored one (optimistic concurrency, 409 Conflict).
-    pub fn update(&self, res: &'static ResourceDef, obj: Value) -> Result<Arc<Value>, ApiError> {
-        self.update_scoped(res, obj, UpdateScope::Main)
-    }
-
-    /// Replaces an object with the given scope.
-    pub fn update_scoped(
+    /// Replaces the object stored under `obj`'s key, if it is still the
+    /// version `based_on` (the resourceVersion the caller read) and meets
+    /// `pre`. Writing what is already stored changes nothing (no new
+    /// resourceVersion, no event), as upstream skips such writes. A dry
+    /// run answers the object with the stored resourceVersion.
+    pub fn update(
         &self,
         res: &'static ResourceDef,
         mut obj: Value,
-        scope: UpdateScope,
-    ) -> Result<Arc<Value>, ApiError> {
-        if !obj.is_object() {
-            return Err(ApiError::bad_request(
-                "the body of the request must be an object",
-            ));
-        }
+        based_on: u64,
+        pre: &Preconditions,
+        dry_run: bool,
+    ) -> Result<Arc<Value>, StoreError> {
         let guard = lock(&self.inner.write_lock);
         let ns = if res.namespaced {
             namespace_of(&obj).to_string()
@@ -577,367 +424,64 @@ impl Store {
             String::new()
         };
         let name = name_of(&obj).to_string();
-        let Some(old) = self.get(res, &ns, &name) else {
-            return Err(ApiError::not_found(res, &name));
+        let Some(old) = self.get_stored(res, &ns, &name) else {
+            return Err(StoreError::NotFound);
         };
-        let wanted_rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or("");
-        if !wanted_rv.is_empty()
-            && wanted_rv != old["metadata"]["resourceVersion"].as_str().unwrap_or("")
-        {
-            return Err(ApiError::conflict(res, &name));
+        let current = old.value();
+        if rv_of(&current) != based_on {
+            return Err(StoreError::Changed);
         }
-        obj["apiVersion"] = json!(res.api_version());
-        obj["kind"] = json!(res.kind);
-        let has_status = res.has_subresource("status");
-        let new = match scope {
-            UpdateScope::Status => {
-                let mut n = (*old).clone();
-                n["status"] = obj.get("status").cloned().unwrap_or(Value::Null);
-                if n["status"].is_null()
-                    && let Some(m) = n.as_object_mut()
-                {
-                    m.remove("status");
-                }
-                n
-            }
-            UpdateScope::EphemeralContainers => {
-                let mut n = (*old).clone();
-                n["spec"]["ephemeralContainers"] = obj["spec"]["ephemeralContainers"].clone();
-                n
-            }
-            UpdateScope::Main if has_status => {
-                match old.get("status") {
-                    Some(s) => obj["status"] = s.clone(),
-                    None => {
-                        if let Some(m) = obj.as_object_mut() {
-                            m.remove("status");
-                        }
-                    }
-                }
-                obj
-            }
-            _ => obj,
-        };
-        let mut new = new;
-        if !new["metadata"].is_object() {
-            new["metadata"] = json!({});
+        check_preconditions(res, &ns, &name, &current, pre)?;
+        obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+        if dry_run {
+            return Ok(Arc::new(obj));
         }
-        // Fields a client may not change.
-        for k in [
-            "uid",
-            "creationTimestamp",
-            "namespace",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "generation",
-        ] {
-            match old["metadata"].get(k) {
-                Some(v) => new["metadata"][k] = v.clone(),
-                None => {
-                    if let Some(m) = new["metadata"].as_object_mut() {
-                        m.remove(k);
-                    }
-                }
-            }
-        }
-        registry::apply_defaults(res, &mut new);
-        registry::prepare(res, &mut new, Some(&old));
-        // The kind's own update rules see the subresource's one change as
-        // already there (it forbids it through a plain update).
-        let old_seen = if scope == UpdateScope::EphemeralContainers {
-            let mut o = (*old).clone();
-            o["spec"]["ephemeralContainers"] = new["spec"]["ephemeralContainers"].clone();
-            Arc::new(o)
-        } else {
-            Arc::clone(&old)
-        };
-        let causes = registry::validate(res, &new, Some(&old_seen));
-        if !causes.is_empty() {
-            return Err(ApiError::invalid(res, &name, causes));
-        }
-        if has_generation(res) && spec_of(res, &new) != spec_of(res, &old) {
-            let g = old["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
-            new["metadata"]["generation"] = json!(g);
-        }
-        // Nothing changed: upstream answers without a write.
-        let mut cmp = new.clone();
-        cmp["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
-        if cmp == *old {
+        if obj == current {
             // The stored version may be another writer's, not yet on disk.
             drop(guard);
-            self.wait_durable(rv_of(&old))?;
-            return Ok(old);
+            self.wait_durable(based_on)?;
+            return Ok(Arc::new(current));
         }
-        // An object being deleted goes once its last finalizer is removed,
-        // unless a graceful deletion is still under way (a pod waits for
-        // the kubelet); a namespace waits for the namespace controller.
-        let terminating = !new["metadata"]["deletionTimestamp"].is_null();
-        let no_finalizers = new["metadata"]["finalizers"]
-            .as_array()
-            .is_none_or(|f| f.is_empty());
-        let grace_over = old["metadata"]["deletionGracePeriodSeconds"]
-            .as_i64()
-            .is_none_or(|g| g == 0);
-        let gone = terminating && no_finalizers && grace_over && !is_core(res, "namespaces");
-        let changes = vec![Change::replace_or_remove(res, new, old, gone)];
-        let mut done = self.commit(guard, changes)?;
-        Ok(done.swap_remove(0))
+        self.commit(
+            guard,
+            Change::Put {
+                res,
+                obj,
+                old: Some(old),
+            },
+        )
     }
 
-    /// Deletes an object as upstream's registry does.
-    ///
-    /// - A pod is deleted gracefully: it gets `deletionTimestamp` (now +
-    ///   the grace period) and `deletionGracePeriodSeconds`, and stays until
-    ///   the kubelet has stopped its containers and deletes it again with a
-    ///   grace period of 0. The period is the request's `gracePeriodSeconds`,
-    ///   else the pod's `terminationGracePeriodSeconds`; 0 for a pod that is
-    ///   not scheduled or already finished (those go at once). A second
-    ///   delete may only shorten it.
-    /// - An object with finalizers gets `deletionTimestamp` and stays until
-    ///   they are removed.
-    /// - A namespace turns `Terminating`; the namespace controller deletes
-    ///   its content, then the namespace.
-    /// - Dependents (by ownerReferences): `Background` (the default) leaves
-    ///   them to the garbage collector once the owner is gone; `Foreground`
-    ///   keeps the owner with the `foregroundDeletion` finalizer while the
-    ///   garbage collector deletes them; `Orphan` removes their
-    ///   ownerReferences.
-    pub fn delete(
+    /// Removes an object, if it is still the version `based_on` (when
+    /// given) and meets `pre`; answers its last state, with the deletion's
+    /// resourceVersion. A dry run answers it as stored.
+    pub fn remove(
         &self,
         res: &'static ResourceDef,
         ns: &str,
         name: &str,
-        opts: &DeleteOptions,
-    ) -> Result<Deleted, ApiError> {
+        based_on: Option<u64>,
+        pre: &Preconditions,
+        dry_run: bool,
+    ) -> Result<Arc<Value>, StoreError> {
         let guard = lock(&self.inner.write_lock);
         let ns = if res.namespaced { ns } else { "" };
-        let Some(old) = self.get(res, ns, name) else {
-            return Err(ApiError::not_found(res, name));
+        let Some(old) = self.get_stored(res, ns, name) else {
+            return Err(StoreError::NotFound);
         };
-        if let Some(uid) = &opts.precondition_uid
-            && old["metadata"]["uid"].as_str() != Some(uid.as_str())
-        {
-            return Err(ApiError::conflict_msg(
-                res,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    old["metadata"]["uid"].as_str().unwrap_or("")
-                ),
-            ));
+        let current = old.value();
+        if based_on.is_some_and(|rv| rv != rv_of(&current)) {
+            return Err(StoreError::Changed);
         }
-        if let Some(rv) = &opts.precondition_rv
-            && old["metadata"]["resourceVersion"].as_str() != Some(rv.as_str())
-        {
-            return Err(ApiError::conflict_msg(
-                res,
-                name,
-                &format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                    old["metadata"]["resourceVersion"].as_str().unwrap_or("")
-                ),
-            ));
+        check_preconditions(res, ns, name, &current, pre)?;
+        if dry_run {
+            return Ok(Arc::new(current));
         }
-        let mut changes = Vec::new();
-        self.plan_delete(res, &old, opts, &mut changes);
-        if changes.is_empty() {
-            // A deletion already under way: nothing to write.
-            drop(guard);
-            self.wait_durable(rv_of(&old))?;
-            return Ok(Deleted {
-                object: old,
-                removed: false,
-            });
-        }
-        let removed = matches!(changes.first(), Some(Change::Remove { .. }));
-        let mut done = self.commit(guard, changes)?;
-        Ok(Deleted {
-            object: done.swap_remove(0),
-            removed,
-        })
+        self.commit(guard, Change::Remove { res, old })
     }
 
-    /// Plans the deletion of one object (first change) and the orphaning
-    /// of its dependents; no change when a deletion is already pending.
-    fn plan_delete(
-        &self,
-        res: &'static ResourceDef,
-        old: &Arc<Value>,
-        opts: &DeleteOptions,
-        changes: &mut Vec<Change>,
-    ) {
-        let is_pod = is_core(res, "pods");
-        let is_namespace = is_core(res, "namespaces");
-        let mut n = (**old).clone();
-        let meta_finalizers: Vec<String> = n["metadata"]["finalizers"]
-            .as_array()
-            .map(|f| {
-                f.iter()
-                    .filter_map(|s| s.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
-        // Negative periods count as 1s on the delete path.
-        let requested = opts.grace_period_seconds.map(|g| if g < 0 { 1 } else { g });
-        if !old["metadata"]["deletionTimestamp"].is_null() {
-            let current = old["metadata"]["deletionGracePeriodSeconds"].as_i64();
-            if is_namespace {
-                let spec_empty = old["spec"]["finalizers"]
-                    .as_array()
-                    .is_none_or(|f| f.is_empty());
-                if spec_empty && meta_finalizers.is_empty() {
-                    changes.push(Change::Remove {
-                        res,
-                        old: old.clone(),
-                    });
-                }
-                return;
-            }
-            match (is_pod, current) {
-                (true, Some(cur)) if cur > 0 => {
-                    // Only a shorter grace period may be given.
-                    let Some(g) = requested.filter(|g| *g < cur) else {
-                        return;
-                    };
-                    let ts = old["metadata"]["deletionTimestamp"]
-                        .as_str()
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                        .unwrap_or_else(jiff::Timestamp::now);
-                    let ts = ts
-                        .checked_sub(jiff::SignedDuration::from_secs(cur - g))
-                        .unwrap_or(ts);
-                    n["metadata"]["deletionTimestamp"] = json!(rfc3339(ts));
-                    n["metadata"]["deletionGracePeriodSeconds"] = json!(g);
-                    let gone = g == 0 && meta_finalizers.is_empty();
-                    changes.push(Change::replace_or_remove(res, n, old.clone(), gone));
-                }
-                _ => {
-                    if meta_finalizers.is_empty() {
-                        changes.push(Change::Remove {
-                            res,
-                            old: old.clone(),
-                        });
-                    }
-                }
-            }
-            return;
-        }
-        // What the garbage collector needs: the orphan and foreground
-        // finalizers, as the registry sets them from the propagation policy.
-        let propagation = opts.propagation.unwrap_or_default();
-        let mut finalizers: Vec<String> = meta_finalizers
-            .iter()
-            .filter(|f| *f != FINALIZER_ORPHAN && *f != FINALIZER_FOREGROUND)
-            .cloned()
-            .collect();
-        if propagation == Propagation::Foreground {
-            finalizers.push(FINALIZER_FOREGROUND.to_string());
-        }
-        if finalizers != meta_finalizers {
-            n["metadata"]["finalizers"] = json!(finalizers);
-        }
-        let now = jiff::Timestamp::now();
-        if is_namespace {
-            n["metadata"]["deletionTimestamp"] = json!(rfc3339(now));
-            n["metadata"]["deletionGracePeriodSeconds"] = json!(0);
-            n["status"]["phase"] = json!("Terminating");
-            let spec_empty = n["spec"]["finalizers"]
-                .as_array()
-                .is_none_or(|f| f.is_empty());
-            if spec_empty && finalizers.is_empty() {
-                changes.push(Change::Remove {
-                    res,
-                    old: old.clone(),
-                });
-            } else {
-                changes.push(Change::Put {
-                    res,
-                    obj: n,
-                    old: Some(old.clone()),
-                });
-            }
-            return;
-        }
-        let grace = if is_pod {
-            let phase = old["status"]["phase"].as_str().unwrap_or("");
-            let scheduled = old["spec"]["nodeName"]
-                .as_str()
-                .is_some_and(|s| !s.is_empty());
-            if !scheduled || phase == "Succeeded" || phase == "Failed" {
-                0
-            } else {
-                requested
-                    .or_else(|| old["spec"]["terminationGracePeriodSeconds"].as_i64())
-                    .unwrap_or(0)
-                    .max(0)
-            }
-        } else {
-            0
-        };
-        if grace > 0 || !finalizers.is_empty() {
-            let at = now
-                .checked_add(jiff::SignedDuration::from_secs(grace))
-                .unwrap_or(now);
-            n["metadata"]["deletionTimestamp"] = json!(rfc3339(at));
-            n["metadata"]["deletionGracePeriodSeconds"] = json!(grace);
-            if grace > 0
-                && let Some(g) = n["metadata"]["generation"].as_i64().filter(|g| *g > 0)
-            {
-                n["metadata"]["generation"] = json!(g + 1);
-            }
-            changes.push(Change::Put {
-                res,
-                obj: n,
-                old: Some(old.clone()),
-            });
-        } else {
-            changes.push(Change::Remove {
-                res,
-                old: old.clone(),
-            });
-        }
-        if propagation == Propagation::Orphan {
-            self.plan_orphaning(res, old, changes);
-        }
-    }
-
-    /// Removes the ownerReferences to `owner` from its dependents (what the
-    /// garbage collector does for the `orphan` finalizer, done at once).
-    fn plan_orphaning(&self, res: &ResourceDef, owner: &Value, changes: &mut Vec<Change>) {
-        let Some(uid) = owner["metadata"]["uid"].as_str() else {
-            return;
-        };
-        let ns = namespace_of(owner);
-        for r in RESOURCES
-            .iter()
-            .copied()
-            .filter(|r| r.stored() && (r.namespaced || !res.namespaced))
-        {
-            let scope = if r.namespaced { Some(ns) } else { None };
-            let (children, _) = self.list_stored(r, scope);
-            for child in children.iter().filter(|c| c.facts.owned) {
-                let child = Arc::new(child.value());
-                let owned = child["metadata"]["ownerReferences"]
-                    .as_array()
-                    .is_some_and(|refs| refs.iter().any(|o| o["uid"].as_str() == Some(uid)));
-                if !owned {
-                    continue;
-                }
-                let mut c = (*child).clone();
-                if let Some(refs) = c["metadata"]["ownerReferences"].as_array_mut() {
-                    refs.retain(|o| o["uid"].as_str() != Some(uid));
-                }
-                changes.push(Change::Put {
-                    res: r,
-                    obj: c,
-                    old: Some(child),
-                });
-            }
-        }
-    }
-
-    /// Makes changes visible at once (so later writers see them), then
-    /// waits until they are durable before returning: one writer at a time
+    /// Makes a change visible at once (so later writers see it), then
+    /// waits until it is durable before returning: one writer at a time
     /// leads a redb transaction that carries every change staged so far
     /// (group commit), commits it with immediate durability and publishes
     /// the events. Nothing is acknowledged, and no watcher or controller
@@ -946,70 +490,62 @@ impl Store {
     fn commit(
         &self,
         guard: std::sync::MutexGuard<'_, ()>,
-        changes: Vec<Change>,
-    ) -> Result<Vec<Arc<Value>>, ApiError> {
-        let (out, last_rv) = {
+        change: Change,
+    ) -> Result<Arc<Value>, StoreError> {
+        let (out, rv) = {
             let mut st = self.write_state();
-            let mut rv = st.rv;
-            let mut events = Vec::with_capacity(changes.len());
-            let mut out = Vec::with_capacity(changes.len());
-            for change in changes {
-                rv += 1;
-                let (kind, res, obj) = match change {
-                    Change::Put { res, mut obj, old } => {
-                        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-                        let kind = if old.is_some() {
-                            EventType::Modified
-                        } else {
-                            EventType::Added
-                        };
-                        (kind, res, obj)
-                    }
-                    Change::Remove { res, old } => {
-                        let mut obj = (*old).clone();
-                        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-                        (EventType::Deleted, res, obj)
-                    }
-                };
-                let stored = Arc::new(Obj::of(&obj));
-                let key = (stored.ns.to_string(), stored.name.to_string());
-                let mut old = None;
-                if let Some(map) = res_index(res).and_then(|i| st.objects.get_mut(i)) {
-                    old = if kind == EventType::Deleted {
-                        map.remove(&key)
+            let rv = st.rv + 1;
+            let (kind, res, mut obj, old) = match change {
+                Change::Put { res, obj, old } => {
+                    let kind = if old.is_some() {
+                        EventType::Modified
                     } else {
-                        map.insert(key, stored.clone())
+                        EventType::Added
                     };
+                    (kind, res, obj, old)
                 }
-                out.push(Arc::new(obj));
-                events.push(Arc::new(Event {
-                    kind,
-                    resource: res,
-                    object: stored,
-                    old,
-                    rv,
-                }));
+                Change::Remove { res, old } => (EventType::Deleted, res, old.value(), Some(old)),
+            };
+            obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+            let json = serde_json::to_vec(&obj).unwrap_or_default();
+            if json.len() > MAX_OBJECT_BYTES && kind != EventType::Deleted {
+                return Err(StoreError::Failed(too_large()));
+            }
+            let stored = Arc::new(Obj::from_parts(&obj, json));
+            let key = (stored.ns.to_string(), stored.name.to_string());
+            if let Some(map) = res_index(res).and_then(|i| st.objects.get_mut(i)) {
+                if kind == EventType::Deleted {
+                    map.remove(&key);
+                } else {
+                    map.insert(key, stored.clone());
+                }
             }
             st.rv = rv;
             let mut q = lock(&self.inner.queue);
             if let Some(e) = &q.broken {
-                return Err(e.clone());
+                return Err(StoreError::Failed(e.clone()));
             }
-            q.pending.extend(events);
-            (out, rv)
+            q.pending.push(Arc::new(Event {
+                kind,
+                resource: res,
+                object: stored,
+                old,
+                rv,
+            }));
+            (Arc::new(obj), rv)
         };
         drop(guard);
-        self.wait_durable(last_rv)?;
+        self.wait_durable(rv)?;
         Ok(out)
     }
 
     /// Waits until everything up to `rv` is durable, leading commits when
     /// no other writer is.
-    fn wait_durable(&self, rv: u64) -> Result<(), ApiError> {
+    fn wait_durable(&self, rv: u64) -> Result<(), StoreError> {
         let mut q = lock(&self.inner.queue);
         loop {
             if let Some(e) = &q.broken {
-                return Err(e.clone());
+                return Err(StoreError::Failed(e.clone()));
             }
             if q.durable_rv >= rv {
                 return Ok(());
@@ -1027,17 +563,7 @@ impl Store {
             drop(q);
             let result = self.write_batch(&batch);
             if result.is_ok() {
-                let mut st = self.write_state();
-                for ev in &batch {
-                    if st.ring.len() >= RING_CAPACITY
-                        && let Some(dropped) = st.ring.pop_front()
-                    {
-                        st.ring_start = dropped.rv;
-                    }
-                    st.ring.push_back(ev.clone());
-                    // No receivers is fine.
-                    let _ = self.inner.events.send(ev.clone());
-                }
+                self.inner.feed.publish(&batch);
             }
             q = lock(&self.inner.queue);
             q.committing = false;
@@ -1083,41 +609,38 @@ impl Store {
     }
 }
 
-/// What counts as the spec for the generation: everything but metadata and
-/// status (and, for pods, the node the scheduler binds them to, which goes
-/// through the binding subresource upstream).
-fn spec_of(res: &ResourceDef, v: &Value) -> Value {
-    let mut c = v.clone();
-    if let Some(m) = c.as_object_mut() {
-        m.remove("metadata");
-        m.remove("status");
-    }
-    if is_core(res, "pods")
-        && let Some(spec) = c.get_mut("spec").and_then(Value::as_object_mut)
+/// Upstream's `storage.Preconditions.Check`, worded as its storage error.
+fn check_preconditions(
+    res: &ResourceDef,
+    ns: &str,
+    name: &str,
+    current: &Value,
+    pre: &Preconditions,
+) -> Result<(), StoreError> {
+    let failed = |what: String| {
+        StoreError::Precondition(format!(
+            "StorageError: invalid object, Code: 4, Key: {}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: {what}",
+            registry_key(res, ns, name)
+        ))
+    };
+    let meta = &current["metadata"];
+    if let Some(uid) = &pre.uid
+        && meta["uid"].as_str() != Some(uid.as_str())
     {
-        spec.remove("nodeName");
+        return Err(failed(format!(
+            "UID in precondition: {uid}, UID in object meta: {}",
+            meta["uid"].as_str().unwrap_or("")
+        )));
     }
-    c
-}
-
-/// The kinds whose registry strategy keeps `metadata.generation` (bumped
-/// on spec changes); the others leave it out.
-fn has_generation(res: &ResourceDef) -> bool {
-    matches!(
-        (res.group, res.plural),
-        ("", "pods")
-            | ("apps", "deployments")
-            | ("apps", "replicasets")
-            | ("apps", "statefulsets")
-            | ("apps", "daemonsets")
-            | ("batch", "jobs")
-            | ("batch", "cronjobs")
-            | ("discovery.k8s.io", "endpointslices")
-    )
-}
-
-fn is_core(res: &ResourceDef, plural: &str) -> bool {
-    res.group.is_empty() && res.plural == plural
+    if let Some(rv) = &pre.resource_version
+        && meta["resourceVersion"].as_str() != Some(rv.as_str())
+    {
+        return Err(failed(format!(
+            "ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+            meta["resourceVersion"].as_str().unwrap_or("")
+        )));
+    }
+    Ok(())
 }
 
 /// The position of a resource in `RESOURCES` (the index of its map).
@@ -1133,233 +656,96 @@ mod tests {
     use super::*;
     use crate::machinery::resources::{self};
 
-    fn pod(name: &str) -> Value {
-        json!({"metadata": {"name": name, "namespace": "default"},
-               "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    fn cm(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": "default"}, "data": {"k": "v"}})
     }
 
     #[test]
-    fn create_get_update_delete_and_reopen() {
+    fn versions_compare_and_swap_and_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.redb");
-        let pods = &resources::PODS;
+        let cms = &resources::CONFIG_MAPS;
+        let none = Preconditions::default();
         let rv_after;
         {
             let s = Store::open(&path).unwrap();
-            let created = s.create(pods, pod("a")).unwrap();
-            assert!(created["metadata"]["uid"].is_string());
-            assert_eq!(
-                s.create(pods, pod("a")).unwrap_err().reason,
-                "AlreadyExists"
-            );
-            let mut stale = (*created).clone();
-            stale["metadata"]["labels"] = json!({"x": "1"});
-            s.update(pods, stale.clone()).unwrap();
-            let err = s.update(pods, stale).unwrap_err();
-            assert_eq!(err.reason, "Conflict");
-            s.create(pods, pod("b")).unwrap();
-            s.delete(pods, "default", "b", &DeleteOptions::default())
-                .unwrap();
-            assert!(s.get(pods, "default", "b").is_none());
+            let a = s.create(cms, cm("a"), false).unwrap();
+            assert!(matches!(
+                s.create(cms, cm("a"), false),
+                Err(StoreError::Exists)
+            ));
+            let rv = rv_of(&a);
+            let mut b = (*a).clone();
+            b["data"]["k"] = json!("w");
+            // A dry run changes nothing and keeps the version.
+            let dry = s.update(cms, b.clone(), rv, &none, true).unwrap();
+            assert_eq!(rv_of(&dry), rv);
+            assert_eq!(s.resource_version(), rv);
+            let b2 = s.update(cms, b.clone(), rv, &none, false).unwrap();
+            assert_eq!(rv_of(&b2), rv + 1);
+            // Based on a version that is gone: the caller must re-read.
+            assert!(matches!(
+                s.update(cms, b.clone(), rv, &none, false),
+                Err(StoreError::Changed)
+            ));
+            // The same bytes again: no new version.
+            let same = s.update(cms, (*b2).clone(), rv + 1, &none, false).unwrap();
+            assert_eq!(rv_of(&same), rv + 1);
+            let wrong_uid = Preconditions {
+                uid: Some("nope".into()),
+                ..Preconditions::default()
+            };
+            match s.remove(cms, "default", "a", None, &wrong_uid, false) {
+                Err(StoreError::Precondition(m)) => assert!(
+                    m.contains("Key: /registry/configmaps/default/a")
+                        && m.contains("UID in precondition: nope"),
+                    "{m}"
+                ),
+                other => panic!("{other:?}"),
+            }
+            s.create(cms, cm("b"), false).unwrap();
+            s.remove(cms, "default", "b", None, &none, true).unwrap();
+            assert!(s.contains(cms, "default", "b"));
+            s.remove(cms, "default", "b", None, &none, false).unwrap();
+            assert!(!s.contains(cms, "default", "b"));
             rv_after = s.resource_version();
         }
         let s = Store::open(&path).unwrap();
         assert_eq!(s.resource_version(), rv_after);
-        let a = s.get(pods, "default", "a").unwrap();
-        assert_eq!(a["metadata"]["labels"]["x"], "1");
-        assert!(s.get(pods, "default", "b").is_none());
+        assert_eq!(s.get(cms, "default", "a").unwrap()["data"]["k"], "w");
+        assert!(s.get(cms, "default", "b").is_none());
         assert!(s.watch_from(rv_after - 1).is_err());
         assert!(s.watch_from(rv_after).is_ok());
     }
 
     #[test]
-    fn owners_go_at_once_and_leave_dependents_to_the_collector() {
+    fn objects_over_the_etcd_limit_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("db")).unwrap();
-        let rs = &resources::REPLICA_SETS;
-        let owner = s
-            .create(
-                rs,
-                json!({"metadata": {"name": "r", "namespace": "default"},
-                "spec": {"selector": {"matchLabels": {"a": "b"}},
-                         "template": {"metadata": {"labels": {"a": "b"}},
-                                      "spec": {"containers": [{"name": "c", "image": "i"}]}}}}),
-            )
-            .unwrap();
-        let mut p = pod("child");
-        p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-            "name": "r", "uid": owner["metadata"]["uid"]}]);
-        s.create(&resources::PODS, p).unwrap();
-        let d = s
-            .delete(rs, "default", "r", &DeleteOptions::default())
-            .unwrap();
-        assert!(d.removed);
-        // Background: the dependent stays for the garbage collector.
-        assert!(s.get(&resources::PODS, "default", "child").is_some());
+        let mut big = cm("big");
+        big["data"]["k"] = json!("x".repeat(MAX_OBJECT_BYTES));
+        match s.create(&resources::CONFIG_MAPS, big, false) {
+            Err(StoreError::Failed(e)) => {
+                assert_eq!(
+                    (e.code, e.message.as_str()),
+                    (500, "etcdserver: request is too large")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.resource_version(), 0);
     }
 
     #[test]
-    fn finalizers_keep_an_object_until_they_are_removed() {
+    fn a_damaged_file_is_reported_as_damaged() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("db")).unwrap();
-        let mut p = pod("held");
-        p["metadata"]["finalizers"] = json!(["example.com/keep"]);
-        s.create(&resources::PODS, p).unwrap();
-        let d = s
-            .delete(
-                &resources::PODS,
-                "default",
-                "held",
-                &DeleteOptions::default(),
-            )
-            .unwrap();
-        assert!(!d.removed);
-        let held = s.get(&resources::PODS, "default", "held").unwrap();
-        assert!(held["metadata"]["deletionTimestamp"].is_string());
-        // Not scheduled: no grace period.
-        assert_eq!(held["metadata"]["deletionGracePeriodSeconds"], 0);
-        let mut c = (*held).clone();
-        c["metadata"]["finalizers"] = json!([]);
-        s.update(&resources::PODS, c).unwrap();
-        assert!(s.get(&resources::PODS, "default", "held").is_none());
-    }
-
-    #[test]
-    fn scheduled_pods_are_deleted_gracefully() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("db")).unwrap();
-        let pods = &resources::PODS;
-        let mut p = pod("run");
-        p["spec"]["nodeName"] = json!("kubetutor-node");
-        s.create(pods, p.clone()).unwrap();
-        let before = jiff::Timestamp::now();
-        let d = s
-            .delete(pods, "default", "run", &DeleteOptions::default())
-            .unwrap();
-        assert!(!d.removed);
-        let o = s.get(pods, "default", "run").unwrap();
-        assert_eq!(o["metadata"]["deletionGracePeriodSeconds"], 30);
-        let ts: jiff::Timestamp = o["metadata"]["deletionTimestamp"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let ahead = ts.as_second() - before.as_second();
-        assert!((29..=31).contains(&ahead), "{ahead}");
-        // Deleting again with a longer period changes nothing...
-        let again = DeleteOptions {
-            grace_period_seconds: Some(60),
-            ..DeleteOptions::default()
-        };
-        let d = s.delete(pods, "default", "run", &again).unwrap();
-        assert!(!d.removed);
-        assert_eq!(
-            s.get(pods, "default", "run").unwrap()["metadata"]["deletionGracePeriodSeconds"],
-            30
-        );
-        // ...a shorter one shortens it, and 0 (the kubelet's) removes it.
-        let short = DeleteOptions {
-            grace_period_seconds: Some(5),
-            ..DeleteOptions::default()
-        };
-        s.delete(pods, "default", "run", &short).unwrap();
-        let o = s.get(pods, "default", "run").unwrap();
-        assert_eq!(o["metadata"]["deletionGracePeriodSeconds"], 5);
-        let now = DeleteOptions {
-            grace_period_seconds: Some(0),
-            ..DeleteOptions::default()
-        };
-        assert!(s.delete(pods, "default", "run", &now).unwrap().removed);
-        assert!(s.get(pods, "default", "run").is_none());
-
-        // The pod's own terminationGracePeriodSeconds; --force --grace-period=0.
-        p["metadata"]["name"] = json!("short");
-        p["spec"]["terminationGracePeriodSeconds"] = json!(2);
-        s.create(pods, p.clone()).unwrap();
-        s.delete(pods, "default", "short", &DeleteOptions::default())
-            .unwrap();
-        let o = s.get(pods, "default", "short").unwrap();
-        assert_eq!(o["metadata"]["deletionGracePeriodSeconds"], 2);
-        p["metadata"]["name"] = json!("forced");
-        s.create(pods, p).unwrap();
-        assert!(s.delete(pods, "default", "forced", &now).unwrap().removed);
-    }
-
-    #[test]
-    fn foreground_and_orphan_propagation() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("db")).unwrap();
-        let cms = &resources::CONFIG_MAPS;
-        let owner = s
-            .create(
-                cms,
-                json!({"metadata": {"name": "o", "namespace": "default"}}),
-            )
-            .unwrap();
-        let fg = DeleteOptions {
-            propagation: Some(Propagation::Foreground),
-            ..DeleteOptions::default()
-        };
-        let d = s.delete(cms, "default", "o", &fg).unwrap();
-        assert!(!d.removed);
-        assert_eq!(
-            d.object["metadata"]["finalizers"],
-            json!(["foregroundDeletion"])
-        );
-        assert!(d.object["metadata"]["deletionTimestamp"].is_string());
-
-        let owner2 = s
-            .create(
-                cms,
-                json!({"metadata": {"name": "o2", "namespace": "default"}}),
-            )
-            .unwrap();
-        let mut p = pod("dep");
-        p["metadata"]["ownerReferences"] = json!([
-            {"apiVersion": "v1", "kind": "ConfigMap", "name": "o2", "uid": owner2["metadata"]["uid"]},
-            {"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": owner["metadata"]["uid"]}]);
-        s.create(&resources::PODS, p).unwrap();
-        let orphan = DeleteOptions {
-            propagation: Some(Propagation::Orphan),
-            ..DeleteOptions::default()
-        };
-        assert!(s.delete(cms, "default", "o2", &orphan).unwrap().removed);
-        let dep = s.get(&resources::PODS, "default", "dep").unwrap();
-        assert_eq!(dep["metadata"]["ownerReferences"][0]["name"], "o");
-        assert_eq!(
-            dep["metadata"]["ownerReferences"].as_array().unwrap().len(),
-            1
-        );
-    }
-
-    #[test]
-    fn namespace_deletion_marks_it_terminating() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(&dir.path().join("db")).unwrap();
-        let ns = &resources::NAMESPACES;
-        s.create(ns, json!({"metadata": {"name": "t"}})).unwrap();
-        assert!(
-            s.get(&resources::SERVICE_ACCOUNTS, "t", "default")
-                .is_some()
-        );
-        let d = s.delete(ns, "", "t", &DeleteOptions::default()).unwrap();
-        assert!(!d.removed);
-        let t = s.get(ns, "", "t").unwrap();
-        assert_eq!(t["status"]["phase"], "Terminating");
-        // The namespace controller empties it; creating in it is refused.
-        let mut p = pod("x");
-        p["metadata"]["namespace"] = json!("t");
-        let err = s.create(&resources::PODS, p).unwrap_err();
-        assert_eq!(err.code, 403);
-        // Finalized (spec.finalizers emptied), a delete removes it.
-        let mut n = (*t).clone();
-        n["spec"]["finalizers"] = json!([]);
-        s.update_scoped(ns, n, UpdateScope::All).unwrap();
-        assert!(s.get(ns, "", "t").is_some());
-        assert!(
-            s.delete(ns, "", "t", &DeleteOptions::default())
-                .unwrap()
-                .removed
-        );
+        let path = dir.path().join("db");
+        std::fs::write(&path, vec![0x5a; 64 * 1024]).unwrap();
+        match Store::open(&path) {
+            Err(OpenError::Damaged(_)) => {}
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("opened garbage"),
+        }
     }
 }

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use crate::storage::store::FINALIZER_FOREGROUND;
+use crate::machinery::meta::FINALIZER_FOREGROUND;
 
 /// One stored version of an object.
 #[derive(Debug)]
@@ -101,6 +101,7 @@ impl Facts {
 
 impl Obj {
     /// Serialises `obj` (serialising a `Value` cannot fail).
+    #[cfg(test)]
     pub fn of(obj: &Value) -> Obj {
         Obj::from_parts(obj, serde_json::to_vec(obj).unwrap_or_default())
     }

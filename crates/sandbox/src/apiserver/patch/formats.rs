@@ -27,7 +27,19 @@ pub enum PatchError {
     /// A JSON patch operation failed.
     #[error("{0}")]
     JsonPatch(String),
+    /// A JSON patch with more operations than upstream allows.
+    #[error(
+        "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {0}"
+    )]
+    TooManyOperations(usize),
 }
+
+/// Upstream's `maxJSONPatchOperations`.
+pub const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+/// Upstream's `JSONPatchMaxCopyBytes` (json-patch's
+/// `AccumulatedCopySizeLimit`): what `copy` operations may add in total,
+/// so that a small patch cannot grow a document without bound.
+pub const MAX_COPY_BYTES: usize = 3 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------
 // Schema: the upstream patch tags for the kinds the sandbox serves.
@@ -496,14 +508,41 @@ pub fn json_patch(original: &Value, ops: &Value) -> Result<Value, PatchError> {
             "json: cannot unmarshal object into Go value of type jsonpatch.Patch".to_string(),
         ));
     };
+    if ops.len() > MAX_JSON_PATCH_OPERATIONS {
+        return Err(PatchError::TooManyOperations(ops.len()));
+    }
     let mut doc = original.clone();
+    let mut copied = 0;
     for op in ops {
-        apply_op(&mut doc, op)?;
+        apply_op(&mut doc, op, &mut copied)?;
     }
     Ok(doc)
 }
 
-fn apply_op(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
+/// The bytes a value takes as JSON, counted without serialising it.
+pub fn json_size(v: &Value) -> usize {
+    match v {
+        Value::Null => 4,
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
+        Value::Number(n) => n.to_string().len(),
+        Value::String(s) => s.len() + 2,
+        Value::Array(a) => 2 + a.iter().map(|x| json_size(x) + 1).sum::<usize>(),
+        Value::Object(m) => {
+            2 + m
+                .iter()
+                .map(|(k, x)| k.len() + 4 + json_size(x))
+                .sum::<usize>()
+        }
+    }
+}
+
+fn apply_op(doc: &mut Value, op: &Value, copied: &mut usize) -> Result<(), PatchError> {
     let field = |name: &str| -> Result<&str, PatchError> {
         op.get(name)
             .and_then(Value::as_str)
@@ -549,9 +588,16 @@ fn apply_op(doc: &mut Value, op: &Value) -> Result<(), PatchError> {
         "copy" => {
             let from = field("from")?;
             let path = field("path")?;
-            let value = pointer_mut(doc, from)
-                .map_err(|e| PatchError::JsonPatch(format!("copy operation does not apply: {e}")))?
-                .clone();
+            let source = pointer_mut(doc, from).map_err(|e| {
+                PatchError::JsonPatch(format!("copy operation does not apply: {e}"))
+            })?;
+            *copied += json_size(source);
+            if *copied > MAX_COPY_BYTES {
+                return Err(PatchError::JsonPatch(format!(
+                    "Unable to complete the copy, the accumulated size increase of copy is {copied}, exceeding the limit {MAX_COPY_BYTES}"
+                )));
+            }
+            let value = source.clone();
             add(doc, path, value)
                 .map_err(|e| PatchError::JsonPatch(format!("copy operation does not apply: {e}")))
         }
@@ -1046,5 +1092,33 @@ mod tests {
         assert!(err(json!({"op":"add"})).contains("cannot unmarshal"));
         // All or nothing: the original is untouched on error.
         assert_eq!(doc, json!({"a":{"b":1},"l":[1]}));
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn copies_are_bounded_and_operations_counted() {
+        // Appending a list to itself doubles it: 40 times is 2^40 KB.
+        let doc = json!({"metadata": {"name": "x"}, "list": ["y".repeat(1000)]});
+        let ops = vec![json!({"op": "copy", "from": "/list", "path": "/list/-"}); 40];
+        match json_patch(&doc, &Value::Array(ops)) {
+            Err(PatchError::JsonPatch(m)) => assert!(
+                m.starts_with(
+                    "Unable to complete the copy, the accumulated size increase of copy is"
+                ),
+                "{m}"
+            ),
+            Ok(v) => panic!("the bomb went off: {} bytes", json_size(&v)),
+            Err(e) => panic!("{e}"),
+        }
+        let many = Value::Array(vec![json!({"op": "test", "path": "/metadata"}); 10_001]);
+        assert_eq!(
+            json_patch(&doc, &many).unwrap_err(),
+            PatchError::TooManyOperations(10_001)
+        );
     }
 }

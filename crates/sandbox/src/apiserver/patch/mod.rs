@@ -33,6 +33,29 @@ impl PatchType {
     }
 }
 
+/// The 415 for a PATCH in a media type that is not a patch type.
+pub fn unsupported(content_type: &str) -> ApiError {
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {:?})",
+            content_type.split(';').next().unwrap_or("").trim()
+        ),
+    )
+}
+
+/// Decodes a patch body: JSON for the three patch formats, YAML (of which
+/// JSON is a part) for server-side apply.
+pub fn decode(pt: PatchType, body: &[u8]) -> Result<Value, ApiError> {
+    if pt == PatchType::Apply {
+        return crate::apiserver::decode::yaml(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {}", e.message)));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+}
+
 /// Applies `patch` (already parsed JSON) to `original`, an object of `kind`.
 pub fn apply(
     kind: &str,
@@ -50,17 +73,30 @@ pub fn apply(
         PatchType::Merge => Ok(formats::json_merge(original, patch)),
         PatchType::Strategic => formats::strategic_merge(original, patch, kind).map_err(to_api),
         PatchType::Json => formats::json_patch(original, patch).map_err(to_api),
-        PatchType::Apply => Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            "the sandbox does not support server-side apply; use kubectl apply without --server-side",
-        )),
+        // Objects are applied by the registry's field managers; what
+        // comes here is a subresource's small document (a Scale).
+        PatchType::Apply => Ok(formats::json_merge(original, patch)),
     }
 }
 
 fn to_api(e: PatchError) -> ApiError {
     match e {
-        PatchError::JsonPatch(m) => ApiError::new(422, "Invalid", m),
+        // Upstream answers every failed JSON patch with the generic 422
+        // (`NewGenericServerResponse`), whatever went wrong.
+        PatchError::JsonPatch(_) => {
+            let mut e = ApiError::new(
+                422,
+                "Invalid",
+                "the server rejected our request due to an error in our request",
+            );
+            e.details = Some(serde_json::json!({}));
+            e
+        }
+        PatchError::TooManyOperations(_) => ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: {e}"),
+        ),
         other => ApiError::bad_request(other.to_string()),
     }
 }

@@ -100,6 +100,9 @@ fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("apps/v1", "Deployment") => DEPLOYMENT,
         ("batch/v1", "Job") => JOB,
         ("batch/v1", "CronJob") => CRON_JOB,
+        // Every group version registers the option types; clients send
+        // their delete's options as the group's own DeleteOptions.
+        (_, "DeleteOptions") => DELETE_OPTIONS,
         _ => return None,
     })
 }
@@ -216,6 +219,18 @@ const LABEL_SELECTOR: &[Field] = &[
 ];
 const LABEL_SELECTOR_REQUIREMENT: &[Field] =
     &[f(1, "key", Str), f(2, "operator", Str), r(3, "values", Str)];
+
+/// `metav1.DeleteOptions`: what a typed client's DELETE carries (helm's
+/// uninstall sends `propagationPolicy: Background` this way).
+const DELETE_OPTIONS: &[Field] = &[
+    p(1, "gracePeriodSeconds", I64),
+    p(2, "preconditions", Msg(PRECONDITIONS)),
+    p(3, "orphanDependents", Bool),
+    p(4, "propagationPolicy", Str),
+    r(5, "dryRun", Str),
+    p(6, "ignoreStoreReadErrorWithClusterBreakingPotential", Bool),
+];
+const PRECONDITIONS: &[Field] = &[p(1, "uid", Str), p(2, "resourceVersion", Str)];
 
 const SECRET: &[Field] = &[
     f(1, "metadata", Msg(OBJECT_META)),
@@ -1007,6 +1022,28 @@ mod tests {
         ]);
         assert_eq!(decode(&overflow), Err(ProtobufError::VarintOverflow));
         assert_eq!(decode(b"k8s\0"), Err(ProtobufError::MissingKind));
+    }
+
+    #[test]
+    fn delete_options_as_helm_and_kubectl_send_them() {
+        // helm 4's uninstall: DeleteOptions{PropagationPolicy: Background}.
+        let helm = body("v1", "DeleteOptions", Msg::new().str(4, "Background"));
+        let out = decode(&helm).unwrap();
+        assert_eq!(out["propagationPolicy"], "Background");
+        assert_eq!(out["kind"], "DeleteOptions");
+        let all = body(
+            "meta.k8s.io/v1",
+            "DeleteOptions",
+            Msg::new()
+                .int(1, 0)
+                .msg(2, Msg::new().str(1, "u-1").str(2, "7"))
+                .str(5, "All"),
+        );
+        let out = decode(&all).unwrap();
+        assert_eq!(out["gracePeriodSeconds"], 0);
+        assert_eq!(out["preconditions"]["uid"], "u-1");
+        assert_eq!(out["preconditions"]["resourceVersion"], "7");
+        assert_eq!(out["dryRun"], serde_json::json!(["All"]));
     }
 
     #[test]

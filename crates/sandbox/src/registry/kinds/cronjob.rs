@@ -82,6 +82,10 @@ fn validate_schedule(spec: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
 }
 
 impl Strategy for CronJobs {
+    fn has_generation(&self) -> bool {
+        true
+    }
+
     fn default(&self, obj: &mut Value) {
         let spec = &mut obj["spec"];
         if !spec.is_object() {

@@ -82,6 +82,10 @@ fn validate_update_strategy(us: &Value, out: &mut Vec<Cause>) {
 }
 
 impl Strategy for DaemonSets {
+    fn has_generation(&self) -> bool {
+        true
+    }
+
     fn default(&self, obj: &mut Value) {
         let spec = &mut obj["spec"];
         if !spec.is_object() {

@@ -6,6 +6,10 @@ use super::prelude::*;
 pub(crate) struct Endpoints;
 
 impl Strategy for Endpoints {
+    fn allow_create_on_update(&self) -> bool {
+        true
+    }
+
     fn columns(&self) -> &'static [Col] {
         &[NAME, ("Endpoints", "string", 0), AGE]
     }

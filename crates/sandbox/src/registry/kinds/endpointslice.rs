@@ -6,6 +6,10 @@ use super::prelude::*;
 pub(crate) struct EndpointSlices;
 
 impl Strategy for EndpointSlices {
+    fn has_generation(&self) -> bool {
+        true
+    }
+
     fn columns(&self) -> &'static [Col] {
         &[
             NAME,

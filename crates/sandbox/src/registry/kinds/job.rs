@@ -6,6 +6,10 @@ use super::prelude::*;
 pub(crate) struct Jobs;
 
 impl Strategy for Jobs {
+    fn has_generation(&self) -> bool {
+        true
+    }
+
     fn default(&self, obj: &mut Value) {
         default_job(obj);
     }

@@ -34,7 +34,9 @@ pub(crate) use daemonset::template_generation;
 mod prelude {
     pub(crate) use serde_json::{Value, json};
 
+    pub(crate) use crate::machinery::meta::quantity;
     pub(crate) use crate::registry::podspec::*;
+    pub(crate) use crate::registry::podvalidation::{one_of, validate_pod_update, volume_source};
     pub(crate) use crate::registry::printing::*;
     pub(crate) use crate::registry::validation::*;
     pub(crate) use crate::registry::{Cause, NameRule, Strategy, set_default};

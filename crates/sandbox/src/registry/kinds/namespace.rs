@@ -22,6 +22,22 @@ impl Strategy for Namespaces {
         }
     }
 
+    /// A namespace being deleted turns `Terminating`; the namespace
+    /// controller empties it and then removes its `kubernetes` finalizer.
+    fn prepare_for_delete(&self, obj: &mut Value) {
+        obj["status"]["phase"] = json!("Terminating");
+    }
+
+    fn finalized(&self, obj: &Value) -> bool {
+        obj["spec"]["finalizers"]
+            .as_array()
+            .is_none_or(|f| f.is_empty())
+    }
+
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn columns(&self) -> &'static [Col] {
         &[NAME, ("Status", "string", 0), AGE]
     }

@@ -6,6 +6,11 @@ use super::prelude::*;
 pub(crate) struct Nodes;
 
 impl Strategy for Nodes {
+    /// Nodes may set their whole status on create.
+    fn keeps_status_on_create(&self) -> bool {
+        true
+    }
+
     fn columns(&self) -> &'static [Col] {
         &[
             NAME,

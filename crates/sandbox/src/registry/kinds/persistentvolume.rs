@@ -21,45 +21,89 @@ impl Strategy for PersistentVolumes {
         }
     }
 
-    fn validate(&self, obj: &Value, _old: Option<&Value>, out: &mut Vec<Cause>) {
+    fn validate(&self, obj: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
         let spec = &obj["spec"];
-        if spec["capacity"]["storage"].is_null() {
+        let storage = &spec["capacity"]["storage"];
+        if spec["capacity"].as_object().is_none_or(|c| c.is_empty()) {
             out.push(Cause::required("spec.capacity"));
+        } else if storage.is_null() {
+            out.push(Cause::unsupported("spec.capacity", "", &["storage"]));
+        } else {
+            positive_quantity(storage, "spec.capacity[storage]", out);
         }
-        if spec["accessModes"].as_array().is_none_or(|a| a.is_empty()) {
-            out.push(Cause::required("spec.accessModes"));
+        validate_access_modes(&spec["accessModes"], "spec.accessModes", Some(""), out);
+        if let Some(p) = spec["persistentVolumeReclaimPolicy"].as_str()
+            && !["Delete", "Recycle", "Retain"].contains(&p)
+        {
+            out.push(Cause::unsupported(
+                "spec.persistentVolumeReclaimPolicy",
+                p,
+                &["Delete", "Recycle", "Retain"],
+            ));
         }
-        check_access_modes(&spec["accessModes"], "spec.accessModes", out);
-        const SOURCES: &[&str] = &[
-            "hostPath",
-            "local",
-            "nfs",
-            "csi",
-            "iscsi",
-            "fc",
-            "awsElasticBlockStore",
-            "gcePersistentDisk",
-            "azureDisk",
-            "azureFile",
-            "cephfs",
-            "rbd",
-            "cinder",
-            "flexVolume",
-            "glusterfs",
-            "portworxVolume",
-            "photonPersistentDisk",
-            "quobyte",
-            "scaleIO",
-            "storageos",
-            "vsphereVolume",
-            "flocker",
-        ];
-        if !SOURCES.iter().any(|s| spec[*s].is_object()) {
-            out.push(Cause {
-                reason: "FieldValueRequired",
-                field: "spec".into(),
-                message: "Required value: must specify a volume type".into(),
-            });
+        let src = one_of(
+            spec,
+            SOURCES,
+            "spec",
+            "must specify a volume type",
+            "may not specify more than 1 volume type",
+            out,
+        );
+        if let Some(src) = src {
+            volume_source(spec, src, "spec", out);
+        }
+        if src == Some("local") {
+            if spec["local"]["path"].as_str().is_none_or(str::is_empty) {
+                out.push(Cause::required("spec.local.path"));
+            }
+            if spec["nodeAffinity"].is_null() {
+                out.push(Cause::required_because(
+                    "spec.nodeAffinity",
+                    "Local volume requires node affinity",
+                ));
+            }
+        }
+        if let Some(class) = spec["storageClassName"].as_str()
+            && !class.is_empty()
+            && !valid_subdomain(class)
+        {
+            out.push(Cause::invalid(
+                "spec.storageClassName",
+                &json!(class),
+                SUBDOMAIN_MSG,
+            ));
+        }
+        super::persistentvolumeclaim::volume_mode(&spec["volumeMode"], "spec.volumeMode", out);
+        if let Some(old) = old {
+            // The volume's source never changes; its node affinity only
+            // from none.
+            let source = |v: &Value| {
+                SOURCES
+                    .iter()
+                    .map(|s| v["spec"][*s].clone())
+                    .collect::<Vec<_>>()
+            };
+            if source(obj) != source(old) {
+                out.push(Cause::forbidden(
+                    "spec.persistentvolumesource",
+                    "spec.persistentvolumesource is immutable after creation",
+                ));
+            }
+            if spec["volumeMode"] != old["spec"]["volumeMode"] {
+                out.push(Cause::invalid(
+                    "volumeMode",
+                    &spec["volumeMode"],
+                    "field is immutable",
+                ));
+            }
+            if !old["spec"]["nodeAffinity"].is_null() {
+                immutable(
+                    &spec["nodeAffinity"],
+                    &old["spec"]["nodeAffinity"],
+                    "spec.nodeAffinity",
+                    out,
+                );
+            }
         }
     }
 
@@ -114,3 +158,29 @@ impl Strategy for PersistentVolumes {
         ])
     }
 }
+
+/// A persistent volume's possible sources (`PersistentVolumeSource`).
+const SOURCES: &[&str] = &[
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "glusterfs",
+    "nfs",
+    "rbd",
+    "quobyte",
+    "cinder",
+    "cephfs",
+    "iscsi",
+    "fc",
+    "flocker",
+    "flexVolume",
+    "azureFile",
+    "vsphereVolume",
+    "azureDisk",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "scaleIO",
+    "local",
+    "storageos",
+    "csi",
+];

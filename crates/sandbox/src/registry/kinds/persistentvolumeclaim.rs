@@ -15,32 +15,31 @@ impl Strategy for PersistentVolumeClaims {
 
     fn validate(&self, obj: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
         let spec = &obj["spec"];
-        if spec["accessModes"].as_array().is_none_or(|a| a.is_empty()) {
-            out.push(Cause {
-                reason: "FieldValueRequired",
-                field: "spec.accessModes".into(),
-                message: "Required value: at least 1 access mode is required".into(),
-            });
-        }
-        check_access_modes(&spec["accessModes"], "spec.accessModes", out);
-        if spec["resources"]["requests"]["storage"].is_null() && spec["dataSource"].is_null() {
+        validate_access_modes(
+            &spec["accessModes"],
+            "spec.accessModes",
+            Some("at least 1 access mode is required"),
+            out,
+        );
+        let storage = &spec["resources"]["requests"]["storage"];
+        if storage.is_null() {
             out.push(Cause::required("spec.resources[storage]"));
+        } else {
+            positive_quantity(storage, "spec.resources[storage]", out);
         }
+        if let Some(class) = spec["storageClassName"].as_str()
+            && !class.is_empty()
+            && !valid_subdomain(class)
+        {
+            out.push(Cause::invalid(
+                "spec.storageClassName",
+                &json!(class),
+                SUBDOMAIN_MSG,
+            ));
+        }
+        volume_mode(&spec["volumeMode"], "spec.volumeMode", out);
         if let Some(old) = old {
-            let strip = |v: &Value| {
-                let mut s = v["spec"].clone();
-                s["resources"]["requests"] = Value::Null;
-                if old["spec"]["volumeName"].is_null() {
-                    s["volumeName"] = Value::Null;
-                }
-                s
-            };
-            if strip(obj) != strip(old) {
-                out.push(Cause::forbidden(
-                    "spec",
-                    "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
-                ));
-            }
+            validate_update(obj, old, out);
         }
     }
 
@@ -89,5 +88,91 @@ impl Strategy for PersistentVolumeClaims {
             age,
             unset(s(&spec["volumeMode"])),
         ])
+    }
+}
+
+/// `volumeMode` is Block or Filesystem.
+pub(crate) fn volume_mode(v: &Value, field: &str, out: &mut Vec<Cause>) {
+    if let Some(m) = v.as_str()
+        && m != "Block"
+        && m != "Filesystem"
+    {
+        out.push(Cause::unsupported(field, m, &["Block", "Filesystem"]));
+    }
+}
+
+/// `dst[key]` becomes `src[key]`, absent when that is.
+fn copy_field(dst: &mut Value, src: &Value, key: &str) {
+    match src.get(key) {
+        Some(v) if !v.is_null() => dst[key] = v.clone(),
+        _ => {
+            if let Some(m) = dst.as_object_mut() {
+                m.remove(key);
+            }
+        }
+    }
+}
+
+/// What a claim's update may change (`ValidatePersistentVolumeClaimUpdate`):
+/// the volume name once, the class once when it had none, the storage
+/// request of a bound claim (never to or below its capacity); the rest
+/// of the spec is immutable.
+fn validate_update(obj: &Value, old: &Value, out: &mut Vec<Cause>) {
+    let (spec, old_spec) = (&obj["spec"], &old["spec"]);
+    let mut new_clone = spec.clone();
+    let mut old_clone = old_spec.clone();
+    if old_spec["volumeName"].as_str().is_none_or(str::is_empty) {
+        copy_field(&mut old_clone, spec, "volumeName");
+    }
+    let beta = "volume.beta.kubernetes.io/storage-class";
+    let old_beta = &old["metadata"]["annotations"][beta];
+    if old_spec["storageClassName"].is_null()
+        && (old_beta.is_null() || *old_beta == spec["storageClassName"])
+    {
+        copy_field(&mut old_clone, spec, "storageClassName");
+    }
+    if !old_beta.is_null() && obj["metadata"]["annotations"][beta] != *old_beta {
+        out.push(Cause::invalid(
+            format!("metadata.annotations[{beta}]"),
+            &obj["metadata"]["annotations"][beta],
+            "field is immutable",
+        ));
+    }
+    if obj["status"]["phase"] == "Bound" {
+        if new_clone["resources"]["requests"].is_object() {
+            copy_field(
+                &mut new_clone["resources"]["requests"],
+                &old_spec["resources"]["requests"],
+                "storage",
+            );
+        }
+        copy_field(&mut new_clone, old_spec, "volumeAttributesClassName");
+    }
+    if new_clone != old_clone {
+        out.push(Cause::forbidden(
+            "spec",
+            "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+        ));
+    }
+    let size = |v: &Value| quantity(&v["resources"]["requests"]["storage"]);
+    if let (Some(n), Some(o)) = (size(spec), size(old_spec))
+        && n < o
+    {
+        // Down to, not to or below, what the volume has (recovery from a
+        // failed expansion); Kubernetes never shrinks a volume.
+        let capacity = quantity(&old["status"]["capacity"]["storage"]).unwrap_or(0.0);
+        if n <= capacity {
+            out.push(Cause::forbidden(
+                "spec.resources.requests.storage",
+                "field can not be less than status.capacity",
+            ));
+        }
+    }
+    if spec["volumeMode"] != old_spec["volumeMode"] {
+        out.push(Cause::invalid(
+            "volumeMode",
+            &spec["volumeMode"],
+            "field is immutable",
+        ));
     }
 }

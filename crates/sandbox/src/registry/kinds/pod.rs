@@ -5,6 +5,7 @@ use k8s_openapi::api::core::v1::Pod;
 use serde::Deserialize as _;
 
 use super::prelude::*;
+use crate::registry::pipeline::Scope;
 
 pub(crate) struct Pods;
 
@@ -20,35 +21,67 @@ impl Strategy for Pods {
 
     fn validate(&self, obj: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
         validate_pod_spec(&obj["spec"], "spec", out);
-        if let Some(old) = old {
-            let strip = |v: &Value| {
-                let mut s = v["spec"].clone();
-                if let Some(cs) = s["containers"].as_array_mut() {
-                    for c in cs {
-                        c["image"] = Value::Null;
-                    }
-                }
-                if let Some(cs) = s["initContainers"].as_array_mut() {
-                    for c in cs {
-                        c["image"] = Value::Null;
-                    }
-                }
-                for k in [
-                    "activeDeadlineSeconds",
-                    "tolerations",
-                    "terminationGracePeriodSeconds",
-                    "nodeName",
-                ] {
-                    s[k] = Value::Null;
-                }
-                s
-            };
-            let nodename_changed = !old["spec"]["nodeName"].is_null()
-                && old["spec"]["nodeName"] != obj["spec"]["nodeName"];
-            if strip(obj) != strip(old) || nodename_changed {
-                out.push(Cause::forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"));
+        match old {
+            Some(old) => validate_pod_update(obj, old, out),
+            // Upstream's ValidatePodCreate: they come through the
+            // subresource only.
+            None if obj["spec"]["ephemeralContainers"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty()) =>
+            {
+                out.push(Cause::forbidden(
+                    "spec.ephemeralContainers",
+                    "cannot be set on create",
+                ));
             }
+            None => {}
         }
+    }
+
+    /// `pods/ephemeralcontainers` has a strategy of its own upstream: the
+    /// pod's spec as it stands, and only additions of ephemeral containers.
+    fn validate_update(&self, scope: Scope, obj: &Value, old: &Value, out: &mut Vec<Cause>) {
+        if scope == Scope::EphemeralContainers {
+            validate_pod_spec(&obj["spec"], "spec", out);
+            crate::registry::ephemeral::validate_update(obj, old, out);
+        } else {
+            self.validate(obj, Some(old), out);
+        }
+    }
+
+    fn has_generation(&self) -> bool {
+        true
+    }
+
+    /// The node the scheduler binds a pod to goes through the binding
+    /// subresource upstream: it is not a spec change.
+    fn generation_spec(&self, obj: &Value) -> Value {
+        let mut spec = obj["spec"].clone();
+        if let Some(m) = spec.as_object_mut() {
+            m.remove("nodeName");
+        }
+        spec
+    }
+
+    /// A pod on a node stops gracefully: the request's period, else its
+    /// `terminationGracePeriodSeconds`; one not scheduled or finished goes
+    /// at once.
+    fn graceful_deletion(&self, pod: &Value, requested: Option<i64>) -> i64 {
+        let phase = pod["status"]["phase"].as_str().unwrap_or("");
+        let scheduled = pod["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty());
+        if !scheduled || phase == "Succeeded" || phase == "Failed" {
+            return 0;
+        }
+        requested
+            .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .unwrap_or(0)
+            .max(0)
+    }
+
+    fn returns_deleted_object(&self) -> bool {
+        true
     }
 
     fn columns(&self) -> &'static [Col] {

@@ -6,6 +6,10 @@ use super::prelude::*;
 pub(crate) struct ReplicaSets;
 
 impl Strategy for ReplicaSets {
+    fn has_generation(&self) -> bool {
+        true
+    }
+
     fn default(&self, obj: &mut Value) {
         let spec = &mut obj["spec"];
         if spec.is_object() {

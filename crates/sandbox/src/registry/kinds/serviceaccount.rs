@@ -6,6 +6,10 @@ use super::prelude::*;
 pub(crate) struct ServiceAccounts;
 
 impl Strategy for ServiceAccounts {
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn columns(&self) -> &'static [Col] {
         &[NAME, ("Secrets", "string", 0), AGE]
     }

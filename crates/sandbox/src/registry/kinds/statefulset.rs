@@ -96,6 +96,10 @@ fn validate_update_strategy(spec: &Value, out: &mut Vec<Cause>) {
 }
 
 impl Strategy for StatefulSets {
+    fn has_generation(&self) -> bool {
+        true
+    }
+
     fn default(&self, obj: &mut Value) {
         let spec = &mut obj["spec"];
         if !spec.is_object() {

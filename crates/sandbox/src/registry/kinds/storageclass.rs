@@ -6,14 +6,39 @@ use super::prelude::*;
 pub(crate) struct StorageClasses;
 
 impl Strategy for StorageClasses {
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn default(&self, obj: &mut Value) {
         set_default(obj, "reclaimPolicy", json!("Delete"));
         set_default(obj, "volumeBindingMode", json!("Immediate"));
     }
 
-    fn validate(&self, obj: &Value, _old: Option<&Value>, out: &mut Vec<Cause>) {
-        if obj["provisioner"].as_str().is_none_or(str::is_empty) {
-            out.push(Cause::required("provisioner"));
+    fn validate(&self, obj: &Value, old: Option<&Value>, out: &mut Vec<Cause>) {
+        match obj["provisioner"].as_str() {
+            None | Some("") => out.push(Cause::required("provisioner")),
+            Some(p) => check_qualified(&p.to_lowercase(), p, "provisioner", out),
+        }
+        if let Some(params) = obj["parameters"].as_object() {
+            if params.len() > 512 {
+                out.push(Cause::too_long("parameters", 512));
+            }
+            if params.contains_key("") {
+                out.push(Cause::invalid(
+                    "parameters",
+                    &json!(""),
+                    "field can not be empty.",
+                ));
+            }
+        }
+        let reclaim = obj["reclaimPolicy"].as_str().unwrap_or("Delete");
+        if reclaim != "Delete" && reclaim != "Retain" {
+            out.push(Cause::unsupported(
+                "reclaimPolicy",
+                reclaim,
+                &["Delete", "Retain"],
+            ));
         }
         let mode = obj["volumeBindingMode"].as_str().unwrap_or("Immediate");
         if mode != "Immediate" && mode != "WaitForFirstConsumer" {
@@ -22,6 +47,23 @@ impl Strategy for StorageClasses {
                 mode,
                 &["Immediate", "WaitForFirstConsumer"],
             ));
+        }
+        if let Some(old) = old {
+            // `ValidateStorageClassUpdate`: no `spec.` in these paths.
+            for f in ["parameters", "provisioner", "reclaimPolicy"] {
+                if obj[f] != old[f] {
+                    out.push(Cause::forbidden(
+                        f,
+                        &format!("updates to {f} are forbidden."),
+                    ));
+                }
+            }
+            immutable(
+                &obj["volumeBindingMode"],
+                &old["volumeBindingMode"],
+                "volumeBindingMode",
+                out,
+            );
         }
     }
 
