@@ -24,6 +24,7 @@ pub mod fuzz;
 mod hostfs;
 mod images;
 mod machinery;
+mod network;
 mod node;
 mod process;
 mod registry;

@@ -10,7 +10,7 @@ use http::{Method, Response};
 use serde_json::{Value, json};
 
 use super::{table, watch, write};
-use crate::apiserver::http::{self as h, Body};
+use crate::machinery::http::{self as h, Body};
 use crate::machinery::resources::{self, ResourceDef};
 use crate::machinery::selectors::{self, FieldSelector, LabelSelector};
 use crate::machinery::status::ApiError;
@@ -18,14 +18,7 @@ use crate::registry::pipeline::Registry;
 use crate::storage::store::{Obj, Store};
 
 /// A parsed resource URL.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub res: &'static ResourceDef,
-    /// The namespace from the URL (None: cluster-scoped or all namespaces).
-    pub ns: Option<String>,
-    pub name: Option<String>,
-    pub sub: Option<String>,
-}
+pub(crate) use crate::machinery::http::Target;
 
 /// What a request asked for, beyond the URL.
 pub struct Req<'a> {
@@ -210,31 +203,6 @@ pub(crate) fn with_warnings(mut r: Response<Body>, warnings: &[String]) -> Respo
     r
 }
 
-/// A LabelSelector object as a selector string (`app=web,tier in (a,b)`).
-pub fn selector_string(sel: &Value) -> String {
-    let mut parts = Vec::new();
-    if let Some(m) = sel["matchLabels"].as_object() {
-        for (k, v) in m {
-            parts.push(format!("{k}={}", v.as_str().unwrap_or("")));
-        }
-    }
-    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
-        let key = e["key"].as_str().unwrap_or("");
-        let vals: Vec<&str> = e["values"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        match e["operator"].as_str().unwrap_or("") {
-            "In" => parts.push(format!("{key} in ({})", vals.join(","))),
-            "NotIn" => parts.push(format!("{key} notin ({})", vals.join(","))),
-            "Exists" => parts.push(key.to_string()),
-            "DoesNotExist" => parts.push(format!("!{key}")),
-            _ => {}
-        }
-    }
-    parts.join(",")
-}
-
 pub(crate) fn selectors(
     query: &HashMap<String, String>,
 ) -> Result<(LabelSelector, FieldSelector), ApiError> {
@@ -417,7 +385,7 @@ mod tests {
             ("a".into(), "b".into())
         );
         assert_eq!(
-            selector_string(&json!({"matchLabels": {"app": "web"}})),
+            crate::machinery::selectors::selector_string(&json!({"matchLabels": {"app": "web"}})),
             "app=web"
         );
     }

@@ -7,7 +7,6 @@ pub(crate) mod conns;
 pub(crate) mod decode;
 pub(crate) mod discovery;
 pub(crate) mod handlers;
-pub(crate) mod http;
 pub(crate) mod kubeconfig;
 pub(crate) mod openapi;
 pub(crate) mod options;

@@ -13,7 +13,7 @@
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 
-use crate::apiserver::http::{Body, full};
+use crate::machinery::http::{Body, full};
 
 /// One embedded document.
 pub(crate) struct Doc {
@@ -174,7 +174,7 @@ pub fn v3_doc(gv: &str, query: Option<&str>, headers: &HeaderMap) -> Option<Resp
     if negotiate(header_str(headers, header::ACCEPT), &["json"]).is_none() {
         return Some(not_acceptable());
     }
-    let hash = crate::apiserver::http::parse_query(query)
+    let hash = crate::machinery::http::parse_query(query)
         .remove("hash")
         .unwrap_or_default();
     if !hash.is_empty() && hash != doc.etag {

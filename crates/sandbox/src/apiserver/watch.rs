@@ -26,8 +26,8 @@ use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
 use serde_json::{Value, json};
 
-use crate::apiserver::http::Body;
 use crate::apiserver::table;
+use crate::machinery::http::Body;
 use crate::machinery::meta::lock;
 use crate::machinery::resources::ResourceDef;
 use crate::machinery::selectors::{self, FieldSelector, LabelSelector};

@@ -14,9 +14,9 @@ use crate::apiserver::decode;
 use crate::apiserver::handlers::{
     Req, Target, blocking, list_bytes, one, selectors, with_warnings,
 };
-use crate::apiserver::http::{self as h, Body};
 use crate::apiserver::options::{self, FieldValidation, OptionsKind, WriteQuery};
 use crate::apiserver::patch::{self, PatchType};
+use crate::machinery::http::{self as h, Body};
 use crate::machinery::meta::rv_of;
 use crate::machinery::resources::ResourceDef;
 use crate::machinery::selectors;
@@ -104,7 +104,7 @@ pub fn scale_of(obj: &Value) -> Value {
         "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
         "status": {
             "replicas": obj["status"]["replicas"].as_i64().unwrap_or(0),
-            "selector": crate::apiserver::handlers::selector_string(&obj["spec"]["selector"]),
+            "selector": crate::machinery::selectors::selector_string(&obj["spec"]["selector"]),
         },
     })
 }

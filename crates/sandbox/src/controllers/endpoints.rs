@@ -6,70 +6,15 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::machinery::meta::{is_terminating, owner_ref, pod_ready};
 use crate::machinery::meta::{name_of, namespace_of};
-use crate::machinery::selectors::LabelSelector;
+use crate::machinery::meta::{owner_ref, pod_ready};
+use crate::network::services::target_port;
 use crate::registry::deletion::DeleteOptions;
 use crate::runtime::Runtime;
 
 const MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
 const SLICE_MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
 const SERVICE_NAME: &str = "kubernetes.io/service-name";
-
-/// The pods a service selects (not terminating, with an IP).
-pub fn selected_pods(rt: &Runtime, svc: &Value) -> Vec<Arc<Value>> {
-    selected_pods_in(&rt.store, svc)
-}
-
-/// [`selected_pods`] from a store alone (for the pods' own network).
-pub fn selected_pods_in(store: &crate::storage::Store, svc: &Value) -> Vec<Arc<Value>> {
-    let sel = &svc["spec"]["selector"];
-    let Some(map) = sel.as_object().filter(|m| !m.is_empty()) else {
-        return Vec::new();
-    };
-    let selector = LabelSelector::from_object(&json!({"matchLabels": map}));
-    let Some(selector) = selector else {
-        return Vec::new();
-    };
-    // Only pods on the node have addresses.
-    let (pods, _) = store.list_stored(&resources::PODS, Some(namespace_of(svc)));
-    pods.iter()
-        .filter(|p| !p.facts.node.is_empty() && !p.facts.terminating && !p.facts.finished)
-        .map(|p| Arc::new(p.value()))
-        .filter(|p| {
-            selector.matches(&p["metadata"]["labels"])
-                && !is_terminating(p)
-                && p["status"]["podIP"].is_string()
-                && p["status"]["phase"] != "Succeeded"
-                && p["status"]["phase"] != "Failed"
-        })
-        .collect()
-}
-
-/// A service port's targetPort resolved in `pod` (a named port looks up
-/// the containers' ports).
-pub fn target_port(svc_port: &Value, pod: &Value) -> Option<u16> {
-    let tp = &svc_port["targetPort"];
-    let tp = if tp.is_null() { &svc_port["port"] } else { tp };
-    match tp {
-        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-        Value::String(s) => match s.parse::<u16>() {
-            Ok(n) => Some(n),
-            Err(_) => container_port_named(pod, s),
-        },
-        _ => None,
-    }
-}
-
-pub fn container_port_named(pod: &Value, name: &str) -> Option<u16> {
-    pod["spec"]["containers"]
-        .as_array()?
-        .iter()
-        .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
-        .find(|p| p["name"].as_str() == Some(name))
-        .and_then(|p| p["containerPort"].as_u64())
-        .and_then(|n| u16::try_from(n).ok())
-}
 
 pub fn reconcile(rt: &Arc<Runtime>) {
     let (services, _) = rt.store.list(&resources::SERVICES, None);
@@ -104,7 +49,7 @@ pub fn reconcile(rt: &Arc<Runtime>) {
 fn sync(rt: &Runtime, svc: &Value) {
     let ns = namespace_of(svc);
     let name = name_of(svc);
-    let pods = selected_pods(rt, svc);
+    let pods = crate::network::services::selected_pods(&rt.store, svc);
     let svc_ports = svc["spec"]["ports"].as_array().cloned().unwrap_or_default();
     let mut ready = Vec::new();
     let mut not_ready = Vec::new();

@@ -28,8 +28,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::machinery::stored::Obj;
 use crate::runtime::Runtime;
-use crate::storage::stored::Obj;
 
 /// The controllers' own memory between passes.
 pub(crate) struct ControlPlane {

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 
 use super::{AppContext, EXIT_TERMINATED, EmulatedApp, LogSink, Stop};
 use crate::images::msg_api::{os_error, python_json};
-use crate::node::netns::BindError;
+use crate::network::netns::BindError;
 
 /// The script's shelf: (id, title, author, year, opening lines).
 #[rustfmt::skip]

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::hostfs::{ContainerFs, MountKind, SandboxRoot};
 use crate::images::{self, AppContext};
-use crate::node::netns::NetNamespaces;
+use crate::network::netns::NetNamespaces;
 
 const SCRIPT: &str = "assets/02-emptydir/crawler.py";
 const KEYWORDS: &str = " troy , Mancha,,sea";
@@ -282,7 +282,7 @@ fn run_emulation(work: &Path, port: u16) -> Transcript {
             .collect(),
             fs,
             netns: netns.clone(),
-            network: crate::node::podnet::PodNetwork::isolated(netns.clone(), "pod"),
+            network: crate::network::podnet::PodNetwork::isolated(netns.clone(), "pod"),
             log: Arc::new(move |l: &str| sink.lock().unwrap().push(l.to_string())),
             procs: crate::process::ProcessTable::new(crate::process::MemBudget::standalone(
                 crate::process::DEFAULT_CONTAINER_MEMORY,

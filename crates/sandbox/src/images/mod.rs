@@ -26,7 +26,6 @@ pub(crate) mod msg_api;
 pub(crate) mod nginx;
 pub(crate) mod postgres;
 pub(crate) mod postgrest;
-pub(crate) mod userland;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,9 +35,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::hostfs::ContainerFs;
-use crate::node::netns::NetNamespaces;
-use crate::node::podnet::PodNetwork;
+use crate::network::netns::NetNamespaces;
+use crate::network::podnet::PodNetwork;
 use crate::process::{Console, ExitStatus, PipeReader, ProcessTable, Signal, Stream};
+use crate::shell::userland::{ProgramKind, Userland, is_alpine};
 use crate::shell::{Container, SpawnOptions};
 
 /// Where an app's output lines go (one call per line, no newline).
@@ -102,14 +102,10 @@ impl AppContext {
 
     /// What the container's processes see of it.
     pub fn container(&self) -> Container {
-        Container::new(
-            self.fs.clone(),
-            userland::Userland::for_image(&self.image),
-            &self.pod_name,
-        )
-        .with_procs(self.procs.clone())
-        .with_env(self.env.clone())
-        .with_network(self.network.clone())
+        Container::new(self.fs.clone(), userland(&self.image), &self.pod_name)
+            .with_procs(self.procs.clone())
+            .with_env(self.env.clone())
+            .with_network(self.network.clone())
     }
 }
 
@@ -253,6 +249,35 @@ pub fn start(app: Box<dyn EmulatedApp>, ctx: AppContext) -> AppHandle {
     }
 }
 
+/// The userland of an image: its operating system's (from the shell) and
+/// the programs and files the image itself adds (postgres's clients,
+/// nginx's binary, configuration and user).
+pub fn userland(image: &str) -> Arc<Userland> {
+    let repo = image_repository(image);
+    let mut base = Userland::for_os(image, repo);
+    if repo == "postgres" {
+        for (name, f) in postgres::programs() {
+            base.add(name, "/usr/local/bin", ProgramKind::Image(f));
+        }
+    }
+    if repo == "nginx" {
+        for (name, f) in nginx::programs::programs() {
+            base.add(name, "/usr/sbin", ProgramKind::Image(f));
+        }
+        base.files.extend(nginx::files::image_files());
+        base.dirs.extend(nginx::files::IMAGE_DIRS);
+        // The image's Dockerfile adds the `nginx` user (uid 101).
+        let user = if is_alpine(image) {
+            "nginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin\n"
+        } else {
+            "nginx:x:101:101:nginx user:/nonexistent:/bin/false\n"
+        };
+        base.append_to("/etc/passwd", user);
+        base.append_to("/etc/group", "nginx:x:101:\n");
+    }
+    Arc::new(base)
+}
+
 /// `docker.io/library/python:3.12-alpine@sha256:..` → `python`.
 pub fn image_repository(image: &str) -> &str {
     let image = image.split('@').next().unwrap_or(image);
@@ -309,7 +334,7 @@ pub fn select(image: &str, command: &[String], args: &[String]) -> Box<dyn Emula
     }
     // A program of the image's userland, or the image's own command
     // (`sh` for busybox, `bash` for ubuntu) when the pod gives none.
-    let userland = userland::Userland::for_image(image);
+    let userland = userland(image);
     let program = match argv.first() {
         Some(first) => Some(first.as_str()),
         None => userland.default_command.first().map(String::as_str),
@@ -659,3 +684,5 @@ pub(crate) mod tests {
 mod crawler_parity;
 #[cfg(test)]
 mod story;
+#[cfg(test)]
+mod userland_tests;

@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 
 use super::{AppContext, EXIT_TERMINATED, EmulatedApp, Stop};
 use crate::hostfs::ContainerFs;
-use crate::node::netns::BindError;
+use crate::network::netns::BindError;
 
 /// The largest POST body accepted, as in the script.
 const MAX_BODY: usize = 64 * 1024;

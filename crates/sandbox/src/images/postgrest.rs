@@ -26,7 +26,7 @@ use serde_json::Value as J;
 use tokio::task::JoinSet;
 
 use super::{AppContext, EmulatedApp, LogSink, Stop};
-use crate::node::podnet::PodNetwork;
+use crate::network::podnet::PodNetwork;
 use pgemu::clients::{self, ConnectFailure, Target};
 use pgemu::sql::SqlType;
 use pgemu::wire::{Client, Reply, ServerMessage};

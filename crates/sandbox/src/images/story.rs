@@ -10,9 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::hostfs::{SandboxRoot, VolumeBacking, container_fs};
-use crate::images::userland::Userland;
 use crate::images::{self, AppContext};
-use crate::node::netns::NetNamespaces;
+use crate::network::netns::NetNamespaces;
 use crate::shell::Container;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -92,7 +91,7 @@ async fn run_pod(root: &SandboxRoot, netns: &NetNamespaces, pod: &Value) -> Runn
             .collect(),
         fs,
         netns: netns.clone(),
-        network: crate::node::podnet::PodNetwork::isolated(netns.clone(), uid),
+        network: crate::network::podnet::PodNetwork::isolated(netns.clone(), uid),
         log: Arc::new(move |line: &str| sink.lock().unwrap().push(line.to_string())),
         procs: crate::process::ProcessTable::new(crate::process::MemBudget::standalone(
             crate::process::DEFAULT_CONTAINER_MEMORY,
@@ -156,7 +155,7 @@ async fn messages_in_the_container_layer_die_with_the_pod_but_not_on_a_volume() 
     // The learner can see the file with kubectl exec.
     let shell = Container::new(
         container_fs(&root, &first, "api", backing).unwrap(),
-        Userland::for_image("python:3.12-alpine"),
+        crate::images::userland("python:3.12-alpine"),
         "a",
     );
     let out = shell.run(&["cat".into(), "/var/lib/msg-api/db.json".into()], b"");
@@ -184,7 +183,7 @@ async fn messages_in_the_container_layer_die_with_the_pod_but_not_on_a_volume() 
     assert!(http(running.addr, "GET", "").await.contains("kept"));
     let shell = Container::new(
         container_fs(&root, &fourth, "api", backing).unwrap(),
-        Userland::for_image("python:3.12-alpine"),
+        crate::images::userland("python:3.12-alpine"),
         "d",
     );
     let out = shell.run(

@@ -6,8 +6,10 @@
 
 pub(crate) mod cluster;
 pub(crate) mod cron;
+pub(crate) mod http;
 pub(crate) mod meta;
 pub(crate) mod names;
 pub(crate) mod resources;
 pub(crate) mod selectors;
 pub(crate) mod status;
+pub(crate) mod stored;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::storage::stored::Obj;
+use crate::machinery::stored::Obj;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Op {
@@ -275,6 +275,31 @@ pub fn selects(label: &LabelSelector, field: &FieldSelector, obj: &Obj) -> bool 
     }
     let v = obj.value();
     label.matches(&v["metadata"]["labels"]) && field.matches(&v)
+}
+
+/// A LabelSelector object as a selector string (`app=web,tier in (a,b)`).
+pub fn selector_string(sel: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(m) = sel["matchLabels"].as_object() {
+        for (k, v) in m {
+            parts.push(format!("{k}={}", v.as_str().unwrap_or("")));
+        }
+    }
+    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
+        let key = e["key"].as_str().unwrap_or("");
+        let vals: Vec<&str> = e["values"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        match e["operator"].as_str().unwrap_or("") {
+            "In" => parts.push(format!("{key} in ({})", vals.join(","))),
+            "NotIn" => parts.push(format!("{key} notin ({})", vals.join(","))),
+            "Exists" => parts.push(key.to_string()),
+            "DoesNotExist" => parts.push(format!("!{key}")),
+            _ => {}
+        }
+    }
+    parts.join(",")
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::sync::CancellationToken;
 
-use crate::apiserver::http::{self as h, Body};
 use crate::hostfs::{self, SandboxRoot, VolumeBacking};
+use crate::machinery::http::{self as h, Body};
 use crate::machinery::resources::{self, ResourceDef};
 use crate::machinery::status::ApiError;
 use crate::node::streams::{self, ExecRequest, Protocol};
@@ -293,10 +293,5 @@ fn container_of(
         .and_then(|c| c["image"].as_str())
         .unwrap_or("")
         .to_string();
-    Ok(Container::new(
-        fs,
-        crate::images::userland::Userland::for_image(&image),
-        &hostname,
-    )
-    .with_env(env))
+    Ok(Container::new(fs, crate::images::userland(&image), &hostname).with_env(env))
 }

@@ -12,9 +12,9 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use crate::hostfs::{ContainerFs, MountKind, SandboxRoot};
-use crate::images::userland::Userland;
 use crate::node::streams::{ExecRequest, Protocol, run_process};
 use crate::shell::Container;
+use crate::shell::userland::Userland;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};

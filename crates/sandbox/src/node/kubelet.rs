@@ -721,7 +721,7 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
     }
     // The image's own files (/etc/os-release, /etc/passwd, nginx's
     // configuration and pages...).
-    crate::images::userland::Userland::for_image(&c.image()).seed(&rootfs);
+    crate::images::userland(&c.image()).seed(&rootfs);
     // The files the kubelet manages in every container.
     for (name, text) in etc_files(prt) {
         let _ = std::fs::write(rootfs.join("etc").join(name), text);
@@ -1355,8 +1355,13 @@ fn strings(v: &Value, env: &[(String, String)]) -> Vec<String> {
 }
 
 /// The network as the pod's containers reach it.
-pub fn pod_network(node: &Node, prt: &PodRt) -> crate::node::podnet::PodNetwork {
-    crate::node::podnet::PodNetwork::new(node.netns.clone(), node.store.clone(), &prt.ns, &prt.uid)
+pub fn pod_network(node: &Node, prt: &PodRt) -> crate::network::podnet::PodNetwork {
+    crate::network::podnet::PodNetwork::new(
+        node.netns.clone(),
+        node.store.clone(),
+        &prt.ns,
+        &prt.uid,
+    )
 }
 
 /// The processes of a new container instance, with its memory limit
@@ -1390,13 +1395,10 @@ pub fn container_shell(
     env: Vec<(String, String)>,
     procs: Option<crate::process::ProcessTable>,
 ) -> crate::shell::Container {
-    let container = crate::shell::Container::new(
-        fs,
-        crate::images::userland::Userland::for_image(&c.image()),
-        &prt.name,
-    )
-    .with_env(env)
-    .with_network(pod_network(node, prt));
+    let container =
+        crate::shell::Container::new(fs, crate::images::userland(&c.image()), &prt.name)
+            .with_env(env)
+            .with_network(pod_network(node, prt));
     match procs {
         Some(p) => container.with_procs(p),
         None => container,

@@ -7,9 +7,7 @@ pub(crate) mod atomic;
 pub(crate) mod env;
 pub(crate) mod exec;
 pub(crate) mod kubelet;
-pub(crate) mod netns;
 pub(crate) mod podapi;
-pub(crate) mod podnet;
 pub(crate) mod podstatus;
 pub(crate) mod portforward;
 pub(crate) mod probes;
@@ -21,9 +19,9 @@ pub(crate) mod volumes;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::network::netns::NetNamespaces;
 use crate::runtime::Runtime;
 use kubelet::Kubelet;
-use netns::NetNamespaces;
 
 /// The node: the shared runtime plus what only the node has.
 pub(crate) struct Node {

@@ -17,11 +17,11 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::apiserver::handlers::Target;
-use crate::apiserver::http::{self as h, Body};
-use crate::controllers::endpoints::{container_port_named, selected_pods, target_port};
+use crate::machinery::http::Target;
+use crate::machinery::http::{self as h, Body};
 use crate::machinery::meta::pod_ready;
 use crate::machinery::status::ApiError;
+use crate::network::services::{container_port_named, selected_pods, target_port};
 use crate::node::Node;
 use crate::node::kubelet::{CtrRt, LogLine, PodRt, State};
 use crate::node::sessions::{self, ClientAddr};
@@ -563,7 +563,7 @@ async fn service_proxy(
         )
     };
     // One ready endpoint at random per request, as the API server picks.
-    let ready: Vec<Arc<Value>> = selected_pods(node, &svc)
+    let ready: Vec<Arc<Value>> = selected_pods(&node.store, &svc)
         .into_iter()
         .filter(|p| pod_ready(p))
         .collect();

@@ -34,10 +34,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_util::sync::CancellationToken;
 
-use crate::apiserver::http::{self as h, Body};
+use crate::machinery::http::{self as h, Body};
 use crate::machinery::status::ApiError;
+use crate::network::netns::NetNamespaces;
 use crate::node::Node;
-use crate::node::netns::NetNamespaces;
 use crate::node::sessions::{ClientAddr, Session, watch_client};
 use crate::node::spdy::{self, FrameSink, Stream, StreamReader, StreamWriter};
 

@@ -763,7 +763,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("rootfs/tmp")).unwrap();
         let fs = crate::hostfs::ContainerFs::new(tmp.path().join("rootfs"));
-        let c = Container::new(fs, crate::images::userland::Userland::busybox(), "web");
+        let c = Container::new(fs, crate::shell::userland::Userland::busybox(), "web");
         (tmp, c)
     }
 

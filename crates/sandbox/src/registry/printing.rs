@@ -5,7 +5,7 @@ use serde_json::Value;
 
 pub(crate) use kubeprint::human_duration;
 
-use crate::apiserver::handlers::selector_string;
+use crate::machinery::selectors::selector_string;
 
 /// (name, type, priority): a column as `columnDefinitions` lists it
 /// (priority 1 = only with `-o wide`).

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use crate::images::userland::ShellKind;
 use crate::process::{ExitStatus, Signal};
+use crate::shell::userland::ShellKind;
 
 use super::ast::{CondExpr, is_name};
 use super::interp::{Flow, Res, Shell};

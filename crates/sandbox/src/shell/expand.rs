@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use crate::images::userland::ShellKind;
 use crate::process::ExitStatus;
+use crate::shell::userland::ShellKind;
 
 use super::arith::{self, ArithEnv};
 use super::ast::*;

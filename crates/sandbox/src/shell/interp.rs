@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::images::userland::{ProgramKind, ShellKind};
 use crate::process::{Charge, ExitStatus, MemBudget, Process, Signal, TtyState, pipe};
+use crate::shell::userland::{ProgramKind, ShellKind};
 
 use super::ast::*;
 use super::io::{Fd, FdTable};

@@ -7,7 +7,7 @@
 //! `set -e`, subshells, exit codes and error messages — and implements the
 //! applets a learner uses on volumes and processes with busybox's options,
 //! output and wording (GNU coreutils' wording on debian/ubuntu images).
-//! Which programs an image has is its [`Userland`](crate::images::userland).
+//! Which programs an image has is its [`Userland`](userland::Userland), built by the images module.
 //!
 //! Programs run as processes of the container ([`crate::process`]): on
 //! their own threads, with pipes for stdin/stdout/stderr that stream,
@@ -40,13 +40,14 @@ pub(crate) mod parse;
 pub(crate) mod pattern;
 pub(crate) mod session;
 pub(crate) mod system;
+pub(crate) mod userland;
 pub(crate) mod vars;
 pub(crate) mod vfs;
 
 use std::sync::Arc;
 
-use crate::images::userland::ProgramKind;
 use crate::process::{ExitStatus, LineDiscipline, PipeReader, PipeWriter, Process, TtyState, pipe};
+use crate::shell::userland::ProgramKind;
 
 pub use system::Container;
 
@@ -377,7 +378,7 @@ pub fn run_fuzz_script(script: &str) -> i32 {
     let fs = crate::hostfs::ContainerFs::new(dir.join("rootfs"));
     let _ = std::fs::create_dir_all(dir.join("rootfs/tmp"));
     let table = crate::process::ProcessTable::new(crate::process::MemBudget::standalone(8 << 20));
-    let sys = Container::new(fs, crate::images::userland::Userland::busybox(), "fuzz")
+    let sys = Container::new(fs, crate::shell::userland::Userland::busybox(), "fuzz")
         .with_procs(table.clone())
         .with_sleep_hook(Arc::new(|_| std::time::Duration::ZERO));
     let code = match sys.spawn(SpawnOptions {

@@ -3,8 +3,8 @@
 //! with a prompt when it is interactive (a terminal, or `-i`), so input
 //! that arrives over time runs as it arrives.
 
-use crate::images::userland::ShellKind;
 use crate::process::ExitStatus;
+use crate::shell::userland::ShellKind;
 
 use super::Launch;
 use super::interp::{Flow, MAX_SHELL_DEPTH, Res, Shell};

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::hostfs::ContainerFs;
-use crate::images::userland::Userland;
-use crate::node::podnet::PodNetwork;
+use crate::network::podnet::PodNetwork;
 use crate::process::{MemBudget, ProcessTable};
+use crate::shell::userland::Userland;
 
 /// Scales the sleeps of a container's programs (tests shorten them).
 pub type SleepHook = Arc<dyn Fn(Duration) -> Duration + Send + Sync>;

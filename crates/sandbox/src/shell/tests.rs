@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::*;
 use crate::hostfs::{ContainerFs, MountKind, SandboxRoot};
-use crate::images::userland::Userland;
 use crate::process::{MemBudget, ProcessTable, Signal};
+use crate::shell::userland::Userland;
 
 struct Fixture {
     _tmp: tempfile::TempDir,

@@ -543,7 +543,7 @@ mod tests {
             "ro",
         )
         .unwrap();
-        let sys = Container::new(fs, crate::images::userland::Userland::busybox(), "h");
+        let sys = Container::new(fs, crate::shell::userland::Userland::busybox(), "h");
         std::fs::write(vol.join("f"), "x").unwrap();
         let rootfs = root.container_rootfs("p", "c").unwrap();
         std::os::unix::fs::symlink("/data/f", rootfs.join("link")).unwrap();

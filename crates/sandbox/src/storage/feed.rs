@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::machinery::resources::ResourceDef;
-use crate::storage::stored::Obj;
+use crate::machinery::stored::Obj;
 
 /// How many recent changes are kept at most (upstream's watch cache keeps
 /// 100 per resource type by default, more under load).

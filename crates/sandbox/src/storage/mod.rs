@@ -7,6 +7,5 @@
 
 pub(crate) mod feed;
 pub(crate) mod store;
-pub(crate) mod stored;
 
 pub(crate) use store::Store;

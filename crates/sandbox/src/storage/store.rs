@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use crate::machinery::meta::{lock, name_of, namespace_of, rv_of};
 use crate::machinery::resources::{self, RESOURCES, ResourceDef};
 use crate::machinery::status::ApiError;
+pub(crate) use crate::machinery::stored::Obj;
 use crate::storage::feed::{Event, EventType, Feed, Subscription};
-pub(crate) use crate::storage::stored::Obj;
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -319,7 +319,7 @@ impl Store {
     /// Every object of a resource (in one namespace when `ns` is given),
     /// ordered by namespace then name, with the resourceVersion of the
     /// snapshot. Parses them all: for kinds that can be numerous (pods,
-    /// events), filter [`Store::list_stored`] on [`Facts`](super::stored::Facts) first.
+    /// events), filter [`Store::list_stored`] on [`Facts`](crate::machinery::stored::Facts) first.
     pub fn list(&self, res: &ResourceDef, ns: Option<&str>) -> (Vec<Arc<Value>>, u64) {
         let (items, rv) = self.list_stored(res, ns);
         (items.iter().map(|o| Arc::new(o.value())).collect(), rv)

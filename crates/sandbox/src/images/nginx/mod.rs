@@ -31,8 +31,8 @@ use tokio::task::JoinSet;
 use super::{AppContext, EXIT_KILLED, EmulatedApp, Stop};
 use crate::hostfs::ContainerFs;
 use crate::machinery::meta::lock;
-use crate::node::netns::{BindError, BoundPort};
-use crate::node::podnet::{Dial, PodNetwork};
+use crate::network::netns::{BindError, BoundPort};
+use crate::network::podnet::{Dial, PodNetwork};
 use config::{Config, Emerg, MAIN_CONF};
 use serve::{Shared, error_time};
 

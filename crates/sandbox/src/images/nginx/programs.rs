@@ -5,7 +5,7 @@
 
 use crate::shell::applets::{Ctx, ProgramFn, Ret};
 
-/// Name → program, for [`crate::images::userland::Userland::for_image`].
+/// Name → program, for [`crate::images::userland`].
 pub fn programs() -> Vec<(&'static str, ProgramFn)> {
     vec![("nginx", nginx), ("nginx-debug", nginx)]
 }

@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use super::config::{Config, Location, Server, proxy_url};
 use crate::hostfs::ContainerFs;
 use crate::images::LogSink;
-use crate::node::podnet::{Dial, PodNetwork};
+use crate::network::podnet::{Dial, PodNetwork};
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
 

@@ -13,7 +13,7 @@ use crate::images::{AppContext, start};
 async fn started(h: &Harness, pod: &str, image: &str) -> (AppContext, crate::images::AppHandle) {
     let mut ctx = h.ctx(pod, "web", image, &[]);
     ctx.command = Vec::new();
-    crate::images::userland::Userland::for_image(&ctx.image).seed(ctx.fs.rootfs());
+    crate::images::userland(&ctx.image).seed(ctx.fs.rootfs());
     let handle = start(Box::new(Nginx::new(true)), ctx.clone());
     (ctx, handle)
 }
@@ -151,7 +151,7 @@ async fn a_custom_configuration_serves_a_volume_and_reloads() {
     let h = Harness::new();
     let mut ctx = h.ctx("p2", "web", "nginx:alpine", &[]);
     ctx.command = Vec::new();
-    crate::images::userland::Userland::for_image(&ctx.image).seed(ctx.fs.rootfs());
+    crate::images::userland(&ctx.image).seed(ctx.fs.rootfs());
     let conf = ctx
         .fs
         .resolve("/", "/etc/nginx/conf.d/default.conf")
@@ -226,7 +226,7 @@ async fn a_broken_configuration_exits_1_with_nginxs_message() {
     let h = Harness::new();
     let mut ctx = h.ctx("p3", "web", "nginx", &[]);
     ctx.command = Vec::new();
-    crate::images::userland::Userland::for_image(&ctx.image).seed(ctx.fs.rootfs());
+    crate::images::userland(&ctx.image).seed(ctx.fs.rootfs());
     let conf = ctx
         .fs
         .resolve("/", "/etc/nginx/conf.d/default.conf")
@@ -273,7 +273,7 @@ async fn a_read_only_root_filesystem_stops_nginx_as_it_does() {
     let h = Harness::new();
     let mut ctx = h.ctx("p4", "web", "nginx", &[]);
     ctx.command = Vec::new();
-    crate::images::userland::Userland::for_image(&ctx.image).seed(ctx.fs.rootfs());
+    crate::images::userland(&ctx.image).seed(ctx.fs.rootfs());
     ctx.fs.set_read_only_root(true);
     let code = start(Box::new(Nginx::new(true)), ctx).wait().await;
     assert_eq!(code, 1);

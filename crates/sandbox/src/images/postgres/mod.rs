@@ -17,8 +17,8 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use super::{AppContext, EmulatedApp, Stop};
-use crate::node::netns::{BindError, NetNamespaces};
-use crate::node::podnet::PodNetwork;
+use crate::network::netns::{BindError, NetNamespaces};
+use crate::network::podnet::PodNetwork;
 
 /// The emulated postgres server image.
 pub(crate) struct Postgres;

@@ -7,7 +7,7 @@ use pgemu::clients::{self, ProgramEnv, PsqlSession};
 
 use crate::shell::applets::{Abort, Ctx, LineReader, ProgramFn, Ret};
 
-/// Name → program, for [`crate::images::userland::Userland::for_image`].
+/// Name → program, for [`crate::images::userland`].
 pub fn programs() -> Vec<(&'static str, ProgramFn)> {
     vec![
         ("psql", psql),

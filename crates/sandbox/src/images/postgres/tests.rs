@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use crate::images::tests::Harness;
-use crate::images::userland::Userland;
 use crate::images::{self, AppContext, AppHandle};
-use crate::node::podnet::PodNetwork;
+use crate::network::podnet::PodNetwork;
 use crate::shell::Container;
+use crate::shell::userland::Userland;
 use pgemu::wire::{Client, ConnectOptions, Endpoint, Reply};
 
 const INIT_JOB: &str = r#"until pg_isready; do echo "waiting for customer-db"; sleep 2; done
@@ -73,7 +73,7 @@ fn shell_in(h: &Harness, pod: &str, env: &[(&str, &str)]) -> Container {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    Container::new(ctx.fs, Userland::for_image("postgres:16-alpine"), pod)
+    Container::new(ctx.fs, crate::images::userland("postgres:16-alpine"), pod)
         .with_env(env)
         .with_network(PodNetwork::isolated(h.netns.clone(), pod))
         .with_sleep_hook(std::sync::Arc::new(|_| Duration::ZERO))

@@ -2,8 +2,8 @@
 //! `dirname`, `expr`, `busybox`; and the MD5 digest `md5sum` uses.
 
 use super::{Ctx, Ret};
-use crate::images::userland::ShellKind;
 use crate::shell::system::Container;
+use crate::shell::userland::ShellKind;
 use crate::shell::vfs::{Kind, Vfs};
 
 pub fn seq(ctx: &mut Ctx, args: &[String]) -> Ret {

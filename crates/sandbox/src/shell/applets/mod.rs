@@ -19,8 +19,8 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::images::userland::{Flavor, ShellKind};
 use crate::process::{Charge, ExitStatus, Process, Signal, TtyState};
+use crate::shell::userland::{Flavor, ShellKind};
 
 use super::Launch;
 use super::interp::{Flow, Res, Shell};

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::{Abort, Ctx, Ret};
-use crate::node::podnet::Dial;
+use crate::network::podnet::Dial;
 
 /// The cluster DNS server the kubelet puts in resolv.conf.
 const DNS_SERVER: &str = "10.96.0.10";

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Abort, Ctx, Ret, getopt, parse_duration};
-use crate::images::userland::ShellKind;
 use crate::process::{ExitStatus, Signal};
+use crate::shell::userland::ShellKind;
 
 pub fn ps(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut fields: Vec<String> = Vec::new();

@@ -220,7 +220,7 @@ pub fn backslash_escapes(s: &str, octal_zero: bool) -> (Vec<u8>, bool) {
 pub fn echo(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut newline = true;
     // dash's echo always interprets escapes; busybox's and bash's need -e.
-    let mut escapes = ctx.dialect == Some(crate::images::userland::ShellKind::Dash);
+    let mut escapes = ctx.dialect == Some(crate::shell::userland::ShellKind::Dash);
     let mut i = 0;
     while let Some(a) = args.get(i) {
         let Some(flags) = a.strip_prefix('-') else {

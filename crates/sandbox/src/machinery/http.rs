@@ -76,6 +76,15 @@ pub fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub res: &'static crate::machinery::resources::ResourceDef,
+    /// The namespace from the URL (None: cluster-scoped or all namespaces).
+    pub ns: Option<String>,
+    pub name: Option<String>,
+    pub sub: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

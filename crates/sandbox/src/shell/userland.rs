@@ -2,14 +2,13 @@
 //! and `bash`), its programs and where they live, the wording of their
 //! errors (busybox or GNU), its default command, and files such as
 //! `/etc/os-release`. One description per image family, chosen from the
-//! image name in [`Userland::for_image`]; an image's own programs (the
-//! postgres image's `psql`, the nginx image's `nginx`) and files (nginx's
-//! configuration and pages) are registered here too, so the shell finds
-//! everything through the userland's `PATH` and nowhere else.
+//! image name in [`Userland::for_os`]; the images module adds an
+//! image's own programs (the postgres image's `psql`, the nginx image's
+//! `nginx`) and files (nginx's configuration and pages), so the shell
+//! finds everything through the userland's `PATH` and nowhere else.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use crate::shell::applets::ProgramFn;
 
@@ -71,9 +70,9 @@ pub struct Userland {
     pub default_command: Vec<String>,
     programs: BTreeMap<String, Program>,
     /// Files the image has (`/etc/os-release`, `/etc/passwd`...).
-    files: Vec<(String, String)>,
+    pub(crate) files: Vec<(String, String)>,
     /// Directories the image has beyond the common skeleton.
-    dirs: Vec<&'static str>,
+    pub(crate) dirs: Vec<&'static str>,
     /// `/bin` is a link to `/usr/bin` (debian, ubuntu).
     merged_usr: bool,
 }
@@ -255,15 +254,15 @@ impl Userland {
         }
     }
 
-    fn add(&mut self, name: &str, dir: &'static str, kind: ProgramKind) {
+    pub(crate) fn add(&mut self, name: &str, dir: &'static str, kind: ProgramKind) {
         self.programs
             .insert(name.to_string(), Program { dir, kind });
     }
 
     /// The official `busybox` image: every applet in `/bin`, `sh` is ash.
     #[cfg(test)]
-    pub fn busybox() -> Arc<Userland> {
-        Arc::new(Self::busybox_like(true))
+    pub fn busybox() -> std::sync::Arc<Userland> {
+        std::sync::Arc::new(Self::busybox_like(true))
     }
 
     fn busybox_like(all_in_bin: bool) -> Userland {
@@ -320,38 +319,25 @@ impl Userland {
     }
 
     #[cfg(test)]
-    pub fn ubuntu() -> Arc<Userland> {
+    pub fn ubuntu() -> std::sync::Arc<Userland> {
         let mut u = Self::debian_like(UBUNTU_OS_RELEASE);
         u.default_command = vec!["/bin/bash".to_string()];
-        Arc::new(u)
+        std::sync::Arc::new(u)
     }
 
-    /// An image without any shell or tools (PostgREST's static binary).
-    pub fn empty() -> Arc<Userland> {
-        Arc::new(Userland::with(
-            Flavor::Busybox,
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            false,
-        ))
-    }
-
-    /// The userland of an image, by its name.
-    pub fn for_image(image: &str) -> Arc<Userland> {
-        let repo = super::image_repository(image);
-        let tag = image
-            .split('@')
-            .next()
-            .unwrap_or(image)
-            .rsplit('/')
-            .next()
-            .and_then(|last| last.split_once(':'))
-            .map_or("", |(_, t)| t);
-        let alpine = tag.contains("alpine");
+    /// The userland of an image's operating system, by the image's
+    /// name and repository (its own programs are added by `images`).
+    pub fn for_os(image: &str, repo: &str) -> Userland {
+        let alpine = is_alpine(image);
         let mut base = match repo {
             "busybox" => Self::busybox_like(true),
             "alpine" => Self::busybox_like(false),
             "ubuntu" => Self::debian_like(UBUNTU_OS_RELEASE),
-            "postgrest/postgrest" => return Self::empty(),
+            "postgrest/postgrest" => Self::with(
+                Flavor::Busybox,
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                false,
+            ),
             "kubetutor/msg-api" => Self::busybox_like(false),
             _ if alpine => Self::busybox_like(false),
             _ => Self::debian_like(DEBIAN_OS_RELEASE),
@@ -366,33 +352,12 @@ impl Userland {
         if repo == "ubuntu" {
             base.default_command = vec!["/bin/bash".to_string()];
         }
-        // The image's own programs.
-        if repo == "postgres" {
-            for (name, f) in super::postgres::programs() {
-                base.add(name, "/usr/local/bin", ProgramKind::Image(f));
-            }
-        }
-        if repo == "nginx" {
-            for (name, f) in super::nginx::programs::programs() {
-                base.add(name, "/usr/sbin", ProgramKind::Image(f));
-            }
-            base.files.extend(super::nginx::files::image_files());
-            base.dirs.extend(super::nginx::files::IMAGE_DIRS);
-            // The image's Dockerfile adds the `nginx` user (uid 101).
-            let user = if alpine {
-                "nginx:x:101:101:nginx:/var/cache/nginx:/sbin/nologin\n"
-            } else {
-                "nginx:x:101:101:nginx user:/nonexistent:/bin/false\n"
-            };
-            base.append_to("/etc/passwd", user);
-            base.append_to("/etc/group", "nginx:x:101:\n");
-        }
         base.image = image.to_string();
-        Arc::new(base)
+        base
     }
 
     /// Adds a line to one of the image's files.
-    fn append_to(&mut self, path: &str, line: &str) {
+    pub(crate) fn append_to(&mut self, path: &str, line: &str) {
         if let Some((_, text)) = self.files.iter_mut().find(|(p, _)| p == path) {
             text.push_str(line);
         }
@@ -462,53 +427,14 @@ impl Userland {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn images_and_lookups() {
-        let bb = Userland::for_image("busybox:1.36");
-        assert_eq!(
-            bb.lookup("ls", bb.path).map(|l| l.0),
-            Some("/bin/ls".into())
-        );
-        assert!(bb.lookup("bash", bb.path).is_none());
-        assert!(bb.by_path("/bin/sh").is_some());
-        let alpine = Userland::for_image("python:3.12-alpine");
-        assert_eq!(
-            alpine.lookup("wc", alpine.path).map(|l| l.0),
-            Some("/usr/bin/wc".into())
-        );
-        let ubuntu = Userland::for_image("ubuntu:24.04");
-        assert_eq!(ubuntu.flavor, Flavor::Gnu);
-        assert!(ubuntu.by_path("/bin/bash").is_some(), "merged /usr");
-        assert!(ubuntu.lookup("ps", ubuntu.path).is_none());
-        assert!(matches!(
-            ubuntu.by_path("/bin/sh"),
-            Some(ProgramKind::Shell(ShellKind::Dash))
-        ));
-        let web = Userland::for_image("nginx:1.27");
-        assert_eq!(
-            web.lookup("nginx", web.path).map(|l| l.0),
-            Some("/usr/sbin/nginx".into())
-        );
-        let layer = tempfile::tempdir().unwrap();
-        web.seed(layer.path());
-        let passwd = std::fs::read_to_string(layer.path().join("etc/passwd")).unwrap();
-        assert!(passwd.contains("\nnginx:x:101:101:"), "{passwd}");
-        assert!(layer.path().join("etc/nginx/nginx.conf").is_file());
-        assert!(layer.path().join("var/cache/nginx").is_dir());
-        let pg = Userland::for_image("postgres:16");
-        assert!(pg.lookup("psql", pg.path).is_some());
-        assert!(
-            Userland::for_image("postgrest/postgrest:v12")
-                .lookup("sh", "/bin")
-                .is_none()
-        );
-        let tmp = tempfile::tempdir().unwrap();
-        ubuntu.seed(tmp.path());
-        let text = std::fs::read_to_string(tmp.path().join("etc/os-release")).unwrap();
-        assert!(text.contains("ID=ubuntu"));
-    }
+/// Whether an image's tag names alpine (`python:3.12-alpine`).
+pub fn is_alpine(image: &str) -> bool {
+    image
+        .split('@')
+        .next()
+        .unwrap_or(image)
+        .rsplit('/')
+        .next()
+        .and_then(|last| last.split_once(':'))
+        .is_some_and(|(_, t)| t.contains("alpine"))
 }

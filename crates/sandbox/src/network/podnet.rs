@@ -13,9 +13,9 @@ pub(crate) use pgemu::Dial;
 use crate::machinery::resources;
 use serde_json::Value;
 
-use crate::controllers::endpoints::{selected_pods_in, target_port};
 use crate::machinery::meta::pod_ready;
-use crate::node::netns::NetNamespaces;
+use crate::network::netns::NetNamespaces;
+use crate::network::services::{selected_pods, target_port};
 use crate::storage::store::Store;
 
 /// The network as one pod sees it. Cheap to clone.
@@ -163,7 +163,7 @@ impl PodNetwork {
         }) else {
             return Dial::Refused { ip };
         };
-        let ready: Vec<_> = selected_pods_in(store, svc)
+        let ready: Vec<_> = selected_pods(store, svc)
             .into_iter()
             .filter(|p| pod_ready(p))
             .collect();
@@ -193,7 +193,7 @@ enum Named {
 /// selects, or all of them with `publishNotReadyAddresses`.
 fn published_pods(store: &Store, svc: &Value) -> Vec<Value> {
     let all = svc["spec"]["publishNotReadyAddresses"] == true;
-    selected_pods_in(store, svc)
+    selected_pods(store, svc)
         .into_iter()
         .filter(|p| all || pod_ready(p))
         .map(|p| (*p).clone())
