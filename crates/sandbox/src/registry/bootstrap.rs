@@ -112,5 +112,6 @@ pub(crate) fn bootstrap_objects() -> Vec<Value> {
         "reclaimPolicy": "Delete",
         "volumeBindingMode": "Immediate"
     }));
+    v.extend(crate::apiserver::auth::bootstrap::objects());
     v
 }

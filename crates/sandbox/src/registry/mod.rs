@@ -28,6 +28,8 @@ use validation::{
 pub(crate) enum NameRule {
     /// A DNS subdomain (most kinds).
     Subdomain,
+    /// A path segment (RBAC kinds: `system:basic-user`).
+    PathSegment,
     /// A DNS label (namespaces).
     Label,
     /// A DNS-1035 label (services).
@@ -100,6 +102,11 @@ fn name_causes(rule: NameRule, name: &str, out: &mut Vec<Cause>) {
         NameRule::Label => (valid_label(name), LABEL_MSG, 63),
         NameRule::Dns1035 => (valid_dns1035(name), DNS1035_MSG, 63),
         NameRule::Subdomain => (valid_subdomain(name), SUBDOMAIN_MSG, 253),
+        NameRule::PathSegment => (
+            !matches!(name, "." | "..") && !name.contains(['/', '%']),
+            "may not be '.' or '..' and may not contain '/' or '%'",
+            usize::MAX,
+        ),
     };
     if name.len() > max {
         out.push(Cause::invalid(
