@@ -26,9 +26,9 @@ async fn client_of(kubeconfig: &Path) -> kube::Client {
     kube::Client::try_from(config).unwrap()
 }
 
-fn api_error(e: kube::Error) -> kube::core::ErrorResponse {
+fn api_error(e: kube::Error) -> kube::core::Status {
     match e {
-        kube::Error::Api(s) => s,
+        kube::Error::Api(s) => *s,
         other => panic!("expected an API error, got {other}"),
     }
 }
