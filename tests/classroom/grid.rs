@@ -153,8 +153,10 @@ async fn the_grid_follows_learners_and_sends_messages_and_holds() {
         l.wait_for(|e| matches!(e, ClassroomEvent::Joined { .. }))
             .await;
     }
-    ana.reporter.publish(&lesson_one(0, "no Deployment message-api yet"));
-    bob.reporter.publish(&lesson_one(2, "2 of 3 messages posted"));
+    ana.reporter
+        .publish(&lesson_one(0, "no Deployment message-api yet"));
+    bob.reporter
+        .publish(&lesson_one(2, "2 of 3 messages posted"));
     let s = t
         .wait_for("both learners", |s| s.contains("ana") && s.contains("bob"))
         .await;
@@ -162,8 +164,10 @@ async fn the_grid_follows_learners_and_sends_messages_and_holds() {
     // Ana moves on: the grid follows.
     ana.reporter
         .publish(&lesson_one(1, "the file /data/messages.txt is missing"));
-    t.wait_for("ana's new step", |s| s.contains("save-to-file") || s.contains("messages.txt"))
-        .await;
+    t.wait_for("ana's new step", |s| {
+        s.contains("save-to-file") || s.contains("messages.txt")
+    })
+    .await;
     // A drill-in shows the learner's reason.
     t.keys(&["Enter"]);
     t.wait_for("a learner's details", |s| {
@@ -175,7 +179,8 @@ async fn the_grid_follows_learners_and_sends_messages_and_holds() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     // A message to everyone.
     t.keys(&["m"]);
-    t.wait_for("the message box", |s| s.contains("Enter sends")).await;
+    t.wait_for("the message box", |s| s.contains("Enter sends"))
+        .await;
     t.keys(&["-l", "Break at 11"]);
     t.keys(&["Enter"]);
     for l in [&mut ana, &mut bob] {

@@ -468,7 +468,13 @@ pub(crate) static CLUSTER_ROLE_BINDINGS: ResourceDef = def(
 );
 
 /// A resource that only answers `create` (reviews): nothing is stored.
-const fn review(group: &'static str, plural: &'static str, singular: &'static str, kind: &'static str, namespaced: bool) -> ResourceDef {
+const fn review(
+    group: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+) -> ResourceDef {
     ResourceDef {
         group,
         version: "v1",

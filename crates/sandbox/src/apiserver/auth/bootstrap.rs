@@ -85,7 +85,11 @@ fn view_rules() -> Vec<Value> {
                 "replicasets/status",
             ],
         ),
-        rule(READ, "batch", &["jobs", "jobs/status", "cronjobs", "cronjobs/status"]),
+        rule(
+            READ,
+            "batch",
+            &["jobs", "jobs/status", "cronjobs", "cronjobs/status"],
+        ),
         rule(READ, "coordination.k8s.io", &["leases"]),
     ]
 }
@@ -157,8 +161,16 @@ fn edit_rules() -> Vec<Value> {
 /// What `admin` adds (upstream's `system:aggregate-to-admin`).
 fn admin_rules() -> Vec<Value> {
     vec![
-        rule(&["create"], "authorization.k8s.io", &["localsubjectaccessreviews"]),
-        rule(READ_WRITE, "rbac.authorization.k8s.io", &["rolebindings", "roles"]),
+        rule(
+            &["create"],
+            "authorization.k8s.io",
+            &["localsubjectaccessreviews"],
+        ),
+        rule(
+            READ_WRITE,
+            "rbac.authorization.k8s.io",
+            &["rolebindings", "roles"],
+        ),
     ]
 }
 
@@ -214,7 +226,11 @@ pub(crate) fn objects() -> Vec<Value> {
                     "authorization.k8s.io",
                     &["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
                 ),
-                rule(&["create"], "authentication.k8s.io", &["selfsubjectreviews"]),
+                rule(
+                    &["create"],
+                    "authentication.k8s.io",
+                    &["selfsubjectreviews"],
+                ),
             ],
         ),
         cluster_role(
@@ -222,8 +238,17 @@ pub(crate) fn objects() -> Vec<Value> {
             vec![paths(
                 &["get"],
                 &[
-                    "/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
-                    "/openapi/*", "/readyz", "/version", "/version/",
+                    "/api",
+                    "/api/*",
+                    "/apis",
+                    "/apis/*",
+                    "/healthz",
+                    "/livez",
+                    "/openapi",
+                    "/openapi/*",
+                    "/readyz",
+                    "/version",
+                    "/version/",
                 ],
             )],
         ),

@@ -112,7 +112,11 @@ pub(crate) fn check(store: &Store, user: &User, t: &Target, doc: &Value) -> Resu
         let r = &doc["roleRef"];
         let role = r["name"].as_str().unwrap_or("");
         let kind = r["kind"].as_str().unwrap_or("");
-        let plural = if kind == "Role" { "roles" } else { "clusterroles" };
+        let plural = if kind == "Role" {
+            "roles"
+        } else {
+            "clusterroles"
+        };
         if may("bind", plural, role) {
             return Ok(());
         }

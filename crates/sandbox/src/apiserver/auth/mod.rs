@@ -93,7 +93,11 @@ pub(crate) fn user_of_token(store: &Store, admin_token: &str, t: &str) -> Option
 }
 
 /// The user of a request, from its `Authorization: Bearer` header.
-pub(crate) fn authenticate(store: &Store, admin_token: &str, headers: &http::HeaderMap) -> Option<User> {
+pub(crate) fn authenticate(
+    store: &Store,
+    admin_token: &str,
+    headers: &http::HeaderMap,
+) -> Option<User> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let t = v.strip_prefix("Bearer ")?.trim();
     user_of_token(store, admin_token, t)
@@ -130,7 +134,10 @@ impl Attributes {
         };
         let name = t.name.clone().unwrap_or_default();
         // A namespace's own namespace is itself (upstream's RequestInfo).
-        let namespace = match (&t.ns, t.res.plural == "namespaces" && t.res.group.is_empty()) {
+        let namespace = match (
+            &t.ns,
+            t.res.plural == "namespaces" && t.res.group.is_empty(),
+        ) {
             (Some(ns), _) => ns.clone(),
             (None, true) => name.clone(),
             (None, false) => String::new(),
@@ -157,7 +164,13 @@ impl Attributes {
 
 /// Upstream's words for a refusal (`responsewriters.forbiddenMessage`).
 pub(crate) fn forbidden_message(user: &User, a: &Attributes) -> String {
-    let who = format!("User {:?} cannot {} resource {:?} in API group {:?}", user.name, a.verb, a.full_resource(), a.group);
+    let who = format!(
+        "User {:?} cannot {} resource {:?} in API group {:?}",
+        user.name,
+        a.verb,
+        a.full_resource(),
+        a.group
+    );
     if a.namespace.is_empty() {
         format!("{who} at the cluster scope")
     } else {
@@ -173,7 +186,11 @@ pub(crate) fn forbidden(res: &ResourceDef, user: &User, a: &Attributes) -> ApiEr
     } else {
         format!("{what} {:?}", a.name)
     };
-    let mut e = ApiError::new(403, "Forbidden", format!("{subject} is forbidden: {}", forbidden_message(user, a)));
+    let mut e = ApiError::new(
+        403,
+        "Forbidden",
+        format!("{subject} is forbidden: {}", forbidden_message(user, a)),
+    );
     let mut details = json!({"kind": res.plural});
     if !res.group.is_empty() {
         details["group"] = json!(res.group);
@@ -186,7 +203,13 @@ pub(crate) fn forbidden(res: &ResourceDef, user: &User, a: &Attributes) -> ApiEr
 }
 
 /// Whether `user` may make this resource request: `Err` is the 403 to send.
-pub(crate) fn authorize(store: &Store, user: &User, t: &Target, method: &Method, query: Option<&str>) -> Result<(), Response<Body>> {
+pub(crate) fn authorize(
+    store: &Store,
+    user: &User,
+    t: &Target,
+    method: &Method,
+    query: Option<&str>,
+) -> Result<(), Response<Body>> {
     if user.is_master() {
         return Ok(());
     }
@@ -211,14 +234,21 @@ pub(crate) fn authorize_path(
         return Ok(());
     }
     let verb = method.as_str().to_ascii_lowercase();
-    let verb = if verb == "head" { "get".to_string() } else { verb };
+    let verb = if verb == "head" {
+        "get".to_string()
+    } else {
+        verb
+    };
     if rbac::allows_path(store, user, &verb, path).is_some() {
         return Ok(());
     }
     let mut e = ApiError::new(
         403,
         "Forbidden",
-        format!("forbidden: User {:?} cannot {verb} path {path:?}", user.name),
+        format!(
+            "forbidden: User {:?} cannot {verb} path {path:?}",
+            user.name
+        ),
     );
     e.details = Some(json!({}));
     Err(h::error(&e))
@@ -251,8 +281,8 @@ pub(crate) fn respond(
         std::ptr::eq(res, &resources::SERVICE_ACCOUNTS) && t.sub.as_deref() == Some("token");
     if !ours && !token_request {
         if escalation::applies(user, t, method) {
-            let checked = decode(content_type, body)
-                .and_then(|doc| escalation::check(store, user, t, &doc));
+            let checked =
+                decode(content_type, body).and_then(|doc| escalation::check(store, user, t, &doc));
             if let Err(e) = checked {
                 return Some(h::error(&e));
             }
@@ -282,19 +312,23 @@ pub(crate) fn respond(
 /// A request body in JSON, YAML or protobuf.
 fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     if crate::apiserver::protobuf::is_protobuf(content_type) {
-        return crate::apiserver::protobuf::decode(body)
-            .map_err(|e| ApiError::bad_request(format!("the protobuf body could not be decoded: {e}")));
+        return crate::apiserver::protobuf::decode(body).map_err(|e| {
+            ApiError::bad_request(format!("the protobuf body could not be decoded: {e}"))
+        });
     }
     if body.is_empty() {
         return Ok(json!({}));
     }
     match content_type.split(';').next().unwrap_or("").trim() {
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let text = std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
-            serde_saphyr::from_str::<Value>(text).map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
+            let text = std::str::from_utf8(body)
+                .map_err(|_| ApiError::bad_request("the YAML body is not valid UTF-8"))?;
+            serde_saphyr::from_str::<Value>(text)
+                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
         }
-        _ => serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))),
+        _ => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        }),
     }
 }
 
@@ -302,7 +336,12 @@ fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
 mod tests {
     use super::*;
 
-    fn target(res: &'static ResourceDef, ns: Option<&str>, name: Option<&str>, sub: Option<&str>) -> Target {
+    fn target(
+        res: &'static ResourceDef,
+        ns: Option<&str>,
+        name: Option<&str>,
+        sub: Option<&str>,
+    ) -> Target {
         Target {
             res,
             ns: ns.map(Into::into),
@@ -313,13 +352,32 @@ mod tests {
 
     #[test]
     fn attributes_as_upstream_reads_them() {
-        let a = Attributes::of(&target(&resources::PODS, Some("ns"), None, None), &Method::GET, Some("watch=true"));
+        let a = Attributes::of(
+            &target(&resources::PODS, Some("ns"), None, None),
+            &Method::GET,
+            Some("watch=true"),
+        );
         assert_eq!((a.verb.as_str(), a.namespace.as_str()), ("watch", "ns"));
-        let a = Attributes::of(&target(&resources::PODS, Some("ns"), Some("p"), Some("log")), &Method::GET, None);
-        assert_eq!((a.verb.as_str(), a.full_resource().as_str()), ("get", "pods/log"));
-        let a = Attributes::of(&target(&resources::NAMESPACES, None, Some("ws-ana"), None), &Method::GET, None);
+        let a = Attributes::of(
+            &target(&resources::PODS, Some("ns"), Some("p"), Some("log")),
+            &Method::GET,
+            None,
+        );
+        assert_eq!(
+            (a.verb.as_str(), a.full_resource().as_str()),
+            ("get", "pods/log")
+        );
+        let a = Attributes::of(
+            &target(&resources::NAMESPACES, None, Some("ws-ana"), None),
+            &Method::GET,
+            None,
+        );
         assert_eq!(a.namespace, "ws-ana");
-        let a = Attributes::of(&target(&resources::PVCS, Some("ns"), None, None), &Method::DELETE, None);
+        let a = Attributes::of(
+            &target(&resources::PVCS, Some("ns"), None, None),
+            &Method::DELETE,
+            None,
+        );
         assert_eq!(a.verb, "deletecollection");
     }
 
@@ -331,13 +389,21 @@ mod tests {
             groups: vec![],
             extra: HashMap::new(),
         };
-        let a = Attributes::of(&target(&resources::PODS, Some("ws-ana"), None, None), &Method::GET, None);
+        let a = Attributes::of(
+            &target(&resources::PODS, Some("ws-ana"), None, None),
+            &Method::GET,
+            None,
+        );
         let e = forbidden(&resources::PODS, &user, &a);
         assert_eq!(
             e.message,
             "pods is forbidden: User \"system:serviceaccount:ws-bob:learner\" cannot list resource \"pods\" in API group \"\" in the namespace \"ws-ana\""
         );
-        let a = Attributes::of(&target(&resources::STORAGE_CLASSES, None, Some("fast"), None), &Method::DELETE, None);
+        let a = Attributes::of(
+            &target(&resources::STORAGE_CLASSES, None, Some("fast"), None),
+            &Method::DELETE,
+            None,
+        );
         let e = forbidden(&resources::STORAGE_CLASSES, &user, &a);
         assert_eq!(
             e.message,

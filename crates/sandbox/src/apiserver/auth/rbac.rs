@@ -28,7 +28,11 @@ pub(crate) struct Rule {
     pub resources: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resource_names: Vec<String>,
-    #[serde(default, rename = "nonResourceURLs", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "nonResourceURLs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub non_resource_urls: Vec<String>,
 }
 
@@ -140,7 +144,9 @@ fn visit_rules(
         let Some(s) = subjects_of(b).into_iter().find(|s| s.applies_to(user, "")) else {
             continue;
         };
-        let Some(role) = role_of(store, b, "") else { continue };
+        let Some(role) = role_of(store, b, "") else {
+            continue;
+        };
         for rule in rules_of(&role) {
             let source = || {
                 format!(
@@ -164,7 +170,9 @@ fn visit_rules(
         let Some(s) = subjects_of(b).into_iter().find(|s| s.applies_to(user, ns)) else {
             continue;
         };
-        let Some(role) = role_of(store, b, ns) else { continue };
+        let Some(role) = role_of(store, b, ns) else {
+            continue;
+        };
         for rule in rules_of(&role) {
             let source = || {
                 format!(
@@ -285,7 +293,10 @@ mod tests {
         let user = User {
             name: "system:serviceaccount:ws-ana:learner".into(),
             uid: String::new(),
-            groups: vec!["system:serviceaccounts".into(), "system:serviceaccounts:ws-ana".into()],
+            groups: vec![
+                "system:serviceaccounts".into(),
+                "system:serviceaccounts:ws-ana".into(),
+            ],
             extra: Default::default(),
         };
         let sa = |ns: &str| Subject {
@@ -303,6 +314,9 @@ mod tests {
             namespace: String::new(),
         };
         assert!(group.applies_to(&user, ""));
-        assert_eq!(sa("").describe("ws-ana"), "ServiceAccount \"learner/ws-ana\"");
+        assert_eq!(
+            sa("").describe("ws-ana"),
+            "ServiceAccount \"learner/ws-ana\""
+        );
     }
 }

@@ -114,7 +114,9 @@ pub(crate) fn answer(
         "SubjectAccessReview" | "LocalSubjectAccessReview" => {
             spec_required(res, spec)?;
             if let Some(ns) = ns {
-                let asked = spec["resourceAttributes"]["namespace"].as_str().unwrap_or("");
+                let asked = spec["resourceAttributes"]["namespace"]
+                    .as_str()
+                    .unwrap_or("");
                 if asked != ns {
                     return Err(ApiError::invalid(
                         res,
@@ -145,8 +147,9 @@ pub(crate) fn answer(
         "SelfSubjectRulesReview" => {
             let ns = spec["namespace"].as_str().unwrap_or("");
             let rules = rbac::rules_for(store, user, ns);
-            let (urls, res_rules): (Vec<_>, Vec<_>) =
-                rules.into_iter().partition(|r| !r.non_resource_urls.is_empty());
+            let (urls, res_rules): (Vec<_>, Vec<_>) = rules
+                .into_iter()
+                .partition(|r| !r.non_resource_urls.is_empty());
             let resource_rules: Vec<Value> = res_rules
                 .iter()
                 .map(|r| {
@@ -188,7 +191,9 @@ pub(crate) fn answer(
                     "user": u.to_json(),
                     "audiences": token::audiences(admin_token, t),
                 }),
-                None => json!({"user": {}, "error": "[invalid bearer token, service account token is not valid]"}),
+                None => {
+                    json!({"user": {}, "error": "[invalid bearer token, service account token is not valid]"})
+                }
             };
             Ok(answer_of(res, doc, None, st))
         }

@@ -93,14 +93,16 @@ fn claims(admin_token: &str, token: &str) -> Result<Value, Invalid> {
         return Err(Invalid::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(c), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(Invalid::Malformed);
     };
     let dec = |p: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p);
     let sig = dec(s).map_err(|_| Invalid::Malformed)?;
     let want = hmac(&key(admin_token), format!("{h}.{c}").as_bytes());
-    let same = sig.len() == want.len() && sig.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
+    let same =
+        sig.len() == want.len() && sig.iter().zip(want).fold(0u8, |a, (x, y)| a | (x ^ y)) == 0;
     if !same {
         return Err(Invalid::Signature);
     }
@@ -128,7 +130,9 @@ pub(crate) fn verify(store: &Store, admin_token: &str, token: &str) -> Result<Us
     }
     let k8s = &c["kubernetes.io"];
     let ns = k8s["namespace"].as_str().ok_or(Invalid::Malformed)?;
-    let name = k8s["serviceaccount"]["name"].as_str().ok_or(Invalid::Malformed)?;
+    let name = k8s["serviceaccount"]["name"]
+        .as_str()
+        .ok_or(Invalid::Malformed)?;
     let uid = k8s["serviceaccount"]["uid"].as_str().unwrap_or("");
     let sa = store
         .get(&resources::SERVICE_ACCOUNTS, ns, name)
@@ -181,7 +185,9 @@ pub(crate) fn request(
         .get(&resources::SERVICE_ACCOUNTS, ns, name)
         .ok_or_else(|| ApiError::not_found(&resources::SERVICE_ACCOUNTS, name))?;
     let spec = &doc["spec"];
-    let seconds = spec["expirationSeconds"].as_i64().unwrap_or(DEFAULT_SECONDS);
+    let seconds = spec["expirationSeconds"]
+        .as_i64()
+        .unwrap_or(DEFAULT_SECONDS);
     if seconds < MIN_SECONDS {
         return Err(invalid(
             name,

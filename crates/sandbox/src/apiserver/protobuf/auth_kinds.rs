@@ -71,7 +71,11 @@ pub(super) const TOKEN_REQUEST: &[Field] = &[
 ];
 pub(super) const TOKEN_REVIEW: &[Field] = &[
     f(1, "metadata", Msg(OBJECT_META)),
-    f(2, "spec", Msg(&[f(1, "token", Str), r(2, "audiences", Str)])),
+    f(
+        2,
+        "spec",
+        Msg(&[f(1, "token", Str), r(2, "audiences", Str)]),
+    ),
 ];
 
 const POLICY_RULE: &[Field] = &[

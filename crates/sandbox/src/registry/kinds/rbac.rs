@@ -47,7 +47,10 @@ impl Strategy for Roles {
     }
 
     fn cells(&self, o: &Value, _now: jiff::Timestamp) -> Value {
-        json!([s(&o["metadata"]["name"]), s(&o["metadata"]["creationTimestamp"])])
+        json!([
+            s(&o["metadata"]["name"]),
+            s(&o["metadata"]["creationTimestamp"])
+        ])
     }
 }
 
@@ -81,11 +84,7 @@ impl Strategy for Bindings {
         if let Some(old) = old
             && old["roleRef"] != *r
         {
-            out.push(Cause::invalid(
-                "roleRef",
-                r,
-                "cannot change roleRef",
-            ));
+            out.push(Cause::invalid("roleRef", r, "cannot change roleRef"));
         }
         for (i, sub) in arr(&o["subjects"]).iter().enumerate() {
             let kind = s(&sub["kind"]);
