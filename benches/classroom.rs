@@ -8,8 +8,12 @@
 //!   every learner changing step every second; its CPU time
 //!   (`/proc/PID/stat`) and memory (`VmRSS`, `VmHWM`).
 //!
-//!     cargo bench --bench classroom
-//!     LEARNERS=20 cargo bench --bench classroom   # a quicker run
+//! Run:
+//!
+//! ```sh
+//! cargo bench --bench classroom
+//! LEARNERS=20 cargo bench --bench classroom   # a quicker run
+//! ```
 //!
 //! Prints one line per figure; BENCHMARKS.md records the figures seen.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // benches may panic

@@ -56,7 +56,7 @@ async fn can_i(client: &kube::Client, verb: &str, resource: &str, ns: &str) -> b
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn learners_are_admins_of_their_namespace_only() {
     let dir = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::start(SandboxConfig::new(&dir.path().join("sandbox")))
+    let sandbox = Sandbox::start(SandboxConfig::new(dir.path().join("sandbox")))
         .await
         .unwrap();
     let admin_kc = sandbox.kubeconfig_path().to_path_buf();

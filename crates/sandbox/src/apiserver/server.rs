@@ -161,9 +161,9 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     };
     let target = handlers::parse_target(&segs);
     if target.is_none()
-        && let Err(r) = auth::authorize_path(&ctx.store, &user, req.method(), &path)
+        && let Err(e) = auth::authorize_path(&ctx.store, &user, req.method(), &path)
     {
-        return r;
+        return h::error(&e);
     }
     let accept = req
         .headers()
@@ -208,8 +208,8 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
     let Some(target) = target else {
         return h::error(&ApiError::path_not_found());
     };
-    if let Err(r) = auth::authorize(&ctx.store, &user, &target, req.method(), req.uri().query()) {
-        return r;
+    if let Err(e) = auth::authorize(&ctx.store, &user, &target, req.method(), req.uri().query()) {
+        return h::error(&e);
     }
     if podapi::handles(&target) {
         if let Some(node) = &ctx.node {

@@ -209,7 +209,7 @@ pub(crate) fn authorize(
     t: &Target,
     method: &Method,
     query: Option<&str>,
-) -> Result<(), Response<Body>> {
+) -> Result<(), ApiError> {
     if user.is_master() {
         return Ok(());
     }
@@ -218,7 +218,7 @@ pub(crate) fn authorize(
         return Ok(());
     }
     tracing::debug!(user = %user.name, verb = %a.verb, resource = %a.full_resource(), ns = %a.namespace, "forbidden");
-    Err(h::error(&forbidden(t.res, user, &a)))
+    Err(forbidden(t.res, user, &a))
 }
 
 /// Whether `user` may request a non-resource path (discovery, OpenAPI,
@@ -229,7 +229,7 @@ pub(crate) fn authorize_path(
     user: &User,
     method: &Method,
     path: &str,
-) -> Result<(), Response<Body>> {
+) -> Result<(), ApiError> {
     if user.is_master() {
         return Ok(());
     }
@@ -251,7 +251,7 @@ pub(crate) fn authorize_path(
         ),
     );
     e.details = Some(json!({}));
-    Err(h::error(&e))
+    Err(e)
 }
 
 /// Answers the requests this module serves (reviews, TokenRequest) and

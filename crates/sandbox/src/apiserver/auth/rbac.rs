@@ -55,7 +55,7 @@ impl Rule {
         has(&self.verbs, &a.verb)
             && has(&self.api_groups, &a.group)
             && self.resource_matches(a)
-            && (self.resource_names.is_empty() || self.resource_names.iter().any(|n| *n == a.name))
+            && (self.resource_names.is_empty() || self.resource_names.contains(&a.name))
     }
 
     /// Whether this rule allows a request to a non-resource path.
@@ -83,7 +83,7 @@ impl Subject {
     fn applies_to(&self, user: &User, binding_ns: &str) -> bool {
         match self.kind.as_str() {
             "User" => user.name == self.name,
-            "Group" => user.groups.iter().any(|g| *g == self.name),
+            "Group" => user.groups.contains(&self.name),
             "ServiceAccount" => {
                 let ns = if self.namespace.is_empty() {
                     binding_ns
