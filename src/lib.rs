@@ -23,6 +23,7 @@ pub mod prompt;
 pub mod shell;
 pub mod solution;
 pub mod standing;
+pub mod term;
 pub mod term_text;
 pub mod text;
 pub mod tui;

@@ -392,15 +392,16 @@ impl LearnerPlan {
 
     /// Starts the tasks (in the current runtime); the reporter goes to the
     /// front end.
-    pub fn start(
+    pub fn start<E: From<super::ClassroomEvent> + Send + 'static>(
         self,
         data_dir: &Path,
-        events: tokio::sync::mpsc::Sender<crate::tui::event::AppEvent>,
+        events: tokio::sync::mpsc::Sender<E>,
         client: Option<kube::Client>,
     ) -> Option<super::Reporter> {
         if self.is_empty() {
             return None;
         }
+        let events = super::learner::Sink::new(events);
         let reporter = super::Reporter::new();
         if let Some((target, name)) = self.server {
             let link = super::learner::Link {

@@ -253,8 +253,8 @@ async fn keep(
 async fn grid_loop(mut grid: Grid, class: &Classroom) -> Result<()> {
     use crossterm::event::{Event, EventStream, KeyEventKind};
     use futures::StreamExt as _;
-    let theme = crate::tui::theme::Theme::from_env();
-    let guard = crate::tui::terminal::TerminalGuard::enter()
+    let theme = crate::term::theme::Theme::from_env();
+    let guard = crate::term::guard::TerminalGuard::enter()
         .context("could not switch the terminal to full-screen mode")?;
     let mut terminal =
         ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))

@@ -13,7 +13,6 @@ use super::handshake::{self, Refused};
 use super::membership::{self, Seat};
 use super::protocol::{ErrorCode, FrameError, ToLearner, ToServer, read_frame, write_frame};
 use super::report::Report;
-use crate::tui::event::AppEvent;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -104,7 +103,7 @@ pub struct Link {
     pub name: String,
     /// For the token and the last message seen (`classroom.json`).
     pub data_dir: PathBuf,
-    pub events: mpsc::Sender<AppEvent>,
+    pub events: Sink,
 }
 
 /// Pause between attempts: 1 s doubling up to 10 s (plus up to a second
@@ -157,10 +156,34 @@ pub async fn run(link: Link, mut reports: watch::Receiver<Latest>) {
 }
 
 async fn send(link: &Link, ev: ClassroomEvent) -> Result<(), ()> {
-    link.events
-        .send(AppEvent::Classroom(ev))
-        .await
-        .map_err(|_| ())
+    if link.events.send(ev).await {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// Where the classroom's news go: the front end's channel, whatever its
+/// event type (the TUI's and plain mode's take a `ClassroomEvent`).
+#[derive(Clone)]
+pub struct Sink(
+    std::sync::Arc<
+        dyn Fn(ClassroomEvent) -> futures::future::BoxFuture<'static, bool> + Send + Sync,
+    >,
+);
+
+impl Sink {
+    pub fn new<E: From<ClassroomEvent> + Send + 'static>(tx: mpsc::Sender<E>) -> Sink {
+        Sink(std::sync::Arc::new(move |ev: ClassroomEvent| {
+            let tx = tx.clone();
+            Box::pin(async move { tx.send(E::from(ev)).await.is_ok() })
+        }))
+    }
+
+    /// False once the front end is gone.
+    pub async fn send(&self, ev: ClassroomEvent) -> bool {
+        (self.0)(ev).await
+    }
 }
 
 enum Outcome {

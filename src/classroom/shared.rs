@@ -18,7 +18,6 @@ use super::learner::{ClassroomEvent, Latest};
 use super::names::{self, CLASSROOM_LABEL, KUBECONFIG_EXTENSION, LEARNER_LABEL};
 use super::protocol::{Message, ToLearner};
 use super::server::Classroom;
-use crate::tui::event::AppEvent;
 use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
@@ -26,7 +25,7 @@ use kube::runtime::watcher;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// The learner's progress.
@@ -120,11 +119,11 @@ pub async fn run_learner(
     client: kube::Client,
     seat: SharedSeat,
     mut reports: watch::Receiver<Latest>,
-    events: mpsc::Sender<AppEvent>,
+    events: super::learner::Sink,
 ) {
     let send = |ev| {
         let events = events.clone();
-        async move { events.send(AppEvent::Classroom(ev)).await.is_ok() }
+        async move { events.send(ev).await }
     };
     if !send(ClassroomEvent::Joined {
         server: format!("namespace {}", seat.namespace),
@@ -167,11 +166,7 @@ pub async fn run_learner(
 }
 
 /// Watches the learner's `kubetutor-classroom` ConfigMap.
-async fn follow_instructions(
-    client: kube::Client,
-    seat: SharedSeat,
-    events: mpsc::Sender<AppEvent>,
-) {
+async fn follow_instructions(client: kube::Client, seat: SharedSeat, events: super::learner::Sink) {
     let api: Api<ConfigMap> = Api::namespaced(client, &seat.namespace);
     let cfg = watcher::Config::default().fields(&format!("metadata.name={INSTRUCTIONS}"));
     let mut stream = watcher::watcher(api, cfg).boxed();
@@ -206,7 +201,7 @@ async fn follow_instructions(
             });
         }
         for ev in news {
-            if events.send(AppEvent::Classroom(ev)).await.is_err() {
+            if !events.send(ev).await {
                 return;
             }
         }

@@ -94,6 +94,12 @@ impl From<ShellEvent> for AppEvent {
     }
 }
 
+impl From<crate::classroom::ClassroomEvent> for AppEvent {
+    fn from(e: crate::classroom::ClassroomEvent) -> Self {
+        AppEvent::Classroom(e)
+    }
+}
+
 /// One event for `App::update`.
 #[derive(Debug, Clone)]
 pub enum AppEvent {

@@ -14,8 +14,8 @@ pub mod page;
 pub mod pane;
 pub mod run;
 pub mod strings;
-pub mod terminal;
-pub mod theme;
+pub use crate::term::guard as terminal;
+pub use crate::term::theme;
 pub mod ui;
 
 pub use app::{App, Redraw, ShellSetup};

@@ -100,13 +100,13 @@ impl Learner {
 
     /// Joins keeping its data directory (its token) from before.
     pub fn join_in(target: JoinTarget, name: &str, data: tempfile::TempDir) -> Learner {
-        let (tx, events) = mpsc::channel(64);
+        let (tx, events) = mpsc::channel::<AppEvent>(64);
         let reporter = Reporter::new();
         let link = Link {
             target,
             name: name.to_owned(),
             data_dir: data.path().to_path_buf(),
-            events: tx,
+            events: kubetutor::classroom::learner::Sink::new(tx),
         };
         let task = tokio::spawn(learner::run(link, reporter.subscribe()));
         Learner {

@@ -3,6 +3,7 @@
 //! the registry and storage, server-side tables, watches, patches and the
 //! protobuf encoding kubectl sends.
 
+pub(crate) mod auth;
 pub(crate) mod conns;
 pub(crate) mod decode;
 pub(crate) mod discovery;

@@ -1,4 +1,5 @@
-//! The HTTP/1.1 server on loopback: bearer-token authentication, the
+//! The HTTP/1.1 server on loopback: authentication and authorization
+//! ([`crate::apiserver::auth`]), the
 //! non-resource endpoints (version, health, discovery, OpenAPI) and the
 //! hand-off of resource requests to [`crate::apiserver::handlers`].
 
@@ -15,6 +16,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::apiserver::auth;
 use crate::apiserver::conns;
 use crate::apiserver::discovery;
 use crate::apiserver::handlers;
@@ -111,7 +113,7 @@ async fn connection(
     let header_read_timeout = ctx.limits.header_read_timeout;
     let svc = service_fn(move |mut req: Request<Incoming>| {
         let ctx = ctx.clone();
-        if authorized(&ctx, &req) {
+        if auth::authenticate(&ctx.store, &ctx.token, req.headers()).is_some() {
             ticket.prove();
         }
         // Streaming sessions are counted per client.
@@ -129,21 +131,6 @@ async fn connection(
         _ = evicted.cancelled() => {}
         _ = cancel.cancelled() => {}
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn authorized(ctx: &Ctx, req: &Request<Incoming>) -> bool {
-    let Some(v) = req.headers().get(header::AUTHORIZATION) else {
-        return false;
-    };
-    let Ok(v) = v.to_str() else { return false };
-    if let Some(t) = v.strip_prefix("Bearer ") {
-        return constant_time_eq(t.trim().as_bytes(), ctx.token.as_bytes());
-    }
-    false
 }
 
 fn version() -> serde_json::Value {
@@ -173,8 +160,14 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         ["healthz" | "livez" | "readyz", ..] => return h::with_type(200, "text/plain", "ok"),
         _ => {}
     }
-    if !authorized(ctx, &req) {
+    let Some(user) = auth::authenticate(&ctx.store, &ctx.token, req.headers()) else {
         return h::error(&ApiError::unauthorized());
+    };
+    let target = handlers::parse_target(&segs);
+    if target.is_none()
+        && let Err(e) = auth::authorize_path(&ctx.store, &user, req.method(), &path)
+    {
+        return h::error(&e);
     }
     let accept = req
         .headers()
@@ -216,9 +209,12 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
         }
         _ => {}
     }
-    let Some(target) = handlers::parse_target(&segs) else {
+    let Some(target) = target else {
         return h::error(&ApiError::path_not_found());
     };
+    if let Err(e) = auth::authorize(&ctx.store, &user, &target, req.method(), req.uri().query()) {
+        return h::error(&e);
+    }
     if podapi::handles(&target) {
         if let Some(node) = &ctx.node {
             return podapi::handle(node, target, req).await;
@@ -267,6 +263,17 @@ pub async fn route(ctx: &Ctx, req: Request<Incoming>) -> Response<Body> {
             ));
         }
     };
+    if let Some(r) = auth::respond(
+        &ctx.store,
+        &ctx.token,
+        &user,
+        &target,
+        &method,
+        &content_type,
+        &body,
+    ) {
+        return r;
+    }
     handlers::handle(
         &ctx.registry,
         target,

@@ -234,7 +234,13 @@ pub(crate) static SERVICE_ACCOUNTS: ResourceDef = def(
     true,
     &["sa"],
     &[],
-    &[],
+    &[Subresource {
+        name: "token",
+        kind: "TokenRequest",
+        group: "authentication.k8s.io",
+        version: "v1",
+        verbs: &["create"],
+    }],
 );
 
 pub(crate) static SERVICES: ResourceDef = def(
@@ -413,6 +419,116 @@ pub(crate) static SELF_SUBJECT_ACCESS_REVIEWS: ResourceDef = ResourceDef {
     subresources: &[],
 };
 
+pub(crate) static ROLES: ResourceDef = def(
+    "rbac.authorization.k8s.io",
+    "v1",
+    "roles",
+    "role",
+    "Role",
+    true,
+    &[],
+    &[],
+    &[],
+);
+
+pub(crate) static CLUSTER_ROLES: ResourceDef = def(
+    "rbac.authorization.k8s.io",
+    "v1",
+    "clusterroles",
+    "clusterrole",
+    "ClusterRole",
+    false,
+    &[],
+    &[],
+    &[],
+);
+
+pub(crate) static ROLE_BINDINGS: ResourceDef = def(
+    "rbac.authorization.k8s.io",
+    "v1",
+    "rolebindings",
+    "rolebinding",
+    "RoleBinding",
+    true,
+    &[],
+    &[],
+    &[],
+);
+
+pub(crate) static CLUSTER_ROLE_BINDINGS: ResourceDef = def(
+    "rbac.authorization.k8s.io",
+    "v1",
+    "clusterrolebindings",
+    "clusterrolebinding",
+    "ClusterRoleBinding",
+    false,
+    &[],
+    &[],
+    &[],
+);
+
+/// A resource that only answers `create` (reviews): nothing is stored.
+const fn review(
+    group: &'static str,
+    plural: &'static str,
+    singular: &'static str,
+    kind: &'static str,
+    namespaced: bool,
+) -> ResourceDef {
+    ResourceDef {
+        group,
+        version: "v1",
+        plural,
+        singular,
+        kind,
+        namespaced,
+        short_names: &[],
+        categories: &[],
+        verbs: &["create"],
+        subresources: &[],
+    }
+}
+
+pub(crate) static SUBJECT_ACCESS_REVIEWS: ResourceDef = review(
+    "authorization.k8s.io",
+    "subjectaccessreviews",
+    "subjectaccessreview",
+    "SubjectAccessReview",
+    false,
+);
+
+pub(crate) static LOCAL_SUBJECT_ACCESS_REVIEWS: ResourceDef = review(
+    "authorization.k8s.io",
+    "localsubjectaccessreviews",
+    "localsubjectaccessreview",
+    "LocalSubjectAccessReview",
+    true,
+);
+
+pub(crate) static SELF_SUBJECT_RULES_REVIEWS: ResourceDef = review(
+    "authorization.k8s.io",
+    "selfsubjectrulesreviews",
+    "selfsubjectrulesreview",
+    "SelfSubjectRulesReview",
+    false,
+);
+
+pub(crate) static SELF_SUBJECT_REVIEWS: ResourceDef = review(
+    "authentication.k8s.io",
+    "selfsubjectreviews",
+    "selfsubjectreview",
+    "SelfSubjectReview",
+    false,
+);
+
+pub(crate) static TOKEN_REVIEWS: ResourceDef = review(
+    "authentication.k8s.io",
+    "tokenreviews",
+    "tokenreview",
+    "TokenReview",
+    false,
+);
+
 /// Every resource the sandbox serves, in discovery order.
 pub(crate) static RESOURCES: &[&ResourceDef] = &[
     &CONFIG_MAPS,
@@ -439,6 +555,15 @@ pub(crate) static RESOURCES: &[&ResourceDef] = &[
     &LEASES,
     &STORAGE_CLASSES,
     &SELF_SUBJECT_ACCESS_REVIEWS,
+    &SUBJECT_ACCESS_REVIEWS,
+    &LOCAL_SUBJECT_ACCESS_REVIEWS,
+    &SELF_SUBJECT_RULES_REVIEWS,
+    &ROLES,
+    &CLUSTER_ROLES,
+    &ROLE_BINDINGS,
+    &CLUSTER_ROLE_BINDINGS,
+    &SELF_SUBJECT_REVIEWS,
+    &TOKEN_REVIEWS,
 ];
 
 /// API groups in discovery order (core excluded), each with its one version.
@@ -449,6 +574,8 @@ pub(crate) const GROUPS: &[&str] = &[
     "storage.k8s.io",
     "coordination.k8s.io",
     "authorization.k8s.io",
+    "rbac.authorization.k8s.io",
+    "authentication.k8s.io",
 ];
 
 impl ResourceDef {

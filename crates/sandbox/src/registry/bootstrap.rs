@@ -98,5 +98,6 @@ pub(crate) fn bootstrap_objects() -> Vec<Value> {
         "reclaimPolicy": "Delete",
         "volumeBindingMode": "Immediate"
     }));
+    v.extend(super::bootstrap_rbac::objects());
     v
 }

@@ -15,6 +15,7 @@
 
 pub(crate) mod admission;
 pub(crate) mod bootstrap;
+mod bootstrap_rbac;
 pub(crate) mod deletion;
 mod ephemeral;
 mod kinds;
@@ -40,6 +41,8 @@ use printing::{AGE, Col, NAME, s, since};
 pub(crate) enum NameRule {
     /// A DNS subdomain (most kinds).
     Subdomain,
+    /// A path segment (RBAC kinds: `system:basic-user`).
+    PathSegment,
     /// A DNS label (namespaces).
     Label,
     /// A DNS-1035 label (services).

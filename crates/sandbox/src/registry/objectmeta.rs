@@ -30,6 +30,13 @@ fn name_errors(rule: NameRule, name: &str, prefix: bool) -> Option<String> {
         NameRule::Label => (valid_label(checked), LABEL_MSG, 63),
         NameRule::Dns1035 => (valid_dns1035(checked), DNS1035_MSG, 63),
         NameRule::Subdomain => (valid_subdomain(checked), SUBDOMAIN_MSG, 253),
+        // Upstream's ValidatePathSegmentName (RBAC names like
+        // `system:basic-user`).
+        NameRule::PathSegment => (
+            (prefix || !matches!(checked, "." | "..")) && !checked.contains(['/', '%']),
+            "may not be '.' or '..' and may not contain '/' or '%'",
+            usize::MAX,
+        ),
     };
     if checked.len() > max {
         Some(format!("must be no more than {max} characters"))

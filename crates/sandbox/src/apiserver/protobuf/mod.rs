@@ -15,6 +15,8 @@
 //! zero, as `omitempty` would drop them in JSON; pointer fields are kept
 //! whenever present, so `emptyDir: {}` and Secret `type: ""` survive.
 
+mod auth_kinds;
+
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
@@ -100,6 +102,23 @@ fn schema_for(api_version: &str, kind: &str) -> Option<&'static [Field]> {
         ("apps/v1", "Deployment") => DEPLOYMENT,
         ("batch/v1", "Job") => JOB,
         ("batch/v1", "CronJob") => CRON_JOB,
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+            auth_kinds::SELF_SUBJECT_ACCESS_REVIEW
+        }
+        ("authorization.k8s.io/v1", "SubjectAccessReview" | "LocalSubjectAccessReview") => {
+            auth_kinds::SUBJECT_ACCESS_REVIEW
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+            auth_kinds::SELF_SUBJECT_RULES_REVIEW
+        }
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => auth_kinds::SELF_SUBJECT_REVIEW,
+        ("authentication.k8s.io/v1", "TokenRequest") => auth_kinds::TOKEN_REQUEST,
+        ("authentication.k8s.io/v1", "TokenReview") => auth_kinds::TOKEN_REVIEW,
+        ("rbac.authorization.k8s.io/v1", "Role") => auth_kinds::ROLE,
+        ("rbac.authorization.k8s.io/v1", "ClusterRole") => auth_kinds::CLUSTER_ROLE,
+        ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => {
+            auth_kinds::BINDING
+        }
         // Every group version registers the option types; clients send
         // their delete's options as the group's own DeleteOptions.
         (_, "DeleteOptions") => DELETE_OPTIONS,

@@ -16,6 +16,7 @@ mod node;
 mod persistentvolume;
 mod persistentvolumeclaim;
 mod pod;
+mod rbac;
 mod replicaset;
 mod resourcequota;
 mod secret;
@@ -82,6 +83,10 @@ pub(crate) fn strategy(res: &ResourceDef) -> &'static dyn Strategy {
         (&resources::RESOURCE_QUOTAS, &resourcequota::ResourceQuotas),
         (&resources::LIMIT_RANGES, &limitrange::LimitRanges),
         (&resources::LEASES, &lease::Leases),
+        (&resources::ROLES, &rbac::Roles),
+        (&resources::CLUSTER_ROLES, &rbac::Roles),
+        (&resources::ROLE_BINDINGS, &rbac::Bindings),
+        (&resources::CLUSTER_ROLE_BINDINGS, &rbac::Bindings),
     ];
     KINDS
         .iter()
