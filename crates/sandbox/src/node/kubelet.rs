@@ -922,38 +922,97 @@ async fn supervise(
     c: &Arc<CtrRt>,
     policy: &str,
 ) -> Option<i32> {
-    let fp = field_path(c);
-    let pod = &prt.pod;
-    let mut backoff = node.config.backoff_base;
-    let mut last_code = None;
-    // A restart counts (restartCount, lastState) once the new instance is
-    // reported, running or exited: never as a state of its own.
-    let mut restarted: Option<State> = None;
+    let mut sup = Supervisor {
+        node,
+        prt,
+        c,
+        fp: field_path(c),
+        backoff: node.config.backoff_base,
+        last_code: None,
+        restarted: None,
+    };
     loop {
         if prt.cancel.is_cancelled() {
-            return last_code;
+            return sup.last_code;
         }
+        let ready = match sup.prepare().await {
+            Prepare::Ready(ready) => ready,
+            Prepare::Retry => continue,
+            Prepare::Stop => return sup.last_code,
+        };
+        let (inst, handle, redefined) = sup.start(ready);
+        let exit = sup.wait(&inst, handle, redefined).await;
+        if !sup.after_exit(inst, exit, policy).await {
+            return sup.last_code;
+        }
+    }
+}
+
+/// The state [`supervise`] keeps from one instance of a container to the
+/// next.
+struct Supervisor<'a> {
+    node: &'a Arc<Node>,
+    prt: &'a Arc<PodRt>,
+    c: &'a Arc<CtrRt>,
+    /// The container's field path, for its events.
+    fp: String,
+    backoff: Duration,
+    last_code: Option<i32>,
+    /// A restart counts (restartCount, lastState) once the new instance is
+    /// reported, running or exited: never as a state of its own.
+    restarted: Option<State>,
+}
+
+/// What a container needs before an instance starts.
+struct Ready {
+    env: Vec<(String, String)>,
+    fs: ContainerFs,
+    started_before: bool,
+}
+
+/// The outcome of [`Supervisor::prepare`].
+enum Prepare {
+    Ready(Ready),
+    /// The setup failed and its retry delay passed: try again.
+    Retry,
+    /// The pod stopped while waiting to retry.
+    Stop,
+}
+
+/// One started instance of a container: what its wait and its exit need.
+struct Instance {
+    image: String,
+    instance_id: String,
+    started_at: String,
+    has_readiness: bool,
+    procs: crate::process::ProcessTable,
+    main_proc: Option<Arc<crate::process::Process>>,
+    /// Cancelled when the instance ends (its probes stop).
+    instance: CancellationToken,
+    liveness_kill: CancellationToken,
+    ran_since: Instant,
+}
+
+/// How an instance ended.
+struct Exit {
+    code: i32,
+    /// The pod stopped.
+    stopped: bool,
+    /// Its image changed: start again at once.
+    redefined_restart: bool,
+}
+
+impl Supervisor<'_> {
+    /// Resolves the env, checks the security context and builds the
+    /// container's filesystem; a failure waits [`RETRY`] in Waiting.
+    async fn prepare(&self) -> Prepare {
+        let (node, prt, c) = (self.node, self.prt, self.c);
         let env = match resolve_env(node, prt, &c.spec) {
             Ok(env) => env,
             Err(msg) => {
-                c.set(|s| {
-                    s.state = State::Waiting {
-                        reason: "CreateContainerConfigError".into(),
-                        message: Some(msg.clone()),
-                    }
-                });
-                node.events.record(
-                    pod,
-                    Some(&fp),
-                    Kind::Warning,
-                    "Failed",
-                    format!("Error: {msg}"),
-                    "kubelet",
-                );
-                if !sleep_or_cancel(RETRY, &prt.cancel).await {
-                    return last_code;
-                }
-                continue;
+                return self
+                    .setup_failed("CreateContainerConfigError", msg, false)
+                    .await;
             }
         };
         let sc = security(prt, c);
@@ -970,50 +1029,60 @@ async fn supervise(
                     prt.name, prt.ns, prt.uid, c.name
                 )
             };
-            c.set(|s| {
-                s.state = State::Waiting {
-                    reason: "CreateContainerConfigError".into(),
-                    message: Some(msg.clone()),
-                }
-            });
-            node.events.record(
-                pod,
-                Some(&fp),
-                Kind::Warning,
-                "Failed",
-                format!("Error: {msg}"),
-                "kubelet",
-            );
-            node.wake();
-            if !sleep_or_cancel(RETRY, &prt.cancel).await {
-                return last_code;
-            }
-            continue;
+            return self
+                .setup_failed("CreateContainerConfigError", msg, true)
+                .await;
         }
         let started_before = c.state().started_once;
-        let fs = match build_fs(node, prt, c, started_before) {
-            Ok(fs) => fs,
-            Err(msg) => {
-                c.set(|s| {
-                    s.state = State::Waiting {
-                        reason: "CreateContainerError".into(),
-                        message: Some(msg.clone()),
-                    }
-                });
-                node.events.record(
-                    pod,
-                    Some(&fp),
-                    Kind::Warning,
-                    "Failed",
-                    format!("Error: {msg}"),
-                    "kubelet",
-                );
-                if !sleep_or_cancel(RETRY, &prt.cancel).await {
-                    return last_code;
-                }
-                continue;
+        match build_fs(node, prt, c, started_before) {
+            Ok(fs) => Prepare::Ready(Ready {
+                env,
+                fs,
+                started_before,
+            }),
+            Err(msg) => self.setup_failed("CreateContainerError", msg, false).await,
+        }
+    }
+
+    /// Shows a failed setup (Waiting with `reason`, a Failed event) and
+    /// waits before the next try.
+    async fn setup_failed(&self, reason: &str, msg: String, wake: bool) -> Prepare {
+        let (node, prt, c) = (self.node, self.prt, self.c);
+        c.set(|s| {
+            s.state = State::Waiting {
+                reason: reason.into(),
+                message: Some(msg.clone()),
             }
-        };
+        });
+        node.events.record(
+            &prt.pod,
+            Some(&self.fp),
+            Kind::Warning,
+            "Failed",
+            format!("Error: {msg}"),
+            "kubelet",
+        );
+        if wake {
+            node.wake();
+        }
+        if !sleep_or_cancel(RETRY, &prt.cancel).await {
+            return Prepare::Stop;
+        }
+        Prepare::Retry
+    }
+
+    /// Starts an instance: its app, its main process and its probes.
+    /// Returns it with its handle and the token a change of its image
+    /// fires.
+    fn start(&self, ready: Ready) -> (Instance, images::AppHandle, CancellationToken) {
+        let (node, prt, c) = (self.node, self.prt, self.c);
+        let pod = &prt.pod;
+        let fp = &self.fp;
+        let Ready {
+            env,
+            fs,
+            started_before,
+        } = ready;
         // The image of this instance; a later change of the spec restarts it.
         let redefined = {
             let mut t = lock(&c.redefined);
@@ -1021,43 +1090,7 @@ async fn supervise(
             t.clone()
         };
         let image = c.image();
-        let policy_pull = c.spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
-        if policy_pull == "Always" {
-            node.events.record(
-                pod,
-                Some(&fp),
-                Kind::Normal,
-                "Pulling",
-                format!("Pulling image \"{image}\""),
-                "kubelet",
-            );
-            node.events.record(pod, Some(&fp), Kind::Normal, "Pulled", format!("Successfully pulled image \"{image}\" in 412ms (412ms including waiting). Image size: 18342671 bytes."), "kubelet");
-        } else {
-            node.events.record(
-                pod,
-                Some(&fp),
-                Kind::Normal,
-                "Pulled",
-                format!("Container image \"{image}\" already present on machine"),
-                "kubelet",
-            );
-        }
-        node.events.record(
-            pod,
-            Some(&fp),
-            Kind::Normal,
-            "Created",
-            format!("Created container: {}", c.name),
-            "kubelet",
-        );
-        node.events.record(
-            pod,
-            Some(&fp),
-            Kind::Normal,
-            "Started",
-            format!("Started container {}", c.name),
-            "kubelet",
-        );
+        self.record_start(&image);
         if started_before {
             c.rotate_logs();
         }
@@ -1076,7 +1109,6 @@ async fn supervise(
             s.console = Some(Arc::clone(&console));
         });
         let instance_id = random_id();
-        let mut visible = false;
         let sink_ctr = c.clone();
         // Without a command, the image's own (busybox's `sh`, which exits
         // at once without a stdin to read): see images::select.
@@ -1104,7 +1136,7 @@ async fn supervise(
             // Said in the log too; an event is what `kubectl describe` shows.
             node.events.record(
                 pod,
-                Some(&fp),
+                Some(fp),
                 Kind::Warning,
                 "NotEmulated",
                 images::not_emulated_message(&image),
@@ -1143,14 +1175,83 @@ async fn supervise(
                 lock(&prt.tasks).push(t);
             }
         }
+        let inst = Instance {
+            image,
+            instance_id,
+            started_at,
+            has_readiness,
+            procs,
+            main_proc,
+            instance,
+            liveness_kill,
+            ran_since,
+        };
+        (inst, handle, redefined)
+    }
+
+    /// The events of a start: Pulling/Pulled, Created, Started.
+    fn record_start(&self, image: &str) {
+        let (node, c) = (self.node, self.c);
+        let pod = &self.prt.pod;
+        let fp = &self.fp;
+        let policy_pull = c.spec["imagePullPolicy"].as_str().unwrap_or("IfNotPresent");
+        if policy_pull == "Always" {
+            node.events.record(
+                pod,
+                Some(fp),
+                Kind::Normal,
+                "Pulling",
+                format!("Pulling image \"{image}\""),
+                "kubelet",
+            );
+            node.events.record(pod, Some(fp), Kind::Normal, "Pulled", format!("Successfully pulled image \"{image}\" in 412ms (412ms including waiting). Image size: 18342671 bytes."), "kubelet");
+        } else {
+            node.events.record(
+                pod,
+                Some(fp),
+                Kind::Normal,
+                "Pulled",
+                format!("Container image \"{image}\" already present on machine"),
+                "kubelet",
+            );
+        }
+        node.events.record(
+            pod,
+            Some(fp),
+            Kind::Normal,
+            "Created",
+            format!("Created container: {}", c.name),
+            "kubelet",
+        );
+        node.events.record(
+            pod,
+            Some(fp),
+            Kind::Normal,
+            "Started",
+            format!("Started container {}", c.name),
+            "kubelet",
+        );
+    }
+
+    /// Waits for the instance to end: its exit, the pod stopping, a
+    /// liveness failure or a new image; reports it running once seen so.
+    async fn wait(
+        &mut self,
+        inst: &Instance,
+        mut handle: images::AppHandle,
+        mut redefined: CancellationToken,
+    ) -> Exit {
+        let (node, prt, c) = (self.node, self.prt, self.c);
+        let pod = &prt.pod;
+        let fp = &self.fp;
+        let image = &inst.image;
+        let mut visible = false;
         let mut stopped = false;
         let mut rearm = false;
-        let mut redefined = redefined;
         let mut redefined_restart = false;
-        let mut handle = handle;
         // Woken by the events themselves, not by polling: thousands of
         // idle containers must cost nothing while nothing happens.
-        let seen_running = tokio::time::Instant::from_std(ran_since + node.config.start_lag);
+        let seen_running = tokio::time::Instant::from_std(inst.ran_since + node.config.start_lag);
         let code = loop {
             if rearm {
                 rearm = false;
@@ -1159,19 +1260,19 @@ async fn supervise(
                     *t = CancellationToken::new();
                 }
                 redefined = t.clone();
-                if c.image() != image {
+                if c.image() != *image {
                     redefined.cancel();
                 }
             }
             tokio::select! {
                 _ = prt.cancel.cancelled() => {
                     if !node.cancel.is_cancelled() {
-                        node.events.record(pod, Some(&fp), Kind::Normal, "Killing", format!("Stopping container {}", c.name), "kubelet");
+                        node.events.record(pod, Some(fp), Kind::Normal, "Killing", format!("Stopping container {}", c.name), "kubelet");
                     }
                     stopped = true;
                     break stop_container(node, prt, handle, None).await;
                 }
-                _ = liveness_kill.cancelled() => {
+                _ = inst.liveness_kill.cancelled() => {
                     // Killed with the pod's grace period, as upstream does.
                     let grace = Duration::from_secs(
                         pod["spec"]["terminationGracePeriodSeconds"]
@@ -1185,12 +1286,12 @@ async fn supervise(
                     // Armed again before looking, so a change made after
                     // this look fires the new token.
                     rearm = true;
-                    if c.image() == image {
+                    if c.image() == *image {
                         continue;
                     }
                     // A new image: killed with the pod's grace period and
                     // started again at once, whatever the restart policy.
-                    node.events.record(pod, Some(&fp), Kind::Normal, "Killing", format!("Container {} definition changed, will be restarted", c.name), "kubelet");
+                    node.events.record(pod, Some(fp), Kind::Normal, "Killing", format!("Container {} definition changed, will be restarted", c.name), "kubelet");
                     let grace = Duration::from_secs(
                         pod["spec"]["terminationGracePeriodSeconds"]
                             .as_u64()
@@ -1201,31 +1302,58 @@ async fn supervise(
                 }
                 _ = tokio::time::sleep_until(seen_running), if !visible => {
                     visible = true;
-                    let prev = restarted.take();
+                    let prev = self.restarted.take();
                     c.set(|s| {
                         if let Some(prev) = prev {
                             s.last = Some(prev);
                             s.restarts += 1;
                         }
                         s.last_container_id = std::mem::take(&mut s.container_id);
-                        s.container_id = instance_id.clone();
+                        s.container_id = inst.instance_id.clone();
                         s.state = State::Running {
-                            started_at: started_at.clone(),
+                            started_at: inst.started_at.clone(),
                         };
-                        s.ready = !has_readiness && !c.init && !c.ephemeral;
+                        s.ready = !inst.has_readiness && !c.init && !c.ephemeral;
                         s.started_once = true;
                     });
                     node.wake();
                 }
             }
         };
+        Exit {
+            code,
+            stopped,
+            redefined_restart,
+        }
+    }
+
+    /// Records the exit (Completed, Error, OOMKilled) and decides on a
+    /// restart, backing off from the second one; false when supervision
+    /// ends.
+    async fn after_exit(&mut self, inst: Instance, exit: Exit, policy: &str) -> bool {
+        let (node, prt, c) = (self.node, self.prt, self.c);
+        let pod = &prt.pod;
+        let Exit {
+            code,
+            stopped,
+            redefined_restart,
+        } = exit;
+        let Instance {
+            instance_id,
+            started_at,
+            procs,
+            main_proc,
+            instance,
+            ran_since,
+            ..
+        } = inst;
         instance.cancel();
         if let Some(p) = main_proc {
             p.finish(crate::process::ExitStatus::Exited(code));
         }
         // The container is gone: so are the processes exec started in it.
         procs.signal_all(crate::process::Signal::Kill);
-        last_code = Some(code);
+        self.last_code = Some(code);
         let finished_at = crate::machinery::meta::now_rfc3339();
         // The OOM killer ending PID 1 is the runtime's `OOMKilled`.
         let reason = if procs.main_oom_killed() {
@@ -1241,7 +1369,7 @@ async fn supervise(
             started_at,
             finished_at,
         };
-        let prev = restarted.take();
+        let prev = self.restarted.take();
         c.set(|s| {
             if let Some(prev) = prev {
                 s.last = Some(prev);
@@ -1257,11 +1385,11 @@ async fn supervise(
         });
         node.wake();
         if stopped {
-            return last_code;
+            return false;
         }
         if redefined_restart {
-            restarted = Some(terminated);
-            continue;
+            self.restarted = Some(terminated);
+            return true;
         }
         let restart = match policy {
             "Always" => true,
@@ -1269,20 +1397,21 @@ async fn supervise(
             _ => false,
         };
         if !restart {
-            return last_code;
+            return false;
         }
         // The kubelet acts on the exit a moment later (its next relist):
         // meanwhile the container shows Terminated (Error, Completed).
         if !sleep_or_cancel(node.config.exit_lag, &prt.cancel).await {
-            return last_code;
+            return false;
         }
         if ran_since.elapsed() > Duration::from_secs(600) {
-            backoff = node.config.backoff_base;
+            self.backoff = node.config.backoff_base;
         }
         let restarts = c.state().restarts;
         // The first restart is immediate; later ones back off (upstream's
         // back-off entry is created by the first restart).
         if restarts > 0 {
+            let backoff = self.backoff;
             let pod_ref = format!("{}_{}({})", prt.name, prt.ns, prt.uid);
             c.set(|s| {
                 s.last = Some(terminated.clone());
@@ -1297,7 +1426,7 @@ async fn supervise(
             });
             node.events.record(
                 pod,
-                Some(&fp),
+                Some(&self.fp),
                 Kind::Warning,
                 "BackOff",
                 format!(
@@ -1309,12 +1438,13 @@ async fn supervise(
             node.wake();
             // The back-off runs from the exit.
             let wait = backoff.saturating_sub(node.config.exit_lag);
-            backoff = (backoff * 2).min(node.config.backoff_max);
+            self.backoff = (backoff * 2).min(node.config.backoff_max);
             if !sleep_or_cancel(wait, &prt.cancel).await {
-                return last_code;
+                return false;
             }
         }
-        restarted = Some(terminated);
+        self.restarted = Some(terminated);
+        true
     }
 }
 

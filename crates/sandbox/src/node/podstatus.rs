@@ -77,6 +77,53 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
     let init_done = *lock(&prt.init_done);
     let states: Vec<CtrState> = prt.containers.iter().map(|c| c.state()).collect();
     let init_states: Vec<CtrState> = prt.init.iter().map(|c| c.state()).collect();
+    let evicted = lock(&prt.evicted).clone();
+    let phase = pod_phase(
+        policy,
+        &states,
+        &init_states,
+        init_done,
+        terminal,
+        evicted.is_some(),
+    );
+    let mut st = json!({});
+    st["phase"] = json!(phase);
+    if let Some(message) = &evicted {
+        st["reason"] = json!("Evicted");
+        st["message"] = json!(message);
+    }
+    st["conditions"] = pod_conditions(
+        prt,
+        &old["conditions"],
+        phase,
+        &states,
+        setup_done,
+        init_done,
+        evicted.as_deref(),
+    );
+    st["hostIP"] = json!("127.0.0.1");
+    st["hostIPs"] = json!([{"ip": "127.0.0.1"}]);
+    st["podIP"] = json!(prt.ip);
+    st["podIPs"] = json!([{"ip": prt.ip}]);
+    st["startTime"] = json!(prt.start_time);
+    if !old["qosClass"].is_null() {
+        st["qosClass"] = old["qosClass"].clone();
+    }
+    set_container_statuses(prt, old, &mut st);
+    st
+}
+
+/// The pod's phase: final when evicted or `terminal`, Failed once an init
+/// container failed for good, Pending until every container ran, then
+/// from the containers' states and the restart policy.
+fn pod_phase(
+    policy: &str,
+    states: &[CtrState],
+    init_states: &[CtrState],
+    init_done: bool,
+    terminal: bool,
+    evicted: bool,
+) -> &'static str {
     let init_failed = init_states.iter().any(|s| {
         policy == "Never"
             && matches!(s.state, State::Terminated { exit_code, .. } if exit_code != 0)
@@ -95,8 +142,7 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
     let all_ok = states
         .iter()
         .all(|s| matches!(s.state, State::Terminated { exit_code: 0, .. }));
-    let evicted = lock(&prt.evicted).clone();
-    let phase = if evicted.is_some() {
+    if evicted {
         "Failed"
     } else if terminal {
         if !states.is_empty() && all_ok {
@@ -119,13 +165,22 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
         }
     } else {
         "Running"
-    };
-    let mut st = json!({});
-    st["phase"] = json!(phase);
-    let mut conds = old["conditions"].clone();
-    if let Some(message) = &evicted {
-        st["reason"] = json!("Evicted");
-        st["message"] = json!(message);
+    }
+}
+
+/// The pod's conditions, updated from `old` (so unchanged ones keep their
+/// transition times) and in the order the kubelet lists them.
+fn pod_conditions(
+    prt: &PodRt,
+    old: &Value,
+    phase: &str,
+    states: &[CtrState],
+    setup_done: bool,
+    init_done: bool,
+    evicted: Option<&str>,
+) -> Value {
+    let mut conds = old.clone();
+    if let Some(message) = evicted {
         set_condition(
             &mut conds,
             "DisruptionTarget",
@@ -162,7 +217,7 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
     let unready: Vec<&str> = prt
         .containers
         .iter()
-        .zip(&states)
+        .zip(states)
         .filter(|(_, s)| !s.ready)
         .map(|(c, _)| c.name.as_str())
         .collect();
@@ -211,15 +266,11 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
             }
         }
     }
-    st["conditions"] = conds;
-    st["hostIP"] = json!("127.0.0.1");
-    st["hostIPs"] = json!([{"ip": "127.0.0.1"}]);
-    st["podIP"] = json!(prt.ip);
-    st["podIPs"] = json!([{"ip": prt.ip}]);
-    st["startTime"] = json!(prt.start_time);
-    if !old["qosClass"].is_null() {
-        st["qosClass"] = old["qosClass"].clone();
-    }
+    conds
+}
+
+/// The statuses of the app, ephemeral and init containers into `st`.
+fn set_container_statuses(prt: &PodRt, old: &Value, st: &mut Value) {
     st["containerStatuses"] = json!(
         prt.containers
             .iter()
@@ -247,7 +298,6 @@ fn pod_status(prt: &PodRt, old: &Value, terminal: bool) -> Value {
                 .collect::<Vec<_>>()
         );
     }
-    st
 }
 
 pub(crate) fn write_status(node: &Node, pod: &Value, prt: &PodRt) {
