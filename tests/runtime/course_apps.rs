@@ -137,6 +137,15 @@ impl Crawler {
     fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
     }
+
+    /// The log once it has at least `n` lines: the crawler listens before
+    /// its first lines have come through the pipe on a busy machine.
+    fn log_lines(&self, n: usize) -> Vec<String> {
+        eventually("the crawler's first log lines", || {
+            self.log.lock().unwrap().len() >= n
+        });
+        self.log()
+    }
 }
 
 /// "2026-11-21T13:15:24Z rest" -> "rest", checking the timestamp's shape.
@@ -221,7 +230,7 @@ fn crawler_in_memory() {
     assert_eq!(ids, sorted);
     let moby = books.iter().find(|b| b["id"] == "moby-dick").unwrap();
     assert_eq!(moby["keywords"], serde_json::json!(["WORLD"]));
-    let log = c.log();
+    let log = c.log_lines(2);
     assert_eq!(
         untimed(&log[0]),
         "CRAWLER_DB_PATH not set: books are kept in memory"
@@ -252,7 +261,7 @@ fn crawlers_share_a_directory_and_collide_on_a_port() {
     let db = dir.path().join("cache/db");
     let first = Crawler::start(&script, free_port(), Some(&db));
     assert_eq!(
-        untimed(&first.log()[0]),
+        untimed(&first.log_lines(1)[0]),
         format!(
             "CRAWLER_DB_PATH is set: books are saved in {}",
             db.display()
