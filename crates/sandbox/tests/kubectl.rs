@@ -5,146 +5,14 @@
 //! fail in CI (`CI` set) and are skipped with a notice elsewhere.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use sandbox::{Sandbox, SandboxConfig};
-use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::process::Command;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
 
-fn find_kubectl() -> Option<PathBuf> {
-    if let Ok(k) = std::env::var("KUBETUTOR_KUBECTL") {
-        return Some(PathBuf::from(k));
-    }
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/kubectl");
-    if tools.exists() {
-        return Some(tools);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
+mod harness;
 
-fn kubectl_or_skip() -> Option<PathBuf> {
-    match find_kubectl() {
-        Some(k) => Some(k),
-        None if std::env::var_os("CI").is_some() => {
-            panic!("kubectl is required in CI: run scripts/get-kubectl.sh or set KUBETUTOR_KUBECTL")
-        }
-        None => {
-            eprintln!(
-                "notice: no kubectl found (set KUBETUTOR_KUBECTL); skipping the kubectl tests"
-            );
-            None
-        }
-    }
-}
-
-struct Env {
-    kubectl: PathBuf,
-    sandbox: Option<Sandbox>,
-    dir: tempfile::TempDir,
-}
-
-struct Out {
-    ok: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Env {
-    async fn start() -> Option<Env> {
-        let kubectl = kubectl_or_skip()?;
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::start(SandboxConfig::new(dir.path().join("data")))
-            .await
-            .unwrap();
-        Some(Env {
-            kubectl,
-            sandbox: Some(sandbox),
-            dir,
-        })
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let sb = self.sandbox.as_ref().unwrap();
-        let mut c = Command::new(&self.kubectl);
-        c.arg("--kubeconfig")
-            .arg(sb.kubeconfig_path())
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .kill_on_drop(true);
-        c
-    }
-
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Out {
-        let mut c = self.command(args);
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).await.unwrap();
-        }
-        drop(input);
-        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-            .await
-            .expect("kubectl took more than a minute")
-            .unwrap();
-        Out {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    /// Runs kubectl and expects success.
-    async fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin).await;
-        assert!(
-            out.ok,
-            "kubectl {args:?} failed:\n{}\n{}",
-            out.stdout, out.stderr
-        );
-        out.stdout
-    }
-
-    async fn stop(mut self) {
-        if let Some(sb) = self.sandbox.take() {
-            sb.shutdown().await;
-        }
-    }
-}
-
-/// The words of a table's header line.
-fn header(table: &str) -> Vec<String> {
-    let first = table.lines().next().unwrap_or("");
-    // Column names contain single spaces; columns are separated by two or more.
-    first
-        .split("  ")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// The cells of the row whose first cell is `name`.
-fn row(table: &str, name: &str) -> Vec<String> {
-    table
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(name))
-        .unwrap_or_else(|| panic!("no row {name} in:\n{table}"))
-        .split("  ")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
+use harness::{Env, header, row};
 
 const APP: &str = r#"
 apiVersion: v1

@@ -68,7 +68,7 @@ impl Env {
         })
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub fn command(&self, args: &[&str]) -> Command {
         let sb = self.sandbox.as_ref().unwrap();
         let mut c = Command::new(&self.kubectl);
         c.arg("--kubeconfig")
