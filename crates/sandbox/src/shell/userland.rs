@@ -260,7 +260,7 @@ impl Userland {
     }
 
     /// The official `busybox` image: every applet in `/bin`, `sh` is ash.
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub fn busybox() -> std::sync::Arc<Userland> {
         std::sync::Arc::new(Self::busybox_like(true))
     }
