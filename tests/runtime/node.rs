@@ -613,6 +613,47 @@ async fn kubectl_debug_adds_ephemeral_containers_and_debugs_the_node() {
         env.k(&["logs", &pod, "-c", "dbg"]).await.trim(),
         "from-debug"
     );
+    // With --target, the debug container joins the target's process
+    // namespace: its `ps` shows nginx, which runs on when it ends.
+    let (code, out, err) = env
+        .kubectl(&[
+            "-n",
+            "kubetutor",
+            "debug",
+            &pod,
+            "--image=busybox",
+            "-c",
+            "dbg2",
+            "--target=nginx",
+            "--",
+            "sh",
+            "-c",
+            "ps -o pid,args",
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    env.k_until(
+        &[
+            "get",
+            "pod",
+            &pod,
+            "-o",
+            "jsonpath={.status.ephemeralContainerStatuses[1].state.terminated.reason}",
+        ],
+        |o| o == "Completed",
+    )
+    .await;
+    let ps = env.k(&["logs", &pod, "-c", "dbg2"]).await;
+    assert!(
+        ps.lines()
+            .any(|l| l.trim() == "1 nginx: master process nginx -g daemon off;"),
+        "{ps}"
+    );
+    assert_eq!(
+        env.k(&["get", "pod", &pod, "-o", "jsonpath={.status.containerStatuses[0].restartCount}/{.status.containerStatuses[0].ready}"])
+            .await,
+        "0/true"
+    );
     // The node's files under /host: the claim's directory is there.
     let (code, out, err) = env
         .kubectl(&[

@@ -3,132 +3,17 @@
 //! pod, each case with what busybox (or bash and GNU coreutils) print and
 //! the exit code. Ends with the doubling-string loop that must be
 //! OOM-killed (exit 137) while the sandbox lives on, with its memory
-//! measured.
+//! measured. Then a securityContext's user, group and fsGroup as the
+//! kubernetes.io task "Configure a Security Context" shows them.
 //!
-//! kubectl is `$KUBETUTOR_KUBECTL`, else `.tools/kubectl`, else `kubectl`
-//! on PATH; without one the test fails in CI (`CI` set) and is skipped
-//! with a notice elsewhere.
+//! kubectl as the shared harness finds it (see `harness/mod.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests may panic
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+mod harness;
+
 use std::time::Duration;
 
-use sandbox::{Sandbox, SandboxConfig};
-use tokio::io::AsyncWriteExt as _;
-use tokio::process::Command;
-
-fn find_kubectl() -> Option<PathBuf> {
-    if let Ok(k) = std::env::var("KUBETUTOR_KUBECTL") {
-        return Some(PathBuf::from(k));
-    }
-    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/kubectl");
-    if tools.exists() {
-        return Some(tools);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
-
-struct Env {
-    kubectl: PathBuf,
-    sandbox: Option<Sandbox>,
-    dir: tempfile::TempDir,
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Env {
-    async fn start() -> Option<Env> {
-        let kubectl = match find_kubectl() {
-            Some(k) => k,
-            None if std::env::var_os("CI").is_some() => {
-                panic!(
-                    "kubectl is required in CI: run scripts/get-kubectl.sh or set KUBETUTOR_KUBECTL"
-                )
-            }
-            None => {
-                eprintln!(
-                    "notice: no kubectl found (set KUBETUTOR_KUBECTL); skipping the idiom tests"
-                );
-                return None;
-            }
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::start(SandboxConfig::new(dir.path().join("data")))
-            .await
-            .unwrap();
-        Some(Env {
-            kubectl,
-            sandbox: Some(sandbox),
-            dir,
-        })
-    }
-
-    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Out {
-        let sb = self.sandbox.as_ref().unwrap();
-        let mut c = Command::new(&self.kubectl);
-        c.arg("--kubeconfig")
-            .arg(sb.kubeconfig_path())
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .kill_on_drop(true)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(s) = stdin {
-            input.write_all(s.as_bytes()).await.unwrap();
-        }
-        drop(input);
-        let out = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
-            .await
-            .expect("kubectl took more than 90 s")
-            .unwrap();
-        Out {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    async fn wait_running(&self, name: &str) {
-        for _ in 0..400 {
-            let out = self
-                .run(
-                    &["get", "pod", name, "-o", "jsonpath={.status.phase}"],
-                    None,
-                )
-                .await;
-            if out.stdout == "Running" {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("pod {name} never became Running");
-    }
-
-    async fn exec(&self, pod: &str, argv: &[&str]) -> Out {
-        let mut args = vec!["exec", pod, "--"];
-        args.extend_from_slice(argv);
-        self.run(&args, None).await
-    }
-
-    async fn stop(mut self) {
-        if let Some(sb) = self.sandbox.take() {
-            sb.shutdown().await;
-        }
-    }
-}
+use harness::Env;
 
 /// One idiom: what runs, what it prints on stdout, a piece of its stderr
 /// ("" for none), and its exit code.
@@ -463,5 +348,98 @@ async fn containers_run_sleep_infinity_and_busybox_without_a_command_completes()
     assert_eq!(reason, "OOMKilled/137");
     let get = env.run(&["get", "pod", "inf"], None).await;
     assert!(get.stdout.contains("Running"), "{}", get.stdout);
+    env.stop().await;
+}
+
+/// The kubernetes.io task "Configure a Security Context for a Pod": the
+/// processes run as 1000, the emptyDir is the fsGroup's (setgid), what
+/// the container writes there is 1000:2000; a local-path claim (a
+/// hostPath PV, as on kind) is world-writable and keeps its group; root's
+/// files refuse the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_context_user_groups_and_file_owners() {
+    let Some(env) = Env::start().await else {
+        return;
+    };
+    let manifest = r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: claim}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: security-context-demo
+spec:
+  securityContext:
+    runAsUser: 1000
+    runAsGroup: 3000
+    fsGroup: 2000
+  volumes:
+  - name: sec-ctx-vol
+    emptyDir: {}
+  - name: claim
+    persistentVolumeClaim: {claimName: claim}
+  containers:
+  - name: sec-ctx-demo
+    image: busybox:1.28
+    command: ["sh", "-c", "sleep 1h"]
+    volumeMounts:
+    - {name: sec-ctx-vol, mountPath: /data/demo}
+    - {name: claim, mountPath: /claim}
+    securityContext:
+      allowPrivilegeEscalation: false
+"#;
+    env.ok(&["apply", "-f", "-"], Some(manifest)).await;
+    env.wait_running("security-context-demo").await;
+    let e = &env;
+    let sh = |script: &'static str| async move {
+        e.exec("security-context-demo", &["sh", "-c", script]).await
+    };
+    let ps = sh("ps").await;
+    assert!(
+        ps.stdout.contains("    1 1000      0:00 sleep 1h"),
+        "{}",
+        ps.stdout
+    );
+    let ls = sh("ls -l /data | tail -n +2 | awk '{print $1, $3, $4, $NF}'").await;
+    assert_eq!(ls.stdout, "drwxrwsrwx root 2000 demo\n", "{}", ls.stderr);
+    let mine = sh(
+        "cd /data/demo && echo hello > testfile && ls -l testfile | awk '{print $1, $3, $4, $5}'",
+    )
+    .await;
+    assert_eq!(mine.stdout, "-rw-r--r-- 1000 2000 6\n", "{}", mine.stderr);
+    assert_eq!(
+        sh("id").await.stdout,
+        "uid=1000 gid=3000 groups=2000,3000\n"
+    );
+    // The claim: local-path's 0777 directory, root's, without the fsGroup.
+    let claim =
+        sh("ls -ld /claim | awk '{print $1, $3, $4}'; touch /claim/f && stat -c %u:%g /claim/f")
+            .await;
+    assert_eq!(
+        claim.stdout, "drwxrwxrwx root root\n1000:3000\n",
+        "{}",
+        claim.stderr
+    );
+    // Root's directories refuse the user, with busybox's words.
+    let denied = sh("touch /etc/x").await;
+    assert_eq!(denied.code, 1);
+    assert!(
+        denied.stderr.contains("touch: /etc/x: Permission denied"),
+        "{}",
+        denied.stderr
+    );
+    let chown = sh("chown 0 /data/demo/testfile").await;
+    assert!(
+        chown
+            .stderr
+            .contains("chown: /data/demo/testfile: Operation not permitted"),
+        "{}",
+        chown.stderr
+    );
     env.stop().await;
 }

@@ -27,6 +27,8 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
+pub mod owners;
+
 /// Why a sandbox path could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FsError {
@@ -421,8 +423,8 @@ pub struct ContainerFs {
 }
 
 /// The user a container's processes run as, from its securityContext (and
-/// the pod's): what `id` shows. Files on disk belong to the sandbox's own
-/// user whatever this says; the shell shows owners from it.
+/// the pod's): what `id` shows, who owns what they create, and whose
+/// rights the shell checks (see [`owners`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
     pub uid: u32,

@@ -147,6 +147,12 @@ pub trait EmulatedApp: Send {
     /// A short name for logs and tests ("msg-api", "shell", "idle").
     fn name(&self) -> &'static str;
 
+    /// What `ps` shows of its PID 1 when the program renames itself
+    /// (nginx's `nginx: master process ...`); its argv otherwise.
+    fn process_title(&self, _argv: &[String]) -> Option<String> {
+        None
+    }
+
     /// Runs until the process would exit (its exit code) or `stop` fires
     /// ([`EXIT_TERMINATED`]).
     fn run(self: Box<Self>, ctx: AppContext, stop: Stop) -> BoxFuture<'static, i32>;
@@ -388,7 +394,7 @@ async fn log_lines(reader: PipeReader, log: LogSink, console: Arc<Console>, stre
         if n == 0 {
             break;
         }
-        console.publish(stream, &buf[..n]);
+        console.publish(stream, &buf[..n]).await;
         for &b in &buf[..n] {
             if b == b'\n' {
                 log(String::from_utf8_lossy(&line).trim_end_matches('\r'));
@@ -477,8 +483,11 @@ impl EmulatedApp for ShellApp {
                     }
                 }
             };
-            // PID 1 is gone: the kernel kills what is left in the container.
-            ctx.procs.signal_all(Signal::Kill);
+            // PID 1 is gone: the kernel kills what is left in the container
+            // (a debug container in its target's namespace is not PID 1).
+            if process.is_init() {
+                ctx.procs.signal_all(Signal::Kill);
+            }
             for r in readers {
                 let _ = tokio::time::timeout(Duration::from_millis(500), r).await;
             }

@@ -12,6 +12,7 @@
 
 use crate::machinery::resources;
 use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -719,6 +720,16 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
     for d in IMAGE_DIRS {
         let _ = std::fs::create_dir_all(rootfs.join(d));
     }
+    // Their modes as in the images: anyone may write the temporary
+    // directories (sticky), root's home is its own; the termination log
+    // is writable by a non-root container, as the kubelet makes it.
+    for (d, mode) in [("tmp", 0o1777), ("var/tmp", 0o1777), ("root", 0o700)] {
+        let _ = std::fs::set_permissions(rootfs.join(d), std::fs::Permissions::from_mode(mode));
+    }
+    let log = rootfs.join("dev/termination-log");
+    if !log.exists() && std::fs::write(&log, b"").is_ok() {
+        let _ = std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666));
+    }
     // The image's own files (/etc/os-release, /etc/passwd, nginx's
     // configuration and pages...).
     crate::images::userland(&c.image()).seed(&rootfs);
@@ -1100,7 +1111,15 @@ impl Supervisor<'_> {
         // only once it has seen it so (`start_lag`): a process that exits
         // at once goes straight from its previous state to Terminated, as
         // `kubectl get pods -w` shows upstream (ContainerCreating, Error).
-        let procs = container_processes(&c.spec);
+        // An ephemeral container with a target joins the target's process
+        // namespace (`kubectl debug --target`): `ps` sees both, and they
+        // end together when the target's PID 1 does.
+        let procs = c.spec["targetContainerName"]
+            .as_str()
+            .filter(|_| c.ephemeral)
+            .and_then(|t| prt.container(t))
+            .and_then(|t| t.state().procs)
+            .unwrap_or_else(|| container_processes(&c.spec));
         let console = crate::process::Console::new();
         c.set(|s| {
             s.fs = Some(fs.clone());
@@ -1149,11 +1168,13 @@ impl Supervisor<'_> {
             None
         } else {
             let argv = ctx.argv();
-            let cmdline = if argv.is_empty() {
-                image.clone()
-            } else {
-                argv.join(" ")
-            };
+            let cmdline = app.process_title(&argv).unwrap_or_else(|| {
+                if argv.is_empty() {
+                    image.clone()
+                } else {
+                    argv.join(" ")
+                }
+            });
             procs.register(0, &cmdline, true).ok()
         };
         let handle = images::start(app, ctx);
@@ -1348,11 +1369,15 @@ impl Supervisor<'_> {
             ..
         } = inst;
         instance.cancel();
+        let was_init = main_proc.as_ref().is_none_or(|p| p.is_init());
         if let Some(p) = main_proc {
             p.finish(crate::process::ExitStatus::Exited(code));
         }
-        // The container is gone: so are the processes exec started in it.
-        procs.signal_all(crate::process::Signal::Kill);
+        // The container is gone: so are the processes exec started in it
+        // (unless it was a debug container in its target's namespace).
+        if was_init {
+            procs.signal_all(crate::process::Signal::Kill);
+        }
         self.last_code = Some(code);
         let finished_at = crate::machinery::meta::now_rfc3339();
         // The OOM killer ending PID 1 is the runtime's `OOMKilled`.

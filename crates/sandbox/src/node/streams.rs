@@ -550,12 +550,7 @@ where
                 break;
             }
             chunk = output.recv() => {
-                let (stream, data) = match chunk {
-                    Ok(c) => c,
-                    // A client too slow to read loses what it missed.
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-                };
+                let Some((stream, data)) = chunk else { break };
                 let (channel, wanted) = match stream {
                     Stream::Stdout => (STDOUT, request.stdout || tty),
                     Stream::Stderr if tty => (STDOUT, true),
@@ -596,7 +591,7 @@ where
                             // The terminal's echo is output of the
                             // process's terminal: every client sees it.
                             if !r.echo.is_empty() {
-                                console.publish(Stream::Stdout, &r.echo);
+                                console.echo(&r.echo);
                             }
                             pending.extend_from_slice(&r.stdin);
                             if r.eof

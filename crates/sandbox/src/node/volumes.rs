@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use std::os::unix::fs::PermissionsExt as _;
 
+use crate::hostfs::owners;
 use crate::hostfs::{MountKind, confined_join};
 use crate::machinery::meta::{lock, name_of};
 use crate::machinery::resources;
@@ -313,6 +314,7 @@ fn setup_volume(node: &Node, prt: &PodRt, v: &Value) -> Result<Volume, String> {
         let fv = fv.map_err(fail)?;
         let dir = volume_dir(node, prt, fv.plugin, vname)?;
         atomic::write(&dir, &fv.files).map_err(fail)?;
+        apply_fs_group(prt, &dir, true);
         return Ok(Volume {
             host: dir,
             kind: fv.kind,
@@ -327,13 +329,9 @@ fn setup_volume(node: &Node, prt: &PodRt, v: &Value) -> Result<Volume, String> {
             .root
             .empty_dir(&prt.uid, vname)
             .map_err(|e| fail(e.to_string()))?;
-        // An emptyDir is world-writable (setgid with an fsGroup).
-        let mode = if fs_group(prt).is_some() {
-            0o2777
-        } else {
-            0o777
-        };
-        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode));
+        // An emptyDir is world-writable (and the fsGroup's, setgid).
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777));
+        apply_fs_group(prt, &dir, false);
         let limit = crate::machinery::meta::quantity(&ed["sizeLimit"]).map(|q| q.ceil() as u64);
         let memory = ed["medium"] == "Memory";
         return Ok(Volume {
@@ -389,8 +387,12 @@ fn setup_volume(node: &Node, prt: &PodRt, v: &Value) -> Result<Volume, String> {
             ));
         }
         let dir = pv_dir(node, &pv).map_err(fail)?;
-        if let Some(g) = fs_group(prt) {
-            set_volume_group(&dir, g);
+        let read_only = pvc["readOnly"].as_bool().unwrap_or(false);
+        // The hostPath plugin (local-path's volumes, as on kind) leaves
+        // ownership alone; a local PV's plugin applies the fsGroup unless
+        // the volume is read-only.
+        if pv["spec"]["hostPath"].is_null() && !read_only {
+            apply_fs_group(prt, &dir, false);
         }
         return Ok(Volume {
             host: dir,
@@ -442,14 +444,20 @@ fn memory_tmpfs_size(prt: &PodRt, limit: Option<u64>) -> u64 {
     limit.map_or(pod, |l| l.min(pod))
 }
 
-/// fsGroup on a writable volume: group-writable and setgid, so what the
-/// pod creates there belongs to the group (its gid is emulated: the
-/// sandbox's files stay its own user's).
-fn set_volume_group(dir: &std::path::Path, _gid: u64) {
-    if let Ok(m) = std::fs::metadata(dir) {
-        let mode = m.permissions().mode() | 0o2070;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o7777));
+/// The pod's fsGroup on a volume, as the kubelet's SetVolumeOwnership:
+/// every file's group becomes it (group read, and write unless
+/// `read_only`), directories setgid so what the pod creates stays in the
+/// group. `fsGroupChangePolicy: OnRootMismatch` skips a volume whose root
+/// already matches.
+fn apply_fs_group(prt: &PodRt, dir: &std::path::Path, read_only: bool) {
+    let Some(gid) = fs_group(prt).and_then(|g| u32::try_from(g).ok()) else {
+        return;
+    };
+    let policy = &prt.pod["spec"]["securityContext"]["fsGroupChangePolicy"];
+    if policy == "OnRootMismatch" && owners::volume_group_matches(dir, gid, read_only) {
+        return;
     }
+    owners::set_volume_group(dir, gid, read_only);
 }
 
 /// The kubelet's watch over a running pod's volumes: file-backed volumes
@@ -568,8 +576,10 @@ pub(crate) fn refresh_volumes(node: &Node, prt: &PodRt) {
             continue;
         };
         // Immutable ConfigMaps and Secrets are not watched.
-        if let Ok(dir) = volume_dir(node, prt, fv.plugin, vname) {
-            let _ = atomic::write(&dir, &fv.files);
+        if let Ok(dir) = volume_dir(node, prt, fv.plugin, vname)
+            && atomic::write(&dir, &fv.files).is_ok()
+        {
+            apply_fs_group(prt, &dir, true);
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::pipe::PipeWriter;
 use super::table::Process;
@@ -21,8 +21,10 @@ pub enum Stream {
     Stderr,
 }
 
-/// Output chunks kept for a slow attached client before it loses some
-/// (bounded memory: a client that does not read cannot hold the output).
+/// Output chunks queued for an attached client. Past it the process's
+/// output waits for the client (as a runtime's copy into a slow stream
+/// does: the container's pipe fills and its writes block), so memory
+/// stays bounded and nothing is lost while the client is connected.
 const BACKLOG: usize = 256;
 
 #[derive(Default)]
@@ -35,7 +37,8 @@ struct Inner {
 /// The main process's stdio as attach sees it.
 pub struct Console {
     inner: Mutex<Inner>,
-    output: broadcast::Sender<(Stream, Bytes)>,
+    /// One queue per attached client.
+    output: Mutex<Vec<mpsc::Sender<(Stream, Bytes)>>>,
     /// Set once the main process has exited and its output is all sent.
     done: watch::Sender<bool>,
 }
@@ -44,7 +47,7 @@ impl std::fmt::Debug for Console {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Console")
             .field("process", &self.process().map(|p| p.pid()))
-            .field("attached", &self.output.receiver_count())
+            .field("attached", &guard(&self.output).len())
             .finish()
     }
 }
@@ -57,7 +60,7 @@ impl Console {
     pub fn new() -> Arc<Console> {
         Arc::new(Console {
             inner: Mutex::new(Inner::default()),
-            output: broadcast::channel(BACKLOG).0,
+            output: Mutex::new(Vec::new()),
             done: watch::channel(false).0,
         })
     }
@@ -113,16 +116,38 @@ impl Console {
         }
     }
 
-    /// Copies output to the attached clients (none: it is dropped).
-    pub fn publish(&self, stream: Stream, data: &[u8]) {
-        if self.output.receiver_count() > 0 {
-            let _ = self.output.send((stream, Bytes::copy_from_slice(data)));
+    /// Copies output to the attached clients (none: it is dropped),
+    /// waiting for a client whose queue is full.
+    pub async fn publish(&self, stream: Stream, data: &[u8]) {
+        let clients: Vec<_> = guard(&self.output).clone();
+        if clients.is_empty() {
+            return;
+        }
+        let chunk = Bytes::copy_from_slice(data);
+        for client in &clients {
+            // A client gone meanwhile is dropped below.
+            let _ = client.send((stream, chunk.clone())).await;
+        }
+        guard(&self.output).retain(|c| !c.is_closed());
+    }
+
+    /// Copies a terminal's echo to the clients without waiting (it comes
+    /// from a client's own session, which must not wait on itself): a
+    /// client whose queue is full misses it.
+    pub fn echo(&self, data: &[u8]) {
+        let chunk = Bytes::copy_from_slice(data);
+        for client in guard(&self.output).iter() {
+            let _ = client.try_send((Stream::Stdout, chunk.clone()));
         }
     }
 
     /// The output from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<(Stream, Bytes)> {
-        self.output.subscribe()
+    pub fn subscribe(&self) -> mpsc::Receiver<(Stream, Bytes)> {
+        let (tx, rx) = mpsc::channel(BACKLOG);
+        let mut clients = guard(&self.output);
+        clients.retain(|c| !c.is_closed());
+        clients.push(tx);
+        rx
     }
 
     /// The main process has exited and all it wrote is published.
@@ -144,10 +169,26 @@ mod tests {
     #[tokio::test]
     async fn output_reaches_subscribers_and_stdin_closes_once() {
         let c = Console::new();
-        c.publish(Stream::Stdout, b"lost: nobody attached");
+        c.publish(Stream::Stdout, b"lost: nobody attached").await;
         let mut rx = c.subscribe();
-        c.publish(Stream::Stderr, b"x");
+        c.publish(Stream::Stderr, b"x").await;
         assert_eq!(rx.recv().await.unwrap(), (Stream::Stderr, Bytes::from("x")));
+        // A slow client holds the output back instead of losing it.
+        let c2 = Arc::clone(&c);
+        let writer = tokio::spawn(async move {
+            for i in 0..(BACKLOG + 10) {
+                c2.publish(Stream::Stdout, i.to_string().as_bytes()).await;
+            }
+        });
+        for i in 0..(BACKLOG + 10) {
+            let (_, data) = rx.recv().await.unwrap();
+            assert_eq!(data, Bytes::from(i.to_string()));
+        }
+        writer.await.unwrap();
+        // A client gone no longer holds anything.
+        drop(rx);
+        c.publish(Stream::Stdout, b"y").await;
+        assert!(guard(&c.output).is_empty());
         let (w, r) = super::super::pipe::pipe();
         let table = super::super::ProcessTable::new(super::super::MemBudget::standalone(1 << 20));
         let p = table.register(0, "sh", true).unwrap();

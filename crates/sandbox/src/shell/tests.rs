@@ -985,7 +985,10 @@ fn security_context_identity_and_read_only_root() {
         (o.stderr_text().as_str(), o.exit_code),
         ("whoami: unknown uid 1000\n", 1)
     );
-    // The layer refuses writes; volumes do not.
+    // The layer refuses writes; volumes do not (local-path's are 0777).
+    use std::os::unix::fs::PermissionsExt;
+    let data = f.root.volume("pv-1").unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
     let o = sh(&f, "echo x > /tmp/f");
     assert_eq!(o.exit_code, 1);
     assert!(
@@ -1009,4 +1012,166 @@ fn security_context_identity_and_read_only_root() {
         sh(&f, "id; whoami; ps -o user | tail -1").stdout_text(),
         "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\nnobody\nnobody\n"
     );
+}
+
+/// Owners as a non-root container sees them: what it creates is its own
+/// (the group of a setgid fsGroup directory), root's files refuse it,
+/// the sticky /tmp protects others' files, only root gives files away.
+#[test]
+fn owners_and_the_kernels_permission_checks() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut f = fixture();
+    let rootfs = f.sys.fs.rootfs().to_path_buf();
+    std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::set_permissions(rootfs.join("root"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(rootfs.join("root/secret"), "s").unwrap();
+    // root makes a file in /tmp, and a setgid fsGroup emptyDir.
+    assert_eq!(
+        sh(
+            &f,
+            "echo r > /tmp/roots; ls -ln /tmp/roots | awk '{print $3, $4}'"
+        )
+        .stdout_text(),
+        "0 0\n"
+    );
+    let cache = f.root.empty_dir("pod1", "cache").unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    crate::hostfs::owners::set_volume_group(&cache, 2000, false);
+    f.sys.fs.set_identity(crate::hostfs::Identity {
+        uid: 1000,
+        gid: 3000,
+        groups: vec![2000],
+        fs_group: Some(2000),
+    });
+    // The kubernetes.io "security context" task, step by step.
+    assert_eq!(
+        sh(&f, "ls -ld /cache | awk '{print $1, $3, $4}'").stdout_text(),
+        "drwxrwsrwx root 2000\n"
+    );
+    let o = sh(
+        &f,
+        "cd /cache && echo hello > testfile && mkdir d && ls -l | tail -n +2 | awk '{print $1, $3, $4, $NF}'",
+    );
+    assert_eq!(
+        o.stdout_text(),
+        "drwxr-sr-x 1000 2000 d\n-rw-r--r-- 1000 2000 testfile\n",
+        "{}",
+        o.stderr_text()
+    );
+    assert_eq!(
+        sh(&f, "stat -c '%u %g %U %G' /cache/testfile").stdout_text(),
+        "1000 2000 UNKNOWN UNKNOWN\n"
+    );
+    // Outside the volume: its own group, root's directories refuse it.
+    assert_eq!(
+        sh(&f, "echo x > /tmp/mine; stat -c '%u:%g' /tmp/mine").stdout_text(),
+        "1000:3000\n"
+    );
+    let o = sh(&f, "touch /etc/x");
+    assert_eq!(
+        (o.stderr_text().as_str(), o.exit_code),
+        ("touch: /etc/x: Permission denied\n", 1)
+    );
+    let o = sh(&f, "echo x > /x");
+    assert!(
+        o.stderr_text()
+            .contains("can't create /x: Permission denied"),
+        "{}",
+        o.stderr_text()
+    );
+    let o = sh(&f, "mkdir /opt");
+    assert_eq!(
+        o.stderr_text(),
+        "mkdir: can't create directory '/opt': Permission denied\n"
+    );
+    let o = sh(&f, "cat /root/secret; ls /root");
+    assert!(
+        o.stderr_text()
+            .contains("cat: can't open '/root/secret': Permission denied"),
+        "{}",
+        o.stderr_text()
+    );
+    assert!(
+        o.stderr_text()
+            .contains("ls: can't open '/root': Permission denied"),
+        "{}",
+        o.stderr_text()
+    );
+    // The sticky /tmp: root's file stays; its own goes.
+    let o = sh(&f, "rm /tmp/roots");
+    assert_eq!(
+        o.stderr_text(),
+        "rm: can't remove '/tmp/roots': Operation not permitted\n"
+    );
+    assert_eq!(sh(&f, "rm /tmp/mine && echo gone").stdout_text(), "gone\n");
+    // Giving away: refused; its own group to another of its groups: fine.
+    let o = sh(&f, "chown 0 /cache/testfile");
+    assert_eq!(
+        o.stderr_text(),
+        "chown: /cache/testfile: Operation not permitted\n"
+    );
+    let o = sh(
+        &f,
+        "chgrp 3000 /cache/testfile && stat -c %g /cache/testfile",
+    );
+    assert_eq!(o.stdout_text(), "3000\n", "{}", o.stderr_text());
+    let o = sh(&f, "chmod 600 /etc/passwd");
+    assert_eq!(
+        o.stderr_text(),
+        "chmod: /etc/passwd: Operation not permitted\n"
+    );
+    // An unreadable file of its own stays unreadable to others only.
+    assert_eq!(
+        sh(
+            &f,
+            "echo p > /cache/p; chmod 000 /cache/p; cat /cache/p; echo $?"
+        )
+        .stdout_text(),
+        "1\n"
+    );
+    // Back to root: everything is allowed, and owners can be given.
+    f.sys.fs.set_identity(crate::hostfs::Identity::default());
+    let o = sh(
+        &f,
+        "chown -R nobody:www-data /cache/d && ls -ld /cache/d | awk '{print $3, $4}'",
+    );
+    assert_eq!(o.stdout_text(), "nobody www-data\n", "{}", o.stderr_text());
+    let o = sh(
+        &f,
+        "chown nobody: /tmp && stat -c %U:%G /tmp; chown who /tmp",
+    );
+    assert_eq!(o.stdout_text(), "nobody:nogroup\n");
+    assert_eq!(o.stderr_text(), "chown: unknown user who\n");
+    // tar keeps owners in its archive and gives them back as root.
+    let o = sh(
+        &f,
+        "cd /cache && tar cf /tmp/a.tar testfile d && tar tvf /tmp/a.tar | awk '{print $2}'",
+    );
+    assert_eq!(
+        o.stdout_text(),
+        "1000/3000\nnobody/www-data\n",
+        "{}",
+        o.stderr_text()
+    );
+    let o = sh(
+        &f,
+        "mkdir /tmp/x && tar xf /tmp/a.tar -C /tmp/x && stat -c %u:%g /tmp/x/testfile /tmp/x/d",
+    );
+    assert_eq!(
+        o.stdout_text(),
+        "1000:3000\n65534:33\n",
+        "{}",
+        o.stderr_text()
+    );
+    let o = sh(
+        &f,
+        "mkdir /tmp/y && tar xof /tmp/a.tar -C /tmp/y && stat -c %u:%g /tmp/y/testfile",
+    );
+    assert_eq!(o.stdout_text(), "0:0\n", "{}", o.stderr_text());
+    // cp -p keeps owners (root), cp without it makes root's copies.
+    let o = sh(
+        &f,
+        "cp -p /cache/testfile /tmp/p && cp /cache/testfile /tmp/q && stat -c %u /tmp/p /tmp/q",
+    );
+    assert_eq!(o.stdout_text(), "1000\n0\n", "{}", o.stderr_text());
 }

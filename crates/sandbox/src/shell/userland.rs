@@ -86,6 +86,7 @@ const BUSYBOX_APPLETS: &[(&str, &str)] = &[
     ("base64", "/bin"),
     ("basename", "/usr/bin"),
     ("cat", "/bin"),
+    ("chgrp", "/bin"),
     ("chmod", "/bin"),
     ("chown", "/bin"),
     ("cp", "/bin"),
@@ -164,6 +165,7 @@ const DEBIAN_PROGRAMS: &[&str] = &[
     "base64",
     "basename",
     "cat",
+    "chgrp",
     "chmod",
     "chown",
     "cp",
@@ -238,7 +240,11 @@ const BUSYBOX_PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ndaemon:x:1:1:daemon
 
 const DEBIAN_PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nbin:x:2:2:bin:/bin:/usr/sbin/nologin\nsys:x:3:3:sys:/dev:/usr/sbin/nologin\nsync:x:4:65534:sync:/bin:/bin/sync\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 
-const GROUP: &str = "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nnogroup:x:65534:\n";
+/// busybox's image's `/etc/group` (buildroot's).
+const GROUP: &str = "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nadm:x:4:\ntty:x:5:\ndisk:x:6:\nlp:x:7:\nmail:x:8:\nkmem:x:9:\nwheel:x:10:root\ncdrom:x:11:\ndialout:x:18:\nfloppy:x:19:\nvideo:x:28:\naudio:x:29:\ntape:x:32:\nwww-data:x:33:\noperator:x:37:\nutmp:x:43:\nplugdev:x:46:\nstaff:x:50:\nlock:x:54:\nnetdev:x:82:\nusers:x:100:\nnogroup:x:65534:\n";
+
+/// debian's (bookworm) and ubuntu's base `/etc/group`.
+const DEBIAN_GROUP: &str = "root:x:0:\ndaemon:x:1:\nbin:x:2:\nsys:x:3:\nadm:x:4:\ntty:x:5:\ndisk:x:6:\nlp:x:7:\nmail:x:8:\nnews:x:9:\nuucp:x:10:\nman:x:12:\nproxy:x:13:\nkmem:x:15:\ndialout:x:20:\nfax:x:21:\nvoice:x:22:\ncdrom:x:24:\nfloppy:x:25:\ntape:x:26:\nsudo:x:27:\naudio:x:29:\ndip:x:30:\nwww-data:x:33:\nbackup:x:34:\noperator:x:37:\nlist:x:38:\nirc:x:39:\nsrc:x:40:\nshadow:x:42:\nutmp:x:43:\nvideo:x:44:\nsasl:x:45:\nplugdev:x:46:\nstaff:x:50:\ngames:x:60:\nusers:x:100:\nnogroup:x:65534:\n";
 
 impl Userland {
     fn with(flavor: Flavor, path: &'static str, merged_usr: bool) -> Userland {
@@ -312,7 +318,8 @@ impl Userland {
             .push(("/etc/os-release".to_string(), os_release.to_string()));
         u.files
             .push(("/etc/passwd".to_string(), DEBIAN_PASSWD.to_string()));
-        u.files.push(("/etc/group".to_string(), GROUP.to_string()));
+        u.files
+            .push(("/etc/group".to_string(), DEBIAN_GROUP.to_string()));
         u.files
             .push(("/etc/debian_version".to_string(), "12.7\n".to_string()));
         u

@@ -1,14 +1,16 @@
 //! A container's files as its programs see them: paths resolved through
 //! the mount table (symlinks followed as container paths, so a link to
 //! `/data/x` reaches the volume and never the host), read-only mounts
-//! refusing writes, the device files of `/dev`, and errors worded as the C
-//! library words them.
+//! refusing writes, the device files of `/dev`, owners and the kernel's
+//! permission checks for a non-root user (root passes them, as with
+//! CAP_DAC_OVERRIDE), and errors worded as the C library words them.
 
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::hostfs::owners::{self, Owner};
 use crate::hostfs::{FsError, absolute, normalize};
 use crate::process::{Charge, MemBudget};
 
@@ -85,10 +87,13 @@ pub struct Meta {
     pub dev: u64,
     /// (major, minor) of a device.
     pub rdev: (u32, u32),
+    /// The owner the container sees (see [`owners`]).
+    pub uid: u32,
+    pub gid: u32,
 }
 
 impl Meta {
-    fn from_std(m: &std::fs::Metadata) -> Meta {
+    fn from_std(m: &std::fs::Metadata, host: &std::path::Path) -> Meta {
         let ft = m.file_type();
         use std::os::unix::fs::FileTypeExt;
         let kind = if ft.is_symlink() {
@@ -116,7 +121,20 @@ impl Meta {
             blocks: m.blocks(),
             dev: m.dev(),
             rdev: (0, 0),
+            uid: 0,
+            gid: 0,
         }
+        .owned_by(if ft.is_symlink() {
+            Owner::ROOT
+        } else {
+            owners::get(host)
+        })
+    }
+
+    fn owned_by(mut self, owner: Owner) -> Meta {
+        self.uid = owner.uid;
+        self.gid = owner.gid;
+        self
     }
 
     fn device(major: u32, minor: u32) -> Meta {
@@ -132,6 +150,8 @@ impl Meta {
             blocks: 0,
             dev: 5,
             rdev: (major, minor),
+            uid: 0,
+            gid: 0,
         }
     }
 
@@ -257,6 +277,27 @@ pub fn erofs() -> io::Error {
     io::Error::from_raw_os_error(30)
 }
 
+pub fn eacces() -> io::Error {
+    io::Error::from_raw_os_error(13)
+}
+
+pub fn eperm() -> io::Error {
+    io::Error::from_raw_os_error(1)
+}
+
+/// Rights asked of a file (the mode's bits).
+pub const READ: u32 = 4;
+pub const WRITE: u32 = 2;
+pub const SEARCH: u32 = 1;
+
+/// The directory holding a container path (`/` for `/x`).
+fn parent_of(path: &str) -> &str {
+    match path.rsplit_once('/') {
+        Some(("", _)) | None => "/",
+        Some((p, _)) => p,
+    }
+}
+
 /// A container's files from one working directory.
 pub struct Vfs<'a> {
     pub sys: &'a Container,
@@ -352,12 +393,121 @@ impl<'a> Vfs<'a> {
             done.push(name);
         }
         let path = format!("/{}", done.join("/"));
+        self.check_search(&path)?;
         let (host, read_only) = self.host_of(&path)?;
         Ok(Place {
             host,
             read_only,
             path,
         })
+    }
+
+    fn is_root(&self) -> bool {
+        self.sys.fs.identity().uid == 0
+    }
+
+    /// Whether the container's user has the rights `want` (`READ`,
+    /// `WRITE`, `SEARCH` bits) on a file: the owner's, the group's (its
+    /// group or a supplementary one) or the others' bits. Root has every
+    /// right but running a file no one may run.
+    pub fn allowed(&self, meta: &Meta, want: u32) -> bool {
+        let who = self.sys.fs.identity();
+        if who.uid == 0 {
+            return want & SEARCH == 0 || meta.is_dir() || meta.mode & 0o111 != 0;
+        }
+        let bits = if meta.uid == who.uid {
+            meta.mode >> 6
+        } else if meta.gid == who.gid || who.groups.contains(&meta.gid) {
+            meta.mode >> 3
+        } else {
+            meta.mode
+        } & 7;
+        bits & want == want
+    }
+
+    /// EACCES unless the user has `want` on `path` (symlinks followed).
+    pub fn access(&self, path: &str, want: u32) -> io::Result<()> {
+        let meta = self.metadata(path)?;
+        if self.allowed(&meta, want) {
+            Ok(())
+        } else {
+            Err(eacces())
+        }
+    }
+
+    /// The kernel's checks before an entry is added, removed or renamed
+    /// at `place`: EROFS on a read-only mount; for a non-root user, write
+    /// and search on its directory, and in a sticky directory (`/tmp`)
+    /// only the entry's owner or the directory's may remove it (EPERM).
+    pub fn check_entry(&self, place: &Place) -> io::Result<()> {
+        if place.read_only {
+            return Err(erofs());
+        }
+        if self.is_root() {
+            return Ok(());
+        }
+        let dir = self.metadata(parent_of(&place.path))?;
+        if !self.allowed(&dir, WRITE | SEARCH) {
+            return Err(eacces());
+        }
+        if dir.mode & 0o1000 != 0
+            && let Ok(m) = std::fs::symlink_metadata(&place.host)
+        {
+            let owner = if m.file_type().is_symlink() {
+                Owner::ROOT
+            } else {
+                owners::get(&place.host)
+            };
+            let uid = self.sys.fs.identity().uid;
+            if owner.uid != uid && dir.uid != uid {
+                return Err(eperm());
+            }
+        }
+        Ok(())
+    }
+
+    /// Changing a file's mode, times or owner: its owner or root (EPERM).
+    pub fn check_owner(&self, meta: &Meta) -> io::Result<()> {
+        let uid = self.sys.fs.identity().uid;
+        if uid == 0 || uid == meta.uid {
+            Ok(())
+        } else {
+            Err(eperm())
+        }
+    }
+
+    /// Gives a just-created entry to its creator: the user, with the
+    /// directory's group when the directory is setgid (an fsGroup volume).
+    pub fn adopt(&self, place: &Place) {
+        let who = self.sys.fs.identity();
+        let gid = match self.metadata(parent_of(&place.path)) {
+            Ok(dir) if dir.mode & 0o2000 != 0 => dir.gid,
+            _ => who.gid,
+        };
+        // Best effort: an owner that cannot be kept shows as root.
+        let _ = owners::set(&place.host, Owner { uid: who.uid, gid });
+    }
+
+    /// Search permission on every directory above a resolved path, as the
+    /// kernel checks during a lookup (root passes).
+    fn check_search(&self, path: &str) -> io::Result<()> {
+        if self.is_root() {
+            return Ok(());
+        }
+        let mut prefix = String::new();
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        for (i, part) in parts.iter().enumerate() {
+            let dir = if i == 0 { "/" } else { prefix.as_str() };
+            let (host, _) = self.host_of(dir)?;
+            if let Ok(m) = std::fs::metadata(&host)
+                && !self.allowed(&Meta::from_std(&m, &host), SEARCH)
+            {
+                return Err(eacces());
+            }
+            prefix.push('/');
+            prefix.push_str(part);
+        }
+        Ok(())
     }
 
     /// Metadata, following symlinks (`stat`).
@@ -387,10 +537,7 @@ impl<'a> Vfs<'a> {
         } else {
             std::fs::symlink_metadata(&p.host)
         };
-        match m {
-            Ok(m) => Ok(Meta::from_std(&m)),
-            Err(e) => Err(e),
-        }
+        m.map(|m| Meta::from_std(&m, &p.host))
     }
 
     /// Names in a directory (mount points and `/dev` nodes included),
@@ -400,6 +547,9 @@ impl<'a> Vfs<'a> {
         let meta = std::fs::metadata(&p.host)?;
         if !meta.is_dir() {
             return Err(io::Error::from_raw_os_error(20));
+        }
+        if !self.allowed(&Meta::from_std(&meta, &p.host), READ) {
+            return Err(eacces());
         }
         let mut names: Vec<String> = std::fs::read_dir(&p.host)?
             .filter_map(Result::ok)
@@ -440,6 +590,9 @@ impl<'a> Vfs<'a> {
         if meta.is_dir() {
             return Err(io::Error::from_raw_os_error(21));
         }
+        if !self.allowed(&Meta::from_std(&meta, &p.host), READ) {
+            return Err(eacces());
+        }
         let file = std::fs::File::open(&p.host)?;
         Ok(Fd::file(
             file,
@@ -466,6 +619,12 @@ impl<'a> Vfs<'a> {
         if p.read_only {
             return Err(erofs());
         }
+        let existing = std::fs::metadata(&p.host).ok();
+        match &existing {
+            Some(m) if !self.allowed(&Meta::from_std(m, &p.host), WRITE) => return Err(eacces()),
+            Some(_) => {}
+            None => self.check_entry(&p)?,
+        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
@@ -473,6 +632,9 @@ impl<'a> Vfs<'a> {
             .append(append)
             .truncate(!append && !read)
             .open(&p.host)?;
+        if existing.is_none() {
+            self.adopt(&p);
+        }
         Ok(Fd::file(
             file,
             p.host,
@@ -497,6 +659,9 @@ impl<'a> Vfs<'a> {
         if meta.is_dir() {
             return Err(io::Error::from_raw_os_error(21));
         }
+        if !self.allowed(&Meta::from_std(&meta, &p.host), READ) {
+            return Err(eacces());
+        }
         let charge =
             Charge::of(mem, meta.len()).map_err(|_| io::Error::from(io::ErrorKind::OutOfMemory))?;
         Ok((std::fs::read(&p.host)?, charge))
@@ -506,19 +671,14 @@ impl<'a> Vfs<'a> {
     /// EROFS on a read-only mount.
     pub fn writable(&self, path: &str, follow: bool) -> io::Result<Place> {
         let p = self.place(path, follow)?;
-        if p.read_only {
-            return Err(erofs());
-        }
+        self.check_entry(&p)?;
         Ok(p)
     }
 
     /// The parent directory of a path to create must exist.
     pub fn parent_exists(&self, place: &Place) -> bool {
-        let parent = match place.path.rsplit_once('/') {
-            Some(("", _)) | None => "/".to_string(),
-            Some((p, _)) => p.to_string(),
-        };
-        self.metadata(&parent).is_ok_and(|m| m.is_dir())
+        self.metadata(parent_of(&place.path))
+            .is_ok_and(|m| m.is_dir())
     }
 }
 

@@ -49,6 +49,8 @@ pub struct Env {
 
 pub struct Out {
     pub ok: bool,
+    /// The exit code (-1 when killed by a signal).
+    pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
@@ -103,6 +105,7 @@ impl Env {
             .unwrap();
         Out {
             ok: out.status.success(),
+            code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
@@ -160,6 +163,24 @@ impl Env {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Waits until the pod is Running (a bound, not a timing expectation).
+    pub async fn wait_running(&self, name: &str) {
+        self.until(
+            &["pod", name],
+            "{.status.phase}",
+            Duration::from_secs(60),
+            |p| p == "Running",
+        )
+        .await;
+    }
+
+    /// `kubectl exec POD -- argv...`.
+    pub async fn exec(&self, pod: &str, argv: &[&str]) -> Out {
+        let mut args = vec!["exec", pod, "--"];
+        args.extend_from_slice(argv);
+        self.run(&args, None).await
     }
 
     pub async fn stop(mut self) {

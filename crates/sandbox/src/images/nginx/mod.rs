@@ -165,6 +165,15 @@ impl EmulatedApp for Nginx {
         "nginx"
     }
 
+    fn process_title(&self, argv: &[String]) -> Option<String> {
+        let args = if argv.is_empty() {
+            "nginx -g daemon off;".to_string()
+        } else {
+            argv.join(" ")
+        };
+        Some(format!("nginx: master process {args}"))
+    }
+
     fn run(self: Box<Self>, ctx: AppContext, stop: Stop) -> BoxFuture<'static, i32> {
         Box::pin(run(self.entrypoint, ctx, stop))
     }

@@ -98,6 +98,35 @@ fn octal(field: &mut [u8], v: u64) {
     field[width] = 0;
 }
 
+/// A member's owner as an archive records it: numbers and names.
+#[derive(Debug, Clone, Default)]
+struct TarOwner {
+    uid: u32,
+    gid: u32,
+    user: String,
+    group: String,
+}
+
+impl TarOwner {
+    fn root() -> TarOwner {
+        TarOwner {
+            user: "root".into(),
+            group: "root".into(),
+            ..TarOwner::default()
+        }
+    }
+
+    /// The owner of a file the container sees, named from its accounts.
+    fn of(ctx: &Ctx, meta: &crate::shell::vfs::Meta) -> TarOwner {
+        TarOwner {
+            uid: meta.uid,
+            gid: meta.gid,
+            user: ctx.user_name(meta.uid).unwrap_or_default(),
+            group: ctx.group_name(meta.gid).unwrap_or_default(),
+        }
+    }
+}
+
 fn header(
     name: &str,
     typeflag: u8,
@@ -105,6 +134,7 @@ fn header(
     size: u64,
     mtime: i64,
     link: &str,
+    owner: &TarOwner,
 ) -> Vec<[u8; 512]> {
     let mut blocks = Vec::new();
     let mut stored_name = name.to_string();
@@ -129,6 +159,7 @@ fn header(
                     data.len() as u64,
                     0,
                     "",
+                    &TarOwner::root(),
                 ));
                 for chunk in data.chunks(512) {
                     let mut b = [0u8; 512];
@@ -143,8 +174,8 @@ fn header(
     let n = stored_name.as_bytes();
     h[..n.len().min(100)].copy_from_slice(&n[..n.len().min(100)]);
     octal(&mut h[100..108], u64::from(mode & 0o7777));
-    octal(&mut h[108..116], 0);
-    octal(&mut h[116..124], 0);
+    octal(&mut h[108..116], u64::from(owner.uid));
+    octal(&mut h[116..124], u64::from(owner.gid));
     octal(&mut h[124..136], size);
     octal(&mut h[136..148], mtime.max(0) as u64);
     h[148..156].copy_from_slice(b"        ");
@@ -153,8 +184,9 @@ fn header(
     h[157..157 + l.len().min(100)].copy_from_slice(&l[..l.len().min(100)]);
     h[257..263].copy_from_slice(b"ustar\0");
     h[263..265].copy_from_slice(b"00");
-    h[265..269].copy_from_slice(b"root");
-    h[297..301].copy_from_slice(b"root");
+    let (user, group) = (owner.user.as_bytes(), owner.group.as_bytes());
+    h[265..265 + user.len().min(31)].copy_from_slice(&user[..user.len().min(31)]);
+    h[297..297 + group.len().min(31)].copy_from_slice(&group[..group.len().min(31)]);
     let p = prefix.as_bytes();
     h[345..345 + p.len().min(155)].copy_from_slice(&p[..p.len().min(155)]);
     let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
@@ -168,6 +200,9 @@ struct TarOpts {
     verbose: bool,
     to_stdout: bool,
     keep_mtime: bool,
+    /// Give extracted files the archive's owners (root's default; `-o`,
+    /// `--no-same-owner` turn it off).
+    same_owner: bool,
     strip: usize,
 }
 
@@ -218,6 +253,7 @@ pub fn tar(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut dir: Option<String> = None;
     let mut to_stdout = false;
     let mut keep_mtime = true;
+    let mut same_owner = true;
     let mut strip = 0usize;
     let mut excludes: Vec<String> = Vec::new();
     let mut operands = Vec::new();
@@ -236,6 +272,8 @@ pub fn tar(ctx: &mut Ctx, args: &[String]) -> Ret {
                 "directory" => dir = v,
                 "file" => file = v,
                 "to-stdout" => to_stdout = true,
+                "no-same-owner" => same_owner = false,
+                "same-owner" => same_owner = true,
                 "create" => mode = Some('c'),
                 "extract" | "get" => mode = Some('x'),
                 "list" => mode = Some('t'),
@@ -260,7 +298,8 @@ pub fn tar(ctx: &mut Ctx, args: &[String]) -> Ret {
                         dir = args.get(i).cloned();
                         i += 1;
                     }
-                    'p' | 'o' | 'h' | 'k' => {}
+                    'o' => same_owner = false,
+                    'p' | 'h' | 'k' => {}
                     'j' | 'J' => {
                         ctx.fail("bzip2/xz compression is not supported by this tar");
                         return Ok(1);
@@ -287,6 +326,7 @@ pub fn tar(ctx: &mut Ctx, args: &[String]) -> Ret {
         verbose,
         to_stdout,
         keep_mtime,
+        same_owner,
         strip,
     };
     let base = dir.clone().unwrap_or_else(|| ctx.cwd.clone());
@@ -391,7 +431,8 @@ fn tar_create(
                         } else {
                             format!("{}/", name.trim_end_matches('/'))
                         };
-                        for b in header(&n, b'5', meta.mode, 0, meta.mtime, "") {
+                        let owner = TarOwner::of(ctx, &meta);
+                        for b in header(&n, b'5', meta.mode, 0, meta.mtime, "", &owner) {
                             sink.write_all(&b)?;
                         }
                         if let Ok(names) = vfs.list_dir(&path) {
@@ -412,15 +453,18 @@ fn tar_create(
                             .and_then(|p| std::fs::read_link(p.host).ok())
                             .map(|t| t.display().to_string())
                             .unwrap_or_default();
-                        for b in header(&name, b'2', meta.mode, 0, meta.mtime, &target) {
+                        let owner = TarOwner::of(ctx, &meta);
+                        for b in header(&name, b'2', meta.mode, 0, meta.mtime, &target, &owner) {
                             sink.write_all(&b)?;
                         }
                     }
                     Kind::File => {
                         let place = vfs.place(&path, true)?;
+                        vfs.access(&path, crate::shell::vfs::READ)?;
                         let mut f = std::fs::File::open(&place.host)?;
                         let size = f.metadata()?.len();
-                        for b in header(&name, b'0', meta.mode, size, meta.mtime, "") {
+                        let owner = TarOwner::of(ctx, &meta);
+                        for b in header(&name, b'0', meta.mode, size, meta.mtime, "", &owner) {
                             sink.write_all(&b)?;
                         }
                         let mut left = size;
@@ -711,18 +755,26 @@ fn tar_read(
                     blocks: 0,
                     dev: 0,
                     rdev: (0, 0),
+                    uid: 0,
+                    gid: 0,
                 };
                 let ms = format!("{kind}{}", &m.mode_string()[1..]);
                 let t = jiff::Timestamp::from_second(mtime)
                     .map(|t| t.strftime("%Y-%m-%d %H:%M:%S").to_string())
                     .unwrap_or_default();
-                let (user, group) = (cstr(&h[265..297]), cstr(&h[297..329]));
-                let owner = format!("{}/{}", user.trim(), group.trim());
-                let owner = if owner == "/" {
-                    "root/root".to_string()
-                } else {
-                    owner
+                // Names, else the numbers.
+                let named = |name: String, r: std::ops::Range<usize>| {
+                    if name.trim().is_empty() {
+                        parse_octal(&h[r]).to_string()
+                    } else {
+                        name.trim().to_string()
+                    }
                 };
+                let owner = format!(
+                    "{}/{}",
+                    named(cstr(&h[265..297]), 108..116),
+                    named(cstr(&h[297..329]), 116..124)
+                );
                 out.push_str(&format!("{ms} {owner} {size:>9} {t} {name}"));
                 if typeflag == b'2' {
                     out.push_str(&format!(" -> {link}"));
@@ -765,21 +817,6 @@ fn tar_read(
             }
             continue;
         }
-        let place = match vfs.place(&rel, false) {
-            Ok(p) if !p.read_only => p,
-            Ok(_) => {
-                ctx.fail(&format!("can't create '{rel}': Read-only file system"));
-                status = 1;
-                skip(&mut *reader, size + pad(size))?;
-                continue;
-            }
-            Err(e) => {
-                ctx.fail(&format!("can't create '{rel}': {}", errno(&e)));
-                status = 1;
-                skip(&mut *reader, size + pad(size))?;
-                continue;
-            }
-        };
         // Parent directories may be implicit in the archive.
         if let Some(parent) = rel.rsplit_once('/').map(|(p, _)| p)
             && let Ok(pp) = vfs.place(parent, true)
@@ -794,11 +831,34 @@ fn tar_read(
                 };
                 if let Ok(cp) = vfs.place(&cur, true)
                     && !cp.host.is_dir()
+                    && vfs.check_entry(&cp).is_ok()
+                    && std::fs::create_dir(&cp.host).is_ok()
                 {
-                    let _ = std::fs::create_dir(&cp.host);
+                    vfs.adopt(&cp);
                 }
             }
         }
+        let place = vfs.place(&rel, false).and_then(|p| {
+            if is_dir && p.host.is_dir() {
+                // An existing directory: only its mode, times and owner.
+                if p.read_only {
+                    Err(crate::shell::vfs::erofs())
+                } else {
+                    Ok(p)
+                }
+            } else {
+                vfs.check_entry(&p).map(|()| p)
+            }
+        });
+        let place = match place {
+            Ok(p) => p,
+            Err(e) => {
+                ctx.fail(&format!("can't create '{rel}': {}", errno(&e)));
+                status = 1;
+                skip(&mut *reader, size + pad(size))?;
+                continue;
+            }
+        };
         let r: io::Result<()> = match typeflag {
             b'5' => std::fs::create_dir_all(&place.host)
                 .or_else(|e| if place.host.is_dir() { Ok(()) } else { Err(e) }),
@@ -851,6 +911,20 @@ fn tar_read(
         }
         match r {
             Ok(()) => {
+                // Root restores the archive's owners (names first, as
+                // busybox and GNU tar do); anyone else owns what they make.
+                let who = ctx.sys.fs.identity();
+                if who.uid == 0 && opts.same_owner {
+                    let (user, group) = (cstr(&h[265..297]), cstr(&h[297..329]));
+                    let num = |r: std::ops::Range<usize>| u32::try_from(parse_octal(&h[r])).ok();
+                    let owner = crate::hostfs::owners::Owner {
+                        uid: here.user_named(&user).or(num(108..116)).unwrap_or(0),
+                        gid: here.group_named(&group).or(num(116..124)).unwrap_or(0),
+                    };
+                    let _ = crate::hostfs::owners::set(&place.host, owner);
+                } else {
+                    vfs.adopt(&place);
+                }
                 if typeflag != b'2' {
                     let _ = std::fs::set_permissions(
                         &place.host,

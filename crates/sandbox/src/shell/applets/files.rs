@@ -159,7 +159,8 @@ pub fn ls(ctx: &mut Ctx, args: &[String]) -> Ret {
                     ctx.fail(&format!("cannot open directory '{d}': {}", errno(&e)));
                     status = 2;
                 } else {
-                    ctx.fail(&format!("{d}: {}", errno(&e)));
+                    // busybox's warn_opendir.
+                    ctx.fail(&format!("can't open '{d}': {}", errno(&e)));
                     status = 1;
                 }
                 continue;
@@ -273,6 +274,13 @@ fn print_entries(ctx: &Ctx, entries: &[Entry], opts: &LsOpts, out: &mut String, 
         } else {
             (4, 9)
         };
+        // Read once for the whole listing.
+        let (users, groups) = (ctx.accounts("/etc/passwd"), ctx.accounts("/etc/group"));
+        let name_in = |db: &[(String, u32)], id: u32| {
+            db.iter()
+                .find(|(_, i)| *i == id)
+                .map_or_else(|| id.to_string(), |(n, _)| n.clone())
+        };
         for e in entries {
             let Some(m) = &e.meta else {
                 out.push_str(&format!("{}\n", e.name));
@@ -291,9 +299,9 @@ fn print_entries(ctx: &Ctx, entries: &[Entry], opts: &LsOpts, out: &mut String, 
                 String::new()
             };
             let (user, group) = if opts.numeric {
-                ("0".to_string(), "0".to_string())
+                (m.uid.to_string(), m.gid.to_string())
             } else {
-                ("root".to_string(), "root".to_string())
+                (name_in(&users, m.uid), name_in(&groups, m.gid))
             };
             let inode = if opts.inode {
                 format!("{:>8} ", m.ino)
@@ -432,6 +440,8 @@ struct CopyOpts {
     no_clobber: bool,
     verbose: bool,
     preserve_links: bool,
+    /// `-p`, `-a`: owners too (when root), as `chown` would.
+    preserve: bool,
 }
 
 pub fn cp(ctx: &mut Ctx, args: &[String]) -> Ret {
@@ -444,6 +454,7 @@ pub fn cp(ctx: &mut Ctx, args: &[String]) -> Ret {
         no_clobber: o.has('n'),
         verbose: o.has('v'),
         preserve_links: o.has('a') || o.has('d') || o.has('P'),
+        preserve: o.has('a') || o.has('p'),
     };
     let ops = &o.operands;
     if ops.len() < 2 {
@@ -514,17 +525,41 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
             return Err(());
         }
     };
-    if dplace.read_only {
+    // A new entry needs its directory's rights; an existing file, its own.
+    let existing = vfs.metadata(dst).ok();
+    let allowed = match &existing {
+        _ if dplace.read_only => Err(crate::shell::vfs::erofs()),
+        Some(m) if m.is_dir() => Ok(()),
+        Some(m) if !vfs.allowed(m, crate::shell::vfs::WRITE) => Err(crate::shell::vfs::eacces()),
+        Some(_) => Ok(()),
+        None => vfs.check_entry(&dplace),
+    };
+    if let Err(e) = allowed {
         if ctx.gnu() {
             ctx.fail(&format!(
-                "cannot create regular file '{dst}': Read-only file system"
+                "cannot create regular file '{dst}': {}",
+                errno(&e)
             ));
         } else {
-            ctx.fail(&format!("can't create '{dst}': Read-only file system"));
+            ctx.fail(&format!("can't create '{dst}': {}", errno(&e)));
         }
         return Err(());
     }
     let splace = vfs.place(src, !opts.preserve_links).map_err(|_| ())?;
+    let new_entry = |ctx: &Ctx| {
+        let vfs = ctx.vfs();
+        if opts.preserve && ctx.sys.fs.identity().uid == 0 {
+            let _ = crate::hostfs::owners::set(
+                &dplace.host,
+                crate::hostfs::owners::Owner {
+                    uid: meta.uid,
+                    gid: meta.gid,
+                },
+            );
+        } else {
+            vfs.adopt(&dplace);
+        }
+    };
     if meta.is_dir() {
         if !opts.recursive {
             if ctx.gnu() {
@@ -546,11 +581,12 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
             }
             return Err(());
         }
-        if !dplace.host.is_dir()
-            && let Err(e) = std::fs::create_dir_all(&dplace.host)
-        {
-            ctx.fail(&format!("can't create directory '{dst}': {}", errno(&e)));
-            return Err(());
+        if !dplace.host.is_dir() {
+            if let Err(e) = std::fs::create_dir_all(&dplace.host) {
+                ctx.fail(&format!("can't create directory '{dst}': {}", errno(&e)));
+                return Err(());
+            }
+            new_entry(ctx);
         }
         let names = vfs.list_dir(src).map_err(|_| ())?;
         let mut failed = false;
@@ -574,6 +610,14 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
             ctx.fail(&format!("can't create symlink '{dst}': {}", errno(&e)));
         });
     }
+    if let Err(e) = vfs.access(src, crate::shell::vfs::READ) {
+        if ctx.gnu() {
+            ctx.fail(&format!("cannot open '{src}' for reading: {}", errno(&e)));
+        } else {
+            ctx.fail(&format!("can't open '{src}': {}", errno(&e)));
+        }
+        return Err(());
+    }
     if dplace.host.is_dir() {
         ctx.fail(&format!("can't create '{dst}': Is a directory"));
         return Err(());
@@ -590,9 +634,17 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
     }
     if crate::shell::vfs::device(&splace.path).is_some() {
         // `cp /dev/null f`: an empty file.
-        return std::fs::write(&dplace.host, b"").map_err(|_| ());
+        std::fs::write(&dplace.host, b"").map_err(|_| ())?;
+        if existing.is_none() {
+            new_entry(ctx);
+        }
+        return Ok(());
     }
-    match copy_file(ctx, &splace.host, &dplace.host) {
+    let copied = copy_file(ctx, &splace.host, &dplace.host);
+    if existing.is_none() && dplace.host.exists() {
+        new_entry(ctx);
+    }
+    match copied {
         Ok(_) => {
             if opts.verbose {
                 let _ = ctx.outs(&format!("'{src}' -> '{dst}'\n"));
@@ -670,8 +722,8 @@ pub fn mv(ctx: &mut Ctx, args: &[String]) -> Ret {
                 continue;
             }
         };
-        if s.read_only || d.read_only {
-            ctx.fail(&format!("can't rename '{src}': Read-only file system"));
+        if let Err(e) = vfs.check_entry(&s).and_then(|()| vfs.check_entry(&d)) {
+            ctx.fail(&format!("can't rename '{src}': {}", errno(&e)));
             status = 1;
             continue;
         }
@@ -686,6 +738,7 @@ pub fn mv(ctx: &mut Ctx, args: &[String]) -> Ret {
                     no_clobber: false,
                     verbose: false,
                     preserve_links: true,
+                    preserve: true,
                 };
                 if copy_tree(ctx, src, &target, &opts, true).is_ok() {
                     let _ = if s.host.is_dir() {
@@ -738,12 +791,7 @@ pub fn ln(ctx: &mut Ctx, args: &[String]) -> Ret {
             link_arg.clone()
         };
         let vfs = ctx.vfs();
-        let place = match vfs.place(&link, false) {
-            Ok(p) if p.read_only => {
-                ctx.fail(&format!("{link}: Read-only file system"));
-                status = 1;
-                continue;
-            }
+        let place = match vfs.writable(&link, false) {
             Ok(p) => p,
             Err(e) => {
                 ctx.fail(&format!("{link}: {}", errno(&e)));
@@ -780,8 +828,13 @@ pub fn ln(ctx: &mut Ctx, args: &[String]) -> Ret {
         if let Err(e) = r {
             ctx.fail(&format!("{link}: {}", errno(&e)));
             status = 1;
-        } else if o.has('v') {
-            ctx.outs(&format!("'{link}' -> '{target}'\n"))?;
+        } else {
+            if o.has('s') {
+                vfs.adopt(&place);
+            }
+            if o.has('v') {
+                ctx.outs(&format!("'{link}' -> '{target}'\n"))?;
+            }
         }
     }
     Ok(status)
@@ -833,8 +886,8 @@ pub fn rm(ctx: &mut Ctx, args: &[String]) -> Ret {
             }
             continue;
         };
-        if place.read_only {
-            cant(ctx, p, "Read-only file system");
+        if let Err(e) = vfs.check_entry(&place) {
+            cant(ctx, p, &errno(&e));
             status = 1;
             continue;
         }
@@ -861,7 +914,7 @@ pub fn rm(ctx: &mut Ctx, args: &[String]) -> Ret {
             let r = if o.has('d') && !recursive {
                 std::fs::remove_dir(&place.host)
             } else {
-                std::fs::remove_dir_all(&place.host)
+                remove_tree(ctx, &place.path, &place.host)
             };
             if let Err(e) = r {
                 cant(ctx, p, &errno(&e));
@@ -877,6 +930,26 @@ pub fn rm(ctx: &mut Ctx, args: &[String]) -> Ret {
         }
     }
     Ok(status)
+}
+
+/// `rm -r` of a directory: the kernel checks each entry for a non-root
+/// user (a directory it cannot read or write stops there); root's goes at
+/// once.
+fn remove_tree(ctx: &Ctx, path: &str, host: &std::path::Path) -> io::Result<()> {
+    if ctx.sys.fs.identity().uid == 0 {
+        return std::fs::remove_dir_all(host);
+    }
+    let vfs = ctx.vfs();
+    for name in vfs.list_dir(path)? {
+        let child = join(path, &name);
+        let place = vfs.writable(&child, false)?;
+        if std::fs::symlink_metadata(&place.host)?.is_dir() {
+            remove_tree(ctx, &child, &place.host)?;
+        } else {
+            std::fs::remove_file(&place.host)?;
+        }
+    }
+    std::fs::remove_dir(host)
 }
 
 fn has_mounts_below(ctx: &Ctx, path: &str) -> bool {
@@ -1029,18 +1102,23 @@ pub fn mkdir(ctx: &mut Ctx, args: &[String]) -> Ret {
                         return Err(erofs());
                     }
                     if !c.host.is_dir() {
-                        std::fs::create_dir(&c.host).or_else(|e| {
-                            if e.kind() == io::ErrorKind::AlreadyExists && c.host.is_dir() {
-                                Ok(())
-                            } else {
-                                Err(e)
-                            }
-                        })?;
+                        vfs.check_entry(&c)?;
+                        match std::fs::create_dir(&c.host) {
+                            Ok(()) => vfs.adopt(&c),
+                            Err(e)
+                                if e.kind() == io::ErrorKind::AlreadyExists && c.host.is_dir() => {}
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
                 Ok(())
+            } else if pl.host.exists() {
+                Err(io::Error::from_raw_os_error(17))
             } else {
-                std::fs::create_dir(&pl.host)
+                vfs.check_entry(&pl)?;
+                std::fs::create_dir(&pl.host)?;
+                vfs.adopt(&pl);
+                Ok(())
             }
             .and_then(|()| {
                 if let Some(m) = mode {
@@ -1080,9 +1158,7 @@ pub fn rmdir(ctx: &mut Ctx, args: &[String]) -> Ret {
             if vfs.is_mount_point(&pl.path) {
                 return Err(io::Error::from_raw_os_error(16));
             }
-            if pl.read_only {
-                return Err(erofs());
-            }
+            vfs.check_entry(&pl)?;
             std::fs::remove_dir(&pl.host)
         });
         if let Err(e) = r {
@@ -1137,16 +1213,27 @@ pub fn touch(ctx: &mut Ctx, args: &[String]) -> Ret {
             if pl.read_only {
                 return Err(erofs());
             }
+            let existing = vfs.metadata(p).ok();
+            match &existing {
+                // Times set to now need write access, other times the owner.
+                Some(m) if !vfs.allowed(m, crate::shell::vfs::WRITE) => {
+                    vfs.check_owner(m)
+                        .map_err(|_| crate::shell::vfs::eacces())?;
+                }
+                Some(_) => {}
+                None if o.has('c') => return Ok(()),
+                None => vfs.check_entry(&pl)?,
+            }
             if pl.host.is_dir() {
                 return std::fs::File::open(&pl.host).and_then(|f| f.set_modified(when));
-            }
-            if o.has('c') && !pl.host.exists() {
-                return Ok(());
             }
             let f = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&pl.host)?;
+            if existing.is_none() {
+                vfs.adopt(&pl);
+            }
             f.set_modified(when)
         });
         if let Err(e) = r {
@@ -1235,8 +1322,14 @@ fn stat_field(ctx: &Ctx, c: char, name: &str, m: &Meta) -> String {
         'F' => file_type(m).to_string(),
         'h' => m.nlink.to_string(),
         'i' => m.ino.to_string(),
-        'u' | 'g' => "0".to_string(),
-        'U' | 'G' => "root".to_string(),
+        'u' => m.uid.to_string(),
+        'g' => m.gid.to_string(),
+        'U' => ctx
+            .user_name(m.uid)
+            .unwrap_or_else(|| "UNKNOWN".to_string()),
+        'G' => ctx
+            .group_name(m.gid)
+            .unwrap_or_else(|| "UNKNOWN".to_string()),
         'd' => m.dev.to_string(),
         'D' => format!("{:x}", m.dev),
         't' => format!("{:x}", m.rdev.0),
@@ -1337,10 +1430,12 @@ pub fn stat(ctx: &mut Ctx, args: &[String]) -> Ret {
             "Access: ({:04o}/{})  Uid: ({:>5}/{:>8})   Gid: ({:>5}/{:>8})\n",
             m.mode,
             m.mode_string(),
-            0,
-            "root",
-            0,
-            "root"
+            m.uid,
+            ctx.user_name(m.uid)
+                .unwrap_or_else(|| "UNKNOWN".to_string()),
+            m.gid,
+            ctx.group_name(m.gid)
+                .unwrap_or_else(|| "UNKNOWN".to_string())
         ));
         out.push_str(&format!(
             "Access: {}\nModify: {}\nChange: {}\n",
@@ -1433,15 +1528,20 @@ pub fn mktemp(ctx: &mut Ctx, args: &[String]) -> Ret {
         if pl.host.exists() {
             continue;
         }
-        let r = if o.has('d') {
-            std::fs::create_dir(&pl.host)
-        } else {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&pl.host)
-                .map(|_| ())
-        };
+        let r = vfs.check_entry(&pl).and_then(|()| {
+            if o.has('d') {
+                std::fs::create_dir(&pl.host)
+            } else {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&pl.host)
+                    .map(|_| ())
+            }
+        });
+        if r.is_ok() {
+            vfs.adopt(&pl);
+        }
         return match r {
             Ok(()) => {
                 ctx.outs(&format!("{path}\n"))?;
@@ -1491,6 +1591,7 @@ pub fn chmod(ctx: &mut Ctx, args: &[String]) -> Ret {
             if pl.read_only {
                 return Err(erofs());
             }
+            vfs.check_owner(&vfs.metadata(&f)?)?;
             let Some(new) = parse_mode(mode, m.permissions().mode() & 0o7777, m.is_dir()) else {
                 return Err(io::Error::from(io::ErrorKind::InvalidInput));
             };
@@ -1523,25 +1624,210 @@ pub fn chmod(ctx: &mut Ctx, args: &[String]) -> Ret {
     Ok(status)
 }
 
-/// Owners are not kept (every file is root's): the files must exist.
+/// `chown [-RhLHPcvf] USER[:[GRP]] FILE...` (and `chgrp GRP FILE...`):
+/// owners are kept beside the files (see `hostfs::owners`); only root
+/// gives a file away, an owner may only move it to one of its groups.
 pub fn chown(ctx: &mut Ctx, args: &[String]) -> Ret {
-    let rest: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let Some((_, files)) = rest.split_first() else {
-        ctx.errs(&format!(
-            "{}\n\nUsage: chown [-RhLHPcvf] USER[:[GRP]] FILE...\n",
-            super::BANNER
-        ));
+    change_owner(ctx, args, false)
+}
+
+pub fn chgrp(ctx: &mut Ctx, args: &[String]) -> Ret {
+    change_owner(ctx, args, true)
+}
+
+/// What `USER[:[GROUP]]` asks for (`None` keeps the current one), or
+/// the error to die with.
+fn parse_owner_spec(
+    ctx: &Ctx,
+    spec: &str,
+    group_only: bool,
+) -> Result<(Option<u32>, Option<u32>), String> {
+    let unknown_user = |n: &str| {
+        if ctx.gnu() {
+            format!("invalid user: '{spec}'")
+        } else {
+            format!("unknown user {n}")
+        }
+    };
+    let unknown_group = |n: &str| {
+        if ctx.gnu() {
+            format!("invalid group: '{spec}'")
+        } else {
+            format!("unknown group {n}")
+        }
+    };
+    if group_only {
+        return ctx
+            .group_id(spec)
+            .map(|g| (None, Some(g)))
+            .ok_or_else(|| unknown_group(spec));
+    }
+    let Some((user, group)) = spec.split_once(|c| c == ':' || c == '.') else {
+        return ctx
+            .user_id(spec)
+            .map(|u| (Some(u), None))
+            .ok_or_else(|| unknown_user(spec));
+    };
+    if user.is_empty() {
+        return ctx
+            .group_id(group)
+            .map(|g| (None, Some(g)))
+            .ok_or_else(|| unknown_group(group));
+    }
+    let uid = ctx.user_id(user).ok_or_else(|| {
+        if ctx.gnu() {
+            unknown_user(user)
+        } else {
+            format!("unknown user/group {spec}")
+        }
+    })?;
+    let gid = if group.is_empty() {
+        // `user:` is the user's login group (its number when unnamed).
+        login_group(ctx, user).unwrap_or(uid)
+    } else {
+        ctx.group_id(group).ok_or_else(|| {
+            if ctx.gnu() {
+                unknown_group(group)
+            } else {
+                format!("unknown user/group {spec}")
+            }
+        })?
+    };
+    Ok((Some(uid), Some(gid)))
+}
+
+/// The login group of a user (field 3 of its `/etc/passwd` line).
+fn login_group(ctx: &Ctx, user: &str) -> Option<u32> {
+    let (data, _charge) = ctx
+        .vfs()
+        .read_all("/etc/passwd", ctx.sys.procs.memory())
+        .ok()?;
+    let uid = ctx.user_id(user)?;
+    String::from_utf8_lossy(&data).lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() > 3 && (f[0] == user || f[2].parse::<u32>().ok() == Some(uid)))
+            .then(|| f[3].parse().ok())
+            .flatten()
+    })
+}
+
+fn change_owner(ctx: &mut Ctx, args: &[String], group_only: bool) -> Ret {
+    let (o, _) = match getopt(ctx, args, "RhLHPcvf") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let name = if group_only { "chgrp" } else { "chown" };
+    let Some((spec, files)) = o.operands.split_first().filter(|(_, f)| !f.is_empty()) else {
+        if ctx.gnu() {
+            ctx.fail(if o.operands.is_empty() {
+                "missing operand"
+            } else {
+                "missing operand after"
+            });
+        } else if group_only {
+            ctx.errs(&format!(
+                "{}\n\nUsage: chgrp [-RhLHPcvf]... GROUP FILE...\n",
+                super::BANNER
+            ));
+        } else {
+            ctx.errs(&format!(
+                "{}\n\nUsage: {name} [-RhLHPcvf]... USER[:[GRP]] FILE...\n",
+                super::BANNER
+            ));
+        }
         return Ok(1);
     };
+    let (uid, gid) = match parse_owner_spec(ctx, spec, group_only) {
+        Ok(v) => v,
+        Err(why) => {
+            ctx.fail(&why);
+            return Ok(1);
+        }
+    };
+    let who = ctx.sys.fs.identity().clone();
     let mut status = 0;
-    for f in files {
-        if let Err(e) = ctx.vfs().metadata(f) {
-            if ctx.gnu() {
-                ctx.fail(&format!("cannot access '{f}': {}", errno(&e)));
+    let mut stack: Vec<(String, bool)> = files.iter().rev().map(|f| (f.clone(), true)).collect();
+    let mut visited = 0;
+    while let Some((f, top)) = stack.pop() {
+        ctx.check()?;
+        visited += 1;
+        if visited > MAX_WALK {
+            break;
+        }
+        let vfs = ctx.vfs();
+        // -h, and -R without -H/-L, change links themselves.
+        let follow = !o.has('h') && (!o.has('R') || o.has('L') || (top && o.has('H')));
+        let r = vfs.place(&f, follow).and_then(|pl| {
+            let meta = if follow {
+                vfs.metadata(&f)
             } else {
-                ctx.fail(&format!("{f}: {}", errno(&e)));
+                vfs.symlink_metadata(&f)
+            }?;
+            let new_uid = uid.unwrap_or(meta.uid);
+            let new_gid = gid.unwrap_or(meta.gid);
+            if who.uid != 0 {
+                // An owner may only change the group, to one of its own.
+                let in_group = new_gid == who.gid || who.groups.contains(&new_gid);
+                if meta.uid != who.uid || new_uid != meta.uid || !in_group {
+                    return Err(crate::shell::vfs::eperm());
+                }
             }
-            status = 1;
+            if pl.read_only {
+                return Err(erofs());
+            }
+            crate::hostfs::owners::set(
+                &pl.host,
+                crate::hostfs::owners::Owner {
+                    uid: new_uid,
+                    gid: new_gid,
+                },
+            )?;
+            Ok((meta, new_uid, new_gid))
+        });
+        match r {
+            Ok((meta, u, g)) => {
+                if o.has('v') || (o.has('c') && (meta.uid != u || meta.gid != g)) {
+                    if ctx.gnu() {
+                        let label = |u: u32, g: u32| {
+                            let user = ctx.user_name(u).unwrap_or_else(|| u.to_string());
+                            let group = ctx.group_name(g).unwrap_or_else(|| g.to_string());
+                            format!("{user}:{group}")
+                        };
+                        let line = if (meta.uid, meta.gid) == (u, g) {
+                            format!("ownership of '{f}' retained as {}\n", label(u, g))
+                        } else {
+                            format!(
+                                "changed ownership of '{f}' from {} to {}\n",
+                                label(meta.uid, meta.gid),
+                                label(u, g)
+                            )
+                        };
+                        ctx.outs(&line)?;
+                    } else {
+                        ctx.outs(&format!("changed ownership of '{f}' to {u}:{g}\n"))?;
+                    }
+                }
+                if o.has('R')
+                    && meta.is_dir()
+                    && let Ok(names) = vfs.list_dir(&f)
+                {
+                    stack.extend(names.into_iter().rev().map(|n| (join(&f, &n), false)));
+                }
+            }
+            Err(e) => {
+                if !o.has('f') {
+                    if ctx.gnu() {
+                        if e.raw_os_error() == Some(2) {
+                            ctx.fail(&format!("cannot access '{f}': {}", errno(&e)));
+                        } else {
+                            ctx.fail(&format!("changing ownership of '{f}': {}", errno(&e)));
+                        }
+                    } else {
+                        ctx.fail(&format!("{f}: {}", errno(&e)));
+                    }
+                }
+                status = 1;
+            }
         }
     }
     Ok(status)

@@ -69,6 +69,55 @@ impl Ctx {
         self.flavor == Flavor::Gnu
     }
 
+    /// The container's account database (`/etc/passwd` or `/etc/group`):
+    /// (name, id) pairs, as its libc would read them.
+    pub fn accounts(&self, file: &str) -> Vec<(String, u32)> {
+        let Ok((data, _charge)) = self.vfs().read_all(file, self.sys.procs.memory()) else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&data)
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                Some((f.first()?.to_string(), f.get(2)?.parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// A user's name for a uid (`getpwuid`).
+    pub fn user_name(&self, uid: u32) -> Option<String> {
+        let all = self.accounts("/etc/passwd");
+        all.into_iter().find(|(_, id)| *id == uid).map(|(n, _)| n)
+    }
+
+    /// A group's name for a gid (`getgrgid`).
+    pub fn group_name(&self, gid: u32) -> Option<String> {
+        let all = self.accounts("/etc/group");
+        all.into_iter().find(|(_, id)| *id == gid).map(|(n, _)| n)
+    }
+
+    /// A uid for a user name only (`getpwnam`).
+    pub fn user_named(&self, name: &str) -> Option<u32> {
+        let all = self.accounts("/etc/passwd");
+        all.into_iter().find(|(n, _)| n == name).map(|(_, id)| id)
+    }
+
+    /// A gid for a group name only (`getgrnam`).
+    pub fn group_named(&self, name: &str) -> Option<u32> {
+        let all = self.accounts("/etc/group");
+        all.into_iter().find(|(n, _)| n == name).map(|(_, id)| id)
+    }
+
+    /// A uid for a user name or number (`getpwnam`, then a number).
+    pub fn user_id(&self, name: &str) -> Option<u32> {
+        self.user_named(name).or_else(|| name.parse().ok())
+    }
+
+    /// A gid for a group name or number.
+    pub fn group_id(&self, name: &str) -> Option<u32> {
+        self.group_named(name).or_else(|| name.parse().ok())
+    }
+
     pub fn getenv(&self, key: &str) -> Option<&str> {
         self.env
             .iter()
@@ -512,6 +561,7 @@ pub fn lookup(name: &str) -> Option<ProgramFn> {
         "mount" => files::mount,
         "chmod" => files::chmod,
         "chown" => files::chown,
+        "chgrp" => files::chgrp,
         "readlink" => files::readlink,
         "realpath" => files::realpath,
         "mktemp" => files::mktemp,

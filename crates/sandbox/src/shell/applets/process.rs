@@ -26,7 +26,7 @@ pub fn ps(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut out = String::new();
     // Every process of the container runs as its user.
     let uid = identity(ctx).0;
-    let user = name_of(ctx, "/etc/passwd", uid).unwrap_or_else(|| uid.to_string());
+    let user = ctx.user_name(uid).unwrap_or_else(|| uid.to_string());
     if fields.is_empty() {
         out.push_str("PID   USER     TIME  COMMAND\n");
         for p in &procs {
@@ -305,16 +305,6 @@ pub fn printenv(ctx: &mut Ctx, args: &[String]) -> Ret {
     Ok(status)
 }
 
-/// A name from the container's `/etc/passwd` or `/etc/group` (field 0)
-/// for numeric id `id` (field 2).
-fn name_of(ctx: &Ctx, file: &str, id: u32) -> Option<String> {
-    let (data, _charge) = ctx.vfs().read_all(file, ctx.sys.procs.memory()).ok()?;
-    String::from_utf8_lossy(&data).lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() > 2 && f[2].parse::<u32>().ok() == Some(id)).then(|| f[0].to_string())
-    })
-}
-
 /// The user the container's processes run as (its securityContext's
 /// `runAsUser`, `runAsGroup`, `fsGroup` and `supplementalGroups`; root by
 /// default): uid, gid, and every group, sorted.
@@ -349,8 +339,8 @@ pub fn id(ctx: &mut Ctx, args: &[String]) -> Ret {
     } else {
         (0, 0, vec![0])
     };
-    let user = |id: u32| name_of(ctx, "/etc/passwd", id);
-    let group = |id: u32| name_of(ctx, "/etc/group", id);
+    let user = |id: u32| ctx.user_name(id);
+    let group = |id: u32| ctx.group_name(id);
     let named = |id: u32, name: Option<String>| match name {
         Some(n) => format!("{id}({n})"),
         None => id.to_string(),
@@ -390,7 +380,7 @@ pub fn id(ctx: &mut Ctx, args: &[String]) -> Ret {
 
 pub fn whoami(ctx: &mut Ctx, _: &[String]) -> Ret {
     let (uid, _, _) = identity(ctx);
-    match name_of(ctx, "/etc/passwd", uid) {
+    match ctx.user_name(uid) {
         Some(name) => {
             ctx.outs(&format!("{name}\n"))?;
             Ok(0)

@@ -719,17 +719,20 @@ pub fn head(ctx: &mut Ctx, args: &[String]) -> Ret {
 }
 
 pub fn tail(ctx: &mut Ctx, args: &[String]) -> Ret {
-    let args: Vec<String> = count_shorthand(args)
-        .into_iter()
-        .flat_map(|a| {
-            if a.len() > 1 && a.starts_with('+') && a[1..].chars().all(|c| c.is_ascii_digit()) {
-                vec!["-n".to_string(), a]
-            } else {
-                vec![a]
-            }
-        })
-        .collect();
-    let (o, long) = match getopt(ctx, &args, "n:c:fFqvs:") {
+    // A bare `+N` is `-n +N`, unless it is already an option's value.
+    let mut words: Vec<String> = Vec::new();
+    for a in count_shorthand(args) {
+        let is_value = words.last().is_some_and(|p| p == "-n" || p == "-c");
+        if !is_value
+            && a.len() > 1
+            && a.starts_with('+')
+            && a[1..].chars().all(|c| c.is_ascii_digit())
+        {
+            words.push("-n".to_string());
+        }
+        words.push(a);
+    }
+    let (o, long) = match getopt(ctx, &words, "n:c:fFqvs:") {
         Ok(v) => v,
         Err(r) => return r,
     };
