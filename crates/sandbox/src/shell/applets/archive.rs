@@ -316,10 +316,7 @@ pub fn tar(ctx: &mut Ctx, args: &[String]) -> Ret {
             ctx.errs("tar: You must specify one of the '-Acdtrux', '--delete' or '--test-label' options\nTry 'tar --help' or 'tar --usage' for more information.\n");
             return Ok(2);
         }
-        ctx.errs(&format!(
-            "{}\n\nUsage: tar c|x|t [-zvO] [-f TARFILE] [-C DIR] [FILE]...\n",
-            super::BANNER
-        ));
+        ctx.usage("tar c|x|t [-zvO] [-f TARFILE] [-C DIR] [FILE]...");
         return Ok(1);
     };
     let opts = TarOpts {
@@ -1066,11 +1063,10 @@ pub fn gzip(ctx: &mut Ctx, args: &[String]) -> Ret {
         let input = match ctx.open_input(f) {
             Ok(fd) => fd,
             Err(e) => {
-                if ctx.gnu() {
-                    ctx.fail(&format!("{f}: {}", errno(&e)));
-                } else {
-                    ctx.fail(&format!("can't open '{f}': {}", errno(&e)));
-                }
+                ctx.fail_as(
+                    &format!("{f}: {}", errno(&e)),
+                    &format!("can't open '{f}': {}", errno(&e)),
+                );
                 status = 1;
                 continue;
             }

@@ -1971,10 +1971,7 @@ pub fn awk(ctx: &mut Ctx, args: &[String]) -> Ret {
         if ctx.gnu() {
             ctx.errs("Usage: awk [POSIX or GNU style options] -f progfile [--] file ...\nUsage: awk [POSIX or GNU style options] [--] 'program' file ...\n");
         } else {
-            ctx.errs(&format!(
-                "{}\n\nUsage: awk [OPTIONS] [AWK_PROGRAM] [FILE]...\n",
-                super::BANNER
-            ));
+            ctx.usage("awk [OPTIONS] [AWK_PROGRAM] [FILE]...");
         }
         return Ok(1);
     };

@@ -465,10 +465,7 @@ pub fn cp(ctx: &mut Ctx, args: &[String]) -> Ret {
                 "missing destination file operand after"
             });
         } else {
-            ctx.errs(&format!(
-                "{}\n\nUsage: cp [-arPLHpfinlsTu] SOURCE DEST\n",
-                super::BANNER
-            ));
+            ctx.usage("cp [-arPLHpfinlsTu] SOURCE DEST");
         }
         return Ok(1);
     }
@@ -478,11 +475,10 @@ pub fn cp(ctx: &mut Ctx, args: &[String]) -> Ret {
         .unwrap_or_default();
     let dest_is_dir = ctx.vfs().metadata(&dest).is_ok_and(|m| m.is_dir());
     if sources.len() > 1 && !dest_is_dir {
-        if ctx.gnu() {
-            ctx.fail(&format!("target '{dest}': Not a directory"));
-        } else {
-            ctx.fail(&format!("'{dest}' is not a directory"));
-        }
+        ctx.fail_as(
+            &format!("target '{dest}': Not a directory"),
+            &format!("'{dest}' is not a directory"),
+        );
         return Ok(1);
     }
     let mut status = 0;
@@ -510,11 +506,10 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
     } {
         Ok(m) => m,
         Err(e) => {
-            if ctx.gnu() {
-                ctx.fail(&format!("cannot stat '{src}': {}", errno(&e)));
-            } else {
-                ctx.fail(&format!("can't stat '{src}': {}", errno(&e)));
-            }
+            ctx.fail_as(
+                &format!("cannot stat '{src}': {}", errno(&e)),
+                &format!("can't stat '{src}': {}", errno(&e)),
+            );
             return Err(());
         }
     };
@@ -562,11 +557,10 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
     };
     if meta.is_dir() {
         if !opts.recursive {
-            if ctx.gnu() {
-                ctx.fail(&format!("-r not specified; omitting directory '{src}'"));
-            } else {
-                ctx.fail(&format!("omitting directory '{src}'"));
-            }
+            ctx.fail_as(
+                &format!("-r not specified; omitting directory '{src}'"),
+                &format!("omitting directory '{src}'"),
+            );
             return Err(());
         }
         if top
@@ -611,11 +605,10 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
         });
     }
     if let Err(e) = vfs.access(src, crate::shell::vfs::READ) {
-        if ctx.gnu() {
-            ctx.fail(&format!("cannot open '{src}' for reading: {}", errno(&e)));
-        } else {
-            ctx.fail(&format!("can't open '{src}': {}", errno(&e)));
-        }
+        ctx.fail_as(
+            &format!("cannot open '{src}' for reading: {}", errno(&e)),
+            &format!("can't open '{src}': {}", errno(&e)),
+        );
         return Err(());
     }
     if dplace.host.is_dir() {
@@ -653,11 +646,10 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
         }
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(()),
         Err(e) => {
-            if ctx.gnu() {
-                ctx.fail(&format!("error writing '{dst}': {}", errno(&e)));
-            } else {
-                ctx.fail(&format!("error writing to '{dst}': {}", errno(&e)));
-            }
+            ctx.fail_as(
+                &format!("error writing '{dst}': {}", errno(&e)),
+                &format!("error writing to '{dst}': {}", errno(&e)),
+            );
             Err(())
         }
     }
@@ -670,15 +662,7 @@ pub fn mv(ctx: &mut Ctx, args: &[String]) -> Ret {
     };
     let ops = &o.operands;
     if ops.len() < 2 {
-        if ctx.gnu() {
-            ctx.fail("missing file operand");
-        } else {
-            ctx.errs(&format!(
-                "{}\n\nUsage: mv [-fin] SOURCE DEST\n",
-                super::BANNER
-            ));
-        }
-        return Ok(1);
+        return ctx.missing_operand("missing file operand", "mv [-fin] SOURCE DEST");
     }
     let (dest, sources) = ops
         .split_last()
@@ -700,11 +684,10 @@ pub fn mv(ctx: &mut Ctx, args: &[String]) -> Ret {
         let s = match vfs.place(src, false) {
             Ok(p) if std::fs::symlink_metadata(&p.host).is_ok() || vfs.is_mount_point(&p.path) => p,
             Ok(_) | Err(_) => {
-                if ctx.gnu() {
-                    ctx.fail(&format!("cannot stat '{src}': No such file or directory"));
-                } else {
-                    ctx.fail(&format!("can't rename '{src}': No such file or directory"));
-                }
+                ctx.fail_as(
+                    &format!("cannot stat '{src}': No such file or directory"),
+                    &format!("can't rename '{src}': No such file or directory"),
+                );
                 status = 1;
                 continue;
             }
@@ -767,10 +750,7 @@ pub fn ln(ctx: &mut Ctx, args: &[String]) -> Ret {
     };
     let ops = &o.operands;
     if ops.is_empty() {
-        ctx.errs(&format!(
-            "{}\n\nUsage: ln [-sfnbtv] [-S SUF] TARGET... LINK|DIR\n",
-            super::BANNER
-        ));
+        ctx.usage("ln [-sfnbtv] [-S SUF] TARGET... LINK|DIR");
         return Ok(1);
     }
     let (link_arg, targets) = if ops.len() == 1 {
@@ -852,19 +832,13 @@ pub fn rm(ctx: &mut Ctx, args: &[String]) -> Ret {
     let recursive = o.has('r') || o.has('R');
     let force = o.has('f');
     if o.operands.is_empty() && !force {
-        if ctx.gnu() {
-            ctx.fail("missing operand");
-        } else {
-            ctx.errs(&format!("{}\n\nUsage: rm [-irf] FILE...\n", super::BANNER));
-        }
-        return Ok(1);
+        return ctx.missing_operand("missing operand", "rm [-irf] FILE...");
     }
     let cant = |ctx: &Ctx, p: &str, why: &str| {
-        if ctx.gnu() {
-            ctx.fail(&format!("cannot remove '{p}': {why}"));
-        } else {
-            ctx.fail(&format!("can't remove '{p}': {why}"));
-        }
+        ctx.fail_as(
+            &format!("cannot remove '{p}': {why}"),
+            &format!("can't remove '{p}': {why}"),
+        );
     };
     let mut status = 0;
     for p in &o.operands {
@@ -893,11 +867,10 @@ pub fn rm(ctx: &mut Ctx, args: &[String]) -> Ret {
         }
         if meta.is_dir() {
             if !recursive && !o.has('d') {
-                if ctx.gnu() {
-                    ctx.fail(&format!("cannot remove '{p}': Is a directory"));
-                } else {
-                    ctx.fail(&format!("'{p}' is a directory"));
-                }
+                ctx.fail_as(
+                    &format!("cannot remove '{p}': Is a directory"),
+                    &format!("'{p}' is a directory"),
+                );
                 status = 1;
                 continue;
             }
@@ -1054,15 +1027,7 @@ pub fn mkdir(ctx: &mut Ctx, args: &[String]) -> Ret {
         Err(r) => return r,
     };
     if o.operands.is_empty() {
-        if ctx.gnu() {
-            ctx.fail("missing operand");
-        } else {
-            ctx.errs(&format!(
-                "{}\n\nUsage: mkdir [-m MODE] [-p] DIRECTORY...\n",
-                super::BANNER
-            ));
-        }
-        return Ok(1);
+        return ctx.missing_operand("missing operand", "mkdir [-m MODE] [-p] DIRECTORY...");
     }
     let mode = match o.value('m') {
         Some(m) => match parse_mode(m, 0o777, true) {
@@ -1134,11 +1099,10 @@ pub fn mkdir(ctx: &mut Ctx, args: &[String]) -> Ret {
                 }
             }
             Err(e) => {
-                if ctx.gnu() {
-                    ctx.fail(&format!("cannot create directory '{p}': {}", errno(&e)));
-                } else {
-                    ctx.fail(&format!("can't create directory '{p}': {}", errno(&e)));
-                }
+                ctx.fail_as(
+                    &format!("cannot create directory '{p}': {}", errno(&e)),
+                    &format!("can't create directory '{p}': {}", errno(&e)),
+                );
                 status = 1;
             }
         }
@@ -1162,11 +1126,10 @@ pub fn rmdir(ctx: &mut Ctx, args: &[String]) -> Ret {
             std::fs::remove_dir(&pl.host)
         });
         if let Err(e) = r {
-            if ctx.gnu() {
-                ctx.fail(&format!("failed to remove '{p}': {}", errno(&e)));
-            } else {
-                ctx.fail(&format!("'{p}': {}", errno(&e)));
-            }
+            ctx.fail_as(
+                &format!("failed to remove '{p}': {}", errno(&e)),
+                &format!("'{p}': {}", errno(&e)),
+            );
             status = 1;
         }
     }
@@ -1179,15 +1142,10 @@ pub fn touch(ctx: &mut Ctx, args: &[String]) -> Ret {
         Err(r) => return r,
     };
     if o.operands.is_empty() {
-        if ctx.gnu() {
-            ctx.fail("missing file operand");
-        } else {
-            ctx.errs(&format!(
-                "{}\n\nUsage: touch [-c] [-d DATE] [-t DATE] [-r FILE] FILE...\n",
-                super::BANNER
-            ));
-        }
-        return Ok(1);
+        return ctx.missing_operand(
+            "missing file operand",
+            "touch [-c] [-d DATE] [-t DATE] [-r FILE] FILE...",
+        );
     }
     let when = match o.value('r') {
         Some(r) => ctx
@@ -1237,11 +1195,10 @@ pub fn touch(ctx: &mut Ctx, args: &[String]) -> Ret {
             f.set_modified(when)
         });
         if let Err(e) = r {
-            if ctx.gnu() {
-                ctx.fail(&format!("cannot touch '{p}': {}", errno(&e)));
-            } else {
-                ctx.fail(&format!("{p}: {}", errno(&e)));
-            }
+            ctx.fail_as(
+                &format!("cannot touch '{p}': {}", errno(&e)),
+                &format!("{p}: {}", errno(&e)),
+            );
             status = 1;
         }
     }
@@ -1362,12 +1319,7 @@ pub fn stat(ctx: &mut Ctx, args: &[String]) -> Ret {
         Err(r) => return r,
     };
     if o.operands.is_empty() {
-        if ctx.gnu() {
-            ctx.fail("missing operand");
-        } else {
-            ctx.errs(&format!("{}\n\nUsage: stat [-lt] FILE...\n", super::BANNER));
-        }
-        return Ok(1);
+        return ctx.missing_operand("missing operand", "stat [-lt] FILE...");
     }
     let mut status = 0;
     let mut out = String::new();
@@ -1381,11 +1333,10 @@ pub fn stat(ctx: &mut Ctx, args: &[String]) -> Ret {
         let m = match meta {
             Ok(m) => m,
             Err(e) => {
-                if ctx.gnu() {
-                    ctx.fail(&format!("cannot statx '{name}': {}", errno(&e)));
-                } else {
-                    ctx.fail(&format!("can't stat '{name}': {}", errno(&e)));
-                }
+                ctx.fail_as(
+                    &format!("cannot statx '{name}': {}", errno(&e)),
+                    &format!("can't stat '{name}': {}", errno(&e)),
+                );
                 status = 1;
                 continue;
             }
@@ -1570,10 +1521,7 @@ pub fn chmod(ctx: &mut Ctx, args: &[String]) -> Ret {
         }
     }
     let Some((mode, files)) = rest.split_first() else {
-        ctx.errs(&format!(
-            "{}\n\nUsage: chmod [-Rcvf] MODE[,MODE]... FILE...\n",
-            super::BANNER
-        ));
+        ctx.usage("chmod [-Rcvf] MODE[,MODE]... FILE...");
         return Ok(1);
     };
     let mut status = 0;
@@ -1612,11 +1560,10 @@ pub fn chmod(ctx: &mut Ctx, args: &[String]) -> Ret {
                 return Ok(1);
             }
             Err(e) => {
-                if ctx.gnu() {
-                    ctx.fail(&format!("cannot access '{f}': {}", errno(&e)));
-                } else {
-                    ctx.fail(&format!("{f}: {}", errno(&e)));
-                }
+                ctx.fail_as(
+                    &format!("cannot access '{f}': {}", errno(&e)),
+                    &format!("{f}: {}", errno(&e)),
+                );
                 status = 1;
             }
         }
@@ -1662,7 +1609,7 @@ fn parse_owner_spec(
             .map(|g| (None, Some(g)))
             .ok_or_else(|| unknown_group(spec));
     }
-    let Some((user, group)) = spec.split_once(|c| c == ':' || c == '.') else {
+    let Some((user, group)) = spec.split_once(':') else {
         return ctx
             .user_id(spec)
             .map(|u| (Some(u), None))
@@ -1716,26 +1663,17 @@ fn change_owner(ctx: &mut Ctx, args: &[String], group_only: bool) -> Ret {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let name = if group_only { "chgrp" } else { "chown" };
     let Some((spec, files)) = o.operands.split_first().filter(|(_, f)| !f.is_empty()) else {
-        if ctx.gnu() {
-            ctx.fail(if o.operands.is_empty() {
-                "missing operand"
-            } else {
-                "missing operand after"
-            });
-        } else if group_only {
-            ctx.errs(&format!(
-                "{}\n\nUsage: chgrp [-RhLHPcvf]... GROUP FILE...\n",
-                super::BANNER
-            ));
+        let gnu = match o.operands.first() {
+            Some(op) => format!("missing operand after '{op}'"),
+            None => "missing operand".to_string(),
+        };
+        let usage = if group_only {
+            "chgrp [-RhLHPcvf]... GROUP FILE..."
         } else {
-            ctx.errs(&format!(
-                "{}\n\nUsage: {name} [-RhLHPcvf]... USER[:[GRP]] FILE...\n",
-                super::BANNER
-            ));
-        }
-        return Ok(1);
+            "chown [-RhLHPcvf]... USER[:[GRP]] FILE..."
+        };
+        return ctx.missing_operand(&gnu, usage);
     };
     let (uid, gid) = match parse_owner_spec(ctx, spec, group_only) {
         Ok(v) => v,
@@ -2220,11 +2158,10 @@ pub fn find(ctx: &mut Ctx, args: &[String]) -> Ret {
         let root_meta = match vfs.symlink_metadata(root) {
             Ok(m) => m,
             Err(e) => {
-                if ctx.gnu() {
-                    ctx.fail(&format!("'{root}': {}", errno(&e)));
-                } else {
-                    ctx.fail(&format!("{root}: {}", errno(&e)));
-                }
+                ctx.fail_as(
+                    &format!("'{root}': {}", errno(&e)),
+                    &format!("{root}: {}", errno(&e)),
+                );
                 st.status = 1;
                 continue;
             }
@@ -2366,11 +2303,10 @@ pub fn du(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut out = String::new();
     for root in &roots {
         if let Err(e) = ctx.vfs().symlink_metadata(root) {
-            if ctx.gnu() {
-                ctx.fail(&format!("cannot access '{root}': {}", errno(&e)));
-            } else {
-                ctx.fail(&format!("{root}: {}", errno(&e)));
-            }
+            ctx.fail_as(
+                &format!("cannot access '{root}': {}", errno(&e)),
+                &format!("{root}: {}", errno(&e)),
+            );
             status = 1;
             continue;
         }
@@ -2529,11 +2465,10 @@ pub fn df(ctx: &mut Ctx, args: &[String]) -> Ret {
         let target = match vfs.place(p, true) {
             Ok(pl) if pl.host.exists() || vfs.is_mount_point(&pl.path) => pl.path,
             _ => {
-                if ctx.gnu() {
-                    ctx.fail(&format!("{p}: No such file or directory"));
-                } else {
-                    ctx.fail(&format!("{p}: can't find mount point"));
-                }
+                ctx.fail_as(
+                    &format!("{p}: No such file or directory"),
+                    &format!("{p}: can't find mount point"),
+                );
                 status = 1;
                 continue;
             }
@@ -2680,7 +2615,7 @@ pub fn dd(ctx: &mut Ctx, args: &[String]) -> Ret {
     let mut noxfer = false;
     for a in args {
         let Some((k, v)) = a.split_once('=') else {
-            ctx.errs(&format!("{}\n\nUsage: dd [if=FILE] [of=FILE] [ibs=N obs=N/bs=N] [count=N] [skip=N] [seek=N]\n", super::BANNER));
+            ctx.usage("dd [if=FILE] [of=FILE] [ibs=N obs=N/bs=N] [count=N] [skip=N] [seek=N]");
             return Ok(1);
         };
         let num = || -> Result<u64, Ret> {

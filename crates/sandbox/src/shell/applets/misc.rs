@@ -47,10 +47,7 @@ pub fn seq(ctx: &mut Ctx, args: &[String]) -> Ret {
         [f, l] => (*f, 1.0, *l),
         [f, s, l] => (*f, *s, *l),
         _ => {
-            ctx.errs(&format!(
-                "{}\n\nUsage: seq [-w] [-s SEP] [FIRST [INC]] LAST\n",
-                super::BANNER
-            ));
+            ctx.usage("seq [-w] [-s SEP] [FIRST [INC]] LAST");
             return Ok(1);
         }
     };
@@ -381,15 +378,7 @@ pub fn which(ctx: &mut Ctx, args: &[String]) -> Ret {
 pub fn basename(ctx: &mut Ctx, args: &[String]) -> Ret {
     let ops: Vec<&String> = args.iter().filter(|a| *a != "--").collect();
     let Some(path) = ops.first() else {
-        if ctx.gnu() {
-            ctx.fail("missing operand");
-        } else {
-            ctx.errs(&format!(
-                "{}\n\nUsage: basename FILE [SUFFIX]\n",
-                super::BANNER
-            ));
-        }
-        return Ok(1);
+        return ctx.missing_operand("missing operand", "basename FILE [SUFFIX]");
     };
     let trimmed = path.trim_end_matches('/');
     let mut base = if trimmed.is_empty() && path.starts_with('/') {
@@ -409,12 +398,7 @@ pub fn basename(ctx: &mut Ctx, args: &[String]) -> Ret {
 
 pub fn dirname(ctx: &mut Ctx, args: &[String]) -> Ret {
     let Some(path) = args.iter().find(|a| *a != "--") else {
-        if ctx.gnu() {
-            ctx.fail("missing operand");
-        } else {
-            ctx.errs(&format!("{}\n\nUsage: dirname FILENAME\n", super::BANNER));
-        }
-        return Ok(1);
+        return ctx.missing_operand("missing operand", "dirname FILENAME");
     };
     let t = path.trim_end_matches('/');
     let dir = match t.rfind('/') {

@@ -204,6 +204,30 @@ impl Ctx {
         self.errs(&format!("{}: {msg}\n", self.name));
     }
 
+    /// An error in GNU's words or busybox's, by the image's userland.
+    pub fn fail_as(&self, gnu: &str, busybox: &str) {
+        self.fail(if self.gnu() { gnu } else { busybox });
+    }
+
+    /// A missing operand: GNU's message and hint, or busybox's banner and
+    /// usage line (`usage` without its `Usage: ` prefix). Status 1.
+    pub fn missing_operand(&self, gnu_message: &str, usage: &str) -> Ret {
+        if self.gnu() {
+            self.errs(&format!(
+                "{}: {gnu_message}\nTry '{} --help' for more information.\n",
+                self.name, self.name
+            ));
+        } else {
+            self.usage(usage);
+        }
+        Ok(1)
+    }
+
+    /// busybox's banner and usage line, after a usage error.
+    pub fn usage(&self, usage: &str) {
+        self.errs(&format!("{BANNER}\n\nUsage: {usage}\n"));
+    }
+
     /// busybox's answer to a bad option (status 1).
     pub fn bad_option(&self, opt: &str) -> Ret {
         if self.gnu() {

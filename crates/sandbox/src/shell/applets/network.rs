@@ -123,10 +123,7 @@ pub fn wget(ctx: &mut Ctx, args: &[String]) -> Ret {
         }
     }
     let Some(url) = urls.first().cloned() else {
-        ctx.errs(&format!(
-            "{}\n\nUsage: wget [-cqS] [--spider] [-O FILE] [-T SEC] URL...\n",
-            super::BANNER
-        ));
+        ctx.usage("wget [-cqS] [--spider] [-O FILE] [-T SEC] URL...");
         return Ok(1);
     };
     if url.starts_with("https://") {
@@ -396,10 +393,7 @@ pub fn wget(ctx: &mut Ctx, args: &[String]) -> Ret {
 pub fn nslookup(ctx: &mut Ctx, args: &[String]) -> Ret {
     let names: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
     let Some(name) = names.first() else {
-        ctx.errs(&format!(
-            "{}\n\nUsage: nslookup [-type=QUERY_TYPE] [-debug] HOST [DNS_SERVER]\n",
-            super::BANNER
-        ));
+        ctx.usage("nslookup [-type=QUERY_TYPE] [-debug] HOST [DNS_SERVER]");
         return Ok(1);
     };
     let mut out = format!("Server:\t\t{DNS_SERVER}\nAddress:\t{DNS_SERVER}:53\n\n");

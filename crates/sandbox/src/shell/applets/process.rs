@@ -156,10 +156,7 @@ pub fn kill(ctx: &mut Ctx, args: &[String]) -> Ret {
             ctx.errs("kill: usage: kill [-s sigspec | -n signum | -sigspec] pid | jobspec ... or kill -l [sigspec]\n");
             return Ok(2);
         }
-        ctx.errs(&format!(
-            "{}\n\nUsage: kill [-l] [-SIG] PID...\n",
-            super::BANNER
-        ));
+        ctx.usage("kill [-l] [-SIG] PID...");
         return Ok(1);
     }
     let mut status = 0;
@@ -200,7 +197,7 @@ pub fn sleep(ctx: &mut Ctx, args: &[String]) -> Ret {
         if ctx.gnu() {
             ctx.errs("sleep: missing operand\nTry 'sleep --help' for more information.\n");
         } else {
-            ctx.errs(&format!("{}\n\nUsage: sleep [N]...\n", super::BANNER));
+            ctx.usage("sleep [N]...");
         }
         return Ok(1);
     }
@@ -327,11 +324,10 @@ pub fn id(ctx: &mut Ctx, args: &[String]) -> Ret {
         && user != "root"
         && user != "0"
     {
-        if ctx.gnu() {
-            ctx.fail(&format!("'{user}': no such user"));
-        } else {
-            ctx.fail(&format!("unknown user {user}"));
-        }
+        ctx.fail_as(
+            &format!("'{user}': no such user"),
+            &format!("unknown user {user}"),
+        );
         return Ok(1);
     }
     let (uid, gid, groups) = if o.operands.is_empty() {
@@ -386,11 +382,10 @@ pub fn whoami(ctx: &mut Ctx, _: &[String]) -> Ret {
             Ok(0)
         }
         None => {
-            if ctx.gnu() {
-                ctx.fail(&format!("cannot find name for user ID {uid}"));
-            } else {
-                ctx.fail(&format!("unknown uid {uid}"));
-            }
+            ctx.fail_as(
+                &format!("cannot find name for user ID {uid}"),
+                &format!("unknown uid {uid}"),
+            );
             Ok(1)
         }
     }
@@ -575,10 +570,7 @@ pub fn timeout(ctx: &mut Ctx, args: &[String]) -> Ret {
         i += 1;
     }
     let Some(dur) = args.get(i) else {
-        ctx.errs(&format!(
-            "{}\n\nUsage: timeout [-s SIG] [-k KILL_SECS] SECS PROG ARGS\n",
-            super::BANNER
-        ));
+        ctx.usage("timeout [-s SIG] [-k KILL_SECS] SECS PROG ARGS");
         return Ok(125);
     };
     let limit = match parse_duration(dur) {

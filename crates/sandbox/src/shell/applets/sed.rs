@@ -508,10 +508,7 @@ pub fn sed(ctx: &mut Ctx, args: &[String]) -> Ret {
                     "Usage: sed [OPTION]... {script-only-if-no-other-script} [input-file]...\n",
                 );
             } else {
-                ctx.errs(&format!(
-                    "{}\n\nUsage: sed [-i[SFX]] [-nrE] [-f FILE]... [-e CMD]... [FILE]...\n",
-                    super::BANNER
-                ));
+                ctx.usage("sed [-i[SFX]] [-nrE] [-f FILE]... [-e CMD]... [FILE]...");
             }
             return Ok(1);
         }

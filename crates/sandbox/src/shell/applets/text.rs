@@ -275,11 +275,10 @@ fn printf_number(ctx: &Ctx, arg: &str, bad: &mut bool) -> i64 {
     match parsed {
         Some(n) => n,
         None => {
-            if ctx.gnu() {
-                ctx.fail(&format!("'{arg}': expected a numeric value"));
-            } else {
-                ctx.fail(&format!("invalid number '{arg}'"));
-            }
+            ctx.fail_as(
+                &format!("'{arg}': expected a numeric value"),
+                &format!("invalid number '{arg}'"),
+            );
             *bad = true;
             // The number's leading digits, as strtol would take them.
             t.chars()
@@ -585,15 +584,7 @@ pub fn printf(ctx: &mut Ctx, args: &[String]) -> Ret {
         args
     };
     let Some((format, rest)) = args.split_first() else {
-        if ctx.gnu() {
-            ctx.fail("missing operand");
-        } else {
-            ctx.errs(&format!(
-                "{}\n\nUsage: printf FORMAT [ARG]...\n",
-                super::BANNER
-            ));
-        }
-        return Ok(1);
+        return ctx.missing_operand("missing operand", "printf FORMAT [ARG]...");
     };
     let mut bad = false;
     match format_printf(ctx, format, rest, &mut bad) {
@@ -636,11 +627,10 @@ fn parse_count(ctx: &Ctx, v: &str) -> Result<(i64, bool), Ret> {
     match digits.parse::<i64>() {
         Ok(n) => Ok((n.saturating_mul(mult), plus)),
         Err(_) => {
-            if ctx.gnu() {
-                ctx.fail(&format!("invalid number of lines: '{v}'"));
-            } else {
-                ctx.fail(&format!("invalid number '{v}'"));
-            }
+            ctx.fail_as(
+                &format!("invalid number of lines: '{v}'"),
+                &format!("invalid number '{v}'"),
+            );
             Err(Ok(1))
         }
     }
@@ -1165,11 +1155,10 @@ pub fn grep(ctx: &mut Ctx, args: &[String]) -> Ret {
     let re = match builder.build() {
         Ok(r) => r,
         Err(_) => {
-            if ctx.gnu() {
-                ctx.fail("Unmatched ( or \\(");
-            } else {
-                ctx.fail(&format!("bad regex '{}'", patterns.join("\n")));
-            }
+            ctx.fail_as(
+                "Unmatched ( or \\(",
+                &format!("bad regex '{}'", patterns.join("\n")),
+            );
             return Ok(2);
         }
     };
@@ -1759,10 +1748,7 @@ pub fn tr(ctx: &mut Ctx, args: &[String]) -> Ret {
                 "missing operand after"
             });
         } else {
-            ctx.errs(&format!(
-                "{}\n\nUsage: tr [-cds] STRING1 [STRING2]\n",
-                super::BANNER
-            ));
+            ctx.usage("tr [-cds] STRING1 [STRING2]");
         }
         return Ok(1);
     }
@@ -1843,20 +1829,18 @@ pub fn cut(ctx: &mut Ctx, args: &[String]) -> Ret {
         (Some(f), _) => (f, true),
         (None, Some(c)) => (c, false),
         _ => {
-            if ctx.gnu() {
-                ctx.fail("you must specify a list of bytes, characters, or fields");
-            } else {
-                ctx.fail("expected a list of bytes, characters, or fields");
-            }
+            ctx.fail_as(
+                "you must specify a list of bytes, characters, or fields",
+                "expected a list of bytes, characters, or fields",
+            );
             return Ok(1);
         }
     };
     let Some(ranges) = parse_list(list) else {
-        if ctx.gnu() {
-            ctx.fail("fields are numbered from 1");
-        } else {
-            ctx.fail("invalid byte, character or field list");
-        }
+        ctx.fail_as(
+            "fields are numbered from 1",
+            "invalid byte, character or field list",
+        );
         return Ok(1);
     };
     let delim = o
