@@ -33,10 +33,14 @@ use crate::node::probes::probe_loop;
 use crate::node::volumes::{Volume, setup_volumes};
 use crate::runtime::events::Kind;
 
-/// Lines kept per container instance.
-const LOG_CAP: usize = 10_000;
-/// Bytes of log kept per container instance.
-const LOG_BYTES: usize = 4 * 1024 * 1024;
+/// Bytes of log kept per container instance: the kubelet's default
+/// `containerLogMaxSize` (10Mi), counted as the CRI log file counts them
+/// (each line with its timestamp and stream prefix, [`LOG_LINE_COST`]).
+/// Past it the oldest tenth goes, as a rotation would.
+const LOG_BYTES: usize = 10 * 1024 * 1024;
+/// What a line costs beyond its text in a CRI log file
+/// (`2026-12-06T17:40:00.123456789Z stdout F ` and the newline).
+const LOG_LINE_COST: usize = 41;
 /// Directories of a fresh writable layer (the image's skeleton).
 const IMAGE_DIRS: &[&str] = &[
     "bin",
@@ -225,17 +229,21 @@ impl CtrRt {
     fn push_log(&self, line: &str) {
         {
             let mut l = lock(&self.logs);
-            // Bounded by lines and by bytes (a flood of long lines must
-            // not fill the sandbox's memory).
-            let held = self.log_bytes.load(std::sync::atomic::Ordering::Relaxed) + line.len();
-            if l.0.len() >= LOG_CAP || (held > LOG_BYTES && !l.0.is_empty()) {
+            // Bounded in bytes, short lines and long ones alike (what a
+            // line costs in memory is about what it costs on disk).
+            let cost = line.len() + LOG_LINE_COST;
+            let held = self.log_bytes.load(std::sync::atomic::Ordering::Relaxed) + cost;
+            if held > LOG_BYTES && !l.0.is_empty() {
                 let drop_n = (l.0.len() / 10).max(1);
-                let freed: usize = l.0.drain(..drop_n).map(|x| x.text.len()).sum();
+                let freed: usize =
+                    l.0.drain(..drop_n)
+                        .map(|x| x.text.len() + LOG_LINE_COST)
+                        .sum();
                 self.log_bytes
                     .fetch_sub(freed.min(held), std::sync::atomic::Ordering::Relaxed);
             }
             self.log_bytes
-                .fetch_add(line.len(), std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(cost, std::sync::atomic::Ordering::Relaxed);
             l.0.push(LogLine {
                 ts: jiff::Timestamp::now(),
                 text: line.to_string(),
@@ -1563,6 +1571,32 @@ pub fn container_shell(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logs_are_bounded_in_bytes_like_the_kubelets_log_file() {
+        let c = CtrRt::new(
+            &serde_json::json!({"name": "c", "image": "busybox"}),
+            false,
+            0,
+        );
+        // `seq 1 100000`: short lines, all kept (about 1.3 MiB on disk).
+        for i in 1..=100_000 {
+            c.push_log(&i.to_string());
+        }
+        assert_eq!(lock(&c.logs).0.len(), 100_000);
+        // A flood of 64 KiB lines: the oldest go, the total stays bounded.
+        let long = "x".repeat(64 * 1024);
+        for _ in 0..400 {
+            c.push_log(&long);
+        }
+        let held: usize = lock(&c.logs)
+            .0
+            .iter()
+            .map(|l| l.text.len() + LOG_LINE_COST)
+            .sum();
+        assert!(held <= LOG_BYTES, "{held}");
+        assert!(held > LOG_BYTES / 2, "{held}");
+    }
 
     #[test]
     fn durations_as_go_prints_them() {

@@ -1174,4 +1174,22 @@ fn owners_and_the_kernels_permission_checks() {
         "cp -p /cache/testfile /tmp/p && cp /cache/testfile /tmp/q && stat -c %u /tmp/p /tmp/q",
     );
     assert_eq!(o.stdout_text(), "1000\n0\n", "{}", o.stderr_text());
+    // A user's tar into root's directory dies on its first file; what it
+    // extracts where it may is its own.
+    f.sys.fs.set_identity(crate::hostfs::Identity {
+        uid: 1000,
+        gid: 3000,
+        groups: Vec::new(),
+        fs_group: None,
+    });
+    let o = sh(&f, "tar xf /tmp/a.tar -C /etc");
+    assert_eq!(
+        (o.stderr_text().as_str(), o.exit_code),
+        ("tar: can't open 'testfile': Permission denied\n", 1)
+    );
+    let o = sh(
+        &f,
+        "mkdir /tmp/u && tar xf /tmp/a.tar -C /tmp/u && stat -c %u:%g /tmp/u/testfile",
+    );
+    assert_eq!(o.stdout_text(), "1000:3000\n", "{}", o.stderr_text());
 }

@@ -850,10 +850,28 @@ fn tar_read(
         let place = match place {
             Ok(p) => p,
             Err(e) => {
-                ctx.fail(&format!("can't create '{rel}': {}", errno(&e)));
+                // busybox dies on it (xopen3, bb_make_directory); GNU
+                // tar goes on and ends with status 2.
+                let why = errno(&e);
+                if ctx.gnu() {
+                    let what = if is_dir {
+                        "Cannot mkdir"
+                    } else {
+                        "Cannot open"
+                    };
+                    ctx.errs(&format!("tar: {rel}: {what}: {why}\n"));
+                    status = 2;
+                    skip(&mut *reader, size + pad(size))?;
+                    continue;
+                }
+                match typeflag {
+                    b'5' => ctx.fail(&format!("can't make dir {rel}: {why}")),
+                    b'2' => ctx.fail(&format!("can't create symlink '{rel}' to '{link}': {why}")),
+                    b'1' => ctx.fail(&format!("can't create hardlink '{rel}' to '{link}': {why}")),
+                    _ => ctx.fail(&format!("can't open '{rel}': {why}")),
+                }
                 status = 1;
-                skip(&mut *reader, size + pad(size))?;
-                continue;
+                break;
             }
         };
         let r: io::Result<()> = match typeflag {
@@ -959,6 +977,9 @@ fn tar_read(
             }
             status = if ctx.gnu() { 2 } else { 1 };
         }
+    }
+    if status == 2 && ctx.gnu() {
+        ctx.errs("tar: Exiting with failure status due to previous errors\n");
     }
     Ok(status)
 }
