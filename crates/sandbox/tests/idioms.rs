@@ -142,7 +142,7 @@ const CASES: &[Case] = &[
     ok(
         "bb",
         "id; whoami; hostname",
-        "uid=0(root) gid=0(root) groups=0(root)\nroot\nbb\n",
+        "uid=0(root) gid=0(root) groups=0(root),10(wheel)\nroot\nbb\n",
     ),
     ok(
         "bb",

@@ -745,8 +745,8 @@ fn build_fs(node: &Node, prt: &PodRt, c: &CtrRt, fresh: bool) -> Result<Containe
     for (name, text) in etc_files(prt) {
         let _ = std::fs::write(rootfs.join("etc").join(name), text);
     }
+    let sc = security(prt, c).with_image_accounts(&rootfs);
     let mut fs = ContainerFs::new(rootfs);
-    let sc = security(prt, c);
     fs.set_read_only_root(sc.read_only_root);
     fs.set_identity(sc.identity);
     let vols = lock(&prt.volumes).clone().unwrap_or_default();
@@ -813,6 +813,43 @@ pub(crate) struct Security {
     /// runAsUser was set (else the image's user: root for every image the
     /// sandbox knows).
     pub(crate) user_set: bool,
+    /// runAsGroup was set (else the user's group in the image).
+    pub(crate) group_set: bool,
+}
+
+impl Security {
+    /// What the runtime adds from the image's accounts, as runc does: the
+    /// user's primary group from `/etc/passwd` when no runAsGroup says
+    /// otherwise, and the groups `/etc/group` lists the user in (root is
+    /// in `wheel` in busybox's image, and in ten groups in alpine's).
+    fn with_image_accounts(mut self, rootfs: &std::path::Path) -> Security {
+        let read = |f: &str| std::fs::read_to_string(rootfs.join(f)).unwrap_or_default();
+        let passwd = read("etc/passwd");
+        let user = passwd.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 3 && f[2].parse::<u32>().ok() == Some(self.identity.uid))
+                .then(|| (f[0].to_string(), f[3].parse::<u32>().ok()))
+        });
+        let Some((name, primary)) = user else {
+            return self;
+        };
+        if !self.group_set
+            && let Some(g) = primary
+        {
+            self.identity.gid = g;
+        }
+        for l in read("etc/group").lines() {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() > 3
+                && f[3].split(',').any(|m| m == name)
+                && let Ok(g) = f[2].parse::<u32>()
+                && !self.identity.groups.contains(&g)
+            {
+                self.identity.groups.push(g);
+            }
+        }
+        self
+    }
 }
 
 pub(crate) fn security(prt: &PodRt, c: &CtrRt) -> Security {
@@ -847,6 +884,7 @@ pub(crate) fn security(prt: &PodRt, c: &CtrRt) -> Security {
             .or_else(|| pod["runAsNonRoot"].as_bool())
             .unwrap_or(false),
         user_set: uid.is_some(),
+        group_set: pick("runAsGroup").is_some(),
     }
 }
 

@@ -1000,6 +1000,11 @@ fn security_context_identity_and_read_only_root() {
         sh(&f, "echo x > /data/f && cat /data/f").stdout_text(),
         "x\n"
     );
+    // Other users, from the image's accounts.
+    assert_eq!(
+        sh(&f, "id nobody; id 33; id -un www-data; id root; id who").stdout_text(),
+        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\nuid=33(www-data) gid=33(www-data) groups=33(www-data)\nwww-data\nuid=0(root) gid=0(root) groups=0(root),10(wheel)\n"
+    );
     // nobody (65534) has a name in busybox's /etc/passwd.
     f.sys.fs.set_identity(crate::hostfs::Identity {
         uid: 65534,

@@ -315,25 +315,58 @@ fn identity(ctx: &Ctx) -> (u32, u32, Vec<u32>) {
     (who.uid, who.gid, groups)
 }
 
+/// A user of the image's `/etc/passwd` (by name, else by number): its
+/// uid, login group and every group `/etc/group` lists it in, sorted.
+fn account(ctx: &Ctx, user: &str) -> Option<(u32, u32, Vec<u32>)> {
+    let (data, _charge) = ctx
+        .vfs()
+        .read_all("/etc/passwd", ctx.sys.procs.memory())
+        .ok()?;
+    let text = String::from_utf8_lossy(&data);
+    let entries: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<&str>>())
+        .filter(|f| f.len() > 3)
+        .collect();
+    let entry = entries
+        .iter()
+        .find(|f| f[0] == user)
+        .or_else(|| entries.iter().find(|f| f[2] == user))?;
+    let (uid, gid) = (entry[2].parse().ok()?, entry[3].parse().ok()?);
+    let mut groups = vec![gid];
+    if let Ok((data, _charge)) = ctx.vfs().read_all("/etc/group", ctx.sys.procs.memory()) {
+        for l in String::from_utf8_lossy(&data).lines() {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() > 3
+                && f[3].split(',').any(|m| m == entry[0])
+                && let Ok(g) = f[2].parse()
+            {
+                groups.push(g);
+            }
+        }
+    }
+    groups.sort_unstable();
+    groups.dedup();
+    Some((uid, gid, groups))
+}
+
 pub fn id(ctx: &mut Ctx, args: &[String]) -> Ret {
     let (o, _) = match getopt(ctx, args, "ugGnr") {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(user) = o.operands.first()
-        && user != "root"
-        && user != "0"
-    {
-        ctx.fail_as(
-            &format!("'{user}': no such user"),
-            &format!("unknown user {user}"),
-        );
-        return Ok(1);
-    }
-    let (uid, gid, groups) = if o.operands.is_empty() {
-        identity(ctx)
-    } else {
-        (0, 0, vec![0])
+    let (uid, gid, groups) = match o.operands.first() {
+        None => identity(ctx),
+        Some(user) => match account(ctx, user) {
+            Some(found) => found,
+            None => {
+                ctx.fail_as(
+                    &format!("'{user}': no such user"),
+                    &format!("unknown user {user}"),
+                );
+                return Ok(1);
+            }
+        },
     };
     let user = |id: u32| ctx.user_name(id);
     let group = |id: u32| ctx.group_name(id);
