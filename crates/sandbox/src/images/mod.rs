@@ -265,6 +265,18 @@ pub fn userland(image: &str) -> Arc<Userland> {
         for (name, f) in postgres::programs() {
             base.add(name, "/usr/local/bin", ProgramKind::Image(f));
         }
+        // The Dockerfile's `useradd -r postgres` (home /var/lib/postgresql).
+        let id = postgres::postgres_user(image).uid;
+        let shell = if is_alpine(image) {
+            "/bin/sh"
+        } else {
+            "/bin/bash"
+        };
+        base.append_to(
+            "/etc/passwd",
+            &format!("postgres:x:{id}:{id}::/var/lib/postgresql:{shell}\n"),
+        );
+        base.append_to("/etc/group", &format!("postgres:x:{id}:\n"));
     }
     if repo == "nginx" {
         for (name, f) in nginx::programs::programs() {

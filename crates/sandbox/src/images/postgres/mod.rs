@@ -55,13 +55,93 @@ async fn run(ctx: AppContext, mut stop: Stop) -> i32 {
     };
     // SIGTERM (the container being stopped) is the server's fast shutdown.
     let cancel = CancellationToken::new();
+    let owner = tokio::spawn(own_data_dir(ctx.clone(), cancel.clone()));
     let server = tokio::spawn(pgemu::run(container, cancel.clone()));
     tokio::pin!(server);
-    tokio::select! {
-        code = &mut server => return code.unwrap_or(1),
-        () = stop.wait() => cancel.cancel(),
+    let code = tokio::select! {
+        code = &mut server => code.unwrap_or(1),
+        () = stop.wait() => {
+            cancel.cancel();
+            server.await.unwrap_or(1)
+        }
+    };
+    owner.abort();
+    code
+}
+
+/// The image's `postgres` user (`useradd --uid=999` in the Dockerfile;
+/// the alpine variants use alpine's 70).
+pub(crate) fn postgres_user(image: &str) -> crate::hostfs::owners::Owner {
+    let id = if crate::shell::userland::is_alpine(image) {
+        70
+    } else {
+        999
+    };
+    crate::hostfs::owners::Owner { uid: id, gid: id }
+}
+
+/// The server runs as `postgres`: the entrypoint (root) makes `PGDATA`
+/// its own with mode 0700, and what the server writes there is its own.
+/// The server's files carry no owner of their own, so every few seconds
+/// what in `PGDATA` has none is given to postgres.
+async fn own_data_dir(ctx: AppContext, cancel: CancellationToken) {
+    let pgdata = ctx
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PGDATA")
+        .map_or_else(
+            || "/var/lib/postgresql/data".to_string(),
+            |(_, v)| v.clone(),
+        );
+    let owner = postgres_user(&ctx.image);
+    let Ok(dir) = ctx.fs.resolve(&ctx.cwd(), &pgdata) else {
+        return;
+    };
+    loop {
+        let host = dir.host.clone();
+        let _ = tokio::task::spawn_blocking(move || give_untagged(&host, owner)).await;
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+        }
     }
-    server.await.unwrap_or(1)
+}
+
+fn give_untagged(dir: &std::path::Path, owner: crate::hostfs::owners::Owner) {
+    use crate::hostfs::owners;
+    use std::os::unix::fs::PermissionsExt as _;
+    if !dir.is_dir() {
+        return;
+    }
+    if owners::get(dir) != owner {
+        let _ = owners::set(dir, owner);
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    let mut seen = 0;
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.filter_map(Result::ok) {
+            seen += 1;
+            if seen > 10_000 {
+                return;
+            }
+            let path = e.path();
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_symlink() {
+                continue;
+            }
+            if owners::get(&path) == owners::Owner::ROOT {
+                let _ = owners::set(&path, owner);
+            }
+            if kind.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
 }
 
 /// Where the image's entrypoint looks for init scripts.

@@ -754,3 +754,28 @@ async fn real_psql_and_emulated_psql_print_the_same() {
         assert_eq!(emulated, real, "psql {args:?} with stdin {stdin:?}");
     }
 }
+
+/// The entrypoint's `chown postgres` and `chmod 700` of PGDATA, and the
+/// server's files being postgres's; a file with an owner keeps it.
+#[test]
+fn the_data_directory_is_postgress() {
+    use crate::hostfs::owners::{self, Owner};
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("base")).unwrap();
+    std::fs::write(data.join("base/1.json"), "{}").unwrap();
+    std::fs::write(data.join("mine"), "").unwrap();
+    owners::set(&data.join("mine"), Owner { uid: 5, gid: 5 }).unwrap();
+    let pg = super::postgres_user("postgres:16");
+    assert_eq!(pg, Owner { uid: 999, gid: 999 });
+    assert_eq!(super::postgres_user("postgres:16-alpine").uid, 70);
+    super::give_untagged(&data, pg);
+    assert_eq!(owners::get(&data), pg);
+    assert_eq!(owners::get(&data.join("base/1.json")), pg);
+    assert_eq!(owners::get(&data.join("mine")), Owner { uid: 5, gid: 5 });
+    assert_eq!(
+        std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+}
