@@ -613,6 +613,10 @@ fn cd(sh: &mut Shell, argv: &[String]) -> Res<i32> {
     }
     let vfs = sh.vfs();
     let result = match vfs.metadata(&target) {
+        // chdir needs search permission on the directory itself.
+        Ok(m) if m.is_dir() && !vfs.allowed(&m, crate::shell::vfs::SEARCH) => {
+            Err(crate::shell::vfs::eacces())
+        }
         Ok(m) if m.is_dir() => vfs.place(&target, true).map(|p| p.path),
         Ok(_) => Err(std::io::Error::from_raw_os_error(20)),
         Err(e) => Err(e),

@@ -1102,6 +1102,11 @@ fn owners_and_the_kernels_permission_checks() {
         "{}",
         o.stderr_text()
     );
+    let o = sh(&f, "cd /root");
+    assert_eq!(
+        o.stderr_text(),
+        "sh: cd: line 1: can't cd to /root: Permission denied\n"
+    );
     // The sticky /tmp: root's file stays; its own goes.
     let o = sh(&f, "rm /tmp/roots");
     assert_eq!(

@@ -480,8 +480,14 @@ impl<'a> Vfs<'a> {
     /// directory's group when the directory is setgid (an fsGroup volume).
     pub fn adopt(&self, place: &Place) {
         let who = self.sys.fs.identity();
-        let gid = match self.metadata(parent_of(&place.path)) {
-            Ok(dir) if dir.mode & 0o2000 != 0 => dir.gid,
+        // A new entry is never a mount point: its directory on the host is
+        // its directory in the container.
+        let dir = place
+            .host
+            .parent()
+            .and_then(|d| std::fs::metadata(d).ok().map(|m| (d, m)));
+        let gid = match dir {
+            Some((d, m)) if m.permissions().mode() & 0o2000 != 0 => owners::get(d).gid,
             _ => who.gid,
         };
         // Best effort: an owner that cannot be kept shows as root.
