@@ -39,6 +39,8 @@ pub struct Process {
     /// PID 1: signals whose default action would end it are ignored, as
     /// the kernel does for a namespace's init.
     init: bool,
+    /// The file mode creation mask, inherited from the parent (`umask`).
+    umask: AtomicU32,
     exit: Mutex<Option<ExitStatus>>,
     exited: Condvar,
     exited_async: Notify,
@@ -60,6 +62,15 @@ impl Process {
 
     pub fn is_init(&self) -> bool {
         self.init
+    }
+
+    /// The mask new files' modes go through (022 unless changed).
+    pub fn umask(&self) -> u32 {
+        self.umask.load(Ordering::Relaxed)
+    }
+
+    pub fn set_umask(&self, mask: u32) {
+        self.umask.store(mask & 0o777, Ordering::Relaxed);
     }
 
     /// The command line `ps` shows.
@@ -146,6 +157,9 @@ impl Process {
     }
 }
 
+/// A container's processes start with the runtime's umask.
+pub const DEFAULT_UMASK: u32 = 0o022;
+
 #[derive(Debug)]
 struct Inner {
     procs: Mutex<BTreeMap<u32, Arc<Process>>>,
@@ -206,9 +220,12 @@ impl ProcessTable {
                 }
             }
         };
+        // Inherited across fork and exec, as the kernel does.
+        let umask = procs.get(&ppid).map_or(DEFAULT_UMASK, |p| p.umask());
         let p = Arc::new(Process {
             pid,
             ppid,
+            umask: AtomicU32::new(umask),
             cmdline: Mutex::new(cmdline.to_string()),
             started: Instant::now(),
             mailbox: Mailbox::default(),

@@ -1014,11 +1014,54 @@ fn command(sh: &mut Shell, argv: &[String]) -> Res<i32> {
     }
 }
 
+/// `umask [-S] [MODE]`: the process's file mode creation mask, in octal
+/// or as `u=rwx,g=rx,o=rx` (what it leaves).
 fn umask(sh: &mut Shell, argv: &[String]) -> Res<i32> {
-    if argv.len() == 1 {
-        sh.out(b"0022\n")?;
+    let symbolic = argv.get(1).is_some_and(|a| a == "-S");
+    let operand = argv.iter().skip(1).find(|a| *a != "-S");
+    let Some(spec) = operand else {
+        let mask = sh.proc.umask();
+        let line = if symbolic {
+            let allowed = !mask & 0o777;
+            let part = |shift: u32| {
+                let bits = (allowed >> shift) & 7;
+                ["r", "w", "x"]
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| bits & (4 >> i) != 0)
+                    .map(|(_, c)| *c)
+                    .collect::<String>()
+            };
+            format!("u={},g={},o={}\n", part(6), part(3), part(0))
+        } else {
+            format!("{mask:04o}\n")
+        };
+        sh.out(line.as_bytes())?;
+        return Ok(0);
+    };
+    let mask = if spec.chars().all(|c| ('0'..='7').contains(&c)) {
+        u32::from_str_radix(spec, 8).ok()
+    } else {
+        // Symbolic: what it names is allowed, the rest masked.
+        crate::shell::applets::files::parse_mode(spec, !sh.proc.umask() & 0o777, true)
+            .map(|allowed| !allowed & 0o777)
+    };
+    match mask {
+        Some(m) if m <= 0o777 => {
+            sh.proc.set_umask(m);
+            Ok(0)
+        }
+        _ => {
+            // ash raises an error (status 2); bash returns 1.
+            if sh.bash() {
+                sh.msg(Some("umask"), &format!("{spec}: octal number out of range"));
+                Ok(1)
+            } else {
+                sh.msg(Some("umask"), &format!("illegal mode: {spec}"));
+                Ok(2)
+            }
+        }
     }
-    Ok(0)
 }
 
 fn ulimit(sh: &mut Shell, argv: &[String]) -> Res<i32> {

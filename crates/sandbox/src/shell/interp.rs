@@ -273,7 +273,7 @@ impl Shell {
     }
 
     pub fn vfs(&self) -> Vfs<'_> {
-        Vfs::new(&self.sys, &self.cwd)
+        Vfs::new(&self.sys, &self.cwd).with_umask(self.proc.umask())
     }
 
     // ------------------------------------------------------------------

@@ -1203,3 +1203,18 @@ fn owners_and_the_kernels_permission_checks() {
     );
     assert_eq!(o.stdout_text(), "1000:3000\n", "{}", o.stderr_text());
 }
+
+/// The umask goes from the shell to what it runs and shapes new modes.
+#[test]
+fn umask_shapes_new_files() {
+    let f = fixture();
+    let o = sh(
+        &f,
+        "umask; umask -S; umask 077; umask; cd /tmp && touch a && mkdir d && echo x > r && cp /etc/passwd p && ls -l a r p | awk '{print $1}'; ls -ld d | awk '{print $1}'; (umask 002; touch g; ls -l g | awk '{print $1}'); umask u=rwx,g=rx,o=; umask; umask 99",
+    );
+    assert_eq!(
+        o.stdout_text(),
+        "0022\nu=rwx,g=rx,o=rx\n0077\n-rw-------\n-rw-------\n-rw-------\ndrwx------\n-rw-rw-r--\n0027\n"
+    );
+    assert_eq!(o.stderr_text(), "sh: umask: line 1: illegal mode: 99\n");
+}

@@ -302,11 +302,23 @@ fn parent_of(path: &str) -> &str {
 pub struct Vfs<'a> {
     pub sys: &'a Container,
     pub cwd: &'a str,
+    /// The calling process's umask, for the modes of what it creates.
+    pub umask: u32,
 }
 
 impl<'a> Vfs<'a> {
     pub fn new(sys: &'a Container, cwd: &'a str) -> Vfs<'a> {
-        Vfs { sys, cwd }
+        Vfs {
+            sys,
+            cwd,
+            umask: crate::process::table::DEFAULT_UMASK,
+        }
+    }
+
+    /// The same files, as a process with `umask` sees them.
+    pub fn with_umask(mut self, umask: u32) -> Vfs<'a> {
+        self.umask = umask;
+        self
     }
 
     pub fn abs(&self, path: &str) -> String {
@@ -494,6 +506,20 @@ impl<'a> Vfs<'a> {
         let _ = owners::set(&place.host, Owner { uid: who.uid, gid });
     }
 
+    /// A new entry created with `mode` (what `open`/`mkdir` asked for,
+    /// before the umask): its owner as [`Vfs::adopt`] gives it, its mode
+    /// through the process's umask whatever the sandbox's own umask is.
+    pub fn adopt_mode(&self, place: &Place, mode: u32) {
+        self.adopt(place);
+        let mode = mode & 0o7777 & !self.umask;
+        // A setgid directory's new subdirectories stay setgid.
+        let setgid = std::fs::metadata(&place.host)
+            .map(|m| m.permissions().mode() & 0o2000)
+            .unwrap_or(0);
+        let _ =
+            std::fs::set_permissions(&place.host, std::fs::Permissions::from_mode(mode | setgid));
+    }
+
     /// Search permission on every directory above a resolved path, as the
     /// kernel checks during a lookup (root passes).
     fn check_search(&self, path: &str) -> io::Result<()> {
@@ -639,7 +665,7 @@ impl<'a> Vfs<'a> {
             .truncate(!append && !read)
             .open(&p.host)?;
         if existing.is_none() {
-            self.adopt(&p);
+            self.adopt_mode(&p, 0o666);
         }
         Ok(Fd::file(
             file,

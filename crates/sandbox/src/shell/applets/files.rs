@@ -552,7 +552,8 @@ fn copy_tree(ctx: &Ctx, src: &str, dst: &str, opts: &CopyOpts, top: bool) -> Res
                 },
             );
         } else {
-            vfs.adopt(&dplace);
+            // As open(2) with the source's mode: through the umask.
+            vfs.adopt_mode(&dplace, meta.mode);
         }
     };
     if meta.is_dir() {
@@ -969,7 +970,9 @@ fn empty_dir(ctx: &Ctx, path: &str) -> Result<(), Abort> {
     Ok(())
 }
 
-fn parse_mode(spec: &str, old: u32, is_dir: bool) -> Option<u32> {
+/// A chmod-style mode (`755`, `u+x,g-w`) applied to `old` (the shell's
+/// `umask` reads its symbolic form with it too).
+pub(crate) fn parse_mode(spec: &str, old: u32, is_dir: bool) -> Option<u32> {
     if let Ok(n) = u32::from_str_radix(spec, 8) {
         return Some(n & 0o7777);
     }
@@ -1069,7 +1072,7 @@ pub fn mkdir(ctx: &mut Ctx, args: &[String]) -> Ret {
                     if !c.host.is_dir() {
                         vfs.check_entry(&c)?;
                         match std::fs::create_dir(&c.host) {
-                            Ok(()) => vfs.adopt(&c),
+                            Ok(()) => vfs.adopt_mode(&c, 0o777),
                             Err(e)
                                 if e.kind() == io::ErrorKind::AlreadyExists && c.host.is_dir() => {}
                             Err(e) => return Err(e),
@@ -1082,7 +1085,7 @@ pub fn mkdir(ctx: &mut Ctx, args: &[String]) -> Ret {
             } else {
                 vfs.check_entry(&pl)?;
                 std::fs::create_dir(&pl.host)?;
-                vfs.adopt(&pl);
+                vfs.adopt_mode(&pl, 0o777);
                 Ok(())
             }
             .and_then(|()| {
@@ -1190,7 +1193,7 @@ pub fn touch(ctx: &mut Ctx, args: &[String]) -> Ret {
                 .append(true)
                 .open(&pl.host)?;
             if existing.is_none() {
-                vfs.adopt(&pl);
+                vfs.adopt_mode(&pl, 0o666);
             }
             f.set_modified(when)
         });
@@ -1491,7 +1494,7 @@ pub fn mktemp(ctx: &mut Ctx, args: &[String]) -> Ret {
             }
         });
         if r.is_ok() {
-            vfs.adopt(&pl);
+            vfs.adopt_mode(&pl, if o.has('d') { 0o700 } else { 0o600 });
         }
         return match r {
             Ok(()) => {

@@ -62,7 +62,7 @@ pub const BANNER: &str = "BusyBox v1.36.1 (2023-05-18 22:34:17 UTC) multi-call b
 
 impl Ctx {
     pub fn vfs(&self) -> Vfs<'_> {
-        Vfs::new(&self.sys, &self.cwd)
+        Vfs::new(&self.sys, &self.cwd).with_umask(self.proc.umask())
     }
 
     pub fn gnu(&self) -> bool {
