@@ -106,21 +106,27 @@ pub fn set_volume_group(dir: &Path, gid: u32, read_only: bool) {
             continue;
         }
         let owner = get(&path);
-        let _ = set(
-            &path,
-            Owner {
-                uid: owner.uid,
-                gid,
-            },
-        );
-        let mut mode = meta.permissions().mode() & 0o7777 | mask;
+        if owner.gid != gid {
+            let _ = set(
+                &path,
+                Owner {
+                    uid: owner.uid,
+                    gid,
+                },
+            );
+        }
+        let old = meta.permissions().mode() & 0o7777;
+        let mut mode = old | mask;
         if meta.is_dir() {
             mode |= 0o2110;
             if let Ok(entries) = std::fs::read_dir(&path) {
                 stack.extend(entries.filter_map(Result::ok).map(|e| e.path()));
             }
         }
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+        // Resyncs of file volumes walk again: change only what differs.
+        if mode != old {
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+        }
     }
 }
 
