@@ -363,6 +363,11 @@ async fn security_context_user_groups_and_file_owners() {
     };
     let manifest = r#"
 apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {k: v}
+---
+apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: claim}
 spec:
@@ -383,6 +388,8 @@ spec:
     emptyDir: {}
   - name: claim
     persistentVolumeClaim: {claimName: claim}
+  - name: cfg
+    configMap: {name: cfg}
   containers:
   - name: sec-ctx-demo
     image: busybox:1.28
@@ -390,6 +397,7 @@ spec:
     volumeMounts:
     - {name: sec-ctx-vol, mountPath: /data/demo}
     - {name: claim, mountPath: /claim}
+    - {name: cfg, mountPath: /cfg}
     securityContext:
       allowPrivilegeEscalation: false
 "#;
@@ -425,6 +433,9 @@ spec:
         "{}",
         claim.stderr
     );
+    // A configMap volume's files are the fsGroup's too (group read).
+    let cfg = sh("stat -L -c '%a %U %g' /cfg/k; cat /cfg/k").await;
+    assert_eq!(cfg.stdout, "644 root 2000\nv", "{}", cfg.stderr);
     // Root's directories refuse the user, with busybox's words.
     let denied = sh("touch /etc/x").await;
     assert_eq!(denied.code, 1);
