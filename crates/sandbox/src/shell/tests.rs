@@ -1003,7 +1003,7 @@ fn security_context_identity_and_read_only_root() {
     // Other users, from the image's accounts.
     assert_eq!(
         sh(&f, "id nobody; id 33; id -un www-data; id root; id who").stdout_text(),
-        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\nuid=33(www-data) gid=33(www-data) groups=33(www-data)\nwww-data\nuid=0(root) gid=0(root) groups=0(root),10(wheel)\n"
+        "uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)\nuid=33(www-data) gid=33(www-data) groups=33(www-data)\nwww-data\nuid=0(root) gid=0(root) groups=0(root),10(wheel)\n"
     );
     // nobody (65534) has a name in busybox's /etc/passwd.
     f.sys.fs.set_identity(crate::hostfs::Identity {
@@ -1015,7 +1015,7 @@ fn security_context_identity_and_read_only_root() {
     f.sys.fs.set_read_only_root(false);
     assert_eq!(
         sh(&f, "id; whoami; ps -o user | tail -1").stdout_text(),
-        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\nnobody\nnobody\n"
+        "uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)\nnobody\nnobody\n"
     );
 }
 
@@ -1150,7 +1150,7 @@ fn owners_and_the_kernels_permission_checks() {
         &f,
         "chown nobody: /tmp && stat -c %U:%G /tmp; chown who /tmp",
     );
-    assert_eq!(o.stdout_text(), "nobody:nogroup\n");
+    assert_eq!(o.stdout_text(), "nobody:nobody\n");
     assert_eq!(o.stderr_text(), "chown: unknown user who\n");
     // tar keeps owners in its archive and gives them back as root.
     let o = sh(
