@@ -195,6 +195,11 @@ const CASES: &[Case] = &[
         "bash: line 1: nosuchcmd: command not found",
         127,
     ),
+    ok(
+        "ub",
+        "id ubuntu; ls -ld /home/ubuntu | cut -d' ' -f1,3,4",
+        "uid=1000(ubuntu) gid=1000(ubuntu) groups=1000(ubuntu)\ndrwxr-x--- ubuntu ubuntu\n",
+    ),
 ];
 
 fn vm_hwm_kib() -> Option<u64> {

@@ -73,6 +73,8 @@ pub struct Userland {
     pub(crate) files: Vec<(String, String)>,
     /// Directories the image has beyond the common skeleton.
     pub(crate) dirs: Vec<&'static str>,
+    /// Paths the image gives to a user: (path, uid, gid, mode).
+    pub(crate) owned: Vec<(&'static str, u32, u32, u32)>,
     /// `/bin` is a link to `/usr/bin` (debian, ubuntu).
     merged_usr: bool,
 }
@@ -260,6 +262,7 @@ impl Userland {
             programs: BTreeMap::new(),
             files: Vec::new(),
             dirs: Vec::new(),
+            owned: Vec::new(),
             merged_usr,
         }
     }
@@ -367,6 +370,15 @@ impl Userland {
         }
         if repo == "ubuntu" {
             base.default_command = vec!["/bin/bash".to_string()];
+            // Since 23.04 the image has a default user (its uid 1000 is
+            // what `runAsUser: 1000` finds there).
+            base.append_to(
+                "/etc/passwd",
+                "ubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash\n",
+            );
+            base.append_to("/etc/group", "ubuntu:x:1000:\n");
+            base.dirs.push("/home/ubuntu");
+            base.owned.push(("/home/ubuntu", 1000, 1000, 0o750));
         }
         base.image = image.to_string();
         base
@@ -439,6 +451,16 @@ impl Userland {
             if !target.exists() {
                 let _ = std::fs::write(&target, text);
             }
+        }
+        for (path, uid, gid, mode) in &self.owned {
+            use std::os::unix::fs::PermissionsExt as _;
+            let target = rootfs.join(path.trim_start_matches('/'));
+            let owner = crate::hostfs::owners::Owner {
+                uid: *uid,
+                gid: *gid,
+            };
+            let _ = crate::hostfs::owners::set(&target, owner);
+            let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(*mode));
         }
     }
 }
