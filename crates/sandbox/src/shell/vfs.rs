@@ -95,6 +95,12 @@ pub struct Meta {
 impl Meta {
     fn from_std(m: &std::fs::Metadata, host: &std::path::Path) -> Meta {
         let ft = m.file_type();
+        // A symlink cannot carry the owner attribute: root's.
+        let owner = if ft.is_symlink() {
+            Owner::ROOT
+        } else {
+            owners::get(host)
+        };
         use std::os::unix::fs::FileTypeExt;
         let kind = if ft.is_symlink() {
             Kind::Symlink
@@ -121,20 +127,9 @@ impl Meta {
             blocks: m.blocks(),
             dev: m.dev(),
             rdev: (0, 0),
-            uid: 0,
-            gid: 0,
+            uid: owner.uid,
+            gid: owner.gid,
         }
-        .owned_by(if ft.is_symlink() {
-            Owner::ROOT
-        } else {
-            owners::get(host)
-        })
-    }
-
-    fn owned_by(mut self, owner: Owner) -> Meta {
-        self.uid = owner.uid;
-        self.gid = owner.gid;
-        self
     }
 
     fn device(major: u32, minor: u32) -> Meta {
