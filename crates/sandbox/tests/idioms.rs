@@ -438,6 +438,8 @@ spec:
         "{}",
         claim.stderr
     );
+    // No passwd entry for 1000 in busybox: HOME is /, as runc sets it.
+    assert_eq!(sh("echo $HOME").await.stdout, "/\n");
     // A configMap volume's files are the fsGroup's too (group read).
     let cfg = sh("stat -L -c '%a %U %g' /cfg/k; cat /cfg/k").await;
     assert_eq!(cfg.stdout, "644 root 2000\nv", "{}", cfg.stderr);

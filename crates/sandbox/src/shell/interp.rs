@@ -158,7 +158,7 @@ impl Shell {
         }
         let defaults = [
             ("PATH", sys.userland.path.to_string()),
-            ("HOME", "/root".to_string()),
+            ("HOME", home_of(&sys)),
             ("HOSTNAME", sys.hostname.clone()),
         ];
         for (k, v) in defaults {
@@ -1251,6 +1251,22 @@ pub fn wait_process(sh: &mut Shell, proc: &Arc<Process>) -> Res<i32> {
 
 /// Formats one error line for a shell (used when the shell's own state is
 /// borrowed elsewhere).
+/// The user's home as runc sets `HOME` when the env has none: its
+/// `/etc/passwd` entry in the image, else `/`.
+fn home_of(sys: &Container) -> String {
+    let uid = sys.fs.identity().uid.to_string();
+    let vfs = Vfs::new(sys, "/");
+    vfs.read_all("/etc/passwd", sys.procs.memory())
+        .ok()
+        .and_then(|(data, _charge)| {
+            String::from_utf8_lossy(&data).lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 5 && f[2] == uid && !f[5].is_empty()).then(|| f[5].to_string())
+            })
+        })
+        .unwrap_or_else(|| "/".to_string())
+}
+
 pub struct ShellMsg {
     pub dialect: ShellKind,
     pub arg0: String,

@@ -1000,6 +1000,8 @@ fn security_context_identity_and_read_only_root() {
         sh(&f, "echo x > /data/f && cat /data/f").stdout_text(),
         "x\n"
     );
+    // HOME is the user's from the image's passwd, else / (as runc sets it).
+    assert_eq!(sh(&f, "echo $HOME; cd; pwd").stdout_text(), "/\n/\n");
     // Other users, from the image's accounts.
     assert_eq!(
         sh(&f, "id nobody; id 33; id -un www-data; id root; id who").stdout_text(),
@@ -1013,6 +1015,7 @@ fn security_context_identity_and_read_only_root() {
         fs_group: None,
     });
     f.sys.fs.set_read_only_root(false);
+    assert_eq!(sh(&f, "echo $HOME").stdout_text(), "/home\n");
     assert_eq!(
         sh(&f, "id; whoami; ps -o user | tail -1").stdout_text(),
         "uid=65534(nobody) gid=65534(nobody) groups=65534(nobody)\nnobody\nnobody\n"
