@@ -757,8 +757,12 @@ mod tests {
     fn container() -> (tempfile::TempDir, Container) {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(tmp.path().join("rootfs/tmp")).unwrap();
+        // The image's files as the kubelet lays them (root's HOME is
+        // /root from /etc/passwd, as in the busybox image).
+        let userland = crate::shell::userland::Userland::busybox();
+        userland.seed(&tmp.path().join("rootfs"));
         let fs = crate::hostfs::ContainerFs::new(tmp.path().join("rootfs"));
-        let c = Container::new(fs, crate::shell::userland::Userland::busybox(), "web");
+        let c = Container::new(fs, userland, "web");
         (tmp, c)
     }
 
